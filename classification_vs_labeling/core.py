@@ -10,7 +10,8 @@ import os
 import numpy as np
 
 # %% auto #0
-__all__ = ['quick_mode', 'mode_line', 'show_mode', 'to_np', 'check_scores', 'check_probs', 'check_targets', 'check_thresh']
+__all__ = ['quick_mode', 'mode_line', 'show_mode', 'atomic_path', 'to_np', 'check_scores', 'check_probs', 'check_targets',
+           'check_thresh']
 
 # %% ../nbs/00_core.ipynb #08d25690
 _TRUE = {'1', 'true', 'yes', 'on'}
@@ -34,6 +35,22 @@ def show_mode(force=False) -> str:
     if force or not _shown: print(line)
     _shown = True
     return line
+
+# %% ../nbs/00_core.ipynb #d9c001c3
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+@contextmanager
+def atomic_path(path):
+    "Yield a temporary path beside `path` (same suffix); rename it to `path` on success, remove it on error."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.stem}.', suffix=f'.tmp{path.suffix}'); os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp): os.remove(tmp)
 
 # %% ../nbs/00_core.ipynb #4db13a35
 def to_np(x, name='x', dtype=np.float64) -> np.ndarray:
