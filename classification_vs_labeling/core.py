@@ -8,6 +8,7 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/core.html.md"""
 from __future__ import annotations
 import os
 import numpy as np
+import torch
 
 # %% auto #0
 __all__ = ['quick_mode', 'mode_line', 'show_mode', 'atomic_path', 'to_np', 'check_scores', 'check_probs', 'check_targets',
@@ -36,7 +37,7 @@ def show_mode(force=False) -> str:
     _shown = True
     return line
 
-# %% ../nbs/00_core.ipynb #d9c001c3
+# %% ../nbs/00_core.ipynb #60299c53
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,7 +56,9 @@ def atomic_path(path):
 # %% ../nbs/00_core.ipynb #4db13a35
 def to_np(x, name='x', dtype=np.float64) -> np.ndarray:
     "`x` (array, tensor or list) as a numpy array of `dtype`; tensors are detached and moved to the CPU."
-    if hasattr(x, 'detach'): x = x.detach().cpu().float().numpy() if x.is_floating_point() else x.detach().cpu().numpy()
+    if hasattr(x, 'detach'):   # float64 stays float64; half and bfloat16 (which numpy lacks) go up to float32
+        x = x.detach().cpu()
+        x = (x.float() if x.dtype in (torch.float16, torch.bfloat16) else x).numpy()
     try: a = np.asarray(x, dtype=dtype)
     except (TypeError, ValueError) as e: raise ValueError(f"{name}: expected numbers, got {type(x).__name__} ({e})") from None
     return a
