@@ -1,0 +1,246 @@
+"Tests for classification_vs_labeling.metrics: hand-worked cases, cross-checks against scikit-learn, fastai and torchmetrics, properties, bad input."
+import numpy as np, pandas as pd, pytest, torch
+import matplotlib; matplotlib.use('Agg')
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+from fastai.metrics import accuracy_multi
+from torchmetrics.functional.classification import multilabel_exact_match, multilabel_accuracy
+from classification_vs_labeling.metrics import *
+from classification_vs_labeling.metrics import _counts
+
+GRID = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]   # probabilities and thresholds that tie on purpose
+
+@st.composite
+def preds(draw, max_n=12, max_k=5):
+    "Probabilities (N, K) with deliberate ties, and multi-hot targets (empty rows allowed)."
+    n, k = draw(st.integers(1, max_n)), draw(st.integers(1, max_k))
+    p = draw(arrays(np.float64, (n, k), elements=st.one_of(st.sampled_from(GRID), st.floats(0, 1))))
+    return p, draw(arrays(np.bool_, (n, k)))
+
+threshs = st.one_of(st.sampled_from(GRID), st.floats(0, 1))
+
+def rand(n=200, k=6, seed=0, frac=0.3):
+    rng = np.random.default_rng(seed)
+    return np.round(rng.random((n, k)), 2), rng.random((n, k)) < frac
+
+# ---- hand-worked cases
+def test_seed_example():
+    "One item of class 0 among 4; labeler probs [.7, .8, .3, .2] at 0.5: 3 of 4 decisions right, set {0, 1} wrong."
+    p, t = [[0.7, 0.8, 0.3, 0.2]], [[1, 0, 0, 0]]
+    assert per_label_accuracy(p, t) == 0.75
+    assert exact_match(p, t) == 0.0 and exact_match(p, [0]) == 0.0
+    assert argmax_accuracy(p, [0]) == 0.0 and argmax_accuracy([[0.3, 0.1, 0.1, 0.5]], [0]) == 0.0
+    assert exact_match(p, t, thresh=[0.5, 0.9, 0.5, 0.5]) == 1.0
+    assert prf(p, t) == dict(precision=0.5, recall=1.0, f1=pytest.approx(2/3))
+
+def test_silent_labeler():
+    y = np.arange(370) % 37
+    assert per_label_accuracy(np.zeros((370, 37)), y) == pytest.approx(36/37)
+    assert exact_match(np.zeros((370, 37)), y) == 0 and none_rate(np.zeros((370, 37))) == 1
+
+def test_sets_and_rates():
+    p = np.array([[0.7, 0.8, 0.3], [0.1, 0.2, 0.4], [0.1, 0.9, 0.5]])
+    assert set_sizes(p).tolist() == [2, 0, 1]                  # 0.5 is not above 0.5
+    assert none_rate(p) == pytest.approx(1/3) and several_rate(p) == pytest.approx(1/3)
+    assert predicted_sets(p, fallback=True)[1].tolist() == [False, False, True]
+    assert set_sizes(p, [0.75, 0.75, 0.0]).tolist() == [2, 1, 2]
+    assert exact_match(p, [0, 2, 1], fallback=True) == pytest.approx(2/3)   # item 1's fallback is class 2
+    s = accuracy_summary(p, [0, 2, 1])
+    assert s['exact_match'] == pytest.approx(1/3) and s['exact_match_fallback'] == pytest.approx(2/3)
+
+# ---- cross-checks
+@pytest.mark.parametrize('thresh', [0.25, 0.5, 0.75])
+def test_against_sklearn_fastai_torchmetrics(thresh):
+    p, t = rand()
+    pt, tt = torch.tensor(p, dtype=torch.float32), torch.tensor(t).long()
+    assert exact_match(p, t, thresh) == accuracy_score(t, p > thresh)   # subset accuracy on indicator arrays
+    assert per_label_accuracy(p, t, thresh) == pytest.approx(accuracy_multi(pt, tt, thresh=thresh, sigmoid=False).item())
+    assert exact_match(p, t, thresh) == pytest.approx(multilabel_exact_match(pt, tt, num_labels=6, threshold=thresh).item())
+    assert per_label_accuracy(p, t, thresh) == pytest.approx(
+        multilabel_accuracy(pt, tt, num_labels=6, threshold=thresh, average='micro').item())
+    for avg in ('samples', 'macro', 'micro'):
+        ref = precision_recall_fscore_support(t, p > thresh, average=avg, zero_division=0)[:3]
+        assert tuple(prf(p, t, thresh, avg).values()) == pytest.approx(ref)
+
+def test_argmax_against_sklearn():
+    p, _ = rand(seed=1); y = np.random.default_rng(1).integers(0, 6, len(p))
+    assert argmax_accuracy(p, y) == accuracy_score(y, p.argmax(1))
+    assert argmax_accuracy(torch.tensor(p), torch.tensor(y)) == argmax_accuracy(p, np.eye(6)[y])
+
+def check_sweep_rows(p, t, ts=None):
+    sw = threshold_sweep(p, t, ts)
+    tm = t if t.ndim == 2 else np.eye(p.shape[1], dtype=bool)[t]
+    for r in sw.itertuples():
+        assert r.per_label_accuracy == per_label_accuracy(p, t, r.thresh)
+        assert r.exact_match == exact_match(p, t, r.thresh)
+        assert r.exact_match_fallback == exact_match(p, t, r.thresh, fallback=True)
+        assert r.none_rate == none_rate(p, r.thresh) and r.several_rate == several_rate(p, r.thresh)
+        assert r.mean_set_size == pytest.approx(set_sizes(p, r.thresh).mean(), abs=1e-12)
+        assert r.f1_samples == pytest.approx(f1_score(tm, p > r.thresh, average='samples', zero_division=0), abs=1e-12)
+        assert r.argmax_accuracy == argmax_accuracy(p, t)
+    return sw
+
+def test_sweep_rows_equal_single_threshold_functions():
+    p, t = rand(n=150, seed=2)
+    sw = check_sweep_rows(p, t)
+    assert len(sw) == 99 and sw.thresh.iloc[0] == 0.01 and sw.thresh.iloc[-1] == 0.99
+    ts = np.array([0.9, 0.1, 0.5, 0.5, 0.0, 1.0, 0.27])     # unsorted, repeated, ends, ties with the rounded probs
+    assert (check_sweep_rows(p, t, ts).thresh == ts).all()
+    y = np.random.default_rng(3).integers(0, 6, 150)        # single-label targets as class indices
+    check_sweep_rows(p, y, ts)
+
+def test_counts_match_broadcast():
+    p, t = rand(n=100, seed=4); ts = np.linspace(0, 1, 21)
+    big = p[:, None, :] > ts[None, :, None]                 # (N, T, K), the plain way
+    size, tp = _counts(p, t, ts)
+    assert (size == big.sum(2).T).all() and (tp == (big & t[:, None, :]).sum(2).T).all()
+    pos, tpk = _counts(p, t, ts, axis=0)
+    assert (pos == big.sum(0)).all() and (tpk == (big & t[:, None, :]).sum(0)).all()
+
+# ---- threshold choice
+def test_best_threshold_and_tie_rule():
+    p, t = rand(n=300, seed=5)
+    sw = threshold_sweep(p, t)
+    for m in ('exact_match', 'per_label_accuracy', 'f1_samples', 'exact_match_fallback'):
+        assert sw.set_index('thresh').loc[best_threshold(p, t, metric=m), m] == sw[m].max()
+    assert best_threshold(np.zeros((4, 3)), [0, 1, 2, 0], metric='per_label_accuracy') == 0.5   # flat -> 0.5
+    assert best_threshold([[0.1, 0.9], [0.9, 0.2]], [1, 0], threshs=[0.1, 0.25, 0.75, 0.95]) == 0.25  # equidistant -> lower
+    assert best_threshold([[0.1, 0.9], [0.9, 0.2]], [1, 0], threshs=[0.1, 0.3, 0.75, 0.95]) == 0.3    # closest to 0.5
+    with pytest.raises(ValueError, match='exact_match'): best_threshold(p, t, metric='none_rate')
+
+@pytest.mark.parametrize('metric', ['f1', 'accuracy'])
+def test_per_class_thresholds_are_best_per_class(metric):
+    p, t = rand(n=120, k=5, seed=6); ts = np.linspace(0, 1, 11)
+    th = per_class_thresholds(p, t, ts, metric=metric)
+    score = (lambda y, q: f1_score(y, q, zero_division=0)) if metric == 'f1' else accuracy_score
+    for c in range(5):
+        best = max(score(t[:, c], p[:, c] > x) for x in ts)
+        assert score(t[:, c], p[:, c] > th[c]) == pytest.approx(best, abs=1e-12)
+        ties = [x for x in ts if score(t[:, c], p[:, c] > x) >= best - 1e-12]
+        assert abs(th[c] - 0.5) == pytest.approx(min(abs(x - 0.5) for x in ties))
+
+def test_per_class_f1_vs_accuracy():
+    "Accuracy per class rewards saying no: on a weak labeler its thresholds leave far more items without a label."
+    y, _, lab = simulate_preds(n=1000, k=20, seed=0, signal=2.0, class_shift=1.0)
+    f, a = per_class_thresholds(lab, y), per_class_thresholds(lab, y, metric='accuracy')
+    assert none_rate(lab, a) > none_rate(lab, f) + 0.2
+    assert per_class_thresholds([[0.2, 0.7], [0.8, 0.1]], [0, 0], threshs=[0.1, 0.3, 0.6, 0.9]).tolist() == [0.1, 0.6]
+
+def test_tune_split():
+    y = np.random.default_rng(0).integers(0, 7, 501)
+    m = tune_split(501, 0.5, seed=3, strat=y)
+    assert (m == tune_split(501, 0.5, seed=3, strat=y)).all() and (m != tune_split(501, 0.5, seed=4, strat=y)).any()
+    assert m.sum() in (250, 251)
+    assert (np.abs(np.bincount(y[m], minlength=7) - np.bincount(y[~m], minlength=7)) <= 1).all()
+    assert tune_split(10, 0.3).sum() == 3 and tune_split(1000, 0.2, seed=1).sum() == 200
+    single = tune_split(5, 0.5, strat=[0, 1, 1, 2, 2])     # a class with one item is allowed
+    assert 2 <= single.sum() <= 3
+
+# ---- paired bootstrap and seeds
+def test_paired_bootstrap():
+    rng = np.random.default_rng(0)
+    a = rng.random(2000) < 0.8; b = np.where(rng.random(2000) < 0.7, a, ~a)
+    r = paired_bootstrap(a, b, n_boot=2000, seed=1)
+    assert r['diff'] == pytest.approx(a.mean() - b.mean()) and r['n'] == 2000
+    assert r['low'] <= r['diff'] <= r['high']
+    se = np.std(a.astype(int) - b.astype(int), ddof=0)/np.sqrt(2000)   # the standard error of a paired mean
+    assert (r['high'] - r['low'])/(2*1.96) == pytest.approx(se, rel=0.1)
+    assert r == paired_bootstrap(a, b, n_boot=2000, seed=1)
+    assert paired_bootstrap([1]*50 + [0]*50, [0]*100)['p_value'] < 0.01
+    assert paired_bootstrap(a, a)['p_value'] == 1
+
+def test_seed_summary():
+    v = [0.81, 0.85, 0.79, 0.9]
+    assert seed_summary(v) == dict(mean=pytest.approx(np.mean(v)), std=pytest.approx(np.std(v, ddof=1)), min=0.79, max=0.9, n=4)
+    assert np.isnan(seed_summary(np.array([0.5]))['std'])
+
+def test_simulate_preds():
+    y, c, l = simulate_preds(n=50, k=7, seed=2)
+    assert y.shape == (50,) and c.shape == l.shape == (50, 7)
+    assert np.allclose(c.sum(1), 1) and (l >= 0).all() and (l <= 1).all()
+    assert all((u == v).all() for u, v in zip((y, c, l), simulate_preds(n=50, k=7, seed=2)))
+
+def test_plot():
+    p, t = rand(seed=7)
+    ax = plot_threshold_sweep(threshold_sweep(p, t), best=0.4)
+    assert len(ax.lines) == 4 and ax.get_xlabel() == 'threshold'   # three accuracies + the marked threshold
+    assert {'per-label accuracy', 'exact match', 'argmax accuracy'} <= {l.get_label() for l in ax.lines}
+    with pytest.raises(ValueError, match='threshold_sweep'): plot_threshold_sweep(pd.DataFrame({'x': [1]}))
+
+# ---- properties
+@settings(max_examples=80, deadline=None)
+@given(preds(), threshs, st.randoms(use_true_random=False))
+def test_permuting_items_changes_nothing(pt, thresh, r):
+    p, t = pt
+    perm = np.array(r.sample(range(len(p)), len(p)))
+    for f in (per_label_accuracy, exact_match, lambda p, t, x: prf(p, t, x, 'macro'), lambda p, t, x: prf(p, t, x)):
+        assert f(p, t, thresh) == pytest.approx(f(p[perm], t[perm], thresh))
+    assert argmax_accuracy(p, t) == pytest.approx(argmax_accuracy(p[perm], t[perm]))
+    assert (none_rate(p, thresh), several_rate(p, thresh)) == pytest.approx((none_rate(p[perm], thresh), several_rate(p[perm], thresh)))
+    pd.testing.assert_frame_equal(threshold_sweep(p, t, GRID), threshold_sweep(p[perm], t[perm], GRID), rtol=1e-12)
+    assert best_threshold(p, t) == best_threshold(p[perm], t[perm])
+    assert (per_class_thresholds(p, t) == per_class_thresholds(p[perm], t[perm])).all()
+
+@settings(max_examples=80, deadline=None)
+@given(preds(), threshs, threshs)
+def test_higher_threshold_fewer_labels(pt, t1, t2):
+    p, t = pt
+    lo, hi = min(t1, t2), max(t1, t2)
+    assert (set_sizes(p, hi) <= set_sizes(p, lo)).all()
+    assert none_rate(p, hi) >= none_rate(p, lo)
+    for x in (lo, hi):
+        assert 0 <= per_label_accuracy(p, t, x) <= 1 and 0 <= exact_match(p, t, x) <= 1
+    sw = threshold_sweep(p, t, GRID)
+    assert (np.diff(sw.mean_set_size) <= 0).all() and (np.diff(sw.none_rate) >= 0).all()
+
+@settings(max_examples=80, deadline=None)
+@given(preds(max_n=8), threshs)
+def test_sweep_row_equals_functions_property(pt, thresh):
+    p, t = pt
+    r = threshold_sweep(p, t, [thresh]).iloc[0]
+    assert r.per_label_accuracy == per_label_accuracy(p, t, thresh) and r.exact_match == exact_match(p, t, thresh)
+    assert r.exact_match_fallback == exact_match(p, t, thresh, fallback=True)
+    assert r.f1_samples == pytest.approx(prf(p, t, thresh)['f1'], abs=1e-12)
+    if p.shape[1] > 1:   # scikit-learn reads a single column as binary, not multilabel
+        assert r.f1_samples == pytest.approx(f1_score(t, p > thresh, average='samples', zero_division=0), abs=1e-12)
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=60), st.integers(0, 10**6))
+def test_bootstrap_properties(pairs, seed):
+    a, b = np.array(pairs).T
+    r = paired_bootstrap(a, b, n_boot=300, seed=seed)
+    assert r['low'] <= r['diff'] <= r['high'] and 0 < r['p_value'] <= 1
+    same = paired_bootstrap(a, a, n_boot=50, seed=seed)
+    assert same['diff'] == same['low'] == same['high'] == 0
+
+# ---- bad input
+P = np.full((3, 4), 0.5)
+@pytest.mark.parametrize('call, msg', [
+    (lambda: exact_match(P, [[1, 0, 0, 0]]), r'expected shape \(3, 4\)'),
+    (lambda: exact_match(P, [0, 1]), 'expected 3 targets'),
+    (lambda: exact_match(P, [0, 1, 4]), r'class indices in \[0, 4\)'),
+    (lambda: per_label_accuracy(P, np.zeros((3, 5))), r'expected shape \(3, 4\)'),
+    (lambda: per_label_accuracy(P + 0.6, [0, 1, 2]), r'probabilities in \[0, 1\]'),
+    (lambda: argmax_accuracy(np.where(np.eye(3, 4), np.nan, P), [0, 1, 2]), 'NaN'),
+    (lambda: exact_match(np.zeros((0, 4)), []), 'empty'),
+    (lambda: none_rate(P, 1.5), r'thresholds in \[0, 1\]'),
+    (lambda: exact_match(P, [0, 1, 2], [0.5, 0.5]), '4 per-class'),
+    (lambda: threshold_sweep(P, [0, 1, 2], [0.2, -0.1]), r'thresholds in \[0, 1\]'),
+    (lambda: threshold_sweep(P, [0, 1, 2], []), 'thresholds'),
+    (lambda: prf(P, [0, 1, 2], average='binary'), 'samples'),
+    (lambda: per_class_thresholds(P, [0, 1, 2], metric='auc'), 'f1'),
+    (lambda: paired_bootstrap([1, 0, 1], [1, 0]), 'lengths 3 and 2'),
+    (lambda: paired_bootstrap([1, 0, 2], [1, 0, 1]), '0/1'),
+    (lambda: paired_bootstrap([0.5, 1], [1, 0]), '0/1'),
+    (lambda: paired_bootstrap([], []), 'non-empty'),
+    (lambda: paired_bootstrap([1, 0], [1, 0], n_boot=0), 'n_boot'),
+    (lambda: paired_bootstrap([1, 0], [1, 0], ci=1.5), 'ci'),
+    (lambda: tune_split(1), 'n_items'),
+    (lambda: tune_split(10, 0), 'tune_frac'),
+    (lambda: tune_split(10, strat=[0, 1]), r'\(10,\)'),
+    (lambda: seed_summary([]), 'non-empty'),
+    (lambda: seed_summary([[0.1, 0.2]]), '1-d'),
+])
+def test_bad_input(call, msg):
+    with pytest.raises(ValueError, match=msg): call()
