@@ -214,22 +214,24 @@ def tune_split(n_items:int, tune_frac:float=0.5, seed:int=0, strat=None) -> np.n
 
 # %% ../nbs/05_thresholds.ipynb #ea5eba67
 def _check01(x, name) -> np.ndarray:
-    "`x` as a non-empty 1-d int8 array of per-item correctness (0/1 or bool)."
+    "`x` as a non-empty 1-d float array of per-item correctness: 0/1 (or bools), or a fraction in [0, 1] such as the share of seeds right."
     a = to_np(x, name)
     if a.ndim != 1 or len(a) == 0: raise ValueError(f"{name}: expected a non-empty 1-d array of per-item 0/1 correctness, got shape {a.shape}")
-    if not np.isin(a, (0, 1)).all(): raise ValueError(f"{name}: expected only 0/1 (or bools), got {a[~np.isin(a, (0, 1))][:3]}")
-    return a.astype(np.int8)
+    bad = ~np.isfinite(a) | (a < 0) | (a > 1)
+    if bad.any(): raise ValueError(f"{name}: expected per-item correctness 0/1 (or a fraction in [0, 1]), got {a[bad][:3]}")
+    return a
 
 def paired_bootstrap(correct_a, correct_b, n_boot:int=1000, seed:int=0, ci:float=0.95) -> dict:
-    "mean(a) - mean(b) for two models' 0/1 correctness on the same items, with a percentile bootstrap CI over items."
+    "mean(a) - mean(b) for two models' per-item correctness on the same items, with a percentile bootstrap CI over items."
     a,b = _check01(correct_a, 'correct_a'), _check01(correct_b, 'correct_b')
     if len(a) != len(b): raise ValueError(f"correct_a and correct_b: expected the same items, got lengths {len(a)} and {len(b)}")
     if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 1: raise ValueError(f"n_boot: expected an integer >= 1, got {n_boot!r}")
     if not 0 < ci < 1: raise ValueError(f"ci: expected a level strictly between 0 and 1, got {ci!r}")
     n, d = len(a), a - b                              # per item: +1 only a right, -1 only b right, 0 both or neither
+    # (with several seeds, a and b may be the fraction of seeds in which each model got the item right)
     idx = np.random.default_rng(seed).integers(0, n, (int(n_boot), n), dtype=np.int32 if n < 2**31 else np.int64)
-    boot = d[idx].sum(1, dtype=np.int64)/n           # one resampled difference per row
-    diff = d.sum(dtype=np.int64)/n
+    boot = d[idx].mean(1)                             # one resampled difference per row
+    diff = d.mean()
     low,high = np.quantile(boot, [(1-ci)/2, (1+ci)/2])
     p = (1 + (np.abs(boot - diff) >= abs(diff)).sum())/(n_boot + 1)
     return dict(diff=float(diff), low=float(low), high=float(high), p_value=float(p), mean_a=float(a.mean()),
