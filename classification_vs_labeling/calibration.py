@@ -92,8 +92,9 @@ def top_label(probs) -> tuple[np.ndarray, np.ndarray]:
     return p.max(1), p.argmax(1)
 
 def _check_n_bins(n_bins) -> int:
-    if isinstance(n_bins, bool) or not float(n_bins).is_integer() or n_bins < 1:
-        raise ValueError(f"n_bins: expected an integer >= 1, got {n_bins!r}")
+    try: ok = not isinstance(n_bins, bool) and float(n_bins).is_integer() and n_bins >= 1
+    except (TypeError, ValueError): ok = False
+    if not ok: raise ValueError(f"n_bins: expected an integer >= 1, got {n_bins!r}")
     return int(n_bins)
 
 def _conf_correct(probs, targs, multilabel=False) -> tuple[np.ndarray, np.ndarray]:

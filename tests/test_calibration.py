@@ -231,6 +231,7 @@ P = np.full((4, 3), 1/3); T = np.array([0, 1, 2, 0])
     (lambda: ece(P, np.ones((4, 3))), 'exactly one'),
     (lambda: ece(P[0], T[:1]), '2-d'),
     (lambda: reliability(P, T, n_bins=-2), 'n_bins'),
+    (lambda: reliability(P, T, n_bins=None), 'n_bins'),
     (lambda: error_table(P, P, T, 'ab'), '2 classes'),
     (lambda: error_table(P, P[:2], T, 'abc'), 'items like ce_probs'),
     (lambda: error_table(P, P, T, 'abc', thresh=-0.1), '[0, 1]'),
