@@ -1,0 +1,257 @@
+"Tests for classification_vs_labeling.calibration: cross-checks with torchmetrics, scikit-learn, PyTorch, and properties."
+import numpy as np, pandas as pd, pytest, torch
+import matplotlib; matplotlib.use('Agg')
+import matplotlib.pyplot as plt
+from hypothesis import given, settings, strategies as st, HealthCheck
+from hypothesis.extra.numpy import arrays
+from scipy.special import softmax, expit
+from sklearn.calibration import calibration_curve
+from torchmetrics.functional.classification import multiclass_calibration_error
+from classification_vs_labeling.calibration import *
+from classification_vs_labeling.calibration import OUTCOMES
+
+def rand_probs(rng, n, k, conc=1.): return rng.dirichlet(np.full(k, conc), n)
+
+def ece_loop(probs, targs, n_bins, multilabel=False):
+    "A plain-loop reference: top label, bins (i/n, (i+1)/n] with 0 in the first, weighted |acc - conf|."
+    probs = np.asarray(probs, float); n = len(probs); total = 0.
+    t = np.asarray(targs)
+    for b in range(n_bins):
+        lo, hi = b/n_bins, (b+1)/n_bins
+        idx = [i for i in range(n) if (lo < probs[i].max() <= hi) or (b == 0 and probs[i].max() == 0)]
+        if not idx: continue
+        right = [t[i, probs[i].argmax()] if multilabel else t[i] == probs[i].argmax() for i in idx]
+        total += len(idx)/n*abs(np.mean(right) - np.mean([probs[i].max() for i in idx]))
+    return total
+
+# ---------- cross-checks against references
+
+@pytest.mark.parametrize('seed,k,conc', [(0, 10, 1.), (1, 3, 0.3), (2, 37, 0.1), (3, 2, 5.)])
+def test_ece_equals_torchmetrics(seed, k, conc):
+    rng = np.random.default_rng(seed)
+    probs = rand_probs(rng, 500, k, conc); targs = rng.integers(0, k, 500)
+    tm = multiclass_calibration_error(torch.tensor(probs), torch.tensor(targs), num_classes=k, n_bins=15, norm='l1').item()
+    assert ece(probs, targs) == pytest.approx(tm, abs=1e-5)
+    assert ece(torch.tensor(probs), torch.tensor(targs)) == pytest.approx(tm, abs=1e-5)   # tensors in, same answer
+
+def test_ece_on_sigmoid_probs_equals_loop_reference():
+    rng = np.random.default_rng(0)
+    probs = expit(rng.normal(-1, 2, (300, 6))); targs = rng.integers(0, 6, 300)
+    assert ece(probs, targs, n_bins=10) == pytest.approx(ece_loop(probs, targs, 10), abs=1e-12)
+    y = rng.random((300, 6)) < 0.3   # multi-hot targets, some rows empty, some with several labels
+    assert ece(probs, y, n_bins=7, multilabel=True) == pytest.approx(ece_loop(probs, y, 7, True), abs=1e-12)
+
+def test_ece_by_hand():
+    # top probs .9 (right) and .6 (wrong) in bin (.5, 1]; .3 (right) in bin (0, .5]
+    probs = [[.9, .1], [.4, .6], [.3, .3]]
+    assert ece(probs, [0, 0, 0], n_bins=2) == pytest.approx(2/3*abs(.5 - .75) + 1/3*abs(1 - .3))
+
+def test_reliability_matches_sklearn_calibration_curve():
+    rng = np.random.default_rng(5)
+    probs = rand_probs(rng, 800, 5, 0.5); targs = rng.integers(0, 5, 800)
+    r = reliability(probs, targs, n_bins=12)
+    conf, pred = top_label(probs)
+    prob_true, prob_pred = calibration_curve(pred == targs, conf, n_bins=12, strategy='uniform')
+    ne = r[r['count'] > 0]
+    np.testing.assert_allclose(ne.accuracy, prob_true, atol=1e-12)
+    np.testing.assert_allclose(ne.mean_conf, prob_pred, atol=1e-12)
+    assert r['count'].sum() == 800 and len(r) == 12
+    np.testing.assert_allclose(r.lo, np.arange(12)/12); np.testing.assert_allclose(r.hi, np.arange(1, 13)/12)
+
+def test_bin_edges_are_right_closed():
+    r = reliability([[.5, .5], [0., 0.], [1., 0.]], [0, 0, 0], n_bins=2)
+    assert r['count'].tolist() == [2, 1]   # 0.5 and 0 in (0, .5], 1 in (.5, 1]
+
+def test_top_label():
+    conf, pred = top_label([[.1, .7, .2], [.5, .2, .3]])
+    np.testing.assert_allclose(conf, [.7, .5]); assert pred.tolist() == [1, 0]
+
+# ---------- temperature scaling
+
+def calibrated_softmax_data(rng, n=5000, k=8):
+    z = rng.normal(0, 2, (n, k))
+    t = (softmax(z, 1).cumsum(1) < rng.random((n, 1))).sum(1).clip(max=k-1)   # targets drawn from softmax(z)
+    return z, t
+
+@pytest.mark.parametrize('T0', [0.5, 2.5])
+def test_fit_temperature_recovers_known_temperature(T0):
+    z, t = calibrated_softmax_data(np.random.default_rng(0))
+    assert fit_temperature(T0*z, t) == pytest.approx(T0, rel=0.1)
+    assert fit_temperature(T0*z, np.eye(8)[t]) == pytest.approx(fit_temperature(T0*z, t))   # one-hot targets too
+
+def test_fit_temperature_minimises_torch_cross_entropy():
+    z, t = calibrated_softmax_data(np.random.default_rng(1), n=400, k=5)
+    z = 3*z + np.random.default_rng(2).normal(0, 1, z.shape)   # over-confident and noisy: the best T is inside (0.01, 100)
+    T = fit_temperature(z, t)
+    assert 0.02 < T < 50
+    nll = lambda T: torch.nn.functional.cross_entropy(torch.tensor(z)/T, torch.tensor(t)).item()
+    grid = np.exp(np.linspace(np.log(T) - 0.5, np.log(T) + 0.5, 101))
+    assert nll(T) <= min(nll(g) for g in grid) + 1e-9
+
+def test_fit_bce_temperature_recovers_known_temperature():
+    rng = np.random.default_rng(2)
+    z = rng.normal(-1, 2, (4000, 4)); y = rng.random(z.shape) < expit(z)   # labels drawn from sigmoid(z)
+    assert fit_bce_temperature(2.5*z, y) == pytest.approx(2.5, rel=0.1)
+    T0 = np.array([0.5, 1., 2., 3.])
+    np.testing.assert_allclose(fit_bce_temperature(T0*z, y, per_class=True), T0, rtol=0.1)
+
+def test_fit_bce_temperature_minimises_torch_bce():
+    z, t = calibrated_softmax_data(np.random.default_rng(3), n=300, k=4)
+    z = 3*z - 2
+    T = fit_bce_temperature(z, t)
+    assert 0.02 < T < 50
+    bce = lambda T: torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor(z)/T, torch.tensor(np.eye(4)[t])).item()
+    assert bce(T) <= min(bce(T*f) for f in np.linspace(0.7, 1.3, 61)) + 1e-9
+
+def test_apply_temperature():
+    z = np.random.default_rng(4).normal(0, 3, (20, 6))
+    np.testing.assert_allclose(apply_temperature(z, 1.), torch.softmax(torch.tensor(z), 1).numpy(), atol=1e-12)
+    np.testing.assert_allclose(apply_temperature(z, 2.), torch.softmax(torch.tensor(z)/2, 1).numpy(), atol=1e-12)
+    np.testing.assert_allclose(apply_bce_temperature(z, 1.), torch.sigmoid(torch.tensor(z)).numpy(), atol=1e-12)
+    T = np.arange(1, 7.)
+    np.testing.assert_allclose(apply_bce_temperature(z, T), torch.sigmoid(torch.tensor(z/T)).numpy(), atol=1e-12)
+    assert (apply_temperature(z, 7.).argmax(1) == z.argmax(1)).all()
+    assert ((apply_bce_temperature(z, T) > .5) == (z > 0)).all()   # no bias: labels at 0.5 never change
+
+# ---------- risk-coverage
+
+def test_risk_coverage_basics():
+    rng = np.random.default_rng(6)
+    probs = rand_probs(rng, 200, 4); targs = rng.integers(0, 4, 200)
+    rc = risk_coverage(probs, targs)
+    assert len(rc) == 200
+    assert rc.accuracy.iloc[-1] == pytest.approx((probs.argmax(1) == targs).mean())
+    assert (np.diff(rc.conf) <= 0).all()
+    np.testing.assert_allclose(rc.coverage, np.arange(1, 201)/200)
+    np.testing.assert_allclose(rc.risk, 1 - rc.accuracy)
+    assert accuracy_at_coverage(probs, targs, 1.) == pytest.approx(rc.accuracy.iloc[-1])
+    # brute force: keep the ceil(c*N) most confident
+    o = np.argsort(-probs.max(1))
+    for c in (0.1, 0.33, 0.5, 0.97):
+        k = int(np.ceil(c*200)); ok = (probs.argmax(1) == targs)[o[:k]]
+        assert accuracy_at_coverage(probs, targs, c) == pytest.approx(ok.mean())
+
+def test_coverage_at_accuracy_brute_force():
+    rng = np.random.default_rng(7)
+    probs = rand_probs(rng, 100, 3); targs = rng.integers(0, 3, 100)
+    ok = (probs.argmax(1) == targs)[np.argsort(-probs.max(1))]
+    for a in (0.5, 0.7, 0.9, 1.0):
+        best = max([k for k in range(1, 101) if ok[:k].mean() >= a], default=0)
+        assert coverage_at_accuracy(probs, targs, a) == pytest.approx(best/100)
+
+def test_perfectly_ranked_model_reaches_full_accuracy_before_its_errors():
+    probs = np.array([[.9, .1], [.8, .2], [.7, .3], [.6, .4]]); targs = [0, 0, 1, 1]
+    assert coverage_at_accuracy(probs, targs, 1.) == 0.5
+    assert accuracy_at_coverage(probs, targs, 0.75) == pytest.approx(2/3)
+
+# ---------- error table
+
+def test_error_table_by_hand():
+    ce = [[.6, .3, .1], [.2, .5, .3], [.1, .1, .8], [.4, .35, .25]]
+    bce = [[.7, .2, .1], [.1, .2, .3], [.6, .9, .1], [.2, .8, .4]]
+    tab = error_table(ce, bce, [0, 0, 1, 0], ['cat', 'dog', 'fox'], items=['a', 'b', 'c', 'd'])
+    assert tab.outcome.tolist() == ['correct', 'none', 'several', 'wrong']
+    assert tab.ce_outcome.tolist() == ['correct', 'wrong', 'wrong', 'correct']
+    assert tab.ce_pred.tolist() == ['cat', 'dog', 'fox', 'cat'] and tab.target.tolist() == ['cat', 'cat', 'dog', 'cat']
+    assert tab.bce_labels.tolist() == ['cat', '', 'cat, dog', 'dog'] and tab.n_labels.tolist() == [1, 0, 2, 1]
+    assert tab.item.tolist() == ['a', 'b', 'c', 'd']
+    np.testing.assert_allclose(tab.ce_conf, [.6, .5, .8, .4]); np.testing.assert_allclose(tab.bce_max, [.7, .3, .9, .8])
+    assert tab.bce_probs_top[2] == 'dog:0.90, cat:0.60, fox:0.10'
+    c = outcome_counts(tab)
+    assert c.index.tolist() == OUTCOMES
+    assert c.ce_n.tolist() == [2, 0, 0, 2] and c.bce_n.tolist() == [1, 1, 1, 1]
+    np.testing.assert_allclose(c.bce_frac, .25)
+
+def test_threshold_is_strict_and_per_class():
+    tab = error_table([[.5, .5]], [[.5, .2]], [0], 'ab', thresh=0.5)
+    assert tab.outcome[0] == 'none'   # p > thresh, strictly
+    assert error_table([[.5, .5]], [[.5, .2]], [0], 'ab', thresh=[.4, .5]).outcome[0] == 'correct'
+
+@st.composite
+def preds(draw, max_n=30, max_k=6):
+    n, k = draw(st.integers(1, max_n)), draw(st.integers(2, max_k))
+    pr = st.floats(0, 1, allow_nan=False)
+    ce = draw(arrays(np.float64, (n, k), elements=pr)); bce = draw(arrays(np.float64, (n, k), elements=pr))
+    t = draw(arrays(np.int64, n, elements=st.integers(0, k-1)))
+    return ce, bce, t
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(preds(), st.floats(0, 1), st.randoms(use_true_random=False))
+def test_outcomes_follow_definition_and_counts_sum_to_n(p, thresh, r):
+    ce, bce, t = p; n, k = ce.shape
+    tab = error_table(ce, bce, t, range(k), thresh=thresh)
+    for i in range(n):
+        labels = [j for j in range(k) if bce[i, j] > thresh]
+        want = 'none' if not labels else 'several' if len(labels) > 1 else 'correct' if labels == [t[i]] else 'wrong'
+        assert tab.outcome[i] == want
+        assert tab.ce_correct[i] == (ce[i].argmax() == t[i])
+    c = outcome_counts(tab)
+    assert c.ce_n.sum() == n and c.bce_n.sum() == n
+    np.testing.assert_allclose(c[['ce_frac', 'bce_frac']].sum(), 1.)
+    perm = list(range(n)); r.shuffle(perm)
+    c2 = outcome_counts(error_table(ce[perm], bce[perm], t[perm], range(k), thresh=thresh))
+    pd.testing.assert_frame_equal(c, c2)
+
+@settings(max_examples=60, deadline=None)
+@given(preds(max_n=40), st.integers(1, 20), st.randoms(use_true_random=False))
+def test_ece_in_unit_interval_permutation_invariant_and_equal_to_loop(p, n_bins, r):
+    probs, _, t = p
+    e = ece(probs, t, n_bins)
+    assert 0 <= e <= 1
+    assert e == pytest.approx(ece_loop(probs, t, n_bins), abs=1e-9)
+    perm = list(range(len(t))); r.shuffle(perm)
+    assert ece(probs[perm], t[perm], n_bins) == pytest.approx(e, abs=1e-12)
+
+# ---------- plots return Axes
+
+def test_plots_return_axes():
+    rng = np.random.default_rng(8)
+    probs, targs = rand_probs(rng, 50, 3), rng.integers(0, 3, 50)
+    ax = plot_reliability(probs, targs, label='a'); plot_reliability(probs**2, targs, ax=ax, label='b')
+    assert isinstance(ax, plt.Axes) and sum('ECE' in t.get_text() for t in ax.get_legend().get_texts()) == 2
+    ax2 = plot_risk_coverage({'m1': (probs, targs), 'm2': (probs[:, ::-1], targs)})
+    assert len(ax2.get_lines()) == 2
+    ax3 = plot_confidence(error_table(probs, probs, targs, 'abc'), 'bce')
+    assert isinstance(ax3, plt.Axes)
+    plt.close('all')
+
+# ---------- bad input
+
+P = np.full((4, 3), 1/3); T = np.array([0, 1, 2, 0])
+
+@pytest.mark.parametrize('call,msg', [
+    (lambda: ece(P, T, n_bins=0), 'n_bins'),
+    (lambda: ece(P, T, n_bins=1.5), 'n_bins'),
+    (lambda: ece(P + 1, T), '[0, 1]'),
+    (lambda: ece(-P, T), '[0, 1]'),
+    (lambda: ece(np.where(P > 0, np.nan, P), T), 'NaN'),
+    (lambda: ece(np.zeros((0, 3)), []), 'empty'),
+    (lambda: ece(P, T[:3]), '4 targets'),
+    (lambda: ece(P, [0, 1, 2, 3]), '[0, 3)'),
+    (lambda: ece(P, np.ones((4, 3))), 'exactly one'),
+    (lambda: ece(P[0], T[:1]), '2-d'),
+    (lambda: reliability(P, T, n_bins=-2), 'n_bins'),
+    (lambda: reliability(P, T, n_bins=None), 'n_bins'),
+    (lambda: error_table(P, P, T, 'ab'), '2 classes'),
+    (lambda: error_table(P, P[:2], T, 'abc'), 'items like ce_probs'),
+    (lambda: error_table(P, P, T, 'abc', thresh=-0.1), '[0, 1]'),
+    (lambda: error_table(P, P, T, 'abc', thresh=[.5, .5]), '3 per-class'),
+    (lambda: error_table(P, P, T, 'abc', items=['x']), '4 names'),
+    (lambda: outcome_counts(pd.DataFrame({'x': [1]})), 'missing'),
+    (lambda: outcome_counts(pd.DataFrame({'ce_outcome': [], 'outcome': []})), 'empty'),
+    (lambda: outcome_counts(pd.DataFrame({'ce_outcome': ['correct'], 'outcome': ['maybe']})), 'maybe'),
+    (lambda: fit_temperature(np.log(P), T[:2]), '4 targets'),
+    (lambda: fit_temperature([[np.inf, 0.]], [0]), 'NaN or infinite'),
+    (lambda: apply_temperature(P, 0), 'positive'),
+    (lambda: apply_temperature(P, [1., 2., 3.]), 'scalar'),
+    (lambda: apply_bce_temperature(P, [1., 2.]), '3 per-class'),
+    (lambda: apply_bce_temperature(P, [1., -2., 1.]), 'positive'),
+    (lambda: fit_bce_temperature(P, [[0, 2, 0]] * 4), 'multi-hot'),
+    (lambda: accuracy_at_coverage(P, T, 0.), '(0, 1]'),
+    (lambda: accuracy_at_coverage(P, T, 1.5), '(0, 1]'),
+    (lambda: coverage_at_accuracy(P, T, -1), '(0, 1]'),
+    (lambda: plot_confidence(error_table(P, P, T, 'abc'), 'xx'), "'ce' or 'bce'"),
+])
+def test_bad_input_raises_clear_value_error(call, msg):
+    with pytest.raises(ValueError, match=None) as e: call()
+    assert msg in str(e.value), str(e.value)
