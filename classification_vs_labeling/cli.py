@@ -6,8 +6,7 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/cli.html.md"""
 
 # %% ../nbs/11_cli.ipynb #cb4d6c7c
 from __future__ import annotations
-import argparse, sys
-from .train import RunConfig, check_arch
+import argparse, sys, warnings
 
 _EPILOG = """\
 data:
@@ -70,7 +69,8 @@ def parser() -> argparse.ArgumentParser:
 __all__ = ['parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #1be36d5f
-def _config(a) -> RunConfig:
+def _config(a):
+    from classification_vs_labeling.train import RunConfig
     quick = a.data == 'mnist'
     arch = a.arch or ('small' if quick else 'resnet34')
     return RunConfig(arch=arch, epochs=a.epochs or (1 if quick else 4), size=a.size or (28 if quick else 224), bs=a.bs,
@@ -79,6 +79,9 @@ def _config(a) -> RunConfig:
 def main(argv=None) -> int:
     "Entry point of the `cvl` command."
     a = parser().parse_args(argv)
+    # libraries' deprecation notices (torch.jit.script under fastai, say) are for their authors, not for our users
+    warnings.filterwarnings('ignore', category=FutureWarning)
+    warnings.filterwarnings('ignore', category=DeprecationWarning)
     try:
         if not 0 < a.tune_frac < 1: raise ValueError(f"--tune-frac: expected a fraction between 0 and 1, got {a.tune_frac}")
         if len(set(a.seeds)) != len(a.seeds): raise ValueError(f"--seeds: expected distinct seeds, got {a.seeds}")
@@ -92,6 +95,10 @@ def main(argv=None) -> int:
         compare(a.data, a.ood, cfg, a.seeds, a.out, a.device, a.tune_frac, progress=not a.no_progress)
     except (ValueError, FileNotFoundError, NotADirectoryError) as e:
         sys.stderr.write(f"cvl {a.cmd}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}\n"); return 2
+    except OSError as e:
+        if type(e).__name__ != 'URLError' and 'urlopen' not in str(e): raise
+        sys.stderr.write(f"cvl {a.cmd}: error: a download failed ({getattr(e, 'reason', e)}): offline, use --data mnist, "
+                         "--no-pretrained, or data already on disk\n"); return 2
     except KeyboardInterrupt:
         sys.stderr.write(f"cvl {a.cmd}: interrupted; finished seeds are kept in {a.out}: run the same command to resume\n"); return 130
     return 0
