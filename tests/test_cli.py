@@ -162,3 +162,20 @@ def test_metrics_json_recomputed_from_predictions_npz(resumed_run):
     lo, hi = m['paired']['ci95']
     assert lo <= diff <= hi and hi - lo < 0.5
     for k in ['data', 'arch', 'epochs', 'size', 'device', 'versions', 'mode']: assert k in m['settings'], k
+
+def test_bench_prints_one_record_side_by_side(tmp_path):
+    "`cvl bench` on the CPU at toy size: (a), (b) and (c) measured in one run, one JSON record."
+    r = subprocess.run([sys.executable, '-m', 'classification_vs_labeling.cli', 'bench', '--device', 'cpu', '--n', '148',
+                        '--arch', 'small', '--size', '32', '--bs', '16', '--out', str(tmp_path/'bench.jsonl')],
+                       capture_output=True, text=True, env=ENV, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rec = json.loads(r.stdout.strip().splitlines()[-1])
+    assert rec == json.loads((tmp_path/'bench.jsonl').read_text().splitlines()[-1])
+    for k in ['a_ce_img_s', 'a_bce_img_s', 'a_pair_img_s', 'b_pair_img_s', 'c_pair_img_s', 'ratio_b_over_a', 'b_pct_of_c']:
+        assert rec[k] > 0, k
+    assert rec['ratio_b_over_a'] == pytest.approx(rec['b_pair_img_s']/rec['a_pair_img_s'])
+    assert rec['device'] == 'cpu' and rec['n'] == 148 and rec['arch'] == 'small'
+
+def test_bench_bad_input(tmp_path):
+    assert_one_line_error(cvl('bench', '--n', '5'), '--n')
+    assert_one_line_error(cvl('bench', '--arch', 'nope', '--n', '74'), 'unknown architecture')
