@@ -42,11 +42,15 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+def _umask():
+    m = os.umask(0); os.umask(m); return m
+
 @contextmanager
 def atomic_path(path):
     "Yield a temporary path beside `path` (same suffix); rename it to `path` on success, remove it on error."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.stem}.', suffix=f'.tmp{path.suffix}'); os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes files private; the renamed file gets the usual permissions
     try:
         yield Path(tmp)
         os.replace(tmp, path)

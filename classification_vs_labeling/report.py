@@ -109,7 +109,9 @@ def make_plots(d:dict, out:Path, seed_idx:int=0) -> dict[str, Path]:
         plt.close(fig); paths[name] = out/f'{name}.png'
     fig, ax = plt.subplots(figsize=(7, 4.5))
     M.plot_threshold_sweep(M.threshold_sweep(bce_p, targs), ax=ax, best=t)
-    ax.axhline(float((ce_p.argmax(1) == targs).mean()), color='k', ls=':', label='classifier accuracy'); ax.legend(fontsize=8)
+    ax.axhline(float((ce_p.argmax(1) == targs).mean()), color='tab:green', ls='-.', label='classifier accuracy')
+    hl = [h for a in fig.axes for h in zip(*a.get_legend_handles_labels())]   # both y axes of the sweep plot
+    ax.legend(*zip(*hl), loc='center right', fontsize='small')
     save(fig, 'accuracy_vs_threshold')
     fig, axs = plt.subplots(1, 2, figsize=(10, 4.5))
     C.plot_reliability(ce_p, targs, n_bins=N_BINS, ax=axs[0], label='classifier (softmax)')
@@ -134,9 +136,12 @@ def _versions() -> dict:
 def _device(device=None) -> str:
     return str(device) if device else ('cuda' if torch.cuda.is_available() else 'cpu')
 
+_DEFAULT_OOD = {'mnist': 'letters+photos', 'pets': 'letters+photos', 'illustrations': 'people (held out)'}
+
 def run_settings(iset:ImageSet, cfg:RunConfig, seeds, data:str, ood:str|None, device=None) -> dict:
     "What defines a run: two runs with equal settings may share seeds' predictions."
-    return {'data': str(data), 'ood': str(ood), 'n_items': len(iset.items), 'n_valid': int(len(iset.valid_idx)),
+    ood = str(ood) if ood else _DEFAULT_OOD.get(str(data), 'none')
+    return {'data': str(data), 'ood': ood, 'n_items': len(iset.items), 'n_valid': int(len(iset.valid_idx)),
             'n_ood': len(iset.ood_items), 'classes': iset.classes, **asdict(cfg), 'seeds': [int(s) for s in seeds],
             'mode': 'quick' if (data == 'mnist' and cfg.arch == 'small') else 'full', 'device': _device(device)}
 
@@ -176,7 +181,9 @@ def run_seeds(iset:ImageSet, cfg:RunConfig, seeds, out, settings:dict, device=No
         t0 = time.time()
         p = train_pair(iset, cfg, seed=s, device=device, progress=progress)
         p.save(f); preds.append(p)
-        log(f"seed {s}: done in {time.time()-t0:.0f}s, saved {f}")
+        acc, em = (p.ce_probs.argmax(1) == p.targs).mean(), ((p.bce_probs > 0.5) == np.eye(len(p.classes), dtype=bool)[p.targs]).all(1).mean()
+        log(f"seed {s}: done in {time.time()-t0:.0f}s (all validation items: classifier accuracy {acc:.3f}, "
+            f"labeler exact match at 0.5 {em:.3f}), saved {f}")
     return preds
 
 # %% ../nbs/09_report.ipynb #86fd9f17

@@ -7,6 +7,7 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/train.html.md"""
 # %% ../nbs/04_train.ipynb #42415073
 from __future__ import annotations
 import os, tempfile
+from contextlib import ExitStack
 from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,16 +224,11 @@ def train_pair(iset:ImageSet, cfg:RunConfig=None, seed:int=0, device=None, progr
     cfg = cfg or RunConfig()
     dls, _ = matched_dls(iset, size=cfg.size, bs=cfg.bs, seed=seed, device=device)
     learn = paired_learner(dls, cfg.arch, cfg.pretrained, seed=seed, **kwargs)
-    ctx = learn.no_bar() if not progress else _nullctx()
-    with ctx:
+    with ExitStack() as stack:
+        if not progress: stack.enter_context(learn.no_bar()); stack.enter_context(learn.no_logging())
         if cfg.pretrained: learn.fine_tune(cfg.epochs, cfg.lr)
         else: learn.fit_one_cycle(cfg.epochs, cfg.lr)
-        preds = predict_pair(learn, iset.ood_items, seed)
-    return preds
-
-class _nullctx:
-    def __enter__(self): return self
-    def __exit__(self, *a): return False
+        return predict_pair(learn, iset.ood_items, seed)
 
 # %% ../nbs/04_train.ipynb #fe7078d1
 def demo_predictions(seed:int=0, cache_dir=None) -> Predictions:
