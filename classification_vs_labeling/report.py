@@ -6,7 +6,7 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/report.html.md"""
 
 # %% ../nbs/09_report.ipynb #b21584f6
 from __future__ import annotations
-import json, platform, time
+import json, os, platform, time
 from dataclasses import asdict
 from pathlib import Path
 import numpy as np
@@ -133,6 +133,11 @@ def _versions() -> dict:
     return {'python': platform.python_version(), 'torch': torch.__version__, 'fastai': fastai.__version__,
             'numpy': np.__version__, 'sklearn': sklearn.__version__}
 
+def _machine(device) -> str:
+    "A short description of the machine that ran, for the record."
+    gpu = f", {torch.cuda.get_device_name()}" if str(device).startswith('cuda') and torch.cuda.is_available() else ''
+    return f"{platform.machine()}, {os.cpu_count()} CPU cores{gpu}"
+
 def _device(device=None) -> str:
     return str(device) if device else ('cuda' if torch.cuda.is_available() else 'cpu')
 
@@ -241,7 +246,8 @@ def compare(data='mnist', ood=None, cfg:RunConfig=None, seeds=(0, 1, 2), out='cv
     out = Path(out)
     with atomic_path(out/'predictions.npz') as tmp: np.savez_compressed(tmp, **d)
     m = metrics_from_arrays(d)
-    m['settings'] = {**settings, 'versions': _versions(), 'tune_frac': tune_frac}
+    m['settings'] = {**settings, 'versions': _versions(), 'tune_frac': tune_frac, 'run_date': time.strftime('%Y-%m-%d'),
+                     'machine': _machine(settings['device'])}
     m['skipped'] = [[str(p), why] for p, why in iset.skipped]
     write_json(out/'metrics.json', m)
     plots = make_plots(d, out)

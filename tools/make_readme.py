@@ -1,8 +1,9 @@
 """Write README.md from nbs/index.ipynb.
 
 nbdev-readme needs Quarto, which cannot be installed everywhere (not on our CI machine), so this does
-the same job with nbformat alone: markdown cells as they are, code cells as fenced Python with their
-text outputs, cells marked `#| hide` left out. `python tools/make_readme.py --check` fails when
+the same job with nbformat and nbclient: it executes the notebook, then writes markdown cells as they
+are, code cells as fenced Python with their text or markdown outputs, cells marked `#| hide` left out
+(`#| echo: false` keeps the output and drops the code). `python tools/make_readme.py --check` fails when
 README.md has drifted from the notebook (the test suite runs it).
 """
 import sys
@@ -25,8 +26,14 @@ def _outputs(cell):
         elif 'data' in o and 'text/plain' in o['data']: out.append(''.join(o['data']['text/plain']))
     return out
 
+def execute(nb, cwd):
+    "Run the notebook (index reads the committed results and trains nothing), so the README shows real outputs."
+    from nbclient import NotebookClient
+    NotebookClient(nb, timeout=300, kernel_name='python3', resources={'metadata': {'path': str(cwd)}}).execute()
+    return nb
+
 def render(nb_path=ROOT/'nbs'/'index.ipynb'):
-    nb = nbformat.read(nb_path, as_version=4)
+    nb = execute(nbformat.read(nb_path, as_version=4), Path(nb_path).parent)
     parts = []
     for c in nb.cells:
         d = _directives(c.source)
