@@ -16,12 +16,12 @@ from fastai.vision.all import (DataLoader, DataLoaders, TensorImage, TensorCateg
                                PILImage, Resize, ResizeMethod, aug_transforms, set_seed, accuracy, fastai_path)
 import fastai
 from .core import quick_mode, show_mode
-from .data import ImageSet, matched_dls, pets_label, synthetic_pets, folder_set
+from .data import ImageSet, matched_dls, synthetic_pets, _tfms
 from .train import (RunConfig, paired_learner, plain_learners, create_model, PairedModel, PairedLoss,
-                                              predict_pair, Predictions)
+                                              predict_pair, Predictions, train_pair)
 
 # %% auto #0
-__all__ = ['TensorDL', 'cache_images', 'cached_dls', 'ceiling', 'bench']
+__all__ = ['TensorDL', 'cache_images', 'cached_dls', 'speed_up', 'ceiling', 'bench']
 
 # %% ../nbs/10_bench.ipynb #2fe23f5b
 class TensorDL(DataLoader):
@@ -30,6 +30,7 @@ class TensorDL(DataLoader):
         x, y = dataset
         if isinstance(after_batch, (list, tuple)): after_batch = Pipeline(after_batch)
         if after_batch is not None: kwargs['after_batch'] = after_batch
+        kwargs.pop('n', None); kwargs.pop('indexed', None)   # `DataLoader.new` passes them on; ours follow from the tensors
         super().__init__(dataset, n=len(x), indexed=True, **kwargs)
     def create_batches(self, samps):
         x, y = self.dataset
@@ -40,19 +41,18 @@ class TensorDL(DataLoader):
             yield TensorImage(x[j]), TensorCategory(y[j])
 
 # %% ../nbs/10_bench.ipynb #6a4a24b1
-def _load(fn, presize:int):
-    "One image decoded to RGB and resized to `presize` (centre square crop, as fastai's `Resize` does in validation)."
-    img = PILImage.create(fn)
-    img = Resize(presize)(img, split_idx=1)
-    return np.asarray(img, dtype=np.uint8)
+def _load(fn, resize):
+    "One image decoded to RGB and passed through the item transform `resize` as fastai applies it in validation."
+    return np.asarray(resize(PILImage.create(fn), split_idx=1), dtype=np.uint8)
 
-def cache_images(items, presize:int, device=None, n_threads:int=None) -> torch.Tensor:
-    "All `items` decoded and resized once into a uint8 tensor N x 3 x presize x presize (on `device`)."
+def cache_images(items, resize, n_threads:int=None) -> torch.Tensor:
+    "All `items` decoded and resized once (`resize`: a fastai `Resize`) into one uint8 tensor N x 3 x H x W."
     n_threads = n_threads or min(16, os.cpu_count() or 1)
-    out = torch.empty((len(items), 3, presize, presize), dtype=torch.uint8)
-    def put(i): out[i] = torch.from_numpy(_load(items[i], presize)).permute(2, 0, 1)
+    first = _load(items[0], resize)
+    out = torch.empty((len(items), 3, *first.shape[:2]), dtype=torch.uint8)
+    def put(i): out[i] = torch.from_numpy(_load(items[i], resize)).permute(2, 0, 1)
     with ThreadPoolExecutor(n_threads) as ex: list(ex.map(put, range(len(items))))
-    return out.to(device) if device is not None else out
+    return out
 
 # %% ../nbs/10_bench.ipynb #220e0953
 def _fits_on(device, nbytes:int) -> bool:
@@ -61,18 +61,18 @@ def _fits_on(device, nbytes:int) -> bool:
     free, _ = torch.cuda.mem_get_info(torch.device(device))
     return nbytes < free/2
 
-def cached_dls(iset:ImageSet, size:int, presize:int=None, bs:int=64, seed:int=0, device=None, augment:bool=None,
+def cached_dls(iset:ImageSet, size:int, bs:int=64, seed:int=0, device=None, augment:bool=None,
                stats=None) -> DataLoaders:
     "Training and validation `TensorDL`s over images decoded once; same batch transforms as the plain pipeline."
     device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-    augment = (size >= 64) if augment is None else augment
-    presize = presize or (460 if augment else size)
+    augment = (not quick_mode() and size >= 128) if augment is None else augment   # as matched_dls decides
+    resize, batch_tfms = _tfms(size, augment)                                       # the very transforms matched_dls uses
     vocab = sorted(set(iset.labels)); o2i = {c: i for i, c in enumerate(vocab)}
     y = torch.tensor([o2i[l] for l in iset.labels])
-    x = cache_images(iset.items, presize)
+    x = cache_images(iset.items, resize)
     store = device if _fits_on(device, x.numel()) else 'cpu'
     x, y = x.to(store), y.to(store)
-    tfms = [IntToFloatTensor()] + (aug_transforms(size=size, min_scale=0.75) if augment else [])
+    tfms = [IntToFloatTensor()] + list(batch_tfms or [])
     if stats: tfms.append(Normalize.from_stats(*stats))
     vi = torch.as_tensor(np.asarray(iset.valid_idx), dtype=torch.long)
     ti = torch.as_tensor(np.asarray(iset.train_idx), dtype=torch.long)
@@ -81,6 +81,10 @@ def cached_dls(iset:ImageSet, size:int, presize:int=None, bs:int=64, seed:int=0,
     val = TensorDL((x[vi.to(store)], y[vi.to(store)]), bs=bs*2, after_batch=Pipeline(tfms, split_idx=1), device=device)
     dls = DataLoaders(trn, val, device=device)
     dls.vocab = vocab
+    def ood_dl(items):   # out-of-domain images: decoded the same way, validation transforms, dummy targets
+        xo = cache_images(items, resize).to(store)
+        return TensorDL((xo, torch.zeros(len(xo), dtype=torch.long, device=store)), bs=bs*2, after_batch=Pipeline(tfms, split_idx=1), device=device)
+    dls.ood_dl = ood_dl
     return dls
 
 # %% ../nbs/10_bench.ipynb #09abb898
@@ -90,7 +94,7 @@ def _sync(device):
 def _fit(learn, epochs, lr):
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
 
-def _speed_up(learn, device):
+def speed_up(learn, device):
     "Mixed precision (bf16 where supported) and channels-last on CUDA; nothing on the CPU."
     if torch.device(device).type != 'cuda': return learn
     learn.model.to(memory_format=torch.channels_last)
@@ -124,7 +128,7 @@ def bench(device=None, n:int=7390, arch:str='resnet34', epochs:int=1, size:int=2
     k, n_train = len(iset.classes), len(iset.train_idx)
     augment = size >= 64
     rec = dict(bench='classify_vs_label_pair', device=device, gpu=torch.cuda.get_device_name() if device.startswith('cuda') else None,
-               cpus=os.cpu_count(), n=n, n_train=n_train, arch=arch, epochs=epochs, size=size, bs=bs, presize=460 if augment else size,
+               cpus=os.cpu_count(), n=n, n_train=n_train, arch=arch, epochs=epochs, size=size, bs=bs, presize=round(size*460/224) if augment else size,
                torch=torch.__version__, fastai=fastai.__version__, python=platform.python_version())
     log(f"(a) plain fastai: two vision learners, default loaders ({n_train} training images, {arch}, {size}px)")
     dls_ce, dls_bce = matched_dls(iset, size=size, bs=bs, seed=seed, augment=augment, device=device,
@@ -144,7 +148,7 @@ def bench(device=None, n:int=7390, arch:str='resnet34', epochs:int=1, size:int=2
     _sync(device); t0 = time.perf_counter()
     dls = cached_dls(iset, size, bs=bs, seed=seed, device=device, augment=augment)
     _sync(device); rec['b_cache_s'] = time.perf_counter() - t0
-    learn = _speed_up(paired_learner(dls, arch, pretrained=False, seed=seed), device)
+    learn = speed_up(paired_learner(dls, arch, pretrained=False, seed=seed), device)
     _sync(device); t1 = time.perf_counter(); _fit(learn, epochs, lr); _sync(device); rec['b_train_s'] = time.perf_counter() - t1
     rec['b_total_s'] = rec['b_cache_s'] + rec['b_train_s']
     rec['b_pair_img_s'] = seen/rec['b_total_s']

@@ -62,6 +62,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument('--device', default=None, help='cpu or cuda (default: cuda when available)')
     c.add_argument('--tune-frac', type=float, default=0.5, help='fraction of validation items used to fit threshold and temperature')
     c.add_argument('--out', default='cvl_out', help='output folder (default: cvl_out)')
+    c.add_argument('--fast', action='store_true', help='decode images once into memory, augment on the device, mixed '
+                   'precision on CUDA (chapter 10); same models, same comparison')
     c.add_argument('--no-progress', action='store_true', help='no progress bars')
     b = sub.add_parser('bench', help='time plain fastai against our training path, side by side',
                        description='Train the classifier and the labeler on synthetic PETS-like JPEGs three ways in one run: '
@@ -116,7 +118,7 @@ def main(argv=None) -> int:
         if a.cmd == 'bench': return _bench(a)
         cfg = _config(a)
         from classification_vs_labeling.report import compare
-        compare(a.data, a.ood, cfg, a.seeds, a.out, a.device, a.tune_frac, progress=not a.no_progress)
+        compare(a.data, a.ood, cfg, a.seeds, a.out, a.device, a.tune_frac, progress=not a.no_progress, fast=a.fast)
     except (ValueError, FileNotFoundError, NotADirectoryError) as e:
         sys.stderr.write(f"cvl {a.cmd}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}\n"); return 2
     except OSError as e:

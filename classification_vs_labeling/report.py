@@ -170,7 +170,7 @@ def check_out_dir(out, settings:dict):
     elif Path(out).exists() and any(Path(out).iterdir()):
         raise ValueError(f"{out} is not empty and holds no cvl run: choose another --out")
 
-def run_seeds(iset:ImageSet, cfg:RunConfig, seeds, out, settings:dict, device=None, log=print, progress=True) -> list[Predictions]:
+def run_seeds(iset:ImageSet, cfg:RunConfig, seeds, out, settings:dict, device=None, log=print, progress=True, fast=False) -> list[Predictions]:
     "Train (or reuse from `out`/seeds/) one pair per seed; each seed's predictions are saved as soon as it ends."
     out = Path(out); check_out_dir(out, settings)
     for f in out.rglob('.*.tmp*'): f.unlink()     # pieces of files whose writing a kill interrupted
@@ -184,7 +184,7 @@ def run_seeds(iset:ImageSet, cfg:RunConfig, seeds, out, settings:dict, device=No
                 log(f"seed {s}: reusing finished predictions from {f}"); preds.append(p); continue
         log(f"seed {s}: training the classifier and the labeler ({cfg.arch}, {cfg.epochs} epoch(s), {cfg.size}px)")
         t0 = time.time()
-        p = train_pair(iset, cfg, seed=s, device=device, progress=progress)
+        p = train_pair(iset, cfg, seed=s, device=device, progress=progress, fast=fast)
         p.save(f); preds.append(p)
         acc, em = (p.ce_probs.argmax(1) == p.targs).mean(), ((p.bce_probs > 0.5) == np.eye(len(p.classes), dtype=bool)[p.targs]).all(1).mean()
         log(f"seed {s}: done in {time.time()-t0:.0f}s (all validation items: classifier accuracy {acc:.3f}, "
@@ -232,13 +232,13 @@ def write_report(out, m:dict, settings:dict, plots:dict, skipped=()) -> Path:
 
 # %% ../nbs/09_report.ipynb #a5dceb95
 def compare(data='mnist', ood=None, cfg:RunConfig=None, seeds=(0, 1, 2), out='cvl_out', device=None, tune_frac:float=0.5,
-            log=print, progress=True) -> dict:
+            log=print, progress=True, fast:bool=False) -> dict:
     "The whole comparison: data, paired training per seed (resumable), predictions.npz, metrics.json, plots, report.md."
     iset = load_set(data, ood)
     cfg = cfg or RunConfig()
     settings = run_settings(iset, cfg, seeds, data, ood, device)
     log(iset.summary())
-    preds = run_seeds(iset, cfg, seeds, out, settings, device, log, progress)
+    preds = run_seeds(iset, cfg, seeds, out, settings, device, log, progress, fast)
     targs = preds[0].targs
     tune = M.tune_split(len(targs), tune_frac, seed=0, strat=targs)
     thresholds = [fit_threshold(p.bce_logits, targs, tune) for p in preds]

@@ -219,16 +219,20 @@ def predict_pair(learn:Learner, ood_items=(), seed:int=0, items=None) -> Predict
                        seed, [str(p) for p in items], [str(p) for p in ood_items])
 
 # %% ../nbs/04_train.ipynb #147ce8c4
-def train_pair(iset:ImageSet, cfg:RunConfig=None, seed:int=0, device=None, progress:bool=True, **kwargs) -> Predictions:
+def train_pair(iset:ImageSet, cfg:RunConfig=None, seed:int=0, device=None, progress:bool=True, fast:bool=False, **kwargs) -> Predictions:
     "Train a classifier and a labeler on `iset` with settings `cfg` and return their `Predictions`."
     cfg = cfg or RunConfig()
-    dls, _ = matched_dls(iset, size=cfg.size, bs=cfg.bs, seed=seed, device=device)
+    if fast:   # chapter 10: images decoded once into a tensor, augmented on the device, mixed precision on CUDA
+        from classification_vs_labeling.bench import cached_dls, speed_up
+        dls = cached_dls(iset, cfg.size, bs=cfg.bs, seed=seed, device=device)
+    else: dls, _ = matched_dls(iset, size=cfg.size, bs=cfg.bs, seed=seed, device=device)
     learn = paired_learner(dls, cfg.arch, cfg.pretrained, seed=seed, **kwargs)
+    if fast: learn = speed_up(learn, dls.device)
     with ExitStack() as stack:
         if not progress: stack.enter_context(learn.no_bar()); stack.enter_context(learn.no_logging())
         if cfg.pretrained: learn.fine_tune(cfg.epochs, cfg.lr)
         else: learn.fit_one_cycle(cfg.epochs, cfg.lr)
-        return predict_pair(learn, iset.ood_items, seed)
+        return predict_pair(learn, iset.ood_items, seed, items=[iset.items[i] for i in iset.valid_idx])
 
 # %% ../nbs/04_train.ipynb #fe7078d1
 def demo_predictions(seed:int=0, cache_dir=None) -> Predictions:
