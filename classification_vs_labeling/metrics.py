@@ -157,6 +157,7 @@ def plot_threshold_sweep(sweep_df:pd.DataFrame, ax=None, best:float|None=None, t
     ax2.plot(d.thresh, d.none_rate, ':', c='tab:red', label='no label (right axis)')
     ax2.plot(d.thresh, d.several_rate, ':', c='tab:purple', label='several labels (right axis)')
     ax2.set(ylabel='fraction of items', ylim=(0, 1.02))
+    ax.set_zorder(ax2.get_zorder() + 1); ax.patch.set_visible(False)   # the legend (on ax) above the twin's lines
     if best is not None:
         ax.axvline(best, c='gray', lw=1)
         ax.annotate(f'thresh={best:.2f}', (best, 0.02), xytext=(4, 0), textcoords='offset points', color='gray')
