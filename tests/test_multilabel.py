@@ -1,0 +1,244 @@
+"Tests for classification_vs_labeling.multilabel: composed images, the softmax + count loss against PyTorch, decoding, set metrics against scikit-learn, bad input."
+import numpy as np, pandas as pd, pytest, torch
+import torch.nn.functional as F
+import matplotlib; matplotlib.use('Agg')
+from PIL import Image
+from hypothesis import given, settings, strategies as st
+from sklearn.metrics import accuracy_score, hamming_loss, f1_score
+from classification_vs_labeling.multilabel import *
+from classification_vs_labeling.multilabel import _rgb
+
+def pool(seed=0, per_class=3):
+    "A small pool of fake 28px digits: per class, squares of a class-specific brightness (never 0)."
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(10), per_class)
+    x = np.zeros((len(y), 28, 28), np.uint8)
+    for i, k in enumerate(y): x[i, 6:22, 6:22] = 20 + 20*k + rng.integers(0, 10)
+    return x, y
+
+# ---- composed images
+def test_compose_deterministic_and_sized():
+    x, y = pool()
+    a, b = compose_digits(x, y, 50, seed=3), compose_digits(x, y, 50, seed=3)
+    for u, v in zip(a, b): np.testing.assert_array_equal(u, v)
+    assert not np.array_equal(a[0], compose_digits(x, y, 50, seed=4)[0])
+    imgs, targs, src = a
+    assert imgs.shape == (50, 56, 56) and imgs.dtype == np.uint8 and targs.shape == (50, 10) and src.shape == (50, 3)
+    assert compose_digits(x, y, 5, size=64, max_digits=4)[0].shape == (5, 64, 64)
+
+def test_compose_labels_are_the_digits_drawn():
+    x, y = pool()
+    imgs, targs, src = compose_digits(x, y, 300, seed=0)
+    n_drawn = (src >= 0).sum(1)
+    assert set(np.unique(n_drawn)) == {0, 1, 2, 3}
+    np.testing.assert_array_equal(targs.sum(1), n_drawn)          # distinct classes: one label per digit drawn
+    for i in range(len(imgs)):
+        drawn = src[i][src[i] >= 0]
+        assert sorted(y[drawn]) == sorted(np.flatnonzero(targs[i]))
+        # every drawn digit's brightness is on the canvas, and nothing else is (digits never overlap in this pool)
+        assert set(np.unique(imgs[i])) - {0} == set(np.unique(x[drawn])) - {0}
+    assert imgs[n_drawn == 0].max() == 0 and (imgs[n_drawn > 0].reshape((n_drawn > 0).sum(), -1).max(1) > 0).all()
+
+def test_compose_bad_input():
+    x, y = pool()
+    with pytest.raises(ValueError, match='max_digits'): compose_digits(x, y, 3, max_digits=5)
+    with pytest.raises(ValueError, match='size'): compose_digits(x, y, 3, size=40)
+    with pytest.raises(ValueError, match='every digit class'): compose_digits(x[y < 9], y[y < 9], 3)
+    with pytest.raises(ValueError, match='shapes'): compose_digits(x, y[:-1], 3)
+
+@pytest.fixture(scope='module')
+def digits(): return multi_digits(n_train=300, n_valid=100, seed=0)
+
+def test_multi_digits(digits):
+    assert digits.items.shape == (400, 56, 56) and len(digits.labels) == 400 and digits.classes == [str(k) for k in range(10)]
+    np.testing.assert_array_equal(digits.valid_idx, np.arange(300, 400))
+    np.testing.assert_array_equal(digits.counts, (digits.sources >= 0).sum(1))
+    assert digits.targs.shape == (400, 10) and (digits.targs.sum(1) == digits.counts).all()
+    tr, va = digits.sources[digits.train_idx], digits.sources[digits.valid_idx]
+    assert len(np.intersect1d(tr[tr >= 0], va[va >= 0])) == 0     # disjoint source digits
+    _, y = mnist_arrays()
+    for ls, s in zip(digits.labels, digits.sources): assert ls == sorted(str(k) for k in y[s[s >= 0]])
+    again = multi_digits(n_train=300, n_valid=100, seed=0)
+    np.testing.assert_array_equal(again.items, digits.items); assert again.labels == digits.labels
+    assert 'images with 0 labels' in digits.summary()
+
+def test_multilabelset_bad_input():
+    with pytest.raises(ValueError, match='one list of labels per item'): MultiLabelSet('x', ['a.png'], [], ['a'], [])
+    with pytest.raises(ValueError, match='not in classes'): MultiLabelSet('x', ['a.png'], [['b']], ['a'], [])
+    with pytest.raises(ValueError, match='valid_idx'): MultiLabelSet('x', ['a.png'], [['a']], ['a'], [3])
+
+def test_pascal_2007_from_folder(tmp_path):
+    (tmp_path/'train').mkdir()
+    for i in range(4): Image.new('RGB', (40, 30), (i*50, 0, 0)).save(tmp_path/'train'/f'{i:06d}.jpg')
+    pd.DataFrame({'fname': [f'{i:06d}.jpg' for i in range(4)], 'labels': ['dog', 'person horse', 'car', 'car person'],
+                  'is_valid': [False, True, False, True]}).to_csv(tmp_path/'train.csv', index=False)
+    s = pascal_2007(tmp_path)
+    assert s.classes == ['car', 'dog', 'horse', 'person'] and s.labels[1] == ['horse', 'person']
+    np.testing.assert_array_equal(s.valid_idx, [1, 3]); np.testing.assert_array_equal(s.counts, [1, 2, 1, 2])
+    assert s.items[2] == tmp_path/'train'/'000002.jpg'
+    dls = multi_dls(s, size=32, bs=2)
+    xb, yb = dls.valid.one_batch()
+    assert xb.shape == (2, 3, 32, 32)
+    np.testing.assert_array_equal(yb.cpu().numpy(), s.targs[[1, 3]].astype(float))
+    with pytest.raises(FileNotFoundError, match='train.csv'): pascal_2007(tmp_path/'train')
+
+def test_multi_dls_batches(digits):
+    dls = multi_dls(digits, bs=16)
+    xb, yb = dls.valid.one_batch()
+    assert xb.shape == (16, 3, 56, 56) and list(dls.vocab) == digits.classes
+    np.testing.assert_array_equal(yb.cpu().numpy().astype(bool), digits.targs[digits.valid_idx[:16]])
+    np.testing.assert_allclose(xb[:, 0].cpu().numpy(), digits.items[digits.valid_idx[:16]]/255, atol=1e-6)
+    assert (yb.sum(1) == 0).any()                                  # empty label sets come through as rows of zeros
+
+# ---- the softmax + count loss
+def batch():
+    torch.manual_seed(0)
+    targ = torch.tensor([[1., 0, 1, 0, 0], [0, 1, 0, 0, 0], [0, 0, 0, 0, 0], [1, 1, 1, 0, 0], [0, 0, 0, 0, 0]])
+    return torch.randn(5, 5 + 4, requires_grad=True), targ
+
+def test_count_loss_matches_pytorch():
+    out, targ = batch()
+    loss = CountLoss(5, max_count=3)(out, targ)
+    n = targ.sum(1); has = n > 0
+    dist = F.cross_entropy(out[has, :5], targ[has]/n[has, None])          # PyTorch's CE with probability targets
+    ref = dist + F.cross_entropy(out[:, 5:], n.long())
+    torch.testing.assert_close(loss, ref)
+    by_hand = -(targ[has]/n[has, None]*F.log_softmax(out[has, :5], 1)).sum(1).mean() - F.log_softmax(out[:, 5:], 1)[torch.arange(5), n.long()].mean()
+    torch.testing.assert_close(loss, by_hand)
+
+def test_count_loss_gradient_is_masked():
+    out, targ = batch()
+    CountLoss(5, 3)(out, targ).backward()
+    g = out.grad
+    empty = targ.sum(1) == 0
+    assert torch.isfinite(g).all()
+    assert (g[empty, :5] == 0).all()                               # no label: the distribution is not trained
+    assert (g[~empty, :5].abs().sum(1) > 0).all() and (g[:, 5:].abs().sum(1) > 0).all()
+
+def test_count_loss_all_empty_batch():
+    out = torch.randn(3, 8, requires_grad=True)
+    loss = CountLoss(4, 3)(out, torch.zeros(3, 4))
+    torch.testing.assert_close(loss, F.cross_entropy(out[:, 4:], torch.zeros(3, dtype=torch.long)))
+    loss.backward()
+    assert (out.grad[:, :4] == 0).all() and torch.isfinite(out.grad).all()
+
+def test_count_loss_accepts_fastai_tensors():
+    from fastai.torch_core import TensorImage, TensorMultiCategory
+    out, targ = batch()
+    torch.testing.assert_close(CountLoss(5, 3)(TensorImage(out), TensorMultiCategory(targ)), CountLoss(5, 3)(out, targ))
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 8), st.integers(1, 6), st.integers(0, 10_000))
+def test_predict_sets_is_top_n(k, n_items, seed):
+    mc = min(k, 3)
+    out = np.random.default_rng(seed).normal(size=(n_items, k + mc + 1))
+    cl = CountLoss(k, mc)
+    sets = cl.predict_sets(out)
+    assert sets.shape == (n_items, k) and sets.dtype == bool
+    for row, o in zip(sets, out):
+        n = o[k:].argmax()
+        assert row.sum() == n
+        assert set(np.flatnonzero(row)) == set(np.argsort(-o[:k], kind='stable')[:n])
+    np.testing.assert_array_equal(cl.predict_sets(cl.activation(torch.tensor(out))), sets)   # softmax keeps the order
+
+def test_activation_sums_to_one():
+    out, _ = batch()
+    a = CountLoss(5, 3).activation(out)
+    torch.testing.assert_close(a[:, :5].sum(1), torch.ones(5)); torch.testing.assert_close(a[:, 5:].sum(1), torch.ones(5))
+
+def test_count_loss_bad_input():
+    out, targ = batch()
+    cl = CountLoss(5, 3)
+    with pytest.raises(ValueError, match='multi-hot'): cl(out, targ*0.5)
+    with pytest.raises(ValueError, match='multi-hot'): cl(out, targ*2)
+    with pytest.raises(ValueError, match='at most max_count=3'): cl(out, torch.ones(5, 5))
+    with pytest.raises(ValueError, match=r'\(N, 5\)'): cl(out, targ[:, :4])
+    with pytest.raises(ValueError, match='expected shape'): cl(out[:, :8], targ)
+    with pytest.raises(ValueError, match='max_count'): CountLoss(3, 4)
+    with pytest.raises(ValueError, match='max_count'): CountLoss(3, 0)
+    with pytest.raises(ValueError, match='finite'): cl.predict_sets(np.full((2, 9), np.nan))
+
+def test_count_pair_loss_is_the_sum():
+    out, targ = batch()
+    both = torch.cat([out, torch.randn(5, 9)], 1)
+    pl = CountPairLoss(5, 3)
+    ref = CountLoss(5, 3)(both[:, :9], targ) + F.binary_cross_entropy_with_logits(both[:, 9:14], targ)
+    torch.testing.assert_close(pl(both, targ), ref)
+    np.testing.assert_array_equal(pl.decodes(both).numpy(), CountLoss(5, 3).predict_sets(out.detach()))
+    with pytest.raises(ValueError, match='columns'): pl(both[:, :17], targ)
+
+def test_count_pair_learner_same_init_and_metrics(digits):
+    dls = multi_dls(digits, bs=8)
+    learn = count_pair_learner(dls, seed=1)
+    for p, q in zip(learn.model.ce.parameters(), learn.model.bce.parameters()): assert torch.equal(p, q)
+    xb, yb = dls.valid.one_batch()
+    out = learn.model(xb).as_subclass(torch.Tensor)
+    t = yb.as_subclass(torch.Tensor)
+    assert out.shape == (8, 28)
+    em = (CountLoss(10, 3).decodes(out[:, :14]) == t.bool()).all(1).float().mean()
+    torch.testing.assert_close(count_exact_match(out, t), em)
+    torch.testing.assert_close(bce_exact_match_multi(out, t), ((out[:, 14:24] > 0) == t.bool()).all(1).float().mean())
+
+def test_multi_predictions_checks():
+    p = MultiPredictions(list('abcde'), np.eye(5)[[0, 1]], np.zeros((2, 9)), np.zeros((2, 5)), 3)
+    assert p.count_sets.shape == (2, 5) and p.counts.tolist() == [1, 1]
+    np.testing.assert_allclose(p.dist_probs.sum(1), 1, rtol=1e-6); np.testing.assert_allclose(p.bce_probs, 0.5)
+    with pytest.raises(ValueError, match='9 classes'): MultiPredictions(list('abcde'), np.eye(5)[[0, 1]], np.zeros((2, 8)), np.zeros((2, 5)))
+    with pytest.raises(ValueError, match='rows'): MultiPredictions(list('abcde'), np.eye(5)[[0, 1]], np.zeros((3, 9)), np.zeros((2, 5)))
+
+# ---- set metrics
+def rand_sets(n=300, k=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, k)) < 0.25, rng.random((n, k)) < 0.25
+
+def test_set_metrics_against_sklearn():
+    s, t = rand_sets()
+    m = set_metrics(s, t)
+    assert m['exact_match'] == pytest.approx(accuracy_score(t, s))          # scikit-learn's subset accuracy
+    assert m['per_label_accuracy'] == pytest.approx(1 - hamming_loss(t, s))
+    ns, nt, tp = s.sum(1), t.sum(1), (s & t).sum(1)
+    f1 = np.where(ns + nt == 0, 1.0, 2*tp/np.maximum(ns + nt, 1))            # an empty answer to an empty truth is right
+    assert m['f1_samples'] == pytest.approx(f1.mean())
+    assert m['mean_set_size'] == pytest.approx(ns.mean())
+    with pytest.raises(ValueError, match='0 and 1'): set_metrics(s*0.5 + 0.25, t)
+    with pytest.raises(ValueError, match='expected shape'): set_metrics(s, t[:, :5])
+
+def test_by_count_and_error_kinds():
+    s, t = rand_sets(seed=1)
+    sets = {'a': s, 'b': t}
+    bc = by_count(sets, t)
+    n = t.sum(1)
+    assert bc.index.tolist() == sorted(np.unique(n)) and bc['items'].sum() == len(t)
+    assert (bc['b'] == 1).all()
+    for c in bc.index: assert bc.loc[c, 'a'] == pytest.approx((s[n == c] == t[n == c]).all(1).mean())
+    e = error_kinds(s, t)
+    assert e['right'] + e['too few'] + e['too many'] + e['right number, wrong labels'] == pytest.approx(1)
+    assert e['right'] == pytest.approx(accuracy_score(t, s)) and e['(of which none)'] <= e['too few']
+    cc = count_confusion(s, t)
+    assert cc.to_numpy().sum() == len(t) and np.trace(count_confusion(t, t).to_numpy()) == len(t)
+    ax = plot_by_count(bc)
+    assert len(ax.patches) == 2*len(bc)
+
+def test_held_out_sets_tunes_on_the_other_part():
+    rng = np.random.default_rng(0)
+    t = rng.random((200, 4)) < 0.3
+    logits = np.where(t, 1.0, -1.0) + rng.normal(0, 1, t.shape)
+    count_out = np.concatenate([np.where(t, 2.0, 0.0), np.eye(5)[t.sum(1)]*3], 1)
+    p = MultiPredictions(list('abcd'), t, count_out, logits - 1, max_count=4)
+    sets, targs, held, thresh = held_out_sets(p, seed=0)
+    np.testing.assert_array_equal(targs, t[held])
+    assert 0 < held.sum() < len(t) and set(sets) == {'labeler (tuned thresh)', 'labeler (thresh 0.5)', 'count model', 'softmax top-1'}
+    from classification_vs_labeling.metrics import best_threshold
+    assert thresh == best_threshold(p.bce_probs[~held], t[~held])
+    np.testing.assert_array_equal(sets['labeler (tuned thresh)'], p.bce_probs[held] > thresh)
+    np.testing.assert_array_equal(sets['count model'], t[held])   # this count model is right by construction
+    assert (sets['softmax top-1'].sum(1) == 1).all()
+
+def test_most_common_set_and_names():
+    t = np.array([[0, 1], [0, 1], [1, 1], [0, 0]])
+    np.testing.assert_array_equal(most_common_set(t), [False, True])
+    assert set_names([[True, False], [False, False], [True, True]], ['x', 'y']) == ['{x}', '{}', '{x,y}']
+    np.testing.assert_array_equal(top1_sets([[0.1, 0.7, 0.2]]), [[False, True, False]])
+
+def test_rgb():
+    assert _rgb(np.zeros((4, 4), np.uint8)).shape == (4, 4, 3)
