@@ -129,7 +129,7 @@ def bench(device=None, n:int=7390, arch:str='resnet34', epochs:int=1, size:int=2
     augment = size >= 64
     rec = dict(bench='classify_vs_label_pair', device=device, gpu=torch.cuda.get_device_name() if device.startswith('cuda') else None,
                cpus=os.cpu_count(), n=n, n_train=n_train, arch=arch, epochs=epochs, size=size, bs=bs, presize=round(size*460/224) if augment else size,
-               torch=torch.__version__, fastai=fastai.__version__, python=platform.python_version())
+               torch=torch.__version__, fastai=fastai.__version__, python=platform.python_version(), date=time.strftime('%Y-%m-%d'))
     log(f"(a) plain fastai: two vision learners, default loaders ({n_train} training images, {arch}, {size}px)")
     dls_ce, dls_bce = matched_dls(iset, size=size, bs=bs, seed=seed, augment=augment, device=device,
                                   num_workers=None if device.startswith('cuda') else 0)
