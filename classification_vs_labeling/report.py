@@ -13,6 +13,7 @@ import numpy as np
 import matplotlib
 import matplotlib.pyplot as plt
 import torch
+from scipy.special import softmax, expit
 from .core import quick_mode, show_mode, atomic_path, check_targets
 from .data import ImageSet, load_set
 from .train import RunConfig, Predictions, train_pair
@@ -25,8 +26,8 @@ __all__ = ['N_BINS', 'fit_threshold', 'seed_metrics', 'summarise', 'stack_predic
 # %% ../nbs/09_report.ipynb #e43d5c8e
 N_BINS = 15
 
-def _softmax(x): return torch.from_numpy(np.asarray(x, np.float64)).softmax(1).numpy()
-def _sigmoid(x): return torch.from_numpy(np.asarray(x, np.float64)).sigmoid().numpy()
+def _softmax(x): return softmax(np.asarray(x, np.float64), axis=1)   # float64: metrics from float32 logits, no rounding on top
+def _sigmoid(x): return expit(np.asarray(x, np.float64))
 
 def fit_threshold(bce_logits, targs, tune_mask) -> float:
     "The labeler's global threshold: the one with the best exact match on the tuning items."

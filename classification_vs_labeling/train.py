@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torchvision
+from scipy.special import softmax, expit
 from torch import nn
 import torch.nn.functional as F
 from fastai.vision.all import (Learner, DataLoaders, vision_learner, create_vision_model, model_meta, default_split,
@@ -150,9 +151,6 @@ def paired_learner(dls:DataLoaders, arch:str='small', pretrained:bool=False, see
     return learn
 
 # %% ../nbs/04_train.ipynb #bac37500
-def _softmax(x): return torch.from_numpy(np.asarray(x, dtype=np.float32)).softmax(dim=1).numpy()
-def _sigmoid(x): return torch.from_numpy(np.asarray(x, dtype=np.float32)).sigmoid().numpy()
-
 @dataclass
 class Predictions:
     "Both models' logits on the validation items (and out-of-domain items) of one training run."
@@ -178,10 +176,10 @@ class Predictions:
         if len(self.ce_logits) != len(self.targs) or len(self.bce_logits) != len(self.targs):
             raise ValueError(f"expected {len(self.targs)} rows of logits (one per target), got {len(self.ce_logits)} and {len(self.bce_logits)}")
 
-    ce_probs = property(lambda self: _softmax(self.ce_logits), doc="Softmax probabilities of the classifier")
-    bce_probs = property(lambda self: _sigmoid(self.bce_logits), doc="Sigmoid probabilities of the labeler")
-    ood_ce_probs = property(lambda self: _softmax(self.ood_ce_logits))
-    ood_bce_probs = property(lambda self: _sigmoid(self.ood_bce_logits))
+    ce_probs = property(lambda self: softmax(self.ce_logits, axis=1), doc="Softmax probabilities of the classifier")
+    bce_probs = property(lambda self: expit(self.bce_logits), doc="Sigmoid probabilities of the labeler")
+    ood_ce_probs = property(lambda self: softmax(self.ood_ce_logits, axis=1))
+    ood_bce_probs = property(lambda self: expit(self.ood_bce_logits))
 
     def save(self, path) -> Path:
         "Write to `path` (.npz) atomically (see `atomic_path`)."
