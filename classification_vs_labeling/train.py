@@ -234,12 +234,12 @@ def train_pair(iset:ImageSet, cfg:RunConfig=None, seed:int=0, device=None, progr
 
 # %% ../nbs/04_train.ipynb #fe7078d1
 def demo_predictions(seed:int=0, cache_dir=None) -> Predictions:
-    "Predictions of one paired run on the mode's data (quick: offline digits; full: PETS), trained once and cached."
+    "One paired run on the mode's data (quick: offline digits; full: PETS), letters and photos as out-of-domain; cached."
     from fastai.data.external import fastai_path
-    from classification_vs_labeling.data import mnist_set, pets
+    from classification_vs_labeling.data import load_set
     from classification_vs_labeling import __version__
     f = Path(cache_dir or fastai_path('data'))/'cvl_demo'/f"{'quick' if quick_mode() else 'full'}_seed{seed}_v{__version__}.npz"
     if f.exists(): return Predictions.load(f)
-    p = train_pair(mnist_set() if quick_mode() else pets(), RunConfig(), seed=seed, progress=False)
+    p = train_pair(load_set('mnist' if quick_mode() else 'pets'), RunConfig(), seed=seed, progress=False)   # + letters and photos
     p.save(f)
     return p
