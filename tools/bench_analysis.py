@@ -13,7 +13,7 @@ from classification_vs_labeling.metrics import (simulate_preds, threshold_sweep,
 
 MACHINE = dict(cpu_count=os.cpu_count(), affinity=len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else None,
                python=platform.python_version(), numpy=np.__version__, pandas=pd.__version__, torch=torch.__version__,
-               sklearn=sklearn.__version__, platform=platform.platform(), processor=platform.machine())
+               sklearn=sklearn.__version__, platform=platform.platform(), processor=platform.machine(), date=time.strftime('%Y-%m-%d'))
 
 def timeit(f, repeats):
     "Median and min wall-clock seconds of `f()` over `repeats` runs, and peak traced memory of a warm-up run (numpy reports its arrays)."
