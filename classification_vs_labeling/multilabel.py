@@ -21,7 +21,7 @@ from fastai.vision.all import (DataBlock, DataLoaders, ImageBlock, MultiCategory
                                BCEWithLogitsLossFlat, set_seed, noop, untar_data, URLs)
 from .core import quick_mode, show_mode, to_np, check_scores, check_targets
 from .data import valid_split, show_images
-from .train import RunConfig, create_model, PairedModel, paired_splitter, _add_normalize
+from .train import RunConfig, create_model, PairedModel, paired_splitter, add_normalize
 from .metrics import exact_match, per_label_accuracy, predicted_sets, tune_split, best_threshold
 
 # %% auto #0
@@ -263,7 +263,7 @@ def count_pair_learner(dls:DataLoaders, arch:str='small', pretrained:bool=False,
     set_seed(seed)
     loss = CountPairLoss(len(dls.vocab), max_count)
     model, split, stats = create_model(arch, loss.count.n_out, pretrained)
-    _add_normalize(dls, stats)
+    add_normalize(dls, stats)
     learn = Learner(dls, PairedModel(model), loss_func=loss, splitter=paired_splitter(split),
                     metrics=[count_exact_match, bce_exact_match_multi], **kwargs)
     if pretrained: learn.freeze()

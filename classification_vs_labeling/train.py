@@ -24,9 +24,9 @@ from .core import quick_mode, show_mode, atomic_path
 from .data import ImageSet, matched_dls, default_size
 
 # %% auto #0
-__all__ = ['RunConfig', 'arch_names', 'check_arch', 'small_cnn', 'create_model', 'plain_learners', 'PairedModel', 'PairedLoss',
-           'ce_accuracy', 'bce_accuracy_multi', 'bce_exact_match', 'paired_splitter', 'paired_learner', 'Predictions',
-           'predict_pair', 'train_pair', 'demo_predictions']
+__all__ = ['RunConfig', 'arch_names', 'check_arch', 'small_cnn', 'create_model', 'add_normalize', 'plain_learners', 'PairedModel',
+           'PairedLoss', 'ce_accuracy', 'bce_accuracy_multi', 'bce_exact_match', 'paired_splitter', 'paired_learner',
+           'Predictions', 'predict_pair', 'train_pair', 'demo_predictions']
 
 # %% ../nbs/04_train.ipynb #1882141e
 @dataclass
@@ -80,7 +80,7 @@ def create_model(arch:str, n_out:int, pretrained:bool=False):
     meta = model_meta.get(fn, {'split': default_split})
     return create_vision_model(fn, n_out, pretrained=pretrained), meta['split'], meta.get('stats') if pretrained else None
 
-def _add_normalize(dls, stats):
+def add_normalize(dls, stats):
     "Normalise batches with `stats` (as `vision_learner` does for pretrained models) unless already normalised."
     if stats and not any(isinstance(t, Normalize) for t in dls.after_batch.fs): dls.add_tfms([Normalize.from_stats(*stats)], 'after_batch')
 
@@ -144,7 +144,7 @@ def paired_learner(dls:DataLoaders, arch:str='small', pretrained:bool=False, see
     set_seed(seed)
     k = len(dls.vocab)
     model, split, stats = create_model(arch, k, pretrained)
-    _add_normalize(dls, stats)
+    add_normalize(dls, stats)
     learn = Learner(dls, PairedModel(model), loss_func=PairedLoss(k), splitter=paired_splitter(split),
                     metrics=[ce_accuracy, bce_accuracy_multi, bce_exact_match], **kwargs)
     if pretrained: learn.freeze()
