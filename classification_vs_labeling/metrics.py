@@ -73,15 +73,17 @@ def argmax_accuracy(probs, targs) -> float:
 # %% ../nbs/05_thresholds.ipynb #af4ef609
 _AVERAGES = ('samples', 'macro', 'micro')
 
-def prf(probs, targs, thresh=0.5, average:str='samples') -> dict:
-    "Precision, recall and F1 of the predicted sets: scikit-learn's `precision_recall_fscore_support`, `zero_division=0`."
+def prf(probs, targs, thresh=0.5, average:str='samples', zero_division:float=0) -> dict:
+    "Precision, recall and F1 of the predicted sets: scikit-learn's `precision_recall_fscore_support`."
+    # zero_division: the score of an item (or class) with nothing predicted and nothing true; 1 counts a right empty set as right
     if average not in _AVERAGES: raise ValueError(f"average: expected one of {_AVERAGES}, got {average!r}")
     p,t = _pt(probs, targs)
     s = predicted_sets(p, thresh)
     if t.shape[1] == 1:   # scikit-learn reads one column as a binary problem: add an all-false class, which changes no count
         z = np.zeros_like(t)
         t, s, average = np.hstack([t, z]), np.hstack([s, z]), 'micro' if average == 'macro' else average
-    pr,rc,f1,_ = precision_recall_fscore_support(t, s, average=average, zero_division=0)
+    if zero_division not in (0, 1): raise ValueError(f"zero_division: expected 0 or 1, got {zero_division!r}")
+    pr,rc,f1,_ = precision_recall_fscore_support(t, s, average=average, zero_division=zero_division)
     return dict(precision=float(pr), recall=float(rc), f1=float(f1))
 
 # %% ../nbs/05_thresholds.ipynb #2566583e

@@ -14,7 +14,6 @@ import numpy as np, pandas as pd
 import torch
 import torch.nn.functional as F
 import matplotlib.pyplot as plt
-from sklearn.metrics import f1_score
 from fastcore.basics import ifnone
 from fastai.vision.all import (DataBlock, DataLoaders, ImageBlock, MultiCategoryBlock, IndexSplitter, PILImage, Resize,
                                ResizeMethod, RandomResizedCrop, TransformBlock, IntToFloatTensor, TensorImage, Learner,
@@ -22,7 +21,7 @@ from fastai.vision.all import (DataBlock, DataLoaders, ImageBlock, MultiCategory
 from .core import quick_mode, show_mode, to_np, check_scores, check_targets
 from .data import valid_split, show_images
 from .train import RunConfig, create_model, PairedModel, paired_splitter, add_normalize
-from .metrics import exact_match, per_label_accuracy, predicted_sets, tune_split, best_threshold
+from .metrics import exact_match, per_label_accuracy, predicted_sets, tune_split, best_threshold, prf
 
 # %% auto #0
 __all__ = ['compose_digits', 'MultiLabelSet', 'mnist_arrays', 'multi_digits', 'show_multi', 'pascal_2007', 'multi_set', 'ItemOf',
@@ -345,7 +344,7 @@ def _sets_targs(sets, targs) -> tuple[np.ndarray, np.ndarray]:
 def set_metrics(sets, targs) -> dict:
     "Exact match, F1 (samples; an empty set for an empty truth scores 1), per-label accuracy and mean set size of predicted (N, K) sets."
     s, t = _sets_targs(sets, targs)
-    return dict(exact_match=exact_match(s.astype(float), t, 0.5), f1_samples=float(f1_score(t, s, average='samples', zero_division=1)),
+    return dict(exact_match=exact_match(s.astype(float), t, 0.5), f1_samples=prf(s.astype(float), t, 0.5, 'samples', zero_division=1)['f1'],
                 per_label_accuracy=per_label_accuracy(s.astype(float), t, 0.5), mean_set_size=float(s.sum(1).mean()))
 
 def sets_table(sets:dict, targs) -> pd.DataFrame:

@@ -245,3 +245,15 @@ P = np.full((3, 4), 0.5)
 ])
 def test_bad_input(call, msg):
     with pytest.raises(ValueError, match=msg): call()
+
+def test_prf_zero_division_matches_sklearn():
+    "zero_division=1 scores a right empty answer as right, as scikit-learn does; 0 keeps the strict default."
+    from sklearn.metrics import precision_recall_fscore_support
+    t = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 1], [0, 0, 0]], bool)
+    p = np.array([[.1, .2, .1], [.9, .1, .1], [.2, .8, .1], [.6, .1, .1]])
+    for zd in (0, 1):
+        want = precision_recall_fscore_support(t, p > 0.5, average='samples', zero_division=zd)
+        got = prf(p, t, 0.5, 'samples', zero_division=zd)
+        assert (got['precision'], got['recall'], got['f1']) == pytest.approx(want[:3])
+    assert prf(p, t, 0.5, zero_division=1)['f1'] > prf(p, t, 0.5, zero_division=0)['f1']
+    with pytest.raises(ValueError, match='zero_division'): prf(p, t, 0.5, zero_division=0.5)
