@@ -283,7 +283,8 @@ def mnist_set(valid_pct:float=0.2, seed:int=42, ood=('letters', 'photos')) -> Im
 def show_images(items, titles=None, ncols:int=8, size:float=1.2) -> plt.Figure:
     "A grid of images as fastai loads them (3-channel), with optional titles; returns the Figure."
     items = list(items); nrows = max(1, -(-len(items)//ncols))
-    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols*size, nrows*size*1.15), squeeze=False)
+    lines = max((str(t).count('\n') + 1 for t in titles), default=0) if titles is not None else 0
+    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols*size, nrows*(size + 0.16*lines)), squeeze=False)   # room for each title's lines
     for i, ax in enumerate(axs.flat):
         ax.axis('off')
         if i >= len(items): continue
