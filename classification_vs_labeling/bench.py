@@ -21,7 +21,7 @@ from .train import (RunConfig, paired_learner, plain_learners, create_model, Pai
                                               predict_pair, Predictions, train_pair)
 
 # %% auto #0
-__all__ = ['TensorDL', 'cache_images', 'cached_dls', 'speed_up', 'ceiling', 'bench']
+__all__ = ['TensorDL', 'cache_images', 'stored_images', 'cached_dls', 'speed_up', 'ceiling', 'bench']
 
 # %% ../nbs/10_bench.ipynb #2fe23f5b
 class TensorDL(DataLoader):
@@ -61,6 +61,17 @@ def _fits_on(device, nbytes:int) -> bool:
     free, _ = torch.cuda.mem_get_info(torch.device(device))
     return nbytes < free/2
 
+_STORE = {}   # the last two image stores (in-domain and out-of-domain), so the next seed decodes nothing
+
+def stored_images(items, resize, device) -> torch.Tensor:
+    "`cache_images` of `items`, kept on `device` when it fits (else on the CPU), and reused by later calls."
+    key = (tuple(map(str, items)), tuple(resize.size), str(resize.method), str(resize.pad_mode), str(device))
+    if key not in _STORE:
+        x = cache_images(items, resize)
+        if len(_STORE) >= 2: _STORE.pop(next(iter(_STORE)))
+        _STORE[key] = x.to(device if _fits_on(device, x.numel()) else 'cpu')
+    return _STORE[key]
+
 def cached_dls(iset:ImageSet, size:int, bs:int=64, seed:int=0, device=None, augment:bool=None,
                stats=None) -> DataLoaders:
     "Training and validation `TensorDL`s over images decoded once; same batch transforms as the plain pipeline."
@@ -69,9 +80,9 @@ def cached_dls(iset:ImageSet, size:int, bs:int=64, seed:int=0, device=None, augm
     resize, batch_tfms = _tfms(size, augment)                                       # the very transforms matched_dls uses
     vocab = sorted(set(iset.labels)); o2i = {c: i for i, c in enumerate(vocab)}
     y = torch.tensor([o2i[l] for l in iset.labels])
-    x = cache_images(iset.items, resize)
-    store = device if _fits_on(device, x.numel()) else 'cpu'
-    x, y = x.to(store), y.to(store)
+    x = stored_images(iset.items, resize, device)
+    store = x.device
+    y = y.to(store)
     tfms = [IntToFloatTensor()] + list(batch_tfms or [])
     if stats: tfms.append(Normalize.from_stats(*stats))
     vi = torch.as_tensor(np.asarray(iset.valid_idx), dtype=torch.long)
@@ -82,7 +93,7 @@ def cached_dls(iset:ImageSet, size:int, bs:int=64, seed:int=0, device=None, augm
     dls = DataLoaders(trn, val, device=device)
     dls.vocab = vocab
     def ood_dl(items):   # out-of-domain images: decoded the same way, validation transforms, dummy targets
-        xo = cache_images(items, resize).to(store)
+        xo = stored_images(items, resize, device)
         return TensorDL((xo, torch.zeros(len(xo), dtype=torch.long, device=store)), bs=bs*2, after_batch=Pipeline(tfms, split_idx=1), device=device)
     dls.ood_dl = ood_dl
     return dls
@@ -145,7 +156,7 @@ def bench(device=None, n:int=7390, arch:str='resnet34', epochs:int=1, size:int=2
     with learn_bce.no_bar(): rec['a_bce_acc_multi'] = float(learn_bce.validate()[1])
     del learn_ce, learn_bce, dls_ce, dls_bce
     log(f"(b) ours: decode once, GPU augmentation, paired steps, mixed precision on CUDA")
-    _sync(device); t0 = time.perf_counter()
+    _STORE.clear(); _sync(device); t0 = time.perf_counter()   # (b) pays for its decoding like (a) does
     dls = cached_dls(iset, size, bs=bs, seed=seed, device=device, augment=augment)
     _sync(device); rec['b_cache_s'] = time.perf_counter() - t0
     learn = speed_up(paired_learner(dls, arch, pretrained=False, seed=seed), device)
