@@ -179,3 +179,17 @@ def test_bench_prints_one_record_side_by_side(tmp_path):
 def test_bench_bad_input(tmp_path):
     assert_one_line_error(cvl('bench', '--n', '5'), '--n')
     assert_one_line_error(cvl('bench', '--arch', 'nope', '--n', '74'), 'unknown architecture')
+
+def test_compare_fast_path_writes_the_same_report(tmp_path):
+    "`--fast` (tensor loader) runs the same comparison: same items, same report files."
+    root = digits_tree(tmp_path/'data', n=30)
+    outs = {}
+    for name, extra in [('plain', []), ('fast', ['--fast'])]:
+        out = tmp_path/name
+        r = cvl('compare', '--data', root, '--ood', 'none', '--arch', 'small', '--size', '28', '--seeds', '0', '--out', out,
+                '--no-progress', *extra)
+        assert r.returncode == 0, r.stderr[-3000:]
+        outs[name] = np.load(out/'predictions.npz')
+    for k in ['classes', 'valid_targets', 'tune_mask', 'valid_items']:
+        assert (outs['plain'][k] == outs['fast'][k]).all(), k
+    assert outs['fast']['ce_probs'].shape == outs['plain']['ce_probs'].shape
