@@ -14,7 +14,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import torch
 from scipy.special import softmax, expit
-from .core import quick_mode, show_mode, atomic_path, check_targets
+from .core import quick_mode, show_mode, atomic_path
 from .data import ImageSet, load_set
 from .train import RunConfig, Predictions, train_pair
 from . import metrics as M, calibration as C, ood as O
@@ -41,9 +41,8 @@ def seed_metrics(ce_logits, bce_logits, targs, tune_mask, ood_ce_logits=None, oo
     ce_p, bce_p = _softmax(ce_logits), _sigmoid(bce_logits)
     t = fit_threshold(bce_logits, targs, tune)
     temp = C.fit_temperature(np.asarray(ce_logits)[tune], targs[tune])
-    ce_correct = (ce_p[held].argmax(1) == targs[held])
-    onehot = check_targets(targs[held], int(held.sum()), ce_p.shape[1])
-    bce_correct = ((bce_p[held] > t) == onehot).all(1)
+    ce_correct = M.argmax_correct(ce_p[held], targs[held])
+    bce_correct = M.exact_correct(bce_p[held], targs[held], t)
     r = {'bce.threshold': float(t), 'ce.temperature': float(temp),
          'ce.accuracy': float(ce_correct.mean()),
          'ce.ece': C.ece(ce_p[held], targs[held], n_bins=N_BINS),
@@ -187,7 +186,7 @@ def run_seeds(iset:ImageSet, cfg:RunConfig, seeds, out, settings:dict, device=No
         t0 = time.time()
         p = train_pair(iset, cfg, seed=s, device=device, progress=progress, fast=fast)
         p.save(f); preds.append(p)
-        acc, em = (p.ce_probs.argmax(1) == p.targs).mean(), ((p.bce_probs > 0.5) == np.eye(len(p.classes), dtype=bool)[p.targs]).all(1).mean()
+        acc, em = M.argmax_accuracy(p.ce_probs, p.targs), M.exact_match(p.bce_probs, p.targs, 0.5)
         log(f"seed {s}: done in {time.time()-t0:.0f}s (all validation items: classifier accuracy {acc:.3f}, "
             f"labeler exact match at 0.5 {em:.3f}), saved {f}")
     return preds
