@@ -15,7 +15,7 @@ from PIL import Image
 from fastai.vision.all import (DataLoader, DataLoaders, TensorImage, TensorCategory, IntToFloatTensor, Normalize, Pipeline,
                                PILImage, Resize, ResizeMethod, aug_transforms, set_seed, accuracy, fastai_path)
 import fastai
-from .core import quick_mode, show_mode
+from .core import quick_mode, show_mode, device_name
 from .data import ImageSet, matched_dls, synthetic_pets, _tfms
 from .train import (RunConfig, paired_learner, plain_learners, create_model, PairedModel, PairedLoss,
                                               predict_pair, Predictions, train_pair)
@@ -75,7 +75,7 @@ def stored_images(items, resize, device) -> torch.Tensor:
 def cached_dls(iset:ImageSet, size:int, bs:int=64, seed:int=0, device=None, augment:bool=None,
                stats=None) -> DataLoaders:
     "Training and validation `TensorDL`s over images decoded once; same batch transforms as the plain pipeline."
-    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    device = torch.device(device_name(device))
     augment = (not quick_mode() and size >= 128) if augment is None else augment   # as matched_dls decides
     resize, batch_tfms = _tfms(size, augment)                                       # the very transforms matched_dls uses
     vocab = sorted(set(iset.labels)); o2i = {c: i for i, c in enumerate(vocab)}
@@ -102,6 +102,11 @@ def cached_dls(iset:ImageSet, size:int, bs:int=64, seed:int=0, device=None, augm
 def _sync(device):
     if torch.device(device).type == 'cuda': torch.cuda.synchronize()
 
+def _timed(device, f):
+    "(seconds `f()` takes, its result), with the device's queued work finished before and after."
+    _sync(device); t0 = time.perf_counter(); res = f(); _sync(device)
+    return time.perf_counter() - t0, res
+
 def _fit(learn, epochs, lr):
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
 
@@ -124,16 +129,13 @@ def ceiling(arch:str, n_classes:int, size:int, bs:int, device, steps:int=20, war
             loss = loss_func(model(xb), yb)
         loss.backward(); opt.step(); opt.zero_grad()
     for _ in range(warmup): step()
-    _sync(device); t0 = time.perf_counter()
-    for _ in range(steps): step()
-    _sync(device)
-    return bs*steps/(time.perf_counter() - t0)
+    return bs*steps/_timed(device, lambda: [step() for _ in range(steps)])[0]
 
 # %% ../nbs/10_bench.ipynb #2557fd23
 def bench(device=None, n:int=7390, arch:str='resnet34', epochs:int=1, size:int=224, bs:int=64, lr:float=1e-3,
           seed:int=0, data_dir=None, log=print) -> dict:
     "Time (a) plain fastai, (b) our path, (c) the model-only ceiling on `synthetic_pets`; one JSON-ready record."
-    device = str(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    device = device_name(device)
     from classification_vs_labeling.data import pets
     iset = pets(synthetic_pets(data_dir, n=n), seed=seed)
     k, n_train = len(iset.classes), len(iset.train_idx)
@@ -145,9 +147,7 @@ def bench(device=None, n:int=7390, arch:str='resnet34', epochs:int=1, size:int=2
     dls_ce, dls_bce = matched_dls(iset, size=size, bs=bs, seed=seed, augment=augment, device=device,
                                   num_workers=None if device.startswith('cuda') else 0)
     learn_ce, learn_bce = plain_learners(dls_ce, dls_bce, arch, pretrained=False, seed=seed)
-    times = []
-    for learn in (learn_ce, learn_bce):
-        _sync(device); t0 = time.perf_counter(); _fit(learn, epochs, lr); _sync(device); times.append(time.perf_counter() - t0)
+    times = [_timed(device, lambda: _fit(learn, epochs, lr))[0] for learn in (learn_ce, learn_bce)]
     seen = (n_train // bs) * bs * epochs
     rec['a_ce_img_s'], rec['a_bce_img_s'] = seen/times[0], seen/times[1]
     rec['a_pair_img_s'] = seen/sum(times)      # the comparison's pace: training images per second with both models trained
@@ -156,11 +156,10 @@ def bench(device=None, n:int=7390, arch:str='resnet34', epochs:int=1, size:int=2
     with learn_bce.no_bar(): rec['a_bce_acc_multi'] = float(learn_bce.validate()[1])
     del learn_ce, learn_bce, dls_ce, dls_bce
     log(f"(b) ours: decode once, GPU augmentation, paired steps, mixed precision on CUDA")
-    _STORE.clear(); _sync(device); t0 = time.perf_counter()   # (b) pays for its decoding like (a) does
-    dls = cached_dls(iset, size, bs=bs, seed=seed, device=device, augment=augment)
-    _sync(device); rec['b_cache_s'] = time.perf_counter() - t0
+    _STORE.clear()   # (b) pays for its decoding like (a) does
+    rec['b_cache_s'], dls = _timed(device, lambda: cached_dls(iset, size, bs=bs, seed=seed, device=device, augment=augment))
     learn = speed_up(paired_learner(dls, arch, pretrained=False, seed=seed), device)
-    _sync(device); t1 = time.perf_counter(); _fit(learn, epochs, lr); _sync(device); rec['b_train_s'] = time.perf_counter() - t1
+    rec['b_train_s'], _ = _timed(device, lambda: _fit(learn, epochs, lr))
     rec['b_total_s'] = rec['b_cache_s'] + rec['b_train_s']
     rec['b_pair_img_s'] = seen/rec['b_total_s']
     rec['b_pair_img_s_excl_cache'] = seen/rec['b_train_s']

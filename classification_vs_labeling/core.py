@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['quick_mode', 'mode_line', 'show_mode', 'atomic_path', 'to_np', 'check_scores', 'check_probs', 'check_targets',
-           'check_thresh']
+__all__ = ['quick_mode', 'mode_line', 'show_mode', 'device_name', 'atomic_path', 'to_np', 'check_scores', 'check_probs',
+           'check_targets', 'check_thresh']
 
 # %% ../nbs/00_core.ipynb #08d25690
 _TRUE = {'1', 'true', 'yes', 'on'}
@@ -36,6 +36,11 @@ def show_mode(force=False) -> str:
     if force or not _shown: print(line)
     _shown = True
     return line
+
+# %% ../nbs/00_core.ipynb #0219c899
+def device_name(device=None) -> str:
+    "`device` as a string; by default 'cuda' when a CUDA GPU is available, else 'cpu'."
+    return str(device) if device else ('cuda' if torch.cuda.is_available() else 'cpu')
 
 # %% ../nbs/00_core.ipynb #60299c53
 import tempfile

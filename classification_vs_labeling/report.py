@@ -14,7 +14,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import torch
 from scipy.special import softmax, expit
-from .core import quick_mode, show_mode, atomic_path
+from .core import quick_mode, show_mode, atomic_path, device_name
 from .data import ImageSet, load_set
 from .train import RunConfig, Predictions, train_pair
 from . import metrics as M, calibration as C, ood as O
@@ -76,15 +76,15 @@ def summarise(per_seed:list[dict], ce_correct:np.ndarray, bce_correct:np.ndarray
     return out
 
 # %% ../nbs/09_report.ipynb #0a78e97c
-def stack_predictions(preds:list[Predictions], tune_mask, thresholds) -> dict:
-    "The arrays of predictions.npz from one `Predictions` per seed (same classes, items and order)."
+def stack_predictions(preds:list[Predictions], tune_mask) -> dict:
+    "The arrays of predictions.npz (all but `bce_threshold`, which `seed_metrics` fits) from one `Predictions` per seed."
     p0 = preds[0]
     for p in preds[1:]:
         if p.classes != p0.classes or not np.array_equal(p.targs, p0.targs): raise ValueError("seeds disagree on classes or validation items")
     st = lambda n: np.stack([getattr(p, n) for p in preds]).astype(np.float32)
     return dict(classes=np.array(p0.classes, dtype=str), seeds=np.array([p.seed for p in preds]), valid_targets=p0.targs,
                 tune_mask=np.asarray(tune_mask, bool), ce_probs=st('ce_probs'), bce_probs=st('bce_probs'),
-                ood_ce_probs=st('ood_ce_probs'), ood_bce_probs=st('ood_bce_probs'), bce_threshold=np.asarray(thresholds, np.float64),
+                ood_ce_probs=st('ood_ce_probs'), ood_bce_probs=st('ood_bce_probs'),
                 ce_logits=st('ce_logits'), bce_logits=st('bce_logits'), ood_ce_logits=st('ood_ce_logits'), ood_bce_logits=st('ood_bce_logits'),
                 valid_items=np.array(p0.items, dtype=str), ood_items=np.array(p0.ood_items, dtype=str))
 
@@ -109,7 +109,7 @@ def make_plots(d:dict, out:Path, seed_idx:int=0) -> dict[str, Path]:
         plt.close(fig); paths[name] = out/f'{name}.png'
     fig, ax = plt.subplots(figsize=(7, 4.5))
     M.plot_threshold_sweep(M.threshold_sweep(bce_p, targs), ax=ax, best=t)
-    ax.axhline(float((ce_p.argmax(1) == targs).mean()), color='tab:green', ls='-.', label='classifier accuracy')
+    ax.axhline(M.argmax_accuracy(ce_p, targs), color='tab:green', ls='-.', label='classifier accuracy')
     hl = [h for a in fig.axes for h in zip(*a.get_legend_handles_labels())]   # both y axes of the sweep plot
     ax.legend(*zip(*hl), loc='center right', fontsize='small')
     save(fig, 'accuracy_vs_threshold')
@@ -138,9 +138,6 @@ def _machine(device) -> str:
     gpu = f", {torch.cuda.get_device_name()}" if str(device).startswith('cuda') and torch.cuda.is_available() else ''
     return f"{platform.machine()}, {os.cpu_count()} CPU cores{gpu}"
 
-def _device(device=None) -> str:
-    return str(device) if device else ('cuda' if torch.cuda.is_available() else 'cpu')
-
 _DEFAULT_OOD = {'mnist': 'letters+photos', 'pets': 'letters+photos', 'illustrations': 'people (held out)'}
 
 def run_settings(iset:ImageSet, cfg:RunConfig, seeds, data:str, ood:str|None, device=None) -> dict:
@@ -148,11 +145,11 @@ def run_settings(iset:ImageSet, cfg:RunConfig, seeds, data:str, ood:str|None, de
     ood = str(ood) if ood else _DEFAULT_OOD.get(str(data), 'none')
     return {'data': str(data), 'ood': ood, 'n_items': len(iset.items), 'n_valid': int(len(iset.valid_idx)),
             'n_ood': len(iset.ood_items), 'classes': iset.classes, **asdict(cfg), 'seeds': [int(s) for s in seeds],
-            'mode': 'quick' if (data == 'mnist' and cfg.arch == 'small') else 'full', 'device': _device(device)}
+            'mode': 'quick' if (data == 'mnist' and cfg.arch == 'small') else 'full', 'device': device_name(device)}
 
-def _same_run(a:dict, b:dict) -> bool:
-    "Settings that change predictions must agree (seeds and device may differ)."
-    return all(a.get(k) == b.get(k) for k in a if k not in ('seeds', 'device'))
+def _differing(old:dict, new:dict) -> list[str]:
+    "Settings that change predictions and differ between two runs (seeds and device may differ)."
+    return [k for k in {**old, **new} if k not in ('seeds', 'device') and old.get(k) != new.get(k)]
 
 def write_json(path, obj):
     "Write `obj` as indented JSON, atomically."
@@ -163,9 +160,8 @@ def check_out_dir(out, settings:dict):
     "Raise ValueError if `out` holds a run whose settings differ from `settings` (nothing is written)."
     f = Path(out)/'run.json'
     if f.exists():
-        old = json.loads(f.read_text())
-        if not _same_run(old, settings):
-            diff = [k for k in settings if k not in ('seeds', 'device') and old.get(k) != settings.get(k)]
+        diff = _differing(json.loads(f.read_text()), settings)
+        if diff:
             raise ValueError(f"{out} holds a run with other settings ({', '.join(diff)}): choose another --out or delete it")
     elif Path(out).exists() and any(Path(out).iterdir()):
         raise ValueError(f"{out} is not empty and holds no cvl run: choose another --out")
@@ -241,11 +237,11 @@ def compare(data='mnist', ood=None, cfg:RunConfig=None, seeds=(0, 1, 2), out='cv
     preds = run_seeds(iset, cfg, seeds, out, settings, device, log, progress, fast)
     targs = preds[0].targs
     tune = M.tune_split(len(targs), tune_frac, seed=0, strat=targs)
-    thresholds = [fit_threshold(p.bce_logits, targs, tune) for p in preds]
-    d = stack_predictions(preds, tune, thresholds)
+    d = stack_predictions(preds, tune)
+    m = metrics_from_arrays(d)
+    d['bce_threshold'] = np.asarray(m['bce']['threshold_per_seed'], np.float64)   # fitted once, in seed_metrics
     out = Path(out)
     with atomic_path(out/'predictions.npz') as tmp: np.savez_compressed(tmp, **d)
-    m = metrics_from_arrays(d)
     m['settings'] = {**settings, 'versions': _versions(), 'tune_frac': tune_frac, 'run_date': time.strftime('%Y-%m-%d'),
                      'machine': _machine(settings['device'])}
     m['skipped'] = [[str(p), why] for p, why in iset.skipped]

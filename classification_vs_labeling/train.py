@@ -6,7 +6,6 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/train.html.md"""
 
 # %% ../nbs/04_train.ipynb #42415073
 from __future__ import annotations
-import os, tempfile
 from contextlib import ExitStack
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -198,23 +197,21 @@ class Predictions:
 
 # %% ../nbs/04_train.ipynb #f7d23839
 def _logits(learn, dl):
-    "Raw outputs of a paired learner on `dl`, split into (classifier, labeler) halves."
-    out, _ = learn.get_preds(dl=dl, act=noop)
-    k = out.shape[1] // 2
-    return out[:, :k].float().numpy(), out[:, k:].float().numpy()
+    "Raw outputs of a paired learner on `dl` as (classifier logits, labeler logits, targets or None when unlabelled)."
+    out, targs = learn.get_preds(dl=dl, act=noop)
+    ce, bce, _ = _halves(out.float())
+    return ce.numpy(), bce.numpy(), None if targs is None else targs.numpy()
 
 def predict_pair(learn:Learner, ood_items=(), seed:int=0, items=None) -> Predictions:
     "`Predictions` of a trained paired learner on its validation set and on `ood_items`."
     dls = learn.dls
-    out, targs = learn.get_preds(dl=dls.valid, act=noop)
-    k = out.shape[1] // 2
+    ce, bce, targs = _logits(learn, dls.valid)
     ood_ce = ood_bce = None
     if len(ood_items):
         ood_dl = dls.ood_dl(list(ood_items)) if hasattr(dls, 'ood_dl') else dls.test_dl(list(ood_items))
-        ood_ce, ood_bce = _logits(learn, ood_dl)
+        ood_ce, ood_bce, _ = _logits(learn, ood_dl)
     items = items if items is not None else getattr(dls.valid_ds, 'items', [])
-    return Predictions(list(dls.vocab), targs.numpy(), out[:, :k].float().numpy(), out[:, k:].float().numpy(), ood_ce, ood_bce,
-                       seed, [str(p) for p in items], [str(p) for p in ood_items])
+    return Predictions(list(dls.vocab), targs, ce, bce, ood_ce, ood_bce, seed, [str(p) for p in items], [str(p) for p in ood_items])
 
 # %% ../nbs/04_train.ipynb #147ce8c4
 def train_pair(iset:ImageSet, cfg:RunConfig=None, seed:int=0, device=None, progress:bool=True, fast:bool=False, **kwargs) -> Predictions:
