@@ -18,23 +18,30 @@ import fastai
 from .core import quick_mode, show_mode, device_name
 from .data import ImageSet, matched_dls, synthetic_pets, _tfms
 from .train import (RunConfig, paired_learner, plain_learners, create_model, PairedModel, PairedLoss,
-                                              predict_pair, Predictions, train_pair)
+                                              predict_pair, Predictions, train_pair, _logits)
+from .metrics import argmax_accuracy, exact_match
 
 # %% auto #0
 __all__ = ['TensorDL', 'cache_images', 'stored_images', 'cached_dls', 'speed_up', 'ceiling', 'bench']
 
 # %% ../nbs/10_bench.ipynb #2fe23f5b
 class TensorDL(DataLoader):
-    "A fastai `DataLoader` over in-memory tensors (`x` uint8 images N x C x H x W, `y` class indices): batches by indexing."
-    def __init__(self, dataset=None, after_batch=None, **kwargs):
+    "A fastai `DataLoader` over in-memory tensors (`x` uint8 images N x C x H x W, `y` class indices), or only their `rows`."
+    def __init__(self, dataset=None, rows=None, after_batch=None, **kwargs):
         x, y = dataset
+        # `rows` lets the training and validation loaders share one store instead of each holding a copy of its part
+        self.rows = torch.arange(len(x), device=x.device) if rows is None else torch.as_tensor(rows, dtype=torch.long).to(x.device)
         if isinstance(after_batch, (list, tuple)): after_batch = Pipeline(after_batch)
         if after_batch is not None: kwargs['after_batch'] = after_batch
         kwargs.pop('n', None); kwargs.pop('indexed', None)   # `DataLoader.new` passes them on; ours follow from the tensors
-        super().__init__(dataset, n=len(x), indexed=True, **kwargs)
+        super().__init__(dataset, n=len(self.rows), indexed=True, **kwargs)
+    def new(self, dataset=None, cls=None, **kwargs):
+        "A copy with changed settings (fastai makes one for `get_preds`): the same rows unless given a new dataset."
+        if dataset is None: kwargs.setdefault('rows', self.rows)
+        return super().new(dataset, cls, **kwargs)
     def create_batches(self, samps):
         x, y = self.dataset
-        idx = torch.as_tensor(list(samps), dtype=torch.long, device=x.device)
+        idx = self.rows[torch.as_tensor(list(samps), dtype=torch.long, device=x.device)]
         stop = len(idx) - (len(idx) % self.bs if self.drop_last else 0)
         for i in range(0, stop, self.bs):
             j = idx[i:i+self.bs]
@@ -43,18 +50,63 @@ class TensorDL(DataLoader):
 # %% ../nbs/10_bench.ipynb #6a4a24b1
 def _load(fn, resize):
     "One image decoded to RGB and passed through the item transform `resize` as fastai applies it in validation."
-    return np.asarray(resize(PILImage.create(fn), split_idx=1), dtype=np.uint8)
+    return np.array(resize(PILImage.create(fn), split_idx=1), dtype=np.uint8)
 
-def cache_images(items, resize, n_threads:int=None) -> torch.Tensor:
-    "All `items` decoded and resized once (`resize`: a fastai `Resize`) into one uint8 tensor N x 3 x H x W."
+def _crop_box(w:int, h:int, resize) -> tuple:
+    "(left, top, width, height) that fastai's `Resize` crops from a `w` x `h` image in validation (centred)."
+    # the arithmetic of fastai's `Resize.encodes`, repeated here because fastai only applies it to PIL images
+    if resize.method == ResizeMethod.Squish: return 0, 0, w, h
+    tw, th = resize.size                                  # fastai keeps (width, height)
+    m = w/tw if w/tw < h/th else h/th
+    cw, ch = int(m*tw), int(m*th)
+    return int(0.5*(w - cw)), int(0.5*(h - ch)), cw, ch
+
+def _tensor_resize(img:torch.Tensor, resize) -> torch.Tensor:
+    "A decoded C x H x W uint8 image cropped and resized as `resize` does with PIL (bilinear, antialiased)."
+    _, h, w = img.shape
+    l, t, cw, ch = _crop_box(w, h, resize)
+    x = img[None, :, t:t+ch, l:l+cw].float()
+    x = torch.nn.functional.interpolate(x, size=tuple(resize.size)[::-1], mode='bilinear', antialias=True, align_corners=False)
+    return x.round_().clamp_(0, 255).to(torch.uint8)[0]
+
+def _gpu_decodable(fn, resize) -> bool:
+    "True for files the tensor decoder handles exactly as PIL does: RGB or grayscale JPEGs, with a crop or squish resize."
+    if resize.method not in (ResizeMethod.Crop, ResizeMethod.Squish): return False
+    try:
+        with Image.open(fn) as im: return im.format == 'JPEG' and im.mode in ('RGB', 'L')   # reads the header only
+    except Exception: return False
+
+def _decode_torch(items, idx, resize, out, chunk:int=256, n_threads:int=8) -> list:
+    "Decode `items[idx]` with torchvision on `out.device` into `out`; the indices it could not decode, for PIL."
+    from torchvision.io import decode_jpeg, ImageReadMode
+    failed = []
+    read = lambda i: torch.frombuffer(bytearray(Path(items[i]).read_bytes()), dtype=torch.uint8)
+    with ThreadPoolExecutor(n_threads) as ex:
+        for s in range(0, len(idx), chunk):
+            part = idx[s:s+chunk]
+            data = list(ex.map(read, part))
+            try: imgs = decode_jpeg(data, mode=ImageReadMode.RGB, device=out.device)
+            except RuntimeError: failed += part; continue          # e.g. a truncated file: PIL reports it the usual way
+            for i, img in zip(part, imgs): out[i] = _tensor_resize(img, resize)
+    return failed
+
+def cache_images(items, resize, n_threads:int=None, device='cpu', decoder:str='auto') -> torch.Tensor:
+    "All `items` decoded and resized once (`resize`: a fastai `Resize`) into one uint8 tensor N x 3 x H x W on `device`."
+    if decoder not in ('auto', 'pil', 'torch'): raise ValueError(f"decoder: expected 'auto', 'pil' or 'torch', got {decoder!r}")
     n_threads = n_threads or min(16, os.cpu_count() or 1)
-    first = _load(items[0], resize)
-    out = torch.empty((len(items), 3, *first.shape[:2]), dtype=torch.uint8)
-    def put(i): out[i] = torch.from_numpy(_load(items[i], resize)).permute(2, 0, 1)
-    with ThreadPoolExecutor(n_threads) as ex: list(ex.map(put, range(len(items))))
+    device = torch.device(device)
+    if decoder == 'auto': decoder = 'torch' if device.type == 'cuda' else 'pil'   # on the CPU, PIL is the faster of the two
+    tw, th = resize.size
+    out = torch.empty((len(items), 3, th, tw), dtype=torch.uint8, device=device)
+    todo = list(range(len(items)))
+    if decoder == 'torch':
+        with ThreadPoolExecutor(n_threads) as ex: ok = list(ex.map(lambda fn: _gpu_decodable(fn, resize), items))
+        todo = [i for i in todo if not ok[i]] + _decode_torch(items, [i for i in todo if ok[i]], resize, out, n_threads=n_threads)
+    def put(i): out[i] = torch.from_numpy(_load(items[i], resize)).permute(2, 0, 1).to(device)
+    with ThreadPoolExecutor(n_threads) as ex: list(ex.map(put, todo))
     return out
 
-# %% ../nbs/10_bench.ipynb #220e0953
+# %% ../nbs/10_bench.ipynb #d962b771
 def _fits_on(device, nbytes:int) -> bool:
     "True if `nbytes` more fit comfortably (half the free memory) on a CUDA `device`."
     if torch.device(device).type != 'cuda': return True
@@ -67,9 +119,9 @@ def stored_images(items, resize, device) -> torch.Tensor:
     "`cache_images` of `items`, kept on `device` when it fits (else on the CPU), and reused by later calls."
     key = (tuple(map(str, items)), tuple(resize.size), str(resize.method), str(resize.pad_mode), str(device))
     if key not in _STORE:
-        x = cache_images(items, resize)
+        tw, th = resize.size
         if len(_STORE) >= 2: _STORE.pop(next(iter(_STORE)))
-        _STORE[key] = x.to(device if _fits_on(device, x.numel()) else 'cpu')
+        _STORE[key] = cache_images(items, resize, device=device if _fits_on(device, len(items)*3*tw*th) else 'cpu')
     return _STORE[key]
 
 def cached_dls(iset:ImageSet, size:int, bs:int=64, seed:int=0, device=None, augment:bool=None,
@@ -85,11 +137,9 @@ def cached_dls(iset:ImageSet, size:int, bs:int=64, seed:int=0, device=None, augm
     y = y.to(store)
     tfms = [IntToFloatTensor()] + list(batch_tfms or [])
     if stats: tfms.append(Normalize.from_stats(*stats))
-    vi = torch.as_tensor(np.asarray(iset.valid_idx), dtype=torch.long)
-    ti = torch.as_tensor(np.asarray(iset.train_idx), dtype=torch.long)
     set_seed(seed)
-    trn = TensorDL((x[ti.to(store)], y[ti.to(store)]), bs=bs, shuffle=True, drop_last=True, after_batch=Pipeline(tfms, split_idx=0), device=device)
-    val = TensorDL((x[vi.to(store)], y[vi.to(store)]), bs=bs*2, after_batch=Pipeline(tfms, split_idx=1), device=device)
+    trn = TensorDL((x, y), rows=np.asarray(iset.train_idx), bs=bs, shuffle=True, drop_last=True, after_batch=Pipeline(tfms, split_idx=0), device=device)
+    val = TensorDL((x, y), rows=np.asarray(iset.valid_idx), bs=bs*2, after_batch=Pipeline(tfms, split_idx=1), device=device)
     dls = DataLoaders(trn, val, device=device)
     dls.vocab = vocab
     def ood_dl(items):   # out-of-domain images: decoded the same way, validation transforms, dummy targets
@@ -110,63 +160,102 @@ def _timed(device, f):
 def _fit(learn, epochs, lr):
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
 
-def speed_up(learn, device):
-    "Mixed precision (bf16 where supported) and channels-last on CUDA; nothing on the CPU."
-    if torch.device(device).type != 'cuda': return learn
-    learn.model.to(memory_format=torch.channels_last)
-    return learn.to_bf16() if torch.cuda.is_bf16_supported() else learn.to_fp16()
+def _bf16() -> bool:
+    "True where the GPU computes in bfloat16 natively (Ampere and later); a T4 only emulates it, and fp16 is faster there."
+    try: return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError: return torch.cuda.is_bf16_supported()              # PyTorch before 2.3 counted no emulation
 
-def ceiling(arch:str, n_classes:int, size:int, bs:int, device, steps:int=20, warmup:int=3) -> float:
-    "Images per second per model of the paired model's train step on a batch already on `device` (no loading)."
+def speed_up(learn, device):
+    "Mixed precision (bf16 where supported), channels-last and cuDNN autotuning on CUDA; nothing on the CPU."
+    if torch.device(device).type != 'cuda': return learn
+    torch.backends.cudnn.benchmark = True   # process-wide; fixed image sizes, so the fastest kernels found once stay the fastest
+    learn.model.to(memory_format=torch.channels_last)
+    return learn.to_bf16() if _bf16() else learn.to_fp16()
+
+def ceiling(arch:str, n_classes:int, size:int, bs:int, device, steps:int=20, warmup:int=3, repeats:int=3) -> float:
+    "Images per second per model of the paired model's train step on a batch already on `device` (no loading): best of `repeats`."
     model = PairedModel(create_model(arch, n_classes)[0]).to(device)
     loss_func, opt = PairedLoss(n_classes), torch.optim.Adam(model.parameters(), 1e-3)
     xb, yb = torch.randn(bs, 3, size, size, device=device), torch.randint(0, n_classes, (bs,), device=device)
     cuda = torch.device(device).type == 'cuda'
     if cuda: model, xb = model.to(memory_format=torch.channels_last), xb.to(memory_format=torch.channels_last)
-    dt = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
+    dt = torch.bfloat16 if cuda and _bf16() else torch.float16
     def step():
         with torch.autocast(torch.device(device).type, dtype=dt, enabled=cuda):
             loss = loss_func(model(xb), yb)
         loss.backward(); opt.step(); opt.zero_grad()
     for _ in range(warmup): step()
-    return bs*steps/_timed(device, lambda: [step() for _ in range(steps)])[0]
+    # the best of a few runs: a ceiling is what the step can do, and a busy or throttled machine only ever slows it down
+    return max(bs*steps/_timed(device, lambda: [step() for _ in range(steps)])[0] for _ in range(repeats))
 
 # %% ../nbs/10_bench.ipynb #2557fd23
+def _scores(ce_probs, bce_probs, targs) -> dict:
+    "The accuracies the comparison reports, computed the same way for both paths: chapter 05's metrics on the validation set."
+    return dict(ce_acc=argmax_accuracy(ce_probs, targs), bce_exact_match=exact_match(bce_probs, targs),
+                bce_argmax_acc=argmax_accuracy(bce_probs, targs))
+
+def _plain_scores(learn_ce, learn_bce) -> dict:
+    with learn_ce.no_bar(), learn_bce.no_bar():   # fastai applies softmax / sigmoid, as each loss implies
+        (pc, tc), (pb, _) = learn_ce.get_preds(), learn_bce.get_preds()
+    return _scores(pc, pb, tc)
+
+def _paired_scores(learn) -> dict:
+    with learn.no_bar(): ce, bce, targs = _logits(learn, learn.dls.valid)
+    return _scores(torch.softmax(torch.from_numpy(ce), 1), torch.sigmoid(torch.from_numpy(bce)), targs)
+
+def _seed_noise(a:list, b:list) -> dict:
+    "Means of (a) and (b) over seeds, their difference, and the seed-to-seed standard deviation (pooled, None for one seed)."
+    sd = float(np.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1))/2)) if len(a) > 1 else None
+    return dict(a=float(np.mean(a)), b=float(np.mean(b)), diff=float(np.mean(b) - np.mean(a)), seed_sd=sd)
+
 def bench(device=None, n:int=7390, arch:str='resnet34', epochs:int=1, size:int=224, bs:int=64, lr:float=1e-3,
-          seed:int=0, data_dir=None, log=print) -> dict:
-    "Time (a) plain fastai, (b) our path, (c) the model-only ceiling on `synthetic_pets`; one JSON-ready record."
-    device = device_name(device)
+          seeds=(0,), data_dir=None, log=print) -> dict:
+    "Time (a) plain fastai, (b) our path, (c) the model-only ceiling on `synthetic_pets`, for each of `seeds`; one JSON-ready record."
+    device, seed_list = device_name(device), [int(s) for s in seeds]
+    if not seed_list or len(set(seed_list)) != len(seed_list): raise ValueError(f"seeds: expected distinct seeds, got {seeds}")
     from classification_vs_labeling.data import pets
-    iset = pets(synthetic_pets(data_dir, n=n), seed=seed)
+    iset = pets(synthetic_pets(data_dir, n=n), seed=seed_list[0])    # one split for every seed: the seeds vary the training only
     k, n_train = len(iset.classes), len(iset.train_idx)
     augment = size >= 64
     rec = dict(bench='classify_vs_label_pair', device=device, gpu=torch.cuda.get_device_name() if device.startswith('cuda') else None,
                cpus=os.cpu_count(), n=n, n_train=n_train, arch=arch, epochs=epochs, size=size, bs=bs, presize=round(size*460/224) if augment else size,
-               torch=torch.__version__, fastai=fastai.__version__, python=platform.python_version(), date=time.strftime('%Y-%m-%d'))
-    log(f"(a) plain fastai: two vision learners, default loaders ({n_train} training images, {arch}, {size}px)")
-    dls_ce, dls_bce = matched_dls(iset, size=size, bs=bs, seed=seed, augment=augment, device=device,
-                                  num_workers=None if device.startswith('cuda') else 0)
-    learn_ce, learn_bce = plain_learners(dls_ce, dls_bce, arch, pretrained=False, seed=seed)
-    times = [_timed(device, lambda: _fit(learn, epochs, lr))[0] for learn in (learn_ce, learn_bce)]
-    seen = (n_train // bs) * bs * epochs
-    rec['a_ce_img_s'], rec['a_bce_img_s'] = seen/times[0], seen/times[1]
-    rec['a_pair_img_s'] = seen/sum(times)      # the comparison's pace: training images per second with both models trained
-    rec['a_total_s'] = sum(times)
-    with learn_ce.no_bar(): rec['a_ce_acc'] = float(learn_ce.validate()[1])
-    with learn_bce.no_bar(): rec['a_bce_acc_multi'] = float(learn_bce.validate()[1])
-    del learn_ce, learn_bce, dls_ce, dls_bce
-    log(f"(b) ours: decode once, GPU augmentation, paired steps, mixed precision on CUDA")
-    _STORE.clear()   # (b) pays for its decoding like (a) does
-    rec['b_cache_s'], dls = _timed(device, lambda: cached_dls(iset, size, bs=bs, seed=seed, device=device, augment=augment))
-    learn = speed_up(paired_learner(dls, arch, pretrained=False, seed=seed), device)
-    rec['b_train_s'], _ = _timed(device, lambda: _fit(learn, epochs, lr))
+               seeds=seed_list, torch=torch.__version__, fastai=fastai.__version__, python=platform.python_version(), date=time.strftime('%Y-%m-%d'))
+    seen = (n_train // bs) * bs * epochs * len(seed_list)      # training images each model sees, all seeds
+    a_times, a_scores, autotune = [], [], torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = False    # (a) as fastai leaves it, even if an earlier run in this process switched it on
+    for s in seed_list:
+        log(f"(a) plain fastai, seed {s}: two vision learners, default loaders ({n_train} training images, {arch}, {size}px)")
+        dls_ce, dls_bce = matched_dls(iset, size=size, bs=bs, seed=s, augment=augment, device=device,
+                                      num_workers=None if device.startswith('cuda') else 0)
+        learn_ce, learn_bce = plain_learners(dls_ce, dls_bce, arch, pretrained=False, seed=s)
+        a_times.append([_timed(device, lambda: _fit(learn, epochs, lr))[0] for learn in (learn_ce, learn_bce)])
+        a_scores.append(_plain_scores(learn_ce, learn_bce))
+        del learn_ce, learn_bce, dls_ce, dls_bce
+    t_ce, t_bce = map(sum, zip(*a_times))
+    rec['a_ce_img_s'], rec['a_bce_img_s'] = seen/t_ce, seen/t_bce
+    rec['a_total_s'] = t_ce + t_bce
+    rec['a_pair_img_s'] = seen/rec['a_total_s']      # the comparison's pace: training images per second with both models trained
+    _STORE.clear()   # (b) pays for its decoding like (a) does, once: later seeds reuse the store
+    rec['b_cache_s'], b_train, b_scores = 0.0, [], []
+    for s in seed_list:
+        log(f"(b) ours, seed {s}: decode once, augmentation on the device, paired steps, mixed precision on CUDA")
+        t, dls = _timed(device, lambda: cached_dls(iset, size, bs=bs, seed=s, device=device, augment=augment))
+        rec['b_cache_s'] += t
+        learn = speed_up(paired_learner(dls, arch, pretrained=False, seed=s), device)
+        b_train.append(_timed(device, lambda: _fit(learn, epochs, lr))[0])
+        b_scores.append(_paired_scores(learn))
+        del learn, dls
+    rec['b_train_s'] = sum(b_train)
     rec['b_total_s'] = rec['b_cache_s'] + rec['b_train_s']
     rec['b_pair_img_s'] = seen/rec['b_total_s']
     rec['b_pair_img_s_excl_cache'] = seen/rec['b_train_s']
-    with learn.no_bar(): v = learn.validate()
-    rec['b_ce_acc'], rec['b_bce_acc_multi'], rec['b_bce_exact_match'] = float(v[1]), float(v[2]), float(v[3])
     log("(c) ceiling: paired train step on a batch already on the device")
     rec['c_pair_img_s'] = ceiling(arch, k, size, bs, device)
+    torch.backends.cudnn.benchmark = autotune
     rec['ratio_b_over_a'] = rec['b_pair_img_s']/rec['a_pair_img_s']
     rec['b_pct_of_c'] = 100*rec['b_pair_img_s_excl_cache']/rec['c_pair_img_s']
+    for m in a_scores[0]:          # accuracy of each path, per seed, and whether they differ by more than seed noise
+        a, b = [d[m] for d in a_scores], [d[m] for d in b_scores]
+        rec[f'a_{m}_per_seed'], rec[f'b_{m}_per_seed'] = a, b
+        rec[m] = _seed_noise(a, b)
     return rec

@@ -75,6 +75,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument('--epochs', type=_num(int, 1), default=1, help='epochs per model (default: 1)')
     b.add_argument('--size', type=_num(int, 8), default=224, help='training image size (default: 224; presize 460 when >= 64)')
     b.add_argument('--bs', type=_num(int, 1), default=64, help='batch size (default: 64)')
+    b.add_argument('--seeds', type=_num(int, 0), nargs='+', default=[0],
+                   help='train both paths from each seed, on one split, to compare accuracy with seed noise (default: 0)')
     b.add_argument('--out', default=None, help='also append the JSON record to this file')
     return p
 
@@ -94,7 +96,7 @@ def _bench(a) -> int:
     from classification_vs_labeling.train import check_arch
     from classification_vs_labeling.bench import bench
     check_arch(a.arch)
-    rec = bench(a.device, a.n, a.arch, a.epochs, a.size, a.bs, log=lambda s: print(s, file=sys.stderr))
+    rec = bench(a.device, a.n, a.arch, a.epochs, a.size, a.bs, seeds=a.seeds, log=lambda s: print(s, file=sys.stderr))
     line = json.dumps(rec)
     print(line)
     if a.out:
@@ -109,7 +111,7 @@ def main(argv=None) -> int:
     warnings.filterwarnings('ignore', category=DeprecationWarning)
     try:
         if a.cmd == 'compare' and not 0 < a.tune_frac < 1: raise ValueError(f"--tune-frac: expected a fraction between 0 and 1, got {a.tune_frac}")
-        if a.cmd == 'compare' and len(set(a.seeds)) != len(a.seeds): raise ValueError(f"--seeds: expected distinct seeds, got {a.seeds}")
+        if len(set(a.seeds)) != len(a.seeds): raise ValueError(f"--seeds: expected distinct seeds, got {a.seeds}")
         if a.device not in (None, 'cpu', 'cuda') and not str(a.device).startswith('cuda:'):
             raise ValueError(f"--device: expected cpu or cuda, got {a.device!r}")
         if a.device and a.device.startswith('cuda'):

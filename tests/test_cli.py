@@ -164,9 +164,9 @@ def test_metrics_json_recomputed_from_predictions_npz(resumed_run):
     for k in ['data', 'arch', 'epochs', 'size', 'device', 'versions', 'mode']: assert k in m['settings'], k
 
 def test_bench_prints_one_record_side_by_side(tmp_path):
-    "`cvl bench` on the CPU at toy size: (a), (b) and (c) measured in one run, one JSON record."
+    "`cvl bench` on the CPU at toy size, two seeds: (a), (b) and (c) measured in one run, one JSON record."
     r = subprocess.run([sys.executable, '-m', 'classification_vs_labeling.cli', 'bench', '--device', 'cpu', '--n', '148',
-                        '--arch', 'small', '--size', '32', '--bs', '16', '--out', str(tmp_path/'bench.jsonl')],
+                        '--arch', 'small', '--size', '32', '--bs', '16', '--seeds', '3', '5', '--out', str(tmp_path/'bench.jsonl')],
                        capture_output=True, text=True, env=ENV, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     rec = json.loads(r.stdout.strip().splitlines()[-1])
@@ -174,11 +174,19 @@ def test_bench_prints_one_record_side_by_side(tmp_path):
     for k in ['a_ce_img_s', 'a_bce_img_s', 'a_pair_img_s', 'b_pair_img_s', 'c_pair_img_s', 'ratio_b_over_a', 'b_pct_of_c']:
         assert rec[k] > 0, k
     assert rec['ratio_b_over_a'] == pytest.approx(rec['b_pair_img_s']/rec['a_pair_img_s'])
-    assert rec['device'] == 'cpu' and rec['n'] == 148 and rec['arch'] == 'small'
+    assert rec['b_total_s'] == pytest.approx(rec['b_cache_s'] + rec['b_train_s'])
+    assert rec['device'] == 'cpu' and rec['n'] == 148 and rec['arch'] == 'small' and rec['seeds'] == [3, 5]
+    assert 'seed 3' in r.stderr and 'seed 5' in r.stderr
+    for m in ['ce_acc', 'bce_exact_match', 'bce_argmax_acc']:          # per-seed accuracies, and their summary recomputed
+        a, b = rec[f'a_{m}_per_seed'], rec[f'b_{m}_per_seed']
+        assert len(a) == len(b) == 2 and all(0 <= v <= 1 for v in a + b), m
+        assert rec[m]['diff'] == pytest.approx(np.mean(b) - np.mean(a))
+        assert rec[m]['seed_sd'] == pytest.approx(np.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1))/2))
 
 def test_bench_bad_input(tmp_path):
     assert_one_line_error(cvl('bench', '--n', '5'), '--n')
     assert_one_line_error(cvl('bench', '--arch', 'nope', '--n', '74'), 'unknown architecture')
+    assert_one_line_error(cvl('bench', '--seeds', '1', '1', '--n', '74'), '--seeds')
 
 def test_compare_fast_path_writes_the_same_report(tmp_path):
     "`--fast` (tensor loader) runs the same comparison: same items, same report files."
