@@ -31,7 +31,7 @@ from .core import quick_mode, show_mode
 __all__ = ['ILLUSTRATIONS_TREE', 'PROBES', 'DATA_CHOICES', 'OOD_CHOICES', 'PETS_BREEDS', 'ImageSet', 'scan_images', 'valid_split',
            'pets_label', 'pets', 'folder_set', 'book_illustrations', 'mnist_sample', 'font_files', 'letters',
            'photo_arrays', 'photos', 'probe_items', 'mnist_set', 'show_images', 'show_set', 'default_size', 'load_set',
-           'synthetic_pets', 'LabelOf', 'matched_dls']
+           'synthetic_pets', 'LabelOf', 'presize_tfms', 'matched_dls']
 
 # %% ../nbs/03_data.ipynb #0c7765e8
 @dataclass(repr=False)
@@ -360,8 +360,8 @@ class LabelOf:
     def __init__(self, items, labels, multi=False): self.d, self.multi = dict(zip(map(str, items), labels)), multi
     def __call__(self, o): return [self.d[str(o)]] if self.multi else self.d[str(o)]
 
-def _tfms(size:int, augment:bool):
-    "(item_tfms, batch_tfms): fastbook's presizing + augmentation, or just a squish to `size`."
+def presize_tfms(size:int, augment:bool):
+    "(item_tfms, batch_tfms) for `size`: fastbook's presizing (Resize to 460/224 of it) + `aug_transforms`, or just a squish."
     if augment: return Resize(max(size, round(size*460/224))), aug_transforms(size=size, min_scale=0.75)
     return Resize(size, method=ResizeMethod.Squish), None
 
@@ -375,7 +375,7 @@ def matched_dls(iset:ImageSet, size:int|None=None, bs:int=64, seed:int=42, augme
     if device is not None: kwargs['device'] = device
     def view(multi):
         blk = MultiCategoryBlock(vocab=iset.classes) if multi else CategoryBlock(vocab=iset.classes)
-        item_tfms, batch_tfms = _tfms(size, augment)
+        item_tfms, batch_tfms = presize_tfms(size, augment)
         dblock = DataBlock(blocks=(ImageBlock, blk), get_y=LabelOf(iset.items, iset.labels, multi),
                            splitter=IndexSplitter(iset.valid_idx), item_tfms=item_tfms, batch_tfms=batch_tfms)
         set_seed(seed)
