@@ -129,7 +129,7 @@ def cached_dls(iset:ImageSet, size:int, bs:int=64, seed:int=0, device=None, augm
     "Training and validation `TensorDL`s over images decoded once; same batch transforms as the plain pipeline."
     device = torch.device(device_name(device))
     augment = (not quick_mode() and size >= 128) if augment is None else augment   # as matched_dls decides
-    resize, batch_tfms = presize_tfms(size, augment)                                       # the very transforms matched_dls uses
+    resize, batch_tfms = presize_tfms(size, augment)                               # the very transforms matched_dls uses
     vocab = sorted(set(iset.labels)); o2i = {c: i for i, c in enumerate(vocab)}
     y = torch.tensor([o2i[l] for l in iset.labels])
     x = stored_images(iset.items, resize, device)
