@@ -201,3 +201,43 @@ def test_compare_fast_path_writes_the_same_report(tmp_path):
     for k in ['classes', 'valid_targets', 'tune_mask', 'valid_items']:
         assert (outs['plain'][k] == outs['fast'][k]).all(), k
     assert outs['fast']['ce_probs'].shape == outs['plain']['ce_probs'].shape
+
+def fake_pets_download(home, n=8):
+    "What `untar_data(URLs.PETS)` leaves under a fastai home, with PETS-like files: JPEGs named breed_k, and odd ones."
+    d = Path(home)/'data'/'oxford-iiit-pet'/'images'; d.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for k, breed in enumerate(['Abyssinian', 'basset_hound', 'great_pyrenees']):
+        for i in range(1, n + 1):          # each breed its own brightness, so even one epoch learns something
+            px = np.clip(rng.normal(50 + 75*k, 25, (90 + 10*(i % 3), 120, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(px).save(d/f'{breed}_{i}.jpg')
+    Image.fromarray(px).convert('CMYK').save(d/'great_pyrenees_99.jpg')        # PETS holds a few CMYK JPEGs
+    Image.fromarray(px).convert('L').save(d/'basset_hound_99.jpg')             # and grayscale ones
+    (d/'Abyssinian_98.jpg').write_bytes(b'')                                  # a file no decoder can read
+    (d/'Abyssinian_100.mat').write_bytes(b'MATLAB 5.0 MAT-file')              # like the .mat files shipped in PETS
+    return d
+
+def test_compare_pets_through_the_real_download_code_offline(tmp_path):
+    """`--data pets` goes through fastai's `untar_data(URLs.PETS)`: on a fastai home that already holds the extracted
+    folder it must find it without a download (every proxy is dead), skip the odd files, and both training paths must
+    use the same items, including the out-of-domain letters and photos that full mode adds."""
+    fake_pets_download(tmp_path/'home')
+    dead = 'http://127.0.0.1:9'
+    env = {**ENV, 'FASTAI_HOME': str(tmp_path/'home'), 'CVL_QUICK': '0', 'HTTPS_PROXY': dead, 'https_proxy': dead,
+           'HTTP_PROXY': dead, 'http_proxy': dead}
+    preds = {}
+    for name, extra in [('plain', []), ('fast', ['--fast'])]:
+        out = tmp_path/name
+        r = subprocess.run([sys.executable, '-m', 'classification_vs_labeling.cli', 'compare', '--data', 'pets', '--arch', 'small',
+                            '--no-pretrained', '--size', '32', '--seeds', '0', '--out', str(out), '--no-progress', *extra],
+                           capture_output=True, text=True, timeout=600, env=env)
+        assert r.returncode == 0, r.stderr[-3000:]
+        m = json.loads((out/'metrics.json').read_text())
+        assert m['settings']['data'] == 'pets' and m['settings']['classes'] == ['Abyssinian', 'basset_hound', 'great_pyrenees']
+        assert m['settings']['n_items'] == 26                                  # 24 + the CMYK and grayscale JPEGs
+        assert {Path(p).name for p, _ in m['skipped']} == {'Abyssinian_98.jpg', 'Abyssinian_100.mat'}
+        report = (out/'report.md').read_text()
+        assert 'Abyssinian_98.jpg' in report and 'Abyssinian_100.mat' in report
+        preds[name] = np.load(out/'predictions.npz')
+    for k in ['classes', 'valid_items', 'valid_targets', 'tune_mask']:
+        assert (preds['plain'][k] == preds['fast'][k]).all(), k
+    assert len(preds['plain']['ood_ce_probs']) == len(preds['fast']['ood_ce_probs']) > 0
