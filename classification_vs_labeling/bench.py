@@ -18,7 +18,7 @@ import fastai
 from .core import quick_mode, show_mode, device_name
 from .data import ImageSet, matched_dls, synthetic_pets, presize_tfms
 from .train import (RunConfig, paired_learner, plain_learners, create_model, PairedModel, PairedLoss,
-                                              predict_pair, Predictions, train_pair, _logits)
+                                              predict_pair, Predictions, train_pair)
 from .metrics import argmax_accuracy, exact_match
 
 # %% auto #0
@@ -76,18 +76,17 @@ def _gpu_decodable(fn, resize) -> bool:
         with Image.open(fn) as im: return im.format == 'JPEG' and im.mode in ('RGB', 'L')   # reads the header only
     except Exception: return False
 
-def _decode_torch(items, idx, resize, out, chunk:int=256, n_threads:int=8) -> list:
-    "Decode `items[idx]` with torchvision on `out.device` into `out`; the indices it could not decode, for PIL."
+def _decode_torch(items, idx, resize, out, ex, chunk:int=256) -> list:
+    "Decode `items[idx]` with torchvision on `out.device` into `out`, reading files in executor `ex`; the indices it could not decode, for PIL."
     from torchvision.io import decode_jpeg, ImageReadMode
     failed = []
     read = lambda i: torch.frombuffer(bytearray(Path(items[i]).read_bytes()), dtype=torch.uint8)
-    with ThreadPoolExecutor(n_threads) as ex:
-        for s in range(0, len(idx), chunk):
-            part = idx[s:s+chunk]
-            data = list(ex.map(read, part))
-            try: imgs = decode_jpeg(data, mode=ImageReadMode.RGB, device=out.device)
-            except RuntimeError: failed += part; continue          # e.g. a truncated file: PIL reports it the usual way
-            for i, img in zip(part, imgs): out[i] = _tensor_resize(img, resize)
+    for s in range(0, len(idx), chunk):
+        part = idx[s:s+chunk]
+        data = list(ex.map(read, part))
+        try: imgs = decode_jpeg(data, mode=ImageReadMode.RGB, device=out.device)
+        except RuntimeError: failed += part; continue          # e.g. a truncated file: PIL reports it the usual way
+        for i, img in zip(part, imgs): out[i] = _tensor_resize(img, resize)
     return failed
 
 def cache_images(items, resize, n_threads:int=None, device='cpu', decoder:str='auto') -> torch.Tensor:
@@ -99,11 +98,12 @@ def cache_images(items, resize, n_threads:int=None, device='cpu', decoder:str='a
     tw, th = resize.size
     out = torch.empty((len(items), 3, th, tw), dtype=torch.uint8, device=device)
     todo = list(range(len(items)))
-    if decoder == 'torch':
-        with ThreadPoolExecutor(n_threads) as ex: ok = list(ex.map(lambda fn: _gpu_decodable(fn, resize), items))
-        todo = [i for i in todo if not ok[i]] + _decode_torch(items, [i for i in todo if ok[i]], resize, out, n_threads=n_threads)
     def put(i): out[i] = torch.from_numpy(_load(items[i], resize)).permute(2, 0, 1).to(device)
-    with ThreadPoolExecutor(n_threads) as ex: list(ex.map(put, todo))
+    with ThreadPoolExecutor(n_threads) as ex:
+        if decoder == 'torch':
+            ok = list(ex.map(lambda fn: _gpu_decodable(fn, resize), items))
+            todo = [i for i in todo if not ok[i]] + _decode_torch(items, [i for i in todo if ok[i]], resize, out, ex)
+        list(ex.map(put, todo))
     return out
 
 # %% ../nbs/10_bench.ipynb #d962b771
@@ -200,8 +200,8 @@ def _plain_scores(learn_ce, learn_bce) -> dict:
     return _scores(pc, pb, tc)
 
 def _paired_scores(learn) -> dict:
-    with learn.no_bar(): ce, bce, targs = _logits(learn, learn.dls.valid)
-    return _scores(torch.softmax(torch.from_numpy(ce), 1), torch.sigmoid(torch.from_numpy(bce)), targs)
+    with learn.no_bar(): p = predict_pair(learn)
+    return _scores(p.ce_probs, p.bce_probs, p.targs)
 
 def _seed_noise(a:list, b:list) -> dict:
     "Means of (a) and (b) over seeds, their difference, and the seed-to-seed standard deviation (pooled, None for one seed)."
