@@ -10,8 +10,8 @@ import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from matplotlib.colors import to_rgb
 from scipy.optimize import minimize_scalar
-from scipy.special import expit, log_softmax, softmax
-from .core import check_probs, check_scores, check_targets, check_thresh, to_np
+from scipy.special import log_softmax
+from .core import check_probs, check_scores, check_targets, check_thresh, to_np, softmax_probs, sigmoid_probs
 
 # %% auto #0
 __all__ = ['OUTCOMES', 'error_table', 'outcome_counts', 'plot_confidence', 'top_label', 'reliability', 'ece', 'plot_reliability',
@@ -167,7 +167,7 @@ def fit_temperature(logits, targs) -> float:
 def apply_temperature(logits, T) -> np.ndarray:
     "softmax(logits / T): the classifier's probabilities after temperature scaling."
     z = check_scores(logits, 'logits')
-    return softmax(z/_check_temp(T), axis=1)
+    return softmax_probs(z/_check_temp(T))
 
 # %% ../nbs/06_calibration.ipynb #de04b2cf
 def _bce(z, y) -> float: return float((np.logaddexp(0, z) - y*z).mean())   # mean BCE with logits, computed stably
@@ -182,7 +182,7 @@ def fit_bce_temperature(logits, targs, per_class=False) -> float | np.ndarray:
 def apply_bce_temperature(logits, T) -> np.ndarray:
     "sigmoid(logits / T), with one T or one per class: the labeler's probabilities after temperature scaling."
     z = check_scores(logits, 'logits')
-    return expit(z/_check_temp(T, z.shape[1]))
+    return sigmoid_probs(z/_check_temp(T, z.shape[1]))
 
 # %% ../nbs/06_calibration.ipynb #cc714c40
 def risk_coverage(probs, targs, multilabel=False) -> pd.DataFrame:

@@ -11,8 +11,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['quick_mode', 'mode_line', 'show_mode', 'device_name', 'atomic_path', 'to_np', 'check_scores', 'check_probs',
-           'check_targets', 'check_thresh']
+__all__ = ['LR', 'RUN_DEFAULTS', 'quick_mode', 'mode_line', 'show_mode', 'device_name', 'atomic_path', 'to_np', 'check_scores',
+           'check_probs', 'check_targets', 'check_thresh', 'check_number', 'check_int', 'check_fraction',
+           'softmax_probs', 'sigmoid_probs', 'data_key', 'default_data', 'scale', 'scaled_size', 'run_defaults']
 
 # %% ../nbs/00_core.ipynb #08d25690
 _TRUE = {'1', 'true', 'yes', 'on'}
@@ -24,9 +25,13 @@ def quick_mode() -> bool:
 # %% ../nbs/00_core.ipynb #7fbbaae1
 def mode_line() -> str:
     "One line that says which mode is in force and what it implies."
-    if quick_mode(): return ("Mode: quick (CVL_QUICK=1): offline MNIST-5k digits, letters and photos as out-of-domain "
-                             "images, 28px, small CNN from scratch, 1 epoch")
-    return "Mode: full: real data (PETS, book illustrations), pretrained weights, full epochs (set CVL_QUICK=1 for quick)"
+    d = run_defaults(default_data())
+    what = (f"{d['arch']} {'pretrained' if d['pretrained'] else 'from scratch'}, {d['size']}px, {d['epochs']} epoch(s), "
+            f"out-of-domain: {d['ood']}")
+    if quick_mode(): return f"Mode: quick (CVL_QUICK=1): offline MNIST-5k digits; {what}"
+    s = scale()
+    return (f"Mode: full: PETS (downloaded), {what}" + (f" (CVL_SCALE={s:g})" if s != 1 else '') +
+            "; set CVL_QUICK=1 for the offline quick mode")
 
 _shown = False
 def show_mode(force=False) -> str:
@@ -118,3 +123,93 @@ def check_thresh(t, name='thresh', n_classes=None) -> np.ndarray:
     if a.size == 0 or not np.isfinite(a).all() or a.min() < 0 or a.max() > 1:
         raise ValueError(f"{name}: expected thresholds in [0, 1], got {a if a.size < 6 else f'{a.size} values'}")
     return a
+
+# %% ../nbs/00_core.ipynb #fac129bf
+import math, numbers
+
+def check_number(x, name:str, *,
+                 lo:float|None=None,     # smallest value allowed (None: no bound)
+                 hi:float|None=None,     # largest value allowed (None: no bound)
+                 lo_open:bool=False,     # exclude `lo` itself
+                 hi_open:bool=False,     # exclude `hi` itself
+                 integer:bool=False):    # require a whole number (returned as int)
+    "`x` as a finite real number (an int with `integer`) within the bounds, else a one-line ValueError naming `name`."
+    if isinstance(x, str):
+        try: x = float(x) if not integer else int(x)
+        except ValueError: raise ValueError(f"{name}: expected a number, got {x!r}") from None
+    if hasattr(x, 'item') and getattr(x, 'ndim', 0) == 0: x = x.item()        # numpy and torch scalars
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise ValueError(f"{name}: expected a real number, got {x!r} ({type(x).__name__})")
+    if not math.isfinite(x): raise ValueError(f"{name}: expected a finite number, got {x}")
+    if integer:
+        if x != int(x): raise ValueError(f"{name}: expected a whole number, got {x}")
+        x = int(x)
+    else: x = float(x)
+    if (lo is not None and (x < lo or (lo_open and x == lo))) or (hi is not None and (x > hi or (hi_open and x == hi))):
+        rng = f"{'(' if lo_open else '['}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{')' if hi_open else ']'}"
+        raise ValueError(f"{name}: expected a value in {rng}, got {x}")
+    return x
+
+def check_int(x, name:str, lo:int|None=None, hi:int|None=None) -> int:
+    "`x` as an int in [`lo`, `hi`]: `check_number` with `integer=True`."
+    return check_number(x, name, lo=lo, hi=hi, integer=True)
+
+def check_fraction(x, name:str) -> float:
+    "`x` as a fraction strictly between 0 and 1."
+    return check_number(x, name, lo=0, hi=1, lo_open=True, hi_open=True)
+
+# %% ../nbs/00_core.ipynb #69b249f0
+from scipy.special import softmax as _softmax, expit as _expit
+
+def _logits64(x, name='logits') -> np.ndarray:
+    "Finite (N, K) logits as float64; N may be 0 (no out-of-domain items, say)."
+    a = to_np(x, name)
+    if a.ndim != 2: raise ValueError(f"{name}: expected a 2-d array (items, classes), got shape {a.shape}")
+    if not np.isfinite(a).all(): raise ValueError(f"{name}: expected finite values, got {int((~np.isfinite(a)).sum())} NaN or infinite")
+    return a
+
+def softmax_probs(logits) -> np.ndarray:
+    "The classifier's probabilities: softmax over the classes of (N, K) `logits`, in float64."
+    return _softmax(_logits64(logits), axis=1)
+
+def sigmoid_probs(logits) -> np.ndarray:
+    "The labeler's probabilities: a sigmoid of each of the (N, K) `logits`, in float64."
+    return _expit(_logits64(logits))
+
+# %% ../nbs/00_core.ipynb #74b4b3ad
+LR = {True: 2e-3, False: 1e-2}   # learning rate: fine-tuning pretrained weights, or training from scratch
+
+RUN_DEFAULTS = {   # data set -> the settings of a run on it; `mode` says which mode it belongs to
+    'mnist':         dict(mode='quick', arch='small',    pretrained=False, epochs=1, size=28,  bs=64, lr=LR[False], augment=False, ood='letters+photos'),
+    'pets':          dict(mode='full',  arch='resnet34', pretrained=True,  epochs=4, size=224, bs=64, lr=LR[True],  augment=True,  ood='letters+photos'),
+    'illustrations': dict(mode='full',  arch='resnet34', pretrained=True,  epochs=4, size=224, bs=64, lr=LR[True],  augment=True,  ood='people (held out)'),
+    'folder':        dict(mode='full',  arch='resnet34', pretrained=True,  epochs=4, size=224, bs=64, lr=LR[True],  augment=True,  ood='none'),
+    'digits':        dict(mode='quick', arch='small',    pretrained=False, epochs=5, size=56,  bs=64, lr=LR[False], augment=False, ood='none'),
+    'pascal':        dict(mode='full',  arch='resnet34', pretrained=True,  epochs=4, size=224, bs=64, lr=LR[True],  augment=True,  ood='none'),
+}   # digits and pascal: the several-labels data of chapters 09-10; folder: any folder of class folders
+
+def data_key(data) -> str:
+    "The `RUN_DEFAULTS` key of `data`: its own name for a named data set, 'folder' for a path to class folders."
+    return data if isinstance(data, str) and data in RUN_DEFAULTS else 'folder'
+
+def default_data(multi:bool=False) -> str:
+    "The data set a chapter uses when none is named: the offline digits in quick mode, the real data in full mode."
+    if multi: return 'digits' if quick_mode() else 'pascal'
+    return 'mnist' if quick_mode() else 'pets'
+
+# %% ../nbs/00_core.ipynb #b9ce1926
+def scale() -> float:
+    "`CVL_SCALE` as a fraction in (0, 1] (default 1): the share of full mode's cost a run takes."
+    s = os.environ.get('CVL_SCALE', '').strip()
+    return 1.0 if not s else check_number(s, 'CVL_SCALE', lo=0, hi=1, lo_open=True)
+
+def scaled_size(size:int, s:float) -> int:
+    "Image side `size` scaled by `s`, a multiple of 16 and at least 32 (never above `size`)."
+    return size if s == 1 else min(size, max(32, 16*round(size*s/16)))
+
+def run_defaults(data='mnist', s:float|None=None) -> dict:
+    "The settings of a run on `data` (a name in `RUN_DEFAULTS` or a folder); full-mode sets scaled by `s` (default: `scale()`)."
+    d = dict(RUN_DEFAULTS[data_key(data)])
+    s = scale() if s is None else check_number(s, 'scale', lo=0, hi=1, lo_open=True)
+    if d['mode'] == 'full' and s != 1: d.update(size=scaled_size(d['size'], s), epochs=max(1, round(d['epochs']*s)))
+    return {**d, 'scale': s if d['mode'] == 'full' else 1.0}

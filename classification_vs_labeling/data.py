@@ -25,12 +25,12 @@ from fastai.torch_core import set_seed
 from fastai.vision.core import PILImage
 from fastai.vision.data import ImageBlock
 from fastai.vision.augment import Resize, ResizeMethod, aug_transforms
-from .core import quick_mode, show_mode
+from .core import run_defaults
 
 # %% auto #0
 __all__ = ['ILLUSTRATIONS_TREE', 'PROBES', 'DATA_CHOICES', 'OOD_CHOICES', 'PETS_BREEDS', 'ImageSet', 'scan_images', 'valid_split',
            'pets_label', 'pets', 'folder_set', 'book_illustrations', 'mnist_sample', 'font_files', 'letters',
-           'photo_arrays', 'photos', 'probe_items', 'mnist_set', 'show_images', 'show_set', 'default_size', 'load_set',
+           'photo_arrays', 'photos', 'probe_items', 'mnist_set', 'show_images', 'show_set', 'load_set',
            'synthetic_pets', 'LabelOf', 'presize_tfms', 'matched_dls']
 
 # %% ../nbs/03_data.ipynb #0c7765e8
@@ -304,11 +304,6 @@ def show_set(iset:ImageSet, n:int=8, seed:int=0) -> plt.Figure:
         titles += ['out-of-domain']*min(n, len(fs))
     return show_images(items, titles, ncols=n)
 
-# %% ../nbs/03_data.ipynb #5c2f3165
-def default_size() -> int:
-    "Image side in pixels: 28 in quick mode, 224 in full mode."
-    return 28 if quick_mode() else 224
-
 # %% ../nbs/03_data.ipynb #c39fad0d
 DATA_CHOICES = ('mnist', 'pets', 'illustrations')
 OOD_CHOICES = ('letters', 'photos', 'letters+photos', 'none')
@@ -320,9 +315,10 @@ def load_set(data='mnist', ood=None, valid_pct:float=0.2, seed:int=42) -> ImageS
     elif data == 'illustrations': iset = book_illustrations(None, valid_pct, seed)
     elif isinstance(data, (str, Path)) and Path(data).is_dir(): iset = folder_set(data, valid_pct, seed)
     else: raise ValueError(f"data: expected one of {', '.join(DATA_CHOICES)} or a folder of class folders, got {str(data)!r}")
-    if ood is None: ood = 'letters+photos' if data in ('mnist', 'pets') else None
-    if ood is not None:
-        iset.ood_items, sk = probe_items(ood, size=28 if data == 'mnist' else default_size())
+    d = run_defaults(data)
+    if ood is None: ood = d['ood'] if d['ood'] in OOD_CHOICES else 'none'   # illustrations: the held-out people are its own
+    if ood != 'none':
+        iset.ood_items, sk = probe_items(ood, size=d['size'])
         iset.skipped = sorted(iset.skipped + sk)
     return iset
 
@@ -365,11 +361,9 @@ def presize_tfms(size:int, augment:bool):
     if augment: return Resize(max(size, round(size*460/224))), aug_transforms(size=size, min_scale=0.75)
     return Resize(size, method=ResizeMethod.Squish), None
 
-def matched_dls(iset:ImageSet, size:int|None=None, bs:int=64, seed:int=42, augment:bool|None=None,
+def matched_dls(iset:ImageSet, size:int, bs:int=64, seed:int=42, augment:bool=False,
                 num_workers:int|None=None, device=None, **kwargs) -> tuple[DataLoaders, DataLoaders]:
     "(dls_ce, dls_bce): single-label and one-hot views of the same items, split, vocab and batch order."
-    size = ifnone(size, default_size())
-    augment = ifnone(augment, not quick_mode() and size >= 128)
     if num_workers is None and not torch.cuda.is_available(): num_workers = 0   # fork workers are slow on small CPUs
     if num_workers is not None: kwargs['num_workers'] = num_workers
     if device is not None: kwargs['device'] = device

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import matplotlib.pyplot as plt
 from .core import to_np, check_scores, check_targets
-from .activations import to_float_tensor, softmax, sigmoid
+from .activations import to_float_tensor, sigmoid
 
 # %% auto #0
 __all__ = ['logsumexp', 'log_softmax', 'log_sigmoid', 'cross_entropy', 'one_hot', 'binary_cross_entropy', 'logit_grads',

@@ -8,9 +8,9 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/ood.html.md"""
 from __future__ import annotations
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
-from scipy.special import expit, logsumexp, softmax
+from scipy.special import logsumexp
 from sklearn.metrics import roc_auc_score
-from .core import check_probs, check_scores, check_thresh, to_np
+from .core import check_probs, check_scores, check_thresh, to_np, softmax_probs, sigmoid_probs
 
 # %% auto #0
 __all__ = ['msp', 'max_logit', 'energy', 'max_sigmoid', 'no_label_rate', 'ood_auroc', 'fpr_at_tpr', 'ood_summary',
@@ -70,13 +70,13 @@ def ood_summary(ce_logits_in, ce_logits_out, bce_logits_in, bce_logits_out, thre
     ce['out'] = check_scores(ce_logits_out, 'ce_logits_out', ce['in'].shape[1])
     bce = {'in': check_scores(bce_logits_in, 'bce_logits_in')}
     bce['out'] = check_scores(bce_logits_out, 'bce_logits_out', bce['in'].shape[1])
-    scores = {'ce msp': lambda z: msp(softmax(z, axis=1)), 'ce max_logit': max_logit, 'ce energy': energy}
+    scores = {'ce msp': lambda z: msp(softmax_probs(z)), 'ce max_logit': max_logit, 'ce energy': energy}
     rows = {name: (f(ce['in']), f(ce['out'])) for name, f in scores.items()}
-    rows['bce max_sigmoid'] = (max_sigmoid(expit(bce['in'])), max_sigmoid(expit(bce['out'])))
+    rows['bce max_sigmoid'] = (max_sigmoid(sigmoid_probs(bce['in'])), max_sigmoid(sigmoid_probs(bce['out'])))
     df = pd.DataFrame({'auroc': [ood_auroc(*v) for v in rows.values()], 'fpr95': [fpr_at_tpr(*v) for v in rows.values()]},
                       index=pd.Index(list(rows), name='score'))
     df['no_label_in'] = df['no_label_out'] = np.nan
-    df.loc['bce max_sigmoid', ['no_label_in', 'no_label_out']] = [no_label_rate(expit(bce[k]), thresh) for k in ('in', 'out')]
+    df.loc['bce max_sigmoid', ['no_label_in', 'no_label_out']] = [no_label_rate(sigmoid_probs(bce[k]), thresh) for k in ('in', 'out')]
     return df
 
 # %% ../nbs/07_ood.ipynb #2d7673bd

@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torchvision
-from scipy.special import softmax, expit
 from torch import nn
 import torch.nn.functional as F
 from fastai.vision.all import (Learner, DataLoaders, vision_learner, create_vision_model, model_meta, default_split,
                                ConvLayer, Flatten, Normalize, CrossEntropyLossFlat, BCEWithLogitsLossFlat, accuracy,
                                accuracy_multi, set_seed, noop, L, partial)
-from .core import quick_mode, show_mode, atomic_path
-from .data import ImageSet, matched_dls, default_size
+from .core import atomic_path, run_defaults, default_data, check_int, check_number, LR, softmax_probs, sigmoid_probs
+from .data import ImageSet, matched_dls
+from .fastpath import cached_dls, speed_up
 
 # %% auto #0
 __all__ = ['RunConfig', 'arch_names', 'check_arch', 'small_cnn', 'create_model', 'add_normalize', 'plain_learners', 'PairedModel',
@@ -30,27 +30,31 @@ __all__ = ['RunConfig', 'arch_names', 'check_arch', 'small_cnn', 'create_model',
 # %% ../nbs/04_train.ipynb #1882141e
 @dataclass
 class RunConfig:
-    "Training settings; `None` fields take the mode's default (quick: small CNN, 28px, 1 epoch; full: resnet34, 224px)."
-    arch: str = None
-    epochs: int = None
-    size: int = None
-    bs: int = 64
-    lr: float = None
-    pretrained: bool = None
+    "Training settings of a run; a `None` field takes `data`'s default from `RUN_DEFAULTS` (chapter 00)."
+    data: str = None          # data set whose defaults fill the gaps (default: the mode's, `default_data()`)
+    arch: str = None          # 'small' or a torchvision model name
+    epochs: int = None        # epochs per model
+    size: int = None          # image side in pixels
+    bs: int = None            # batch size
+    lr: float = None          # learning rate (fit_one_cycle's maximum; fine_tune's base)
+    pretrained: bool = None   # start from ImageNet weights
+    augment: bool = None      # fastbook's presizing + aug_transforms
+    scale: float = None       # the share of full mode's cost (`CVL_SCALE`); full-mode data sets only
 
     def __post_init__(self):
-        q = quick_mode()
-        if self.arch is None: self.arch = 'small' if q else 'resnet34'
-        if self.pretrained is None: self.pretrained = False if (q or self.arch == 'small') else True
-        if self.epochs is None: self.epochs = 1 if q else 4
-        if self.size is None: self.size = default_size()
-        if self.lr is None: self.lr = 2e-3 if self.pretrained else 1e-2
+        self.data = default_data() if self.data is None else str(self.data)
+        d = run_defaults(self.data, self.scale)
+        if self.arch == 'small' and self.pretrained is None: self.pretrained = False   # no weights to start from
+        if self.lr is None and self.pretrained is not None and self.pretrained != d['pretrained']: self.lr = LR[self.pretrained]
+        for k in ('arch', 'epochs', 'size', 'bs', 'lr', 'pretrained', 'augment', 'scale'):
+            if getattr(self, k) is None: setattr(self, k, d[k])
         check_arch(self.arch)
-        if self.epochs < 1: raise ValueError(f"epochs: expected an integer >= 1, got {self.epochs}")
-        if self.size < 8: raise ValueError(f"size: expected an image size of at least 8 pixels, got {self.size}")
-        if self.bs < 1: raise ValueError(f"bs: expected a batch size >= 1, got {self.bs}")
-        if not self.lr > 0: raise ValueError(f"lr: expected a learning rate > 0, got {self.lr}")
+        self.epochs, self.size, self.bs = check_int(self.epochs, 'epochs', lo=1), check_int(self.size, 'size', lo=8), check_int(self.bs, 'bs', lo=1)
+        self.lr = check_number(self.lr, 'lr', lo=0, lo_open=True)
         if self.arch == 'small' and self.pretrained: raise ValueError("arch 'small' has no pretrained weights: use --no-pretrained")
+
+    @property
+    def mode(self) -> str: return run_defaults(self.data)['mode']
 
 # %% ../nbs/04_train.ipynb #d3679205
 def arch_names() -> list[str]:
@@ -175,10 +179,11 @@ class Predictions:
         if len(self.ce_logits) != len(self.targs) or len(self.bce_logits) != len(self.targs):
             raise ValueError(f"expected {len(self.targs)} rows of logits (one per target), got {len(self.ce_logits)} and {len(self.bce_logits)}")
 
-    ce_probs = property(lambda self: softmax(self.ce_logits, axis=1), doc="Softmax probabilities of the classifier")
-    bce_probs = property(lambda self: expit(self.bce_logits), doc="Sigmoid probabilities of the labeler")
-    ood_ce_probs = property(lambda self: softmax(self.ood_ce_logits, axis=1))
-    ood_bce_probs = property(lambda self: expit(self.ood_bce_logits))
+    # probabilities are always computed from the logits, in float64 (chapter 00), never stored beside them
+    ce_probs = property(lambda self: softmax_probs(self.ce_logits), doc="Softmax probabilities of the classifier (float64)")
+    bce_probs = property(lambda self: sigmoid_probs(self.bce_logits), doc="Sigmoid probabilities of the labeler (float64)")
+    ood_ce_probs = property(lambda self: softmax_probs(self.ood_ce_logits))
+    ood_bce_probs = property(lambda self: sigmoid_probs(self.ood_bce_logits))
 
     def save(self, path) -> Path:
         "Write to `path` (.npz) atomically (see `atomic_path`)."
@@ -217,10 +222,9 @@ def predict_pair(learn:Learner, ood_items=(), seed:int=0, items=None) -> Predict
 def train_pair(iset:ImageSet, cfg:RunConfig=None, seed:int=0, device=None, progress:bool=True, fast:bool=False, **kwargs) -> Predictions:
     "Train a classifier and a labeler on `iset` with settings `cfg` and return their `Predictions`."
     cfg = cfg or RunConfig()
-    if fast:   # chapter 10: images decoded once into a tensor, augmented on the device, mixed precision on CUDA
-        from classification_vs_labeling.bench import cached_dls, speed_up
-        dls = cached_dls(iset, cfg.size, bs=cfg.bs, seed=seed, device=device)
-    else: dls, _ = matched_dls(iset, size=cfg.size, bs=cfg.bs, seed=seed, device=device)
+    if fast:   # chapter 13: images decoded once into a tensor, augmented on the device, mixed precision on CUDA
+        dls = cached_dls(iset, cfg.size, bs=cfg.bs, seed=seed, device=device, augment=cfg.augment)
+    else: dls, _ = matched_dls(iset, size=cfg.size, bs=cfg.bs, seed=seed, device=device, augment=cfg.augment)
     learn = paired_learner(dls, cfg.arch, cfg.pretrained, seed=seed, **kwargs)
     if fast: learn = speed_up(learn, dls.device)
     with ExitStack() as stack:
@@ -235,8 +239,9 @@ def demo_predictions(seed:int=0, cache_dir=None) -> Predictions:
     from fastai.data.external import fastai_path
     from classification_vs_labeling.data import load_set
     from classification_vs_labeling import __version__
-    f = Path(cache_dir or fastai_path('data'))/'cvl_demo'/f"{'quick' if quick_mode() else 'full'}_seed{seed}_v{__version__}.npz"
+    data = default_data()
+    f = Path(cache_dir or fastai_path('data'))/'cvl_demo'/f"{data}_seed{seed}_v{__version__}.npz"
     if f.exists(): return Predictions.load(f)
-    p = train_pair(load_set('mnist' if quick_mode() else 'pets'), RunConfig(), seed=seed, progress=False)   # + letters and photos
+    p = train_pair(load_set(data), RunConfig(data), seed=seed, progress=False)   # + letters and photos
     p.save(f)
     return p

@@ -252,6 +252,11 @@ def test_synthetic_pets_learnable(tmp_path):
     clf = NearestCentroid().fit(X[s.train_idx], y[s.train_idx])
     assert clf.score(X[s.valid_idx], y[s.valid_idx]) > 0.3
 
-def test_default_size(monkeypatch):
-    monkeypatch.setenv('CVL_QUICK', '1'); assert default_size() == 28
-    monkeypatch.setenv('CVL_QUICK', '0'); assert default_size() == 224
+def test_load_set_reads_run_defaults(monkeypatch):
+    "load_set's out-of-domain default and probe size come from the data set's row of RUN_DEFAULTS, whatever the mode."
+    from classification_vs_labeling.core import RUN_DEFAULTS
+    for q in ('1', ''):
+        monkeypatch.setenv('CVL_QUICK', q)
+        s = load_set('mnist')
+        assert RUN_DEFAULTS['mnist']['ood'] == 'letters+photos' and len(s.ood_items) == 1000
+        assert np.array(PILImage.create(s.ood_items[0])).shape[:2] == (28, 28)

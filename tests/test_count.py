@@ -6,6 +6,7 @@ from PIL import Image
 from hypothesis import given, settings, strategies as st
 from sklearn.metrics import accuracy_score, hamming_loss, f1_score
 from classification_vs_labeling.multilabel import *
+from classification_vs_labeling.count import *
 from classification_vs_labeling.multilabel import _rgb
 
 def pool(seed=0, per_class=3):
