@@ -7,6 +7,7 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/cli.html.md"""
 # %% ../nbs/15_cli.ipynb #cb4d6c7c
 from __future__ import annotations
 import argparse, sys, warnings
+from . import __version__
 
 _EPILOG = """\
 data:
@@ -45,6 +46,7 @@ def _num(kind, lo):
 def parser() -> argparse.ArgumentParser:
     "The `cvl` argument parser."
     p = _Parser(prog='cvl', description='Classify or label? Train both kinds of model on the same data and compare them.')
+    p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
     sub = p.add_subparsers(dest='cmd', required=True, parser_class=_Parser)
     c = sub.add_parser('compare', help='train a classifier and a labeler per seed and write a report',
                        description='Train a classifier (softmax + cross-entropy) and a labeler (sigmoid + BCE) on the same '
