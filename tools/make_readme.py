@@ -33,7 +33,11 @@ def execute(nb, cwd):
     return nb
 
 def render(nb_path=ROOT/'nbs'/'index.ipynb'):
-    nb = execute(nbformat.read(nb_path, as_version=4), Path(nb_path).parent)
+    "README.md's text: `nb_path` executed, then written out as markdown."
+    return to_markdown(execute(nbformat.read(nb_path, as_version=4), Path(nb_path).parent))
+
+def to_markdown(nb):
+    "README.md's text from an executed index notebook (the test suite passes the one it executed)."
     parts = []
     for c in nb.cells:
         d = _directives(c.source)

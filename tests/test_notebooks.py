@@ -1,0 +1,90 @@
+"""Every chapter notebook runs top to bottom in quick mode, once, and renders to HTML with its title, its Colab badge
+and its plots.
+
+This is the only place the test command executes the notebooks: `nbrun.run` calls nbdev's own `test_nb` (what
+`nbdev-test` runs: in-process, matplotlib's inline backend, the project's skip flags) and keeps the outputs, so the
+HTML a reader gets is checked from the same execution. Each notebook's time is printed (`pytest -s` shows it, and
+the `durations` report lists the slowest).
+"""
+import html, re, time
+import nbformat, pytest
+from nbconvert import HTMLExporter
+from nbrun import NOTEBOOKS, ROOT, work_copy, run
+
+BADGE = 'https://colab.research.google.com/github/cvl-course/classification_vs_labeling/blob/main/nbs/{}'
+NO_BADGE = {'index.ipynb'}   # the landing page is the README: it links to the chapters instead
+
+# Which notebooks must show a plot? Those whose code draws one: a call to one of our plot_*/show_* functions, a
+# fastai show_batch/show_results, or a matplotlib drawing call. We read that from the notebook itself rather than
+# keep a list, so a chapter that gains a plot is checked at once; a chapter that draws nothing (00_core, 04_train,
+# 15_cli, index today) is not asked for an image it has no reason to have.
+DRAWS = re.compile(r'\b(plot_\w+|show_(images|set|batch|results|multi)|plt\.(subplots|figure|plot|hist|imshow|bar|scatter))\(|'
+                   r'\.(plot|hist|imshow|bar|barh|scatter|show_batch|show_results)\(')
+IMG = re.compile(r'<img\b[^>]*\bsrc="data:image/(png|jpeg);base64,')   # an output image embedded in the page (not the badge)
+WARN = re.compile(r'\b\w*Warning\b:')                                    # a library warning printed in a cell
+
+
+def draws(nb) -> bool: return any(DRAWS.search(c.source) for c in nb.cells if c.cell_type == 'code')
+
+
+@pytest.mark.parametrize('src', NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_and_renders(src, tmp_path, monkeypatch, capsys):
+    work = work_copy(tmp_path)
+    monkeypatch.setenv('CVL_QUICK', '1')
+    ok, secs, nb = run(work/src.name)
+    with capsys.disabled(): print(f"\n{src.name}: executed in {secs:.1f} s", end='')
+    assert ok, f"{src.name} failed to run (the traceback is printed above)"
+    code = [c for c in nb.cells if c.cell_type == 'code']
+    outs = [o for c in code for o in c.get('outputs', [])]
+    assert not [o for o in outs if o.output_type == 'error'], f"{src.name}: a cell output is an error"
+    warned = [o.get('text', '') for o in outs if o.output_type == 'stream' and o.get('name') == 'stderr' and WARN.search(o.get('text', ''))]
+    assert not warned, f"{src.name}: a library warning reaches the reader: {warned[0][:300]}"
+
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    (tmp_path/f'{src.stem}.html').write_text(body)
+    first = next(c for c in nb.cells if c.cell_type == 'markdown')
+    m = re.match(r'#\s+(.+)', first.source)
+    assert m, f"{src.name}: the first markdown cell should open with '# Title', got {first.source[:60]!r}"
+    title = html.escape(m.group(1).strip(), quote=False)
+    assert re.search(r'<h1[^>]*>\s*' + re.escape(title), body), f"{src.name}: title {title!r} is not an <h1> in the HTML"
+    if src.name not in NO_BADGE:
+        link = BADGE.format(src.name)
+        assert f'href="{link}"' in body and 'colab-badge.svg' in body, f"{src.name}: no Colab badge linking to {link}"
+    n_img = len(IMG.findall(body))
+    if draws(nb): assert n_img >= 1, f"{src.name} draws plots but its HTML shows no image"
+    print(f"{src.name}: {n_img} images, {len(body)/1e6:.1f} MB of HTML")
+    if src.name == 'index.ipynb':   # README.md is index.ipynb written out (tools/make_readme.py): checked on this execution
+        import sys; sys.path.insert(0, str(ROOT/'tools'))
+        from make_readme import to_markdown
+        assert to_markdown(nb) == (ROOT/'README.md').read_text(), "README.md is out of date with nbs/index.ipynb: run `python tools/make_readme.py`"
+
+
+def test_every_chapter_opens_with_the_same_install_cell():
+    "The hidden install cell is the first code cell after `default_exp` in every chapter, identical everywhere, and the README shows its command."
+    cells = []
+    for src in NOTEBOOKS:
+        if src.name == 'index.ipynb': continue
+        code = [c.source for c in nbformat.read(src, as_version=4).cells if c.cell_type == 'code']
+        assert code[0].startswith('#| default_exp'), src.name
+        cells.append(code[1])
+    assert len(set(cells)) == 1, "the install cells differ between chapters"
+    cell = cells[0]
+    assert cell.startswith('#| hide') and "'google.colab' in sys.modules" in cell and 'check_returncode()' in cell
+    specs = re.search(r"for spec in \[(.+?)\]", cell).group(1)
+    pypi, git = [s.strip(" '") for s in specs.split(',')]
+    readme = (NOTEBOOKS[0].parents[1]/'README.md').read_text()
+    assert f"pip install {pypi} || pip install {git}" in readme
+    import tomllib
+    url = tomllib.loads((NOTEBOOKS[0].parents[1]/'pyproject.toml').read_text())['project']['urls']['Repository']
+    assert git == f"git+{url}", (git, url)
+
+
+def test_no_library_warning_when_a_chapter_starts():
+    "A fresh Python that runs the install cell (outside Colab: the import) and then imports fastai and every module prints no warning."
+    import subprocess, sys
+    cell = next(c.source for c in nbformat.read(NOTEBOOKS[4], as_version=4).cells if 'google.colab' in c.source)
+    mods = sorted(p.stem for p in (NOTEBOOKS[0].parents[1]/'classification_vs_labeling').glob('[a-z]*.py'))
+    code = cell + '\nfrom fastai.vision.all import *\n' + ''.join(f'import classification_vs_labeling.{m}\n' for m in mods)
+    r = subprocess.run([sys.executable, '-W', 'default', '-c', code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert 'Warning' not in r.stderr, r.stderr[-2000:]
