@@ -1,0 +1,49 @@
+"""The layers of DESIGN.md hold: a module imports only from its own layer or the layers below, never from above, not
+even inside a function, and no two modules import each other (directly or round a longer loop)."""
+import ast
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1]/'classification_vs_labeling'
+LAYERS = [   # lowest first, as in DESIGN.md
+    {'core', 'activations', 'losses'},
+    {'data'},
+    {'fastpath', 'train'},
+    {'metrics', 'calibration', 'ood', 'conformal', 'multilabel', 'count'},
+    {'report', 'sweep', 'bench'},
+    {'cli'},
+]
+RANK = {m: i for i, layer in enumerate(LAYERS) for m in layer}
+
+def modules(): return sorted(p.stem for p in PKG.glob('[a-z]*.py'))
+
+def imports(mod) -> set[str]:
+    "Our modules that `mod` imports anywhere in its file (top level or inside functions)."
+    out = set()
+    for node in ast.walk(ast.parse((PKG/f'{mod}.py').read_text())):
+        if isinstance(node, ast.ImportFrom):
+            name = node.module or ''
+            if node.level == 1 and name: out.add(name.split('.')[0])
+            elif node.level == 1: out.update(a.name for a in node.names)            # from . import metrics
+            elif name.startswith('classification_vs_labeling.'): out.add(name.split('.')[1])
+            elif name == 'classification_vs_labeling': out.update(a.name for a in node.names)
+        elif isinstance(node, ast.Import):
+            out.update(a.name.split('.')[1] for a in node.names if a.name.startswith('classification_vs_labeling.'))
+    return {m for m in out if m in RANK or (PKG/f'{m}.py').exists()} - {mod, '__init__', '_modidx'}
+
+def test_every_module_has_a_layer():
+    assert set(modules()) - {'_modidx'} <= set(RANK), f"modules missing from LAYERS: {set(modules()) - {'_modidx'} - set(RANK)}"
+
+def test_no_module_imports_from_a_layer_above():
+    bad = [(m, d) for m in modules() if m in RANK for d in imports(m) if RANK.get(d, -1) > RANK[m]]
+    assert not bad, f"imports from a higher layer: {bad}"
+
+def test_no_import_cycle():
+    graph = {m: imports(m) for m in modules() if m in RANK}
+    state = {}
+    def visit(m, path):
+        if state.get(m) == 'done': return
+        assert state.get(m) != 'open', f"import cycle: {' -> '.join(path + [m])}"
+        state[m] = 'open'
+        for d in graph.get(m, ()): visit(d, path + [m])
+        state[m] = 'done'
+    for m in graph: visit(m, [])
