@@ -134,9 +134,6 @@ def check_number(x, name:str, *,
                  hi_open:bool=False,     # exclude `hi` itself
                  integer:bool=False):    # require a whole number (returned as int)
     "`x` as a finite real number (an int with `integer`) within the bounds, else a one-line ValueError naming `name`."
-    if isinstance(x, str):
-        try: x = float(x) if not integer else int(x)
-        except ValueError: raise ValueError(f"{name}: expected a number, got {x!r}") from None
     if hasattr(x, 'item') and getattr(x, 'ndim', 0) == 0: x = x.item()        # numpy and torch scalars
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise ValueError(f"{name}: expected a real number, got {x!r} ({type(x).__name__})")
@@ -201,7 +198,10 @@ def default_data(multi:bool=False) -> str:
 def scale() -> float:
     "`CVL_SCALE` as a fraction in (0, 1] (default 1): the share of full mode's cost a run takes."
     s = os.environ.get('CVL_SCALE', '').strip()
-    return 1.0 if not s else check_number(s, 'CVL_SCALE', lo=0, hi=1, lo_open=True)
+    if not s: return 1.0
+    try: v = float(s)
+    except ValueError: raise ValueError(f"CVL_SCALE: expected a number in (0, 1], got {s!r}") from None
+    return check_number(v, 'CVL_SCALE', lo=0, hi=1, lo_open=True)
 
 def scaled_size(size:int, s:float) -> int:
     "Image side `size` scaled by `s`, a multiple of 16 and at least 32 (never above `size`)."

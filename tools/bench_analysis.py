@@ -1,15 +1,20 @@
-"""Benchmark (not a test) of the analysis functions in classification_vs_labeling.metrics.
+"""Benchmark (not a test) of the analysis functions in classification_vs_labeling.metrics and .conformal.
 
 Prints one JSON line per measurement: median and min seconds over `--repeats` runs, sizes, and the machine
 (cpu count, python/numpy/pandas/torch/scikit-learn versions), and the peak memory the call allocates. Baselines are measured in the same run:
-the plain (T, N, K) broadcast sweep and a Python loop over thresholds calling the single-threshold functions.
+the plain (T, N, K) broadcast sweep and a Python loop over thresholds calling the single-threshold functions; for the
+conformal sets (fitted on --items calibration items, then built for --items items), MAPIE's SplitConformalClassifier
+on the same probabilities when MAPIE (a dev dependency) is installed.
 
     python tools/bench_analysis.py [--items 10000] [--classes 37] [--thresh 100] [--boot 1000] [--repeats 5]
 """
 import argparse, json, os, platform, statistics, time, tracemalloc
 import numpy as np, pandas as pd, sklearn, torch
 from classification_vs_labeling.metrics import (simulate_preds, threshold_sweep, per_class_thresholds, paired_bootstrap,
-    argmax_correct, exact_correct, per_label_accuracy, exact_match, none_rate, several_rate, set_sizes)
+    argmax_correct, exact_correct, per_label_accuracy, exact_match, none_rate, several_rate, set_sizes, tune_split)
+from classification_vs_labeling.conformal import METHODS, fit_conformal, conformal_sets, conformal_summary
+try: from mapie.classification import SplitConformalClassifier
+except ImportError: SplitConformalClassifier = None
 
 MACHINE = dict(cpu_count=os.cpu_count(), affinity=len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else None,
                python=platform.python_version(), numpy=np.__version__, pandas=pd.__version__, torch=torch.__version__,
@@ -62,5 +67,26 @@ def main(argv=None):
             report(name, lambda: f(lab, t, ts), reps, **sizes)
     ca, cb = argmax_correct(clas, y), exact_correct(lab, y, 0.5)
     report('paired_bootstrap', lambda: paired_bootstrap(ca, cb, n_boot=a.boot), a.repeats, n_items=a.items, n_boot=a.boot)
+    csizes = dict(n_cal=a.items, n_items=a.items, n_classes=a.classes, alpha=0.1)
+    for m in METHODS:   # fit the cut on the calibration items, then build the sets
+        report(f'conformal_sets_{m}', lambda: conformal_sets(clas, fit_conformal(clas, y, method=m, alpha=0.1)), a.repeats, **csizes)
+    tune = tune_split(a.items, 0.5, seed=0, strat=y)
+    report('conformal_summary', lambda: conformal_summary(clas, lab, y, tune, alpha=0.1, from_logits=False), a.repeats,
+           n_items=a.items, n_classes=a.classes, n_tune=int(tune.sum()), alpha=0.1)
+    if SplitConformalClassifier is not None and not a.no_baselines:
+        for m in METHODS:
+            def mapie(m=m):
+                c = SplitConformalClassifier(PassThrough(a.classes), confidence_level=0.9, conformity_score=m, prefit=True, random_state=0)
+                return c.conformalize(clas, y).predict_set(clas)[1][:, :, 0]
+            if m == 'lac': assert (mapie() == conformal_sets(clas, fit_conformal(clas, y, alpha=0.1))).all(), 'MAPIE disagrees with LAC'
+            report(f'baseline_mapie_{m}', mapie, a.repeats, **csizes)
+
+class PassThrough:
+    "A prefitted classifier for MAPIE whose predict_proba returns its input: the saved probabilities."
+    def __init__(self, k): self.classes_ = np.arange(k)
+    def fit(self, X, y): return self
+    def predict_proba(self, X): return np.asarray(X)
+    def predict(self, X): return np.asarray(X).argmax(1)
+    def __sklearn_is_fitted__(self): return True
 
 if __name__ == '__main__': main()
