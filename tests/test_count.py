@@ -1,95 +1,14 @@
-"Tests for classification_vs_labeling.multilabel: composed images, the softmax + count loss against PyTorch, decoding, set metrics against scikit-learn, bad input."
+"Tests for classification_vs_labeling.count: the softmax + count loss against PyTorch, decoding, the paired learner, set metrics against scikit-learn, bad input."
 import numpy as np, pandas as pd, pytest, torch
 import torch.nn.functional as F
 import matplotlib; matplotlib.use('Agg')
-from PIL import Image
 from hypothesis import given, settings, strategies as st
 from sklearn.metrics import accuracy_score, hamming_loss, f1_score
-from classification_vs_labeling.multilabel import *
+from classification_vs_labeling.multilabel import multi_digits, multi_dls
 from classification_vs_labeling.count import *
-from classification_vs_labeling.multilabel import _rgb
-
-def pool(seed=0, per_class=3):
-    "A small pool of fake 28px digits: per class, squares of a class-specific brightness (never 0)."
-    rng = np.random.default_rng(seed)
-    y = np.repeat(np.arange(10), per_class)
-    x = np.zeros((len(y), 28, 28), np.uint8)
-    for i, k in enumerate(y): x[i, 6:22, 6:22] = 20 + 20*k + rng.integers(0, 10)
-    return x, y
-
-# ---- composed images
-def test_compose_deterministic_and_sized():
-    x, y = pool()
-    a, b = compose_digits(x, y, 50, seed=3), compose_digits(x, y, 50, seed=3)
-    for u, v in zip(a, b): np.testing.assert_array_equal(u, v)
-    assert not np.array_equal(a[0], compose_digits(x, y, 50, seed=4)[0])
-    imgs, targs, src = a
-    assert imgs.shape == (50, 56, 56) and imgs.dtype == np.uint8 and targs.shape == (50, 10) and src.shape == (50, 3)
-    assert compose_digits(x, y, 5, size=64, max_digits=4)[0].shape == (5, 64, 64)
-
-def test_compose_labels_are_the_digits_drawn():
-    x, y = pool()
-    imgs, targs, src = compose_digits(x, y, 300, seed=0)
-    n_drawn = (src >= 0).sum(1)
-    assert set(np.unique(n_drawn)) == {0, 1, 2, 3}
-    np.testing.assert_array_equal(targs.sum(1), n_drawn)          # distinct classes: one label per digit drawn
-    for i in range(len(imgs)):
-        drawn = src[i][src[i] >= 0]
-        assert sorted(y[drawn]) == sorted(np.flatnonzero(targs[i]))
-        # every drawn digit's brightness is on the canvas, and nothing else is (digits never overlap in this pool)
-        assert set(np.unique(imgs[i])) - {0} == set(np.unique(x[drawn])) - {0}
-    assert imgs[n_drawn == 0].max() == 0 and (imgs[n_drawn > 0].reshape((n_drawn > 0).sum(), -1).max(1) > 0).all()
-
-def test_compose_bad_input():
-    x, y = pool()
-    with pytest.raises(ValueError, match='max_digits'): compose_digits(x, y, 3, max_digits=5)
-    with pytest.raises(ValueError, match='size'): compose_digits(x, y, 3, size=40)
-    with pytest.raises(ValueError, match='every digit class'): compose_digits(x[y < 9], y[y < 9], 3)
-    with pytest.raises(ValueError, match='shapes'): compose_digits(x, y[:-1], 3)
 
 @pytest.fixture(scope='module')
 def digits(): return multi_digits(n_train=300, n_valid=100, seed=0)
-
-def test_multi_digits(digits):
-    assert digits.items.shape == (400, 56, 56) and len(digits.labels) == 400 and digits.classes == [str(k) for k in range(10)]
-    np.testing.assert_array_equal(digits.valid_idx, np.arange(300, 400))
-    np.testing.assert_array_equal(digits.counts, (digits.sources >= 0).sum(1))
-    assert digits.targs.shape == (400, 10) and (digits.targs.sum(1) == digits.counts).all()
-    tr, va = digits.sources[digits.train_idx], digits.sources[digits.valid_idx]
-    assert len(np.intersect1d(tr[tr >= 0], va[va >= 0])) == 0     # disjoint source digits
-    _, y = mnist_arrays()
-    for ls, s in zip(digits.labels, digits.sources): assert ls == sorted(str(k) for k in y[s[s >= 0]])
-    again = multi_digits(n_train=300, n_valid=100, seed=0)
-    np.testing.assert_array_equal(again.items, digits.items); assert again.labels == digits.labels
-    assert 'images with 0 labels' in digits.summary()
-
-def test_multilabelset_bad_input():
-    with pytest.raises(ValueError, match='one list of labels per item'): MultiLabelSet('x', ['a.png'], [], ['a'], [])
-    with pytest.raises(ValueError, match='not in classes'): MultiLabelSet('x', ['a.png'], [['b']], ['a'], [])
-    with pytest.raises(ValueError, match='valid_idx'): MultiLabelSet('x', ['a.png'], [['a']], ['a'], [3])
-
-def test_pascal_2007_from_folder(tmp_path):
-    (tmp_path/'train').mkdir()
-    for i in range(4): Image.new('RGB', (40, 30), (i*50, 0, 0)).save(tmp_path/'train'/f'{i:06d}.jpg')
-    pd.DataFrame({'fname': [f'{i:06d}.jpg' for i in range(4)], 'labels': ['dog', 'person horse', 'car', 'car person'],
-                  'is_valid': [False, True, False, True]}).to_csv(tmp_path/'train.csv', index=False)
-    s = pascal_2007(tmp_path)
-    assert s.classes == ['car', 'dog', 'horse', 'person'] and s.labels[1] == ['horse', 'person']
-    np.testing.assert_array_equal(s.valid_idx, [1, 3]); np.testing.assert_array_equal(s.counts, [1, 2, 1, 2])
-    assert s.items[2] == tmp_path/'train'/'000002.jpg'
-    dls = multi_dls(s, size=32, bs=2)
-    xb, yb = dls.valid.one_batch()
-    assert xb.shape == (2, 3, 32, 32)
-    np.testing.assert_array_equal(yb.cpu().numpy(), s.targs[[1, 3]].astype(float))
-    with pytest.raises(FileNotFoundError, match='train.csv'): pascal_2007(tmp_path/'train')
-
-def test_multi_dls_batches(digits):
-    dls = multi_dls(digits, bs=16)
-    xb, yb = dls.valid.one_batch()
-    assert xb.shape == (16, 3, 56, 56) and list(dls.vocab) == digits.classes
-    np.testing.assert_array_equal(yb.cpu().numpy().astype(bool), digits.targs[digits.valid_idx[:16]])
-    np.testing.assert_allclose(xb[:, 0].cpu().numpy(), digits.items[digits.valid_idx[:16]]/255, atol=1e-6)
-    assert (yb.sum(1) == 0).any()                                  # empty label sets come through as rows of zeros
 
 # ---- the softmax + count loss
 def batch():
@@ -240,6 +159,3 @@ def test_most_common_set_and_names():
     np.testing.assert_array_equal(most_common_set(t), [False, True])
     assert set_names([[True, False], [False, False], [True, True]], ['x', 'y']) == ['{x}', '{}', '{x,y}']
     np.testing.assert_array_equal(top1_sets([[0.1, 0.7, 0.2]]), [[False, True, False]])
-
-def test_rgb():
-    assert _rgb(np.zeros((4, 4), np.uint8)).shape == (4, 4, 3)
