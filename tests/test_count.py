@@ -3,9 +3,10 @@ import numpy as np, pandas as pd, pytest, torch
 import torch.nn.functional as F
 import matplotlib; matplotlib.use('Agg')
 from hypothesis import given, settings, strategies as st
-from sklearn.metrics import accuracy_score, hamming_loss, f1_score
+from sklearn.metrics import accuracy_score, hamming_loss
 from classification_vs_labeling.multilabel import multi_digits, multi_dls
 from classification_vs_labeling.count import *
+from fastcore import test as fc       # fastcore's test_eq/test_close/test_fail, as in the chapter (a bare import would be collected as tests)
 
 @pytest.fixture(scope='module')
 def digits(): return multi_digits(n_train=300, n_valid=100, seed=0)
@@ -98,6 +99,14 @@ def test_count_pair_learner_same_init_and_metrics(digits):
     em = (CountLoss(10, 3).decodes(out[:, :14]) == t.bool()).all(1).float().mean()
     torch.testing.assert_close(count_exact_match(out, t), em)
     torch.testing.assert_close(bce_exact_match_multi(out, t), ((out[:, 14:24] > 0) == t.bool()).all(1).float().mean())
+    loss = learn.loss_func(out, t); loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in learn.model.ce.parameters() if p.requires_grad)
+    fc.test_close(loss, CountLoss(10, 3)(out[:, :14], t) + F.binary_cross_entropy_with_logits(out[:, 14:24], t.float()), eps=1e-5)
+
+def test_count_pair_learner_passes_learner_options_on(digits):
+    learn = count_pair_learner(multi_dls(digits, bs=8), seed=1, wd=0.25, max_count=4)
+    assert learn.wd == 0.25 and learn.loss_func.count.max_count == 4
+    with pytest.raises(TypeError): count_pair_learner(multi_dls(digits, bs=8), 'small', False, 1)   # seed is keyword-only
 
 def test_multi_predictions_checks():
     p = MultiPredictions(list('abcde'), np.eye(5)[[0, 1]], np.zeros((2, 9)), np.zeros((2, 5)), 3)
@@ -159,3 +168,53 @@ def test_most_common_set_and_names():
     np.testing.assert_array_equal(most_common_set(t), [False, True])
     assert set_names([[True, False], [False, False], [True, True]], ['x', 'y']) == ['{x}', '{}', '{x,y}']
     np.testing.assert_array_equal(top1_sets([[0.1, 0.7, 0.2]]), [[False, True, False]])
+
+# ---- chapter 10's checks: its toy batch and toy sets, and how its tables fit together (on made-up predictions)
+def toy():
+    "The chapter's toy batch, K=4: an image with classes 0 and 2, one with class 1, one with none."
+    targ = torch.tensor([[1., 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 0]])
+    out = torch.tensor([[2., 0, 2, 0,   0, 0, 3, 0],         # classes 0 and 2 tie; count 2
+                        [0., 3, 1, 0,   0, 3, 0, 0],         # class 1; count 1
+                        [1., 0, 0, 0,   3, 0, 0, 0]])        # count 0
+    return CountLoss(4, max_count=3), out, targ
+
+def test_count_loss_on_the_chapter_toy():
+    cl, out, targ = toy()
+    dist = F.cross_entropy(out[:2, :4], targ[:2]/targ[:2].sum(1, keepdim=True))
+    fc.test_close(cl(out, targ), dist + F.cross_entropy(out[:, 4:], torch.tensor([2, 1, 0])), eps=1e-6)
+    fc.test_eq(cl.predict_sets(out), np.array([[1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 0]], bool))
+    fc.test_eq(cl.predict_sets(cl.activation(out)), cl.predict_sets(out))   # softmax keeps the order: same sets
+    fc.test_fail(lambda: cl(out, targ*2), contains='multi-hot')
+    fc.test_fail(lambda: cl(out, torch.ones(3, 4)), contains='at most')
+    fc.test_fail(lambda: cl(out[:, :6], targ), contains='expected shape')
+
+def test_set_metrics_and_error_kinds_on_the_chapter_toys():
+    t1 = set_metrics(np.array([[1, 0], [0, 0], [1, 1], [0, 0]]), np.array([[1, 0], [0, 0], [1, 0], [0, 1]]))
+    fc.test_close(t1['exact_match'], 0.5); fc.test_close(t1['f1_samples'], (1 + 1 + 2/3 + 0)/4); fc.test_close(t1['per_label_accuracy'], 6/8)
+    fc.test_fail(lambda: set_metrics(np.ones((2, 3)), np.ones((2, 2))), contains='expected shape')
+    e = error_kinds([[0, 0], [1, 1], [0, 1], [1, 0]], [[1, 0], [1, 0], [1, 0], [1, 0]])
+    fc.test_eq(e, {'right': .25, 'too few': .25, '(of which none)': .25, 'too many': .25, 'right number, wrong labels': .25})
+
+def made_up_preds(n=400, k=5, seed=0) -> MultiPredictions:
+    "Noisy predictions of both models for random label sets of 0..3 labels: neither model is always right."
+    rng = np.random.default_rng(seed)
+    t = np.zeros((n, k), bool)
+    for row, c in zip(t, rng.integers(0, 4, n)): row[rng.choice(k, c, replace=False)] = True
+    count_out = np.concatenate([np.where(t, 2., 0.) + rng.normal(0, 1, t.shape), np.eye(4)[t.sum(1)]*2 + rng.normal(0, 1, (n, 4))], 1)
+    return MultiPredictions([str(i) for i in range(k)], t, count_out, np.where(t, 1., -1.) + rng.normal(0, 1, t.shape), max_count=3)
+
+def test_the_chapters_tables_fit_together():
+    p = made_up_preds()
+    sets, targs_h, held, thresh = held_out_sets(p)
+    table = sets_table(sets, targs_h)
+    fc.test_eq(table.loc['count model', 'exact_match'], (p.count_sets[held] == targs_h).all(1).mean())
+    fc.test_eq(held.sum(), len(targs_h)); fc.test_eq(p.targs[held], targs_h)
+    assert 0 < table.loc['count model', 'exact_match'] < 1 and 0 < table.loc['labeler (tuned thresh)', 'exact_match'] < 1
+    bc = by_count(sets, targs_h)
+    fc.test_eq(bc['items'].sum(), len(targs_h))
+    for m in sets: fc.test_close((bc[m]*bc['items']).sum()/len(targs_h), table.loc[m, 'exact_match'], eps=1e-9)   # the rows add up to the total
+    assert 0 in bc.index
+    fc.test_eq(bc.loc[0, 'softmax top-1'], 0.)                                                                     # top-1 is never empty
+    errs = pd.DataFrame({m: error_kinds(s, targs_h) for m, s in sets.items()}).T
+    fc.test_close(errs[['right', 'too few', 'too many', 'right number, wrong labels']].to_numpy().sum(1), 1, eps=1e-9)
+    fc.test_close(errs['right'].to_numpy(), table['exact_match'].to_numpy(), eps=1e-9)
