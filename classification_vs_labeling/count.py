@@ -162,9 +162,8 @@ def predict_count_pair(learn:Learner, seed:int=0) -> MultiPredictions:
     return MultiPredictions(list(learn.dls.vocab), targs.numpy(), c.numpy(), b.numpy(), learn.loss_func.count.max_count, seed)
 
 # %% ../nbs/10_count.ipynb #34ecf3c4
-@delegates(RunConfig)
 def multi_config(mset:MultiLabelSet, **kwargs) -> RunConfig:
-    "`RunConfig` for `mset`: `RUN_DEFAULTS`' digits (composed arrays, at their own size) or pascal (image files); `kwargs` override."
+    "`RunConfig` for `mset`: `RUN_DEFAULTS`' digits (composed arrays, at their own size) or pascal (image files); `kwargs` are `RunConfig` fields that override them."
     arrays = isinstance(mset.items, np.ndarray)
     return RunConfig(**{'data': 'digits' if arrays else 'pascal', **({'size': multi_size(mset)} if arrays else {}), **kwargs})
 
