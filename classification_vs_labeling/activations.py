@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
+from .core import check_int
 
 # %% auto #0
 __all__ = ['to_float_tensor', 'softmax', 'sigmoid', 'plot_activations', 'plot_softmax_push']
@@ -55,11 +56,17 @@ def plot_activations(acts, classes=None, ax=None) -> plt.Axes:
     return ax
 
 # %% ../nbs/01_activations.ipynb #8df08c18
-def plot_softmax_push(acts, idx:int=0, classes=None, span:tuple=(-4., 8.), n:int=200, ax=None) -> plt.Axes:
+def plot_softmax_push(acts,                     # one item's activations, (K,)
+                      idx:int=0,                # the class whose activation varies (negative: from the end)
+                      classes=None,             # K class names (default: 'class 0', 'class 1', ...)
+                      *,
+                      span:tuple=(-4., 8.),     # the range its activation goes over
+                      n:int=200,                # points along `span`
+                      ax=None                   # Axes to draw on (default: a new figure)
+                     ) -> plt.Axes:
     "Vary activation `idx` over `span`, the others fixed: every class's softmax (solid) and sigmoid (dashed)."
     a, classes = _check_acts(acts, classes)
-    if not -len(a) <= idx < len(a): raise ValueError(f"idx: expected a class index in [0, {len(a)}), got {idx}")
-    idx = idx % len(a)
+    idx, n = check_int(idx, 'idx', -len(a), len(a) - 1) % len(a), check_int(n, 'n', lo=1)
     zs = torch.linspace(*span, n, dtype=a.dtype)
     grid = a.repeat(n, 1)
     grid[:, idx] = zs

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 import numpy as np, pandas as pd
 import torch
 from fastcore.basics import ifnone
+from fastcore.meta import delegates
 import torch.nn.functional as F
 import matplotlib.pyplot as plt
 from fastai.vision.all import DataLoaders, Learner, BCEWithLogitsLossFlat, set_seed, noop
-from .core import to_np, check_scores, check_targets, softmax_probs
+from .core import to_np, check_scores, check_targets, check_int, softmax_probs
 from .train import RunConfig, create_model, PairedModel, paired_splitter, add_normalize
 from .metrics import exact_match, per_label_accuracy, predicted_sets, tune_split, best_threshold, prf
 from .multilabel import MultiLabelSet, multi_dls, multi_size
@@ -33,8 +34,8 @@ def _plain(x) -> torch.Tensor:
 class CountLoss:
     "Softmax + count: soft-target cross-entropy on the label distribution (items with labels) + cross-entropy on the number of labels."
     def __init__(self, n_classes:int, max_count:int=3):
-        if not 1 <= max_count <= n_classes: raise ValueError(f"max_count: expected 1 to {n_classes} (the number of classes), got {max_count}")
-        self.k, self.max_count = n_classes, max_count
+        self.k = check_int(n_classes, 'n_classes', lo=1)
+        self.max_count = check_int(max_count, 'max_count', 1, self.k)     # at most one label per class
     @property
     def n_out(self) -> int: return self.k + self.max_count + 1          # K class scores, then scores for counts 0..max_count
 
@@ -111,7 +112,14 @@ def bce_exact_match_multi(out, targ, thresh:float=0.5):
     _, b, t = _pair_parts(out, targ)
     return ((b.sigmoid() > thresh) == t).all(1).float().mean()
 
-def count_pair_learner(dls:DataLoaders, arch:str='small', pretrained:bool=False, seed:int=0, max_count:int=3, **kwargs) -> Learner:
+@delegates(Learner, but=['loss_func', 'splitter', 'metrics'])
+def count_pair_learner(dls:DataLoaders,        # multi-hot loaders (`multi_dls`)
+                       arch:str='small',       # 'small' or a torchvision model name
+                       pretrained:bool=False,  # start from ImageNet weights (then the body is frozen)
+                       *,
+                       seed:int=0,             # seed of the one network both models copy
+                       max_count:int=3,        # the largest number of labels the count head can say
+                       **kwargs) -> Learner:
     "One fastai `Learner` training the count model and the labeler: same network, same initial weights, same batches."
     set_seed(seed)
     loss = CountPairLoss(len(dls.vocab), max_count)
@@ -126,12 +134,12 @@ def count_pair_learner(dls:DataLoaders, arch:str='small', pretrained:bool=False,
 @dataclass
 class MultiPredictions:
     "The count model's outputs and the labeler's logits on the validation images of one paired run, with the multi-hot targets."
-    classes: list
+    classes: list                # the K class names
     targs: np.ndarray            # (N, K) bool
     count_out: np.ndarray        # (N, K + max_count + 1): class scores, then count scores
     bce_logits: np.ndarray       # (N, K)
-    max_count: int = 3
-    seed: int = 0
+    max_count: int = 3           # the count head's largest count
+    seed: int = 0                # the training seed
 
     def __post_init__(self):
         k = len(self.classes)
@@ -155,11 +163,17 @@ def predict_count_pair(learn:Learner, seed:int=0) -> MultiPredictions:
 
 # %% ../nbs/10_count.ipynb #34ecf3c4
 def multi_config(mset:MultiLabelSet, **kwargs) -> RunConfig:
-    "`RunConfig` for `mset`: `RUN_DEFAULTS`' digits (composed arrays, at their own size) or pascal (image files); `kwargs` override."
+    "`RunConfig` for `mset`: `RUN_DEFAULTS`' digits (composed arrays, at their own size) or pascal (image files); `kwargs` are `RunConfig` fields that override them."
     arrays = isinstance(mset.items, np.ndarray)
     return RunConfig(**{'data': 'digits' if arrays else 'pascal', **({'size': multi_size(mset)} if arrays else {}), **kwargs})
 
-def train_count_pair(mset:MultiLabelSet, cfg:RunConfig|None=None, seed:int=0, max_count:int|None=None, progress:bool=True,
+@delegates(count_pair_learner, but=['arch', 'pretrained', 'lr'])   # these come from `cfg`
+def train_count_pair(mset:MultiLabelSet,         # the images, their labels and the split
+                     cfg:RunConfig|None=None,    # the run's settings (default: `multi_config(mset)`)
+                     *,
+                     seed:int=0,                 # seed of the initial weights and of the batches
+                     max_count:int|None=None,    # the count head's largest count (default: the most labels in `mset`)
+                     progress:bool=True,         # show fastai's progress bars
                      **kwargs) -> MultiPredictions:
     "Train the count model and the labeler on `mset` (same network, initial weights and batches); return their `MultiPredictions`."
     cfg = cfg or multi_config(mset)

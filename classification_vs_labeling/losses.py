@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
-from .core import to_np, check_scores, check_targets
+from .core import to_np, check_scores, check_targets, check_int
 from .activations import to_float_tensor, sigmoid
 
 # %% auto #0
@@ -101,10 +101,16 @@ def logit_grads(loss_func, logits, targs) -> torch.Tensor:
     return x.grad
 
 # %% ../nbs/02_losses.ipynb #dd3f3885
-def plot_loss_curves(other_logits=(1., 0., -1., -2.), span:tuple=(-6., 6.), n:int=121, axs=None) -> plt.Figure:
+def plot_loss_curves(other_logits=(1., 0., -1., -2.),  # the wrong classes' logits, fixed: a 1-d array
+                     *,
+                     span:tuple=(-6., 6.),              # the range the target class's logit goes over
+                     n:int=121,                         # points along `span`
+                     axs=None                           # two Axes to draw on (default: a new figure)
+                    ) -> plt.Figure:
     "Vary the target class's logit (class 0) over `span`: CE and BCE (left), their gradients by autograd (right)."
     o = to_float_tensor(other_logits).double()
     if o.ndim != 1 or len(o) < 1: raise ValueError(f"other_logits: expected a 1-d array of the wrong classes' logits, got shape {tuple(o.shape)}")
+    n = check_int(n, 'n', lo=1)
     zs = torch.linspace(*span, n, dtype=torch.float64)
     x = torch.cat([zs[:, None], o.repeat(n, 1)], 1)
     t, y = torch.zeros(n, dtype=torch.long), one_hot(torch.zeros(n), len(o) + 1, torch.float64)

