@@ -1,0 +1,76 @@
+"core: the mode switch, atomic writes, the validators, float64 probabilities and the run defaults."
+import os
+import numpy as np, pytest, torch
+from hypothesis import given, strategies as st
+from classification_vs_labeling.core import *
+from classification_vs_labeling.core import _umask
+
+@pytest.mark.parametrize('v,exp', [('1', True), ('true', True), ('0', False), ('', False), ('no', False)])
+def test_quick_mode_reads_cvl_quick(monkeypatch, v, exp):
+    monkeypatch.setenv('CVL_QUICK', v)
+    assert quick_mode() == exp
+
+def test_atomic_path_keeps_whole_files_only(tmp_path):
+    with atomic_path(tmp_path/'a.txt') as tmp: tmp.write_text('done')
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(tmp_path/'b.txt') as tmp: tmp.write_text('half'); raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['a.txt']
+    assert (tmp_path/'a.txt').read_text() == 'done'
+    assert (tmp_path/'a.txt').stat().st_mode & 0o777 == 0o666 & ~_umask()   # the usual permissions, not mkstemp's private ones
+
+def test_array_validators():
+    assert check_probs(torch.tensor([[0.2, 0.8]])).dtype == np.float64
+    assert (check_targets(np.eye(3)[[1, 2]], 2, 3) == np.eye(3, dtype=bool)[[1, 2]]).all()
+    for f, msg in [(lambda: check_probs([[0.2, 1.3]]), '[0, 1]'), (lambda: check_probs([[0.2, float('nan')]]), 'NaN'),
+                   (lambda: check_probs(np.zeros((0, 3))), 'empty'), (lambda: check_probs([0.2, 0.3]), '2-d'),
+                   (lambda: check_probs([[0.2, 0.3]], n_classes=3), '3 classes'), (lambda: check_targets([0, 3], 2, 3), '[0, 3)'),
+                   (lambda: check_targets([0], 2, 3), '2 targets'), (lambda: check_targets([[0, 2, 0]], 1, 3), 'multi-hot'),
+                   (lambda: check_thresh(1.5), '[0, 1]'), (lambda: check_thresh([0.5, 0.5], n_classes=3), '3 per-class'),
+                   (lambda: check_targets(torch.tensor([[1 - 1e-12, 0.]], dtype=torch.float64), 1, 2), 'multi-hot')]:
+        with pytest.raises(ValueError) as e: f()
+        assert msg in str(e.value) and '\n' not in str(e.value)
+    assert check_thresh(0.5).shape == ()
+    assert to_np(torch.tensor([1e-300], dtype=torch.float64))[0] == 1e-300   # no silent float32 rounding
+
+@pytest.mark.parametrize('bad', [float('nan'), float('inf'), -float('inf'), 1+2j, None, 'abc', '0.5', [1], np.array([1.]), True, np.bool_(False)])
+def test_check_number_refuses_in_one_line(bad):
+    with pytest.raises(ValueError) as e: check_number(bad, 'x')
+    assert str(e.value).startswith('x: expected') and '\n' not in str(e.value)
+
+@given(st.floats(allow_nan=False, allow_infinity=False), st.floats(-1e6, 1e6), st.floats(-1e6, 1e6), st.booleans(), st.booleans())
+def test_check_number_bounds(x, a, b, lo_open, hi_open):
+    lo, hi = min(a, b), max(a, b)
+    inside = (x > lo or (x == lo and not lo_open)) and (x < hi or (x == hi and not hi_open))
+    if inside: assert check_number(x, 'x', lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open) == x
+    else:
+        with pytest.raises(ValueError, match='x: expected a value in'): check_number(x, 'x', lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open)
+
+def test_check_int_and_fraction():
+    assert check_number(np.float32(0.5), 'x') == 0.5 and check_int(np.int64(7), 'n') == 7 and isinstance(check_int(7.0, 'n'), int)
+    with pytest.raises(ValueError, match='whole'): check_int(2.5, 'n')
+    with pytest.raises(ValueError, match=r'\(0, inf\]'): check_number(0, 'x', lo=0, lo_open=True)
+    for bad in (0, 1, 0.0, 1.0, -0.5): 
+        with pytest.raises(ValueError, match=r'tune_frac: expected a value in \(0, 1\)'): check_fraction(bad, 'tune_frac')
+
+def test_probabilities_are_float64_from_logits():
+    z = np.array([[17., 18.]], np.float32)
+    assert (np.float32(1)/(1 + np.exp(-z)) == 1).all()                        # float32 saturates and ties these two
+    p = sigmoid_probs(z)
+    assert p.dtype == np.float64 and p[0, 0] < p[0, 1] < 1
+    np.testing.assert_allclose(softmax_probs([[0., 0.]]), [[0.5, 0.5]])
+    np.testing.assert_allclose(softmax_probs(z), torch.softmax(torch.tensor(z, dtype=torch.float64), 1).numpy(), rtol=1e-12)
+    assert softmax_probs(np.zeros((0, 3))).shape == (0, 3)                      # no out-of-domain items is fine
+    with pytest.raises(ValueError, match='finite'): softmax_probs([[0., np.nan]])
+
+def test_run_defaults(monkeypatch):
+    assert run_defaults('no/such/folder')['arch'] == 'resnet34'             # any folder: the 'folder' row
+    assert run_defaults('mnist', s=0.1)['size'] == 28                        # quick-mode sets are never scaled
+    assert (scaled_size(224, 0.5), scaled_size(224, 0.01), scaled_size(28, 0.5)) == (112, 32, 28)
+    assert run_defaults('pets', s=0.5)['epochs'] == 2 and run_defaults('pets', s=0.15)['epochs'] == 1
+    monkeypatch.setenv('CVL_QUICK', '1'); assert (default_data(), default_data(multi=True)) == ('mnist', 'digits')
+    monkeypatch.setenv('CVL_QUICK', '');  assert (default_data(), default_data(multi=True)) == ('pets', 'pascal')
+    monkeypatch.setenv('CVL_SCALE', '0.5'); assert scale() == 0.5 and run_defaults('pets')['size'] == 112
+    for bad in ('0', '1.5', 'half', 'nan'):
+        monkeypatch.setenv('CVL_SCALE', bad)
+        with pytest.raises(ValueError, match='CVL_SCALE'): scale()
+    assert set(RUN_DEFAULTS['mnist']) == set(RUN_DEFAULTS['pets'])            # every row names every setting
