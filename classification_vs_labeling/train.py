@@ -225,7 +225,11 @@ def predict_pair(learn:Learner, ood_items=(), seed:int=0, items=None) -> Predict
     return Predictions(list(dls.vocab), targs, ce, bce, ood_ce, ood_bce, seed, [str(p) for p in items], [str(p) for p in ood_items])
 
 # %% ../nbs/04_train.ipynb #6e5b6f60
-def fit_batch_size(n_train:int, n_valid:int, bs:int, log=print) -> int:
+def fit_batch_size(n_train:int,   # training images
+                   n_valid:int,   # validation images
+                   bs:int,        # the batch size asked for
+                   *, log=print   # where the one-line notice goes
+                  ) -> int:
     "`bs`, or a quarter of `n_train` (at least 2) when `bs` is more than the training images; a ValueError naming the counts when the split is too small."
     n_train, n_valid, bs = check_int(n_train, 'n_train', lo=0), check_int(n_valid, 'n_valid', lo=0), check_int(bs, 'bs', lo=1)
     if n_train < 2 or n_valid < 4:
@@ -306,7 +310,12 @@ def run_file(cfg:RunConfig, seed:int=0) -> Path:
     return runs_dir()/(f"{name}_{cfg.arch}_{'pretrained' if cfg.pretrained else 'scratch'}_{cfg.epochs}ep_{cfg.size}px_seed{seed}_"
                        f"{hashlib.sha256(key.encode()).hexdigest()[:10]}.npz")
 
-def saved_run(data=None, seed:int=0, files:bool=True, progress:bool=True, log=print) -> Predictions:
+def saved_run(data=None,           # a data set's name, a folder or a loaded `ImageSet` (default: the mode's, `default_data()`)
+              seed:int=0,          # the training seed
+              *, files:bool=True,  # fetch the run's images again when they are not on this machine
+              progress:bool=True,  # show fastai's progress when it trains
+              log=print            # where the line saying which run is used goes
+             ) -> Predictions:
     "One paired run on `data` (a name, a folder or a loaded `ImageSet`; default: the mode's), trained once and saved in `runs_dir()`."
     iset = data if isinstance(data, ImageSet) else None
     name = iset.name if iset is not None else str(data or default_data())
