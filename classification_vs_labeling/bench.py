@@ -13,7 +13,7 @@ import torch
 import fastai
 from .core import device_name
 from .data import matched_dls, synthetic_pets, pets
-from .train import paired_learner, plain_learners, create_model, PairedModel, PairedLoss, predict_pair
+from .train import paired_learner, plain_learners, create_model, PairedModel, PairedLoss, predict_pair, fit_batch_size
 from .fastpath import cached_dls, speed_up, _bf16, _STORE
 from .metrics import argmax_accuracy, exact_match
 
@@ -75,6 +75,7 @@ def bench(device=None, n:int=7390, arch:str='resnet34', epochs:int=1, size:int=2
     if not seed_list or len(set(seed_list)) != len(seed_list): raise ValueError(f"seeds: expected distinct seeds, got {seeds}")
     iset = pets(synthetic_pets(data_dir, n=n), seed=seed_list[0])    # one split for every seed: the seeds vary the training only
     k, n_train = len(iset.classes), len(iset.train_idx)
+    bs = fit_batch_size(n_train, len(iset.valid_idx), bs, log=log)   # chapter 04: never zero batches
     augment = size >= 64
     rec = dict(bench='classify_vs_label_pair', device=device, gpu=torch.cuda.get_device_name() if device.startswith('cuda') else None,
                cpus=os.cpu_count(), n=n, n_train=n_train, arch=arch, epochs=epochs, size=size, bs=bs, presize=round(size*460/224) if augment else size,
@@ -109,7 +110,7 @@ def bench(device=None, n:int=7390, arch:str='resnet34', epochs:int=1, size:int=2
     rec['b_pair_img_s'] = seen/rec['b_total_s']
     rec['b_pair_img_s_excl_cache'] = seen/rec['b_train_s']
     log("(c) ceiling: paired train step on a batch already on the device")
-    rec['c_pair_img_s'] = ceiling(arch, k, size, bs, device)
+    rec['c_pair_img_s'] = ceiling(arch, k, size, bs, device, steps=min(20, max(1, n_train//bs)))   # at most one epoch's steps
     torch.backends.cudnn.benchmark = autotune
     rec['ratio_b_over_a'] = rec['b_pair_img_s']/rec['a_pair_img_s']
     rec['b_pct_of_c'] = 100*rec['b_pair_img_s_excl_cache']/rec['c_pair_img_s']

@@ -64,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument('--pretrained', action=argparse.BooleanOptionalAction, default=None,
                    help='start from ImageNet weights (default: yes except for mnist / small)')
     c.add_argument('--scale', type=float, default=1.0, help='share of full mode\'s cost: images of side 224*s (>= 32px), '
-                   '4*s epochs (>= 1); full-mode data sets only (default: 1)')
+                   '4*s epochs (>= 1), 500*s letters and photos (>= 10); full-mode data sets only (default: 1)')
     c.add_argument('--device', default=None, help='cpu or cuda (default: cuda when available)')
     c.add_argument('--tune-frac', type=float, default=0.5, help='fraction of validation items used to fit threshold and temperature')
     c.add_argument('--out', default='cvl_out', help='output folder (default: cvl_out)')

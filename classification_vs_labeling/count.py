@@ -16,7 +16,7 @@ import torch.nn.functional as F
 import matplotlib.pyplot as plt
 from fastai.vision.all import DataLoaders, Learner, BCEWithLogitsLossFlat, set_seed, noop
 from .core import to_np, check_scores, check_targets, check_int, softmax_probs
-from .train import RunConfig, create_model, PairedModel, paired_splitter, add_normalize
+from .train import RunConfig, create_model, PairedModel, paired_splitter, add_normalize, fit_batch_size
 from .metrics import exact_match, per_label_accuracy, predicted_sets, tune_split, best_threshold, prf
 from .multilabel import MultiLabelSet, multi_dls, multi_size
 
@@ -178,7 +178,8 @@ def train_count_pair(mset:MultiLabelSet,         # the images, their labels and 
     "Train the count model and the labeler on `mset` (same network, initial weights and batches); return their `MultiPredictions`."
     cfg = cfg or multi_config(mset)
     max_count = ifnone(max_count, int(mset.counts.max()))
-    dls = multi_dls(mset, size=cfg.size, bs=cfg.bs, seed=seed, augment=cfg.augment)
+    bs = fit_batch_size(len(mset.train_idx), len(mset.valid_idx), cfg.bs)   # chapter 04: never zero batches
+    dls = multi_dls(mset, size=cfg.size, bs=bs, seed=seed, augment=cfg.augment)
     learn = count_pair_learner(dls, cfg.arch, cfg.pretrained, seed=seed, max_count=max_count, **kwargs)
     with (nullcontext() if progress else learn.no_bar()):
         if cfg.pretrained: learn.fine_tune(cfg.epochs, cfg.lr)

@@ -263,12 +263,12 @@ def photos(dest=None, n:int=500, size:int=28, seed:int=0) -> Path:
 # %% ../nbs/03_data.ipynb #ec3ad812
 PROBES = {'letters': letters, 'photos': photos}
 
-def probe_items(ood, size:int=28) -> tuple[list[Path], list[tuple[str, str]]]:
-    "Out-of-domain images from `ood`: 'letters', 'photos', 'letters+photos', 'none', a list of those names, or a folder."
+def probe_items(ood, size:int=28, n:int=500) -> tuple[list[Path], list[tuple[str, str]]]:
+    "Out-of-domain images from `ood`: 'letters', 'photos', 'letters+photos', 'none' (`n` of each kind), a list of those names, or a folder."
     if ood is None or (isinstance(ood, str) and ood == 'none'): return [], []
     names = ood.split('+') if isinstance(ood, str) else list(ood)
     if all(isinstance(o, str) and o in PROBES for o in names):
-        return sorted(f for o in names for f in PROBES[o](size=size).glob('*.png')), []
+        return sorted(f for o in names for f in PROBES[o](size=size, n=n).glob('*.png')), []
     if isinstance(ood, (str, Path)) and Path(ood).is_dir(): return _scan_folder(ood)
     raise ValueError(f"ood: expected one of 'letters', 'photos', 'letters+photos', 'none' or a folder of images, got {ood!r}")
 
@@ -308,17 +308,17 @@ def show_set(iset:ImageSet, n:int=8, seed:int=0) -> plt.Figure:
 DATA_CHOICES = ('mnist', 'pets', 'illustrations')
 OOD_CHOICES = ('letters', 'photos', 'letters+photos', 'none')
 
-def load_set(data='mnist', ood=None, valid_pct:float=0.2, seed:int=42) -> ImageSet:
-    "The `ImageSet` for `data` (a name in `DATA_CHOICES` or a folder of class folders) with `ood` (a name in `OOD_CHOICES`, a folder, or None for the default)."
+def load_set(data='mnist', ood=None, valid_pct:float=0.2, seed:int=42, scale:float|None=None) -> ImageSet:
+    "The `ImageSet` for `data` (a name in `DATA_CHOICES` or a folder of class folders) with `ood` (a name in `OOD_CHOICES`, a folder, or None for the default); probes as `run_defaults(data, scale)` says."
     if data == 'mnist': iset = mnist_set(valid_pct, seed, ood='none')
     elif data == 'pets': iset = pets(None, valid_pct, seed)
     elif data == 'illustrations': iset = book_illustrations(None, valid_pct, seed)
     elif isinstance(data, (str, Path)) and Path(data).is_dir(): iset = folder_set(data, valid_pct, seed)
     else: raise ValueError(f"data: expected one of {', '.join(DATA_CHOICES)} or a folder of class folders, got {str(data)!r}")
-    d = run_defaults(data)
+    d = run_defaults(data, scale)
     if ood is None: ood = d['ood'] if d['ood'] in OOD_CHOICES else 'none'   # illustrations: the held-out people are its own
     if ood != 'none':
-        iset.ood_items, sk = probe_items(ood, size=d['size'])
+        iset.ood_items, sk = probe_items(ood, size=d['size'], n=max(10, round(500*d['scale'])))   # CVL_SCALE: fewer probes too
         iset.skipped = sorted(iset.skipped + sk)
     return iset
 

@@ -14,12 +14,13 @@ import matplotlib.pyplot as plt
 import torch
 from .core import atomic_path, device_name, run_defaults, softmax_probs, sigmoid_probs
 from .data import ImageSet, load_set
-from .train import RunConfig, Predictions, train_pair
+from .train import RunConfig, Predictions, train_pair, fit_config
 from . import metrics as M, calibration as C, ood as O
 
 # %% auto #0
 __all__ = ['N_BINS', 'fit_threshold', 'seed_metrics', 'summarise', 'stack_predictions', 'metrics_from_arrays', 'make_plots',
-           'run_settings', 'write_json', 'check_out_dir', 'run_seeds', 'results_table', 'write_report', 'compare']
+           'run_settings', 'write_json', 'check_out_dir', 'run_seeds', 'results_table', 'interval_line', 'write_report',
+           'compare']
 
 # %% ../nbs/11_report.ipynb #e43d5c8e
 N_BINS = 15
@@ -65,7 +66,7 @@ def summarise(per_seed:list[dict], ce_correct:np.ndarray, bce_correct:np.ndarray
         out.setdefault(group, {})[name] = float(np.mean(vals))
         out[group][name + '_per_seed'] = vals
     b = M.paired_bootstrap(ce_correct.mean(0), bce_correct.mean(0), n_boot=n_boot, seed=0)
-    out['paired'] = {'accuracy_diff': float(b['diff']), 'ci95': [float(b['low']), float(b['high'])],
+    out['paired'] = {'accuracy_diff': float(b['diff']), 'ci95': [float(b['low']), float(b['high'])], 'n_held': int(ce_correct.shape[1]),
                      'definition': 'ce.accuracy - bce.exact_match on held-out items; 95% percentile CI of a paired '
                                    f'bootstrap over items ({n_boot} resamples) of per-item correctness averaged over seeds'}
     return out
@@ -200,6 +201,15 @@ def results_table(m:dict) -> str:
     rows.append(f"| Classifier accuracy - labeler exact match | {p['accuracy_diff']:+.3f} | 95% CI [{p['ci95'][0]:+.3f}, {p['ci95'][1]:+.3f}] |")
     return '\n'.join(rows)
 
+def interval_line(paired:dict) -> str:
+    "How wide the paired 95% interval is, for how many held-out items, and whether they can tell the two models apart."
+    (lo, hi), n = paired['ci95'], paired.get('n_held')
+    s = f"With {n} held-out items, the" if n else "The"
+    s += f" 95% interval on the difference spans {hi - lo:.3f} (from {lo:+.3f} to {hi:+.3f})"
+    if lo > 0 or hi < 0: return s + ": it excludes 0, so the gap is more than the luck of which items were held out."
+    if hi - lo > 0.1: return s + ": too few items to tell the models apart."
+    return s + f": it includes 0, so on these items the two models are equally accurate to within {max(-lo, hi):.3f}."
+
 def write_report(out, m:dict, settings:dict, plots:dict, skipped=()) -> Path:
     "report.md: settings, results table, plots and the skipped files."
     s = settings
@@ -209,7 +219,7 @@ def write_report(out, m:dict, settings:dict, plots:dict, skipped=()) -> Path:
              f"({'pretrained' if s['pretrained'] else 'from scratch'}), {s['epochs']} epoch(s), {s['size']}px, batch size {s['bs']}, "
              f"lr {s['lr']}. Seeds: {', '.join(map(str, s['seeds']))}. Device: {s['device']}. Mode: {s['mode']}.", '',
              'Thresholds and temperatures were fitted on half of the validation items (the tuning part); every number below is '
-             'from the other half (held-out).', '', results_table(m), '']
+             'from the other half (held-out).', '', results_table(m), '', interval_line(m['paired']), '']
     for name, title in [('accuracy_vs_threshold', 'Accuracy against threshold (labeler), seed ' + str(s['seeds'][0])),
                         ('reliability', 'Reliability diagrams'), ('risk_coverage', 'Accuracy when abstaining on the least confident items'),
                         ('ood_histograms', 'In-domain vs out-of-domain confidence')]:
@@ -223,8 +233,9 @@ def write_report(out, m:dict, settings:dict, plots:dict, skipped=()) -> Path:
 def compare(data='mnist', ood=None, cfg:RunConfig=None, seeds=(0, 1, 2), out='cvl_out', device=None, tune_frac:float=0.5,
             log=print, progress=True, fast:bool=False) -> dict:
     "The whole comparison: data, paired training per seed (resumable), predictions.npz, metrics.json, plots, report.md."
-    iset = load_set(data, ood)
     cfg = cfg or RunConfig(data)
+    iset = load_set(data, ood, scale=cfg.scale)               # the run's own scale, never the environment's
+    cfg = fit_config(cfg, iset, log)                          # a batch size that fits the split, before anything is written
     settings = run_settings(iset, cfg, seeds, data, ood, device)
     log(iset.summary())
     preds = run_seeds(iset, cfg, seeds, out, settings, device, log, progress, fast)

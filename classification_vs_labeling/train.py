@@ -6,9 +6,10 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/train.html.md"""
 
 # %% ../nbs/04_train.ipynb #42415073
 from __future__ import annotations
+import hashlib, json, math, os
 from contextlib import ExitStack
 from copy import deepcopy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 import numpy as np
 import torch
@@ -18,14 +19,19 @@ import torch.nn.functional as F
 from fastai.vision.all import (Learner, DataLoaders, vision_learner, create_vision_model, model_meta, default_split,
                                ConvLayer, Flatten, Normalize, CrossEntropyLossFlat, BCEWithLogitsLossFlat, accuracy,
                                accuracy_multi, set_seed, noop, L, partial)
-from .core import atomic_path, run_defaults, default_data, check_int, check_number, LR, softmax_probs, sigmoid_probs
-from .data import ImageSet, matched_dls
+from fastai.data.external import fastai_path
+from . import __version__
+from .core import (atomic_path, run_defaults, default_data, check_int, check_number, LR, softmax_probs,
+                                             sigmoid_probs, RUN_DEFAULTS)
+from .data import ImageSet, matched_dls, load_set
 from .fastpath import cached_dls, speed_up
 
 # %% auto #0
-__all__ = ['RunConfig', 'arch_names', 'check_arch', 'small_cnn', 'create_model', 'add_normalize', 'plain_learners', 'PairedModel',
-           'PairedLoss', 'ce_accuracy', 'bce_accuracy_multi', 'bce_exact_match', 'paired_splitter', 'paired_learner',
-           'Predictions', 'predict_pair', 'train_pair', 'demo_predictions']
+__all__ = ['COLAB_T4', 'DATA_SIZES', 'DRIVE', 'FULL_MODE_WORK', 'RunConfig', 'arch_names', 'check_arch', 'small_cnn',
+           'create_model', 'add_normalize', 'plain_learners', 'PairedModel', 'PairedLoss', 'ce_accuracy',
+           'bce_accuracy_multi', 'bce_exact_match', 'paired_splitter', 'paired_learner', 'Predictions', 'predict_pair',
+           'fit_batch_size', 'fit_config', 'train_pair', 't4_steps', 't4_minutes', 'runs_dir', 'describe_run',
+           'run_file', 'saved_run', 'demo_predictions', 'cost_line']
 
 # %% ../nbs/04_train.ipynb #1882141e
 @dataclass
@@ -218,10 +224,31 @@ def predict_pair(learn:Learner, ood_items=(), seed:int=0, items=None) -> Predict
     items = items if items is not None else getattr(dls.valid_ds, 'items', [])
     return Predictions(list(dls.vocab), targs, ce, bce, ood_ce, ood_bce, seed, [str(p) for p in items], [str(p) for p in ood_items])
 
+# %% ../nbs/04_train.ipynb #6e5b6f60
+def fit_batch_size(n_train:int,   # training images
+                   n_valid:int,   # validation images
+                   bs:int,        # the batch size asked for
+                   *, log=print   # where the one-line notice goes
+                  ) -> int:
+    "`bs`, or a quarter of `n_train` (at least 2) when `bs` is more than the training images; a ValueError naming the counts when the split is too small."
+    n_train, n_valid, bs = check_int(n_train, 'n_train', lo=0), check_int(n_valid, 'n_valid', lo=0), check_int(bs, 'bs', lo=1)
+    if n_train < 2 or n_valid < 4:
+        raise ValueError(f"split: expected at least 2 training and 4 validation images (2 to fit thresholds on, 2 to score), "
+                         f"got {n_train} and {n_valid}: add images or change valid_pct")
+    if bs <= n_train: return bs
+    fit = max(2, n_train//4)
+    log(f"batch size {bs} is more than the {n_train} training images: using {fit} ({n_train//fit} batches per epoch)")
+    return fit
+
+def fit_config(cfg:RunConfig, iset:ImageSet, log=print) -> RunConfig:
+    "`cfg` with the batch size `fit_batch_size` allows on `iset`'s split (`cfg` itself when its batch size fits)."
+    bs = fit_batch_size(len(iset.train_idx), len(iset.valid_idx), cfg.bs, log=log)
+    return cfg if bs == cfg.bs else replace(cfg, bs=bs)
+
 # %% ../nbs/04_train.ipynb #147ce8c4
 def train_pair(iset:ImageSet, cfg:RunConfig=None, seed:int=0, device=None, progress:bool=True, fast:bool=False, **kwargs) -> Predictions:
-    "Train a classifier and a labeler on `iset` with settings `cfg` and return their `Predictions`."
-    cfg = cfg or RunConfig()
+    "Train a classifier and a labeler on `iset` with settings `cfg` (its batch size fitted to the split) and return their `Predictions`."
+    cfg = fit_config(cfg or RunConfig(), iset)
     if fast:   # chapter 13: images decoded once into a tensor, augmented on the device, mixed precision on CUDA
         dls = cached_dls(iset, cfg.size, bs=cfg.bs, seed=seed, device=device, augment=cfg.augment)
     else: dls, _ = matched_dls(iset, size=cfg.size, bs=cfg.bs, seed=seed, device=device, augment=cfg.augment)
@@ -233,15 +260,98 @@ def train_pair(iset:ImageSet, cfg:RunConfig=None, seed:int=0, device=None, progr
         else: learn.fit_one_cycle(cfg.epochs, cfg.lr)
         return predict_pair(learn, iset.ood_items, seed, items=[iset.items[i] for i in iset.valid_idx])
 
+# %% ../nbs/04_train.ipynb #39058bec
+COLAB_T4 = dict(           # assumptions for a free Colab runtime (one T4 GPU, 2 vCPUs), not measurements
+    download_mb_s=20,      # a fastai data set downloaded and extracted, MB per second
+    decode_img_s=300,      # JPEGs of about 500x375 decoded per second on the 2 vCPUs
+    write_img_s=150,       # such JPEGs drawn and written per second (the benchmark's synthetic PETS)
+    train_img_s=180,       # images per second through one resnet34 training step at 224px, float32
+    frozen_speedup=3,      # a step with the body frozen (only the head learns) against a full one
+    predict_speedup=3,     # a prediction against a training step
+    mixed_speedup=2.5)     # mixed precision on the T4's tensor cores against float32
+
+DATA_SIZES = {   # what full mode downloads and trains on: archive size, images, validation images, out-of-domain probes
+    'pets':   dict(download_mb=812,  n_items=7390, n_valid=1478, n_ood=1000, scan=True),
+    'pascal': dict(download_mb=1638, n_items=5011, n_valid=2510, n_ood=0,    scan=False)}
+
+def t4_steps(data:str) -> dict[str, float]:
+    "Seconds that each step of full mode takes on `data` on a Colab T4, from `COLAB_T4`'s assumptions."
+    a, d = COLAB_T4, DATA_SIZES[data]
+    n, v, epochs = d['n_items'] - d['n_valid'], d['n_valid'], RUN_DEFAULTS[data]['epochs']
+    pair = a['train_img_s']/2; predict = pair*a['predict_speedup']
+    return {'get': d['download_mb']/a['download_mb_s'] + (d['n_items']/a['decode_img_s'] if d['scan'] else 0),   # download, extract, scan
+            'train': n/(pair*a['frozen_speedup']) + v/predict + epochs*(n/pair + v/predict) + (v + d['n_ood'])/predict,
+            'pass': n/a['decode_img_s'],                                           # one pass of the loaders over the training images
+            'bench': d['n_items']*(1/a['write_img_s'] + 1/a['decode_img_s'])       # write the synthetic images, decode them once,
+                     + 3*(2*n/a['train_img_s'] + n/(pair*a['mixed_speedup']))}     # then 3 seeds of (a) plain and (b) fast
+
+def t4_minutes(steps, scale:float=1.0) -> int:
+    "Whole minutes (rounded) that `steps`, a list of (data set, step) pairs, take on a Colab T4; training scaled by `scale`."
+    return round(sum(t4_steps(d)[s]*(scale if s == 'train' else 1) for d, s in steps)/60)
+
+def _minutes(m:int) -> str: return 'under a minute' if m < 1 else f"about {m} minute{'s' if m > 1 else ''}"
+
 # %% ../nbs/04_train.ipynb #fe7078d1
-def demo_predictions(seed:int=0, cache_dir=None) -> Predictions:
-    "One paired run on the mode's data (quick: offline digits; full: PETS), letters and photos as out-of-domain; cached."
-    from fastai.data.external import fastai_path
-    from classification_vs_labeling.data import load_set
-    from classification_vs_labeling import __version__
-    data = default_data()
-    f = Path(cache_dir or fastai_path('data'))/'cvl_demo'/f"{data}_seed{seed}_v{__version__}.npz"
-    if f.exists(): return Predictions.load(f)
-    p = train_pair(load_set(data), RunConfig(data), seed=seed, progress=False)   # + letters and photos
+DRIVE = Path('/content/drive/MyDrive')   # where Colab mounts Google Drive
+
+def runs_dir() -> Path:
+    "Where saved runs live: `CVL_RUNS` when set; else `cvl_runs` in Google Drive when mounted (Colab); else in fastai's data folder."
+    if os.environ.get('CVL_RUNS', '').strip(): return Path(os.environ['CVL_RUNS'].strip()).expanduser()
+    return DRIVE/'cvl_runs' if DRIVE.is_dir() else fastai_path('data')/'cvl_runs'
+
+def describe_run(cfg:RunConfig, seed:int=0) -> str:
+    "The settings of a run in words: 'pets, resnet34 pretrained, 4 epoch(s), 224px, seed 0'."
+    return f"{cfg.data}, {cfg.arch} {'pretrained' if cfg.pretrained else 'from scratch'}, {cfg.epochs} epoch(s), {cfg.size}px, seed {seed}"
+
+def run_file(cfg:RunConfig, seed:int=0) -> Path:
+    "The saved run of `cfg` and `seed` in `runs_dir()`: its main settings in words, then a hash of every setting and the package version."
+    key = json.dumps({**asdict(cfg), 'ood': run_defaults(cfg.data)['ood'], 'seed': seed, 'version': __version__}, sort_keys=True)
+    name = cfg.data if cfg.data in RUN_DEFAULTS else Path(cfg.data).name
+    return runs_dir()/(f"{name}_{cfg.arch}_{'pretrained' if cfg.pretrained else 'scratch'}_{cfg.epochs}ep_{cfg.size}px_seed{seed}_"
+                       f"{hashlib.sha256(key.encode()).hexdigest()[:10]}.npz")
+
+def saved_run(data=None,           # a data set's name, a folder or a loaded `ImageSet` (default: the mode's, `default_data()`)
+              seed:int=0,          # the training seed
+              *, files:bool=True,  # fetch the run's images again when they are not on this machine
+              progress:bool=True,  # show fastai's progress when it trains
+              log=print            # where the line saying which run is used goes
+             ) -> Predictions:
+    "One paired run on `data` (a name, a folder or a loaded `ImageSet`; default: the mode's), trained once and saved in `runs_dir()`."
+    iset = data if isinstance(data, ImageSet) else None
+    name = iset.name if iset is not None else str(data or default_data())
+    cfg = RunConfig(name)
+    f, what = run_file(cfg, seed), describe_run(cfg, seed)
+    if f.exists():
+        log(f"Using the saved run at {f} ({what})")
+        p = Predictions.load(f)
+        if files and iset is None and not all(Path(o).exists() for o in p.items + p.ood_items):
+            log("Its images are not on this machine (a new runtime?): fetching them"); load_set(name)
+        return p
+    t4 = f"; {_minutes(t4_minutes([(name, 'train')], cfg.scale))} on a Colab T4, an estimate" if name in DATA_SIZES else ''
+    log(f"No saved run at {f}: training it now ({what}{t4})")
+    p = train_pair(iset or load_set(name), cfg, seed=seed, progress=progress)
     p.save(f)
     return p
+
+def demo_predictions(seed:int=0) -> Predictions:
+    "The old name of `saved_run` on the mode's data, kept for notebooks written before it."
+    return saved_run(seed=seed)
+
+# %% ../nbs/04_train.ipynb #2d20cc26
+FULL_MODE_WORK = {   # chapter: (its steps, its steps when chapter 04's run is saved on Google Drive, or None)
+    '03_data':        ([('pets', 'get'), ('pets', 'pass')], None),
+    '04_train':       ([('pets', 'get'), ('pets', 'train')], None),
+    '05_metrics':     ([('pets', 'get'), ('pets', 'train')], []),
+    '06_calibration': ([('pets', 'get'), ('pets', 'train')], [('pets', 'get')]),
+    '07_ood':         ([('pets', 'get'), ('pets', 'train')], [('pets', 'get')]),
+    '10_count':       ([('pascal', 'get'), ('pascal', 'train')], None),
+    '11_report':      ([('pets', 'get'), ('pets', 'train'), ('pets', 'train')], None),
+    '14_bench':       ([('pets', 'bench')], None)}
+
+def cost_line(chapter:str) -> str:
+    "The line a chapter's head carries: what full mode costs on a Colab T4 (`FULL_MODE_WORK`, `COLAB_T4`), marked as an estimate."
+    if chapter not in FULL_MODE_WORK: return "Full mode on a Colab T4: under a minute, with nothing to download or train (an estimate, not yet measured)."
+    steps, saved = FULL_MODE_WORK[chapter]
+    line = f"Full mode on a Colab T4: {_minutes(t4_minutes(steps))}"
+    if saved is None: return line + " (an estimate, not yet measured; chapter 04 shows the arithmetic)."
+    return line + f", or {_minutes(t4_minutes(saved))} with chapter 04's run saved on Google Drive (estimates, not yet measured; chapter 04 shows the arithmetic)."

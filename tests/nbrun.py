@@ -4,8 +4,13 @@
 project's `tst_flags` skipped) and throws the outputs away. The tests need those outputs, to check that what a
 reader sees in Colab is there: a title, a badge, the plots. So we call nbdev's own `test_nb` on a copy of the
 notebook with `save=True`, and read the executed copy back: one execution per notebook, by nbdev's own engine.
+
+`python tests/nbrun.py RESULTS NB... [NAME=VALUE NB...]` runs several notebooks in order in one fresh Python, in the
+environment it is given (a NAME=VALUE argument sets a variable for the notebooks after it), and appends one JSON line
+per notebook to RESULTS (name, passed, seconds); before each, a line `=== <name>` on stderr marks where its
+traceback, if any, begins. The full-mode rehearsal runs the chapters so.
 """
-import json, os, shutil, time
+import json, os, shutil, sys, time
 from pathlib import Path
 import nbformat
 
@@ -36,3 +41,17 @@ def run(nb_path:Path) -> tuple[bool, float, nbformat.NotebookNode]:
     nb = json.loads(Path(nb_path).read_text())
     for c in nb['cells']: c.get('metadata', {}).pop('execution', None)   # execnb's per-cell timings: not in the notebook schema
     return ok, time.time() - t0, nbformat.reads(json.dumps(nb), as_version=4)
+
+
+def main(results, *args):
+    "Run the notebooks in `args` in order in this process, setting each NAME=VALUE on the way; one JSON line per notebook in `results`."
+    for a in args:
+        if not a.endswith('.ipynb'):
+            k, v = a.split('=', 1); os.environ[k] = v; continue
+        nb = Path(a)
+        sys.__stderr__.write(f"\n=== {nb.name}\n"); sys.__stderr__.flush()
+        ok, secs, _ = run(nb)
+        with open(results, 'a') as f: f.write(json.dumps(dict(name=nb.name, passed=bool(ok), seconds=round(secs, 1))) + '\n')
+
+
+if __name__ == '__main__': main(*sys.argv[1:])

