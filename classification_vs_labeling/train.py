@@ -344,6 +344,7 @@ FULL_MODE_WORK = {   # chapter: (its steps, its steps when chapter 04's run is s
     '05_metrics':     ([('pets', 'get'), ('pets', 'train')], []),
     '06_calibration': ([('pets', 'get'), ('pets', 'train')], [('pets', 'get')]),
     '07_ood':         ([('pets', 'get'), ('pets', 'train')], [('pets', 'get')]),
+    '08_conformal':   ([('pets', 'get'), ('pets', 'train')], []),
     '10_count':       ([('pascal', 'get'), ('pascal', 'train')], None),
     '11_report':      ([('pets', 'get'), ('pets', 'train'), ('pets', 'train')], None),
     '14_bench':       ([('pets', 'bench')], None)}
