@@ -235,13 +235,15 @@ def train_pair(iset:ImageSet, cfg:RunConfig=None, seed:int=0, device=None, progr
 
 # %% ../nbs/04_train.ipynb #fe7078d1
 def demo_predictions(seed:int=0, cache_dir=None) -> Predictions:
-    "One paired run on the mode's data (quick: offline digits; full: PETS), letters and photos as out-of-domain; cached."
+    "One paired run on the mode's data (quick: offline digits; full: PETS), held-out classes, letters and photos as out-of-domain; cached."
+    import hashlib
     from fastai.data.external import fastai_path
     from classification_vs_labeling.data import load_set
     from classification_vs_labeling import __version__
     data = default_data()
-    f = Path(cache_dir or fastai_path('data'))/'cvl_demo'/f"{data}_seed{seed}_v{__version__}.npz"
+    key = hashlib.sha1(repr(sorted(run_defaults(data).items())).encode()).hexdigest()[:8]   # new settings (held-out classes too): a new file
+    f = Path(cache_dir or fastai_path('data'))/'cvl_demo'/f"{data}_seed{seed}_v{__version__}_{key}.npz"
     if f.exists(): return Predictions.load(f)
-    p = train_pair(load_set(data), RunConfig(data), seed=seed, progress=False)   # + letters and photos
+    p = train_pair(load_set(data), RunConfig(data), seed=seed, progress=False)   # + held-out classes, letters and photos
     p.save(f)
     return p
