@@ -105,6 +105,15 @@ def _seeds_items(x, name) -> np.ndarray:
     if not np.isfinite(a).all(): raise ValueError(f"{name}: expected finite scores, got {int((~np.isfinite(a)).sum())} NaN or infinite")
     return a
 
+def _paired_scores(xs, names, n_boot, ci) -> tuple[np.ndarray, ...]:
+    "Two models' scores in and out of domain, (in 1, in 2, out 1, out 2), as (seeds, items) arrays on the same items; `n_boot`, `ci` checked."
+    a, b, c, d = (_seeds_items(x, n) for x, n in zip(xs, names))
+    if a.shape != b.shape or c.shape != d.shape or len(a) != len(c):
+        raise ValueError(f"expected the same items (and seeds) for both models, got shapes in {a.shape}, {b.shape}; out {c.shape}, {d.shape}")
+    if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 1: raise ValueError(f"n_boot: expected an integer >= 1, got {n_boot!r}")
+    if not 0 < ci < 1: raise ValueError(f"ci: expected a level strictly between 0 and 1, got {ci!r}")
+    return a, b, c, d
+
 def _matched_rates(ce_in, bce_in, ce_out, bce_out, t, ii, oi) -> np.ndarray:
     "(3, B): labeler's in-domain refusal, and both models' out-of-domain refusals, on resampled items ii, oi; mean over seeds."
     out = np.zeros((3, len(ii)))
@@ -119,12 +128,10 @@ def matched_refusal(ce_in, bce_in, ce_out, bce_out, thresh=0.5, *,
                     seed:int=0,        # seed of the resamples
                     ci:float=0.95):    # level of the intervals
     "Share of out-of-domain items each model refuses when the classifier's MSP cut refuses as many in-domain items as the labeler's threshold."
-    ci_, bi, co, bo = (_seeds_items(x, n) for x, n in ((ce_in, 'ce_in'), (bce_in, 'bce_in'), (ce_out, 'ce_out'), (bce_out, 'bce_out')))
-    if ci_.shape != bi.shape or co.shape != bo.shape or len(ci_) != len(co):
-        raise ValueError(f"expected the same items (and seeds) for both models, got shapes in {ci_.shape}, {bi.shape}; out {co.shape}, {bo.shape}")
-    t = np.broadcast_to(check_thresh(thresh), (len(ci_),))
-    if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 1: raise ValueError(f"n_boot: expected an integer >= 1, got {n_boot!r}")
-    if not 0 < ci < 1: raise ValueError(f"ci: expected a level strictly between 0 and 1, got {ci!r}")
+    ci_, bi, co, bo = _paired_scores((ce_in, bce_in, ce_out, bce_out), ('ce_in', 'bce_in', 'ce_out', 'bce_out'), n_boot, ci)
+    t = check_thresh(thresh)
+    if t.ndim and len(t) != len(ci_): raise ValueError(f"thresh: expected one threshold, or one per seed ({len(ci_)}), got {len(t)}")
+    t = np.broadcast_to(t, (len(ci_),))
     n, m = ci_.shape[1], co.shape[1]
     rng = np.random.default_rng(seed)
     point = _matched_rates(ci_, bi, co, bo, t, np.arange(n)[None], np.arange(m)[None])[:, 0]
@@ -148,11 +155,7 @@ def auroc_diff(in_a, out_a, in_b, out_b, *,
                seed:int=0,        # seed of the resamples
                ci:float=0.95):    # level of the interval
     "AUROC of score a minus AUROC of score b on the same items, with a bootstrap CI that resamples in- and out-of-domain items."
-    ia, oa, ib, ob = (_seeds_items(x, n) for x, n in ((in_a, 'in_a'), (out_a, 'out_a'), (in_b, 'in_b'), (out_b, 'out_b')))
-    if ia.shape != ib.shape or oa.shape != ob.shape or len(ia) != len(oa):
-        raise ValueError(f"expected the same items (and seeds) for both scores, got shapes in {ia.shape}, {ib.shape}; out {oa.shape}, {ob.shape}")
-    if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 1: raise ValueError(f"n_boot: expected an integer >= 1, got {n_boot!r}")
-    if not 0 < ci < 1: raise ValueError(f"ci: expected a level strictly between 0 and 1, got {ci!r}")
+    ia, ib, oa, ob = _paired_scores((in_a, in_b, out_a, out_b), ('in_a', 'in_b', 'out_a', 'out_b'), n_boot, ci)
     rng = np.random.default_rng(seed)
     n_in, n_out = ia.shape[1], oa.shape[1]
     w_in, w_out = (rng.multinomial(n, np.full(n, 1/n), size=int(n_boot)).astype(float) for n in (n_in, n_out))
