@@ -315,7 +315,7 @@ def plot_gap(table:pd.DataFrame, ax=None, title:str|None=None) -> plt.Axes:
         else:                                        # a step down by the piece (up for a negative one), interval at its end
             a, b, err = level[i-1], level[i], [[r.high - r.value], [r.value - r.low]]
             ax.bar(i, b - a, bottom=a, color='tab:red' if r.value >= 0 else 'tab:green', alpha=0.6)
-            txt = f'{-r.value:+.3f}'
+            txt = f'{-r.value + 0.:+.3f}'                 # + 0. turns -0.0 into 0.0
         ax.errorbar(i, b, err, color='k', capsize=3, lw=1)
         ax.annotate(txt, (i, max(a, b) + err[1][0] if s in ('classifier', 'exact') else max(a, b + err[0][0])),
                     xytext=(0, 3), textcoords='offset points', ha='center', fontsize=8)
