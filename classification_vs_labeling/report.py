@@ -47,8 +47,8 @@ def _ood_groups(ood_kind, n:int) -> dict:
     kind = np.full(n, '') if ood_kind is None else np.asarray(ood_kind, str)
     return {'all': np.ones(n, bool), **{k: kind == k for k in ('near', 'far') if (kind == k).any()}}
 
-def seed_metrics(ce_logits, bce_logits, targs, tune_mask, ood_ce_logits=None, ood_bce_logits=None, ood_kind=None, items=None) -> dict:
-    "Every reported number for one seed: fitted on the items where `tune_mask` is True, scored on the rest."
+def seed_metrics(ce_logits, bce_logits, targs, tune_mask, ood_ce_logits=None, ood_bce_logits=None, *, ood_kind=None, items=None) -> dict:
+    "Every reported number for one seed: fitted on the items where `tune_mask` is True, scored on the rest (`items`: from `seed_items`)."
     tune, held = np.asarray(tune_mask, bool), ~np.asarray(tune_mask, bool)
     targs = np.asarray(targs)
     ce_p, bce_p = softmax_probs(ce_logits), sigmoid_probs(bce_logits)
@@ -95,7 +95,7 @@ def seed_metrics(ce_logits, bce_logits, targs, tune_mask, ood_ce_logits=None, oo
 # %% ../nbs/11_report.ipynb #0af46ce5
 def _num(x): return float(x) if np.isfinite(x) else None   # JSON has no NaN or infinity: an empty group, a cut never reached
 
-def summarise(per_seed:list[dict], ce_correct:np.ndarray, bce_correct:np.ndarray, n_boot:int=1000, items:list[dict]|None=None,
+def summarise(per_seed:list[dict], ce_correct:np.ndarray, bce_correct:np.ndarray, n_boot:int=1000, *, items:list[dict]|None=None,
               ood_kind=None) -> dict:
     "metrics.json's body: means over seeds, `_per_seed` lists, paired differences with 95% CIs (and, given `items`, those of chapters 05-07)."
     out = {}
@@ -129,7 +129,7 @@ def summarise(per_seed:list[dict], ce_correct:np.ndarray, bce_correct:np.ndarray
     return out
 
 # %% ../nbs/11_report.ipynb #0a78e97c
-def stack_predictions(preds:list[Predictions], tune_mask, held_out=()) -> dict:
+def stack_predictions(preds:list[Predictions], tune_mask, *, held_out=()) -> dict:
     "The arrays of predictions.npz (all but `bce_threshold`, which `seed_metrics` fits) from one `Predictions` per seed."
     p0 = preds[0]
     for p in preds[1:]:
