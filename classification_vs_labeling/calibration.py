@@ -14,9 +14,10 @@ from scipy.special import log_softmax
 from .core import check_probs, check_scores, check_targets, check_thresh, to_np, softmax_probs, sigmoid_probs
 
 # %% auto #0
-__all__ = ['OUTCOMES', 'error_table', 'outcome_counts', 'plot_confidence', 'top_label', 'reliability', 'ece', 'plot_reliability',
-           'fit_temperature', 'apply_temperature', 'fit_bce_temperature', 'apply_bce_temperature', 'risk_coverage',
-           'accuracy_at_coverage', 'coverage_at_accuracy', 'plot_risk_coverage']
+__all__ = ['OUTCOMES', 'CAVEAT_GROUPS', 'error_table', 'outcome_counts', 'plot_confidence', 'top_label', 'reliability', 'ece',
+           'plot_reliability', 'fit_temperature', 'apply_temperature', 'fit_bce_temperature', 'apply_bce_temperature',
+           'risk_coverage', 'accuracy_at_coverage', 'coverage_at_accuracy', 'plot_risk_coverage', 'fit_caveat',
+           'caveat', 'caveat_summary']
 
 # %% ../nbs/06_calibration.ipynb #8b1baf0f
 OUTCOMES = ['correct', 'none', 'several', 'wrong']
@@ -219,3 +220,43 @@ def plot_risk_coverage(curves:dict, ax=None) -> plt.Axes:
     ax.set(xlim=(0, 1), xlabel='coverage (fraction of items answered)', ylabel='accuracy on answered items')
     ax.legend(fontsize='small')
     return ax
+
+# %% ../nbs/06_calibration.ipynb #484d306b
+CAVEAT_GROUPS = ('answer', 'answer with caveat', "don't know")
+
+def _check_targets_acc(target_accs) -> np.ndarray:
+    a = to_np(target_accs, 'target_accs')
+    if a.shape != (2,) or not np.isfinite(a).all() or (a <= 0).any() or (a > 1).any() or a[0] < a[1]:
+        raise ValueError(f"target_accs: expected two accuracies in (0, 1], the first at least the second, got {a.tolist() if a.ndim else a}")
+    return a
+
+def _cut_for(conf, ok, target) -> float:
+    "The lowest cut such that the items with confidence >= cut are right at least `target` of the time (inf: no such cut)."
+    o = np.argsort(-conf, kind='stable')
+    c, right = conf[o], np.cumsum(ok[o])
+    n = np.arange(1, len(c) + 1)
+    ends = np.r_[c[1:] != c[:-1], True]              # a cut can only fall between two different confidences
+    good = ends & (right >= target*n - 1e-9)
+    return float(c[np.flatnonzero(good).max()]) if good.any() else float('inf')
+
+def fit_caveat(probs, targs, target_accs=(0.99, 0.97)) -> np.ndarray:
+    "(2,) cuts on the top probability, fitted on tuning items: the lowest at which the answered items reach each target accuracy."
+    conf, ok = _conf_correct(probs, targs)
+    return np.array([_cut_for(conf, ok, a) for a in _check_targets_acc(target_accs)])
+
+def caveat(probs, cuts) -> np.ndarray:
+    "Per item: 'answer' (top probability >= cuts[0]), 'answer with caveat' (>= cuts[1]) or \"don't know\"."
+    conf = check_probs(probs).max(1)
+    c = to_np(cuts, 'cuts')
+    if c.shape != (2,) or np.isnan(c).any() or c[0] < c[1]: raise ValueError(f"cuts: expected two cuts from fit_caveat, the first at least the second, got {c.tolist() if c.ndim else c}")
+    return np.array(CAVEAT_GROUPS, dtype=object)[np.where(conf >= c[0], 0, np.where(conf >= c[1], 1, 2))]
+
+def caveat_summary(probs, targs, cuts) -> pd.DataFrame:
+    "Per group of `caveat`: its lowest top probability, number and share of the items, accuracy of their top label (NaN if none)."
+    conf, ok = _conf_correct(probs, targs)
+    g = caveat(probs, cuts)
+    c = to_np(cuts, 'cuts')
+    rows = {name: dict(from_prob=lo, n=int((g == name).sum()), share=float((g == name).mean()),
+                       accuracy=float(ok[g == name].mean()) if (g == name).any() else float('nan'))
+            for name, lo in zip(CAVEAT_GROUPS, (c[0], c[1], 0.))}
+    return pd.DataFrame.from_dict(rows, orient='index')

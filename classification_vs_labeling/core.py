@@ -11,9 +11,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['LR', 'RUN_DEFAULTS', 'quick_mode', 'mode_line', 'show_mode', 'device_name', 'atomic_path', 'to_np', 'check_scores',
-           'check_probs', 'check_targets', 'check_thresh', 'check_number', 'check_int', 'check_fraction',
-           'softmax_probs', 'sigmoid_probs', 'data_key', 'default_data', 'scale', 'scaled_size', 'run_defaults']
+__all__ = ['LR', 'PETS_HELD_OUT', 'RUN_DEFAULTS', 'quick_mode', 'mode_line', 'show_mode', 'device_name', 'atomic_path', 'to_np',
+           'check_scores', 'check_probs', 'check_targets', 'check_thresh', 'check_number', 'check_int',
+           'check_fraction', 'softmax_probs', 'sigmoid_probs', 'data_key', 'default_data', 'scale', 'scaled_size',
+           'run_defaults']
 
 # %% ../nbs/00_core.ipynb #08d25690
 _TRUE = {'1', 'true', 'yes', 'on'}
@@ -23,11 +24,17 @@ def quick_mode() -> bool:
     return os.environ.get('CVL_QUICK', '').strip().lower() in _TRUE
 
 # %% ../nbs/00_core.ipynb #7fbbaae1
+def _ood_words(d) -> str:
+    "The out-of-domain images of a `RUN_DEFAULTS` row in words: held-out classes (near) and probes (far)."
+    near = f"classes {', '.join(d['held_out'])} held out (near)" if d['held_out'] else ''
+    far = f"{d['ood']} (far)" if d['ood'] != 'none' and '(held out)' not in d['ood'] else ''
+    return ' + '.join(w for w in (near, far) if w) or 'none'
+
 def mode_line() -> str:
     "One line that says which mode is in force and what it implies."
     d = run_defaults(default_data())
     what = (f"{d['arch']} {'pretrained' if d['pretrained'] else 'from scratch'}, {d['size']}px, {d['epochs']} epoch(s), "
-            f"out-of-domain: {d['ood']}")
+            f"out-of-domain: {_ood_words(d)}")
     if quick_mode(): return f"Mode: quick (CVL_QUICK=1): offline MNIST-5k digits; {what}"
     s = scale()
     return (f"Mode: full: PETS (downloaded), {what}" + (f" (CVL_SCALE={s:g})" if s != 1 else '') +
@@ -175,15 +182,18 @@ def sigmoid_probs(logits) -> np.ndarray:
 
 # %% ../nbs/00_core.ipynb #74b4b3ad
 LR = {True: 2e-3, False: 1e-2}   # learning rate: fine-tuning pretrained weights, or training from scratch
+# breeds held out of PETS training (each has a look-alike that stays: Bengal, Birman, american_pit_bull_terrier)
+PETS_HELD_OUT = ('Egyptian_Mau', 'Ragdoll', 'american_bulldog', 'staffordshire_bull_terrier')
 
 RUN_DEFAULTS = {   # data set -> the settings of a run on it; `mode` says which mode it belongs to
-    'mnist':         dict(mode='quick', arch='small',    pretrained=False, epochs=1, size=28,  bs=64, lr=LR[False], augment=False, ood='letters+photos'),
-    'pets':          dict(mode='full',  arch='resnet34', pretrained=True,  epochs=4, size=224, bs=64, lr=LR[True],  augment=True,  ood='letters+photos'),
-    'illustrations': dict(mode='full',  arch='resnet34', pretrained=True,  epochs=4, size=224, bs=64, lr=LR[True],  augment=True,  ood='people (held out)'),
-    'folder':        dict(mode='full',  arch='resnet34', pretrained=True,  epochs=4, size=224, bs=64, lr=LR[True],  augment=True,  ood='none'),
-    'digits':        dict(mode='quick', arch='small',    pretrained=False, epochs=5, size=56,  bs=64, lr=LR[False], augment=False, ood='none'),
-    'pascal':        dict(mode='full',  arch='resnet34', pretrained=True,  epochs=4, size=224, bs=64, lr=LR[True],  augment=True,  ood='none'),
+    'mnist':         dict(mode='quick', arch='small',    pretrained=False, epochs=1, size=28,  bs=64, lr=LR[False], augment=False, ood='letters+photos', held_out=('8', '9')),
+    'pets':          dict(mode='full',  arch='resnet34', pretrained=True,  epochs=4, size=224, bs=64, lr=LR[True],  augment=True,  ood='letters+photos', held_out=PETS_HELD_OUT),
+    'illustrations': dict(mode='full',  arch='resnet34', pretrained=True,  epochs=4, size=224, bs=64, lr=LR[True],  augment=True,  ood='people (held out)', held_out=('people',)),
+    'folder':        dict(mode='full',  arch='resnet34', pretrained=True,  epochs=4, size=224, bs=64, lr=LR[True],  augment=True,  ood='none', held_out=()),
+    'digits':        dict(mode='quick', arch='small',    pretrained=False, epochs=5, size=56,  bs=64, lr=LR[False], augment=False, ood='none', held_out=()),
+    'pascal':        dict(mode='full',  arch='resnet34', pretrained=True,  epochs=4, size=224, bs=64, lr=LR[True],  augment=True,  ood='none', held_out=()),
 }   # digits and pascal: the several-labels data of chapters 09-10; folder: any folder of class folders
+# held_out: classes kept out of training; their images are the near out-of-domain kind (chapter 07), the `ood` probes the far one
 
 def data_key(data) -> str:
     "The `RUN_DEFAULTS` key of `data`: its own name for a named data set, 'folder' for a path to class folders."

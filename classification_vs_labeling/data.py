@@ -30,7 +30,7 @@ from .core import run_defaults
 # %% auto #0
 __all__ = ['ILLUSTRATIONS_TREE', 'PROBES', 'DATA_CHOICES', 'OOD_CHOICES', 'PETS_BREEDS', 'ImageSet', 'scan_images', 'valid_split',
            'pets_label', 'pets', 'folder_set', 'book_illustrations', 'mnist_sample', 'font_files', 'letters',
-           'photo_arrays', 'photos', 'probe_items', 'mnist_set', 'show_images', 'show_set', 'load_set',
+           'photo_arrays', 'photos', 'probe_items', 'mnist_set', 'show_images', 'show_set', 'hold_out', 'load_set',
            'synthetic_pets', 'LabelOf', 'presize_tfms', 'matched_dls']
 
 # %% ../nbs/03_data.ipynb #0c7765e8
@@ -308,18 +308,29 @@ def show_set(iset:ImageSet, n:int=8, seed:int=0) -> plt.Figure:
 DATA_CHOICES = ('mnist', 'pets', 'illustrations')
 OOD_CHOICES = ('letters', 'photos', 'letters+photos', 'none')
 
+def hold_out(iset:ImageSet, classes, valid_pct:float=0.2, seed:int=42) -> ImageSet:
+    "`iset` without the items of `classes` (those it has): they go first among its out-of-domain items, and the rest get a new split."
+    held = set(map(str, classes)) & set(iset.labels)
+    if not held: return iset
+    keep = [l not in held for l in iset.labels]
+    labels = [l for l, k in zip(iset.labels, keep) if k]
+    if len(set(labels)) < 2: raise ValueError(f"held_out: holding out {sorted(held)} leaves {sorted(set(labels))}: expected 2 or more classes to train on")
+    return ImageSet(iset.name, [f for f, k in zip(iset.items, keep) if k], labels, valid_split(labels, valid_pct, seed),
+                    [f for f, k in zip(iset.items, keep) if not k] + iset.ood_items, iset.skipped)
+
 def load_set(data='mnist', ood=None, valid_pct:float=0.2, seed:int=42, scale:float|None=None) -> ImageSet:
-    "The `ImageSet` for `data` (a name in `DATA_CHOICES` or a folder of class folders) with `ood` (a name in `OOD_CHOICES`, a folder, or None for the default); probes as `run_defaults(data, scale)` says."
+    "The `ImageSet` for `data` (a name in `DATA_CHOICES` or a folder of class folders): its `held_out` classes (`RUN_DEFAULTS`), then the probes `ood` (a name in `OOD_CHOICES`, a folder, or None for the default), are out-of-domain; probes as `run_defaults(data, scale)` says."
     if data == 'mnist': iset = mnist_set(valid_pct, seed, ood='none')
     elif data == 'pets': iset = pets(None, valid_pct, seed)
     elif data == 'illustrations': iset = book_illustrations(None, valid_pct, seed)
     elif isinstance(data, (str, Path)) and Path(data).is_dir(): iset = folder_set(data, valid_pct, seed)
     else: raise ValueError(f"data: expected one of {', '.join(DATA_CHOICES)} or a folder of class folders, got {str(data)!r}")
     d = run_defaults(data, scale)
-    if ood is None: ood = d['ood'] if d['ood'] in OOD_CHOICES else 'none'   # illustrations: the held-out people are its own
+    iset = hold_out(iset, d['held_out'], valid_pct, seed)   # illustrations: book_illustrations already held the people out
+    if ood is None: ood = d['ood'] if d['ood'] in OOD_CHOICES else 'none'
     if ood != 'none':
-        iset.ood_items, sk = probe_items(ood, size=d['size'], n=max(10, round(500*d['scale'])))   # CVL_SCALE: fewer probes too
-        iset.skipped = sorted(iset.skipped + sk)
+        probes, sk = probe_items(ood, size=d['size'], n=max(10, round(500*d['scale'])))   # CVL_SCALE: fewer probes too
+        iset.ood_items, iset.skipped = iset.ood_items + probes, sorted(iset.skipped + sk)
     return iset
 
 # %% ../nbs/03_data.ipynb #fa89f694

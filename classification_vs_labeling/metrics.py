@@ -13,10 +13,10 @@ from sklearn.metrics import precision_recall_fscore_support
 from .core import to_np, check_probs, check_targets, check_thresh
 
 # %% auto #0
-__all__ = ['THRESHS', 'predicted_sets', 'set_sizes', 'none_rate', 'several_rate', 'per_label_accuracy', 'exact_correct',
-           'exact_match', 'argmax_correct', 'argmax_accuracy', 'prf', 'accuracy_summary', 'simulate_preds',
-           'threshold_sweep', 'plot_threshold_sweep', 'best_threshold', 'per_class_thresholds', 'tune_split',
-           'paired_bootstrap', 'seed_summary']
+__all__ = ['THRESHS', 'GAP_ROWS', 'GAP_PIECES', 'predicted_sets', 'set_sizes', 'none_rate', 'several_rate', 'per_label_accuracy',
+           'exact_correct', 'exact_match', 'argmax_correct', 'argmax_accuracy', 'prf', 'accuracy_summary',
+           'simulate_preds', 'threshold_sweep', 'plot_threshold_sweep', 'best_threshold', 'per_class_thresholds',
+           'tune_split', 'paired_bootstrap', 'seed_summary', 'gap_items', 'gap_table', 'gap_decomposition', 'plot_gap']
 
 # %% ../nbs/05_metrics.ipynb #d1f69d8c
 def _pt(probs, targs) -> tuple[np.ndarray, np.ndarray]:
@@ -248,3 +248,77 @@ def seed_summary(values) -> dict:
     if not np.isfinite(a).all(): raise ValueError(f"values: expected finite numbers, got {a}")
     return dict(mean=float(a.mean()), std=float(a.std(ddof=1)) if len(a) > 1 else float('nan'),
                 min=float(a.min()), max=float(a.max()), n=len(a))
+
+# %% ../nbs/05_metrics.ipynb #8afc3913
+GAP_ROWS = {   # row of `gap_table`: (what it is, the per-item columns a and b whose paired difference mean(a) - mean(b) it is)
+    'classifier': ('classifier accuracy', 'classifier', None),
+    'argmax': ('labeler argmax accuracy', 'argmax', None),
+    'exact': ('labeler exact match', 'exact', None),
+    'total': ('gap: classifier accuracy - exact match', 'classifier', 'exact'),
+    'ranking': ('ranking: classifier accuracy - labeler argmax accuracy', 'classifier', 'argmax'),
+    'decoding': ('decoding: labeler argmax accuracy - exact match', 'argmax', 'exact'),
+    'none': ('decoding: argmax right, no label above thresh', 'none', None),
+    'several': ('decoding: argmax right, several labels', 'several', None),
+    'wrong': ('decoding: argmax right, one wrong label', 'wrong', None),
+    'rescued': ('decoding: argmax wrong, exact match (counts against the gap)', None, 'rescued'),
+}
+GAP_PIECES = ('ranking', 'none', 'several', 'wrong', 'rescued')   # they add up to 'total'
+
+def gap_items(ce_probs, bce_probs, targs, thresh=0.5) -> pd.DataFrame:
+    "Per single-label item, 0 or 1: classifier right, labeler argmax right, labeler exact match at `thresh`, how its decoding went."
+    c,t = _pt(ce_probs, targs)
+    if (t.sum(1) != 1).any(): raise ValueError(f"targs: expected exactly one true class per item, got {int((t.sum(1) != 1).sum())} items without")
+    b = check_probs(bce_probs, 'bce_probs', c.shape[1])
+    if len(b) != len(c): raise ValueError(f"bce_probs: expected {len(c)} items like ce_probs, got {len(b)}")
+    amax, exact, size = argmax_correct(b, t), exact_correct(b, t, thresh), set_sizes(b, thresh)
+    missed = amax & ~exact                            # ranked right, decoded wrong: by the size of the set
+    return pd.DataFrame(dict(classifier=argmax_correct(c, t), argmax=amax, exact=exact, none=missed & (size == 0),
+                             several=missed & (size >= 2), wrong=missed & (size == 1), rescued=~amax & exact)).astype(float)
+
+# %% ../nbs/05_metrics.ipynb #82b53634
+def gap_table(items:pd.DataFrame, *, n_boot:int=1000, seed:int=0, ci:float=0.95) -> pd.DataFrame:
+    "Each row of `GAP_ROWS` from per-item columns (`gap_items`, or their mean over seeds): value and paired bootstrap CI."
+    need = {c for _, a, b in GAP_ROWS.values() for c in (a, b) if c}
+    missing = need - set(getattr(items, 'columns', ()))
+    if missing: raise ValueError(f"items: expected a DataFrame from gap_items with columns {sorted(need)}, missing {sorted(missing)}")
+    zero = np.zeros(len(items))
+    col = lambda c: zero if c is None else items[c].to_numpy(float)
+    rows = {}
+    for key, (what, a, b) in GAP_ROWS.items():    # the same seed: every row is computed on the same resamples of items
+        r = paired_bootstrap(col(a), col(b), n_boot=n_boot, seed=seed, ci=ci)
+        rows[key] = dict(what=what, value=r['diff'], low=r['low'], high=r['high'])
+    return pd.DataFrame.from_dict(rows, orient='index')
+
+def gap_decomposition(ce_probs, bce_probs, targs, thresh=0.5, *,
+                      n_boot:int=1000,    # bootstrap resamples of the items
+                      seed:int=0,         # seed of the resamples
+                      ci:float=0.95):     # level of the intervals
+    "The classifier's lead over the labeler's exact match, split into ranking and decoding (none, several, wrong, rescued), with CIs."
+    return gap_table(gap_items(ce_probs, bce_probs, targs, thresh), n_boot=n_boot, seed=seed, ci=ci)
+
+# %% ../nbs/05_metrics.ipynb #47707876
+_GAP_TICKS = ['classifier\naccuracy', 'ranking', 'no label', 'several', 'one wrong', 'rescued', 'labeler\nexact match']
+
+def plot_gap(table:pd.DataFrame, ax=None, title:str|None=None) -> plt.Axes:
+    "A waterfall from the classifier's accuracy down to the labeler's exact match, one step per piece of `gap_table`; CIs as bars."
+    if not set(GAP_ROWS) <= set(getattr(table, 'index', ())): raise ValueError("table: expected a DataFrame from gap_table")
+    if ax is None: ax = plt.subplots(figsize=(7.5, 3.5))[1]
+    v = table['value']
+    level = v['classifier'] - np.r_[0, np.cumsum(v[list(GAP_PIECES)])]   # after each step; the last is the exact match
+    lo = min(level.min(), table.loc['exact', 'low']) - 0.02
+    for i, s in enumerate(['classifier', *GAP_PIECES, 'exact']):
+        r = table.loc[s]
+        if s in ('classifier', 'exact'):             # the two ends: whole bars, with the interval of the accuracy itself
+            a, b, err = lo, r.value, [[r.value - r.low], [r.high - r.value]]
+            ax.bar(i, b - a, bottom=a, color='tab:green' if s == 'classifier' else 'tab:blue', alpha=0.7)
+            txt = f'{r.value:.3f}'
+        else:                                        # a step down by the piece (up for a negative one), interval at its end
+            a, b, err = level[i-1], level[i], [[r.high - r.value], [r.value - r.low]]
+            ax.bar(i, b - a, bottom=a, color='tab:red' if r.value >= 0 else 'tab:green', alpha=0.6)
+            txt = f'{-r.value + 0.:+.3f}'                 # + 0. turns -0.0 into 0.0
+        ax.errorbar(i, b, err, color='k', capsize=3, lw=1)
+        ax.annotate(txt, (i, max(a, b) + err[1][0] if s in ('classifier', 'exact') else max(a, b + err[0][0])),
+                    xytext=(0, 3), textcoords='offset points', ha='center', fontsize=8)
+    ax.set_xticks(range(len(_GAP_TICKS)), _GAP_TICKS, fontsize=8)
+    ax.set(ylim=(lo, min(1.005, level.max() + 0.03)), ylabel='accuracy', title=title or 'from classifier accuracy to exact match')
+    return ax

@@ -10,11 +10,13 @@ import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from scipy.special import logsumexp
 from sklearn.metrics import roc_auc_score
+from pathlib import Path
 from .core import check_probs, check_scores, check_thresh, to_np, softmax_probs, sigmoid_probs
+from .data import pets_label
 
 # %% auto #0
-__all__ = ['msp', 'max_logit', 'energy', 'max_sigmoid', 'no_label_rate', 'ood_auroc', 'fpr_at_tpr', 'ood_summary',
-           'plot_ood_hist']
+__all__ = ['msp', 'max_logit', 'energy', 'max_sigmoid', 'no_label_rate', 'ood_auroc', 'fpr_at_tpr', 'ood_summary', 'refusal_cut',
+           'matched_refusal', 'auroc_diff', 'ood_kinds', 'plot_ood_hist']
 
 # %% ../nbs/07_ood.ipynb #24eee9ed
 def msp(probs) -> np.ndarray:
@@ -78,6 +80,104 @@ def ood_summary(ce_logits_in, ce_logits_out, bce_logits_in, bce_logits_out, thre
     df['no_label_in'] = df['no_label_out'] = np.nan
     df.loc['bce max_sigmoid', ['no_label_in', 'no_label_out']] = [no_label_rate(sigmoid_probs(bce[k]), thresh) for k in ('in', 'out')]
     return df
+
+# %% ../nbs/07_ood.ipynb #e084442c
+def _cuts(sorted_scores, rates) -> np.ndarray:
+    "Per row of (B, N) sorted scores, the cut refusing (score < cut) round(rate*N) of them: midway between two scores."
+    s, n = sorted_scores, sorted_scores.shape[1]
+    k = np.floor(np.asarray(rates, float)*n + 0.5).astype(int)
+    below, above = np.take_along_axis(s, np.clip(k-1, 0, n-1)[:, None], 1)[:, 0], np.take_along_axis(s, np.clip(k, 0, n-1)[:, None], 1)[:, 0]
+    mid = np.where((above + below)/2 > below, (above + below)/2, above)   # two neighbouring floats have no midpoint
+    return np.where(k == 0, s[:, 0], np.where(k == n, np.nextafter(s[:, -1], np.inf), mid))
+
+def refusal_cut(scores, rate) -> float:
+    "The cut that refuses (score < cut) a fraction `rate` of `scores`: between the k-th and (k+1)-th lowest, k = rate*N rounded half up; fewer on ties."
+    rate = float(to_np(rate, 'rate'))
+    if not 0 <= rate <= 1: raise ValueError(f"rate: expected a fraction in [0, 1], got {rate}")
+    return float(_cuts(np.sort(_check_1d(scores, 'scores'))[None], [rate])[0])
+
+# %% ../nbs/07_ood.ipynb #515cab8a
+def _seeds_items(x, name) -> np.ndarray:
+    "Scores as a finite (seeds, items) array: one row for a 1-d array."
+    a = to_np(x, name)
+    a = a[None] if a.ndim == 1 else a
+    if a.ndim != 2 or a.shape[1] == 0: raise ValueError(f"{name}: expected (items,) or (seeds, items) scores, got shape {to_np(x, name).shape}")
+    if not np.isfinite(a).all(): raise ValueError(f"{name}: expected finite scores, got {int((~np.isfinite(a)).sum())} NaN or infinite")
+    return a
+
+def _paired_scores(xs, names, n_boot, ci) -> tuple[np.ndarray, ...]:
+    "Two models' scores in and out of domain, (in 1, in 2, out 1, out 2), as (seeds, items) arrays on the same items; `n_boot`, `ci` checked."
+    a, b, c, d = (_seeds_items(x, n) for x, n in zip(xs, names))
+    if a.shape != b.shape or c.shape != d.shape or len(a) != len(c):
+        raise ValueError(f"expected the same items (and seeds) for both models, got shapes in {a.shape}, {b.shape}; out {c.shape}, {d.shape}")
+    if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 1: raise ValueError(f"n_boot: expected an integer >= 1, got {n_boot!r}")
+    if not 0 < ci < 1: raise ValueError(f"ci: expected a level strictly between 0 and 1, got {ci!r}")
+    return a, b, c, d
+
+def _matched_rates(ce_in, bce_in, ce_out, bce_out, t, ii, oi) -> np.ndarray:
+    "(3, B): labeler's in-domain refusal, and both models' out-of-domain refusals, on resampled items ii, oi; mean over seeds."
+    out = np.zeros((3, len(ii)))
+    for s in range(len(ce_in)):
+        rate = (bce_in[s][ii] <= t[s]).mean(1)                   # the labeler refuses: no label above its threshold
+        cut = _cuts(np.sort(ce_in[s][ii], axis=1), rate)          # the classifier refuses as many in-domain items
+        out += [rate, (ce_out[s][oi] < cut[:, None]).mean(1), (bce_out[s][oi] <= t[s]).mean(1)]
+    return out/len(ce_in)
+
+def matched_refusal(ce_in, bce_in, ce_out, bce_out, thresh=0.5, *,
+                    n_boot:int=1000,   # bootstrap resamples
+                    seed:int=0,        # seed of the resamples
+                    ci:float=0.95):    # level of the intervals
+    "Share of out-of-domain items each model refuses when the classifier's MSP cut refuses as many in-domain items as the labeler's threshold."
+    ci_, bi, co, bo = _paired_scores((ce_in, bce_in, ce_out, bce_out), ('ce_in', 'bce_in', 'ce_out', 'bce_out'), n_boot, ci)
+    t = check_thresh(thresh)
+    if t.ndim and len(t) != len(ci_): raise ValueError(f"thresh: expected one threshold, or one per seed ({len(ci_)}), got {len(t)}")
+    t = np.broadcast_to(t, (len(ci_),))
+    n, m = ci_.shape[1], co.shape[1]
+    rng = np.random.default_rng(seed)
+    point = _matched_rates(ci_, bi, co, bo, t, np.arange(n)[None], np.arange(m)[None])[:, 0]
+    boot = _matched_rates(ci_, bi, co, bo, t, rng.integers(0, n, (int(n_boot), n)), rng.integers(0, m, (int(n_boot), m)))
+    q = lambda x: [float(v) for v in np.quantile(x, [(1-ci)/2, (1+ci)/2])]
+    return dict(in_rate=float(point[0]), ce=float(point[1]), bce=float(point[2]), diff=float(point[2] - point[1]),
+                ce_ci=q(boot[1]), bce_ci=q(boot[2]), diff_ci=q(boot[2] - boot[1]), n_in=n, n_out=m, n_boot=int(n_boot))
+
+# %% ../nbs/07_ood.ipynb #2da2fc93
+def _weighted_auroc(s_in, s_out, w_in, w_out) -> np.ndarray:
+    "AUROC under item counts w_in (B, N_in) and w_out (B, N_out): weighted P(in > out) + P(tie)/2, one value per row."
+    o = np.argsort(s_out, kind='stable')
+    lo, hi = np.searchsorted(s_out[o], s_in, 'left'), np.searchsorted(s_out[o], s_in, 'right')
+    below = np.zeros((len(w_out), len(s_out) + 1))
+    np.cumsum(w_out[:, o], axis=1, out=below[:, 1:])   # weight of the out-of-domain items below each rank
+    wins = below[:, lo] + 0.5*(below[:, hi] - below[:, lo])
+    return (w_in*wins).sum(1)/(w_in.sum(1)*w_out.sum(1))
+
+def auroc_diff(in_a, out_a, in_b, out_b, *,
+               n_boot:int=1000,   # bootstrap resamples
+               seed:int=0,        # seed of the resamples
+               ci:float=0.95):    # level of the interval
+    "AUROC of score a minus AUROC of score b on the same items, with a bootstrap CI that resamples in- and out-of-domain items."
+    ia, ib, oa, ob = _paired_scores((in_a, in_b, out_a, out_b), ('in_a', 'in_b', 'out_a', 'out_b'), n_boot, ci)
+    rng = np.random.default_rng(seed)
+    n_in, n_out = ia.shape[1], oa.shape[1]
+    w_in, w_out = (rng.multinomial(n, np.full(n, 1/n), size=int(n_boot)).astype(float) for n in (n_in, n_out))
+    one_in, one_out = np.ones((1, n_in)), np.ones((1, n_out))
+    auc = lambda s_in, s_out, wi, wo: np.mean([_weighted_auroc(i, o, wi, wo) for i, o in zip(s_in, s_out)], axis=0)
+    a, b = auc(ia, oa, one_in, one_out)[0], auc(ib, ob, one_in, one_out)[0]
+    boot = auc(ia, oa, w_in, w_out) - auc(ib, ob, w_in, w_out)   # the same resamples for both scores: paired
+    low, high = np.quantile(boot, [(1-ci)/2, (1+ci)/2])
+    return dict(diff=float(a - b), low=float(low), high=float(high), auroc_a=float(a), auroc_b=float(b),
+                p_value=float((1 + (np.abs(boot - (a - b)) >= abs(a - b)).sum())/(n_boot + 1)), n_in=n_in, n_out=n_out, n_boot=int(n_boot))
+
+# %% ../nbs/07_ood.ipynb #f0dbaa93
+def _names(path) -> set[str]:
+    "The class names an image's path may carry: its folder, and its PETS breed (`Breed_name_<n>.jpg`) if it has one."
+    p = Path(path)
+    try: return {p.parent.name, pets_label(p)}
+    except ValueError: return {p.parent.name}
+
+def ood_kinds(ood_items, held_out=()) -> np.ndarray:
+    "Per out-of-domain item: 'near' for an image of a class held out of training (by its folder or PETS name), else 'far'."
+    held = {str(c) for c in held_out}
+    return np.array(['near' if _names(f) & held else 'far' for f in ood_items], dtype='<U4')
 
 # %% ../nbs/07_ood.ipynb #2d7673bd
 def plot_ood_hist(scores_in, scores_out, ax=None, name='score', bins=30) -> plt.Axes:

@@ -18,24 +18,42 @@ from .train import RunConfig, Predictions, train_pair, fit_config
 from . import metrics as M, calibration as C, ood as O
 
 # %% auto #0
-__all__ = ['N_BINS', 'fit_threshold', 'seed_metrics', 'summarise', 'stack_predictions', 'metrics_from_arrays', 'make_plots',
-           'run_settings', 'write_json', 'check_out_dir', 'run_seeds', 'results_table', 'interval_line', 'write_report',
-           'compare']
+__all__ = ['N_BINS', 'CAVEAT_TARGETS', 'fit_threshold', 'seed_items', 'seed_metrics', 'summarise', 'stack_predictions',
+           'metrics_from_arrays', 'make_plots', 'run_settings', 'write_json', 'check_out_dir', 'run_seeds',
+           'results_table', 'interval_line', 'write_report', 'compare']
 
 # %% ../nbs/11_report.ipynb #e43d5c8e
 N_BINS = 15
+CAVEAT_TARGETS = (0.99, 0.97)   # accuracy of the plain answers, and of all answers with the caveat ones (chapter 06)
 
 def fit_threshold(bce_logits, targs, tune_mask) -> float:
     "The labeler's global threshold: the one with the best exact match on the tuning items."
     tune = np.asarray(tune_mask, bool)
     return float(M.best_threshold(sigmoid_probs(bce_logits)[tune], np.asarray(targs)[tune], metric='exact_match'))
 
-def seed_metrics(ce_logits, bce_logits, targs, tune_mask, ood_ce_logits=None, ood_bce_logits=None) -> dict:
-    "Every reported number for one seed: fitted on the items where `tune_mask` is True, scored on the rest."
+def seed_items(ce_logits, bce_logits, targs, tune_mask, ood_ce_logits=None, ood_bce_logits=None) -> dict:
+    "One seed's per-item results behind the intervals: the gap's columns (held-out items), both models' MSP / max sigmoid in and out of domain."
     tune, held = np.asarray(tune_mask, bool), ~np.asarray(tune_mask, bool)
     targs = np.asarray(targs)
     ce_p, bce_p = softmax_probs(ce_logits), sigmoid_probs(bce_logits)
     t = fit_threshold(bce_logits, targs, tune)
+    it = {'thresh': t, 'gap': M.gap_items(ce_p[held], bce_p[held], targs[held], t), 'ce_in': O.msp(ce_p[held]), 'bce_in': O.max_sigmoid(bce_p[held])}
+    if ood_ce_logits is not None and len(ood_ce_logits):
+        it.update(ce_out=O.msp(softmax_probs(ood_ce_logits)), bce_out=O.max_sigmoid(sigmoid_probs(ood_bce_logits)))
+    return it
+
+def _ood_groups(ood_kind, n:int) -> dict:
+    "The out-of-domain items reported together: all of them, then the near and the far kind where there are some."
+    kind = np.full(n, '') if ood_kind is None else np.asarray(ood_kind, str)
+    return {'all': np.ones(n, bool), **{k: kind == k for k in ('near', 'far') if (kind == k).any()}}
+
+def seed_metrics(ce_logits, bce_logits, targs, tune_mask, ood_ce_logits=None, ood_bce_logits=None, *, ood_kind=None, items=None) -> dict:
+    "Every reported number for one seed: fitted on the items where `tune_mask` is True, scored on the rest (`items`: from `seed_items`)."
+    tune, held = np.asarray(tune_mask, bool), ~np.asarray(tune_mask, bool)
+    targs = np.asarray(targs)
+    ce_p, bce_p = softmax_probs(ce_logits), sigmoid_probs(bce_logits)
+    it = items or seed_items(ce_logits, bce_logits, targs, tune_mask, ood_ce_logits, ood_bce_logits)
+    t = it['thresh']
     temp = C.fit_temperature(np.asarray(ce_logits)[tune], targs[tune])
     ce_correct = M.argmax_correct(ce_p[held], targs[held])
     bce_correct = M.exact_correct(bce_p[held], targs[held], t)
@@ -49,30 +67,69 @@ def seed_metrics(ce_logits, bce_logits, targs, tune_mask, ood_ce_logits=None, oo
          'bce.none_rate': M.none_rate(bce_p[held], t),
          'bce.several_rate': M.several_rate(bce_p[held], t),
          'bce.ece': C.ece(bce_p[held], targs[held], n_bins=N_BINS, multilabel=True)}
-    if ood_ce_logits is not None and len(ood_ce_logits):
+    g = it['gap'].mean()
+    for k in ('total', 'ranking', 'decoding', *M.GAP_PIECES):   # each piece: mean(a) - mean(b) of its two columns (chapter 05)
+        _, a, b = M.GAP_ROWS[k]
+        r[f'gap.{k}'] = float((g[a] if a else 0.) - (g[b] if b else 0.))
+    for m, p in (('ce', ce_p), ('bce', bce_p)):                 # answer / with caveat / don't know (chapter 06)
+        cuts = C.fit_caveat(p[tune], targs[tune], CAVEAT_TARGETS)
+        s = C.caveat_summary(p[held], targs[held], cuts)
+        r[f'{m}.caveat_answer_from'], r[f'{m}.caveat_caveat_from'] = float(cuts[0]), float(cuts[1])
+        for grp, key in zip(C.CAVEAT_GROUPS, ('answer', 'caveat', 'dont_know')):
+            r[f'{m}.caveat_{key}_share'], r[f'{m}.caveat_{key}_accuracy'] = float(s.loc[grp, 'share']), float(s.loc[grp, 'accuracy'])
+    if 'ce_out' in it:
         ood_ce_p, ood_bce_p = softmax_probs(ood_ce_logits), sigmoid_probs(ood_bce_logits)
         r['ce.ood_auroc_msp'] = O.ood_auroc(O.msp(ce_p[held]), O.msp(ood_ce_p))
         r['bce.ood_auroc_max_sigmoid'] = O.ood_auroc(O.max_sigmoid(bce_p[held]), O.max_sigmoid(ood_bce_p))
         r['bce.ood_none_rate'] = O.no_label_rate(ood_bce_p, t)
+        rate = float((it['bce_in'] <= t).mean())                 # matched refusal (chapter 07): the labeler's in-domain price
+        cut = O.refusal_cut(it['ce_in'], rate)
+        r.update({'ood.in_refusal': rate, 'ood.ce_in_refusal': float((it['ce_in'] < cut).mean()), 'ood.ce_cut': cut})
+        for k, sel in _ood_groups(ood_kind, len(it['ce_out'])).items():
+            co, bo = it['ce_out'][sel], it['bce_out'][sel]
+            a, b, cr, br = O.ood_auroc(it['ce_in'], co), O.ood_auroc(it['bce_in'], bo), float((co < cut).mean()), float((bo <= t).mean())
+            r.update({f'ood.ce_auroc_{k}': a, f'ood.bce_auroc_{k}': b, f'ood.auroc_diff_{k}': a - b,
+                      f'ood.ce_refusal_{k}': cr, f'ood.bce_refusal_{k}': br, f'ood.refusal_diff_{k}': br - cr})
     return r, ce_correct, bce_correct
 
 # %% ../nbs/11_report.ipynb #0af46ce5
-def summarise(per_seed:list[dict], ce_correct:np.ndarray, bce_correct:np.ndarray, n_boot:int=1000) -> dict:
-    "metrics.json's body: means over seeds, `_per_seed` lists, and the paired accuracy difference with a 95% CI."
+def _num(x): return float(x) if np.isfinite(x) else None   # JSON has no NaN or infinity: an empty group, a cut never reached
+
+def summarise(per_seed:list[dict], ce_correct:np.ndarray, bce_correct:np.ndarray, n_boot:int=1000, *, items:list[dict]|None=None,
+              ood_kind=None) -> dict:
+    "metrics.json's body: means over seeds, `_per_seed` lists, paired differences with 95% CIs (and, given `items`, those of chapters 05-07)."
     out = {}
     for key in per_seed[0]:
         group, name = key.split('.', 1)
-        vals = [float(d[key]) for d in per_seed]
-        out.setdefault(group, {})[name] = float(np.mean(vals))
-        out[group][name + '_per_seed'] = vals
+        vals = np.array([float(d[key]) for d in per_seed])
+        out.setdefault(group, {})[name] = _num(vals[np.isfinite(vals)].mean()) if np.isfinite(vals).any() else None
+        out[group][name + '_per_seed'] = [_num(v) for v in vals]
     b = M.paired_bootstrap(ce_correct.mean(0), bce_correct.mean(0), n_boot=n_boot, seed=0)
     out['paired'] = {'accuracy_diff': float(b['diff']), 'ci95': [float(b['low']), float(b['high'])], 'n_held': int(ce_correct.shape[1]),
                      'definition': 'ce.accuracy - bce.exact_match on held-out items; 95% percentile CI of a paired '
                                    f'bootstrap over items ({n_boot} resamples) of per-item correctness averaged over seeds'}
+    if not items: return out
+    tab = M.gap_table(sum(i['gap'] for i in items)/len(items), n_boot=n_boot, seed=0)
+    for k in ('total', 'ranking', 'decoding', *M.GAP_PIECES):
+        out['gap'][k + '_ci95'] = [float(tab.loc[k, 'low']), float(tab.loc[k, 'high'])]
+        out['gap'][k + '_seed_sd'] = _num(M.seed_summary(out['gap'][k + '_per_seed'])['std'])
+    out['gap']['definition'] = ('total = ranking + none + several + wrong + rescued (chapter 05), on held-out items; 95% CI: paired '
+                                'bootstrap over items of per-item results averaged over seeds; seed_sd: standard deviation across seeds')
+    if 'ce_out' not in items[0]: return out
+    st = lambda n: np.stack([i[n] for i in items])
+    for k, sel in _ood_groups(ood_kind, len(items[0]['ce_out'])).items():
+        r = O.matched_refusal(st('ce_in'), st('bce_in'), st('ce_out')[:, sel], st('bce_out')[:, sel], [i['thresh'] for i in items], n_boot=n_boot)
+        a = O.auroc_diff(st('ce_in'), st('ce_out')[:, sel], st('bce_in'), st('bce_out')[:, sel], n_boot=n_boot)
+        out['ood'].update({f'n_{k}': int(sel.sum()), f'ce_refusal_{k}_ci95': r['ce_ci'], f'bce_refusal_{k}_ci95': r['bce_ci'],
+                           f'refusal_diff_{k}_ci95': r['diff_ci'], f'auroc_diff_{k}_ci95': [a['low'], a['high']]})
+    out['ood']['definition'] = ('near: images of classes held out of training; far: the probes. The labeler refuses an item with no label '
+        'above its threshold; the classifier one whose MSP is below the cut that refuses as many held-out in-domain items (ce_cut). '
+        '95% CIs: bootstrap over in-domain (the cut refitted) and out-of-domain items, seeds averaged within each resample; '
+        'auroc_diff = MSP AUROC - max-sigmoid AUROC')
     return out
 
 # %% ../nbs/11_report.ipynb #0a78e97c
-def stack_predictions(preds:list[Predictions], tune_mask) -> dict:
+def stack_predictions(preds:list[Predictions], tune_mask, *, held_out=()) -> dict:
     "The arrays of predictions.npz (all but `bce_threshold`, which `seed_metrics` fits) from one `Predictions` per seed."
     p0 = preds[0]
     for p in preds[1:]:
@@ -82,16 +139,21 @@ def stack_predictions(preds:list[Predictions], tune_mask) -> dict:
                 tune_mask=np.asarray(tune_mask, bool), ce_probs=st('ce_probs'), bce_probs=st('bce_probs'),
                 ood_ce_probs=st('ood_ce_probs'), ood_bce_probs=st('ood_bce_probs'),
                 ce_logits=st('ce_logits'), bce_logits=st('bce_logits'), ood_ce_logits=st('ood_ce_logits'), ood_bce_logits=st('ood_bce_logits'),
-                valid_items=np.array(p0.items, dtype=str), ood_items=np.array(p0.ood_items, dtype=str))
+                valid_items=np.array(p0.items, dtype=str), ood_items=np.array(p0.ood_items, dtype=str),
+                held_out=np.array(held_out, dtype=str), ood_kind=O.ood_kinds(p0.ood_items, held_out))
 
 def metrics_from_arrays(d:dict, n_boot:int=1000) -> dict:
     "Recompute metrics.json's numbers from the arrays of predictions.npz alone."
-    per_seed, ce_c, bce_c = [], [], []
+    per_seed, ce_c, bce_c, items = [], [], [], []
+    kind = d['ood_kind'] if 'ood_kind' in d else None          # files written before near and far were told apart lack it
     for s in range(len(d['seeds'])):
-        r, c1, c2 = seed_metrics(d['ce_logits'][s], d['bce_logits'][s], d['valid_targets'], d['tune_mask'],
-                                 d['ood_ce_logits'][s], d['ood_bce_logits'][s])
+        args = (d['ce_logits'][s], d['bce_logits'][s], d['valid_targets'], d['tune_mask'], d['ood_ce_logits'][s], d['ood_bce_logits'][s])
+        items.append(seed_items(*args))
+        r, c1, c2 = seed_metrics(*args, ood_kind=kind, items=items[-1])
         per_seed.append(r); ce_c.append(c1); bce_c.append(c2)
-    return summarise(per_seed, np.array(ce_c, float), np.array(bce_c, float), n_boot)
+    m = summarise(per_seed, np.array(ce_c, float), np.array(bce_c, float), n_boot, items=items, ood_kind=kind)
+    if 'ood' in m and 'held_out' in d: m['ood']['held_out'] = [str(c) for c in d['held_out']]
+    return m
 
 # %% ../nbs/11_report.ipynb #b3eefc37
 def make_plots(d:dict, out:Path, seed_idx:int=0) -> dict[str, Path]:
@@ -181,6 +243,46 @@ def run_seeds(iset:ImageSet, cfg:RunConfig, seeds, out, settings:dict, device=No
             f"labeler exact match at 0.5 {em:.3f}), saved {f}")
     return preds
 
+# %% ../nbs/11_report.ipynb #58afb871
+_GAP_MD = [('total', 'Gap: classifier accuracy - labeler exact match'), ('ranking', 'Ranking: classifier accuracy - labeler argmax accuracy'),
+           ('decoding', 'Decoding: labeler argmax accuracy - exact match'), ('none', '- argmax right, no label'),
+           ('several', '- argmax right, several labels'), ('wrong', '- argmax right, one wrong label'), ('rescued', '- argmax wrong, exact match (negative)')]
+
+def _f(v, fmt='.3f') -> str: return '-' if v is None else format(v, fmt)
+def _ci(v, sign='+') -> str: return f"[{v[0]:{sign}.3f}, {v[1]:{sign}.3f}]"
+
+def _extra_tables(m:dict) -> list[str]:
+    "report.md's tables for the gap decomposed, the caveat groups and the fair out-of-domain comparison, when metrics.json has them."
+    rows, g = [], m.get('gap', {})
+    if 'total_ci95' in g:
+        rows += ['', '**The gap, decomposed** (chapter 05). 95% CI: paired bootstrap over held-out items; sd: across seeds.', '',
+                 '| piece | mean over seeds | 95% CI | per seed | sd |', '|---|---|---|---|---|']
+        rows += [f"| {lbl} | {g[k]:+.3f} | {_ci(g[k + '_ci95'])} | {', '.join(f'{v:+.3f}' for v in g[k + '_per_seed'])} | {_f(g[k + '_seed_sd'])} |"
+                 for k, lbl in _GAP_MD]
+    if 'caveat_answer_share' in m.get('ce', {}):
+        rows += ['', f"**Answer, answer with a caveat, or don't know** (chapter 06): cuts on the top probability fitted on the tuning part "
+                 f"so that plain answers are right {CAVEAT_TARGETS[0]:.0%} and all answers {CAVEAT_TARGETS[1]:.0%} of the time; shares "
+                 "and accuracies on held-out items, means over seeds (the labeler's score: its largest sigmoid).", '',
+                 '| model | group | from top probability | share | accuracy |', '|---|---|---|---|---|']
+        for md, name in (('ce', 'classifier'), ('bce', 'labeler')):
+            for key, grp, frm in (('answer', 'answer', 'answer_from'), ('caveat', 'with caveat', 'caveat_from'), ('dont_know', "don't know", None)):
+                rows.append(f"| {name} | {grp} | {_f(m[md]['caveat_' + frm]) if frm else '0'} | {_f(m[md][f'caveat_{key}_share'])} | "
+                            f"{_f(m[md][f'caveat_{key}_accuracy'])} |")
+    o = m.get('ood', {})
+    if 'refusal_diff_all_ci95' in o:
+        near = f"images of the classes held out of training ({', '.join(o.get('held_out', []))})"
+        rows += ['', f"**Out of domain, at the same in-domain refusal rate** (chapter 07): both models refuse {o['in_refusal']:.3f} of the "
+                 f"held-out in-domain items (classifier: {o['ce_in_refusal']:.3f}, ties aside). Near: {near}; far: the probes. Means over "
+                 "seeds, 95% CIs from a bootstrap over items.", '',
+                 '| unseen images | n | labeler refuses | classifier refuses | labeler - classifier | AUROC classifier (MSP) | '
+                 'AUROC labeler (max sigmoid) | AUROC difference |', '|---|---|---|---|---|---|---|---|']
+        for k in ('near', 'far', 'all'):
+            if f'n_{k}' not in o: continue
+            rows.append(f"| {k} | {o[f'n_{k}']} | {o[f'bce_refusal_{k}']:.3f} {_ci(o[f'bce_refusal_{k}_ci95'], '')} | "
+                        f"{o[f'ce_refusal_{k}']:.3f} {_ci(o[f'ce_refusal_{k}_ci95'], '')} | {o[f'refusal_diff_{k}']:+.3f} {_ci(o[f'refusal_diff_{k}_ci95'])} | "
+                        f"{o[f'ce_auroc_{k}']:.3f} | {o[f'bce_auroc_{k}']:.3f} | {o[f'auroc_diff_{k}']:+.3f} {_ci(o[f'auroc_diff_{k}_ci95'])} |")
+    return rows
+
 # %% ../nbs/11_report.ipynb #86fd9f17
 _ROWS = [('Classifier accuracy (argmax)', 'ce', 'accuracy'), ('Labeler exact match (tuned threshold)', 'bce', 'exact_match'),
          ('Labeler argmax accuracy', 'bce', 'argmax_accuracy'), ('Labeler per-label accuracy (accuracy_multi)', 'bce', 'per_label_accuracy'),
@@ -191,7 +293,7 @@ _ROWS = [('Classifier accuracy (argmax)', 'ce', 'accuracy'), ('Labeler exact mat
          ('Out-of-domain items given no label', 'bce', 'ood_none_rate')]
 
 def results_table(m:dict) -> str:
-    "Markdown table of the headline numbers: mean over seeds and the per-seed range."
+    "Markdown tables: the headline numbers (mean over seeds, per-seed values), then the gap, the caveats and the fair out-of-domain comparison."
     rows = ['| metric (held-out items) | mean over seeds | per seed |', '|---|---|---|']
     for label, g, k in _ROWS:
         if k not in m.get(g, {}): continue
@@ -199,7 +301,7 @@ def results_table(m:dict) -> str:
         rows.append(f"| {label} | {m[g][k]:.3f} | {', '.join(f'{v:.3f}' for v in per)} |")
     p = m['paired']
     rows.append(f"| Classifier accuracy - labeler exact match | {p['accuracy_diff']:+.3f} | 95% CI [{p['ci95'][0]:+.3f}, {p['ci95'][1]:+.3f}] |")
-    return '\n'.join(rows)
+    return '\n'.join(rows + _extra_tables(m))
 
 def interval_line(paired:dict) -> str:
     "How wide the paired 95% interval is, for how many held-out items, and whether they can tell the two models apart."
@@ -241,7 +343,7 @@ def compare(data='mnist', ood=None, cfg:RunConfig=None, seeds=(0, 1, 2), out='cv
     preds = run_seeds(iset, cfg, seeds, out, settings, device, log, progress, fast)
     targs = preds[0].targs
     tune = M.tune_split(len(targs), tune_frac, seed=0, strat=targs)
-    d = stack_predictions(preds, tune)
+    d = stack_predictions(preds, tune, held_out=run_defaults(data)['held_out'])
     m = metrics_from_arrays(d)
     d['bce_threshold'] = np.asarray(m['bce']['threshold_per_seed'], np.float64)   # fitted once, in seed_metrics
     out = Path(out)

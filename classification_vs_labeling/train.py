@@ -31,7 +31,7 @@ __all__ = ['COLAB_T4', 'DATA_SIZES', 'DRIVE', 'FULL_MODE_WORK', 'RunConfig', 'ar
            'create_model', 'add_normalize', 'plain_learners', 'PairedModel', 'PairedLoss', 'ce_accuracy',
            'bce_accuracy_multi', 'bce_exact_match', 'paired_splitter', 'paired_learner', 'Predictions', 'predict_pair',
            'fit_batch_size', 'fit_config', 'train_pair', 't4_steps', 't4_minutes', 'runs_dir', 'describe_run',
-           'run_file', 'saved_run', 'demo_predictions', 'cost_line']
+           'run_file', 'saved_run', 'cost_line']
 
 # %% ../nbs/04_train.ipynb #1882141e
 @dataclass
@@ -305,7 +305,8 @@ def describe_run(cfg:RunConfig, seed:int=0) -> str:
 
 def run_file(cfg:RunConfig, seed:int=0) -> Path:
     "The saved run of `cfg` and `seed` in `runs_dir()`: its main settings in words, then a hash of every setting and the package version."
-    key = json.dumps({**asdict(cfg), 'ood': run_defaults(cfg.data)['ood'], 'seed': seed, 'version': __version__}, sort_keys=True)
+    d = run_defaults(cfg.data)   # the out-of-domain images are part of a run: new probes or held-out classes, a new file
+    key = json.dumps({**asdict(cfg), 'ood': d['ood'], 'held_out': d['held_out'], 'seed': seed, 'version': __version__}, sort_keys=True)
     name = cfg.data if cfg.data in RUN_DEFAULTS else Path(cfg.data).name
     return runs_dir()/(f"{name}_{cfg.arch}_{'pretrained' if cfg.pretrained else 'scratch'}_{cfg.epochs}ep_{cfg.size}px_seed{seed}_"
                        f"{hashlib.sha256(key.encode()).hexdigest()[:10]}.npz")
@@ -332,10 +333,6 @@ def saved_run(data=None,           # a data set's name, a folder or a loaded `Im
     p = train_pair(iset or load_set(name), cfg, seed=seed, progress=progress)
     p.save(f)
     return p
-
-def demo_predictions(seed:int=0) -> Predictions:
-    "The old name of `saved_run` on the mode's data, kept for notebooks written before it."
-    return saved_run(seed=seed)
 
 # %% ../nbs/04_train.ipynb #2d20cc26
 FULL_MODE_WORK = {   # chapter: (its steps, its steps when chapter 04's run is saved on Google Drive, or None)

@@ -255,3 +255,60 @@ P = np.full((4, 3), 1/3); T = np.array([0, 1, 2, 0])
 def test_bad_input_raises_clear_value_error(call, msg):
     with pytest.raises(ValueError, match=None) as e: call()
     assert msg in str(e.value), str(e.value)
+
+# ---------- answer, answer with a caveat, don't know
+
+def brute_cut(conf, ok, target):
+    "The lowest confidence c such that the items with confidence >= c are right at least `target` of the time (a loop)."
+    good = [c for c in sorted(set(conf)) if ok[conf >= c].mean() >= target - 1e-12]
+    return min(good) if good else np.inf
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 10**6), st.integers(1, 60), st.sampled_from([2, 3, 10]), st.floats(0.5, 1.0), st.floats(0.5, 1.0))
+def test_caveat_cuts_reach_their_targets_on_the_tuning_items(seed, n, k, a, b):
+    rng = np.random.default_rng(seed)
+    p = np.round(rand_probs(rng, n, k, 0.5), 2)          # rounded: ties of confidence on purpose
+    p = p/p.sum(1, keepdims=True)
+    y = np.where(rng.random(n) < 0.7, p.argmax(1), rng.integers(0, k, n))
+    hi, lo = max(a, b), min(a, b)
+    cuts = fit_caveat(p, y, (hi, lo))
+    conf, ok = p.max(1), p.argmax(1) == y
+    assert list(cuts) == [brute_cut(conf, ok, hi), brute_cut(conf, ok, lo)]
+    for c, t in zip(cuts, (hi, lo)):
+        if np.isfinite(c): assert ok[conf >= c].mean() >= t - 1e-12   # the answered items reach the target
+    g = caveat(p, cuts)
+    s = caveat_summary(p, y, cuts)
+    assert s['n'].sum() == n and s['share'].sum() == pytest.approx(1)
+    for name in CAVEAT_GROUPS:
+        m = g == name
+        assert s.loc[name, 'n'] == m.sum()
+        assert (np.isnan(s.loc[name, 'accuracy']) and not m.any()) or s.loc[name, 'accuracy'] == pytest.approx(ok[m].mean())
+    answered = g != CAVEAT_GROUPS[2]
+    if np.isfinite(cuts[1]): assert ok[answered].mean() >= lo - 1e-12
+
+def test_caveat_on_held_out_items_and_both_models():
+    "Fitted on one half, the answered half of new items is close to the target (a large sample), for softmax and sigmoid alike."
+    rng = np.random.default_rng(0)
+    n, k = 20000, 10
+    c = rng.integers(0, k, n)
+    z = rng.uniform(1, 6, (n, 1))*np.eye(k)[c] + rng.normal(size=(n, k))
+    y = (softmax(z, 1).cumsum(1) < rng.random((n, 1))).sum(1).clip(max=k-1)   # calibrated by construction
+    tune = np.arange(n) < n//2
+    for p in (softmax(z, 1), expit(z - 2)):
+        cuts = fit_caveat(p[tune], y[tune], (0.95, 0.85))
+        s = caveat_summary(p[~tune], y[~tune], cuts)
+        answered = s.loc['answer', 'accuracy'], (s.loc[['answer', 'answer with caveat'], 'n']*s.loc[['answer', 'answer with caveat'], 'accuracy']).sum()/s.loc[['answer', 'answer with caveat'], 'n'].sum()
+        assert answered[0] == pytest.approx(0.95, abs=0.02) and answered[1] == pytest.approx(0.85, abs=0.02)
+        assert s.loc['answer with caveat', 'accuracy'] < 0.85 < 0.95 and s.loc["don't know", 'accuracy'] < 0.85
+
+@pytest.mark.parametrize('call, msg', [
+    (lambda: fit_caveat([[.6, .4]], [0], (0.9, 0.95)), 'first at least the second'),
+    (lambda: fit_caveat([[.6, .4]], [0], (1.2, 0.9)), r'\(0, 1\]'),
+    (lambda: fit_caveat([[.6, .4]], [0], 0.9), 'two accuracies'),
+    (lambda: fit_caveat([[.6, .4]], [[1, 1]]), 'exactly one true class'),
+    (lambda: caveat([[.6, .4]], [0.5]), 'two cuts'),
+    (lambda: caveat([[.6, .4]], [np.nan, 0.5]), 'two cuts'),
+    (lambda: caveat([[1.6, .4]], [0.9, 0.5]), r'\[0, 1\]'),
+])
+def test_caveat_bad_input(call, msg):
+    with pytest.raises(ValueError, match=msg): call()

@@ -160,6 +160,13 @@ def test_metrics_json_recomputed_from_predictions_npz(resumed_run):
     lo, hi = m['paired']['ci95']
     assert lo <= diff <= hi and hi - lo < 0.5
     for k in ['data', 'arch', 'epochs', 'size', 'device', 'versions', 'mode']: assert k in m['settings'], k
+    # chapters 05-07's numbers (recomputed one by one in tests/test_report.py) follow from the file too; near and far are marked
+    from classification_vs_labeling.core import RUN_DEFAULTS
+    from classification_vs_labeling.report import metrics_from_arrays
+    assert list(d['held_out']) == list(RUN_DEFAULTS['mnist']['held_out']) and set(d['ood_kind']) == {'near', 'far'}
+    assert all(Path(f).parent.name in d['held_out'] for f, k in zip(d['ood_items'], d['ood_kind']) if k == 'near')
+    again = metrics_from_arrays({k: d[k] for k in d.files})
+    for g in ('gap', 'ood'): assert again[g] == m[g], g                # JSON floats read back exactly
 
 def test_bench_prints_one_record_side_by_side(tmp_path):
     "`cvl bench` on the CPU at toy size, two seeds: (a), (b) and (c) measured in one run, one JSON record."

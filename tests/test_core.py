@@ -74,3 +74,10 @@ def test_run_defaults(monkeypatch):
         monkeypatch.setenv('CVL_SCALE', bad)
         with pytest.raises(ValueError, match='CVL_SCALE'): scale()
     assert set(RUN_DEFAULTS['mnist']) == set(RUN_DEFAULTS['pets'])            # every row names every setting
+
+def test_held_out_classes_are_one_setting():
+    from classification_vs_labeling.core import _ood_words
+    assert {k for k, d in RUN_DEFAULTS.items() if d['held_out']} == {'mnist', 'pets', 'illustrations'}   # the sets with a near kind
+    assert _ood_words(RUN_DEFAULTS['mnist']) == 'classes 8, 9 held out (near) + letters+photos (far)'
+    assert _ood_words(RUN_DEFAULTS['illustrations']) == 'classes people held out (near)'
+    assert _ood_words(RUN_DEFAULTS['folder']) == 'none'

@@ -258,5 +258,7 @@ def test_load_set_reads_run_defaults(monkeypatch):
     for q in ('1', ''):
         monkeypatch.setenv('CVL_QUICK', q)
         s = load_set('mnist')
-        assert RUN_DEFAULTS['mnist']['ood'] == 'letters+photos' and len(s.ood_items) == 1000
-        assert np.array(PILImage.create(s.ood_items[0])).shape[:2] == (28, 28)
+        near = [f for f in s.ood_items if f.parent.name in RUN_DEFAULTS['mnist']['held_out']]
+        assert RUN_DEFAULTS['mnist']['ood'] == 'letters+photos' and len(s.ood_items) - len(near) == 1000
+        assert s.classes == sorted(set(map(str, range(10))) - set(RUN_DEFAULTS['mnist']['held_out'])) and len(near) == 1000
+        assert np.array(PILImage.create(s.ood_items[-1])).shape[:2] == (28, 28)

@@ -257,3 +257,69 @@ def test_prf_zero_division_matches_sklearn():
         assert (got['precision'], got['recall'], got['f1']) == pytest.approx(want[:3])
     assert prf(p, t, 0.5, zero_division=1)['f1'] > prf(p, t, 0.5, zero_division=0)['f1']
     with pytest.raises(ValueError, match='zero_division'): prf(p, t, 0.5, zero_division=0.5)
+
+# ---- the gap, decomposed
+@st.composite
+def pairs(draw, max_n=12, max_k=5):
+    "Classifier and labeler probabilities on the same items, one class per item, and a scalar or per-class threshold."
+    bce, _ = draw(preds(max_n, max_k))
+    t = draw(arrays(np.int64, (len(bce),), elements=st.integers(0, bce.shape[1] - 1)))
+    ce = draw(arrays(np.float64, bce.shape, elements=st.one_of(st.sampled_from(GRID), st.floats(0, 1))))
+    th = draw(st.one_of(threshs, arrays(np.float64, (bce.shape[1],), elements=threshs)))
+    return ce, bce, t, th
+
+@settings(max_examples=150, deadline=None)
+@given(pairs())
+def test_gap_pieces_add_up_exactly(x):
+    "Item by item: c - e = (c - a) + none + several + wrong - rescued, in whole numbers; so the means add up too."
+    ce, bce, t, th = x
+    g = gap_items(ce, bce, t, th).to_numpy().astype(int)
+    c, a, e, none, several, wrong, rescued = g.T
+    assert ((c - e) == (c - a) + none + several + wrong - rescued).all()
+    assert (none + several + wrong <= a).all() and (rescued <= e).all() and (none + several + wrong + rescued <= 1).all()
+    tab = gap_table(pd.DataFrame(g, columns=['classifier', 'argmax', 'exact', 'none', 'several', 'wrong', 'rescued']), n_boot=20)
+    assert tab.loc[list(GAP_PIECES), 'value'].sum() == pytest.approx(tab.loc['total', 'value'], abs=1e-12)
+    assert tab.loc['ranking', 'value'] + tab.loc['decoding', 'value'] == pytest.approx(tab.loc['total', 'value'], abs=1e-12)
+
+@settings(max_examples=150, deadline=None)
+@given(pairs(), threshs)
+def test_one_threshold_never_wrong_nor_rescued(x, th):
+    "With one threshold for all classes a right argmax is never decoded into one wrong label, nor a wrong one rescued."
+    ce, bce, t, _ = x
+    g = gap_items(ce, bce, t, th)
+    assert (g.wrong == 0).all() and (g.rescued == 0).all()
+
+def test_gap_against_direct_counts_and_bootstrap():
+    y, clas, lab = simulate_preds(n=600, k=9, seed=3, class_shift=1.0)
+    th = np.random.default_rng(5).uniform(0.05, 0.6, 9)                  # per-class thresholds, far apart
+    tab = gap_decomposition(clas, lab, y, th, n_boot=500, seed=4)
+    a, e, c = lab.argmax(1) == y, accuracy_score(np.eye(9)[y], lab > th), clas.argmax(1) == y   # scikit-learn's subset accuracy
+    sets = lab > th; size = sets.sum(1); exact = (sets == np.eye(9, dtype=bool)[y]).all(1)
+    assert tab.loc['exact', 'value'] == pytest.approx(e) and tab.loc['classifier', 'value'] == pytest.approx(c.mean())
+    assert tab.loc['ranking', 'value'] == pytest.approx(c.mean() - a.mean())
+    assert tab.loc['none', 'value'] == pytest.approx((a & (size == 0)).mean())
+    assert tab.loc['wrong', 'value'] == pytest.approx((a & (size == 1) & ~exact).mean()) and tab.loc['wrong', 'value'] > 0
+    assert tab.loc['rescued', 'value'] == pytest.approx(-(~a & exact).mean()) and tab.loc['rescued', 'value'] < 0
+    r = paired_bootstrap(c, a, n_boot=500, seed=4)                       # every row: paired_bootstrap on its two columns
+    assert tuple(tab.loc['ranking', ['value', 'low', 'high']]) == pytest.approx((r['diff'], r['low'], r['high']))
+    assert (tab.low <= tab.value + 1e-12).all() and (tab.value <= tab.high + 1e-12).all()
+
+def test_gap_over_seeds_is_the_mean_of_items():
+    "The report averages per-item columns over seeds: the pieces are then the means of each seed's pieces."
+    frames = [gap_items(*simulate_preds(n=300, k=5, seed=s)[1:], simulate_preds(n=300, k=5, seed=s)[0], 0.3) for s in range(3)]
+    mean = gap_table(sum(frames)/3, n_boot=50)
+    for piece in ('total', 'ranking', 'none', 'several'):
+        per = [gap_table(f, n_boot=1).loc[piece, 'value'] for f in frames]
+        assert mean.loc[piece, 'value'] == pytest.approx(np.mean(per), abs=1e-12)
+
+def test_plot_gap():
+    y, clas, lab = simulate_preds(n=300, k=5, seed=1)
+    tab = gap_decomposition(clas, lab, y, 0.3, n_boot=50)
+    ax = plot_gap(tab)
+    assert len(ax.patches) == 7 and ax.get_ylim()[0] < tab.loc['exact', 'low']
+    tops = sorted(p.get_y() + p.get_height() for p in ax.patches)
+    assert tab.loc['classifier', 'value'] == pytest.approx(max(tops))
+    with pytest.raises(ValueError, match='gap_table'): plot_gap(tab.drop(index='none'))
+    with pytest.raises(ValueError, match="missing"): gap_table(pd.DataFrame({'classifier': [1.]}))
+    with pytest.raises(ValueError, match='5 items'): gap_items(clas[:5], lab[:4], y[:5])
+    with pytest.raises(ValueError, match='exactly one true class'): gap_items(clas[:2], lab[:2], [[1, 1, 0, 0, 0], [0, 0, 0, 0, 0]])

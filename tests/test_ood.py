@@ -165,3 +165,98 @@ Z = np.zeros((4, 3))
 def test_bad_input_raises_clear_value_error(call, msg):
     with pytest.raises(ValueError) as e: call()
     assert msg in str(e.value), str(e.value)
+
+# ---------- matched refusal, paired AUROC difference, near and far
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 10**6), st.integers(1, 80), st.floats(0, 1))
+def test_refusal_cut_refuses_the_share_asked(seed, n, rate):
+    s = np.random.default_rng(seed).random(n)                 # distinct scores: the match is exact
+    k = int(np.floor(rate*n + 0.5))
+    assert (s < refusal_cut(s, rate)).sum() == k
+    ties = np.round(s, 1)                                       # ties: never more than asked, and a tie group is never split
+    c = refusal_cut(ties, rate)
+    assert (ties < c).sum() <= k and not ((ties < c) & (ties == c)).any()
+
+def matched_by_hand(ce_in, bce_in, ce_out, bce_out, t):
+    "The labeler's no-label share in-domain, the classifier cut there (sorted scores, by hand), and both shares out of domain."
+    rate = np.mean(bce_in <= t)
+    k = int(np.floor(rate*len(ce_in) + 0.5)); s = np.sort(ce_in)
+    cut = s[0] if k == 0 else np.inf if k == len(s) else (s[k-1] + s[k])/2
+    return rate, np.mean(ce_out < cut), np.mean(bce_out <= t), np.mean(ce_in < cut)
+
+def sim_scores(seed, n_in=300, n_out=200, k=6):
+    rng = np.random.default_rng(seed)
+    z_in = rng.uniform(1, 6, (n_in, 1))*np.eye(k)[rng.integers(0, k, n_in)] + rng.normal(size=(n_in, k))
+    z_out = 1.5*np.eye(k)[rng.integers(0, k, n_out)] + rng.normal(size=(n_out, k))
+    return (msp(softmax(z_in, 1)), max_sigmoid(expit(z_in - 2)), msp(softmax(z_out, 1)), max_sigmoid(expit(z_out - 2 + rng.normal(0, .5, (n_out, 1)))))
+
+def test_matched_refusal_matches_by_construction():
+    ce_in, bce_in, ce_out, bce_out = sim_scores(0)
+    r = matched_refusal(ce_in, bce_in, ce_out, bce_out, 0.5, n_boot=400)
+    rate, ce, bce, ce_in_rate = matched_by_hand(ce_in, bce_in, ce_out, bce_out, 0.5)
+    assert ce_in_rate == rate == r['in_rate'] > 0                 # the same in-domain price
+    assert (r['ce'], r['bce'], r['diff']) == pytest.approx((ce, bce, bce - ce), abs=1e-12)
+    for key in ('ce', 'bce', 'diff'): assert r[key + '_ci'][0] <= r[key] <= r[key + '_ci'][1]
+    assert r['bce'] == pytest.approx(no_label_rate(np.c_[bce_out, bce_out*0], 0.5))   # max sigmoid <= t: no label above t
+
+def test_matched_refusal_over_seeds_averages_the_seeds():
+    runs = [sim_scores(s) for s in range(3)]
+    r = matched_refusal(*[np.stack(x) for x in zip(*runs)], [0.5, 0.4, 0.6], n_boot=200)
+    by_hand = [matched_by_hand(*x, t) for x, t in zip(runs, (0.5, 0.4, 0.6))]
+    assert r['ce'] == pytest.approx(np.mean([b[1] for b in by_hand])) and r['bce'] == pytest.approx(np.mean([b[2] for b in by_hand]))
+    one = matched_refusal(*runs[0], 0.5, n_boot=200)
+    assert r['diff_ci'][1] - r['diff_ci'][0] < one['diff_ci'][1] - one['diff_ci'][0]   # three seeds: a narrower interval
+
+def test_auroc_diff_against_sklearn():
+    ce_in, bce_in, ce_out, bce_out = sim_scores(1)
+    d = auroc_diff(ce_in, ce_out, bce_in, bce_out, n_boot=500, seed=2)
+    y = labels(len(ce_in), len(ce_out))
+    a, b = roc_auc_score(y, np.r_[ce_in, ce_out]), roc_auc_score(y, np.r_[bce_in, bce_out])
+    assert (d['auroc_a'], d['auroc_b'], d['diff']) == pytest.approx((a, b, a - b), abs=1e-12)
+    assert d['low'] <= d['diff'] <= d['high'] and 0 < d['p_value'] <= 1
+    # the interval against a plain loop of resamples, each scored by scikit-learn
+    rng = np.random.default_rng(7); boot = []
+    for _ in range(300):
+        i, o = rng.integers(0, len(ce_in), len(ce_in)), rng.integers(0, len(ce_out), len(ce_out))
+        yy = labels(len(i), len(o))
+        boot.append(roc_auc_score(yy, np.r_[ce_in[i], ce_out[o]]) - roc_auc_score(yy, np.r_[bce_in[i], bce_out[o]]))
+    assert d['low'] == pytest.approx(np.quantile(boot, 0.025), abs=0.01) and d['high'] == pytest.approx(np.quantile(boot, 0.975), abs=0.01)
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 10**6))
+def test_auroc_diff_seeds_and_ties(seed):
+    rng = np.random.default_rng(seed)
+    s_in, s_out = np.round(rng.normal(1, 1, (2, 30)), 1), np.round(rng.normal(0, 1, (2, 20)), 1)   # two seeds, many ties
+    t_in, t_out = np.round(rng.normal(1, 1, (2, 30)), 1), np.round(rng.normal(0, 1, (2, 20)), 1)
+    d = auroc_diff(s_in, s_out, t_in, t_out, n_boot=20, seed=seed)
+    y = labels(30, 20)
+    want = np.mean([roc_auc_score(y, np.r_[a, b]) - roc_auc_score(y, np.r_[c, e]) for a, b, c, e in zip(s_in, s_out, t_in, t_out)])
+    assert d['diff'] == pytest.approx(want, abs=1e-12)
+
+def test_ood_kinds_and_held_out_classes_never_trained_on(monkeypatch):
+    "load_set's held-out classes are out-of-domain, marked near, and never among the training (or validation) items."
+    from pathlib import Path
+    from classification_vs_labeling.core import RUN_DEFAULTS
+    from classification_vs_labeling.data import load_set
+    monkeypatch.setenv('CVL_QUICK', '1')
+    held = RUN_DEFAULTS['mnist']['held_out']
+    s = load_set('mnist')
+    kinds = ood_kinds(s.ood_items, held)
+    assert not set(held) & set(s.labels) and not set(held) & {Path(f).parent.name for f in s.items}
+    assert (kinds == 'near').sum() == 1000 and (kinds == 'far').sum() == 1000
+    assert all(Path(f).parent.name in held for f, k in zip(s.ood_items, kinds) if k == 'near')
+    assert list(ood_kinds(['pets/images/Ragdoll_1.jpg', 'pets/images/Birman_1.jpg', 'x/Ragdoll/1.png'], ['Ragdoll'])) == ['near', 'far', 'near']
+
+@pytest.mark.parametrize('call, msg', [
+    (lambda: refusal_cut([0.1, 0.2], -0.1), r'\[0, 1\]'),
+    (lambda: refusal_cut([[0.1, 0.2]], 0.5), '1-d'),
+    (lambda: matched_refusal([.5, .6], [.5, .6], [.1], [.1, .2]), 'same items'),
+    (lambda: matched_refusal([.5, .6], [.5, .6], [.1], [.1], 1.5), r'\[0, 1\]'),
+    (lambda: matched_refusal([.5, .6], [.5, .6], [.1], [.1], n_boot=0), 'n_boot'),
+    (lambda: auroc_diff([.5, .6], [.1], [.5], [.1]), 'same items'),
+    (lambda: auroc_diff([.5, np.nan], [.1], [.5, .6], [.1]), 'NaN'),
+    (lambda: auroc_diff([.5, .6], [.1], [.5, .6], [.1], ci=0), 'between 0 and 1'),
+])
+def test_matched_and_diff_bad_input(call, msg):
+    with pytest.raises(ValueError, match=msg): call()

@@ -1,0 +1,129 @@
+"""report: the numbers chapters 05-07 add to metrics.json (the gap decomposed, the caveat groups, the fair out-of-domain
+comparison), recomputed independently from the arrays of predictions.npz with numpy loops and scikit-learn; no training."""
+import json
+import numpy as np, pytest
+from scipy.special import softmax, expit
+from sklearn.metrics import accuracy_score, roc_auc_score
+from classification_vs_labeling.metrics import tune_split
+from classification_vs_labeling.report import metrics_from_arrays, results_table, CAVEAT_TARGETS
+
+S, N, K, NEAR, FAR = 3, 400, 6, 150, 250
+
+def fake_npz(seed=0, n_ood=NEAR + FAR):
+    "predictions.npz's arrays for S seeds: logits that rank the right class first most of the time, unseen items with a weaker signal."
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, K, N)
+    def logits(n, signal, who):
+        c = y if who == 'in' else rng.integers(0, K, n)
+        return (rng.uniform(*signal, (S, n, 1))*np.eye(K)[c] + rng.normal(size=(S, n, K))).astype(np.float32)
+    d = dict(classes=np.array([f'c{k}' for k in range(K)]), seeds=np.arange(S), valid_targets=y,
+             tune_mask=tune_split(N, 0.5, seed=0, strat=y), ce_logits=logits(N, (0.5, 6), 'in'),
+             bce_logits=logits(N, (0.5, 6), 'in') - 2.5, ood_ce_logits=logits(n_ood, (0, 3), 'out'),
+             ood_bce_logits=logits(n_ood, (0, 3), 'out') - 2.5,
+             held_out=np.array(['c9']), ood_kind=np.array(['near']*NEAR + ['far']*(n_ood - NEAR))[:n_ood])
+    return d
+
+@pytest.fixture(scope='module')
+def run():
+    d = fake_npz()
+    return d, metrics_from_arrays(d, n_boot=300)
+
+def by_hand(d, s):
+    "One seed's held-out arrays: targets, classifier and labeler probabilities, the tuned threshold's sets."
+    held, y = ~d['tune_mask'], d['valid_targets']
+    ce, bce = softmax(d['ce_logits'][s].astype(float), 1), expit(d['bce_logits'][s].astype(float))
+    return held, y, ce, bce
+
+def test_gap_pieces_recomputed(run):
+    d, m = run
+    per = {k: [] for k in ('total', 'ranking', 'decoding', 'none', 'several', 'wrong', 'rescued')}
+    for s in range(S):
+        held, y, ce, bce = by_hand(d, s)
+        t = m['bce']['threshold_per_seed'][s]
+        sets = bce[held] > t
+        c, a = accuracy_score(y[held], ce[held].argmax(1)), accuracy_score(y[held], bce[held].argmax(1))
+        e = accuracy_score(np.eye(K, dtype=int)[y[held]], sets.astype(int))   # subset accuracy
+        amax, size = bce[held].argmax(1) == y[held], sets.sum(1)
+        exact = (sets == np.eye(K, dtype=bool)[y[held]]).all(1)
+        for k, v in [('total', c - e), ('ranking', c - a), ('decoding', a - e), ('none', (amax & (size == 0)).mean()),
+                     ('several', (amax & (size >= 2)).mean()), ('wrong', (amax & (size == 1) & ~exact).mean()),
+                     ('rescued', -(~amax & exact).mean())]: per[k].append(v)
+    g = m['gap']
+    for k, vals in per.items():
+        assert g[k + '_per_seed'] == pytest.approx(vals, abs=1e-12), k
+        assert g[k] == pytest.approx(np.mean(vals), abs=1e-12) and g[k + '_seed_sd'] == pytest.approx(np.std(vals, ddof=1), abs=1e-12)
+        assert g[k + '_ci95'][0] <= g[k] + 1e-12 and g[k] <= g[k + '_ci95'][1] + 1e-12, k
+    assert g['total'] == pytest.approx(sum(g[k] for k in ('ranking', 'none', 'several', 'wrong', 'rescued')), abs=1e-12)
+    assert g['total'] == pytest.approx(m['paired']['accuracy_diff'], abs=1e-12) and g['total_ci95'] == m['paired']['ci95']
+    assert g['wrong'] == g['rescued'] == 0 and g['none'] > 0          # one global threshold: no wrong single label, no rescue
+
+def brute_cut(conf, ok, target):
+    good = [c for c in sorted(set(conf)) if ok[conf >= c].mean() >= target - 1e-12]
+    return min(good) if good else np.inf
+
+def test_caveat_groups_recomputed(run):
+    d, m = run
+    for md in ('ce', 'bce'):
+        got = {k: [] for k in ('answer_from', 'caveat_from', 'answer_share', 'answer_accuracy', 'caveat_share', 'caveat_accuracy',
+                               'dont_know_share', 'dont_know_accuracy')}
+        for s in range(S):
+            held, y, ce, bce = by_hand(d, s)
+            p = ce if md == 'ce' else bce
+            conf, ok = p.max(1), p.argmax(1) == y
+            hi, lo = (brute_cut(conf[~held], ok[~held], a) for a in CAVEAT_TARGETS)
+            ch, okh = conf[held], ok[held]
+            groups = {'answer': ch >= hi, 'caveat': (ch < hi) & (ch >= lo), 'dont_know': ch < lo}
+            got['answer_from'].append(hi); got['caveat_from'].append(lo)
+            for k, sel in groups.items():
+                got[k + '_share'].append(sel.mean()); got[k + '_accuracy'].append(okh[sel].mean() if sel.any() else None)
+        for k, vals in got.items():
+            want = [None if v is None or not np.isfinite(v) else v for v in vals]
+            assert m[md]['caveat_' + k + '_per_seed'] == pytest.approx(want, abs=1e-12), (md, k)
+        assert m[md]['caveat_answer_accuracy'] >= m[md]['caveat_caveat_accuracy']
+
+def test_matched_refusal_and_auroc_recomputed(run):
+    d, m = run
+    o, kinds = m['ood'], d['ood_kind']
+    assert (o['n_near'], o['n_far'], o['n_all']) == (NEAR, FAR, NEAR + FAR) and o['held_out'] == ['c9']
+    for s in range(S):
+        held, y, ce, bce = by_hand(d, s)
+        t = m['bce']['threshold_per_seed'][s]
+        ce_in, bce_in = ce[held].max(1), bce[held].max(1)
+        ce_out, bce_out = softmax(d['ood_ce_logits'][s].astype(float), 1).max(1), expit(d['ood_bce_logits'][s].astype(float)).max(1)
+        rate = ((bce[held] > t).sum(1) == 0).mean()                   # the labeler's "no label" on held-out in-domain items
+        k = int(np.floor(rate*len(ce_in) + 0.5)); srt = np.sort(ce_in)
+        cut = (srt[k-1] + srt[k])/2
+        assert o['in_refusal_per_seed'][s] == pytest.approx(rate) and o['ce_in_refusal_per_seed'][s] == pytest.approx(rate)   # matched
+        for kind in ('near', 'far', 'all'):
+            sel = kinds == kind if kind != 'all' else np.ones(len(kinds), bool)
+            lab = np.r_[np.ones(len(ce_in)), np.zeros(sel.sum())]
+            a, b = roc_auc_score(lab, np.r_[ce_in, ce_out[sel]]), roc_auc_score(lab, np.r_[bce_in, bce_out[sel]])
+            cr, br = (ce_out[sel] < cut).mean(), ((expit(d['ood_bce_logits'][s].astype(float))[sel] > t).sum(1) == 0).mean()
+            for key, want in [('ce_auroc', a), ('bce_auroc', b), ('auroc_diff', a - b), ('ce_refusal', cr), ('bce_refusal', br),
+                              ('refusal_diff', br - cr)]:
+                assert o[f'{key}_{kind}_per_seed'][s] == pytest.approx(want, abs=1e-12), (key, kind)
+    for kind in ('near', 'far', 'all'):
+        for key in ('ce_refusal', 'bce_refusal', 'refusal_diff', 'auroc_diff'):
+            lo, hi = o[f'{key}_{kind}_ci95']
+            assert lo <= o[f'{key}_{kind}'] + 1e-12 and o[f'{key}_{kind}'] <= hi + 1e-12, (key, kind)
+    assert o['ce_auroc_all'] == pytest.approx(m['ce']['ood_auroc_msp']) and o['bce_refusal_all'] == pytest.approx(m['bce']['ood_none_rate'])
+
+def test_metrics_json_is_strict_json_and_the_report_shows_the_new_tables(run):
+    _, m = run
+    json.dumps(m, allow_nan=False)                                     # empty groups and unreached cuts are null, not NaN
+    md = results_table(m)
+    for words in ('The gap, decomposed', 'Ranking: classifier accuracy', "don't know", 'same in-domain refusal rate', '| near |', '| far |'):
+        assert words in md, words
+    assert f"{m['gap']['ranking']:+.3f} | [{m['gap']['ranking_ci95'][0]:+.3f}" in md
+
+def test_empty_caveat_group_and_old_files():
+    "A seed whose 'don't know' group is empty gets null there; a predictions.npz without ood_kind gives the 'all' rows only."
+    d = fake_npz(1)
+    d['ce_logits'] = d['ce_logits']*0 + 10*np.eye(K, dtype=np.float32)[d['valid_targets']]   # always right, always sure
+    old = {k: v for k, v in d.items() if k not in ('ood_kind', 'held_out')}
+    m = metrics_from_arrays(old, n_boot=50)
+    assert m['ce']['caveat_dont_know_accuracy_per_seed'] == [None]*S and m['ce']['caveat_dont_know_accuracy'] is None
+    assert m['ce']['caveat_answer_accuracy'] == 1.0
+    assert 'n_all' in m['ood'] and 'n_near' not in m['ood'] and 'held_out' not in m['ood']
+    json.dumps(m, allow_nan=False)
+    assert '| all |' in results_table(m) and '| near |' not in results_table(m)
