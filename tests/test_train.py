@@ -14,10 +14,13 @@ def fake_preds(items=(), ood_items=(), n=4):
 
 def test_runs_dir_order(tmp_path, monkeypatch):
     "CVL_RUNS first; then Google Drive when it is mounted; then fastai's data folder."
+    from fastai.data.external import fastai_cfg
     monkeypatch.setenv('FASTAI_HOME', str(tmp_path/'home'))
+    fastai_cfg.cache_clear()                   # fastai reads FASTAI_HOME once per process
     monkeypatch.delenv('CVL_RUNS', raising=False)
     monkeypatch.setattr(T, 'DRIVE', tmp_path/'drive'/'MyDrive')
-    assert runs_dir() == tmp_path/'home'/'data'/'cvl_runs'
+    try: assert runs_dir() == tmp_path/'home'/'data'/'cvl_runs'
+    finally: monkeypatch.undo(); fastai_cfg.cache_clear(); monkeypatch.setattr(T, 'DRIVE', tmp_path/'drive'/'MyDrive')
     (tmp_path/'drive'/'MyDrive').mkdir(parents=True)
     assert runs_dir() == tmp_path/'drive'/'MyDrive'/'cvl_runs'
     monkeypatch.setenv('CVL_RUNS', str(tmp_path/'mine'))
