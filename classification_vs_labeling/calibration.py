@@ -93,7 +93,7 @@ def top_label(probs) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_n_bins(n_bins) -> int:
     try: ok = not isinstance(n_bins, bool) and float(n_bins).is_integer() and n_bins >= 1
-    except (TypeError, ValueError): ok = False
+    except (TypeError, ValueError, OverflowError): ok = False
     if not ok: raise ValueError(f"n_bins: expected an integer >= 1, got {n_bins!r}")
     return int(n_bins)
 

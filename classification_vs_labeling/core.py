@@ -59,17 +59,18 @@ def _umask():
 @contextmanager
 def atomic_path(path):
     "Yield a temporary path beside `path` (same suffix); rename it to `path` on success, remove it on error."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.stem}.', suffix=f'.tmp{path.suffix}'); os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes files private; the renamed file gets the usual permissions
+    path, tmp = Path(path), None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.stem}.', suffix=f'.tmp{path.suffix}'); os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes files private; the renamed file gets the usual permissions
         yield Path(tmp)
         os.replace(tmp, path)
-    except OSError as e:               # a full disk or a size limit: say which file it was (write errors name none)
-        if e.filename is None or str(e.filename) == tmp: e.filename = str(path)
+    except OSError as e:                   # a full disk, a size limit, no permission: name the file we meant to write
+        if e.filename is None or Path(e.filename).name.startswith(f'.{path.stem}.'): e.filename = str(path)
         raise
     finally:
-        if os.path.exists(tmp): os.remove(tmp)
+        if tmp and os.path.exists(tmp): os.remove(tmp)
 
 # %% ../nbs/00_core.ipynb #4db13a35
 def to_np(x, name='x', dtype=np.float64) -> np.ndarray:

@@ -200,7 +200,7 @@ def per_class_thresholds(probs, targs, threshs=None, metric:str='f1') -> np.ndar
 # %% ../nbs/05_metrics.ipynb #9d4f3046
 def tune_split(n_items:int, tune_frac:float=0.5, seed:int=0, strat=None) -> np.ndarray:
     "(N,) bool mask, reproducible from `seed`: True = tuning part (fit thresholds), False = held-out part (report)."
-    n_items, seed = check_int(n_items, 'n_items', lo=2), check_int(seed, 'seed', lo=0)
+    n_items, seed = check_int(n_items, 'n_items', lo=2, hi=2**40), check_int(seed, 'seed', lo=0)
     if not 0 < check_number(tune_frac, 'tune_frac') < 1: raise ValueError(f"tune_frac: expected a fraction strictly between 0 and 1, got {tune_frac!r}")
     n = int(n_items)
     strat = np.zeros(n, dtype=np.int64) if strat is None else to_np(strat, 'strat', dtype=np.int64)

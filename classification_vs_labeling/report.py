@@ -169,7 +169,7 @@ def check_out_dir(out, settings:dict):
                                      "choose another --out, or delete it to start again")
         diff = _differing(old, settings)
         if diff: raise ValueError(f"{out} holds a run with other settings ({', '.join(diff)}): choose another --out or delete it")
-    elif out.exists() and any(out.iterdir()):
+    elif out.exists() and any(not re.match(r'\..*\.tmp', p.name) for p in out.iterdir()):   # a killed first write leaves a piece
         raise ValueError(f"{out} is not empty and holds no cvl run: choose another --out")
 
 def _saved_seed(f:Path, seed:int, iset:ImageSet, fp:str) -> tuple[Predictions | None, str]:
@@ -233,7 +233,7 @@ def md_code(s) -> str:
     "`s` as a markdown code span, shown as it is: control characters written as escapes, a fence longer than any run of backticks in it."
     s = _CTRL.sub(lambda m: repr(m.group())[1:-1], str(s))
     fence = '`'*(1 + max((len(r) for r in re.findall('`+', s)), default=0))
-    pad = ' ' if s.startswith('`') or s.endswith('`') or not s.strip() else ''
+    pad = ' ' if s[:1] == '`' or s[-1:] == '`' or (s[:1] == s[-1:] == ' ' and s.strip(' ')) else ''   # CommonMark strips one space each side
     return f"{fence}{pad}{s}{pad}{fence}"
 
 def md_text(s) -> str:

@@ -157,10 +157,10 @@ def paired_learner(dls:DataLoaders, arch:str='small', pretrained:bool=False, see
 
 # %% ../nbs/04_train.ipynb #f2a3b4c5
 def check_build(arch:str, n_classes:int, size:int, pretrained:bool=False):
-    "Build `arch` (downloading its weights if `pretrained`) and take one paired training step on a dummy batch of `size`-pixel images; a one-line ValueError if it cannot."
+    "Build `arch` (downloading its weights if `pretrained`) and compute the paired loss, as in training, on a dummy batch of `size`-pixel images; a one-line ValueError if it cannot."
     try:
-        m = PairedModel(create_model(arch, n_classes, pretrained=False)[0]).train()
-        PairedLoss(n_classes)(m(torch.zeros(2, 3, size, size)), torch.arange(2) % n_classes).backward()
+        m = PairedModel(create_model(arch, n_classes, pretrained=False)[0]).train()   # training mode: some models answer differently
+        with torch.no_grad(): PairedLoss(n_classes)(m(torch.zeros(2, 3, size, size)), torch.arange(2) % n_classes)
     except Exception as e:   # torchvision's errors vary: a fixed input size, too small a feature map, an auxiliary output
         msg = (str(e).splitlines() or [''])[0][:100] or ('fastai finds no pooling layer to cut its body at' if isinstance(e, StopIteration) else 'no message')
         raise ValueError(f"arch: {arch} cannot train on {size}px images ({type(e).__name__}: {msg}): try another --arch or --size") from None
@@ -221,8 +221,9 @@ class Predictions:
         "Read what `save` wrote, checking every array as `__init__` does; a one-line ValueError naming `path` if it is not such a file."
         keys = ('classes', 'targs', 'ce_logits', 'bce_logits', 'ood_ce_logits', 'ood_bce_logits', 'seed', 'items', 'ood_items')
         try:
-            with np.load(path, allow_pickle=False) as d:
-                if not isinstance(d, np.lib.npyio.NpzFile): raise ValueError("a single array, not an .npz archive")
+            d = np.load(path, allow_pickle=False)
+            if not isinstance(d, np.lib.npyio.NpzFile): raise ValueError("a single array, not an .npz archive")
+            with d:
                 missing = [k for k in keys if k not in d.files]
                 if missing: raise ValueError(f"no {', '.join(missing)}")
                 a = {k: d[k] for k in d.files}
@@ -230,7 +231,7 @@ class Predictions:
                        a['seed'], a['items'].tolist(), a['ood_items'].tolist(), str(a.get('fingerprint', '')))
         except FileNotFoundError: raise
         except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:   # never numpy's advice to load it unsafely
-            msg = 'not an .npz archive of arrays' if 'pickle' in str(e) else (str(e).splitlines() or [''])[0][:120]
+            msg = 'it holds pickled objects, which are never loaded' if 'pickle' in str(e) else (str(e).splitlines() or [''])[0][:120]
             raise ValueError(f"{path}: not a readable predictions file ({type(e).__name__}: {msg})") from None
 
 # %% ../nbs/04_train.ipynb #f7d23839
