@@ -6,7 +6,7 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/cli.html.md"""
 
 # %% ../nbs/15_cli.ipynb #cb4d6c7c
 from __future__ import annotations
-import argparse, errno, os, signal, sys, warnings
+import argparse, errno, os, signal, sys, threading, warnings
 from pathlib import Path
 
 _EPILOG = """\
@@ -118,7 +118,8 @@ def _bench(a) -> int:
 def main(argv=None) -> int:
     "Entry point of the `cvl` command."
     a = parser().parse_args(argv)
-    if hasattr(signal, 'SIGXFSZ'): signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a file-size limit: an OSError we report, not a kill
+    if hasattr(signal, 'SIGXFSZ') and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a file-size limit: an OSError we report, not a kill
     # libraries' deprecation notices (torch.jit.script under fastai, say) are for their authors, not for our users
     warnings.filterwarnings('ignore', category=FutureWarning)
     warnings.filterwarnings('ignore', category=DeprecationWarning)

@@ -113,7 +113,8 @@ _STORE = {}   # the last two image stores (in-domain and out-of-domain), so the 
 
 def stored_images(items, resize, device) -> torch.Tensor:
     "`cache_images` of `items`, kept on `device` when it fits (else on the CPU), and reused by later calls."
-    key = (tuple(map(str, items)), tuple(resize.size), str(resize.method), str(resize.pad_mode), str(device))
+    stats = tuple((st.st_size, st.st_mtime_ns) for st in map(os.stat, items))   # a file rewritten in place is decoded again
+    key = (tuple(map(str, items)), stats, tuple(resize.size), str(resize.method), str(resize.pad_mode), str(device))
     if key not in _STORE:
         tw, th = resize.size
         if len(_STORE) >= 2: _STORE.pop(next(iter(_STORE)))

@@ -448,3 +448,13 @@ def test_damaged_demo_cache_is_retrained_not_trusted(tmp_path, monkeypatch, caps
     p = T.demo_predictions(cache_dir=tmp_path)
     assert str(f) in capsys.readouterr().out and (p.ce_logits == fresh.ce_logits).all()
     assert (T.Predictions.load(f).ce_logits == fresh.ce_logits).all()
+
+def test_fast_path_store_sees_a_file_rewritten_in_place(tmp_path):
+    "The fast path keeps decoded images between seeds: a file rewritten under the same name must be decoded again."
+    from fastai.vision.augment import Resize
+    from classification_vs_labeling.fastpath import stored_images
+    f = tmp_path/'a.png'; _png(f, 10)
+    before = stored_images([f], Resize(4), 'cpu').clone()
+    _png(f, 200); os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
+    after = stored_images([f], Resize(4), 'cpu')
+    assert before.max() == 10 and after.min() == 200
