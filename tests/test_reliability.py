@@ -3,7 +3,7 @@ bad library inputs. Each case ends in correct numbers or one clear error, never 
 
 Most runs call the CLI's `main` in this process (the subprocess imports cost seconds each); the full-disk and the
 real kill run `cvl` in a subprocess, since a file-size limit and `os._exit` must not hit the test process."""
-import errno, json, os, re, resource, shutil, signal, subprocess, sys
+import errno, json, os, resource, shutil, subprocess, sys
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
