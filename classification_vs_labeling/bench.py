@@ -73,6 +73,8 @@ def bench(device=None, n:int=7390, arch:str='resnet34', epochs:int=1, size:int=2
     "Time (a) plain fastai, (b) our path, (c) the model-only ceiling on `synthetic_pets`, for each of `seeds`; one JSON-ready record."
     device, seed_list = device_name(device), [int(s) for s in seeds]
     if not seed_list or len(set(seed_list)) != len(seed_list): raise ValueError(f"seeds: expected distinct seeds, got {seeds}")
+    n_train = n - min(n - 1, int(np.ceil(0.2*n)))          # what `pets` leaves to train on (valid_split's 20%)
+    if n_train < bs: raise ValueError(f"n: {n} images leave {n_train} to train on, fewer than one batch of {bs}: use a larger --n or a smaller --bs")
     iset = pets(synthetic_pets(data_dir, n=n), seed=seed_list[0])    # one split for every seed: the seeds vary the training only
     k, n_train = len(iset.classes), len(iset.train_idx)
     bs = fit_batch_size(n_train, len(iset.valid_idx), bs, log=log)   # chapter 04: never zero batches

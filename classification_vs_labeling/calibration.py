@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 from matplotlib.colors import to_rgb
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
-from .core import check_probs, check_scores, check_targets, check_thresh, to_np, softmax_probs, sigmoid_probs
+from .core import check_probs, check_scores, check_targets, check_thresh, to_np, softmax_probs, sigmoid_probs, check_classes, check_number
 
 # %% auto #0
 __all__ = ['OUTCOMES', 'CAVEAT_GROUPS', 'error_table', 'outcome_counts', 'plot_confidence', 'top_label', 'reliability', 'ece',
@@ -36,7 +36,7 @@ def _top3(row, names) -> str:
 
 def error_table(ce_probs, bce_probs, targs, classes, thresh=0.5, items=None) -> pd.DataFrame:
     "One row per item: the classifier's prediction and confidence, the labeler's labels above `thresh` and its outcome."
-    names = np.array([str(c) for c in classes], dtype=object)
+    names = np.array(check_classes(classes), dtype=object)
     k = len(names)
     ce = check_probs(ce_probs, 'ce_probs', k)
     bce = check_probs(bce_probs, 'bce_probs', k)
@@ -94,7 +94,7 @@ def top_label(probs) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_n_bins(n_bins) -> int:
     try: ok = not isinstance(n_bins, bool) and float(n_bins).is_integer() and n_bins >= 1
-    except (TypeError, ValueError): ok = False
+    except (TypeError, ValueError, OverflowError): ok = False
     if not ok: raise ValueError(f"n_bins: expected an integer >= 1, got {n_bins!r}")
     return int(n_bins)
 
@@ -152,6 +152,7 @@ def _fit_log_t(loss) -> float:
                                         options=dict(xatol=1e-7)).x))
 
 def _check_temp(T, n_classes=None) -> np.ndarray:
+    if isinstance(T, (bool, np.bool_)): raise ValueError(f"T: expected a positive temperature, got {T!r}")
     t = to_np(T, 'T')
     if t.ndim > 1 or (t.ndim == 1 and len(t) != n_classes):
         raise ValueError(f"T: expected a scalar{' or ' + str(n_classes) + ' per-class values' if n_classes else ''}, got shape {t.shape}")
@@ -195,7 +196,7 @@ def risk_coverage(probs, targs, multilabel=False) -> pd.DataFrame:
     return pd.DataFrame(dict(coverage=kept/len(conf), accuracy=acc, risk=1 - acc, conf=conf[o]))
 
 def _check_frac(x, name) -> float:
-    x = float(to_np(x, name))
+    x = check_number(x, name)
     if not 0 < x <= 1: raise ValueError(f"{name}: expected a fraction in (0, 1], got {x}")
     return x
 

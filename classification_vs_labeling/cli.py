@@ -6,7 +6,8 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/cli.html.md"""
 
 # %% ../nbs/15_cli.ipynb #cb4d6c7c
 from __future__ import annotations
-import argparse, sys, warnings
+import argparse, errno, os, signal, sys, threading, warnings
+from pathlib import Path
 from . import __version__
 
 _EPILOG = """\
@@ -28,7 +29,8 @@ output (--out DIR):
   *.png, report.md  accuracy vs threshold, reliability, risk-coverage, out-of-domain histograms, skipped files
   seeds/, run.json  each finished seed's predictions: running again with the same --out resumes
 
-exit status: 0 done, 2 bad input (one line on stderr, nothing written), 130 interrupted (finished seeds kept)
+exit status: 0 done, 2 bad input (one line on stderr, nothing written) or a failed write (a full disk, a size limit,
+  no permission: one line naming the file; finished seeds kept), 130 interrupted (finished seeds kept)
 """
 
 class _Parser(argparse.ArgumentParser):
@@ -95,11 +97,19 @@ def _config(a):
     from classification_vs_labeling.train import RunConfig
     return RunConfig(a.data, arch=a.arch, epochs=a.epochs, size=a.size, bs=a.bs, lr=a.lr, pretrained=a.pretrained, scale=a.scale)
 
+def _check_append(path):
+    "`path` must be a file we can append to (or create), checked before any work is done."
+    p = Path(path)
+    if p.is_dir(): raise ValueError(f"--out: {p} is a folder: expected a file to append the JSON record to")
+    if not p.parent.is_dir(): raise FileNotFoundError(f"--out: no folder {p.parent} to write {p.name} in")
+    if not os.access(p if p.exists() else p.parent, os.W_OK): raise PermissionError(errno.EACCES, 'Permission denied', str(p))
+
 def _bench(a) -> int:
     import json
     from classification_vs_labeling.train import check_arch
     from classification_vs_labeling.bench import bench
     check_arch(a.arch)
+    if a.out: _check_append(a.out)
     rec = bench(a.device, a.n, a.arch, a.epochs, a.size, a.bs, seeds=a.seeds, log=lambda s: print(s, file=sys.stderr))
     line = json.dumps(rec)
     print(line)
@@ -110,6 +120,8 @@ def _bench(a) -> int:
 def main(argv=None) -> int:
     "Entry point of the `cvl` command."
     a = parser().parse_args(argv)
+    if hasattr(signal, 'SIGXFSZ') and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a file-size limit: an OSError we report, not a kill
     # libraries' deprecation notices (torch.jit.script under fastai, say) are for their authors, not for our users
     warnings.filterwarnings('ignore', category=FutureWarning)
     warnings.filterwarnings('ignore', category=DeprecationWarning)
@@ -128,7 +140,10 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError, NotADirectoryError) as e:
         sys.stderr.write(f"cvl {a.cmd}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}\n"); return 2
     except OSError as e:
-        if type(e).__name__ != 'URLError' and 'urlopen' not in str(e): raise
+        if type(e).__name__ != 'URLError' and 'urlopen' not in str(e):   # a full disk, a size limit, no permission, ...
+            what = {errno.ENOSPC: ' (the disk is full)', errno.EFBIG: ' (over the file-size limit)', errno.EDQUOT: ' (over the disk quota)'}.get(e.errno, '')
+            where = f"{e.filename}: " if e.filename else ''
+            sys.stderr.write(f"cvl {a.cmd}: error: {where}{e.strerror or e}{what}\n"); return 2
         sys.stderr.write(f"cvl {a.cmd}: error: a download failed ({getattr(e, 'reason', e)}): offline, use --data mnist, "
                          "--no-pretrained, or data already on disk\n"); return 2
     except KeyboardInterrupt:

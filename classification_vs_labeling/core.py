@@ -13,8 +13,8 @@ import torch
 # %% auto #0
 __all__ = ['LR', 'PETS_HELD_OUT', 'RUN_DEFAULTS', 'quick_mode', 'mode_line', 'show_mode', 'device_name', 'atomic_path', 'to_np',
            'check_scores', 'check_probs', 'check_targets', 'check_thresh', 'check_number', 'check_int',
-           'check_fraction', 'softmax_probs', 'sigmoid_probs', 'data_key', 'default_data', 'scale', 'scaled_size',
-           'run_defaults']
+           'check_fraction', 'check_classes', 'softmax_probs', 'sigmoid_probs', 'data_key', 'default_data', 'scale',
+           'scaled_size', 'run_defaults']
 
 # %% ../nbs/00_core.ipynb #08d25690
 _TRUE = {'1', 'true', 'yes', 'on'}
@@ -65,23 +65,34 @@ def _umask():
 @contextmanager
 def atomic_path(path):
     "Yield a temporary path beside `path` (same suffix); rename it to `path` on success, remove it on error."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.stem}.', suffix=f'.tmp{path.suffix}'); os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes files private; the renamed file gets the usual permissions
+    path, tmp = Path(path), None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.stem}.', suffix=f'.tmp{path.suffix}'); os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes files private; the renamed file gets the usual permissions
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as e:                   # a full disk, a size limit, no permission: name the file we meant to write
+        if e.filename is None or Path(e.filename).name.startswith(f'.{path.stem}.'): e.filename = str(path)
+        raise
     finally:
-        if os.path.exists(tmp): os.remove(tmp)
+        if tmp and os.path.exists(tmp): os.remove(tmp)
 
 # %% ../nbs/00_core.ipynb #4db13a35
 def to_np(x, name='x', dtype=np.float64) -> np.ndarray:
-    "`x` (array, tensor or list) as a numpy array of `dtype`; tensors are detached and moved to the CPU."
+    "`x` (array, tensor or list of real numbers or bools) as a numpy array of `dtype`; tensors are detached and moved to the CPU."
     if hasattr(x, 'detach'):   # float64 stays float64; half and bfloat16 (which numpy lacks) go up to float32
         x = x.detach().cpu()
         x = (x.float() if x.dtype in (torch.float16, torch.bfloat16) else x).numpy()
-    try: a = np.asarray(x, dtype=dtype)
-    except (TypeError, ValueError) as e: raise ValueError(f"{name}: expected numbers, got {type(x).__name__} ({e})") from None
+    if x is None or isinstance(x, (str, bytes, dict, set)):
+        raise ValueError(f"{name}: expected an array of numbers, got {type(x).__name__}")
+    try:
+        raw = np.asarray(x)
+        if raw.dtype.kind in 'cUSV' or (raw.dtype == object and any(isinstance(v, (complex, str, bytes)) for v in raw.flat)):
+            raise TypeError('complex numbers' if raw.dtype.kind == 'c' or any(isinstance(v, complex) for v in raw.flat) else 'text')
+        a = np.asarray(raw, dtype=dtype)   # numpy would drop the imaginary part of complex values with only a warning
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ValueError(f"{name}: expected numbers, got {type(x).__name__} ({str(e).splitlines()[0][:80]})") from None
     return a
 
 # %% ../nbs/00_core.ipynb #492cfd7f
@@ -105,6 +116,7 @@ def check_probs(x, name='probs', n_classes=None) -> np.ndarray:
 # %% ../nbs/00_core.ipynb #37bf1aa3
 def check_targets(targs, n_items:int, n_classes:int, name='targs') -> np.ndarray:
     "Targets as an (N, K) bool multi-hot array: from (N,) class indices in [0, K) or an (N, K) array of 0/1."
+    n_items, n_classes = check_int(n_items, 'n_items', lo=0, hi=2**62), check_int(n_classes, 'n_classes', lo=1, hi=2**62)
     a = to_np(targs, name)
     if a.ndim == 1:
         if len(a) != n_items: raise ValueError(f"{name}: expected {n_items} targets (one per item), got {len(a)}")
@@ -124,6 +136,7 @@ def check_targets(targs, n_items:int, n_classes:int, name='targs') -> np.ndarray
 # %% ../nbs/00_core.ipynb #38389949
 def check_thresh(t, name='thresh', n_classes=None) -> np.ndarray:
     "A threshold (scalar) or per-class thresholds (K,) as a float array, every value in [0, 1]."
+    if isinstance(t, (bool, np.bool_)): raise ValueError(f"{name}: expected thresholds in [0, 1], got {t!r}")
     a = to_np(t, name)
     if a.ndim > 1 or (a.ndim == 1 and n_classes is not None and len(a) != n_classes):
         raise ValueError(f"{name}: expected a scalar or {n_classes or 'K'} per-class thresholds, got shape {a.shape}")
@@ -144,11 +157,13 @@ def check_number(x, name:str, *,
     if hasattr(x, 'item') and getattr(x, 'ndim', 0) == 0: x = x.item()        # numpy and torch scalars
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise ValueError(f"{name}: expected a real number, got {x!r} ({type(x).__name__})")
-    if not math.isfinite(x): raise ValueError(f"{name}: expected a finite number, got {x}")
+    if not isinstance(x, numbers.Integral) and not math.isfinite(x): raise ValueError(f"{name}: expected a finite number, got {x}")
     if integer:
         if x != int(x): raise ValueError(f"{name}: expected a whole number, got {x}")
         x = int(x)
-    else: x = float(x)
+    else:
+        try: x = float(x)
+        except OverflowError: raise ValueError(f"{name}: expected a number that fits in a float, got an integer of {len(str(abs(int(x))))} digits") from None
     if (lo is not None and (x < lo or (lo_open and x == lo))) or (hi is not None and (x > hi or (hi_open and x == hi))):
         rng = f"{'(' if lo_open else '['}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{')' if hi_open else ']'}"
         raise ValueError(f"{name}: expected a value in {rng}, got {x}")
@@ -161,6 +176,19 @@ def check_int(x, name:str, lo:int|None=None, hi:int|None=None) -> int:
 def check_fraction(x, name:str) -> float:
     "`x` as a fraction strictly between 0 and 1."
     return check_number(x, name, lo=0, hi=1, lo_open=True, hi_open=True)
+
+def check_classes(classes, name:str='classes') -> list[str]:
+    "`classes` as a list of distinct, non-empty class names (strings or integers, returned as strings; a string is its letters)."
+    if isinstance(classes, bytes) or not hasattr(classes, '__iter__'):
+        raise ValueError(f"{name}: expected a list of class names, got {type(classes).__name__}")
+    names = list(classes)
+    bad = [c for c in names if isinstance(c, bool) or not isinstance(c, (str, numbers.Integral)) or str(c) == '']
+    if bad: raise ValueError(f"{name}: expected non-empty strings or integers, got {bad[0]!r} ({type(bad[0]).__name__})")
+    names = [str(c) for c in names]
+    if not names: raise ValueError(f"{name}: expected at least one class name, got none")
+    dup = sorted({c for c in names if names.count(c) > 1})
+    if dup: raise ValueError(f"{name}: expected distinct names, got {', '.join(map(repr, dup[:3]))} more than once")
+    return names
 
 # %% ../nbs/00_core.ipynb #69b249f0
 from scipy.special import softmax as _softmax, expit as _expit

@@ -6,7 +6,7 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/data.html.md"""
 
 # %% ../nbs/03_data.ipynb #c3681e37
 from __future__ import annotations
-import os, re, shutil, tempfile, warnings
+import hashlib, json, os, re, shutil, tempfile, warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 from sklearn.model_selection import train_test_split
 from fastcore.basics import ifnone
 from fastai.data.external import untar_data, URLs, fastai_path
-from fastai.data.transforms import get_files, image_extensions, IndexSplitter
+from fastai.data.transforms import image_extensions, IndexSplitter
 from fastai.data.block import DataBlock, CategoryBlock, MultiCategoryBlock
 from fastai.data.core import DataLoaders
 from fastai.torch_core import set_seed
@@ -28,10 +28,11 @@ from fastai.vision.augment import Resize, ResizeMethod, aug_transforms
 from .core import run_defaults
 
 # %% auto #0
-__all__ = ['ILLUSTRATIONS_TREE', 'PROBES', 'DATA_CHOICES', 'OOD_CHOICES', 'PETS_BREEDS', 'ImageSet', 'scan_images', 'valid_split',
-           'pets_label', 'pets', 'folder_set', 'book_illustrations', 'mnist_sample', 'font_files', 'letters',
-           'photo_arrays', 'photos', 'probe_items', 'mnist_set', 'show_images', 'show_set', 'hold_out', 'load_set',
-           'synthetic_pets', 'LabelOf', 'presize_tfms', 'matched_dls']
+__all__ = ['MAX_PIXELS', 'ILLUSTRATIONS_TREE', 'PROBES', 'DATA_CHOICES', 'OOD_CHOICES', 'FINGERPRINT_PARTS', 'PETS_BREEDS',
+           'ImageSet', 'ImageRefused', 'open_image', 'CVLImage', 'scan_images', 'walk_files', 'dedupe_files',
+           'valid_split', 'pets_label', 'pets', 'folder_set', 'book_illustrations', 'mnist_sample', 'font_files',
+           'letters', 'photo_arrays', 'photos', 'probe_items', 'mnist_set', 'show_images', 'show_set', 'hold_out',
+           'load_set', 'fingerprint', 'synthetic_pets', 'LabelOf', 'presize_tfms', 'matched_dls']
 
 # %% ../nbs/03_data.ipynb #0c7765e8
 @dataclass(repr=False)
@@ -52,6 +53,10 @@ class ImageSet:
         if len(self.labels) != n: raise ValueError(f"ImageSet: expected one label per item, got {len(self.labels)} labels for {n} items")
         if len(v) and (v.min() < 0 or v.max() >= n or len(np.unique(v)) != len(v)):
             raise ValueError(f"ImageSet: expected distinct valid_idx in [0, {n}), got {len(v)} values in [{v.min()}, {v.max()}]")
+        names = [str(f) for f in self.items]
+        for what, fs in (('items', names), ('items and ood_items', names + [str(f) for f in self.ood_items])):
+            if len(set(fs)) != len(fs):   # one file twice could be a training item and a validation item at once
+                raise ValueError(f"ImageSet: expected distinct {what}, got {next(f for f in fs if fs.count(f) > 1)!r} more than once")
 
     @property
     def classes(self) -> list[str]: return sorted(set(self.labels))
@@ -69,15 +74,43 @@ class ImageSet:
 
 # %% ../nbs/03_data.ipynb #d9fc50a4
 _IMG_EXTS = {e.lower() for e in image_extensions}
+MAX_PIXELS = 8192*8192    # larger images are skipped and listed: 67 million pixels take 200 MB once decoded to RGB
+warnings.filterwarnings('ignore', category=Image.DecompressionBombWarning)   # our own, lower limit replaces Pillow's warning
+
+class ImageRefused(ValueError):
+    "An image file that decodes but that we refuse to use (too many pixels)."
+
+def open_image(fn, max_pixels:int|None=None) -> Image.Image:
+    "`fn` decoded as an 8-bit RGB image: 16- and 32-bit grayscale scaled to 8 bits (not clipped), more than `max_pixels` refused."
+    limit = MAX_PIXELS if max_pixels is None else max_pixels
+    try: im = Image.open(fn)                                      # reads the header only
+    except Image.DecompressionBombError: raise ImageRefused(f"too large: over {2*Image.MAX_IMAGE_PIXELS:,} pixels "
+                                                            f"(a decompression bomb?), over the limit of {limit:,} pixels (data.MAX_PIXELS)") from None
+    with im:
+        w, h = im.size
+        if w*h > limit: raise ImageRefused(f"too large: {w:,} x {h:,} = {w*h:,} pixels, over the limit of {limit:,} (data.MAX_PIXELS)")
+        im.load()
+        if im.mode in ('I;16', 'I;16L', 'I;16B', 'I;16N', 'I', 'F'):   # Pillow's convert('RGB') would clip these at 255
+            a = np.asarray(im, dtype=np.float64)
+            if im.mode.startswith('I;16') or a.max() > 255: a = a*(255/65535)
+            return Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8)).convert('RGB')
+        return im.convert('RGB')
+
+class CVLImage(PILImage):
+    "fastai's `PILImage` opened with `open_image`: what the scan accepted is what training sees."
+    @classmethod
+    def create(cls, fn, **kwargs):
+        return cls(open_image(fn)) if isinstance(fn, (str, os.PathLike)) else super().create(fn, **kwargs)
 
 def _why_not_image(fn) -> str | None:
-    "Why `fn` can't be used as an image, or None when fastai loads it."
+    "Why `fn` can't be used as an image, or None when it loads."
     fn = Path(fn)
     try:
         if not fn.is_file(): return 'not a file'
         if fn.stat().st_size == 0: return 'zero-byte file'
         if fn.suffix.lower() not in _IMG_EXTS: return f"not an image file type ({fn.suffix or 'no extension'})"
-        PILImage.create(fn)          # what training does: open, decode every byte, convert to RGB
+        open_image(fn)               # what training does: open, decode every byte, convert to 8-bit RGB
+    except ImageRefused as e: return str(e)
     except Exception as e:           # any failure means "skip it": a scan must never stop on one bad file
         msg = (str(e).splitlines() or [''])[0].replace(str(fn), fn.name)[:80]
         return f"cannot decode ({type(e).__name__}: {msg})"
@@ -93,6 +126,47 @@ def scan_images(files, n_workers:int|None=None) -> tuple[list[Path], list[tuple[
             with ThreadPoolExecutor(n_workers) as ex: why = list(ex.map(_why_not_image, files, chunksize=64))
         else: why = [_why_not_image(f) for f in files]
     return [f for f, w in zip(files, why) if w is None], [(str(f), w) for f, w in zip(files, why) if w is not None]
+
+# %% ../nbs/03_data.ipynb #a7e3c0d1
+def walk_files(path, recurse:bool=True) -> tuple[list[Path], list[tuple[str, str]]]:
+    "Files under `path` (hidden names aside, sorted), following folder links except those that loop or lead to a folder already walked."
+    files, skipped, linked = [], [], set()
+    def walk(d:Path, real:Path):
+        try: entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError as e: skipped.append((str(d), f"cannot read folder ({e.strerror})")); return
+        for e in entries:
+            if e.name.startswith('.'): continue
+            p = Path(e.path)
+            try: is_dir = e.is_dir()                          # follows links
+            except OSError: is_dir = False
+            if not is_dir: files.append(p); continue
+            if not recurse: continue
+            r = p.resolve()
+            if e.is_symlink():
+                if real == r or real.is_relative_to(r): skipped.append((str(p), f"link loop: leads back to {r.name or r}")); continue
+                if r in linked: skipped.append((str(p), f"link to a folder already walked ({r})")); continue
+                linked.add(r)
+            walk(p, r)
+    walk(Path(path), Path(path).resolve())
+    return files, skipped
+
+def _identity(f) -> tuple:
+    "(device, inode) of the file `f` names, through links; its path when it cannot be read (the scan says why)."
+    try: st = os.stat(f); return st.st_dev, st.st_ino
+    except OSError: return ('path', str(f))
+
+def dedupe_files(files, labels=None) -> tuple[list[int], list[tuple[str, str]]]:
+    "Indices of `files` keeping each real file once (links and hard links resolved); one found under two `labels` is dropped under both."
+    groups = {}
+    for i, f in enumerate(files): groups.setdefault(_identity(f), []).append(i)
+    keep, skipped = [], []
+    for idx in groups.values():
+        labs = sorted({labels[i] for i in idx}) if labels is not None else []
+        if len(labs) > 1:
+            skipped += [(str(files[i]), f"one file under several classes ({', '.join(labs)})") for i in idx]; continue
+        keep.append(idx[0])
+        skipped += [(str(files[i]), f"same file as {files[idx[0]]}") for i in idx[1:]]
+    return sorted(keep), skipped
 
 # %% ../nbs/03_data.ipynb #63f6298d
 def valid_split(labels, valid_pct:float=0.2, seed:int=42) -> np.ndarray:
@@ -120,7 +194,7 @@ def pets(path=None, valid_pct:float=0.2, seed:int=42) -> ImageSet:
     path = untar_data(URLs.PETS)/'images' if path is None else Path(path)
     if (path/'images').is_dir(): path = path/'images'
     if not path.is_dir(): raise FileNotFoundError(f"pets: no folder at {path}: expected PETS' images/ folder of Breed_name_<number>.jpg files (or path=None to download it)")
-    imgs, skipped = scan_images(get_files(path, recurse=False))
+    imgs, skipped = _scan_folder(path, recurse=False)
     items = [f for f in imgs if _PETS_RE.match(f.name)]
     skipped = sorted(skipped + [(str(f), "name is not Breed_name_<number>.<ext>") for f in imgs if not _PETS_RE.match(f.name)])
     if not items: raise ValueError(f"pets: no Breed_name_<number>.jpg images in {path} ({len(skipped)} files skipped)")
@@ -133,9 +207,16 @@ def _top_folder(f:Path, root:Path) -> str | None:
     parts = f.relative_to(root).parts
     return parts[0] if len(parts) > 1 else None
 
-def _scan_folder(path) -> tuple[list[Path], list[tuple[str, str]]]:
-    "Every file under `path` (hidden folders aside), scanned."
-    return scan_images(get_files(path))
+def _scan_folder(path, recurse:bool=True) -> tuple[list[Path], list[tuple[str, str]]]:
+    "Every file under `path` (hidden names aside), each real file once, scanned."
+    files, skipped = walk_files(path, recurse)
+    keep, sk = dedupe_files(files)
+    imgs, sk2 = scan_images([files[i] for i in keep])
+    return imgs, sorted(skipped + sk + sk2)
+
+def _inside(a, b) -> bool:
+    "True when folder `a` is folder `b` or inside it (links resolved)."
+    return Path(a).resolve().is_relative_to(Path(b).resolve())
 
 def folder_set(path, valid_pct:float=0.2, seed:int=42, ood_classes=(), ood_path=None, name=None) -> ImageSet:
     "Images in `path/<class>/...`, labelled by class folder; folders in `ood_classes` and images under `ood_path` are out-of-domain."
@@ -143,9 +224,12 @@ def folder_set(path, valid_pct:float=0.2, seed:int=42, ood_classes=(), ood_path=
         raise FileNotFoundError(f"folder_set: no folder at {path}: expected path/<class>/<image> with 2 or more class folders")
     path = Path(path)
     if not path.is_dir(): raise ValueError(f"folder_set: expected a folder of class folders, got the file {path}")
-    imgs, skipped = _scan_folder(path)
-    skipped += [(str(f), 'not inside a class folder') for f in imgs if _top_folder(f, path) is None]
-    imgs = [f for f in imgs if _top_folder(f, path) is not None]
+    files, skipped = walk_files(path)
+    skipped += [(str(f), 'not inside a class folder') for f in files if _top_folder(f, path) is None]
+    files = [f for f in files if _top_folder(f, path) is not None]
+    keep, sk = dedupe_files(files, [_top_folder(f, path) for f in files])   # a file under two classes has no one label
+    imgs, sk2 = scan_images([files[i] for i in keep])
+    skipped += sk + sk2
     ood = [f for f in imgs if _top_folder(f, path) in set(ood_classes)]
     items = [f for f in imgs if _top_folder(f, path) not in set(ood_classes)]
     labels = [_top_folder(f, path) for f in items]
@@ -153,9 +237,16 @@ def folder_set(path, valid_pct:float=0.2, seed:int=42, ood_classes=(), ood_path=
     if not items: raise ValueError(f"folder_set: no usable images in class folders of {path} ({len(skipped)} files skipped): expected path/<class>/<image>")
     if set(classes) <= {'train', 'valid', 'val', 'test'}:
         raise ValueError(f"folder_set: {path} holds only {classes} folders: pass the folder whose subfolders are the classes (e.g. {path/classes[0]})")
+    folders = sorted(e.name for e in os.scandir(path) if e.is_dir() and not e.name.startswith('.') and e.name not in set(ood_classes))
+    for c in folders:   # a class that vanishes changes the question (6 classes become 5), so it stops the run
+        if c not in classes:
+            n = sum(_top_folder(Path(p), path) == c for p, _ in skipped if Path(p).is_relative_to(path))
+            raise ValueError(f"folder_set: class folder {c!r} in {path} holds no usable image ({n} files or links skipped): add images or move it out")
     if len(classes) < 2: raise ValueError(f"folder_set: need at least 2 classes, found 1 ({classes[0]!r}) in {path}: expected one subfolder per class")
     if ood_path is not None:
         if not Path(ood_path).is_dir(): raise FileNotFoundError(f"folder_set: no out-of-domain folder at {ood_path}")
+        if _inside(ood_path, path) or _inside(path, ood_path):
+            raise ValueError(f"ood: the out-of-domain folder {ood_path} and the data folder {path} overlap: pass a folder outside the data")
         more, sk = _scan_folder(ood_path)
         ood, skipped = ood + more, skipped + sk
     return ImageSet(name or path.name, items, labels, valid_split(labels, valid_pct, seed), ood, sorted(skipped))
@@ -266,10 +357,13 @@ PROBES = {'letters': letters, 'photos': photos}
 def probe_items(ood, size:int=28, n:int=500) -> tuple[list[Path], list[tuple[str, str]]]:
     "Out-of-domain images from `ood`: 'letters', 'photos', 'letters+photos', 'none' (`n` of each kind), a list of those names, or a folder."
     if ood is None or (isinstance(ood, str) and ood == 'none'): return [], []
-    names = ood.split('+') if isinstance(ood, str) else list(ood)
+    names = ood.split('+') if isinstance(ood, str) else [ood] if isinstance(ood, os.PathLike) else list(ood)
     if all(isinstance(o, str) and o in PROBES for o in names):
         return sorted(f for o in names for f in PROBES[o](size=size, n=n).glob('*.png')), []
-    if isinstance(ood, (str, Path)) and Path(ood).is_dir(): return _scan_folder(ood)
+    if isinstance(ood, (str, Path)) and Path(ood).is_dir():
+        imgs, skipped = _scan_folder(ood)
+        if not imgs: raise ValueError(f"ood: no usable image in {ood} ({len(skipped)} files skipped): expected a folder of images")
+        return imgs, skipped
     raise ValueError(f"ood: expected one of 'letters', 'photos', 'letters+photos', 'none' or a folder of images, got {ood!r}")
 
 def mnist_set(valid_pct:float=0.2, seed:int=42, ood=('letters', 'photos')) -> ImageSet:
@@ -288,7 +382,7 @@ def show_images(items, titles=None, ncols:int=8, size:float=1.2) -> plt.Figure:
     for i, ax in enumerate(axs.flat):
         ax.axis('off')
         if i >= len(items): continue
-        ax.imshow(np.array(PILImage.create(items[i])))
+        ax.imshow(np.array(CVLImage.create(items[i])))
         if titles is not None: ax.set_title(str(titles[i]), fontsize=8)
     fig.tight_layout()
     return fig
@@ -329,9 +423,32 @@ def load_set(data='mnist', ood=None, valid_pct:float=0.2, seed:int=42, scale:flo
     iset = hold_out(iset, d['held_out'], valid_pct, seed)   # illustrations: book_illustrations already held the people out
     if ood is None: ood = d['ood'] if d['ood'] in OOD_CHOICES else 'none'
     if ood != 'none':
+        if isinstance(data, (str, Path)) and Path(data).is_dir() and isinstance(ood, (str, Path)) and Path(ood).is_dir() \
+           and (_inside(ood, data) or _inside(data, ood)):
+            raise ValueError(f"ood: the out-of-domain folder {ood} and the data folder {data} overlap: pass a folder outside the data")
         probes, sk = probe_items(ood, size=d['size'], n=max(10, round(500*d['scale'])))   # CVL_SCALE: fewer probes too
+        ids = {_identity(f) for f in iset.items}
+        both = [f for f in probes if _identity(f) in ids]
+        if both: raise ValueError(f"ood: {len(both)} out-of-domain images are also in-domain items (e.g. {both[0]}): pass a folder outside the data")
         iset.ood_items, iset.skipped = iset.ood_items + probes, sorted(iset.skipped + sk)
     return iset
+
+# %% ../nbs/03_data.ipynb #b8c7d6e5
+FINGERPRINT_PARTS = {'items': 'the item names or their classes', 'contents': 'file contents (sizes or modification times)',
+                     'split': 'the validation split', 'ood': 'the out-of-domain images'}
+
+def _rel_names(fs) -> list[str]:
+    "File names relative to the folder that holds them all."
+    fs = [os.path.abspath(f) for f in fs]
+    root = os.path.commonpath([os.path.dirname(f) for f in fs]) if fs else ''
+    return [os.path.relpath(f, root) for f in fs]
+
+def fingerprint(iset:ImageSet) -> dict[str, str]:
+    "Short hashes, one per key of `FINGERPRINT_PARTS`, of what a run's numbers depend on."
+    h = lambda *parts: hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+    stats = lambda fs: [(st.st_size, st.st_mtime_ns) for st in map(os.stat, fs)]
+    return {'items': h(_rel_names(iset.items), iset.labels), 'contents': h(stats(iset.items)),
+            'split': h(iset.valid_idx.tolist()), 'ood': h(_rel_names(iset.ood_items), stats(iset.ood_items))}
 
 # %% ../nbs/03_data.ipynb #fa89f694
 PETS_BREEDS = ('Abyssinian', 'Bengal', 'Birman', 'Bombay', 'British_Shorthair', 'Egyptian_Mau', 'Maine_Coon', 'Persian',
@@ -381,7 +498,7 @@ def matched_dls(iset:ImageSet, size:int, bs:int=64, seed:int=42, augment:bool=Fa
     def view(multi):
         blk = MultiCategoryBlock(vocab=iset.classes) if multi else CategoryBlock(vocab=iset.classes)
         item_tfms, batch_tfms = presize_tfms(size, augment)
-        dblock = DataBlock(blocks=(ImageBlock, blk), get_y=LabelOf(iset.items, iset.labels, multi),
+        dblock = DataBlock(blocks=(ImageBlock(CVLImage), blk), get_y=LabelOf(iset.items, iset.labels, multi),
                            splitter=IndexSplitter(iset.valid_idx), item_tfms=item_tfms, batch_tfms=batch_tfms)
         set_seed(seed)
         return dblock.dataloaders(iset.items, bs=bs, **kwargs)

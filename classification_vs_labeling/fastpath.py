@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from PIL import Image
 from fastai.vision.all import (DataLoader, DataLoaders, TensorImage, TensorCategory, IntToFloatTensor, Normalize, Pipeline,
-                               PILImage, ResizeMethod, set_seed)
+                               ResizeMethod, set_seed)
 from .core import device_name
-from .data import ImageSet, presize_tfms
+from .data import ImageSet, presize_tfms, CVLImage
 
 # %% auto #0
 __all__ = ['TensorDL', 'cache_images', 'stored_images', 'cached_dls', 'speed_up']
@@ -45,8 +45,8 @@ class TensorDL(DataLoader):
 
 # %% ../nbs/13_fastpath.ipynb #6a4a24b1
 def _load(fn, resize):
-    "One image decoded to RGB and passed through the item transform `resize` as fastai applies it in validation."
-    return np.array(resize(PILImage.create(fn), split_idx=1), dtype=np.uint8)
+    "One image decoded as the plain path decodes it (`CVLImage`) and passed through the item transform `resize` as fastai applies it in validation."
+    return np.array(resize(CVLImage.create(fn), split_idx=1), dtype=np.uint8)
 
 def _crop_box(w:int, h:int, resize) -> tuple:
     "(left, top, width, height) that fastai's `Resize` crops from a `w` x `h` image in validation (centred)."
@@ -113,7 +113,8 @@ _STORE = {}   # the last two image stores (in-domain and out-of-domain), so the 
 
 def stored_images(items, resize, device) -> torch.Tensor:
     "`cache_images` of `items`, kept on `device` when it fits (else on the CPU), and reused by later calls."
-    key = (tuple(map(str, items)), tuple(resize.size), str(resize.method), str(resize.pad_mode), str(device))
+    stats = tuple((st.st_size, st.st_mtime_ns) for st in map(os.stat, items))   # a file rewritten in place is decoded again
+    key = (tuple(map(str, items)), stats, tuple(resize.size), str(resize.method), str(resize.pad_mode), str(device))
     if key not in _STORE:
         tw, th = resize.size
         if len(_STORE) >= 2: _STORE.pop(next(iter(_STORE)))

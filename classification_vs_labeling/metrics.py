@@ -10,7 +10,7 @@ import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from scipy.special import softmax, expit
 from sklearn.metrics import precision_recall_fscore_support
-from .core import to_np, check_probs, check_targets, check_thresh
+from .core import to_np, check_probs, check_targets, check_thresh, check_int, check_number
 
 # %% auto #0
 __all__ = ['THRESHS', 'GAP_ROWS', 'GAP_PIECES', 'predicted_sets', 'set_sizes', 'none_rate', 'several_rate', 'per_label_accuracy',
@@ -100,6 +100,8 @@ def accuracy_summary(probs, targs, thresh=0.5) -> dict:
 def simulate_preds(n:int=1000, k:int=10, seed:int=0, signal:float=4.0, noise:float=1.0, corr:float=0.5,
                    bce_bias:float=-3.0, class_shift:float=0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "Simulated single-label predictions: (targs (N,), classifier softmax probs (N, K), labeler sigmoid probs (N, K))."
+    n, k, seed = check_int(n, 'n', lo=1, hi=2**62), check_int(k, 'k', lo=2, hi=2**62), check_int(seed, 'seed', lo=0)
+    corr = check_number(corr, 'corr', lo=0, hi=1)
     rng = np.random.default_rng(seed)
     targs = rng.integers(0, k, n)
     onehot, shared = np.eye(k)[targs], rng.standard_normal((n, k))
@@ -198,9 +200,8 @@ def per_class_thresholds(probs, targs, threshs=None, metric:str='f1') -> np.ndar
 # %% ../nbs/05_metrics.ipynb #9d4f3046
 def tune_split(n_items:int, tune_frac:float=0.5, seed:int=0, strat=None) -> np.ndarray:
     "(N,) bool mask, reproducible from `seed`: True = tuning part (fit thresholds), False = held-out part (report)."
-    if isinstance(n_items, bool) or int(n_items) != n_items or n_items < 2:
-        raise ValueError(f"n_items: expected an integer >= 2, got {n_items!r}")
-    if not 0 < tune_frac < 1: raise ValueError(f"tune_frac: expected a fraction strictly between 0 and 1, got {tune_frac!r}")
+    n_items, seed = check_int(n_items, 'n_items', lo=2, hi=2**40), check_int(seed, 'seed', lo=0)
+    if not 0 < check_number(tune_frac, 'tune_frac') < 1: raise ValueError(f"tune_frac: expected a fraction strictly between 0 and 1, got {tune_frac!r}")
     n = int(n_items)
     strat = np.zeros(n, dtype=np.int64) if strat is None else to_np(strat, 'strat', dtype=np.int64)
     if strat.shape != (n,): raise ValueError(f"strat: expected ({n},) class indices, got shape {strat.shape}")
@@ -228,8 +229,8 @@ def paired_bootstrap(correct_a, correct_b, n_boot:int=1000, seed:int=0, ci:float
     "mean(a) - mean(b) for two models' per-item correctness on the same items, with a percentile bootstrap CI over items."
     a,b = _check01(correct_a, 'correct_a'), _check01(correct_b, 'correct_b')
     if len(a) != len(b): raise ValueError(f"correct_a and correct_b: expected the same items, got lengths {len(a)} and {len(b)}")
-    if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 1: raise ValueError(f"n_boot: expected an integer >= 1, got {n_boot!r}")
-    if not 0 < ci < 1: raise ValueError(f"ci: expected a level strictly between 0 and 1, got {ci!r}")
+    n_boot, seed = check_int(n_boot, 'n_boot', lo=1, hi=10**7), check_int(seed, 'seed', lo=0)
+    if not 0 < check_number(ci, 'ci') < 1: raise ValueError(f"ci: expected a level strictly between 0 and 1, got {ci!r}")
     n, d = len(a), a - b                              # per item: +1 only a right, -1 only b right, 0 both or neither
     # (with several seeds, a and b may be the fraction of seeds in which each model got the item right)
     idx = np.random.default_rng(seed).integers(0, n, (int(n_boot), n), dtype=np.int32 if n < 2**31 else np.int64)

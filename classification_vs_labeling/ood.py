@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 from scipy.special import logsumexp
 from sklearn.metrics import roc_auc_score
 from pathlib import Path
-from .core import check_probs, check_scores, check_thresh, to_np, softmax_probs, sigmoid_probs
+from .core import check_probs, check_scores, check_thresh, to_np, softmax_probs, sigmoid_probs, check_number
 from .data import pets_label
 
 # %% auto #0
@@ -59,7 +59,7 @@ def ood_auroc(scores_in, scores_out) -> float:
 def fpr_at_tpr(scores_in, scores_out, tpr=0.95) -> float:
     "Fraction of out-of-domain items accepted (score >= t) at the largest t that accepts at least `tpr` of in-domain items."
     s_in, s_out = _check_1d(scores_in, 'scores_in'), _check_1d(scores_out, 'scores_out')
-    tpr = float(to_np(tpr, 'tpr'))
+    tpr = check_number(tpr, 'tpr')
     if not 0 < tpr <= 1: raise ValueError(f"tpr: expected a rate in (0, 1], got {tpr}")
     s = np.sort(s_in)[::-1]
     k = np.searchsorted(np.arange(1, len(s)+1)/len(s), tpr)   # the fewest in-domain items reaching `tpr`, minus one

@@ -6,21 +6,21 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/report.html.md"""
 
 # %% ../nbs/11_report.ipynb #b21584f6
 from __future__ import annotations
-import json, os, platform, time
+import json, os, platform, re, time
 from dataclasses import asdict
 from pathlib import Path
 import numpy as np
 import matplotlib.pyplot as plt
 import torch
-from .core import atomic_path, device_name, run_defaults, softmax_probs, sigmoid_probs
-from .data import ImageSet, load_set
-from .train import RunConfig, Predictions, train_pair, fit_config
+from .core import atomic_path, device_name, run_defaults, softmax_probs, sigmoid_probs, check_int, check_fraction
+from .data import ImageSet, load_set, fingerprint, FINGERPRINT_PARTS
+from .train import RunConfig, Predictions, train_pair, fit_config, check_build
 from . import metrics as M, calibration as C, ood as O
 
 # %% auto #0
 __all__ = ['N_BINS', 'CAVEAT_TARGETS', 'fit_threshold', 'seed_items', 'seed_metrics', 'summarise', 'stack_predictions',
            'metrics_from_arrays', 'make_plots', 'run_settings', 'write_json', 'check_out_dir', 'run_seeds',
-           'results_table', 'interval_line', 'write_report', 'compare']
+           'results_table', 'interval_line', 'md_code', 'md_text', 'write_report', 'compare']
 
 # %% ../nbs/11_report.ipynb #e43d5c8e
 N_BINS = 15
@@ -201,42 +201,68 @@ def run_settings(iset:ImageSet, cfg:RunConfig, seeds, data:str, ood:str|None, de
     ood = str(ood) if ood else run_defaults(data)['ood']
     return {'data': str(data), 'ood': ood, 'n_items': len(iset.items), 'n_valid': int(len(iset.valid_idx)),
             'n_ood': len(iset.ood_items), 'classes': iset.classes, **asdict(cfg), 'seeds': [int(s) for s in seeds],
-            'mode': cfg.mode, 'device': device_name(device)}
+            'mode': cfg.mode, 'device': device_name(device), 'fingerprint': fingerprint(iset)}
 
 def _differing(old:dict, new:dict) -> list[str]:
     "Settings that change predictions and differ between two runs (seeds and device may differ)."
-    return [k for k in {**old, **new} if k not in ('seeds', 'device') and old.get(k) != new.get(k)]
+    return [k for k in {**old, **new} if k not in ('seeds', 'device', 'fingerprint') and old.get(k) != new.get(k)]
 
 def write_json(path, obj):
     "Write `obj` as indented JSON, atomically."
     with atomic_path(path) as tmp: tmp.write_text(json.dumps(obj, indent=2, default=str) + '\n')
 
 # %% ../nbs/11_report.ipynb #894d59bd
+def _data_changes(old, new:dict) -> list[str]:
+    "What differs between two `fingerprint`s, in words."
+    if not isinstance(old, dict): return ['the data (the run records no fingerprint of it)']
+    return [FINGERPRINT_PARTS[k] for k in new if old.get(k) != new[k]]
+
 def check_out_dir(out, settings:dict):
-    "Raise ValueError if `out` holds a run whose settings differ from `settings` (nothing is written)."
-    f = Path(out)/'run.json'
-    if f.exists():
-        diff = _differing(json.loads(f.read_text()), settings)
-        if diff:
-            raise ValueError(f"{out} holds a run with other settings ({', '.join(diff)}): choose another --out or delete it")
-    elif Path(out).exists() and any(Path(out).iterdir()):
+    "Raise a one-line ValueError if `out` holds a run on other data or with other settings, or something else (nothing is written)."
+    out = Path(out); f = out/'run.json'
+    if out.exists() and not out.is_dir(): raise ValueError(f"--out: {out} is a file, not a folder")
+    if f.exists() or f.is_symlink():
+        try: old = json.loads(f.read_text())
+        except (OSError, ValueError, UnicodeDecodeError) as e:
+            raise ValueError(f"{f}: not a readable run record ({type(e).__name__}): delete {out} or choose another --out") from None
+        if not isinstance(old, dict): raise ValueError(f"{f}: expected a JSON object, got a {type(old).__name__}: delete {out} or choose another --out")
+        changed = _data_changes(old.get('fingerprint'), settings['fingerprint'])
+        if changed: raise ValueError(f"{out} holds a run on other data ({'; '.join(changed)} changed since it started): "
+                                     "choose another --out, or delete it to start again")
+        diff = _differing(old, settings)
+        if diff: raise ValueError(f"{out} holds a run with other settings ({', '.join(diff)}): choose another --out or delete it")
+    elif out.exists() and any(not re.match(r'\..*\.tmp', p.name) for p in out.iterdir()):   # a killed first write leaves a piece
         raise ValueError(f"{out} is not empty and holds no cvl run: choose another --out")
+
+def _saved_seed(f:Path, seed:int, iset:ImageSet, fp:str) -> tuple[Predictions | None, str]:
+    "(predictions to reuse, '') from a seed file that is whole and belongs to this run, else (None, why not)."
+    if not (f.exists() or f.is_symlink()): return None, ''
+    if f.is_dir() or f.is_symlink(): raise ValueError(f"{f}: expected a seed file, found a {'link' if f.is_symlink() else 'folder'}: remove it")
+    try: p = Predictions.load(f)
+    except ValueError as e: return None, str(e)
+    targs = [iset.classes.index(iset.labels[i]) for i in iset.valid_idx]
+    if p.seed != seed: return None, f"{f} holds seed {p.seed}, not {seed}"
+    if p.fingerprint != fp: return None, f"{f} was trained on other data"
+    if p.classes != iset.classes or p.targs.tolist() != targs: return None, f"{f} holds other classes or validation items"
+    return p, ''
 
 def run_seeds(iset:ImageSet, cfg:RunConfig, seeds, out, settings:dict, device=None, log=print, progress=True, fast=False) -> list[Predictions]:
     "Train (or reuse from `out`/seeds/) one pair per seed; each seed's predictions are saved as soon as it ends."
     out = Path(out); check_out_dir(out, settings)
+    fp = json.dumps(settings['fingerprint'], sort_keys=True)
+    saved = {s: _saved_seed(out/'seeds'/f'seed_{s}.npz', s, iset, fp) for s in seeds}   # read everything before writing
     for f in out.rglob('.*.tmp*'): f.unlink()     # pieces of files whose writing a kill interrupted
     write_json(out/'run.json', settings)
     preds = []
     for s in seeds:
         f = out/'seeds'/f'seed_{s}.npz'
-        if f.exists():
-            p = Predictions.load(f)
-            if p.classes == iset.classes and len(p.targs) == len(iset.valid_idx):
-                log(f"seed {s}: reusing finished predictions from {f}"); preds.append(p); continue
+        p, why = saved[s]
+        if p is not None: log(f"seed {s}: reusing finished predictions from {f}"); preds.append(p); continue
+        if why: log(f"seed {s}: not reusing it ({why}): training it again")
         log(f"seed {s}: training the classifier and the labeler ({cfg.arch}, {cfg.epochs} epoch(s), {cfg.size}px)")
         t0 = time.time()
         p = train_pair(iset, cfg, seed=s, device=device, progress=progress, fast=fast)
+        p.fingerprint = fp
         p.save(f); preds.append(p)
         acc, em = M.argmax_accuracy(p.ce_probs, p.targs), M.exact_match(p.bce_probs, p.targs, 0.5)
         log(f"seed {s}: done in {time.time()-t0:.0f}s (all validation items: classifier accuracy {acc:.3f}, "
@@ -312,12 +338,26 @@ def interval_line(paired:dict) -> str:
     if hi - lo > 0.1: return s + ": too few items to tell the models apart."
     return s + f": it includes 0, so on these items the two models are equally accurate to within {max(-lo, hi):.3f}."
 
+_CTRL = re.compile('[\x00-\x1f\x7f\x85\u2028\u2029]')
+
+def md_code(s) -> str:
+    "`s` as a markdown code span, shown as it is: control characters written as escapes, a fence longer than any run of backticks in it."
+    s = _CTRL.sub(lambda m: repr(m.group())[1:-1], str(s))
+    fence = '`'*(1 + max((len(r) for r in re.findall('`+', s)), default=0))
+    pad = ' ' if s[:1] == '`' or s[-1:] == '`' or (s[:1] == s[-1:] == ' ' and s.strip(' ')) else ''   # CommonMark strips one space each side
+    return f"{fence}{pad}{s}{pad}{fence}"
+
+def md_text(s) -> str:
+    "`s` as plain markdown text: control characters escaped, characters markdown or HTML would act on backslash-escaped."
+    s = _CTRL.sub(lambda m: repr(m.group())[1:-1], str(s))
+    return re.sub(r'([\\`*_\[\]<>&|~$!#{}])', r'\\\1', s)
+
 def write_report(out, m:dict, settings:dict, plots:dict, skipped=()) -> Path:
     "report.md: settings, results table, plots and the skipped files."
     s = settings
     lines = ['# Classify or label: report', '',
-             f"Data: **{s['data']}** ({s['n_items']} images, {len(s['classes'])} classes, {s['n_valid']} validation items, "
-             f"{s['n_ood']} out-of-domain items); out-of-domain: {s['ood']}. Model: {s['arch']} "
+             f"Data: {md_code(s['data'])} ({s['n_items']} images, {len(s['classes'])} classes, {s['n_valid']} validation items, "
+             f"{s['n_ood']} out-of-domain items); out-of-domain: {md_code(s['ood'])}. Model: {md_code(s['arch'])} "
              f"({'pretrained' if s['pretrained'] else 'from scratch'}), {s['epochs']} epoch(s), {s['size']}px, batch size {s['bs']}, "
              f"lr {s['lr']}. Seeds: {', '.join(map(str, s['seeds']))}. Device: {s['device']}. Mode: {s['mode']}.", '',
              'Thresholds and temperatures were fitted on half of the validation items (the tuning part); every number below is '
@@ -327,22 +367,49 @@ def write_report(out, m:dict, settings:dict, plots:dict, skipped=()) -> Path:
                         ('ood_histograms', 'In-domain vs out-of-domain confidence')]:
         if name in plots: lines += [f'## {title}', '', f'![{title}]({name}.png)', '']
     lines += ['## Skipped files', '']
-    lines += [f'- `{p}`: {why}' for p, why in skipped] if skipped else ['None: every file found was a readable image.']
+    lines += [f'- {md_code(p)}: {md_text(why)}' for p, why in skipped] if skipped else ['None: every file found was a readable image.']
     with atomic_path(Path(out)/'report.md') as tmp: tmp.write_text('\n'.join(lines) + '\n')
     return Path(out)/'report.md'
 
 # %% ../nbs/11_report.ipynb #a5dceb95
+def _check_seeds(seeds) -> list[int]:
+    "Distinct seeds, each an integer that every random generator takes (0 to 2**32 - 1)."
+    seeds = [check_int(s, 'seeds', lo=0, hi=2**32 - 1) for s in (seeds if hasattr(seeds, '__iter__') else [seeds])]
+    if not seeds or len(set(seeds)) != len(seeds): raise ValueError(f"seeds: expected one or more distinct seeds, got {seeds}")
+    return seeds
+
+def _check_out_path(out, data, ood):
+    "`out` must not lie inside the data or the out-of-domain folder: its files would be read as images on the next run."
+    for what, d in (('data', data), ('out-of-domain', ood)):
+        if isinstance(d, (str, os.PathLike)) and Path(d).is_dir() and Path(out).resolve().is_relative_to(Path(d).resolve()):
+            raise ValueError(f"--out: {out} is inside the {what} folder {d}: its files would be read as images next time; choose a folder outside")
+
+def _check_scorable(iset:ImageSet, tune_frac:float) -> np.ndarray:
+    "The tuning mask of the validation items, after scoring random logits with it once: what cannot be scored stops here, before training."
+    if len(iset.valid_idx) < 2 or len(iset.train_idx) < 1:
+        raise ValueError(f"data: {len(iset.items)} images leave {len(iset.train_idx)} to train on and {len(iset.valid_idx)} to validate: expected at least 1 and 2")
+    targs = np.array([iset.classes.index(iset.labels[i]) for i in iset.valid_idx])
+    tune = M.tune_split(len(targs), tune_frac, seed=0, strat=targs)
+    rng, k = np.random.default_rng(0), len(iset.classes)
+    z = lambda n: rng.normal(size=(1, n, k))
+    metrics_from_arrays(dict(seeds=[0], ce_logits=z(len(targs)), bce_logits=z(len(targs)), valid_targets=targs, tune_mask=tune,
+                             ood_ce_logits=z(len(iset.ood_items)), ood_bce_logits=z(len(iset.ood_items))), n_boot=10)
+    return tune
+
 def compare(data='mnist', ood=None, cfg:RunConfig=None, seeds=(0, 1, 2), out='cvl_out', device=None, tune_frac:float=0.5,
             log=print, progress=True, fast:bool=False) -> dict:
     "The whole comparison: data, paired training per seed (resumable), predictions.npz, metrics.json, plots, report.md."
+    seeds, tune_frac = _check_seeds(seeds), check_fraction(tune_frac, 'tune_frac')
+    _check_out_path(out, data, ood)
     cfg = cfg or RunConfig(data)
     iset = load_set(data, ood, scale=cfg.scale)               # the run's own scale, never the environment's
     cfg = fit_config(cfg, iset, log)                          # a batch size that fits the split, before anything is written
     settings = run_settings(iset, cfg, seeds, data, ood, device)
+    check_out_dir(out, settings)                  # before the slow checks: a clash is the most likely mistake
+    tune = _check_scorable(iset, tune_frac)
+    check_build(cfg.arch, len(iset.classes), cfg.size, cfg.pretrained)
     log(iset.summary())
     preds = run_seeds(iset, cfg, seeds, out, settings, device, log, progress, fast)
-    targs = preds[0].targs
-    tune = M.tune_split(len(targs), tune_frac, seed=0, strat=targs)
     d = stack_predictions(preds, tune, held_out=run_defaults(data)['held_out'])
     m = metrics_from_arrays(d)
     d['bce_threshold'] = np.asarray(m['bce']['threshold_per_seed'], np.float64)   # fitted once, in seed_metrics

@@ -6,7 +6,8 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/train.html.md"""
 
 # %% ../nbs/04_train.ipynb #42415073
 from __future__ import annotations
-import hashlib, json, math, os
+import hashlib, json, os
+import zipfile
 from contextlib import ExitStack
 from copy import deepcopy
 from dataclasses import dataclass, field, asdict, replace
@@ -18,20 +19,20 @@ from torch import nn
 import torch.nn.functional as F
 from fastai.vision.all import (Learner, DataLoaders, vision_learner, create_vision_model, model_meta, default_split,
                                ConvLayer, Flatten, Normalize, CrossEntropyLossFlat, BCEWithLogitsLossFlat, accuracy,
-                               accuracy_multi, set_seed, noop, L, partial)
+                               accuracy_multi, set_seed, noop, L, partial, Callback, CancelFitException)
 from fastai.data.external import fastai_path
 from . import __version__
-from .core import (atomic_path, run_defaults, default_data, check_int, check_number, LR, softmax_probs,
-                                             sigmoid_probs, RUN_DEFAULTS)
+from .core import (atomic_path, run_defaults, default_data, check_int, check_number, check_classes, to_np,
+                                             LR, softmax_probs, sigmoid_probs, RUN_DEFAULTS)
 from .data import ImageSet, matched_dls, load_set
 from .fastpath import cached_dls, speed_up
 
 # %% auto #0
 __all__ = ['COLAB_T4', 'DATA_SIZES', 'DRIVE', 'FULL_MODE_WORK', 'RunConfig', 'arch_names', 'check_arch', 'small_cnn',
            'create_model', 'add_normalize', 'plain_learners', 'PairedModel', 'PairedLoss', 'ce_accuracy',
-           'bce_accuracy_multi', 'bce_exact_match', 'paired_splitter', 'paired_learner', 'Predictions', 'predict_pair',
-           'fit_batch_size', 'fit_config', 'train_pair', 't4_steps', 't4_minutes', 'runs_dir', 'describe_run',
-           'run_file', 'saved_run', 'cost_line']
+           'bce_accuracy_multi', 'bce_exact_match', 'paired_splitter', 'paired_learner', 'check_build', 'Predictions',
+           'predict_pair', 'fit_batch_size', 'fit_config', 'StopOnNaN', 'TrainingDiverged', 'train_pair', 't4_steps',
+           't4_minutes', 'runs_dir', 'describe_run', 'run_file', 'saved_run', 'cost_line']
 
 # %% ../nbs/04_train.ipynb #1882141e
 @dataclass
@@ -159,6 +160,17 @@ def paired_learner(dls:DataLoaders, arch:str='small', pretrained:bool=False, see
     if pretrained: learn.freeze()
     return learn
 
+# %% ../nbs/04_train.ipynb #f2a3b4c5
+def check_build(arch:str, n_classes:int, size:int, pretrained:bool=False):
+    "Build `arch` (downloading its weights if `pretrained`) and compute the paired loss, as in training, on a dummy batch of `size`-pixel images; a one-line ValueError if it cannot."
+    try:
+        m = PairedModel(create_model(arch, n_classes, pretrained=False)[0]).train()   # training mode: some models answer differently
+        with torch.no_grad(): PairedLoss(n_classes)(m(torch.zeros(2, 3, size, size)), torch.arange(2) % n_classes)
+    except Exception as e:   # torchvision's errors vary: a fixed input size, too small a feature map, an auxiliary output
+        msg = (str(e).splitlines() or [''])[0][:100] or ('fastai finds no pooling layer to cut its body at' if isinstance(e, StopIteration) else 'no message')
+        raise ValueError(f"arch: {arch} cannot train on {size}px images ({type(e).__name__}: {msg}): try another --arch or --size") from None
+    if pretrained: create_model(arch, n_classes, pretrained=True)   # fetch the weights now: a failed download says so itself
+
 # %% ../nbs/04_train.ipynb #bac37500
 @dataclass
 class Predictions:
@@ -172,18 +184,27 @@ class Predictions:
     seed: int = 0
     items: list = field(default_factory=list)
     ood_items: list = field(default_factory=list)
+    fingerprint: str = ''              # of the data it was trained on (`data.fingerprint`), as JSON; '' when unknown
 
     def __post_init__(self):
-        k = len(self.classes)
+        self.classes = check_classes(self.classes); k = len(self.classes)
+        self.seed = check_int(self.seed, 'seed', lo=0)
         for n in ('ood_ce_logits', 'ood_bce_logits'):
             if getattr(self, n) is None: setattr(self, n, np.zeros((0, k), np.float32))
-        self.targs = np.asarray(self.targs, dtype=np.int64)
+        t = to_np(self.targs, 'targs')
+        if t.ndim != 1 or (t != np.round(t)).any() or (len(t) and (t.min() < 0 or t.max() >= k)):
+            raise ValueError(f"targs: expected (N,) class indices in [0, {k}), got shape {t.shape}" + (f", values in [{t.min():g}, {t.max():g}]" if t.size else ''))
+        self.targs = t.astype(np.int64)
         for n in ('ce_logits', 'bce_logits', 'ood_ce_logits', 'ood_bce_logits'):
-            a = np.asarray(getattr(self, n), dtype=np.float32)
+            a = to_np(getattr(self, n), n, np.float32)
             if a.ndim != 2 or a.shape[1] != k: raise ValueError(f"{n}: expected shape (items, {k}), got {a.shape}")
+            if not np.isfinite(a).all(): raise ValueError(f"{n}: expected finite logits, got {int((~np.isfinite(a)).sum())} NaN or infinite")
             setattr(self, n, a)
         if len(self.ce_logits) != len(self.targs) or len(self.bce_logits) != len(self.targs):
             raise ValueError(f"expected {len(self.targs)} rows of logits (one per target), got {len(self.ce_logits)} and {len(self.bce_logits)}")
+        self.items, self.ood_items, self.fingerprint = [str(o) for o in self.items], [str(o) for o in self.ood_items], str(self.fingerprint)
+        for n, m in (('items', len(self.targs)), ('ood_items', len(self.ood_ce_logits))):
+            if getattr(self, n) and len(getattr(self, n)) != m: raise ValueError(f"{n}: expected {m} names (one per row), got {len(getattr(self, n))}")
 
     # probabilities are always computed from the logits, in float64 (chapter 00), never stored beside them
     ce_probs = property(lambda self: softmax_probs(self.ce_logits), doc="Softmax probabilities of the classifier (float64)")
@@ -196,15 +217,27 @@ class Predictions:
         with atomic_path(path) as tmp:
             np.savez_compressed(tmp, classes=np.array(self.classes, dtype=str), targs=self.targs, ce_logits=self.ce_logits,
                                 bce_logits=self.bce_logits, ood_ce_logits=self.ood_ce_logits, ood_bce_logits=self.ood_bce_logits,
-                                seed=self.seed, items=np.array(self.items, dtype=str), ood_items=np.array(self.ood_items, dtype=str))
+                                seed=self.seed, items=np.array(self.items, dtype=str), ood_items=np.array(self.ood_items, dtype=str),
+                                fingerprint=np.array(self.fingerprint))
         return Path(path)
 
     @classmethod
     def load(cls, path) -> Predictions:
-        "Read what `save` wrote."
-        with np.load(path, allow_pickle=False) as d:
-            return cls(d['classes'].tolist(), d['targs'], d['ce_logits'], d['bce_logits'], d['ood_ce_logits'],
-                       d['ood_bce_logits'], int(d['seed']), d['items'].tolist(), d['ood_items'].tolist())
+        "Read what `save` wrote, checking every array as `__init__` does; a one-line ValueError naming `path` if it is not such a file."
+        keys = ('classes', 'targs', 'ce_logits', 'bce_logits', 'ood_ce_logits', 'ood_bce_logits', 'seed', 'items', 'ood_items')
+        try:
+            d = np.load(path, allow_pickle=False)
+            if not isinstance(d, np.lib.npyio.NpzFile): raise ValueError("a single array, not an .npz archive")
+            with d:
+                missing = [k for k in keys if k not in d.files]
+                if missing: raise ValueError(f"no {', '.join(missing)}")
+                a = {k: d[k] for k in d.files}
+            return cls(a['classes'].tolist(), a['targs'], a['ce_logits'], a['bce_logits'], a['ood_ce_logits'], a['ood_bce_logits'],
+                       a['seed'], a['items'].tolist(), a['ood_items'].tolist(), str(a.get('fingerprint', '')))
+        except FileNotFoundError: raise
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:   # never numpy's advice to load it unsafely
+            msg = 'it holds pickled objects, which are never loaded' if 'pickle' in str(e) else (str(e).splitlines() or [''])[0][:120]
+            raise ValueError(f"{path}: not a readable predictions file ({type(e).__name__}: {msg})") from None
 
 # %% ../nbs/04_train.ipynb #f7d23839
 def _logits(learn, dl):
@@ -246,19 +279,40 @@ def fit_config(cfg:RunConfig, iset:ImageSet, log=print) -> RunConfig:
     return cfg if bs == cfg.bs else replace(cfg, bs=bs)
 
 # %% ../nbs/04_train.ipynb #147ce8c4
+class StopOnNaN(Callback):
+    "Stop training at the first loss that is NaN or infinite and remember where (fastai's `TerminateOnNaNCallback` stops without a word)."
+    def __init__(self): self.bad = None
+    def before_fit(self):
+        if self.bad is not None: raise CancelFitException()      # fine_tune's second fit after a divergence
+    def after_loss(self):
+        if self.bad is None and not torch.isfinite(self.learn.loss).all():
+            self.bad = (self.epoch + 1, self.iter + 1, float(self.learn.loss))
+            raise CancelFitException()
+
+class TrainingDiverged(ValueError):
+    "Training of a pair gave a NaN or infinite loss or output."
+
+def _diverged(seed, lr, where:str):
+    return TrainingDiverged(f"seed {seed}: training diverged ({where}) with learning rate {lr:g}: try a smaller --lr")
+
 def train_pair(iset:ImageSet, cfg:RunConfig=None, seed:int=0, device=None, progress:bool=True, fast:bool=False, **kwargs) -> Predictions:
     "Train a classifier and a labeler on `iset` with settings `cfg` (its batch size fitted to the split) and return their `Predictions`."
     cfg = fit_config(cfg or RunConfig(), iset)
     if fast:   # chapter 13: images decoded once into a tensor, augmented on the device, mixed precision on CUDA
         dls = cached_dls(iset, cfg.size, bs=cfg.bs, seed=seed, device=device, augment=cfg.augment)
     else: dls, _ = matched_dls(iset, size=cfg.size, bs=cfg.bs, seed=seed, device=device, augment=cfg.augment)
-    learn = paired_learner(dls, cfg.arch, cfg.pretrained, seed=seed, **kwargs)
+    nan = StopOnNaN()
+    learn = paired_learner(dls, cfg.arch, cfg.pretrained, seed=seed, cbs=[nan], **kwargs)
     if fast: learn = speed_up(learn, dls.device)
     with ExitStack() as stack:
         if not progress: stack.enter_context(learn.no_bar()); stack.enter_context(learn.no_logging())
         if cfg.pretrained: learn.fine_tune(cfg.epochs, cfg.lr)
         else: learn.fit_one_cycle(cfg.epochs, cfg.lr)
-        return predict_pair(learn, iset.ood_items, seed, items=[iset.items[i] for i in iset.valid_idx])
+        if nan.bad: raise _diverged(seed, cfg.lr, f"loss {nan.bad[2]} at epoch {nan.bad[0]}, batch {nan.bad[1]}")
+        try: return predict_pair(learn, iset.ood_items, seed, items=[iset.items[i] for i in iset.valid_idx])
+        except ValueError as e:
+            if 'finite' not in str(e): raise
+            raise _diverged(seed, cfg.lr, str(e)) from None
 
 # %% ../nbs/04_train.ipynb #39058bec
 COLAB_T4 = dict(           # assumptions for a free Colab runtime (one T4 GPU, 2 vCPUs), not measurements
@@ -324,10 +378,12 @@ def saved_run(data=None,           # a data set's name, a folder or a loaded `Im
     f, what = run_file(cfg, seed), describe_run(cfg, seed)
     if f.exists():
         log(f"Using the saved run at {f} ({what})")
-        p = Predictions.load(f)
-        if files and iset is None and not all(Path(o).exists() for o in p.items + p.ood_items):
-            log("Its images are not on this machine (a new runtime?): fetching them"); load_set(name)
-        return p
+        try: p = Predictions.load(f)
+        except ValueError as e: log(f"{e}: training it again"); p = None   # a damaged saved run is replaced, not trusted
+        if p is not None:
+            if files and iset is None and not all(Path(o).exists() for o in p.items + p.ood_items):
+                log("Its images are not on this machine (a new runtime?): fetching them"); load_set(name)
+            return p
     t4 = f"; {_minutes(t4_minutes([(name, 'train')], cfg.scale))} on a Colab T4, an estimate" if name in DATA_SIZES else ''
     log(f"No saved run at {f}: training it now ({what}{t4})")
     p = train_pair(iset or load_set(name), cfg, seed=seed, progress=progress)

@@ -81,3 +81,16 @@ def test_held_out_classes_are_one_setting():
     assert _ood_words(RUN_DEFAULTS['mnist']) == 'classes 8, 9 held out (near) + letters+photos (far)'
     assert _ood_words(RUN_DEFAULTS['illustrations']) == 'classes people held out (near)'
     assert _ood_words(RUN_DEFAULTS['folder']) == 'none'
+
+def test_validators_never_raise_type_errors_or_cast_silently():
+    for bad in [np.array([[0.2 + 1j, 0.8]]), [[0.2, 0.8j]], [[10**400, 1]], None, 'abc', [['a', 'b']]]:   # never a TypeError or a silent cast
+        with pytest.raises(ValueError, match='probs: expected'): check_probs(bad)
+    with pytest.raises(ValueError, match='n_classes'): check_targets([0, 1], 2, float('nan'))
+    assert check_int(10**30, 'seed') == 10**30
+    with pytest.raises(ValueError, match='x: expected a number that fits'): check_number(10**400, 'x')
+    with pytest.raises(ValueError, match=r'seed: expected a value in \['): check_int(2**40, 'seed', hi=2**32-1)
+
+def test_check_classes():
+    for bad in ['aba', 3, ['a', None], [1.5], [''], [True], ['cat', 'dog', 'cat']]:
+        with pytest.raises(ValueError, match='classes: expected'): check_classes(bad)
+    assert check_classes(np.array(['a', 'b'])) == ['a', 'b'] and check_classes(range(3)) == ['0', '1', '2']
