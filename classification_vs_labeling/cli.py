@@ -86,10 +86,51 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument('--seeds', type=_num(int, 0), nargs='+', default=[0],
                    help='train both paths from each seed, on one split, to compare accuracy with seed noise (default: 0)')
     b.add_argument('--out', default=None, help='also append the JSON record to this file')
+    _add_sweep(sub, c)
     return p
 
 # %% auto #0
 __all__ = ['parser', 'main']
+
+# %% ../nbs/15_cli.ipynb #7d2e346e
+_SWEEP_EPILOG = """\
+output (--out DIR; the same command again resumes, reusing every finished seed):
+  runs/e{E}_lr{LR}/  one folder per budget and learning rate, laid out as cvl compare's: run.json, seeds/seed_S.npz
+                     (final predictions) and epochs/seed_S.npz (validation logits after every epoch)
+  sweep.json         budgets, seeds, the learning-rate grid, each model's chosen rate, date, machine, versions
+  seeds.csv          per budget, setting (shared / own learning rate) and seed: every held-out number
+  gaps.csv           per budget and setting: the gap, its ranking and decoding parts, paired 95% CIs over items
+  epochs.csv         the same numbers after every epoch; grid.csv: the tuning scores that chose each model's rate
+  *.png, report.md   the gaps, the per-epoch curves, the labeler's sigmoids; tables
+
+exit status: 0 done, 2 bad input (one line on stderr, nothing written), 130 interrupted (finished seeds kept)
+"""
+
+def _add_sweep(sub, compare):
+    "`cvl sweep`: `cvl compare`'s flags (from a copy of its parser), with several budgets and a learning-rate grid."
+    import copy   # 'resolve' edits the flags it replaces, and a parent's flags are shared: the copy keeps compare's intact
+    s = sub.add_parser('sweep', parents=[copy.deepcopy(compare)], conflict_handler='resolve', epilog=_SWEEP_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter, help='compare both models at several budgets and learning rates',
+                       description='For each training budget: train the pair at a grid of learning rates (first seed), give each model '
+                       'the rate with its lowest own loss on the tuning items, then train every seed at the shared rate and at each '
+                       "model's own. The analyses read the saved predictions only.")
+    s.add_argument('--epochs', type=_num(int, 1), nargs='+', default=None, help='training budgets in epochs (default: 1 3 10 for '
+                   'mnist, else 1 4 10 scaled by --scale)')
+    s.add_argument('--lr', type=_num(float, 1e-8), default=None, help="the shared learning rate, centre of the grid (default: the data set's)")
+    s.add_argument('--lr-factors', type=_num(float, 1e-8), nargs='+', default=None, help='the grid: --lr times these (default: 0.5 1 2 4)')
+    s.add_argument('--ood', default='none', help='out-of-domain images to predict as well (default: none; the analyses use none)')
+    s.add_argument('--out', default='cvl_sweep', help='output folder (default: cvl_sweep)')
+
+def _sweep(a) -> int:
+    from classification_vs_labeling.train import RunConfig
+    from classification_vs_labeling.sweep import sweep, LR_FACTORS
+    for flag, v in (('--epochs', a.epochs), ('--lr-factors', a.lr_factors)):
+        if v and len(set(v)) != len(v): raise ValueError(f"{flag}: expected distinct values, got {v}")
+    if not 0 < a.tune_frac < 1: raise ValueError(f"--tune-frac: expected a fraction between 0 and 1, got {a.tune_frac}")
+    cfg = RunConfig(a.data, arch=a.arch, size=a.size, bs=a.bs, lr=a.lr, pretrained=a.pretrained, scale=a.scale)
+    sweep(a.data, cfg=cfg, budgets=a.epochs, seeds=a.seeds, factors=a.lr_factors or LR_FACTORS, out=a.out, ood=a.ood,
+          tune_frac=a.tune_frac, device=a.device, progress=not a.no_progress, fast=a.fast)
+    return 0
 
 # %% ../nbs/15_cli.ipynb #1be36d5f
 def _config(a):
@@ -134,6 +175,7 @@ def main(argv=None) -> int:
             import torch
             if not torch.cuda.is_available(): raise ValueError("--device cuda: no CUDA device is available")
         if a.cmd == 'bench': return _bench(a)
+        if a.cmd == 'sweep': return _sweep(a)
         cfg = _config(a)
         from classification_vs_labeling.report import compare
         compare(a.data, a.ood, cfg, a.seeds, a.out, a.device, a.tune_frac, progress=not a.no_progress, fast=a.fast)

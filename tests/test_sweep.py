@@ -1,0 +1,231 @@
+"""`cvl sweep` and chapter 12's analyses: numbers recomputed by hand from small synthetic saved sweeps, losses against
+torch, the own-learning-rate pair against two plain fastai learners, resuming a tiny real sweep, and bad input."""
+import contextlib, io, json
+from pathlib import Path
+import numpy as np, pandas as pd
+import pytest
+import torch, torch.nn.functional as F
+from hypothesis import given, settings, strategies as st
+from fastai.test_utils import synth_learner
+from classification_vs_labeling.core import softmax_probs, sigmoid_probs
+from classification_vs_labeling.data import load_set, matched_dls
+from classification_vs_labeling.train import Predictions, RunConfig, train_pair, plain_learners
+from classification_vs_labeling import metrics as M, calibration as C, sweep as S
+from classification_vs_labeling.cli import main as cvl_main
+from test_cli import digits_tree
+
+K, N = 4, 80
+
+def fake_sweep(out, budgets=(1, 3), lrs=(0.01, 0.02), seeds=(0, 1), own=(0.01, 0.02)):
+    "A saved sweep of made-up logits: per run and seed, logits after each epoch; the final ones are the last epoch's."
+    rng = np.random.default_rng(0)
+    t = rng.integers(0, K, N)
+    for e in budgets:
+        for lr in lrs:
+            d = S.run_dir(out, e, lr); (d/'epochs').mkdir(parents=True)
+            for s in seeds:
+                grow = (1 + np.arange(e))[:, None, None]*lr*100      # sharper with epochs and learning rate
+                ce = (rng.normal(size=(e, N, K)) + grow*np.eye(K)[t]).astype(np.float32)
+                bce = (rng.normal(size=(e, N, K)) + grow*np.eye(K)[t] - 2).astype(np.float32)
+                Predictions([f'c{j}' for j in range(K)], t, ce[-1], bce[-1], seed=s, items=[f'i{i}' for i in range(N)]).save(d/'seeds'/f'seed_{s}.npz')
+                np.savez(d/'epochs'/f'seed_{s}.npz', ce_logits=ce, bce_logits=bce, seconds=2.0)
+    cells = [c for e in budgets for c in (dict(epochs=e, setting='shared', lr_ce=lrs[0], lr_bce=lrs[0]),
+                                          dict(epochs=e, setting='own', lr_ce=own[0], lr_bce=own[1]))]
+    settings = dict(data='fake', n_items=2*N, n_valid=N, classes=[f'c{j}' for j in range(K)], arch='small', pretrained=False,
+                    size=28, bs=64, mode='quick', device='cpu')
+    (Path(out)/'sweep.json').write_text(json.dumps(dict(settings=settings, budgets=list(budgets), seeds=list(seeds), lr=lrs[0], grid=list(lrs),
+        tune_frac=0.5, cells=cells, run_date='2026-01-01', machine='test machine', versions={'torch': 't', 'fastai': 'f'})))
+    return Path(out)
+
+@pytest.fixture(scope='module')
+def sw(tmp_path_factory):
+    return S.load_sweep(fake_sweep(tmp_path_factory.mktemp('sweep')))
+
+def test_seed_table_by_hand_and_own_pairs_take_each_model_from_its_run(sw):
+    tab = S.seed_table(sw)
+    assert len(tab) == 2*2*2 and set(tab.setting) == {'shared', 'own'}
+    held = ~sw['tune_mask']
+    for r in tab.to_dict('records'):
+        p_ce, _ = sw['runs'][r['epochs'], r['lr_ce']][r['seed']]
+        p_bce, _ = sw['runs'][r['epochs'], r['lr_bce']][r['seed']]
+        t = p_ce.targs[held]
+        ce_p, bce_p = softmax_probs(p_ce.ce_logits[held]), sigmoid_probs(p_bce.bce_logits[held])
+        assert r['ce.accuracy'] == pytest.approx((ce_p.argmax(1) == t).mean())
+        assert r['bce.argmax_accuracy'] == pytest.approx((bce_p.argmax(1) == t).mean())
+        sets = bce_p > r['bce.threshold']
+        assert r['bce.exact_match'] == pytest.approx((sets == np.eye(K, dtype=bool)[t]).all(1).mean())
+        assert r['bce.none_rate'] == pytest.approx((sets.sum(1) == 0).mean())
+        assert r['bce.several_rate'] == pytest.approx((sets.sum(1) >= 2).mean())
+        assert r['bce.sigmoid_sum'] == pytest.approx(bce_p.sum(1).mean())
+        assert r['bce.true_sigmoid'] == pytest.approx(bce_p[np.arange(len(t)), t].mean())
+        assert r['bce.top_other_sigmoid'] == pytest.approx(np.max(np.where(np.eye(K)[t] == 1, -1, bce_p), 1).mean())
+        assert r['bce.sigmoid_sum_q10'] <= r['bce.sigmoid_sum_q50'] <= r['bce.sigmoid_sum_q90']
+        tb = C.fit_bce_temperature(p_bce.bce_logits[~held], p_bce.targs[~held])
+        assert r['bce.temperature'] == pytest.approx(tb)
+        assert r['bce.ece_after_temperature'] == pytest.approx(C.ece(C.apply_bce_temperature(p_bce.bce_logits[held], tb), t, multilabel=True))
+        assert r['ce.temperature'] == pytest.approx(C.fit_temperature(p_ce.ce_logits[~held], p_ce.targs[~held]))
+    own = tab[tab.setting == 'own']
+    assert (own['ce.accuracy'].values != own['bce.argmax_accuracy'].values).any()   # the two halves really come from different runs
+
+def test_epoch_table_last_epoch_is_the_seed_table(sw):
+    ep, seeds = S.epoch_table(sw), S.seed_table(sw)
+    assert sorted(ep.groupby(['epochs', 'setting', 'seed']).epoch.max().unique()) == [1, 3]
+    last = ep[ep.epoch == ep.epochs].drop(columns='epoch').reset_index(drop=True)
+    pd.testing.assert_frame_equal(last, seeds[last.columns])
+
+def test_gap_table_parts_add_up_and_match_the_seed_table(sw):
+    g, seeds = S.gap_table(sw, n_boot=200), S.seed_table(sw)
+    for r in g.to_dict('records'):
+        d = seeds[(seeds.epochs == r['epochs']) & (seeds.setting == r['setting'])]
+        assert r['n_seeds'] == len(d) == 2
+        assert r['ce'] == pytest.approx(d['ce.accuracy'].mean()) and r['bce_exact'] == pytest.approx(d['bce.exact_match'].mean())
+        assert r['bce_argmax'] == pytest.approx(d['bce.argmax_accuracy'].mean())
+        assert r['total'] == pytest.approx(r['ranking'] + r['decoding'])
+        assert r['ranking'] == pytest.approx(r['ce'] - r['bce_argmax'])
+        for k in ('total', 'ranking', 'decoding'):
+            assert r[f'{k}_low'] <= r[k] <= r[f'{k}_high']
+            assert r[f'{k}_seed_sd'] == pytest.approx(np.std((d['ce.accuracy'] if k != 'decoding' else d['bce.argmax_accuracy']).values -
+                (d['bce.exact_match'] if k != 'ranking' else d['bce.argmax_accuracy']).values, ddof=1))
+
+def test_grid_table_scores_tuning_items_only(sw):
+    g = S.grid_table(sw)
+    assert len(g) == 2*2 and g['ce.chosen'].sum() == 2 and g['bce.chosen'].sum() == 2
+    tune = sw['tune_mask']
+    p = sw['runs'][1, 0.02][0][0]
+    r = g[(g.epochs == 1) & (g.lr == 0.02)].iloc[0]
+    assert r['ce.score'] == pytest.approx((p.ce_logits[tune].argmax(1) == p.targs[tune]).mean())
+    p.ce_logits[~tune] = 0; p.bce_logits[~tune] = 0                  # held-out items change nothing
+    assert S.tuning_scores(p, tune)['ce.score'] == r['ce.score'] and S.tuning_scores(p, tune)['bce.score'] == r['bce.score']
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 20), st.integers(2, 6), st.integers(0, 2**31), st.floats(0.1, 30))
+def test_val_losses_match_torch(n, k, seed, scale):
+    rng = np.random.default_rng(seed)
+    zc, zb, t = scale*rng.normal(size=(n, k)), scale*rng.normal(size=(n, k)), rng.integers(0, k, n)
+    ce, bce = S.val_losses(zc, zb, t)
+    tt = torch.tensor(t)
+    assert ce == pytest.approx(F.cross_entropy(torch.tensor(zc), tt).item(), rel=1e-9, abs=1e-12)
+    assert bce == pytest.approx(F.binary_cross_entropy_with_logits(torch.tensor(zb), F.one_hot(tt, k).double()).item(), rel=1e-9, abs=1e-12)
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=1, max_size=8))
+def test_choose_lrs_lowest_own_loss(rows):
+    g = pd.DataFrame([{'lr': 0.001*(i+1), 'ce.loss': a, 'bce.loss': b} for i, (a, b) in enumerate(rows)])
+    for m, lr in zip(('ce', 'bce'), S.choose_lrs(g)):
+        assert g[g.lr == lr][f'{m}.loss'].iloc[0] == g[f'{m}.loss'].min()
+    with pytest.raises(ValueError, match='missing'): S.choose_lrs(g.drop(columns='ce.loss'))
+
+def test_epoch_logits_one_snapshot_per_training_epoch_across_fits():
+    cb = S.EpochLogits()
+    learn = synth_learner(n_trn=3, n_val=2, cbs=cb)
+    with learn.no_bar(), learn.no_logging():
+        learn.fit(1, 1e-2); learn.fit(2, 1e-2)       # fine_tune fits twice: both fits' epochs are kept
+        preds, _ = learn.get_preds(); learn.validate()
+    assert len(cb.snaps) == 3 and np.array_equal(cb.snaps[-1], preds.numpy())
+
+def test_report_files_from_saved_predictions_alone(tmp_path):
+    out = fake_sweep(tmp_path/'sw')
+    tabs = S.write_sweep_report(out, n_boot=100)
+    for f in ['seeds.csv', 'gaps.csv', 'epochs.csv', 'grid.csv', 'gaps.png', 'curves.png', 'mechanism.png', 'report.md']:
+        assert (out/f).stat().st_size > 0, f
+    rep = (out/'report.md').read_text()
+    assert 'test machine' in rep and 'Budgets: 1, 3 epoch(s)' in rep and '![gaps](gaps.png)' in rep
+    again = pd.read_csv(out/'gaps.csv')
+    np.testing.assert_allclose(again['total'], tabs['gaps']['total'], rtol=1e-5)
+    S.plot_curves(pd.read_csv(out/'epochs.csv'), budget=1, setting='own')       # the committed CSV files draw the figures
+    with pytest.raises(ValueError, match=r'budget 7.*budgets \[1, 3\]'): S.plot_mechanism(tabs['epochs'], budget=7)
+    with pytest.raises(ValueError, match='epoch_table'): S.plot_curves(tabs['seeds'])
+
+def test_committed_sweep_without_npz_says_what_to_do(tmp_path):
+    out = fake_sweep(tmp_path/'sw')
+    for f in out.rglob('*.npz'): f.unlink()
+    with pytest.raises(ValueError, match='no finished seed.*npz'): S.load_sweep(out)
+
+def test_sweep_dir_refuses_other_contents(tmp_path):
+    (tmp_path/'notes.txt').write_text('mine')
+    with pytest.raises(ValueError, match='holds no cvl sweep'): S.check_sweep_dir(tmp_path, {})
+    out = fake_sweep(tmp_path/'sw')
+    s = json.loads((out/'sweep.json').read_text())['settings']
+    S.check_sweep_dir(out, {**s, 'seeds': [5], 'device': 'cuda'})             # seeds and device may differ
+    with pytest.raises(ValueError, match='other settings.*size'): S.check_sweep_dir(out, {**s, 'size': 32})
+
+@pytest.fixture(scope='module')
+def digits(tmp_path_factory):
+    return digits_tree(tmp_path_factory.mktemp('digits'), classes=(0, 1, 7), n=30)
+
+def test_own_rates_pair_equals_two_plain_learners(digits):
+    "The classifier of the paired run at lr a and the labeler of the run at lr b are two plain learners trained at a and b."
+    iset = load_set(digits, 'none')
+    cfg = RunConfig(str(digits), arch='small', pretrained=False, size=28, augment=False, epochs=2)
+    a, b = 0.01, 0.03
+    pa = train_pair(iset, cfg, seed=3, progress=False)
+    pb = train_pair(iset, RunConfig(str(digits), arch='small', pretrained=False, size=28, augment=False, epochs=2, lr=b), seed=3, progress=False)
+    dce, dbce = matched_dls(iset, size=28, bs=cfg.bs, seed=3)
+    lce, lbce = plain_learners(dce, dbce, seed=3)
+    out = []
+    for learn, lr in ((lce, a), (lbce, b)):
+        with learn.no_bar(), learn.no_logging():
+            learn.fit_one_cycle(2, lr); out.append(learn.get_preds(act=lambda x: x)[0].numpy())
+    np.testing.assert_allclose(out[0], pa.ce_logits, atol=1e-5)
+    np.testing.assert_allclose(out[1], pb.bce_logits, atol=1e-5)
+    assert np.abs(pa.bce_logits - pb.bce_logits).max() > 1e-2                  # the two rates did train differently
+
+def run_main(*args):
+    "`cvl sweep ARGS` in this process: (exit status, stdout, stderr)."
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try: code = cvl_main(['sweep', *map(str, args)])
+        except SystemExit as e: code = e.code
+    return code, out.getvalue(), err.getvalue()
+
+def test_tiny_sweep_resumes_and_reuses(digits, tmp_path):
+    out = tmp_path/'sw'
+    args = ['--data', digits, '--arch', 'small', '--no-pretrained', '--size', 28, '--epochs', 1, '--seeds', 0, 1,
+            '--lr-factors', 1, 2, '--out', out, '--no-progress', '--fast']
+    code, log, err = run_main(*args)
+    assert code == 0, err[-3000:]
+    sw = json.loads((out/'sweep.json').read_text())
+    assert sw['budgets'] == [1] and sw['seeds'] == [0, 1] and len(sw['cells']) == 2 and (out/'report.md').exists()
+    stamps = {f: f.stat().st_mtime_ns for f in out.rglob('*.npz')}
+    code, log, err = run_main(*args)                                           # finished: nothing trains again
+    assert code == 0 and 'epoch(s) in' not in log and log.count('reusing') >= 4, log
+    assert {f: f.stat().st_mtime_ns for f in out.rglob('*.npz')} == stamps
+    gone = S.run_dir(out, 1, sw['lr'])/'seeds'/'seed_1.npz'; gone.unlink()      # as if killed while training that seed
+    code, log, err = run_main(*args)
+    assert code == 0 and gone.exists() and log.count('epoch(s) in') == 1, log
+    assert sorted(f for f in stamps if f.stat().st_mtime_ns != stamps[f]) == sorted([gone, gone.parents[1]/'epochs'/'seed_1.npz'])
+    stamps = {f: f.stat().st_mtime_ns for f in out.rglob('*')}
+    code, log, err = run_main(*[a if a != 28 else 32 for a in args])          # other settings: refused, nothing written
+    assert code == 2 and 'other settings' in err and 'size' in err and len(err.strip().splitlines()) == 1, err
+    assert {f: f.stat().st_mtime_ns for f in out.rglob('*')} == stamps
+
+@pytest.mark.parametrize('args,words', [
+    (['--epochs', '0'], ['--epochs']),
+    (['--epochs', '1', '1'], ['--epochs', 'distinct']),
+    (['--lr-factors', '0'], ['--lr-factors']),
+    (['--lr-factors', '1', '1'], ['--lr-factors', 'distinct']),
+    (['--seeds', '2', '2'], ['--seeds', 'distinct']),
+    (['--tune-frac', '1.5'], ['--tune-frac']),
+    (['--data', 'no/such/folder'], ['no/such/folder']),
+    (['--arch', 'resnet35'], ['unknown architecture']),
+    (['--lr', 'fast'], ['--lr']),
+])
+def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, args, words):
+    out = tmp_path/'out'
+    code, _, err = run_main(*args, '--out', out)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and 'Traceback' not in err, err
+    for w in words: assert w in err, err
+    assert not out.exists()
+
+def test_foreign_out_folder_is_refused(digits, tmp_path):
+    (tmp_path/'mine.txt').write_text('keep me')
+    code, _, err = run_main('--data', digits, '--arch', 'small', '--no-pretrained', '--epochs', '1', '--out', tmp_path)
+    assert code == 2 and 'holds no cvl sweep' in err and sorted(p.name for p in tmp_path.iterdir()) == ['mine.txt']
+
+def test_sweep_flags_leave_compare_flags_alone():
+    from classification_vs_labeling.cli import parser
+    p = parser()
+    a = p.parse_args(['compare', '--epochs', '3', '--out', 'x'])
+    assert a.epochs == 3 and a.ood is None and a.out == 'x'
+    a = p.parse_args(['sweep', '--epochs', '1', '3', '--lr-factors', '1', '2'])
+    assert a.epochs == [1, 3] and a.lr_factors == [1, 2] and a.ood == 'none' and a.out == 'cvl_sweep' and a.seeds == [0, 1, 2]
