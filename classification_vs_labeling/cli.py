@@ -25,7 +25,8 @@ out-of-domain images (--ood):
 output (--out DIR):
   predictions.npz   classes, seeds, valid_targets, tune_mask, ce_probs, bce_probs, ood_ce_probs, ood_bce_probs,
                     bce_threshold, and the logits they came from
-  metrics.json      held-out numbers: means over seeds, *_per_seed lists, paired difference with a 95% CI, settings
+  metrics.json      held-out numbers: means over seeds, *_per_seed lists, paired difference with a 95% CI, the gap
+                    decomposed, caveat groups, out-of-domain refusal at a matched rate, conformal sets at --alpha, settings
   *.png, report.md  accuracy vs threshold, reliability, risk-coverage, out-of-domain histograms, skipped files
   seeds/, run.json  each finished seed's predictions: running again with the same --out resumes
 
@@ -69,6 +70,7 @@ def parser() -> argparse.ArgumentParser:
                    '4*s epochs (>= 1), 500*s letters and photos (>= 10); full-mode data sets only (default: 1)')
     c.add_argument('--device', default=None, help='cpu or cuda (default: cuda when available)')
     c.add_argument('--tune-frac', type=float, default=0.5, help='fraction of validation items used to fit threshold and temperature')
+    c.add_argument('--alpha', default='0.1', help='conformal sets miss at most this share of new items (chapter 08; default: 0.1)')
     c.add_argument('--out', default='cvl_out', help='output folder (default: cvl_out)')
     c.add_argument('--fast', action='store_true', help='decode images once into memory, augment on the device, mixed '
                    'precision on CUDA (chapter 13); same models, same comparison')
@@ -133,6 +135,13 @@ def _sweep(a) -> int:
     return 0
 
 # %% ../nbs/15_cli.ipynb #1be36d5f
+def _alpha(s) -> float:
+    "--alpha as a number strictly between 0 and 1, else the conformal chapter's one-line error."
+    from classification_vs_labeling.conformal import check_alpha
+    try: v = float(s)
+    except ValueError: v = s                                   # not a number: check_alpha says what it expected
+    return check_alpha(v, '--alpha')
+
 def _config(a):
     "The `RunConfig` of `cvl compare`'s flags: the data set's `RUN_DEFAULTS`, each flag given overriding one."
     from classification_vs_labeling.train import RunConfig
@@ -176,9 +185,10 @@ def main(argv=None) -> int:
             if not torch.cuda.is_available(): raise ValueError("--device cuda: no CUDA device is available")
         if a.cmd == 'bench': return _bench(a)
         if a.cmd == 'sweep': return _sweep(a)
+        alpha = _alpha(a.alpha)   # before any work
         cfg = _config(a)
         from classification_vs_labeling.report import compare
-        compare(a.data, a.ood, cfg, a.seeds, a.out, a.device, a.tune_frac, progress=not a.no_progress, fast=a.fast)
+        compare(a.data, a.ood, cfg, a.seeds, a.out, a.device, a.tune_frac, progress=not a.no_progress, fast=a.fast, alpha=alpha)
     except (ValueError, FileNotFoundError, NotADirectoryError) as e:
         sys.stderr.write(f"cvl {a.cmd}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}\n"); return 2
     except OSError as e:

@@ -15,16 +15,18 @@ import torch
 from .core import atomic_path, device_name, run_defaults, softmax_probs, sigmoid_probs, check_int, check_fraction
 from .data import ImageSet, load_set, fingerprint, FINGERPRINT_PARTS
 from .train import RunConfig, Predictions, train_pair, fit_config, check_build
-from . import metrics as M, calibration as C, ood as O
+from . import metrics as M, calibration as C, ood as O, conformal as CF
 
 # %% auto #0
-__all__ = ['N_BINS', 'CAVEAT_TARGETS', 'fit_threshold', 'seed_items', 'seed_metrics', 'summarise', 'stack_predictions',
-           'metrics_from_arrays', 'make_plots', 'run_settings', 'write_json', 'check_out_dir', 'run_seeds',
-           'results_table', 'interval_line', 'md_code', 'md_text', 'write_report', 'compare']
+__all__ = ['N_BINS', 'CAVEAT_TARGETS', 'CONFORMAL_METHODS', 'fit_threshold', 'seed_items', 'seed_metrics', 'summarise',
+           'stack_predictions', 'metrics_from_arrays', 'make_plots', 'run_settings', 'write_json', 'check_out_dir',
+           'run_seeds', 'results_table', 'interval_line', 'md_code', 'md_text', 'write_report', 'compare']
 
 # %% ../nbs/11_report.ipynb #e43d5c8e
 N_BINS = 15
 CAVEAT_TARGETS = (0.99, 0.97)   # accuracy of the plain answers, and of all answers with the caveat ones (chapter 06)
+CONFORMAL_METHODS = {'ce.lac': 'classifier, LAC', 'ce.aps': 'classifier, APS', 'ce.raps': 'classifier, RAPS',
+                     'bce.thresh': 'labeler, at its tuned threshold', 'bce.conformal': 'labeler, conformal cut'}   # chapter 08
 
 def fit_threshold(bce_logits, targs, tune_mask) -> float:
     "The labeler's global threshold: the one with the best exact match on the tuning items."
@@ -47,8 +49,9 @@ def _ood_groups(ood_kind, n:int) -> dict:
     kind = np.full(n, '') if ood_kind is None else np.asarray(ood_kind, str)
     return {'all': np.ones(n, bool), **{k: kind == k for k in ('near', 'far') if (kind == k).any()}}
 
-def seed_metrics(ce_logits, bce_logits, targs, tune_mask, ood_ce_logits=None, ood_bce_logits=None, *, ood_kind=None, items=None) -> dict:
-    "Every reported number for one seed: fitted on the items where `tune_mask` is True, scored on the rest (`items`: from `seed_items`)."
+def seed_metrics(ce_logits, bce_logits, targs, tune_mask, ood_ce_logits=None, ood_bce_logits=None, *, ood_kind=None, items=None,
+                 alpha:float=0.1) -> dict:
+    "Every reported number for one seed: fitted on the items where `tune_mask` is True, scored on the rest (`items`: from `seed_items`; `alpha`: the conformal sets' miss rate)."
     tune, held = np.asarray(tune_mask, bool), ~np.asarray(tune_mask, bool)
     targs = np.asarray(targs)
     ce_p, bce_p = softmax_probs(ce_logits), sigmoid_probs(bce_logits)
@@ -77,6 +80,8 @@ def seed_metrics(ce_logits, bce_logits, targs, tune_mask, ood_ce_logits=None, oo
         r[f'{m}.caveat_answer_from'], r[f'{m}.caveat_caveat_from'] = float(cuts[0]), float(cuts[1])
         for grp, key in zip(C.CAVEAT_GROUPS, ('answer', 'caveat', 'dont_know')):
             r[f'{m}.caveat_{key}_share'], r[f'{m}.caveat_{key}_accuracy'] = float(s.loc[grp, 'share']), float(s.loc[grp, 'accuracy'])
+    cs = CF.conformal_summary(ce_logits, bce_logits, targs, tune_mask, alpha=alpha, thresh=t)   # sets with a promise (chapter 08)
+    r.update({f'conformal.{k}.{s}': float(cs[f'{k}.{s}']) for k in CONFORMAL_METHODS for s in ('coverage', 'mean_set_size', 'empty_rate')})
     if 'ce_out' in it:
         ood_ce_p, ood_bce_p = softmax_probs(ood_ce_logits), sigmoid_probs(ood_bce_logits)
         r['ce.ood_auroc_msp'] = O.ood_auroc(O.msp(ce_p[held]), O.msp(ood_ce_p))
@@ -142,17 +147,18 @@ def stack_predictions(preds:list[Predictions], tune_mask, *, held_out=()) -> dic
                 valid_items=np.array(p0.items, dtype=str), ood_items=np.array(p0.ood_items, dtype=str),
                 held_out=np.array(held_out, dtype=str), ood_kind=O.ood_kinds(p0.ood_items, held_out))
 
-def metrics_from_arrays(d:dict, n_boot:int=1000) -> dict:
-    "Recompute metrics.json's numbers from the arrays of predictions.npz alone."
+def metrics_from_arrays(d:dict, n_boot:int=1000, *, alpha:float=0.1) -> dict:
+    "Recompute metrics.json's numbers from the arrays of predictions.npz alone (`alpha`: metrics.json's `conformal.alpha`)."
     per_seed, ce_c, bce_c, items = [], [], [], []
     kind = d['ood_kind'] if 'ood_kind' in d else None          # files written before near and far were told apart lack it
     for s in range(len(d['seeds'])):
         args = (d['ce_logits'][s], d['bce_logits'][s], d['valid_targets'], d['tune_mask'], d['ood_ce_logits'][s], d['ood_bce_logits'][s])
         items.append(seed_items(*args))
-        r, c1, c2 = seed_metrics(*args, ood_kind=kind, items=items[-1])
+        r, c1, c2 = seed_metrics(*args, ood_kind=kind, items=items[-1], alpha=alpha)
         per_seed.append(r); ce_c.append(c1); bce_c.append(c2)
     m = summarise(per_seed, np.array(ce_c, float), np.array(bce_c, float), n_boot, items=items, ood_kind=kind)
     if 'ood' in m and 'held_out' in d: m['ood']['held_out'] = [str(c) for c in d['held_out']]
+    m['conformal']['alpha'] = float(alpha)
     return m
 
 # %% ../nbs/11_report.ipynb #b3eefc37
@@ -295,6 +301,12 @@ def _extra_tables(m:dict) -> list[str]:
                 rows.append(f"| {name} | {grp} | {_f(m[md]['caveat_' + frm]) if frm else '0'} | {_f(m[md][f'caveat_{key}_share'])} | "
                             f"{_f(m[md][f'caveat_{key}_accuracy'])} |")
     o = m.get('ood', {})
+    c = m.get('conformal', {})
+    if 'alpha' in c:
+        rows += ['', f"**Sets of classes** (chapter 08): conformal sets fitted on the tuning part to miss at most alpha = {c['alpha']:g} of "
+                 "new items, and the labeler's own sets at its tuned threshold (no promise); held-out coverage (true class in the set), "
+                 "mean set size and empty sets, means over seeds.", '', '| sets | coverage | mean size | empty |', '|---|---|---|---|']
+        rows += [f"| {name} | {c[k + '.coverage']:.3f} | {c[k + '.mean_set_size']:.2f} | {c[k + '.empty_rate']:.3f} |" for k, name in CONFORMAL_METHODS.items()]
     if 'refusal_diff_all_ci95' in o:
         near = f"images of the classes held out of training ({', '.join(o.get('held_out', []))})"
         rows += ['', f"**Out of domain, at the same in-domain refusal rate** (chapter 07): both models refuse {o['in_refusal']:.3f} of the "
@@ -397,9 +409,9 @@ def _check_scorable(iset:ImageSet, tune_frac:float) -> np.ndarray:
     return tune
 
 def compare(data='mnist', ood=None, cfg:RunConfig=None, seeds=(0, 1, 2), out='cvl_out', device=None, tune_frac:float=0.5,
-            log=print, progress=True, fast:bool=False) -> dict:
+            log=print, progress=True, fast:bool=False, alpha:float=0.1) -> dict:
     "The whole comparison: data, paired training per seed (resumable), predictions.npz, metrics.json, plots, report.md."
-    seeds, tune_frac = _check_seeds(seeds), check_fraction(tune_frac, 'tune_frac')
+    seeds, tune_frac, alpha = _check_seeds(seeds), check_fraction(tune_frac, 'tune_frac'), CF.check_alpha(alpha)
     _check_out_path(out, data, ood)
     cfg = cfg or RunConfig(data)
     iset = load_set(data, ood, scale=cfg.scale)               # the run's own scale, never the environment's
@@ -411,7 +423,7 @@ def compare(data='mnist', ood=None, cfg:RunConfig=None, seeds=(0, 1, 2), out='cv
     log(iset.summary())
     preds = run_seeds(iset, cfg, seeds, out, settings, device, log, progress, fast)
     d = stack_predictions(preds, tune, held_out=run_defaults(data)['held_out'])
-    m = metrics_from_arrays(d)
+    m = metrics_from_arrays(d, alpha=alpha)
     d['bce_threshold'] = np.asarray(m['bce']['threshold_per_seed'], np.float64)   # fitted once, in seed_metrics
     out = Path(out)
     with atomic_path(out/'predictions.npz') as tmp: np.savez_compressed(tmp, **d)

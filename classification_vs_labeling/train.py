@@ -400,6 +400,7 @@ FULL_MODE_WORK = {   # chapter: (its steps, its steps when chapter 04's run is s
     '08_conformal':   ([('pets', 'get'), ('pets', 'train')], []),
     '10_count':       ([('pascal', 'get'), ('pascal', 'train')], None),
     '11_report':      ([('pets', 'get'), ('pets', 'train'), ('pets', 'train')], None),
+    '12_sweep':       ([('pets', 'get'), ('pets', 'train')], None),   # its live sweep: 1,000 images, 1 and 4 epochs, 2 rates: less than one run
     '14_bench':       ([('pets', 'bench')], None)}
 
 def cost_line(chapter:str) -> str:

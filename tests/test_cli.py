@@ -34,6 +34,10 @@ def assert_one_line_error(r, *words):
     (['--seeds', '1', '1'], ['distinct']),
     (['--size', 'big'], ['--size']),
     (['--tune-frac', '1.5'], ['--tune-frac']),
+    (['--alpha', '0'], ['--alpha', 'strictly between 0 and 1']),
+    (['--alpha', '1'], ['--alpha']),
+    (['--alpha', 'nan'], ['--alpha']),
+    (['--alpha', 'ten percent'], ['--alpha']),
     (['--device', 'tpu'], ['--device']),
     (['--colour', 'red'], ['unrecognized']),
 ])

@@ -127,3 +127,25 @@ def test_empty_caveat_group_and_old_files():
     assert 'n_all' in m['ood'] and 'n_near' not in m['ood'] and 'held_out' not in m['ood']
     json.dumps(m, allow_nan=False)
     assert '| all |' in results_table(m) and '| near |' not in results_table(m)
+
+def test_conformal_sets_recomputed(run):
+    "metrics.json's conformal rows, by hand: LAC and the labeler's conformal cut from the finite-sample quantile, the labeler's own sets at its threshold."
+    d, m = run
+    c, a = m['conformal'], m['conformal']['alpha']
+    assert a == 0.1
+    tune = d['tune_mask']
+    for s in range(S):
+        held, y, ce, bce = by_hand(d, s)
+        n = tune.sum(); k = int(np.ceil((n + 1)*(1 - a)))
+        def conf_sets(p):                                             # a cut on 1 - p(true class), the k-th smallest tuning score
+            q = np.sort(1 - p[tune, y[tune]])[k - 1]
+            return p[held] >= 1 - q
+        t = m['bce']['threshold_per_seed'][s]
+        for key, sets in (('ce.lac', conf_sets(ce)), ('bce.conformal', conf_sets(bce)), ('bce.thresh', bce[held] > t)):
+            assert c[f'{key}.coverage_per_seed'][s] == pytest.approx(sets[np.arange(held.sum()), y[held]].mean()), key
+            assert c[f'{key}.mean_set_size_per_seed'][s] == pytest.approx(sets.sum(1).mean()), key
+            assert c[f'{key}.empty_rate_per_seed'][s] == pytest.approx((sets.sum(1) == 0).mean()), key
+    for key in ('ce.aps', 'ce.raps'): assert c[f'{key}.empty_rate'] == 0   # MAPIE's convention: never an empty set (chapter 08)
+    assert '**Sets of classes**' in results_table(m) and 'labeler, conformal cut' in results_table(m)
+    other = metrics_from_arrays(d, n_boot=50, alpha=0.3)
+    assert other['conformal']['alpha'] == 0.3 and other['conformal']['ce.lac.mean_set_size'] <= c['ce.lac.mean_set_size']
