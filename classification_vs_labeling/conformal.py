@@ -143,9 +143,11 @@ def fit_conformal(probs, targs,
     t = _class_of(targs, *p.shape)
     lam, k_reg, cal = 0., 0, np.ones(len(p), bool)
     if method == 'raps':
-        apart = tune_split(len(p), raps_frac, seed=seed, strat=t)
-        lam, k_reg = fit_raps(p[apart], t[apart], alpha=alpha)
-        cal = ~apart
+        try: apart = tune_split(len(p), raps_frac, seed=seed, strat=t)
+        except ValueError: apart = None            # too few items to keep some apart (a blog-size folder): RAPS is APS, lam = 0
+        if apart is not None:
+            lam, k_reg = fit_raps(p[apart], t[apart], alpha=alpha)
+            cal = ~apart
     s = lac_scores(p[cal]) if method == 'lac' else aps_scores(p[cal], lam=lam, k_reg=k_reg)
     return dict(method=method, alpha=alpha, q=conformal_quantile(true_scores(s, t[cal]), alpha), lam=lam, k_reg=k_reg,
                 n=int(cal.sum()))

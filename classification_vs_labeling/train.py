@@ -302,7 +302,8 @@ def train_pair(iset:ImageSet, cfg:RunConfig=None, seed:int=0, device=None, progr
         dls = cached_dls(iset, cfg.size, bs=cfg.bs, seed=seed, device=device, augment=cfg.augment)
     else: dls, _ = matched_dls(iset, size=cfg.size, bs=cfg.bs, seed=seed, device=device, augment=cfg.augment)
     nan = StopOnNaN()
-    learn = paired_learner(dls, cfg.arch, cfg.pretrained, seed=seed, cbs=[nan], **kwargs)
+    cbs = [nan, *(kwargs.pop('cbs', None) or [])]   # the caller's callbacks (the sweep's per-epoch logits) beside ours
+    learn = paired_learner(dls, cfg.arch, cfg.pretrained, seed=seed, cbs=cbs, **kwargs)
     if fast: learn = speed_up(learn, dls.device)
     with ExitStack() as stack:
         if not progress: stack.enter_context(learn.no_bar()); stack.enter_context(learn.no_logging())

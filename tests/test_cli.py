@@ -228,8 +228,9 @@ def test_compare_pets_through_the_real_download_code_offline(tmp_path):
                            capture_output=True, text=True, timeout=600, env=env)
         assert r.returncode == 0, r.stderr[-3000:]
         m = json.loads((out/'metrics.json').read_text())
-        assert m['settings']['data'] == 'pets' and m['settings']['classes'] == sorted(PETS_BREEDS)
-        assert m['settings']['n_items'] == 2*37 + 2                            # + the CMYK and grayscale JPEGs
+        from classification_vs_labeling.core import PETS_HELD_OUT
+        assert m['settings']['data'] == 'pets' and m['settings']['classes'] == sorted(set(PETS_BREEDS) - set(PETS_HELD_OUT))   # 33 breeds trained
+        assert m['settings']['n_items'] == 2*(37 - len(PETS_HELD_OUT)) + 2     # + the CMYK and grayscale JPEGs; held-out breeds are out-of-domain
         assert {Path(p).name for p, _ in m['skipped']} == {'Abyssinian_4.jpg', 'Abyssinian_5.mat'}   # empty, and not an image
         report = (out/'report.md').read_text()
         assert 'Abyssinian_4.jpg' in report and 'Abyssinian_5.mat' in report
@@ -258,5 +259,7 @@ def test_environment_never_changes_an_explicit_pets_run(tmp_path):
     (a, pa), (b, pb) = runs['plain'], runs['env']
     assert a == b
     assert a['augment'] is True and a['scale'] == 0.02 and a['pretrained'] is True and a['arch'] == 'resnet34'
-    assert a['size'] == 32 and a['epochs'] == 1 and a['mode'] == 'full' and a['n_ood'] == 20
+    from classification_vs_labeling.core import PETS_HELD_OUT
+    assert a['size'] == 32 and a['epochs'] == 1 and a['mode'] == 'full'
+    assert a['n_ood'] == 20 + 2*len(PETS_HELD_OUT)      # 10 letters and 10 photos at scale 0.02, and the held-out breeds' 2 images each
     for k in ['classes', 'valid_items', 'ood_items', 'tune_mask']: assert (pa[k] == pb[k]).all(), k

@@ -359,3 +359,9 @@ def test_coverage_by_class_and_size_against_pandas():
     fig = plot_set_diagnostics({'ce.lac': sets, 'mine': ~sets}, y, list('abcdef'), alpha=0.1)
     assert isinstance(fig, plt.Figure) and len(fig.axes) == 3
     plt.close(fig)
+
+def test_raps_on_too_few_items_to_keep_some_apart_is_aps():
+    "A blog-size tuning part (3 items) cannot spare any for lam and k_reg: RAPS falls back to APS (lam 0), and a report can still be written."
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]]); y = np.array([0, 1, 2])
+    f = fit_conformal(p, y, method='raps', alpha=0.3)
+    assert f['lam'] == 0 and f['n'] == 3 and f['q'] == fit_conformal(p, y, method='aps', alpha=0.3)['q']

@@ -437,16 +437,17 @@ def test_bench_refuses_up_front(tmp_path, capsys):
              'is a folder')
     one_line(*cvl(capsys, 'bench', '--n', '74', '--out', tmp_path/'no'/'such'/'file.jsonl'), 'no folder')
 
-def test_damaged_demo_cache_is_retrained_not_trusted(tmp_path, monkeypatch, capsys):
-    "`demo_predictions` reads a cached file back: a damaged one is named and replaced."
-    from classification_vs_labeling import __version__
+def test_damaged_saved_run_is_retrained_not_trusted(tmp_path, monkeypatch):
+    "`saved_run` reads a saved file back: a damaged one is named and replaced."
     fresh = T.Predictions(['a', 'b'], [0, 1], np.eye(2), np.eye(2))
-    monkeypatch.setattr(D, 'load_set', lambda data: None)
+    monkeypatch.setenv('CVL_RUNS', str(tmp_path))
+    monkeypatch.setattr(T, 'load_set', lambda data, **kw: None)
     monkeypatch.setattr(T, 'train_pair', lambda iset, cfg, seed, progress: fresh)
-    f = tmp_path/'cvl_demo'/f"{core.default_data()}_seed0_v{__version__}.npz"
-    f.parent.mkdir(); f.write_bytes(b'PK\x03\x04 torn')
-    p = T.demo_predictions(cache_dir=tmp_path)
-    assert str(f) in capsys.readouterr().out and (p.ce_logits == fresh.ce_logits).all()
+    f = T.run_file(T.RunConfig(core.default_data()), 0)
+    f.parent.mkdir(parents=True, exist_ok=True); f.write_bytes(b'PK\x03\x04 torn')
+    lines = []
+    p = T.saved_run(log=lines.append)
+    assert any(str(f) in l and 'training it again' in l for l in lines) and (p.ce_logits == fresh.ce_logits).all()
     assert (T.Predictions.load(f).ce_logits == fresh.ce_logits).all()
 
 def test_fast_path_store_sees_a_file_rewritten_in_place(tmp_path):
