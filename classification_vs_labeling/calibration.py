@@ -114,7 +114,7 @@ def reliability(probs, targs,
                 multilabel=False        # targets may have zero or several true classes per item ((N, K) multi-hot)
                ) -> pd.DataFrame:
     "Per confidence bin (lo, hi]: item count, mean confidence and accuracy of the top label (NaN when empty)."
-    n_bins = check_int(n_bins, 'n_bins', lo=1)
+    n_bins = check_int(n_bins, 'n_bins', lo=1, hi=10**7)
     conf, ok = _conf_correct(probs, targs, multilabel)
     edges = np.linspace(0, 1, n_bins+1)
     b = np.searchsorted(edges[1:-1], conf, side='left')  # bins (lo, hi]; a confidence of 0 goes to the first

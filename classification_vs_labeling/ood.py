@@ -112,7 +112,7 @@ def _paired_scores(xs, names, n_boot, ci) -> tuple[np.ndarray, ...]:
     a, b, c, d = (_seeds_items(x, n) for x, n in zip(xs, names))
     if a.shape != b.shape or c.shape != d.shape or len(a) != len(c):
         raise ValueError(f"expected the same items (and seeds) for both models, got shapes in {a.shape}, {b.shape}; out {c.shape}, {d.shape}")
-    check_int(n_boot, 'n_boot', lo=1); check_fraction(ci, 'ci')
+    check_int(n_boot, 'n_boot', lo=1, hi=10**7); check_fraction(ci, 'ci')
     return a, b, c, d
 
 def _matched_rates(ce_in, bce_in, ce_out, bce_out, t, ii, oi) -> np.ndarray:

@@ -223,6 +223,8 @@ P = np.full((4, 3), 1/3); T = np.array([0, 1, 2, 0])
 @pytest.mark.parametrize('call,msg', [
     (lambda: ece(P, T, n_bins=0), 'n_bins'),
     (lambda: ece(P, T, n_bins=1.5), 'n_bins'),
+    (lambda: ece(P, T, n_bins=10**400), 'n_bins'),
+    (lambda: ece(P, T, n_bins=True), 'n_bins'),
     (lambda: ece(P + 1, T), '[0, 1]'),
     (lambda: ece(-P, T), '[0, 1]'),
     (lambda: ece(np.where(P > 0, np.nan, P), T), 'NaN'),
