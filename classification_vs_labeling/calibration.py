@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 from matplotlib.colors import to_rgb
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
-from .core import check_probs, check_scores, check_targets, check_thresh, to_np, softmax_probs, sigmoid_probs, check_classes, check_number
+from .core import check_probs, check_scores, check_targets, check_thresh, to_np, softmax_probs, sigmoid_probs, check_classes, check_number, check_int
 
 # %% auto #0
 __all__ = ['OUTCOMES', 'CAVEAT_GROUPS', 'error_table', 'outcome_counts', 'plot_confidence', 'top_label', 'reliability', 'ece',
@@ -34,7 +34,11 @@ def _class_idx(targs, n_items:int, n_classes:int, name='targs') -> np.ndarray:
 def _top3(row, names) -> str:
     return ', '.join(f'{names[j]}:{row[j]:.2f}' for j in np.argsort(-row, kind='stable')[:3])
 
-def error_table(ce_probs, bce_probs, targs, classes, thresh=0.5, items=None) -> pd.DataFrame:
+def error_table(ce_probs, bce_probs, targs,
+                classes,            # the K class names
+                *, thresh=0.5,      # the labeler's threshold, or one per class
+                items=None          # a name for each item (default: 0 to N-1)
+               ) -> pd.DataFrame:
     "One row per item: the classifier's prediction and confidence, the labeler's labels above `thresh` and its outcome."
     names = np.array(check_classes(classes), dtype=object)
     k = len(names)
@@ -73,7 +77,11 @@ def outcome_counts(table:pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=pd.Index(OUTCOMES, name='outcome'))
 
 # %% ../nbs/06_calibration.ipynb #af4ea764
-def plot_confidence(table:pd.DataFrame, model='ce', ax=None, bins=20) -> plt.Axes:
+def plot_confidence(table:pd.DataFrame,   # from `error_table`
+                    model='ce',           # 'ce' for the classifier, 'bce' for the labeler
+                    *, ax=None,           # the Axes to draw on (default: a new figure)
+                    bins=20               # equal-width bins between 0 and 1
+                   ) -> plt.Axes:
     "Histograms of the top probability on right and on wrong items, for the classifier (`ce`) or the labeler (`bce`)."
     if model not in ('ce', 'bce'): raise ValueError(f"model: expected 'ce' or 'bce', got {model!r}")
     conf = table['ce_conf' if model == 'ce' else 'bce_max'].to_numpy()
@@ -92,12 +100,6 @@ def top_label(probs) -> tuple[np.ndarray, np.ndarray]:
     p = check_probs(probs)
     return p.max(1), p.argmax(1)
 
-def _check_n_bins(n_bins) -> int:
-    try: ok = not isinstance(n_bins, bool) and float(n_bins).is_integer() and n_bins >= 1
-    except (TypeError, ValueError, OverflowError): ok = False
-    if not ok: raise ValueError(f"n_bins: expected an integer >= 1, got {n_bins!r}")
-    return int(n_bins)
-
 def _conf_correct(probs, targs, multilabel=False) -> tuple[np.ndarray, np.ndarray]:
     "Per item: top-label confidence, and whether the top label is a true label."
     p = check_probs(probs)
@@ -107,9 +109,12 @@ def _conf_correct(probs, targs, multilabel=False) -> tuple[np.ndarray, np.ndarra
     return p.max(1), t[np.arange(n), pred]
 
 # %% ../nbs/06_calibration.ipynb #db590cd4
-def reliability(probs, targs, n_bins=15, multilabel=False) -> pd.DataFrame:
+def reliability(probs, targs,
+                *, n_bins=15,           # equal-width confidence bins between 0 and 1
+                multilabel=False        # targets may have zero or several true classes per item ((N, K) multi-hot)
+               ) -> pd.DataFrame:
     "Per confidence bin (lo, hi]: item count, mean confidence and accuracy of the top label (NaN when empty)."
-    n_bins = _check_n_bins(n_bins)
+    n_bins = check_int(n_bins, 'n_bins', lo=1, hi=10**7)
     conf, ok = _conf_correct(probs, targs, multilabel)
     edges = np.linspace(0, 1, n_bins+1)
     b = np.searchsorted(edges[1:-1], conf, side='left')  # bins (lo, hi]; a confidence of 0 goes to the first
@@ -119,17 +124,26 @@ def reliability(probs, targs, n_bins=15, multilabel=False) -> pd.DataFrame:
     return pd.DataFrame(dict(lo=edges[:-1], hi=edges[1:], count=count, mean_conf=mean_conf, accuracy=acc))
 
 # %% ../nbs/06_calibration.ipynb #dab4bd02
-def ece(probs, targs, n_bins=15, multilabel=False) -> float:
+def ece(probs, targs,
+        *, n_bins=15,           # equal-width confidence bins between 0 and 1
+        multilabel=False        # targets may have zero or several true classes per item ((N, K) multi-hot)
+       ) -> float:
     "Top-label expected calibration error: sum over equal-width bins of (share of items) * |accuracy - mean confidence|."
-    r = reliability(probs, targs, n_bins, multilabel)
+    r = reliability(probs, targs, n_bins=n_bins, multilabel=multilabel)
     r = r[r['count'] > 0]
     return float((r['count']/r['count'].sum()*(r.accuracy - r.mean_conf).abs()).sum())
 
 # %% ../nbs/06_calibration.ipynb #215b79c5
-def plot_reliability(probs, targs, n_bins=15, ax=None, label=None, multilabel=False, color=None) -> plt.Axes:
+def plot_reliability(probs, targs,
+                     *, n_bins=15,          # equal-width confidence bins between 0 and 1
+                     ax=None,               # the Axes to draw on, or to overlay (default: a new figure)
+                     label=None,            # the legend's name for these bars (default 'accuracy')
+                     multilabel=False,      # targets may have zero or several true classes per item ((N, K) multi-hot)
+                     color=None             # the bars' colour (default: the next in matplotlib's cycle)
+                    ) -> plt.Axes:
     "Accuracy per confidence bin against the diagonal, gaps hatched, ECE in the legend; call again on `ax` to overlay."
-    r = reliability(probs, targs, n_bins, multilabel)
-    e = ece(probs, targs, n_bins, multilabel)
+    r = reliability(probs, targs, n_bins=n_bins, multilabel=multilabel)
+    e = ece(probs, targs, n_bins=n_bins, multilabel=multilabel)
     if ax is None: ax = plt.subplots(figsize=(4.5, 4.5))[1]
     first = not ax.containers
     if first: ax.plot([0, 1], [0, 1], 'k:', lw=1, label='calibrated')
@@ -195,20 +209,21 @@ def risk_coverage(probs, targs, multilabel=False) -> pd.DataFrame:
     acc = np.cumsum(ok[o])/kept
     return pd.DataFrame(dict(coverage=kept/len(conf), accuracy=acc, risk=1 - acc, conf=conf[o]))
 
-def _check_frac(x, name) -> float:
-    x = check_number(x, name)
-    if not 0 < x <= 1: raise ValueError(f"{name}: expected a fraction in (0, 1], got {x}")
-    return x
-
-def accuracy_at_coverage(probs, targs, coverage, multilabel=False) -> float:
+def accuracy_at_coverage(probs, targs,
+                         coverage,              # the share of the items answered, in (0, 1]
+                         *, multilabel=False    # targets may have zero or several true classes per item ((N, K) multi-hot)
+                        ) -> float:
     "Accuracy on the most confident `coverage` fraction of the items (rounded up to whole items)."
     rc = risk_coverage(probs, targs, multilabel)
-    return float(rc.accuracy.iloc[np.searchsorted(rc.coverage.values, _check_frac(coverage, 'coverage'))])
+    return float(rc.accuracy.iloc[np.searchsorted(rc.coverage.values, check_number(coverage, 'coverage', lo=0, lo_open=True, hi=1))])
 
-def coverage_at_accuracy(probs, targs, target_acc, multilabel=False) -> float:
+def coverage_at_accuracy(probs, targs,
+                         target_acc,            # the accuracy the answered items must reach, in (0, 1]
+                         *, multilabel=False    # targets may have zero or several true classes per item ((N, K) multi-hot)
+                        ) -> float:
     "The largest fraction of the items, most confident first, whose accuracy is at least `target_acc` (0 if none)."
     rc = risk_coverage(probs, targs, multilabel)
-    ok = rc.accuracy.values >= _check_frac(target_acc, 'target_acc')
+    ok = rc.accuracy.values >= check_number(target_acc, 'target_acc', lo=0, lo_open=True, hi=1)
     return float(rc.coverage.values[ok].max()) if ok.any() else 0.
 
 # %% ../nbs/06_calibration.ipynb #9c4276a8

@@ -10,7 +10,7 @@ import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from scipy.special import softmax, expit
 from sklearn.metrics import precision_recall_fscore_support
-from .core import to_np, check_probs, check_targets, check_thresh, check_int, check_number
+from .core import to_np, check_probs, check_targets, check_thresh, check_int, check_number, check_fraction
 
 # %% auto #0
 __all__ = ['THRESHS', 'GAP_ROWS', 'GAP_PIECES', 'predicted_sets', 'set_sizes', 'none_rate', 'several_rate', 'per_label_accuracy',
@@ -24,7 +24,7 @@ def _pt(probs, targs) -> tuple[np.ndarray, np.ndarray]:
     p = check_probs(probs)
     return p, check_targets(targs, *p.shape)
 
-def predicted_sets(probs, thresh=0.5, fallback:bool=False) -> np.ndarray:
+def predicted_sets(probs, thresh=0.5, *, fallback:bool=False) -> np.ndarray:
     "(N, K) bool: label k is predicted when p > `thresh` (scalar or per class); with `fallback` an empty row gets its argmax."
     p = check_probs(probs)
     s = p > check_thresh(thresh, n_classes=p.shape[1])
@@ -52,14 +52,20 @@ def per_label_accuracy(probs, targs, thresh=0.5) -> float:
     p,t = _pt(probs, targs)
     return float((predicted_sets(p, thresh) == t).mean())
 
-def exact_correct(probs, targs, thresh=0.5, fallback:bool=False) -> np.ndarray:
+def exact_correct(probs, targs,
+                  thresh=0.5,               # one threshold, or one per class
+                  *, fallback:bool=False    # an item with no label above `thresh` gets its argmax
+                 ) -> np.ndarray:
     "(N,) bool: the predicted set is exactly the true set."
     p,t = _pt(probs, targs)
-    return (predicted_sets(p, thresh, fallback) == t).all(1)
+    return (predicted_sets(p, thresh, fallback=fallback) == t).all(1)
 
-def exact_match(probs, targs, thresh=0.5, fallback:bool=False) -> float:
+def exact_match(probs, targs,
+                thresh=0.5,                 # one threshold, or one per class
+                *, fallback:bool=False      # an item with no label above `thresh` gets its argmax
+               ) -> float:
     "Fraction of items whose predicted set is exactly the true set (subset accuracy)."
-    return float(exact_correct(probs, targs, thresh, fallback).mean())
+    return float(exact_correct(probs, targs, thresh, fallback=fallback).mean())
 
 def argmax_correct(probs, targs) -> np.ndarray:
     "(N,) bool: the most probable class is one of the true classes."
@@ -73,9 +79,12 @@ def argmax_accuracy(probs, targs) -> float:
 # %% ../nbs/05_metrics.ipynb #af4ef609
 _AVERAGES = ('samples', 'macro', 'micro')
 
-def prf(probs, targs, thresh=0.5, average:str='samples', zero_division:float=0) -> dict:
+def prf(probs, targs,
+        thresh=0.5,                 # one threshold, or one per class
+        average:str='samples',      # 'samples' (per item), 'macro' (per class) or 'micro' (over all decisions)
+        *, zero_division:float=0    # the score of an item (or class) with nothing predicted and nothing true: 1 counts a right empty set as right
+       ) -> dict:
     "Precision, recall and F1 of the predicted sets: scikit-learn's `precision_recall_fscore_support`."
-    # zero_division: the score of an item (or class) with nothing predicted and nothing true; 1 counts a right empty set as right
     if average not in _AVERAGES: raise ValueError(f"average: expected one of {_AVERAGES}, got {average!r}")
     p,t = _pt(probs, targs)
     s = predicted_sets(p, thresh)
@@ -97,8 +106,15 @@ def accuracy_summary(probs, targs, thresh=0.5) -> dict:
                 several_rate=float((sizes >= 2).mean()), mean_set_size=float(sizes.mean()))
 
 # %% ../nbs/05_metrics.ipynb #e16877a5
-def simulate_preds(n:int=1000, k:int=10, seed:int=0, signal:float=4.0, noise:float=1.0, corr:float=0.5,
-                   bce_bias:float=-3.0, class_shift:float=0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def simulate_preds(n:int=1000,              # items
+                   k:int=10,                # classes
+                   seed:int=0,              # seed of every random draw
+                   *, signal:float=4.0,     # added to the true class's logit
+                   noise:float=1.0,         # standard deviation of the Gaussian noise on every logit
+                   corr:float=0.5,          # share of the noise's variance the two models have in common
+                   bce_bias:float=-3.0,     # added to all the labeler's logits (it learns to say "no")
+                   class_shift:float=0.0    # standard deviation of a random per-class shift of the labeler's logits
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "Simulated single-label predictions: (targs (N,), classifier softmax probs (N, K), labeler sigmoid probs (N, K))."
     n, k, seed = check_int(n, 'n', lo=1, hi=2**62), check_int(k, 'k', lo=2, hi=2**62), check_int(seed, 'seed', lo=0)
     corr = check_number(corr, 'corr', lo=0, hi=1)
@@ -145,7 +161,11 @@ def threshold_sweep(probs, targs, threshs=None) -> pd.DataFrame:
         several_rate=(size >= 2).mean(1), mean_set_size=size.mean(1)))
 
 # %% ../nbs/05_metrics.ipynb #b7e8a106
-def plot_threshold_sweep(sweep_df:pd.DataFrame, ax=None, best:float|None=None, title:str|None=None) -> plt.Axes:
+def plot_threshold_sweep(sweep_df:pd.DataFrame,     # from `threshold_sweep`
+                         *, ax=None,                # the Axes to draw on (default: a new figure)
+                         best:float|None=None,      # a threshold to mark with a vertical line
+                         title:str|None=None        # the plot's title
+                        ) -> plt.Axes:
     "Per-label accuracy, exact match and argmax accuracy against the threshold; none/several rates on a twin axis; `best` marked."
     need = {'thresh', 'per_label_accuracy', 'exact_match', 'argmax_accuracy', 'none_rate', 'several_rate'}
     if not need <= set(getattr(sweep_df, 'columns', ())):
@@ -179,14 +199,20 @@ def _pick(ts, scores) -> np.ndarray:
     tie = scores >= scores.max(0) - 1e-12
     return np.where(tie, pref.reshape(-1, *[1]*(scores.ndim-1)), len(ts)).argmin(0)
 
-def best_threshold(probs, targs, threshs=None, metric:str='exact_match') -> float:
+def best_threshold(probs, targs,
+                   threshs=None,                  # the grid to choose from (default `THRESHS`, 0.01 to 0.99)
+                   *, metric:str='exact_match'    # the `threshold_sweep` column to maximise
+                  ) -> float:
     "The threshold of `threshs` that maximises `metric` (a `threshold_sweep` column); ties -> closest to 0.5, then lower."
     if metric not in _HIGHER_BETTER: raise ValueError(f"metric: expected one of {_HIGHER_BETTER}, got {metric!r}")
     sw = threshold_sweep(probs, targs, threshs)
     return float(sw.thresh.iloc[_pick(sw.thresh.to_numpy(), sw[metric].to_numpy())])
 
 # %% ../nbs/05_metrics.ipynb #6930ae55
-def per_class_thresholds(probs, targs, threshs=None, metric:str='f1') -> np.ndarray:
+def per_class_thresholds(probs, targs,
+                         threshs=None,          # the grid to choose from (default `THRESHS`, 0.01 to 0.99)
+                         *, metric:str='f1'     # each class's binary 'f1' or 'accuracy' to maximise
+                        ) -> np.ndarray:
     "(K,) thresholds: for each class, the threshold of `threshs` maximising its binary F1 (or 'accuracy'); ties -> closest to 0.5."
     if metric not in ('f1', 'accuracy'): raise ValueError(f"metric: expected 'f1' or 'accuracy', got {metric!r}")
     p,t = _pt(probs, targs)
@@ -198,11 +224,13 @@ def per_class_thresholds(probs, targs, threshs=None, metric:str='f1') -> np.ndar
     return ts[_pick(ts, score)]
 
 # %% ../nbs/05_metrics.ipynb #9d4f3046
-def tune_split(n_items:int, tune_frac:float=0.5, seed:int=0, strat=None) -> np.ndarray:
+def tune_split(n_items:int,             # items in the validation set
+               tune_frac:float=0.5,     # share of them in the tuning part
+               seed:int=0,              # seed of the random order
+               *, strat=None            # (N,) class indices: each class is split in the same proportion
+              ) -> np.ndarray:
     "(N,) bool mask, reproducible from `seed`: True = tuning part (fit thresholds), False = held-out part (report)."
-    n_items, seed = check_int(n_items, 'n_items', lo=2, hi=2**40), check_int(seed, 'seed', lo=0)
-    if not 0 < check_number(tune_frac, 'tune_frac') < 1: raise ValueError(f"tune_frac: expected a fraction strictly between 0 and 1, got {tune_frac!r}")
-    n = int(n_items)
+    n, seed, tune_frac = check_int(n_items, 'n_items', lo=2, hi=2**40), check_int(seed, 'seed', lo=0), check_fraction(tune_frac, 'tune_frac')
     strat = np.zeros(n, dtype=np.int64) if strat is None else to_np(strat, 'strat', dtype=np.int64)
     if strat.shape != (n,): raise ValueError(f"strat: expected ({n},) class indices, got shape {strat.shape}")
     # By hand, not sklearn's train_test_split: that refuses to stratify when a class has a single item, which small
@@ -225,14 +253,17 @@ def _check01(x, name) -> np.ndarray:
     if bad.any(): raise ValueError(f"{name}: expected per-item correctness 0/1 (or a fraction in [0, 1]), got {a[bad][:3]}")
     return a
 
-def paired_bootstrap(correct_a, correct_b, n_boot:int=1000, seed:int=0, ci:float=0.95) -> dict:
+def paired_bootstrap(correct_a,               # (N,) per-item correctness of model a: 0/1, or the share of seeds it was right in
+                     correct_b,               # the same for model b, on the same items
+                     *, n_boot:int=1000,      # bootstrap resamples
+                     seed:int=0,              # seed of the resamples
+                     ci:float=0.95            # level of the interval
+                    ) -> dict:
     "mean(a) - mean(b) for two models' per-item correctness on the same items, with a percentile bootstrap CI over items."
     a,b = _check01(correct_a, 'correct_a'), _check01(correct_b, 'correct_b')
     if len(a) != len(b): raise ValueError(f"correct_a and correct_b: expected the same items, got lengths {len(a)} and {len(b)}")
-    n_boot, seed = check_int(n_boot, 'n_boot', lo=1, hi=10**7), check_int(seed, 'seed', lo=0)
-    if not 0 < check_number(ci, 'ci') < 1: raise ValueError(f"ci: expected a level strictly between 0 and 1, got {ci!r}")
-    n, d = len(a), a - b                              # per item: +1 only a right, -1 only b right, 0 both or neither
-    # (with several seeds, a and b may be the fraction of seeds in which each model got the item right)
+    n_boot, seed, ci = check_int(n_boot, 'n_boot', lo=1, hi=10**7), check_int(seed, 'seed', lo=0), check_fraction(ci, 'ci')
+    n, d = len(a), a - b                              # per item: +1 only a right, -1 only b right, 0 both or neither (fractions with seeds)
     idx = np.random.default_rng(seed).integers(0, n, (int(n_boot), n), dtype=np.int32 if n < 2**31 else np.int64)
     boot = d[idx].mean(1)                             # one resampled difference per row
     diff = d.mean()
@@ -265,7 +296,9 @@ GAP_ROWS = {   # row of `gap_table`: (what it is, the per-item columns a and b w
 }
 GAP_PIECES = ('ranking', 'none', 'several', 'wrong', 'rescued')   # they add up to 'total'
 
-def gap_items(ce_probs, bce_probs, targs, thresh=0.5) -> pd.DataFrame:
+def gap_items(ce_probs, bce_probs, targs,
+              thresh=0.5     # the labeler's threshold, or one per class
+             ) -> pd.DataFrame:
     "Per single-label item, 0 or 1: classifier right, labeler argmax right, labeler exact match at `thresh`, how its decoding went."
     c,t = _pt(ce_probs, targs)
     if (t.sum(1) != 1).any(): raise ValueError(f"targs: expected exactly one true class per item, got {int((t.sum(1) != 1).sum())} items without")
@@ -277,7 +310,11 @@ def gap_items(ce_probs, bce_probs, targs, thresh=0.5) -> pd.DataFrame:
                              several=missed & (size >= 2), wrong=missed & (size == 1), rescued=~amax & exact)).astype(float)
 
 # %% ../nbs/05_metrics.ipynb #82b53634
-def gap_table(items:pd.DataFrame, *, n_boot:int=1000, seed:int=0, ci:float=0.95) -> pd.DataFrame:
+def gap_table(items:pd.DataFrame,    # per-item columns from `gap_items`, or their mean over seeds
+              *, n_boot:int=1000,    # bootstrap resamples of the items
+              seed:int=0,            # seed of the resamples (the same for every row)
+              ci:float=0.95          # level of the intervals
+             ) -> pd.DataFrame:
     "Each row of `GAP_ROWS` from per-item columns (`gap_items`, or their mean over seeds): value and paired bootstrap CI."
     need = {c for _, a, b in GAP_ROWS.values() for c in (a, b) if c}
     missing = need - set(getattr(items, 'columns', ()))
@@ -290,10 +327,12 @@ def gap_table(items:pd.DataFrame, *, n_boot:int=1000, seed:int=0, ci:float=0.95)
         rows[key] = dict(what=what, value=r['diff'], low=r['low'], high=r['high'])
     return pd.DataFrame.from_dict(rows, orient='index')
 
-def gap_decomposition(ce_probs, bce_probs, targs, thresh=0.5, *,
-                      n_boot:int=1000,    # bootstrap resamples of the items
-                      seed:int=0,         # seed of the resamples
-                      ci:float=0.95):     # level of the intervals
+def gap_decomposition(ce_probs, bce_probs, targs,
+                      thresh=0.5,            # the labeler's threshold, or one per class
+                      *, n_boot:int=1000,    # bootstrap resamples of the items
+                      seed:int=0,            # seed of the resamples
+                      ci:float=0.95          # level of the intervals
+                     ) -> pd.DataFrame:
     "The classifier's lead over the labeler's exact match, split into ranking and decoding (none, several, wrong, rescued), with CIs."
     return gap_table(gap_items(ce_probs, bce_probs, targs, thresh), n_boot=n_boot, seed=seed, ci=ci)
 

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 from scipy.special import logsumexp
 from sklearn.metrics import roc_auc_score
 from pathlib import Path
-from .core import check_probs, check_scores, check_thresh, to_np, softmax_probs, sigmoid_probs, check_number
+from .core import check_probs, check_scores, check_thresh, to_np, softmax_probs, sigmoid_probs, check_number, check_int, check_fraction
 from .data import pets_label
 
 # %% auto #0
@@ -29,8 +29,7 @@ def max_logit(logits) -> np.ndarray:
 
 def energy(logits, T=1.) -> np.ndarray:
     "Negative energy T*logsumexp(logits/T) per item: higher = more in-domain (the energy itself is minus this)."
-    T = float(to_np(T, 'T'))
-    if not (np.isfinite(T) and T > 0): raise ValueError(f"T: expected a positive temperature, got {T}")
+    T = check_number(T, 'T', lo=0, lo_open=True)
     return T*logsumexp(check_scores(logits, 'logits')/T, axis=1)
 
 def max_sigmoid(probs) -> np.ndarray:
@@ -59,14 +58,18 @@ def ood_auroc(scores_in, scores_out) -> float:
 def fpr_at_tpr(scores_in, scores_out, tpr=0.95) -> float:
     "Fraction of out-of-domain items accepted (score >= t) at the largest t that accepts at least `tpr` of in-domain items."
     s_in, s_out = _check_1d(scores_in, 'scores_in'), _check_1d(scores_out, 'scores_out')
-    tpr = check_number(tpr, 'tpr')
-    if not 0 < tpr <= 1: raise ValueError(f"tpr: expected a rate in (0, 1], got {tpr}")
+    tpr = check_number(tpr, 'tpr', lo=0, lo_open=True, hi=1)
     s = np.sort(s_in)[::-1]
     k = np.searchsorted(np.arange(1, len(s)+1)/len(s), tpr)   # the fewest in-domain items reaching `tpr`, minus one
     return float((s_out >= s[k]).mean())
 
 # %% ../nbs/07_ood.ipynb #65e96c27
-def ood_summary(ce_logits_in, ce_logits_out, bce_logits_in, bce_logits_out, thresh=0.5) -> pd.DataFrame:
+def ood_summary(ce_logits_in,       # (N_in, K) classifier logits on in-domain items
+                ce_logits_out,      # (N_out, K) classifier logits on out-of-domain items
+                bce_logits_in,      # (N_in, K) labeler logits on the same in-domain items
+                bce_logits_out,     # (N_out, K) labeler logits on the same out-of-domain items
+                *, thresh=0.5       # the labeler's threshold (or one per class), for its no-label rates
+               ) -> pd.DataFrame:
     "AUROC and FPR at 95% TPR of each score (classifier: msp, max_logit, energy; labeler: max_sigmoid), plus no-label rates."
     ce = {'in': check_scores(ce_logits_in, 'ce_logits_in')}
     ce['out'] = check_scores(ce_logits_out, 'ce_logits_out', ce['in'].shape[1])
@@ -92,8 +95,7 @@ def _cuts(sorted_scores, rates) -> np.ndarray:
 
 def refusal_cut(scores, rate) -> float:
     "The cut that refuses (score < cut) a fraction `rate` of `scores`: between the k-th and (k+1)-th lowest, k = rate*N rounded half up; fewer on ties."
-    rate = float(to_np(rate, 'rate'))
-    if not 0 <= rate <= 1: raise ValueError(f"rate: expected a fraction in [0, 1], got {rate}")
+    rate = check_number(rate, 'rate', lo=0, hi=1)
     return float(_cuts(np.sort(_check_1d(scores, 'scores'))[None], [rate])[0])
 
 # %% ../nbs/07_ood.ipynb #515cab8a
@@ -110,8 +112,7 @@ def _paired_scores(xs, names, n_boot, ci) -> tuple[np.ndarray, ...]:
     a, b, c, d = (_seeds_items(x, n) for x, n in zip(xs, names))
     if a.shape != b.shape or c.shape != d.shape or len(a) != len(c):
         raise ValueError(f"expected the same items (and seeds) for both models, got shapes in {a.shape}, {b.shape}; out {c.shape}, {d.shape}")
-    if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 1: raise ValueError(f"n_boot: expected an integer >= 1, got {n_boot!r}")
-    if not 0 < ci < 1: raise ValueError(f"ci: expected a level strictly between 0 and 1, got {ci!r}")
+    check_int(n_boot, 'n_boot', lo=1, hi=10**7); check_fraction(ci, 'ci')
     return a, b, c, d
 
 def _matched_rates(ce_in, bce_in, ce_out, bce_out, t, ii, oi) -> np.ndarray:
@@ -123,10 +124,15 @@ def _matched_rates(ce_in, bce_in, ce_out, bce_out, t, ii, oi) -> np.ndarray:
         out += [rate, (ce_out[s][oi] < cut[:, None]).mean(1), (bce_out[s][oi] <= t[s]).mean(1)]
     return out/len(ce_in)
 
-def matched_refusal(ce_in, bce_in, ce_out, bce_out, thresh=0.5, *,
-                    n_boot:int=1000,   # bootstrap resamples
-                    seed:int=0,        # seed of the resamples
-                    ci:float=0.95):    # level of the intervals
+def matched_refusal(ce_in,              # the classifier's MSP on in-domain items: (items,) or (seeds, items)
+                    bce_in,             # the labeler's max sigmoid on the same items
+                    ce_out,             # the classifier's MSP on out-of-domain items
+                    bce_out,            # the labeler's max sigmoid on the same items
+                    thresh=0.5,         # the labeler's threshold, or one per seed
+                    *, n_boot:int=1000, # bootstrap resamples
+                    seed:int=0,         # seed of the resamples
+                    ci:float=0.95       # level of the intervals
+                   ) -> dict:
     "Share of out-of-domain items each model refuses when the classifier's MSP cut refuses as many in-domain items as the labeler's threshold."
     ci_, bi, co, bo = _paired_scores((ce_in, bce_in, ce_out, bce_out), ('ce_in', 'bce_in', 'ce_out', 'bce_out'), n_boot, ci)
     t = check_thresh(thresh)
@@ -150,10 +156,14 @@ def _weighted_auroc(s_in, s_out, w_in, w_out) -> np.ndarray:
     wins = below[:, lo] + 0.5*(below[:, hi] - below[:, lo])
     return (w_in*wins).sum(1)/(w_in.sum(1)*w_out.sum(1))
 
-def auroc_diff(in_a, out_a, in_b, out_b, *,
-               n_boot:int=1000,   # bootstrap resamples
-               seed:int=0,        # seed of the resamples
-               ci:float=0.95):    # level of the interval
+def auroc_diff(in_a,                # score a on in-domain items: (items,) or (seeds, items)
+               out_a,               # score a on out-of-domain items
+               in_b,                # score b on the same in-domain items
+               out_b,               # score b on the same out-of-domain items
+               *, n_boot:int=1000,  # bootstrap resamples
+               seed:int=0,          # seed of the resamples
+               ci:float=0.95        # level of the interval
+              ) -> dict:
     "AUROC of score a minus AUROC of score b on the same items, with a bootstrap CI that resamples in- and out-of-domain items."
     ia, ib, oa, ob = _paired_scores((in_a, in_b, out_a, out_b), ('in_a', 'in_b', 'out_a', 'out_b'), n_boot, ci)
     rng = np.random.default_rng(seed)
@@ -180,7 +190,11 @@ def ood_kinds(ood_items, held_out=()) -> np.ndarray:
     return np.array(['near' if _names(f) & held else 'far' for f in ood_items], dtype='<U4')
 
 # %% ../nbs/07_ood.ipynb #2d7673bd
-def plot_ood_hist(scores_in, scores_out, ax=None, name='score', bins=30) -> plt.Axes:
+def plot_ood_hist(scores_in, scores_out,
+                  *, ax=None,        # the Axes to draw on (default: a new figure)
+                  name='score',      # the score's name, for the axis and the title
+                  bins=30            # histogram bins over the range of both
+                 ) -> plt.Axes:
     "Overlaid histograms (each normalised to area 1) of a score on in-domain and out-of-domain items, AUROC in the title."
     s_in, s_out = _check_1d(scores_in, 'scores_in'), _check_1d(scores_out, 'scores_out')
     if ax is None: ax = plt.subplots(figsize=(4.5, 3))[1]

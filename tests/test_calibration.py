@@ -7,6 +7,7 @@ from hypothesis.extra.numpy import arrays
 from scipy.special import softmax, expit
 from sklearn.calibration import calibration_curve
 from torchmetrics.functional.classification import multiclass_calibration_error
+from fastcore import test as fc       # fastcore's test_eq/test_close/test_fail, as in the chapter (a bare import would be collected as tests)
 from classification_vs_labeling.calibration import *
 from classification_vs_labeling.calibration import OUTCOMES
 
@@ -196,11 +197,11 @@ def test_outcomes_follow_definition_and_counts_sum_to_n(p, thresh, r):
 @given(preds(max_n=40), st.integers(1, 20), st.randoms(use_true_random=False))
 def test_ece_in_unit_interval_permutation_invariant_and_equal_to_loop(p, n_bins, r):
     probs, _, t = p
-    e = ece(probs, t, n_bins)
+    e = ece(probs, t, n_bins=n_bins)
     assert 0 <= e <= 1
     assert e == pytest.approx(ece_loop(probs, t, n_bins), abs=1e-9)
     perm = list(range(len(t))); r.shuffle(perm)
-    assert ece(probs[perm], t[perm], n_bins) == pytest.approx(e, abs=1e-12)
+    assert ece(probs[perm], t[perm], n_bins=n_bins) == pytest.approx(e, abs=1e-12)
 
 # ---------- plots return Axes
 
@@ -222,6 +223,8 @@ P = np.full((4, 3), 1/3); T = np.array([0, 1, 2, 0])
 @pytest.mark.parametrize('call,msg', [
     (lambda: ece(P, T, n_bins=0), 'n_bins'),
     (lambda: ece(P, T, n_bins=1.5), 'n_bins'),
+    (lambda: ece(P, T, n_bins=10**400), 'n_bins'),
+    (lambda: ece(P, T, n_bins=True), 'n_bins'),
     (lambda: ece(P + 1, T), '[0, 1]'),
     (lambda: ece(-P, T), '[0, 1]'),
     (lambda: ece(np.where(P > 0, np.nan, P), T), 'NaN'),
@@ -312,3 +315,147 @@ def test_caveat_on_held_out_items_and_both_models():
 ])
 def test_caveat_bad_input(call, msg):
     with pytest.raises(ValueError, match=msg): call()
+
+# ---------- chapter 06's checks, moved from its hidden cells: its toy examples and its simulated pair, rebuilt here
+
+def chapter_simulate(n=2000, k=10, signal=(3., 8.), ce_scale=2.5, bce_scale=3., bias=2.5, seed=0):
+    "The chapter's simulation: (ce_logits, bce_logits, targs), targets drawn from a calibrated softmax, the classifier 2.5 times too sure."
+    rng = np.random.default_rng(seed)
+    c = rng.integers(0, k, n)
+    s = rng.uniform(*signal, (n, 1))*np.eye(k)[c]
+    view = lambda: s + rng.normal(size=(n, k))
+    z = view()
+    targs = (softmax(z, axis=1).cumsum(1) < rng.random((n, 1))).sum(1).clip(max=k-1)
+    return ce_scale*z, bce_scale*(view() - bias), targs
+
+@pytest.fixture(scope='module')
+def sim():
+    "The chapter's simulated pair, its random tuning half and both models' temperatures fitted on it, as the chapter makes them."
+    ce_logits, bce_logits, targs = chapter_simulate()
+    tune = np.random.default_rng(42).permutation(len(targs)) < len(targs)//2
+    T, T_bce = fit_temperature(ce_logits[tune], targs[tune]), fit_bce_temperature(bce_logits[tune], targs[tune])
+    return dict(ce_logits=ce_logits, bce_logits=bce_logits, targs=targs, ce_probs=softmax(ce_logits, axis=1), bce_probs=expit(bce_logits),
+                tune=tune, T=T, T_bce=T_bce, cal_probs=apply_temperature(ce_logits, T), bce_cal=apply_bce_temperature(bce_logits, T_bce))
+
+TOY_PROBS = np.array([[.95,.03,.02], [.05,.85,.10], [.55,.40,.05], [.30,.25,.45], [.20,.65,.15], [.10,.15,.75]])
+TOY_TARGS = np.array([0, 2, 1, 2, 1, 2])      # the ECE example: right, wrong, right, right, wrong, right by confidence .95 .85 .75 .65 .55 .45
+
+def test_chapter_error_table_and_counts(sim):
+    ce, bce, targs = sim['ce_probs'], sim['bce_probs'], sim['targs']
+    classes = [f'c{i}' for i in range(10)]
+    tab = error_table(ce, bce, targs, classes)
+    counts = outcome_counts(tab)
+    fc.test_eq(counts.ce_n.sum(), len(tab)); fc.test_eq(counts.bce_n.sum(), len(tab))
+    fc.test_eq(counts.ce_n[['none', 'several']].sum(), 0)                   # the classifier's errors: all of one kind
+    assert (counts.bce_n[['none', 'several', 'wrong']] > 0).all()          # the labeler's: spread over three
+    fc.test_eq(counts.ce_n['correct'], (ce.argmax(1) == targs).sum())
+    nl = (bce > 0.5).sum(1)
+    fc.test_eq(counts.bce_n['none'], (nl == 0).sum()); fc.test_eq(counts.bce_n['several'], (nl >= 2).sum())
+    fc.test_eq(counts.bce_n['correct'], ((nl == 1) & (bce.argmax(1) == targs)).sum())
+    fc.test_eq(pd.crosstab(tab.ce_outcome, tab.outcome).to_numpy().sum(), len(tab))
+    toy = error_table([[.7,.2,.1]]*4, [[.9,.1,.2],[.3,.2,.4],[.6,.7,.1],[.1,.8,.3]], [0,0,0,0], ['a','b','c'], items=['w','x','y','z'])
+    fc.test_eq(list(toy.outcome), ['correct','none','several','wrong'])     # one item of each labeler outcome, worked by hand
+    fc.test_eq(list(toy.bce_labels), ['a', '', 'a, b', 'b'])
+    fc.test_eq(toy.bce_probs_top[0], 'a:0.90, c:0.20, b:0.10')
+    fc.test_eq(list(error_table([[.7,.2,.1]], [[.55,.1,.1]], [0], 'abc', thresh=[.6,.5,.5]).outcome), ['none'])
+    fc.test_fail(lambda: error_table(ce, bce, targs, classes[:9]), contains='9 classes')
+    fc.test_fail(lambda: error_table(ce, bce[:5], targs, classes), contains='items like ce_probs')
+    fc.test_fail(lambda: error_table(ce, bce, targs, classes, thresh=1.5), contains='[0, 1]')
+    fc.test_fail(lambda: error_table(ce, bce+1, targs, classes), contains='[0, 1]')
+    fc.test_fail(lambda: error_table(ce, bce, targs[:5], classes), contains='2000 targets')
+    fc.test_fail(lambda: error_table(ce, bce, np.ones((2000, 10)), classes), contains='exactly one true class')
+    fc.test_fail(lambda: error_table(ce, bce, targs, classes, items=['a']), contains='2000 names')
+    fc.test_fail(lambda: outcome_counts(tab.drop(columns='outcome')), contains='missing')
+
+def test_chapter_ece_and_reliability(sim):
+    ce, bce, targs = sim['ce_probs'], sim['bce_probs'], sim['targs']
+    fc.test_close(ece(bce, targs), ece(bce, np.eye(10)[targs], multilabel=True), eps=1e-12)
+    fc.test_close(ece([[.9,.8],[.3,.2]], [[0,1],[0,0]], n_bins=1, multilabel=True), abs(0 - (.9+.3)/2), eps=1e-12)  # top labels: 0 (false), 0 (false)
+    fc.test_eq(reliability(TOY_PROBS, TOY_TARGS, n_bins=5)['count'].tolist(), [0, 0, 2, 2, 2])
+    fc.test_eq(reliability([[0., 0.]], [0], n_bins=4)['count'].tolist(), [1, 0, 0, 0])  # a confidence of 0 goes to the first bin
+    fc.test_eq(reliability([[.5, .5]], [0], n_bins=4)['count'].tolist(), [0, 1, 0, 0])  # (0.25, 0.5]
+    fc.test_fail(lambda: ece(ce, targs, n_bins=0), contains='n_bins')
+    fc.test_fail(lambda: ece(ce, targs, n_bins=2.5), contains='n_bins')
+    fc.test_fail(lambda: ece(ce, targs, n_bins='ten'), contains='n_bins')
+    fc.test_fail(lambda: ece(ce*2, targs), contains='[0, 1]')
+    fc.test_fail(lambda: ece(ce[:, :9], targs), contains='[0, 9)')
+    fc.test_fail(lambda: ece([[.5, float('nan')]], [0]), contains='NaN')
+    fc.test_fail(lambda: ece(np.zeros((0, 3)), []), contains='empty')
+    fc.test_fail(lambda: ece([[.9,.8]], [[1,1]]), contains='exactly one')
+    top = reliability(ce, targs, n_bins=10).iloc[-1]                        # before calibration, the top bin ...
+    assert 1 - top.accuracy > 10*(1 - top.mean_conf)                        # ... is wrong far more often than its confidence says
+
+def test_chapter_temperature(sim):
+    "The classifier's temperature against PyTorch's softmax and cross-entropy; it repairs most of the mismatch, the labeler's one less."
+    z, targs, tune = sim['ce_logits'], sim['targs'], sim['tune']
+    fc.test_close(apply_temperature(z[:5], 1.), torch.softmax(torch.tensor(z[:5]), 1).numpy(), eps=1e-12)
+    fc.test_eq((apply_temperature(z, 3.).argmax(1) == z.argmax(1)).all(), True)
+    zt = torch.tensor(z[:500]); T = fit_temperature(zt, targs[:500])
+    nll = lambda T: torch.nn.functional.cross_entropy(zt/T, torch.tensor(targs[:500])).item()
+    assert nll(T) <= min(nll(T*0.97), nll(T*1.03))                          # a minimum, checked with PyTorch's own loss
+    fc.test_fail(lambda: apply_temperature(z, 0.), contains='positive')
+    fc.test_fail(lambda: apply_temperature(z, [1., 2.]), contains='scalar')
+    fc.test_fail(lambda: fit_temperature(z, targs[:10]), contains='2000 targets')
+    held = ~tune
+    before, after = ece(sim['ce_probs'][held], targs[held]), ece(sim['cal_probs'][held], targs[held])
+    bce_before, bce_after = ece(sim['bce_probs'][held], targs[held]), ece(sim['bce_cal'][held], targs[held])
+    assert after < before/2 and 0 < bce_before - bce_after                  # most of the classifier's mismatch repaired; some of the labeler's
+    assert (bce_before - bce_after)/bce_before < (before - after)/before    # the labeler's less
+    for c in (0.5, 0.8):                                                    # the accuracy at a given coverage barely moves
+        assert abs(accuracy_at_coverage(sim['ce_probs'][held], targs[held], c) - accuracy_at_coverage(sim['cal_probs'][held], targs[held], c)) < 0.01
+
+def test_chapter_bce_temperature(sim):
+    z, targs, tune, T_bce = sim['bce_logits'], sim['targs'], sim['tune'], sim['T_bce']
+    fc.test_close(apply_bce_temperature(z[:5], 1.), torch.sigmoid(torch.tensor(z[:5])).numpy(), eps=1e-12)
+    y = torch.tensor(np.eye(10)[targs[tune]])
+    bce_t = lambda T: torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor(z[tune])/T, y).item()
+    assert bce_t(T_bce) <= min(bce_t(T_bce*0.97), bce_t(T_bce*1.03))
+    fc.test_eq(fit_bce_temperature(z[tune], targs[tune], per_class=True).shape, (10,))
+    fc.test_eq(sim['bce_cal'] > 0.5, sim['bce_probs'] > 0.5)               # the labels at 0.5 do not change
+    fc.test_fail(lambda: apply_bce_temperature(z, np.ones(3)), contains='10 per-class')
+    fc.test_fail(lambda: apply_bce_temperature(z, -1.), contains='positive')
+
+def test_chapter_reliability_overlay(sim):
+    ax = plot_reliability(sim['ce_probs'], sim['targs'], label='x'); plot_reliability(sim['cal_probs'], sim['targs'], ax=ax, label='y')
+    fc.test_eq([t.get_text().split(' (')[0] for t in ax.get_legend().get_texts()], ['calibrated', 'x', 'gap to confidence', 'y'])
+    fc.test_eq(len(ax.containers), 4); plt.close(ax.figure)
+
+def test_chapter_risk_coverage(sim):
+    p, t = sim['cal_probs'][~sim['tune']], sim['targs'][~sim['tune']]
+    rc = risk_coverage(p, t)
+    fc.test_eq(len(rc), (~sim['tune']).sum())
+    fc.test_close(rc.accuracy.iloc[-1], (p.argmax(1) == t).mean(), eps=1e-12)
+    assert (np.diff(rc.conf.values) <= 0).all()
+    fc.test_eq(accuracy_at_coverage(TOY_PROBS, TOY_TARGS, 1/3), 0.5)       # the two most confident: .95 right, .85 wrong
+    fc.test_eq(accuracy_at_coverage(TOY_PROBS, TOY_TARGS, 0.5), 2/3)       # then .75 right
+    fc.test_eq(coverage_at_accuracy(TOY_PROBS, TOY_TARGS, 0.7), 4/6)       # right, wrong, right, right: 3 of 4; then 3 of 5
+    fc.test_eq(coverage_at_accuracy(TOY_PROBS, TOY_TARGS, 1.0), 1/6)
+    fc.test_eq(coverage_at_accuracy(TOY_PROBS, [1, 2, 1, 2, 1, 2], 0.9), 0.)   # the most confident item is now wrong
+    fc.test_fail(lambda: accuracy_at_coverage(TOY_PROBS, TOY_TARGS, 0), contains='(0, 1]')
+    fc.test_fail(lambda: coverage_at_accuracy(TOY_PROBS, TOY_TARGS, 1.2), contains='(0, 1]')
+
+def test_chapter_caveat_toy():
+    cuts = fit_caveat(TOY_PROBS, TOY_TARGS, (1.0, 0.7))
+    fc.test_eq(cuts, [0.95, 0.65])
+    fc.test_eq(list(caveat(TOY_PROBS, cuts)), ['answer', 'answer with caveat', "don't know", "don't know", 'answer with caveat', 'answer with caveat'])
+    s = caveat_summary(TOY_PROBS, TOY_TARGS, cuts)
+    fc.test_eq(s['n'].tolist(), [1, 3, 2]); fc.test_close(s['accuracy'].tolist(), [1, 2/3, 1/2], eps=1e-12)
+    fc.test_eq(fit_caveat(TOY_PROBS, [1, 2, 1, 2, 1, 2], (1.0, 0.9))[0], np.inf)      # the most confident item is wrong: no cut reaches 100%
+    fc.test_eq(fit_caveat([[.6, .4], [.6, .4], [.9, .1]], [0, 1, 0], (1.0, 0.6)), [0.9, 0.6])   # a tie stays together: 2 of 3 right
+    fc.test_eq(caveat_summary([[.6, .4]], [0], [np.inf, 0.7])['n'].tolist(), [0, 0, 1])
+    assert np.isnan(caveat_summary([[.6, .4]], [0], [np.inf, 0.7]).loc['answer', 'accuracy'])
+    fc.test_fail(lambda: fit_caveat(TOY_PROBS, TOY_TARGS, (0.9, 0.95)), contains='first at least the second')
+    fc.test_fail(lambda: fit_caveat(TOY_PROBS, TOY_TARGS, (0.99,)), contains='two accuracies')
+    fc.test_fail(lambda: caveat(TOY_PROBS, [0.5, 0.9]), contains='first at least the second')
+
+def test_chapter_caveat_on_the_simulated_pair(sim):
+    "Fitted on the tuning half, each target is met there, and the next lower confidence would miss it; every held-out item lands in a group."
+    targs, tune = sim['targs'], sim['tune']
+    for p in (sim['cal_probs'], sim['bce_cal']):
+        cuts = fit_caveat(p[tune], targs[tune])
+        conf, ok = p[tune].max(1), p[tune].argmax(1) == targs[tune]
+        for c, a in zip(cuts, (0.99, 0.97)):
+            assert ok[conf >= c].mean() >= a
+            lower = conf[conf < c]
+            if len(lower): assert ok[conf >= lower.max()].mean() < a
+        fc.test_eq(caveat_summary(p[~tune], targs[~tune], cuts)['n'].sum(), (~tune).sum())

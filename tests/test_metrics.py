@@ -1,11 +1,13 @@
 "Tests for classification_vs_labeling.metrics: hand-worked cases, cross-checks against scikit-learn, fastai and torchmetrics, properties, bad input."
 import numpy as np, pandas as pd, pytest, torch
 import matplotlib; matplotlib.use('Agg')
+import matplotlib.pyplot as plt
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from fastai.metrics import accuracy_multi
 from torchmetrics.functional.classification import multilabel_exact_match, multilabel_accuracy
+from fastcore import test as fc   # fastcore's test_eq/test_close/test_fail, as in the chapter (a bare import would be collected as tests)
 from classification_vs_labeling.metrics import *
 from classification_vs_labeling.metrics import _counts
 
@@ -323,3 +325,245 @@ def test_plot_gap():
     with pytest.raises(ValueError, match="missing"): gap_table(pd.DataFrame({'classifier': [1.]}))
     with pytest.raises(ValueError, match='5 items'): gap_items(clas[:5], lab[:4], y[:5])
     with pytest.raises(ValueError, match='exactly one true class'): gap_items(clas[:2], lab[:2], [[1, 1, 0, 0, 0], [0, 0, 0, 0, 0]])
+
+# ---- chapter 05's checks, moved from its hidden cells: its toy examples and its simulated labeler, rebuilt here
+
+THREE = np.array([[0.7, 0.8, 0.3, 0.2], [0.1, 0.2, 0.4, 0.3], [0.1, 0.9, 0.2, 0.1]])   # the chapter's `three`
+LAB1, CLAS1, TARG1 = np.array([[0.7, 0.8, 0.3, 0.2]]), np.array([[0.3, 0.1, 0.1, 0.5]]), np.array([[1, 0, 0, 0]])
+
+@pytest.fixture(scope='module')
+def sim():
+    "The chapter's simulated pair (2,000 items, 37 classes) and its tuning part, as the chapter makes them."
+    y, clas, lab = simulate_preds(n=2000, k=37, seed=0, class_shift=1.0)
+    return y, clas, lab, tune_split(len(y), seed=0, strat=y)
+
+def test_chapter_set_sizes():
+    fc.test_eq(set_sizes(THREE), [2, 0, 1])
+    fc.test_eq(set_sizes(THREE, 0.0), [4, 4, 4])
+    fc.test_eq(set_sizes(THREE, 1.0), [0, 0, 0])
+    fc.test_eq(set_sizes([[0.5, 0.6]], 0.5), [1])                 # strictly greater: 0.5 is not above 0.5
+    fc.test_eq(predicted_sets(THREE[1:2], fallback=True), [[False, False, True, False]])
+    fc.test_eq(none_rate(THREE), 1/3); fc.test_eq(several_rate(THREE), 1/3)
+    fc.test_fail(lambda: predicted_sets(THREE, [0.5, 0.5]), contains='4 per-class')
+    fc.test_fail(lambda: predicted_sets(THREE, 1.2), contains='[0, 1]')
+
+def test_chapter_three_accuracies():
+    fc.test_eq(per_label_accuracy(LAB1, TARG1), 0.75)
+    fc.test_eq(exact_match(LAB1, TARG1), 0.0)
+    fc.test_eq(argmax_accuracy(LAB1, [0]), 0.0)
+    fc.test_eq(argmax_accuracy(CLAS1, TARG1), 0.0)
+    fc.test_eq(exact_match(LAB1, TARG1, thresh=0.75), 0.0)   # at 0.75 only class 1 (0.8) is left: still wrong
+    fc.test_eq(exact_match(LAB1, TARG1, thresh=[0.5, 0.9, 0.5, 0.5]), 1.0)
+    rng = np.random.default_rng(1)                           # the same numbers as fastai's accuracy_multi and scikit-learn's accuracy_score
+    p, t = rng.random((50, 6)), rng.random((50, 6)) < 0.3
+    for th in (0.25, 0.5, 0.75):
+        fc.test_close(per_label_accuracy(p, t, th), accuracy_multi(torch.tensor(p), torch.tensor(t), thresh=th, sigmoid=False).item())
+        fc.test_eq(exact_match(p, t, th), accuracy_score(t, p > th))
+    y = rng.integers(0, 6, 50)
+    fc.test_eq(argmax_accuracy(p, y), accuracy_score(y, p.argmax(1)))
+    fc.test_fail(lambda: exact_match(p, t[:, :5]), contains='shape')
+    fc.test_fail(lambda: exact_match(p, y[:49]), contains='50 targets')
+
+def test_chapter_silent_labeler():
+    "The silent labeler on 37 classes against a one-hot classifier right 80% (and 45%) of the time, drawn as the chapter draws them."
+    rng = np.random.default_rng(0)
+    n, k = 1000, 37
+    y = rng.integers(0, k, n)
+    silent = np.zeros((n, k))
+    guess = np.eye(k)[np.where(rng.random(n) < 0.8, y, (y + 1) % k)]
+    fc.test_close(per_label_accuracy(silent, y), 36/37)
+    assert per_label_accuracy(guess, y) - per_label_accuracy(silent, y) < 0.02 < 0.7 < exact_match(guess, y)   # barely apart; exact match: far apart
+    half = np.eye(k)[np.where(rng.random(n) < 0.45, y, (y + 1) % k)]        # right 45% of the time
+    assert per_label_accuracy(half, y) < per_label_accuracy(silent, y)      # below the silent labeler
+    fc.test_eq(exact_match(silent, y), 0.0)
+    fc.test_eq(argmax_accuracy(guess, y), exact_match(guess, y))            # one-hot answers: the set is the argmax
+
+def test_chapter_prf():
+    fc.test_eq(prf(LAB1, [0]), dict(precision=0.5, recall=1.0, f1=2/3))
+    fc.test_fail(lambda: prf(THREE, [0, 2, 1], average='weighted'), contains='samples')
+    p1, t1 = np.array([[0.9], [0.2], [0.7], [0.4]]), np.array([[1], [1], [0], [0]])   # one class: a plain binary problem
+    for avg in ('samples', 'macro', 'micro'):
+        fc.test_close(prf(p1, t1, average=avg)['f1'], f1_score(t1[:, 0], p1[:, 0] > 0.5) if avg != 'samples' else 0.25)
+
+def test_chapter_simulated_pair_at_half(sim):
+    "At 0.5 the simulated labeler: high per-label accuracy, many items with several labels and some with none; the classifier never several."
+    y, clas, lab, _ = sim
+    s = accuracy_summary(lab, y)
+    assert s['per_label_accuracy'] > s['argmax_accuracy'] > s['exact_match']
+    assert s['several_rate'] > s['none_rate'] > 0.1
+    fc.test_eq(several_rate(clas), 0.0)        # probabilities that sum to 1 never put two classes above 0.5
+
+def test_chapter_sweep_rows_and_counts(sim):
+    "Every row of the sweep is what the single-threshold functions give; the counts are the plain (T, N, K) comparison's."
+    y, _, lab, _ = sim
+    def check_rows(sw, p, t):
+        for r in sw.itertuples():
+            fc.test_eq(r.per_label_accuracy, per_label_accuracy(p, t, r.thresh))
+            fc.test_eq(r.exact_match, exact_match(p, t, r.thresh))
+            fc.test_eq(r.exact_match_fallback, exact_match(p, t, r.thresh, fallback=True))
+            fc.test_eq(r.none_rate, none_rate(p, r.thresh)); fc.test_eq(r.several_rate, several_rate(p, r.thresh))
+            fc.test_close(r.mean_set_size, set_sizes(p, r.thresh).mean(), eps=1e-12)
+            fc.test_close(r.f1_samples, prf(p, t, r.thresh)['f1'], eps=1e-12)
+        fc.test_eq(sw.argmax_accuracy.unique(), [argmax_accuracy(p, t)])
+    check_rows(threshold_sweep(lab[:300], y[:300]), lab[:300], y[:300])
+    ts = np.array([0.9, 0.1, 0.5, 0.5, 0.3, 0.0, 1.0])          # unsorted, repeated, and the two ends
+    check_rows(threshold_sweep(np.round(lab[:200], 1), y[:200], ts), np.round(lab[:200], 1), y[:200])
+    fc.test_eq(threshold_sweep(lab[:5], y[:5], ts).thresh, ts)
+    big = lab[:300, None, :] > THRESHS[None, :, None]             # the (N, T, K) way
+    fc.test_eq(_counts(lab[:300], np.eye(37, dtype=bool)[y[:300]], THRESHS)[0], big.sum(2).T)
+    fc.test_eq(_counts(lab[:300], np.eye(37, dtype=bool)[y[:300]], THRESHS, axis=0)[0], big.sum(0))
+
+def test_chapter_best_threshold(sim):
+    y, _, lab, _ = sim
+    fc.test_eq(exact_match(lab, y, best_threshold(lab, y)), threshold_sweep(lab, y).exact_match.max())
+    # ties: a metric flat over the grid gives 0.5; two equally good thresholds equally far from 0.5 give the lower
+    fc.test_eq(best_threshold(np.zeros((10, 37)), np.arange(10), metric='per_label_accuracy'), 0.5)
+    fc.test_eq(best_threshold([[0.1, 0.9], [0.9, 0.2]], [1, 0], threshs=[0.1, 0.25, 0.75, 0.95]), 0.25)
+    fc.test_fail(lambda: best_threshold(lab, y, metric='none_rate'), contains='exact_match')
+
+def test_chapter_per_class_thresholds(sim):
+    "Each class's threshold is the grid's best for that class's binary F1 (scikit-learn's); F1 against accuracy as the chapter shows it."
+    y, _, lab, _ = sim
+    grid = np.linspace(0, 1, 21)
+    th = per_class_thresholds(lab[:400], y[:400], threshs=grid)
+    fc.test_eq(th.shape, (37,))
+    t = np.eye(37, dtype=bool)[y[:400]]
+    for c in range(37):
+        best = max(f1_score(t[:, c], lab[:400, c] > x, zero_division=0) for x in grid)
+        fc.test_close(f1_score(t[:, c], lab[:400, c] > th[c], zero_division=0), best, eps=1e-12)
+    assert exact_match(lab, y, per_class_thresholds(lab, y)) > exact_match(lab, y, best_threshold(lab, y))   # better than one threshold here
+    for sig in (4.0, 2.0):                                       # our labeler and a harder one
+        y_, _, lab_ = simulate_preds(n=2000, k=37, seed=0, signal=sig, class_shift=1.0)
+        f_, a_ = per_class_thresholds(lab_, y_), per_class_thresholds(lab_, y_, metric='accuracy')
+        assert a_.mean() > f_.mean() and none_rate(lab_, a_) > none_rate(lab_, f_)   # accuracy: higher thresholds, more items with no label
+        assert prf(lab_, y_, a_, 'macro')['recall'] < prf(lab_, y_, f_, 'macro')['recall']   # and fewer true labels found
+        if sig == 2.0: assert none_rate(lab_, a_) > 0.5               # the harder one: most items with no label
+    fc.test_eq(per_class_thresholds([[0.2, 0.7], [0.8, 0.1]], [0, 0], threshs=[0.1, 0.3, 0.6, 0.9]), [0.1, 0.6])  # class 1 never true: F1 0 everywhere, 0.6 closest to 0.5
+    fc.test_fail(lambda: per_class_thresholds(lab, y, metric='recall'), contains='f1')
+
+def test_chapter_tune_split(sim):
+    y, _, _, tune = sim
+    fc.test_eq(tune, tune_split(len(y), seed=0, strat=y))
+    fc.test_ne(tune, tune_split(len(y), seed=1, strat=y))
+    fc.test_eq(np.abs(np.bincount(y[tune], minlength=37) - np.bincount(y[~tune], minlength=37)) <= 1, [True]*37)
+    for n, f in [(10, 0.3), (7, 0.5), (1000, 0.25)]:
+        fc.test_eq({tune_split(n, f, seed=s).sum() for s in range(20)} <= {np.floor(n*f), np.ceil(n*f)}, True)
+    m = tune_split(9, 0.5, strat=[0, 1, 1, 2, 2, 2, 2, 3, 3])        # a class with a single item is fine
+    fc.test_eq(np.bincount([0, 1, 1, 2, 2, 2, 2, 3, 3], weights=m), [m[0], 1, 2, 1])
+    fc.test_fail(lambda: tune_split(2, 0.1, seed=0), contains='empty')
+    fc.test_fail(lambda: tune_split(10, 1.0), contains='(0, 1)')
+    fc.test_fail(lambda: tune_split(10, strat=[0, 1]), contains='(10,)')
+
+def test_chapter_optimism():
+    "50 small simulated validation sets (300 items, 37 classes) per case, as in the chapter: tuning flatters, per-class thresholds more."
+    def optimism(seed, class_shift, n=300, k=37):
+        y, _, lab = simulate_preds(n=n, k=k, seed=seed, class_shift=class_shift)
+        tune = tune_split(n, seed=seed, strat=y)
+        th = {'global': best_threshold(lab[tune], y[tune]), 'per class': per_class_thresholds(lab[tune], y[tune])}
+        return {(name, part): exact_match(lab[m], y[m], t) for name, t in th.items() for part, m in [('tuning', tune), ('held-out', ~tune)]}
+    res = {}
+    for classes, shift in [('classes differ', 1.0), ('classes alike', 0.0)]:
+        g = pd.DataFrame([optimism(s, shift) for s in range(50)])
+        g.columns = pd.MultiIndex.from_tuples(g.columns)
+        for name, r in g.mean().unstack().iterrows(): res[(classes, name)] = r
+    res = pd.DataFrame(res).T
+    res['optimism'] = res['tuning'] - res['held-out']
+    assert (res['optimism'] > 0).all()
+    for c in ('classes differ', 'classes alike'):
+        assert res.loc[(c, 'per class'), 'optimism'] > res.loc[(c, 'global'), 'optimism']
+        assert res.loc[(c, 'per class'), 'tuning'] > res.loc[(c, 'global'), 'tuning']
+    assert res.loc[('classes differ', 'per class'), 'held-out'] > res.loc[('classes differ', 'global'), 'held-out']
+    assert res.loc[('classes alike', 'per class'), 'held-out'] < res.loc[('classes alike', 'global'), 'held-out']
+
+def test_chapter_fallback(sim):
+    "Tuned with the fallback, the threshold moves up, the fallback answers most items, and held-out exact match rises."
+    y, _, lab, tune = sim
+    held = ~tune
+    th, th_fb = best_threshold(lab[tune], y[tune]), best_threshold(lab[tune], y[tune], metric='exact_match_fallback')
+    assert th_fb > th and none_rate(lab[held], th_fb) > 0.5
+    assert exact_match(lab[held], y[held], th_fb, fallback=True) > exact_match(lab[held], y[held], th)
+    fc.test_eq(set_sizes(predicted_sets(lab, th_fb, fallback=True).astype(float), 0.5).min(), 1)
+
+def test_chapter_paired_bootstrap(sim):
+    y, clas, lab, tune = sim
+    held = ~tune
+    res = paired_bootstrap(argmax_correct(clas[held], y[held]), exact_correct(lab[held], y[held], best_threshold(lab[tune], y[tune])))
+    unpaired = 1.96*np.sqrt((res['mean_a']*(1-res['mean_a']) + res['mean_b']*(1-res['mean_b']))/res['n'])
+    assert 0.9*unpaired < (res['high'] - res['low'])/2 < unpaired   # the two fail together a little: only slightly narrower
+    fc.test_eq(paired_bootstrap([1, 0, 1], [1, 0, 1])['diff'], 0)
+    fc.test_eq(paired_bootstrap([1, 0, 1], [1, 0, 1])['p_value'], 1)
+    r = paired_bootstrap([1]*30 + [0]*10, [0]*40)
+    fc.test_eq(r['diff'], 0.75); assert r['low'] <= r['diff'] <= r['high'] and r['p_value'] < 0.01
+    fc.test_eq(r, paired_bootstrap([1]*30 + [0]*10, [0]*40))          # reproducible from the seed
+    fc.test_fail(lambda: paired_bootstrap([1, 0], [1, 0, 1]), contains='lengths 2 and 3')
+    fc.test_fail(lambda: paired_bootstrap([1, 2], [1, 0]), contains='0/1')
+    fc.test_eq(paired_bootstrap([0.5, 1], [0, 0.5])['diff'], 0.5)     # fractions of seeds right are per-item correctness too
+    fc.test_fail(lambda: paired_bootstrap([1, 0], [1, 0], ci=95), contains='(0, 1)')
+
+def test_chapter_seed_summary():
+    v = [0.8, 0.9, 0.85]
+    fc.test_eq(seed_summary(v), dict(mean=np.mean(v), std=np.std(v, ddof=1), min=0.8, max=0.9, n=3))
+    assert np.isnan(seed_summary([0.7])['std'])
+    fc.test_fail(lambda: seed_summary([]), contains='non-empty')
+    fc.test_fail(lambda: seed_summary([0.5, float('nan')]), contains='finite')
+
+TOY_CE  = np.array([[.7, .1, .1, .1], [.6, .2, .1, .1], [.8, .1, .05, .05], [.5, .3, .1, .1], [.2, .6, .1, .1]])
+TOY_BCE = np.array([[.8, .1, .1, .1], [.4, .2, .1, .1], [.9, .6, .1, .1],  [.3, .7, .1, .1], [.9, .2, .1, .1]])
+TOY_Y = np.zeros(5, dtype=int)
+
+def test_chapter_toy_gap():
+    "The chapter's five items of class 0: a gap of 0.4, all of it decoding; per-class thresholds make wrong and rescued items."
+    fc.test_eq(gap_decomposition(TOY_CE, TOY_BCE, TOY_Y, n_boot=200).loc[
+        ['classifier', 'argmax', 'exact', 'total', 'ranking', 'none', 'several', 'wrong', 'rescued'], 'value'].tolist(),
+        [0.8, 0.8, 0.4, 0.4, 0.0, 0.2, 0.2, 0.0, 0.0])
+    i = gap_items(TOY_CE, TOY_BCE, TOY_Y, thresh=[0.5, 0.65, 0.5, 0.5])   # per class: class 1 needs 0.65 ...
+    fc.test_eq(i.loc[2, ['several', 'exact']].tolist(), [0., 1.])          # ... so item 2's set is {0}: exact
+    fc.test_eq(i.loc[3, 'rescued'], 0.); fc.test_eq(i.loc[3, 'exact'], 0.)  # item 3: {1} at 0.7 > 0.65, still wrong
+    w = gap_items([[.6, .4]], [[.6, .4]], [0], thresh=[0.7, 0.3])          # argmax right, the only label above its threshold is class 1
+    fc.test_eq(w.iloc[0].tolist(), [1., 1., 0., 0., 0., 1., 0.])
+    r = gap_items([[.6, .4]], [[.6, .4]], [1], thresh=[0.7, 0.3])          # argmax wrong, set {1} exactly right
+    fc.test_eq(r.iloc[0][['argmax', 'exact', 'rescued']].tolist(), [0., 1., 1.])
+    fc.test_fail(lambda: gap_items(TOY_CE, TOY_BCE[:4], TOY_Y), contains='5 items like ce_probs')
+    two = np.eye(4)[TOY_Y]; two[0, 1] = 1                                 # item 0 with two true classes
+    fc.test_fail(lambda: gap_items(TOY_CE, TOY_BCE, two), contains='exactly one true class')
+    fc.test_fail(lambda: gap_items(TOY_CE, TOY_BCE[:, :3], TOY_Y), contains='4 classes')
+    fc.test_fail(lambda: gap_table(i.drop(columns='none')), contains="missing ['none']")
+
+def test_chapter_simulated_gap(sim):
+    "The simulated labeler's gap on the held-out items: one global threshold against per-class ones, as the chapter's prose reads it."
+    y, clas, lab, tune = sim
+    held = ~tune
+    g = {'global': gap_decomposition(clas[held], lab[held], y[held], best_threshold(lab[tune], y[tune])),
+         'per class': gap_decomposition(clas[held], lab[held], y[held], per_class_thresholds(lab[tune], y[tune]))}
+    for t in g.values():
+        fc.test_close(t.loc[list(GAP_PIECES), 'value'].sum(), t.loc['total', 'value'], eps=1e-12)
+        fc.test_close(t.loc['ranking', 'value'] + t.loc['decoding', 'value'], t.loc['total', 'value'], eps=1e-12)
+        assert (t.low <= t.value + 1e-12).all() and (t.value <= t.high + 1e-12).all()
+    fc.test_eq(g['global'].loc[['wrong', 'rescued'], ['value', 'low', 'high']].to_numpy(), np.zeros((2, 3)))
+    fc.test_eq(g['global'].loc['ranking', 'value'], g['per class'].loc['ranking', 'value'])   # thresholds never touch the argmax
+    assert g['global'].loc['decoding', 'value'] > g['global'].loc['ranking', 'value'] > 0      # one threshold: more decoding than ranking
+    assert g['per class'].loc['decoding', 'value'] < g['global'].loc['decoding', 'value']
+    for piece in ('none', 'several'): assert g['per class'].loc[piece, 'value'] < g['global'].loc[piece, 'value']
+    assert g['per class'].loc['rescued', 'value'] < 0
+    fig, axs = plt.subplots(1, 2)
+    for ax, (name, t) in zip(axs, g.items()): plot_gap(t, ax=ax, title=name)
+    fc.test_eq([len(a.patches) for a in axs], [7, 7]); plt.close(fig)   # two ends and five steps
+
+@settings(max_examples=80, deadline=None)
+@given(pairs(), threshs)
+def test_trained_pair_identities(x, th):
+    "What the chapter checked on its trained pair holds for any single-label pair at one threshold (hence tested here on any)."
+    ce, bce, t, _ = x
+    k = ce.shape[1]
+    acc = argmax_accuracy(ce, t)
+    sets = np.eye(k)[ce.argmax(1)]                                       # the classifier's answers as one-hot sets
+    fc.test_eq(exact_match(sets, t), acc)                                # one label: exact match is argmax accuracy
+    fc.test_close(per_label_accuracy(sets, t), 1 - 2*(1 - acc)/k, eps=1e-12)   # a wrong answer: 2 wrong decisions
+    assert exact_match(bce, t, th) <= argmax_accuracy(bce, t)           # an exact match's one label is above thresh, so it is the argmax
+    gap = paired_bootstrap(argmax_correct(ce, t), exact_correct(bce, t, th), n_boot=50)
+    fc.test_close(gap['mean_a'], acc, eps=1e-12)
+    assert gap['low'] <= gap['diff'] <= gap['high']
+    g = gap_decomposition(ce, bce, t, th, n_boot=50)
+    fc.test_close(g.loc[list(GAP_PIECES), 'value'].sum(), gap['diff'], eps=1e-12)   # the same gap as the paired bootstrap
+    fc.test_eq(g.loc[['wrong', 'rescued'], 'value'].tolist(), [0., 0.])           # one global threshold
+    fc.test_close(g.loc['argmax', 'value'], argmax_accuracy(bce, t), eps=1e-12)

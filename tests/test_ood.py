@@ -7,7 +7,9 @@ from hypothesis.extra.numpy import arrays
 from scipy.special import softmax, expit
 from scipy.stats import mannwhitneyu
 from sklearn.metrics import roc_auc_score, roc_curve
+from fastcore import test as fc       # fastcore's test_eq/test_close/test_fail, as in the chapter (a bare import would be collected as tests)
 from classification_vs_labeling.ood import *
+from classification_vs_labeling.ood import _weighted_auroc
 
 def labels(n_in, n_out): return np.r_[np.ones(n_in), np.zeros(n_out)]
 
@@ -153,7 +155,7 @@ Z = np.zeros((4, 3))
     (lambda: msp(np.zeros((0, 3))), 'empty'),
     (lambda: max_sigmoid(-Z - 1), '[0, 1]'),
     (lambda: max_logit([1., 2.]), '2-d'),
-    (lambda: energy(Z, T=-1), 'positive'),
+    (lambda: energy(Z, T=-1), '(0, inf]'),
     (lambda: energy(Z + np.nan), 'NaN'),
     (lambda: no_label_rate(Z, thresh=1.5), '[0, 1]'),
     (lambda: no_label_rate(Z, thresh=[.5, .5]), '3 per-class'),
@@ -254,9 +256,136 @@ def test_ood_kinds_and_held_out_classes_never_trained_on(monkeypatch):
     (lambda: matched_refusal([.5, .6], [.5, .6], [.1], [.1, .2]), 'same items'),
     (lambda: matched_refusal([.5, .6], [.5, .6], [.1], [.1], 1.5), r'\[0, 1\]'),
     (lambda: matched_refusal([.5, .6], [.5, .6], [.1], [.1], n_boot=0), 'n_boot'),
+    (lambda: matched_refusal([.5, .6], [.5, .6], [.1], [.1], n_boot=10**400), 'n_boot'),
+    (lambda: auroc_diff([.5, .6], [.1], [.5, .6], [.1], n_boot=2.5), 'n_boot'),
+    (lambda: energy(Z, T=True), 'T: expected a real number'),
     (lambda: auroc_diff([.5, .6], [.1], [.5], [.1]), 'same items'),
     (lambda: auroc_diff([.5, np.nan], [.1], [.5, .6], [.1]), 'NaN'),
-    (lambda: auroc_diff([.5, .6], [.1], [.5, .6], [.1], ci=0), 'between 0 and 1'),
+    (lambda: auroc_diff([.5, .6], [.1], [.5, .6], [.1], ci=0), r'ci: expected a value in \(0, 1\)'),
 ])
 def test_matched_and_diff_bad_input(call, msg):
     with pytest.raises(ValueError, match=msg): call()
+
+# ---------- chapter 07's checks, moved from its hidden cells: its toy examples and its simulated pair, rebuilt here
+
+def chapter_simulate(n_in=1000, n_out=500, k=10, signal_in=(3., 8.), signal_out=(0., 2.), ce_scale=2.5, bce_scale=3., bias=2.5, seed=0):
+    "The chapter's simulation: (ce_logits, bce_logits) for in-domain and out-of-domain items, as dicts keyed 'in' and 'out'."
+    rng = np.random.default_rng(seed)
+    ce, bce = {}, {}
+    for kind, n, sig in [('in', n_in, signal_in), ('out', n_out, signal_out)]:
+        s = rng.uniform(*sig, (n, 1))*np.eye(k)[rng.integers(0, k, n)]
+        ce[kind], bce[kind] = ce_scale*(s + rng.normal(size=(n, k))), bce_scale*(s + rng.normal(size=(n, k)) - bias)
+    return ce, bce
+
+@pytest.fixture(scope='module')
+def chapter_sim():
+    ce_logits, bce_logits = chapter_simulate()
+    return ce_logits, bce_logits, {k: softmax(v, axis=1) for k, v in ce_logits.items()}, {k: expit(v) for k, v in bce_logits.items()}
+
+def test_chapter_scores_against_torch():
+    z = torch.randn(50, 7, generator=torch.Generator().manual_seed(0), dtype=torch.float64)*3
+    fc.test_close(energy(z.numpy()), torch.logsumexp(z, 1).numpy(), eps=1e-12)
+    fc.test_close(energy(z.numpy(), T=2.5), 2.5*torch.logsumexp(z/2.5, 1).numpy(), eps=1e-12)
+    fc.test_close(energy(z), torch.logsumexp(z, 1).numpy(), eps=1e-5)   # tensors are read as float32 by core.to_np
+    fc.test_close(msp(torch.softmax(z, 1).numpy()), torch.softmax(z, 1).max(1).values.numpy(), eps=1e-12)
+    fc.test_close(max_logit(z.numpy()), z.max(1).values.numpy(), eps=1e-12)
+    toy = np.array([[3., -1., -2.], [-8., -12., -13.]])                    # clear evidence for class 0, and far from everything
+    fc.test_eq(msp(softmax(toy, axis=1))[0], msp(softmax(toy, axis=1))[1])  # softmax cannot tell them apart
+    fc.test_eq(no_label_rate([[.2, .6], [.5, .1], [.7, .9]]), 1/3)          # p > thresh, strictly
+    fc.test_eq(no_label_rate([[.2, .6], [.5, .1]], thresh=[.1, .7]), 0.)
+    fc.test_fail(lambda: energy(z, T=0), contains='T: expected a value in (0, inf]')
+    fc.test_fail(lambda: msp(z), contains='[0, 1]')
+    fc.test_fail(lambda: no_label_rate([[.2, .6]], thresh=2), contains='[0, 1]')
+    fc.test_fail(lambda: no_label_rate([[.2, .6]], thresh=[.5, .5, .5]), contains='2 per-class')
+    fc.test_fail(lambda: max_logit([[1., float('nan')]]), contains='NaN')
+
+def test_chapter_auroc_by_hand():
+    a, b = np.array([3., 1., 2., 2.]), np.array([0., 2., 1.])
+    pairs = np.mean([(x > y) + 0.5*(x == y) for x in a for y in b])       # every (in, out) pair, ties count 1/2
+    fc.test_close(ood_auroc(a, b), pairs, eps=1e-12)
+    fc.test_close(ood_auroc(a, b), 1 - ood_auroc(b, a), eps=1e-12)
+    fc.test_close(ood_auroc(np.exp(a), np.exp(b)), ood_auroc(a, b), eps=1e-12)
+    fc.test_fail(lambda: ood_auroc([], b), contains='empty')
+    fc.test_fail(lambda: ood_auroc(a[:, None], b), contains='1-d')
+    fc.test_fail(lambda: ood_auroc(a, [1., float('nan')]), contains='NaN')
+
+def test_chapter_fpr_at_tpr():
+    # by hand: 20 in-domain scores 1..20; 95% of them (19) are >= 2, so t = 2
+    fc.test_eq(fpr_at_tpr(np.arange(1., 21), [0., 1.5, 2., 3.]), 0.5)             # 2 and 3 are accepted (ties count)
+    fc.test_eq(fpr_at_tpr(np.arange(1., 21), [0., 1.5, 2., 3.], tpr=1.), 0.75)    # t = 1: 1.5 gets in too
+    fc.test_eq(fpr_at_tpr(np.arange(1., 21), [0., 1.5, 2., 3.], tpr=0.96), 0.75)  # 96% of 20 needs all 20: t = 1
+    fc.test_eq(fpr_at_tpr(np.arange(1., 21), [0., 1., 2., 3.], tpr=0.5), 0.)       # 10 items: t = 11
+    fc.test_eq(fpr_at_tpr([1., 1., 1., 1.], [1., 0.]), 0.5)                        # all in-domain scores tie
+    i, o = np.round(np.random.default_rng(3).normal(1, 1, 200), 1), np.round(np.random.default_rng(4).normal(0, 1, 150), 1)
+    for t in (0.5, 0.8, 0.95, 0.99, 1.):                                           # rounded scores: many ties
+        f, tp, _ = roc_curve(labels(200, 150), np.r_[i, o], drop_intermediate=False)
+        fc.test_eq(fpr_at_tpr(i, o, t), f[np.argmax(tp >= t)])
+    fc.test_fail(lambda: fpr_at_tpr(i, o, 0), contains='(0, 1]')
+    fc.test_fail(lambda: fpr_at_tpr(i, o, 1.2), contains='(0, 1]')
+
+def test_chapter_ood_summary(chapter_sim):
+    ce_logits, bce_logits, _, bce_probs = chapter_sim
+    summary = ood_summary(ce_logits['in'], ce_logits['out'], bce_logits['in'], bce_logits['out'])
+    fc.test_eq(list(summary.index), ['ce msp', 'ce max_logit', 'ce energy', 'bce max_sigmoid'])
+    fc.test_close(summary.loc['ce energy', 'auroc'], ood_auroc(energy(ce_logits['in']), energy(ce_logits['out'])), eps=1e-12)
+    fc.test_close(summary.loc['bce max_sigmoid', 'auroc'],   # sigmoid is increasing: max sigmoid ranks items like max logit
+                  ood_auroc(max_logit(bce_logits['in']), max_logit(bce_logits['out'])), eps=1e-12)
+    fc.test_eq(summary.loc['bce max_sigmoid', 'no_label_out'], no_label_rate(bce_probs['out']))
+    assert summary.loc['ce msp', ['no_label_in', 'no_label_out']].isna().all()
+    fc.test_fail(lambda: ood_summary(ce_logits['in'], ce_logits['out'][:, :5], bce_logits['in'], bce_logits['out']), contains='10 classes')
+    fc.test_fail(lambda: ood_summary(ce_logits['in'], ce_logits['out'], bce_logits['in'], bce_logits['out'], thresh=-1), contains='[0, 1]')
+    for s in ('ce max_logit', 'ce energy'): assert summary.loc[s, 'auroc'] > summary.loc['ce msp', 'auroc']   # they see what MSP cannot
+
+def test_chapter_refusal_cut():
+    fc.test_eq(refusal_cut([0.9, 0.2, 0.6, 0.4], 0.5), 0.5)         # refuses 0.2 and 0.4
+    fc.test_eq(refusal_cut([0.9, 0.2, 0.6, 0.4], 0.0), 0.2)         # nothing is below the lowest
+    assert (np.array([0.9, 0.2, 0.6, 0.4]) < refusal_cut([0.9, 0.2, 0.6, 0.4], 1.0)).all()
+    fc.test_eq(refusal_cut([0.3, 0.3, 0.3, 0.8], 0.5), 0.3)         # a tie: nothing below 0.3 can be refused without refusing all three
+    s = np.random.default_rng(0).random(101)
+    for r in (0.01, 0.1, 0.37, 0.5, 0.99): fc.test_eq((s < refusal_cut(s, r)).sum(), int(np.floor(r*101 + 0.5)))   # 50.5 rounds up
+    fc.test_fail(lambda: refusal_cut(s, 1.5), contains='[0, 1]')
+    fc.test_fail(lambda: refusal_cut([], 0.5), contains='empty')
+
+def test_chapter_matched_refusal(chapter_sim):
+    _, _, ce_probs, bce_probs = chapter_sim
+    ci, bi, co, bo = msp(ce_probs['in']), max_sigmoid(bce_probs['in']), msp(ce_probs['out']), max_sigmoid(bce_probs['out'])
+    ref = matched_refusal(ci, bi, co, bo, 0.5)
+    cut = refusal_cut(ci, no_label_rate(bce_probs['in']))
+    fc.test_eq((ci < cut).mean(), no_label_rate(bce_probs['in']))   # matched by construction
+    fc.test_close(ref['ce'], (co < cut).mean(), eps=1e-12)
+    fc.test_close(ref['bce'], no_label_rate(bce_probs['out']), eps=1e-12)
+    fc.test_close(ref['in_rate'], no_label_rate(bce_probs['in']), eps=1e-12)
+    for k in ('ce', 'bce', 'diff'): assert ref[k + '_ci'][0] <= ref[k] <= ref[k + '_ci'][1]
+    two = matched_refusal(*[np.stack([x, x]) for x in (ci, bi, co, bo)], [0.5, 0.5])
+    fc.test_close(two['diff'], ref['diff'], eps=1e-12)              # two identical seeds: the same rates
+    fc.test_fail(lambda: matched_refusal(ci, bi[:5], co, bo), contains='same items')
+    fc.test_fail(lambda: matched_refusal(*[np.stack([x, x]) for x in (ci, bi, co, bo)], [.5, .5, .5]), contains='one per seed (2)')
+
+def test_chapter_auroc_diff(chapter_sim):
+    i, o = np.round(np.random.default_rng(1).normal(1, 1, 60), 1), np.round(np.random.default_rng(2).normal(0, 1, 40), 1)   # ties
+    wi, wo = np.random.default_rng(3).multinomial(60, np.full(60, 1/60), 4), np.random.default_rng(4).multinomial(40, np.full(40, 1/40), 4)
+    for b in range(4):   # one resample's AUROC is scikit-learn's AUROC with the resample's counts as sample weights
+        ref = roc_auc_score(labels(60, 40), np.r_[i, o], sample_weight=np.r_[wi[b], wo[b]])
+        fc.test_close(_weighted_auroc(i, o, wi[b:b+1].astype(float), wo[b:b+1].astype(float))[0], ref, eps=1e-12)
+    _, _, ce_probs, bce_probs = chapter_sim
+    d = auroc_diff(msp(ce_probs['in']), msp(ce_probs['out']), max_sigmoid(bce_probs['in']), max_sigmoid(bce_probs['out']))
+    fc.test_close(d['auroc_a'], ood_auroc(msp(ce_probs['in']), msp(ce_probs['out'])), eps=1e-12)
+    fc.test_close(d['diff'], ood_auroc(msp(ce_probs['in']), msp(ce_probs['out'])) - ood_auroc(max_sigmoid(bce_probs['in']), max_sigmoid(bce_probs['out'])), eps=1e-12)
+    assert d['low'] <= d['diff'] <= d['high']
+    same = auroc_diff(i, o, i, o, n_boot=50)
+    fc.test_eq((same['diff'], same['low'], same['high']), (0., 0., 0.))
+    fc.test_fail(lambda: auroc_diff(i, o, i[:5], o), contains='same items')
+    fc.test_fail(lambda: auroc_diff(i, o, i, o, ci=2), contains='(0, 1)')
+
+def test_chapter_ood_kinds():
+    fc.test_eq(list(ood_kinds(['mnist5k/8/0012.png', 'cvl_letters_28px_500_seed0/0001_A.png', 'oxford-iiit-pet/images/Ragdoll_12.jpg',
+                               'x/images/Birman_3.jpg', 'cvl_photos_28px_500_seed0/0002_astronaut.png'], ('8', '9', 'Ragdoll'))),
+               ['near', 'far', 'near', 'far', 'far'])
+    fc.test_eq(list(ood_kinds(['ill/people/a.jpg'], ('people',))), ['near'])
+    fc.test_eq(ood_kinds([], ('8',)).shape, (0,))
+
+def test_chapter_hist_title(chapter_sim):
+    _, _, ce_probs, _ = chapter_sim
+    ax = plot_ood_hist(msp(ce_probs['in']), msp(ce_probs['out']), name='classifier MSP')
+    fc.test_eq(ax.get_title(), f"classifier MSP: AUROC {ood_auroc(msp(ce_probs['in']), msp(ce_probs['out'])):.3f}")
+    plt.close('all')
