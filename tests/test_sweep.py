@@ -11,6 +11,7 @@ from classification_vs_labeling.core import softmax_probs, sigmoid_probs
 from classification_vs_labeling.data import load_set, matched_dls
 from classification_vs_labeling.train import Predictions, RunConfig, train_pair, plain_learners
 from classification_vs_labeling import metrics as M, calibration as C, sweep as S
+from classification_vs_labeling.sweep_plots import plot_curves, plot_mechanism
 from classification_vs_labeling.cli import main as cvl_main
 from test_cli import digits_tree
 
@@ -132,9 +133,9 @@ def test_report_files_from_saved_predictions_alone(tmp_path):
     assert 'test machine' in rep and 'Budgets: 1, 3 epoch(s)' in rep and '![gaps](gaps.png)' in rep
     again = pd.read_csv(out/'gaps.csv')
     np.testing.assert_allclose(again['total'], tabs['gaps']['total'], rtol=1e-5)
-    S.plot_curves(pd.read_csv(out/'epochs.csv'), budget=1, setting='own')       # the committed CSV files draw the figures
-    with pytest.raises(ValueError, match=r'budget 7.*budgets \[1, 3\]'): S.plot_mechanism(tabs['epochs'], budget=7)
-    with pytest.raises(ValueError, match='epoch_table'): S.plot_curves(tabs['seeds'])
+    plot_curves(pd.read_csv(out/'epochs.csv'), budget=1, setting='own')         # the committed CSV files draw the figures
+    with pytest.raises(ValueError, match=r'budget 7.*budgets \[1, 3\]'): plot_mechanism(tabs['epochs'], budget=7)
+    with pytest.raises(ValueError, match='epoch_table'): plot_curves(tabs['seeds'])
 
 def test_committed_sweep_without_npz_says_what_to_do(tmp_path):
     out = fake_sweep(tmp_path/'sw')
