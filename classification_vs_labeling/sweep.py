@@ -136,7 +136,7 @@ def check_sweep_dir(out, settings:dict):
     elif out.exists() and any(p.name != 'runs' for p in out.iterdir()):
         raise ValueError(f"{out} is not empty and holds no cvl sweep: choose another --out")
 
-def sweep(data=None, *,
+def sweep(data=None, *,           # a data set's name or a folder of class folders (default: the mode's, `default_data()`)
           cfg:RunConfig=None,      # settings besides epochs (default: `data`'s RUN_DEFAULTS); its lr is the shared one
           budgets=None,            # epochs of each training budget (default: `default_budgets(data)`)
           seeds=(0, 1, 2),         # training seeds; the first also trains the learning-rate grid
@@ -148,7 +148,8 @@ def sweep(data=None, *,
           device=None,             # 'cpu' or 'cuda' (default: cuda when available)
           log=print,               # where progress lines go
           progress:bool=False,     # fastai's progress bars
-          fast:bool=False) -> dict[str, pd.DataFrame]:   # chapter 13's fast path (on the CPU: the same logits)
+          fast:bool=False,         # chapter 13's fast path (on the CPU: the same logits)
+         ) -> dict[str, pd.DataFrame]:
     "At every budget: a learning-rate grid (first seed), then every seed at the shared lr and at each model's own; then the analyses."
     data = default_data() if data is None else data
     cfg = cfg or RunConfig(data)
