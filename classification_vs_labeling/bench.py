@@ -32,7 +32,15 @@ def _timed(device, f):
 def _fit(learn, epochs, lr):
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
 
-def ceiling(arch:str, n_classes:int, size:int, bs:int, device, steps:int=20, warmup:int=3, repeats:int=3) -> float:
+def ceiling(arch:str,           # the model
+            n_classes:int, *,   # its number of classes
+            size:int,           # image size
+            bs:int,             # batch size
+            device,             # 'cpu' or 'cuda'
+            steps:int=20,       # train steps per timed run
+            warmup:int=3,       # untimed steps first (cuDNN's autotuner, lazy allocations)
+            repeats:int=3,      # timed runs; the best counts
+           ) -> float:
     "Images per second per model of the paired model's train step on a batch already on `device` (no loading): best of `repeats`."
     model = PairedModel(create_model(arch, n_classes)[0]).to(device)
     loss_func, opt = PairedLoss(n_classes), torch.optim.Adam(model.parameters(), 1e-3)
@@ -68,8 +76,17 @@ def _seed_noise(a:list, b:list) -> dict:
     sd = float(np.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1))/2)) if len(a) > 1 else None
     return dict(a=float(np.mean(a)), b=float(np.mean(b)), diff=float(np.mean(b) - np.mean(a)), seed_sd=sd)
 
-def bench(device=None, n:int=7390, arch:str='resnet34', epochs:int=1, size:int=224, bs:int=64, lr:float=1e-3,
-          seeds=(0,), data_dir=None, log=print) -> dict:
+def bench(device=None, *,          # 'cpu' or 'cuda' (default: cuda when available)
+          n:int=7390,              # synthetic PETS-like images (`synthetic_pets`); 20% of them validate
+          arch:str='resnet34',     # the model, trained from scratch on both paths
+          epochs:int=1,            # epochs per path and seed
+          size:int=224,            # image size; from 64px up both paths augment as fastbook does
+          bs:int=64,               # batch size (smaller, with a notice, where the images leave fewer: chapter 04)
+          lr:float=1e-3,           # `fit_one_cycle`'s learning rate
+          seeds=(0,),              # training seeds: each path trains both models once per seed, on one split
+          data_dir=None,           # where the synthetic images are written (default: `synthetic_pets`'s folder)
+          log=print,               # where progress lines go
+         ) -> dict:
     "Time (a) plain fastai, (b) our path, (c) the model-only ceiling on `synthetic_pets`, for each of `seeds`; one JSON-ready record."
     device, seed_list = device_name(device), [int(s) for s in seeds]
     if not seed_list or len(set(seed_list)) != len(seed_list): raise ValueError(f"seeds: expected distinct seeds, got {seeds}")
@@ -112,7 +129,7 @@ def bench(device=None, n:int=7390, arch:str='resnet34', epochs:int=1, size:int=2
     rec['b_pair_img_s'] = seen/rec['b_total_s']
     rec['b_pair_img_s_excl_cache'] = seen/rec['b_train_s']
     log("(c) ceiling: paired train step on a batch already on the device")
-    rec['c_pair_img_s'] = ceiling(arch, k, size, bs, device, steps=min(20, max(1, n_train//bs)))   # at most one epoch's steps
+    rec['c_pair_img_s'] = ceiling(arch, k, size=size, bs=bs, device=device, steps=min(20, max(1, n_train//bs)))   # at most one epoch's steps
     torch.backends.cudnn.benchmark = autotune
     rec['ratio_b_over_a'] = rec['b_pair_img_s']/rec['a_pair_img_s']
     rec['b_pct_of_c'] = 100*rec['b_pair_img_s_excl_cache']/rec['c_pair_img_s']

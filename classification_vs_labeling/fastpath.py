@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from fastcore.meta import delegates
 from fastai.vision.all import (DataLoader, DataLoaders, TensorImage, TensorCategory, IntToFloatTensor, Normalize, Pipeline,
                                ResizeMethod, set_seed)
 from .core import device_name
@@ -23,6 +24,7 @@ __all__ = ['TensorDL', 'cache_images', 'stored_images', 'cached_dls', 'speed_up'
 # %% ../nbs/13_fastpath.ipynb #2fe23f5b
 class TensorDL(DataLoader):
     "A fastai `DataLoader` over in-memory tensors (`x` uint8 images N x C x H x W, `y` class indices), or only their `rows`."
+    @delegates(DataLoader.__init__)
     def __init__(self, dataset=None, rows=None, after_batch=None, **kwargs):
         x, y = dataset
         # `rows` lets the training and validation loaders share one store instead of each holding a copy of its part
@@ -85,7 +87,12 @@ def _decode_torch(items, idx, resize, out, ex, chunk:int=256) -> list:
         for i, img in zip(part, imgs): out[i] = _tensor_resize(img, resize)
     return failed
 
-def cache_images(items, resize, n_threads:int=None, device='cpu', decoder:str='auto') -> torch.Tensor:
+def cache_images(items,                   # image files
+                 resize, *,               # a fastai `Resize`, as the plain pipeline's item transform
+                 n_threads:int=None,      # threads that read and decode (default: the CPU count, at most 16)
+                 device='cpu',            # where the tensor lives
+                 decoder:str='auto',      # 'pil', 'torch' (torchvision's, on `device`), or 'auto': torch on CUDA, PIL elsewhere
+                ) -> torch.Tensor:
     "All `items` decoded and resized once (`resize`: a fastai `Resize`) into one uint8 tensor N x 3 x H x W on `device`."
     if decoder not in ('auto', 'pil', 'torch'): raise ValueError(f"decoder: expected 'auto', 'pil' or 'torch', got {decoder!r}")
     n_threads = n_threads or min(16, os.cpu_count() or 1)
@@ -121,8 +128,14 @@ def stored_images(items, resize, device) -> torch.Tensor:
         _STORE[key] = cache_images(items, resize, device=device if _fits_on(device, len(items)*3*tw*th) else 'cpu')
     return _STORE[key]
 
-def cached_dls(iset:ImageSet, size:int, bs:int=64, seed:int=0, device=None, augment:bool=False,
-               stats=None) -> DataLoaders:
+def cached_dls(iset:ImageSet,       # the images and their split
+               size:int, *,         # the training size (the cache holds the presize, as `presize_tfms` says)
+               bs:int=64,           # training batch size (validation: twice that)
+               seed:int=0,          # seeds the shuffling of the training batches
+               device=None,         # 'cpu' or 'cuda' (default: cuda when available)
+               augment:bool=False,  # fastbook's augmentation, on the device
+               stats=None,          # (mean, std) to normalise with, e.g. ImageNet's; None: no normalisation
+              ) -> DataLoaders:
     "Training and validation `TensorDL`s over images decoded once; same batch transforms as the plain pipeline."
     device = torch.device(device_name(device))
     resize, batch_tfms = presize_tfms(size, augment)                               # the very transforms matched_dls uses

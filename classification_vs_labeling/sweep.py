@@ -11,21 +11,21 @@ from dataclasses import replace
 from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
 from scipy.special import log_softmax
 from fastai.callback.core import Callback
-from .core import atomic_path, check_number, check_fraction, default_data, run_defaults, to_np
-from .core import softmax_probs, sigmoid_probs
+from .core import atomic_path, check_number, check_fraction, default_data, run_defaults, to_np, softmax_probs, sigmoid_probs
 from .data import ImageSet, load_set
 from .train import RunConfig, Predictions, train_pair
 from . import metrics as M, calibration as C
+from .report import seed_items
+from .sweep_plots import plot_curves, plot_mechanism, plot_gaps
 from .report import N_BINS, run_settings, check_out_dir, write_json, seed_metrics, fit_threshold, _versions, _machine
 
 # %% auto #0
 __all__ = ['BUDGETS', 'LR_FACTORS', 'EpochLogits', 'default_budgets', 'run_dir', 'train_run', 'read_run', 'subset', 'val_losses',
            'tuning_scores', 'choose_lrs', 'check_sweep_dir', 'sweep', 'snapshot_metrics', 'load_sweep', 'cell_logits',
-           'seed_table', 'epoch_table', 'gap_table', 'grid_table', 'plot_curves', 'plot_mechanism', 'plot_gaps',
-           'gap_markdown', 'calibration_markdown', 'grid_markdown', 'write_sweep_report']
+           'seed_table', 'epoch_table', 'gap_table', 'grid_table', 'gap_markdown', 'calibration_markdown',
+           'grid_markdown', 'write_sweep_report']
 
 # %% ../nbs/12_sweep.ipynb #7f21f54a
 class EpochLogits(Callback):
@@ -58,7 +58,10 @@ def _done(out:Path, seed:int, iset:ImageSet) -> bool:
     return (fp.exists() and (out/'epochs'/f'seed_{seed}.npz').exists() and (p := Predictions.load(fp)).classes == iset.classes
             and len(p.targs) == len(iset.valid_idx))
 
-def train_run(iset:ImageSet, cfg:RunConfig, seeds, out, *,
+def train_run(iset:ImageSet,        # the images
+              cfg:RunConfig,        # the run's settings, its epochs and learning rate included
+              seeds,                # training seeds, one pair each
+              out, *,               # the run folder (`run_dir`); the same call again reuses the finished seeds
               ood:str='none',       # the out-of-domain images named in run.json (those of `iset` are predicted)
               device=None,          # 'cpu' or 'cuda' (default: cuda when available)
               log=print,            # where progress lines go
@@ -133,7 +136,7 @@ def check_sweep_dir(out, settings:dict):
     elif out.exists() and any(p.name != 'runs' for p in out.iterdir()):
         raise ValueError(f"{out} is not empty and holds no cvl sweep: choose another --out")
 
-def sweep(data=None, *,
+def sweep(data=None, *,           # a data set's name or a folder of class folders (default: the mode's, `default_data()`)
           cfg:RunConfig=None,      # settings besides epochs (default: `data`'s RUN_DEFAULTS); its lr is the shared one
           budgets=None,            # epochs of each training budget (default: `default_budgets(data)`)
           seeds=(0, 1, 2),         # training seeds; the first also trains the learning-rate grid
@@ -142,7 +145,11 @@ def sweep(data=None, *,
           iset:ImageSet=None,      # the images (default: `load_set(data, ood)`)
           ood:str='none',          # out-of-domain images to predict as well (the sweep's analyses use none)
           tune_frac:float=0.5,     # share of the validation items that fits thresholds, temperatures and learning rates
-          device=None, log=print, progress:bool=False, fast:bool=False) -> dict[str, pd.DataFrame]:
+          device=None,             # 'cpu' or 'cuda' (default: cuda when available)
+          log=print,               # where progress lines go
+          progress:bool=False,     # fastai's progress bars
+          fast:bool=False,         # chapter 13's fast path (on the CPU: the same logits)
+         ) -> dict[str, pd.DataFrame]:
     "At every budget: a learning-rate grid (first seed), then every seed at the shared lr and at each model's own; then the analyses."
     data = default_data() if data is None else data
     cfg = cfg or RunConfig(data)
@@ -227,24 +234,23 @@ def epoch_table(sw:dict) -> pd.DataFrame:
     return _table(sw, per_epoch=True)
 
 # %% ../nbs/12_sweep.ipynb #c05d543d
-def _correct(sw, cell, seed) -> dict:
-    "Each held-out item's correctness, for one seed of `cell`."
-    t, z1, z2, _, _ = cell_logits(sw, cell, seed)
-    return snapshot_metrics(z1, z2, t, sw['tune_mask'])[1]
-
-_GAPS = {'total': ('ce', 'bce_exact'), 'ranking': ('ce', 'bce_argmax'), 'decoding': ('bce_argmax', 'bce_exact')}
+_ACCS = {'ce': 'classifier', 'bce_argmax': 'argmax', 'bce_exact': 'exact'}   # gap_table's accuracy columns: those of chapter 05's gap_items
 
 def gap_table(sw:dict, n_boot:int=1000) -> pd.DataFrame:
     "Per budget and setting: the gap (classifier accuracy - exact match) = ranking + decoding; paired 95% CIs over items, sd over seeds."
     rows = []
     for c in sw['cells']:
-        seeds = _cell_seeds(sw, c)
-        ok = [_correct(sw, c, s) for s in seeds]
-        r = {**c, 'n_seeds': len(seeds), **{k: float(np.mean([o[k].mean() for o in ok])) for k in ('ce', 'bce_argmax', 'bce_exact')}}
-        for g, (a, b) in _GAPS.items():   # per item, the share of seeds in which each is right; items resampled
-            bt = M.paired_bootstrap(np.mean([o[a] for o in ok], 0), np.mean([o[b] for o in ok], 0), n_boot=n_boot, seed=0)
-            sd = M.seed_summary([o[a].mean() - o[b].mean() for o in ok])['std']
-            r.update({g: bt['diff'], f'{g}_low': bt['low'], f'{g}_high': bt['high'], f'{g}_seed_sd': sd})
+        its = []                          # per seed: each held-out item's columns of chapter 05's `gap_items`
+        for s in _cell_seeds(sw, c):
+            t, z1, z2, _, _ = cell_logits(sw, c, s)
+            its.append(seed_items(z1, z2, t, sw['tune_mask'])['gap'])
+        # chapter 05's gap_table on the share of seeds in which each item is right; items resampled
+        g = M.gap_table(pd.DataFrame(np.mean(its, 0), columns=its[0].columns), n_boot=n_boot, seed=0)
+        r = {**c, 'n_seeds': len(its), **{k: float(np.mean([i[m].mean() for i in its])) for k, m in _ACCS.items()}}
+        for k in ('total', 'ranking', 'decoding'):
+            _, a, b = M.GAP_ROWS[k]
+            sd = M.seed_summary([i[a].mean() - i[b].mean() for i in its])['std']
+            r.update({k: g.value[k], f'{k}_low': g.low[k], f'{k}_high': g.high[k], f'{k}_seed_sd': sd})
         rows.append(r)
     return pd.DataFrame(rows)
 
@@ -258,73 +264,6 @@ def grid_table(sw:dict) -> pd.DataFrame:
             p = sw['runs'][e, lr][sw['seeds'][0]][0]
             rows.append({'epochs': e, 'lr': lr, **tuning_scores(p, sw['tune_mask']), 'ce.chosen': lr == own['lr_ce'], 'bce.chosen': lr == own['lr_bce']})
     return pd.DataFrame(rows)
-
-# %% ../nbs/12_sweep.ipynb #0fb6fe10
-def _pick(df:pd.DataFrame, budget, setting) -> tuple[pd.DataFrame, int]:
-    "The rows of `df` at `budget` (default: the largest) and `setting`."
-    if not {'epochs', 'setting', 'seed', 'epoch'} <= set(getattr(df, 'columns', ())): raise ValueError("epochs: expected a table from epoch_table")
-    budget = int(df.epochs.max()) if budget is None else budget
-    d = df[(df.epochs == budget) & (df.setting == setting)]
-    if not len(d): raise ValueError(f"no rows at budget {budget!r} and setting {setting!r}: budgets {sorted(set(df.epochs))}, settings {sorted(set(df.setting))}")
-    return d, budget
-
-def _panels(d:pd.DataFrame, panels:list, title:str) -> plt.Figure:
-    "One panel per (ylabel, [(column, label, style)]): each column's mean over seeds against the epoch, the seeds' range shaded."
-    fig, axs = plt.subplots(1, len(panels), figsize=(4.8*len(panels), 4))
-    for ax, (ylabel, lines) in zip(axs, panels):
-        for col, lbl, kw in lines:
-            g = d.groupby('epoch')[col]; m = g.mean()
-            line, = ax.plot(m.index, m.values, marker='o', ms=3, label=lbl, **kw)
-            if g.size().max() > 1: ax.fill_between(m.index, g.min(), g.max(), color=line.get_color(), alpha=0.15, lw=0)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True)); ax.set(xlabel='epoch', ylabel=ylabel); ax.legend(fontsize='small')
-    fig.suptitle(f"{title}: {d.epochs.iloc[0]}-epoch runs, {d.setting.iloc[0]} learning rate, held-out items, {d.seed.nunique()} seed(s)"
-                 + (" (mean; range shaded)" if d.seed.nunique() > 1 else ''))
-    fig.tight_layout()
-    return fig
-
-# %% ../nbs/12_sweep.ipynb #d13ab3e4
-_CE, _BCE, _RATES = dict(c='tab:green'), dict(c='tab:blue'), [('bce.none_rate', 'no label', dict(c='tab:red')),
-                                                              ('bce.several_rate', 'several labels', dict(c='tab:purple'))]
-
-def plot_curves(epochs:pd.DataFrame, budget:int|None=None, setting:str='shared') -> plt.Figure:
-    "Both models after every epoch: accuracies and exact match, the labeler's none and several rates, each model's loss."
-    d, budget = _pick(epochs, budget, setting)
-    fig = _panels(d, [('accuracy', [('ce.accuracy', 'classifier accuracy', _CE), ('bce.argmax_accuracy', 'labeler argmax accuracy', dict(c='tab:blue', ls='--')),
-                                    ('bce.exact_match', 'labeler exact match (tuned threshold)', _BCE)]),
-                      ('fraction of items (labeler)', _RATES),
-                      ('validation loss (log scale)', [('ce.loss', 'classifier: cross-entropy', _CE), ('bce.loss', 'labeler: BCE per label', _BCE)])],
-                  'Per-epoch validation')
-    fig.axes[2].set_yscale('log')
-    return fig
-
-def plot_mechanism(epochs:pd.DataFrame, budget:int|None=None, setting:str='shared') -> plt.Figure:
-    "After every epoch: the labeler's sum of sigmoids per item, its true-class and largest other sigmoid, its none and several rates."
-    d, budget = _pick(epochs, budget, setting)
-    q = lambda p, ls: (f'bce.sigmoid_sum_q{p}', f'labeler: {p}th percentile of items', dict(c='tab:blue', ls=ls))
-    fig = _panels(d, [("sum of an item's probabilities", [q(90, ':'), q(50, '-'), q(10, ':')]),
-                      ('mean sigmoid', [('bce.true_sigmoid', 'true class', _BCE), ('bce.top_other_sigmoid', 'largest other class', dict(c='tab:orange')),
-                                        ('bce.threshold', 'tuned threshold', dict(c='gray', ls='--'))]),
-                      ('fraction of items (labeler)', _RATES)], "The labeler's sigmoids")
-    fig.axes[0].axhline(1, c='tab:green', lw=2, label='classifier: softmax sums to 1'); fig.axes[0].legend(fontsize='small')
-    return fig
-
-# %% ../nbs/12_sweep.ipynb #52c1aedc
-def plot_gaps(gaps:pd.DataFrame) -> plt.Figure:
-    "The gap and its two parts against the training budget, one panel per learning-rate setting, with paired 95% CIs over items."
-    settings = list(dict.fromkeys(gaps.setting))
-    fig, axs = plt.subplots(1, len(settings), figsize=(6.5*len(settings), 4.2), sharey=True, squeeze=False)
-    for ax, st in zip(axs[0], settings):
-        d = gaps[gaps.setting == st].sort_values('epochs')
-        for j, (g, lbl, c) in enumerate([('total', 'total: classifier accuracy - exact match', 'k'),
-                                         ('ranking', 'ranking: classifier accuracy - labeler argmax accuracy', 'tab:orange'),
-                                         ('decoding', 'decoding: labeler argmax accuracy - exact match', 'tab:red')]):
-            ax.errorbar(np.arange(len(d)) + (j-1)*0.08, d[g], yerr=[d[g] - d[f'{g}_low'], d[f'{g}_high'] - d[g]], marker='o', capsize=3, c=c, label=lbl)
-        ax.axhline(0, c='gray', lw=1)
-        ax.set(xticks=range(len(d)), xticklabels=[f"{e} epoch{'s'*(e > 1)}" for e in d.epochs], xlabel='training budget')
-        ax.set_title(f"{st} learning rate, {d.n_seeds.min()} seed(s), held-out items")
-    axs[0, 0].set(ylabel='difference in accuracy'); axs[0, 0].legend(fontsize='small')
-    fig.tight_layout()
-    return fig
 
 # %% ../nbs/12_sweep.ipynb #67d457f8
 def _md(header:list[str], rows:list[list]) -> str:

@@ -11,6 +11,7 @@ from classification_vs_labeling.core import softmax_probs, sigmoid_probs
 from classification_vs_labeling.data import load_set, matched_dls
 from classification_vs_labeling.train import Predictions, RunConfig, train_pair, plain_learners
 from classification_vs_labeling import metrics as M, calibration as C, sweep as S
+from classification_vs_labeling.sweep_plots import plot_curves, plot_mechanism
 from classification_vs_labeling.cli import main as cvl_main
 from test_cli import digits_tree
 
@@ -87,6 +88,19 @@ def test_gap_table_parts_add_up_and_match_the_seed_table(sw):
             assert r[f'{k}_seed_sd'] == pytest.approx(np.std((d['ce.accuracy'] if k != 'decoding' else d['bce.argmax_accuracy']).values -
                 (d['bce.exact_match'] if k != 'ranking' else d['bce.argmax_accuracy']).values, ddof=1))
 
+def test_gap_table_is_chapter_05s_decomposition_for_one_seed(tmp_path):
+    "With one seed, each gap and its interval are chapter 05's `gap_decomposition` on the held-out items at the tuned threshold."
+    one = S.load_sweep(fake_sweep(tmp_path/'sw', seeds=(0,)))
+    held = ~one['tune_mask']
+    for r in S.gap_table(one, n_boot=300).to_dict('records'):
+        t, z1, z2, _, _ = S.cell_logits(one, r, 0)
+        th = M.best_threshold(sigmoid_probs(z2)[~held], t[~held], metric='exact_match')
+        ref = M.gap_decomposition(softmax_probs(z1)[held], sigmoid_probs(z2)[held], t[held], th, n_boot=300, seed=0)
+        for k in ('total', 'ranking', 'decoding'):
+            assert (r[k], r[f'{k}_low'], r[f'{k}_high']) == pytest.approx(tuple(ref.loc[k, ['value', 'low', 'high']]), abs=1e-12), k
+        assert (r['ce'], r['bce_argmax'], r['bce_exact']) == pytest.approx(tuple(ref.loc[['classifier', 'argmax', 'exact'], 'value']), abs=1e-12)
+        assert np.isnan(r['total_seed_sd'])                                      # one seed: no spread
+
 def test_grid_table_scores_tuning_items_only(sw):
     g = S.grid_table(sw)
     assert len(g) == 2*2 and g['ce.chosen'].sum() == 2 and g['bce.chosen'].sum() == 2
@@ -132,9 +146,9 @@ def test_report_files_from_saved_predictions_alone(tmp_path):
     assert 'test machine' in rep and 'Budgets: 1, 3 epoch(s)' in rep and '![gaps](gaps.png)' in rep
     again = pd.read_csv(out/'gaps.csv')
     np.testing.assert_allclose(again['total'], tabs['gaps']['total'], rtol=1e-5)
-    S.plot_curves(pd.read_csv(out/'epochs.csv'), budget=1, setting='own')       # the committed CSV files draw the figures
-    with pytest.raises(ValueError, match=r'budget 7.*budgets \[1, 3\]'): S.plot_mechanism(tabs['epochs'], budget=7)
-    with pytest.raises(ValueError, match='epoch_table'): S.plot_curves(tabs['seeds'])
+    plot_curves(pd.read_csv(out/'epochs.csv'), budget=1, setting='own')         # the committed CSV files draw the figures
+    with pytest.raises(ValueError, match=r'budget 7.*budgets \[1, 3\]'): plot_mechanism(tabs['epochs'], budget=7)
+    with pytest.raises(ValueError, match='epoch_table'): plot_curves(tabs['seeds'])
 
 def test_committed_sweep_without_npz_says_what_to_do(tmp_path):
     out = fake_sweep(tmp_path/'sw')
