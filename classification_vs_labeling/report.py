@@ -19,8 +19,9 @@ from . import metrics as M, calibration as C, ood as O, conformal as CF
 
 # %% auto #0
 __all__ = ['N_BINS', 'CAVEAT_TARGETS', 'CONFORMAL_METHODS', 'fit_threshold', 'seed_items', 'seed_metrics', 'summarise',
-           'stack_predictions', 'metrics_from_arrays', 'make_plots', 'run_settings', 'write_json', 'check_out_dir',
-           'run_seeds', 'results_table', 'interval_line', 'md_code', 'md_text', 'write_report', 'compare']
+           'stack_predictions', 'metrics_from_arrays', 'make_plots', 'versions', 'machine', 'run_settings',
+           'write_json', 'check_out_dir', 'run_seeds', 'results_table', 'interval_line', 'md_code', 'md_text',
+           'write_report', 'compare']
 
 # %% ../nbs/11_report.ipynb #e43d5c8e
 N_BINS = 15
@@ -192,12 +193,13 @@ def make_plots(d:dict, out:Path, seed_idx:int=0) -> dict[str, Path]:
     return paths
 
 # %% ../nbs/11_report.ipynb #2bf94094
-def _versions() -> dict:
+def versions() -> dict:
+    "The versions of Python and of the libraries behind the numbers, for the record."
     import fastai, sklearn
     return {'python': platform.python_version(), 'torch': torch.__version__, 'fastai': fastai.__version__,
             'numpy': np.__version__, 'sklearn': sklearn.__version__}
 
-def _machine(device) -> str:
+def machine(device) -> str:
     "A short description of the machine that ran, for the record."
     gpu = f", {torch.cuda.get_device_name()}" if str(device).startswith('cuda') and torch.cuda.is_available() else ''
     return f"{platform.machine()}, {os.cpu_count()} CPU cores{gpu}"
@@ -427,8 +429,8 @@ def compare(data='mnist', ood=None, cfg:RunConfig=None, seeds=(0, 1, 2), out='cv
     d['bce_threshold'] = np.asarray(m['bce']['threshold_per_seed'], np.float64)   # fitted once, in seed_metrics
     out = Path(out)
     with atomic_path(out/'predictions.npz') as tmp: np.savez_compressed(tmp, **d)
-    m['settings'] = {**settings, 'versions': _versions(), 'tune_frac': tune_frac, 'run_date': time.strftime('%Y-%m-%d'),
-                     'machine': _machine(settings['device'])}
+    m['settings'] = {**settings, 'versions': versions(), 'tune_frac': tune_frac, 'run_date': time.strftime('%Y-%m-%d'),
+                     'machine': machine(settings['device'])}
     m['skipped'] = [[str(p), why] for p, why in iset.skipped]
     write_json(out/'metrics.json', m)
     plots = make_plots(d, out)

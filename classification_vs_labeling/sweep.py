@@ -19,7 +19,7 @@ from .core import softmax_probs, sigmoid_probs
 from .data import ImageSet, load_set
 from .train import RunConfig, Predictions, train_pair
 from . import metrics as M, calibration as C
-from .report import N_BINS, run_settings, check_out_dir, write_json, seed_metrics, fit_threshold, _versions, _machine
+from .report import N_BINS, run_settings, check_out_dir, write_json, seed_metrics, fit_threshold, versions as _versions, machine as _machine
 
 # %% auto #0
 __all__ = ['BUDGETS', 'LR_FACTORS', 'EpochLogits', 'default_budgets', 'run_dir', 'train_run', 'read_run', 'subset', 'val_losses',
