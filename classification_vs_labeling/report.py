@@ -252,7 +252,16 @@ def _saved_seed(f:Path, seed:int, iset:ImageSet, fp:str) -> tuple[Predictions | 
     if p.classes != iset.classes or p.targs.tolist() != targs: return None, f"{f} holds other classes or validation items"
     return p, ''
 
-def run_seeds(iset:ImageSet, cfg:RunConfig, seeds, out, settings:dict, device=None, log=print, progress=True, fast=False) -> list[Predictions]:
+def run_seeds(iset:ImageSet,         # the data, its split and its out-of-domain images (`load_set`)
+              cfg:RunConfig,         # the models and their training
+              seeds,                 # one pair of models per seed
+              out,                   # the run's folder: run.json and seeds/seed_S.npz
+              *, settings:dict,      # this run's `run_settings`: checked against `out`/run.json, then written there
+              device=None,           # cpu or cuda (None: cuda when available)
+              log=print,             # where the progress lines go
+              progress:bool=True,    # fastai's progress bars
+              fast:bool=False        # the fast path (chapter 13)
+             ) -> list[Predictions]:
     "Train (or reuse from `out`/seeds/) one pair per seed; each seed's predictions are saved as soon as it ends."
     out = Path(out); check_out_dir(out, settings)
     fp = json.dumps(settings['fingerprint'], sort_keys=True)
@@ -300,8 +309,18 @@ def _check_scorable(iset:ImageSet, tune_frac:float) -> np.ndarray:
                              ood_ce_logits=z(len(iset.ood_items)), ood_bce_logits=z(len(iset.ood_items))), n_boot=10)
     return tune
 
-def compare(data='mnist', ood=None, cfg:RunConfig=None, seeds=(0, 1, 2), out='cvl_out', device=None, tune_frac:float=0.5,
-            log=print, progress=True, fast:bool=False, alpha:float=0.1) -> dict:
+def compare(data='mnist',            # mnist, pets, illustrations, or a folder with one subfolder of images per class
+            ood=None,                # letters, photos, letters+photos, none, or a folder (None: the data set's own)
+            cfg:RunConfig=None,      # the models and their training (None: the data set's `RUN_DEFAULTS`)
+            *, seeds=(0, 1, 2),      # one pair of models per seed
+            out='cvl_out',           # the output folder; the same folder again resumes
+            device=None,             # cpu or cuda (None: cuda when available)
+            tune_frac:float=0.5,     # the share of validation items that fits thresholds, temperatures and cuts
+            log=print,               # where the progress lines go
+            progress:bool=True,      # fastai's progress bars
+            fast:bool=False,         # the fast path (chapter 13)
+            alpha:float=0.1          # the share of new items a conformal set may miss (chapter 08)
+           ) -> dict:
     "The whole comparison: data, paired training per seed (resumable), predictions.npz, metrics.json, plots, report.md."
     seeds, tune_frac, alpha = _check_seeds(seeds), check_fraction(tune_frac, 'tune_frac'), CF.check_alpha(alpha)
     _check_out_path(out, data, ood)
@@ -313,7 +332,7 @@ def compare(data='mnist', ood=None, cfg:RunConfig=None, seeds=(0, 1, 2), out='cv
     tune = _check_scorable(iset, tune_frac)
     check_build(cfg.arch, len(iset.classes), cfg.size, cfg.pretrained)
     log(iset.summary())
-    preds = run_seeds(iset, cfg, seeds, out, settings, device, log, progress, fast)
+    preds = run_seeds(iset, cfg, seeds, out, settings=settings, device=device, log=log, progress=progress, fast=fast)
     d = stack_predictions(preds, tune, held_out=run_defaults(data)['held_out'])
     m = metrics_from_arrays(d, alpha=alpha)
     d['bce_threshold'] = np.asarray(m['bce']['threshold_per_seed'], np.float64)   # fitted once, in seed_metrics

@@ -113,8 +113,7 @@ def md_text(s) -> str:
 def write_report(out,                 # the output folder
                  m:dict,              # metrics.json's body (chapter 11)
                  settings:dict,       # the run's settings (`run_settings`, chapter 11)
-                 *,
-                 plots:dict,          # name -> PNG path of the plots made (`make_plots`); those absent get no section
+                 *, plots:dict,       # name -> PNG path of the plots made (`make_plots`); those absent get no section
                  skipped=()           # (file, why) for each file not read as an image
                 ) -> Path:
     "report.md: settings, results table, plots and the skipped files."
