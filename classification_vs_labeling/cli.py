@@ -39,11 +39,13 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message): sys.stderr.write(f"{self.prog}: error: {message}\n"); sys.exit(2)
 
 def _num(kind, lo):
+    "An argparse type: a flag's text as a `kind` (int or float) of at least `lo`, checked by `core.check_number` (argparse names the flag)."
     def conv(s):
+        from classification_vs_labeling.core import check_number
         try: v = kind(s)
         except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
-        if not v >= lo: raise argparse.ArgumentTypeError(f"expected a value >= {lo}, got {s}")
-        return v
+        try: return check_number(v, 'value', lo=lo, integer=kind is int)
+        except ValueError as e: raise argparse.ArgumentTypeError(str(e).removeprefix('value: ')) from None
     return conv
 
 def parser() -> argparse.ArgumentParser:
@@ -128,7 +130,6 @@ def _sweep(a) -> int:
     from classification_vs_labeling.sweep import sweep, LR_FACTORS
     for flag, v in (('--epochs', a.epochs), ('--lr-factors', a.lr_factors)):
         if v and len(set(v)) != len(v): raise ValueError(f"{flag}: expected distinct values, got {v}")
-    if not 0 < a.tune_frac < 1: raise ValueError(f"--tune-frac: expected a fraction between 0 and 1, got {a.tune_frac}")
     cfg = RunConfig(a.data, arch=a.arch, size=a.size, bs=a.bs, lr=a.lr, pretrained=a.pretrained, scale=a.scale)
     sweep(a.data, cfg=cfg, budgets=a.epochs, seeds=a.seeds, factors=a.lr_factors or LR_FACTORS, out=a.out, ood=a.ood,
           tune_frac=a.tune_frac, device=a.device, progress=not a.no_progress, fast=a.fast)
@@ -160,7 +161,8 @@ def _bench(a) -> int:
     from classification_vs_labeling.bench import bench
     check_arch(a.arch)
     if a.out: _check_append(a.out)
-    rec = bench(a.device, a.n, a.arch, a.epochs, a.size, a.bs, seeds=a.seeds, log=lambda s: print(s, file=sys.stderr))
+    rec = bench(device=a.device, n=a.n, arch=a.arch, epochs=a.epochs, size=a.size, bs=a.bs, seeds=a.seeds,
+                log=lambda s: print(s, file=sys.stderr))
     line = json.dumps(rec)
     print(line)
     if a.out:
@@ -176,7 +178,9 @@ def main(argv=None) -> int:
     warnings.filterwarnings('ignore', category=FutureWarning)
     warnings.filterwarnings('ignore', category=DeprecationWarning)
     try:
-        if a.cmd == 'compare' and not 0 < a.tune_frac < 1: raise ValueError(f"--tune-frac: expected a fraction between 0 and 1, got {a.tune_frac}")
+        if a.cmd != 'bench':   # compare and sweep
+            from classification_vs_labeling.core import check_fraction
+            a.tune_frac = check_fraction(a.tune_frac, '--tune-frac')
         if len(set(a.seeds)) != len(a.seeds): raise ValueError(f"--seeds: expected distinct seeds, got {a.seeds}")
         if a.device not in (None, 'cpu', 'cuda') and not str(a.device).startswith('cuda:'):
             raise ValueError(f"--device: expected cpu or cuda, got {a.device!r}")
@@ -188,7 +192,8 @@ def main(argv=None) -> int:
         alpha = _alpha(a.alpha)   # before any work
         cfg = _config(a)
         from classification_vs_labeling.report import compare
-        compare(a.data, a.ood, cfg, a.seeds, a.out, a.device, a.tune_frac, progress=not a.no_progress, fast=a.fast, alpha=alpha)
+        compare(a.data, a.ood, cfg, seeds=a.seeds, out=a.out, device=a.device, tune_frac=a.tune_frac, progress=not a.no_progress,
+                fast=a.fast, alpha=alpha)
     except (ValueError, FileNotFoundError, NotADirectoryError) as e:
         sys.stderr.write(f"cvl {a.cmd}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}\n"); return 2
     except OSError as e:

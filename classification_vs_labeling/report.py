@@ -15,18 +15,17 @@ import torch
 from .core import atomic_path, device_name, run_defaults, softmax_probs, sigmoid_probs, check_int, check_fraction
 from .data import ImageSet, load_set, fingerprint, FINGERPRINT_PARTS
 from .train import RunConfig, Predictions, train_pair, fit_config, check_build
+from .tables import CAVEAT_TARGETS, CONFORMAL_METHODS, results_table, write_report
 from . import metrics as M, calibration as C, ood as O, conformal as CF
+_all_ = ['results_table']   # re-exported: the report's headline table, from chapter 11a
 
 # %% auto #0
-__all__ = ['N_BINS', 'CAVEAT_TARGETS', 'CONFORMAL_METHODS', 'fit_threshold', 'seed_items', 'seed_metrics', 'summarise',
-           'stack_predictions', 'metrics_from_arrays', 'make_plots', 'run_settings', 'write_json', 'check_out_dir',
-           'run_seeds', 'results_table', 'interval_line', 'md_code', 'md_text', 'write_report', 'compare']
+__all__ = ['N_BINS', 'fit_threshold', 'seed_items', 'seed_metrics', 'summarise', 'stack_predictions', 'metrics_from_arrays',
+           'make_plots', 'versions', 'machine', 'run_settings', 'write_json', 'check_out_dir', 'run_seeds', 'compare',
+           'results_table']
 
 # %% ../nbs/11_report.ipynb #e43d5c8e
 N_BINS = 15
-CAVEAT_TARGETS = (0.99, 0.97)   # accuracy of the plain answers, and of all answers with the caveat ones (chapter 06)
-CONFORMAL_METHODS = {'ce.lac': 'classifier, LAC', 'ce.aps': 'classifier, APS', 'ce.raps': 'classifier, RAPS',
-                     'bce.thresh': 'labeler, at its tuned threshold', 'bce.conformal': 'labeler, conformal cut'}   # chapter 08
 
 def fit_threshold(bce_logits, targs, tune_mask) -> float:
     "The labeler's global threshold: the one with the best exact match on the tuning items."
@@ -192,12 +191,13 @@ def make_plots(d:dict, out:Path, seed_idx:int=0) -> dict[str, Path]:
     return paths
 
 # %% ../nbs/11_report.ipynb #2bf94094
-def _versions() -> dict:
+def versions() -> dict:
+    "The versions of Python and of the libraries behind the numbers, for the record."
     import fastai, sklearn
     return {'python': platform.python_version(), 'torch': torch.__version__, 'fastai': fastai.__version__,
             'numpy': np.__version__, 'sklearn': sklearn.__version__}
 
-def _machine(device) -> str:
+def machine(device) -> str:
     "A short description of the machine that ran, for the record."
     gpu = f", {torch.cuda.get_device_name()}" if str(device).startswith('cuda') and torch.cuda.is_available() else ''
     return f"{platform.machine()}, {os.cpu_count()} CPU cores{gpu}"
@@ -252,7 +252,16 @@ def _saved_seed(f:Path, seed:int, iset:ImageSet, fp:str) -> tuple[Predictions | 
     if p.classes != iset.classes or p.targs.tolist() != targs: return None, f"{f} holds other classes or validation items"
     return p, ''
 
-def run_seeds(iset:ImageSet, cfg:RunConfig, seeds, out, settings:dict, device=None, log=print, progress=True, fast=False) -> list[Predictions]:
+def run_seeds(iset:ImageSet,         # the data, its split and its out-of-domain images (`load_set`)
+              cfg:RunConfig,         # the models and their training
+              seeds,                 # one pair of models per seed
+              out,                   # the run's folder: run.json and seeds/seed_S.npz
+              *, settings:dict,      # this run's `run_settings`: checked against `out`/run.json, then written there
+              device=None,           # cpu or cuda (None: cuda when available)
+              log=print,             # where the progress lines go
+              progress:bool=True,    # fastai's progress bars
+              fast:bool=False        # the fast path (chapter 13)
+             ) -> list[Predictions]:
     "Train (or reuse from `out`/seeds/) one pair per seed; each seed's predictions are saved as soon as it ends."
     out = Path(out); check_out_dir(out, settings)
     fp = json.dumps(settings['fingerprint'], sort_keys=True)
@@ -274,114 +283,6 @@ def run_seeds(iset:ImageSet, cfg:RunConfig, seeds, out, settings:dict, device=No
         log(f"seed {s}: done in {time.time()-t0:.0f}s (all validation items: classifier accuracy {acc:.3f}, "
             f"labeler exact match at 0.5 {em:.3f}), saved {f}")
     return preds
-
-# %% ../nbs/11_report.ipynb #58afb871
-_GAP_MD = [('total', 'Gap: classifier accuracy - labeler exact match'), ('ranking', 'Ranking: classifier accuracy - labeler argmax accuracy'),
-           ('decoding', 'Decoding: labeler argmax accuracy - exact match'), ('none', '- argmax right, no label'),
-           ('several', '- argmax right, several labels'), ('wrong', '- argmax right, one wrong label'), ('rescued', '- argmax wrong, exact match (negative)')]
-
-def _f(v, fmt='.3f') -> str: return '-' if v is None else format(v, fmt)
-def _ci(v, sign='+') -> str: return f"[{v[0]:{sign}.3f}, {v[1]:{sign}.3f}]"
-
-def _extra_tables(m:dict) -> list[str]:
-    "report.md's tables for the gap decomposed, the caveat groups and the fair out-of-domain comparison, when metrics.json has them."
-    rows, g = [], m.get('gap', {})
-    if 'total_ci95' in g:
-        rows += ['', '**The gap, decomposed** (chapter 05). 95% CI: paired bootstrap over held-out items; sd: across seeds.', '',
-                 '| piece | mean over seeds | 95% CI | per seed | sd |', '|---|---|---|---|---|']
-        rows += [f"| {lbl} | {g[k]:+.3f} | {_ci(g[k + '_ci95'])} | {', '.join(f'{v:+.3f}' for v in g[k + '_per_seed'])} | {_f(g[k + '_seed_sd'])} |"
-                 for k, lbl in _GAP_MD]
-    if 'caveat_answer_share' in m.get('ce', {}):
-        rows += ['', f"**Answer, answer with a caveat, or don't know** (chapter 06): cuts on the top probability fitted on the tuning part "
-                 f"so that plain answers are right {CAVEAT_TARGETS[0]:.0%} and all answers {CAVEAT_TARGETS[1]:.0%} of the time; shares "
-                 "and accuracies on held-out items, means over seeds (the labeler's score: its largest sigmoid).", '',
-                 '| model | group | from top probability | share | accuracy |', '|---|---|---|---|---|']
-        for md, name in (('ce', 'classifier'), ('bce', 'labeler')):
-            for key, grp, frm in (('answer', 'answer', 'answer_from'), ('caveat', 'with caveat', 'caveat_from'), ('dont_know', "don't know", None)):
-                rows.append(f"| {name} | {grp} | {_f(m[md]['caveat_' + frm]) if frm else '0'} | {_f(m[md][f'caveat_{key}_share'])} | "
-                            f"{_f(m[md][f'caveat_{key}_accuracy'])} |")
-    o = m.get('ood', {})
-    c = m.get('conformal', {})
-    if 'alpha' in c:
-        rows += ['', f"**Sets of classes** (chapter 08): conformal sets fitted on the tuning part to miss at most alpha = {c['alpha']:g} of "
-                 "new items, and the labeler's own sets at its tuned threshold (no promise); held-out coverage (true class in the set), "
-                 "mean set size and empty sets, means over seeds.", '', '| sets | coverage | mean size | empty |', '|---|---|---|---|']
-        rows += [f"| {name} | {c[k + '.coverage']:.3f} | {c[k + '.mean_set_size']:.2f} | {c[k + '.empty_rate']:.3f} |" for k, name in CONFORMAL_METHODS.items()]
-    if 'refusal_diff_all_ci95' in o:
-        near = f"images of the classes held out of training ({', '.join(o.get('held_out', []))})"
-        rows += ['', f"**Out of domain, at the same in-domain refusal rate** (chapter 07): both models refuse {o['in_refusal']:.3f} of the "
-                 f"held-out in-domain items (classifier: {o['ce_in_refusal']:.3f}, ties aside). Near: {near}; far: the probes. Means over "
-                 "seeds, 95% CIs from a bootstrap over items.", '',
-                 '| unseen images | n | labeler refuses | classifier refuses | labeler - classifier | AUROC classifier (MSP) | '
-                 'AUROC labeler (max sigmoid) | AUROC difference |', '|---|---|---|---|---|---|---|---|']
-        for k in ('near', 'far', 'all'):
-            if f'n_{k}' not in o: continue
-            rows.append(f"| {k} | {o[f'n_{k}']} | {o[f'bce_refusal_{k}']:.3f} {_ci(o[f'bce_refusal_{k}_ci95'], '')} | "
-                        f"{o[f'ce_refusal_{k}']:.3f} {_ci(o[f'ce_refusal_{k}_ci95'], '')} | {o[f'refusal_diff_{k}']:+.3f} {_ci(o[f'refusal_diff_{k}_ci95'])} | "
-                        f"{o[f'ce_auroc_{k}']:.3f} | {o[f'bce_auroc_{k}']:.3f} | {o[f'auroc_diff_{k}']:+.3f} {_ci(o[f'auroc_diff_{k}_ci95'])} |")
-    return rows
-
-# %% ../nbs/11_report.ipynb #86fd9f17
-_ROWS = [('Classifier accuracy (argmax)', 'ce', 'accuracy'), ('Labeler exact match (tuned threshold)', 'bce', 'exact_match'),
-         ('Labeler argmax accuracy', 'bce', 'argmax_accuracy'), ('Labeler per-label accuracy (accuracy_multi)', 'bce', 'per_label_accuracy'),
-         ('Labeler: no label', 'bce', 'none_rate'), ('Labeler: several labels', 'bce', 'several_rate'),
-         ('Classifier ECE', 'ce', 'ece'), ('Classifier ECE after temperature scaling', 'ce', 'ece_after_temperature'),
-         ('Labeler ECE (max sigmoid)', 'bce', 'ece'), ('Out-of-domain AUROC, classifier (max softmax)', 'ce', 'ood_auroc_msp'),
-         ('Out-of-domain AUROC, labeler (max sigmoid)', 'bce', 'ood_auroc_max_sigmoid'),
-         ('Out-of-domain items given no label', 'bce', 'ood_none_rate')]
-
-def results_table(m:dict) -> str:
-    "Markdown tables: the headline numbers (mean over seeds, per-seed values), then the gap, the caveats and the fair out-of-domain comparison."
-    rows = ['| metric (held-out items) | mean over seeds | per seed |', '|---|---|---|']
-    for label, g, k in _ROWS:
-        if k not in m.get(g, {}): continue
-        per = m[g][k + '_per_seed']
-        rows.append(f"| {label} | {m[g][k]:.3f} | {', '.join(f'{v:.3f}' for v in per)} |")
-    p = m['paired']
-    rows.append(f"| Classifier accuracy - labeler exact match | {p['accuracy_diff']:+.3f} | 95% CI [{p['ci95'][0]:+.3f}, {p['ci95'][1]:+.3f}] |")
-    return '\n'.join(rows + _extra_tables(m))
-
-def interval_line(paired:dict) -> str:
-    "How wide the paired 95% interval is, for how many held-out items, and whether they can tell the two models apart."
-    (lo, hi), n = paired['ci95'], paired.get('n_held')
-    s = f"With {n} held-out items, the" if n else "The"
-    s += f" 95% interval on the difference spans {hi - lo:.3f} (from {lo:+.3f} to {hi:+.3f})"
-    if lo > 0 or hi < 0: return s + ": it excludes 0, so the gap is more than the luck of which items were held out."
-    if hi - lo > 0.1: return s + ": too few items to tell the models apart."
-    return s + f": it includes 0, so on these items the two models are equally accurate to within {max(-lo, hi):.3f}."
-
-_CTRL = re.compile('[\x00-\x1f\x7f\x85\u2028\u2029]')
-
-def md_code(s) -> str:
-    "`s` as a markdown code span, shown as it is: control characters written as escapes, a fence longer than any run of backticks in it."
-    s = _CTRL.sub(lambda m: repr(m.group())[1:-1], str(s))
-    fence = '`'*(1 + max((len(r) for r in re.findall('`+', s)), default=0))
-    pad = ' ' if s[:1] == '`' or s[-1:] == '`' or (s[:1] == s[-1:] == ' ' and s.strip(' ')) else ''   # CommonMark strips one space each side
-    return f"{fence}{pad}{s}{pad}{fence}"
-
-def md_text(s) -> str:
-    "`s` as plain markdown text: control characters escaped, characters markdown or HTML would act on backslash-escaped."
-    s = _CTRL.sub(lambda m: repr(m.group())[1:-1], str(s))
-    return re.sub(r'([\\`*_\[\]<>&|~$!#{}])', r'\\\1', s)
-
-def write_report(out, m:dict, settings:dict, plots:dict, skipped=()) -> Path:
-    "report.md: settings, results table, plots and the skipped files."
-    s = settings
-    lines = ['# Classify or label: report', '',
-             f"Data: {md_code(s['data'])} ({s['n_items']} images, {len(s['classes'])} classes, {s['n_valid']} validation items, "
-             f"{s['n_ood']} out-of-domain items); out-of-domain: {md_code(s['ood'])}. Model: {md_code(s['arch'])} "
-             f"({'pretrained' if s['pretrained'] else 'from scratch'}), {s['epochs']} epoch(s), {s['size']}px, batch size {s['bs']}, "
-             f"lr {s['lr']}. Seeds: {', '.join(map(str, s['seeds']))}. Device: {s['device']}. Mode: {s['mode']}.", '',
-             'Thresholds and temperatures were fitted on half of the validation items (the tuning part); every number below is '
-             'from the other half (held-out).', '', results_table(m), '', interval_line(m['paired']), '']
-    for name, title in [('accuracy_vs_threshold', 'Accuracy against threshold (labeler), seed ' + str(s['seeds'][0])),
-                        ('reliability', 'Reliability diagrams'), ('risk_coverage', 'Accuracy when abstaining on the least confident items'),
-                        ('ood_histograms', 'In-domain vs out-of-domain confidence')]:
-        if name in plots: lines += [f'## {title}', '', f'![{title}]({name}.png)', '']
-    lines += ['## Skipped files', '']
-    lines += [f'- {md_code(p)}: {md_text(why)}' for p, why in skipped] if skipped else ['None: every file found was a readable image.']
-    with atomic_path(Path(out)/'report.md') as tmp: tmp.write_text('\n'.join(lines) + '\n')
-    return Path(out)/'report.md'
 
 # %% ../nbs/11_report.ipynb #a5dceb95
 def _check_seeds(seeds) -> list[int]:
@@ -408,8 +309,18 @@ def _check_scorable(iset:ImageSet, tune_frac:float) -> np.ndarray:
                              ood_ce_logits=z(len(iset.ood_items)), ood_bce_logits=z(len(iset.ood_items))), n_boot=10)
     return tune
 
-def compare(data='mnist', ood=None, cfg:RunConfig=None, seeds=(0, 1, 2), out='cvl_out', device=None, tune_frac:float=0.5,
-            log=print, progress=True, fast:bool=False, alpha:float=0.1) -> dict:
+def compare(data='mnist',            # mnist, pets, illustrations, or a folder with one subfolder of images per class
+            ood=None,                # letters, photos, letters+photos, none, or a folder (None: the data set's own)
+            cfg:RunConfig=None,      # the models and their training (None: the data set's `RUN_DEFAULTS`)
+            *, seeds=(0, 1, 2),      # one pair of models per seed
+            out='cvl_out',           # the output folder; the same folder again resumes
+            device=None,             # cpu or cuda (None: cuda when available)
+            tune_frac:float=0.5,     # the share of validation items that fits thresholds, temperatures and cuts
+            log=print,               # where the progress lines go
+            progress:bool=True,      # fastai's progress bars
+            fast:bool=False,         # the fast path (chapter 13)
+            alpha:float=0.1          # the share of new items a conformal set may miss (chapter 08)
+           ) -> dict:
     "The whole comparison: data, paired training per seed (resumable), predictions.npz, metrics.json, plots, report.md."
     seeds, tune_frac, alpha = _check_seeds(seeds), check_fraction(tune_frac, 'tune_frac'), CF.check_alpha(alpha)
     _check_out_path(out, data, ood)
@@ -421,17 +332,17 @@ def compare(data='mnist', ood=None, cfg:RunConfig=None, seeds=(0, 1, 2), out='cv
     tune = _check_scorable(iset, tune_frac)
     check_build(cfg.arch, len(iset.classes), cfg.size, cfg.pretrained)
     log(iset.summary())
-    preds = run_seeds(iset, cfg, seeds, out, settings, device, log, progress, fast)
+    preds = run_seeds(iset, cfg, seeds, out, settings=settings, device=device, log=log, progress=progress, fast=fast)
     d = stack_predictions(preds, tune, held_out=run_defaults(data)['held_out'])
     m = metrics_from_arrays(d, alpha=alpha)
     d['bce_threshold'] = np.asarray(m['bce']['threshold_per_seed'], np.float64)   # fitted once, in seed_metrics
     out = Path(out)
     with atomic_path(out/'predictions.npz') as tmp: np.savez_compressed(tmp, **d)
-    m['settings'] = {**settings, 'versions': _versions(), 'tune_frac': tune_frac, 'run_date': time.strftime('%Y-%m-%d'),
-                     'machine': _machine(settings['device'])}
+    m['settings'] = {**settings, 'versions': versions(), 'tune_frac': tune_frac, 'run_date': time.strftime('%Y-%m-%d'),
+                     'machine': machine(settings['device'])}
     m['skipped'] = [[str(p), why] for p, why in iset.skipped]
     write_json(out/'metrics.json', m)
     plots = make_plots(d, out)
-    write_report(out, m, settings, plots, iset.skipped)
+    write_report(out, m, settings, plots=plots, skipped=iset.skipped)
     log(f"wrote {out/'report.md'}, {out/'metrics.json'}, {out/'predictions.npz'} and {len(plots)} plots")
     return m

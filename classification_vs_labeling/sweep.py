@@ -19,7 +19,7 @@ from .train import RunConfig, Predictions, train_pair
 from . import metrics as M, calibration as C
 from .report import seed_items
 from .sweep_plots import plot_curves, plot_mechanism, plot_gaps
-from .report import N_BINS, run_settings, check_out_dir, write_json, seed_metrics, fit_threshold, _versions, _machine
+from .report import N_BINS, run_settings, check_out_dir, write_json, seed_metrics, fit_threshold, versions, machine
 
 # %% auto #0
 __all__ = ['BUDGETS', 'LR_FACTORS', 'EpochLogits', 'default_budgets', 'run_dir', 'train_run', 'read_run', 'subset', 'val_losses',
@@ -172,7 +172,7 @@ def sweep(data=None, *,           # a data set's name or a folder of class folde
         for lr in sorted({lr0, a, b}): train_run(iset, replace(c, lr=lr), seeds, run_dir(out, e, lr), **kw)
         cells += [dict(epochs=e, setting='shared', lr_ce=lr0, lr_bce=lr0), dict(epochs=e, setting='own', lr_ce=a, lr_bce=b)]
     write_json(Path(out)/'sweep.json', dict(settings=base, budgets=budgets, seeds=seeds, lr=lr0, grid=grid, tune_frac=tune_frac,
-               cells=cells, run_date=time.strftime('%Y-%m-%d'), machine=_machine(base['device']), versions=_versions()))
+               cells=cells, run_date=time.strftime('%Y-%m-%d'), machine=machine(base['device']), versions=versions()))
     return write_sweep_report(out)
 
 # %% ../nbs/12_sweep.ipynb #2285c657

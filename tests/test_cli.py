@@ -29,11 +29,13 @@ def assert_one_line_error(r, *words):
 @pytest.mark.parametrize('args,words', [
     (['--data', 'no/such/folder'], ['no/such/folder']),
     (['--arch', 'resnet35'], ['unknown architecture']),
-    (['--epochs', '0'], ['--epochs']),
+    (['--epochs', '0'], ['--epochs', 'expected a value in [1, inf], got 0']),
     (['--seeds', '-1'], ['--seeds']),
     (['--seeds', '1', '1'], ['distinct']),
     (['--size', 'big'], ['--size']),
     (['--tune-frac', '1.5'], ['--tune-frac']),
+    (['--tune-frac', 'nan'], ['--tune-frac', 'finite']),
+    (['--lr', 'inf'], ['--lr', 'finite']),
     (['--alpha', '0'], ['--alpha', 'strictly between 0 and 1']),
     (['--alpha', '1'], ['--alpha']),
     (['--alpha', 'nan'], ['--alpha']),
@@ -46,6 +48,16 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, args, words):
     r = cvl('compare', *args, '--out', out)
     assert_one_line_error(r, *words)
     assert not out.exists()
+
+def test_refused_in_process_before_any_work(tmp_path, capsys):
+    "`main` itself (as a notebook calls it) answers exit status 2 and one line, and writes nothing."
+    from classification_vs_labeling.cli import main
+    assert main(['compare', '--arch', 'resnet35', '--out', str(tmp_path/'never')]) == 2
+    err = capsys.readouterr().err
+    assert 'unknown architecture' in err and len(err.splitlines()) == 1 and not (tmp_path/'never').exists()
+    assert main(['bench', '--n', '74', '--out', str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert 'is a folder' in err and len(err.splitlines()) == 1
 
 def test_empty_folder_and_single_class(tmp_path):
     (tmp_path/'empty').mkdir()

@@ -9,7 +9,7 @@ LAYERS = [   # lowest first, as in DESIGN.md
     {'data'},
     {'fastpath', 'train'},
     {'metrics', 'calibration', 'ood', 'conformal', 'multilabel', 'count'},
-    {'report', 'sweep', 'sweep_plots', 'bench'},
+    {'tables', 'report', 'sweep', 'sweep_plots', 'bench'},
     {'cli'},
 ]
 RANK = {m: i for i, layer in enumerate(LAYERS) for m in layer}

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from hypothesis import given, settings, strategies as st, HealthCheck
 from markdown_it import MarkdownIt
-from classification_vs_labeling import core, data as D, report as R, train as T, metrics as M, calibration as C, ood as O
+from classification_vs_labeling import core, data as D, report as R, tables as TB, train as T, metrics as M, calibration as C, ood as O
 from classification_vs_labeling.cli import main
 from test_cli import digits_tree, ENV
 
@@ -265,7 +265,7 @@ def _failing_writes(monkeypatch, exc):
         with real(path) as tmp:
             yield tmp
             raise exc
-    for mod in (R, T): monkeypatch.setattr(mod, 'atomic_path', failing)
+    for mod in (R, TB, T): monkeypatch.setattr(mod, 'atomic_path', failing)
     yield
 
 @pytest.mark.parametrize('err,words', [(OSError(errno.ENOSPC, 'No space left on device'), ['run.json: No space left on device (the disk is full)']),
@@ -301,7 +301,7 @@ def _kill_at(monkeypatch, n:int, after:bool):
             if count[0] == n and not after:
                 shutil.copy(tmp, tmp.with_name(tmp.name.replace('.tmp', '.killed.tmp'))); raise _Killed
         if count[0] == n: raise _Killed
-    for mod in (R, T): monkeypatch.setattr(mod, 'atomic_path', dying)
+    for mod in (R, TB, T): monkeypatch.setattr(mod, 'atomic_path', dying)
     yield
 
 @pytest.fixture(scope='module')
@@ -351,7 +351,7 @@ def test_real_kill_before_a_rename_then_resume(tmp_path, digits, one_seed):
 HOSTILE = ['<img src=x onerror=alert(1)>.png', 'evil\n# Injected heading [click](javascript:alert(1)).png', 'tick`tock``.png',
            '*star*_under_|pipe|~~strike~~.png', '&lt;amp.png', ' spaced .png']
 
-def _esc(s): return R._CTRL.sub(lambda m: repr(m.group())[1:-1], s)
+def _esc(s): return TB._CTRL.sub(lambda m: repr(m.group())[1:-1], s)
 
 def test_report_escapes_hostile_names(tmp_path, digits, reference, capsys, monkeypatch):
     fake_training(monkeypatch, reference)
@@ -376,7 +376,7 @@ def test_report_escapes_hostile_names(tmp_path, digits, reference, capsys, monke
 @given(st.text(min_size=1, max_size=40))
 @settings(max_examples=200, deadline=None)
 def test_md_code_and_md_text_show_any_string_as_it_is(s):
-    toks = MarkdownIt().parse('- ' + R.md_code(s) + ' says ' + R.md_text(s))
+    toks = MarkdownIt().parse('- ' + TB.md_code(s) + ' says ' + TB.md_text(s))
     assert [t.type for t in toks] == ['bullet_list_open', 'list_item_open', 'paragraph_open', 'inline', 'paragraph_close',
                                       'list_item_close', 'bullet_list_close']
     kids = toks[3].children

@@ -5,7 +5,8 @@ import numpy as np, pytest
 from scipy.special import softmax, expit
 from sklearn.metrics import accuracy_score, roc_auc_score
 from classification_vs_labeling.metrics import tune_split
-from classification_vs_labeling.report import metrics_from_arrays, results_table, CAVEAT_TARGETS
+from classification_vs_labeling.report import metrics_from_arrays
+from classification_vs_labeling.tables import results_table, CAVEAT_TARGETS
 
 S, N, K, NEAR, FAR = 3, 400, 6, 150, 250
 
