@@ -16,7 +16,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/'nbs'
-NOTEBOOKS = sorted(NBS.glob('[0-9][0-9]_*.ipynb')) + [NBS/'index.ipynb']
+NOTEBOOKS = sorted(NBS.glob('[0-9][0-9]*_*.ipynb')) + [NBS/'index.ipynb']   # 03_data, then its sub-chapters 03a_files, 03b_probes
 
 
 def work_copy(dest:Path) -> Path:

@@ -6,7 +6,7 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[1]/'classification_vs_labeling'
 LAYERS = [   # lowest first, as in DESIGN.md
     {'core', 'activations', 'losses'},
-    {'data'},
+    {'data', 'files', 'probes'},
     {'fastpath', 'train'},
     {'metrics', 'calibration', 'ood', 'conformal', 'multilabel', 'count'},
     {'report', 'sweep', 'bench'},
