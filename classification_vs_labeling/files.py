@@ -32,10 +32,10 @@ def open_image(fn, *, max_pixels:int|None=None) -> Image.Image:
     limit = MAX_PIXELS if max_pixels is None else max_pixels
     try: im = Image.open(fn)                                      # reads the header only
     except Image.DecompressionBombError: raise ImageRefused(f"too large: over {2*Image.MAX_IMAGE_PIXELS:,} pixels "
-                                                            f"(a decompression bomb?), over the limit of {limit:,} pixels (data.MAX_PIXELS)") from None
+                                                            f"(a decompression bomb?), over the limit of {limit:,} pixels (files.MAX_PIXELS)") from None
     with im:
         w, h = im.size
-        if w*h > limit: raise ImageRefused(f"too large: {w:,} x {h:,} = {w*h:,} pixels, over the limit of {limit:,} (data.MAX_PIXELS)")
+        if w*h > limit: raise ImageRefused(f"too large: {w:,} x {h:,} = {w*h:,} pixels, over the limit of {limit:,} (files.MAX_PIXELS)")
         im.load()
         if im.mode in ('I;16', 'I;16L', 'I;16B', 'I;16N', 'I', 'F'):   # Pillow's convert('RGB') would clip these at 255
             a = np.asarray(im, dtype=np.float64)

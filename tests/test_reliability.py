@@ -167,7 +167,7 @@ def test_decompression_bombs_skipped_with_the_limit(tmp_path, monkeypatch):
     _png(tmp_path/'ok.png')
     ok, sk = FL.scan_images([tmp_path/'bomb.png', tmp_path/'ok.png'])
     assert ok == [tmp_path/'ok.png']
-    assert sk[0][1] == f"too large: 12,000 x 12,000 = 144,000,000 pixels, over the limit of {FL.MAX_PIXELS:,} (data.MAX_PIXELS)"
+    assert sk[0][1] == f"too large: 12,000 x 12,000 = 144,000,000 pixels, over the limit of {FL.MAX_PIXELS:,} (files.MAX_PIXELS)"
     monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 5)                  # past twice Pillow's own limit it refuses to open
     with pytest.raises(FL.ImageRefused, match='decompression bomb.*over the limit of 1,000,000'): FL.open_image(tmp_path/'ok.png', max_pixels=10**6)
 
