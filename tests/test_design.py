@@ -8,6 +8,7 @@ LAYERS = [   # lowest first, as in DESIGN.md
     {'core', 'activations', 'losses'},
     {'data', 'files', 'probes'},
     {'fastpath', 'train'},
+    {'runs'},                  # the saved run the analyses' chapters share (above training, below them)
     {'metrics', 'calibration', 'ood', 'conformal', 'multilabel', 'count'},
     {'report', 'sweep', 'bench'},
     {'cli'},

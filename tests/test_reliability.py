@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from hypothesis import given, settings, strategies as st, HealthCheck
 from markdown_it import MarkdownIt
-from classification_vs_labeling import core, data as D, files as FL, report as R, train as T, metrics as M, calibration as C, ood as O
+from classification_vs_labeling import core, data as D, files as FL, report as R, train as T, runs as RN, metrics as M, calibration as C, ood as O
 from classification_vs_labeling.cli import main
 from test_cli import digits_tree, ENV
 
@@ -441,12 +441,12 @@ def test_damaged_saved_run_is_retrained_not_trusted(tmp_path, monkeypatch):
     "`saved_run` reads a saved file back: a damaged one is named and replaced."
     fresh = T.Predictions(['a', 'b'], [0, 1], np.eye(2), np.eye(2))
     monkeypatch.setenv('CVL_RUNS', str(tmp_path))
-    monkeypatch.setattr(T, 'load_set', lambda data, **kw: None)
-    monkeypatch.setattr(T, 'train_pair', lambda iset, cfg, seed, progress: fresh)
-    f = T.run_file(T.RunConfig(core.default_data()), 0)
+    monkeypatch.setattr(RN, 'load_set', lambda data, **kw: None)
+    monkeypatch.setattr(RN, 'train_pair', lambda iset, cfg, seed, progress: fresh)
+    f = RN.run_file(T.RunConfig(core.default_data()), 0)
     f.parent.mkdir(parents=True, exist_ok=True); f.write_bytes(b'PK\x03\x04 torn')
     lines = []
-    p = T.saved_run(log=lines.append)
+    p = RN.saved_run(log=lines.append)
     assert any(str(f) in l and 'training it again' in l for l in lines) and (p.ce_logits == fresh.ce_logits).all()
     assert (T.Predictions.load(f).ce_logits == fresh.ce_logits).all()
 
