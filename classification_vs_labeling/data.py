@@ -23,7 +23,7 @@ from fastai.data.core import DataLoaders
 from fastai.torch_core import set_seed
 from fastai.vision.data import ImageBlock
 from fastai.vision.augment import Resize, ResizeMethod, aug_transforms
-from .core import run_defaults
+from .core import run_defaults, check_int, check_number
 from .files import CVLImage, walk_files, dedupe_files, scan_images, scan_folder, write_once, _identity
 from .probes import probe_items
 
@@ -71,9 +71,13 @@ class ImageSet:
     def __repr__(self): return f"ImageSet({self.summary()})"
 
 # %% ../nbs/03_data.ipynb #63f6298d
+def _check_split(valid_pct, seed) -> tuple[float, int]:
+    "`valid_pct` (a fraction in [0, 1)) and `seed` (a seed scikit-learn takes), checked at the door."
+    return check_number(valid_pct, 'valid_pct', lo=0, hi=1, hi_open=True), check_int(seed, 'seed', lo=0, hi=2**32 - 1)
+
 def valid_split(labels, valid_pct:float=0.2, seed:int=42) -> np.ndarray:
     "Sorted indices of a random validation split, stratified by label when every class has 2+ items; same seed, same split."
-    if not 0 <= valid_pct < 1: raise ValueError(f"valid_pct: expected a fraction in [0, 1), got {valid_pct}")
+    valid_pct, seed = _check_split(valid_pct, seed)
     idx = np.arange(len(labels))
     n_valid = min(len(idx) - 1, int(np.ceil(valid_pct*len(idx))))     # always leave at least one item to train on
     if n_valid < 1: return idx[:0]
@@ -93,6 +97,7 @@ def pets_label(fname) -> str:
 # %% ../nbs/03_data.ipynb #c59d7bfe
 def pets(path=None, *, valid_pct:float=0.2, seed:int=42) -> ImageSet:
     "Oxford-IIIT PETS, 37 breeds labelled from file names; `path=None` downloads it with fastai's `untar_data`."
+    valid_pct, seed = _check_split(valid_pct, seed)         # before a download or a scan
     path = untar_data(URLs.PETS)/'images' if path is None else Path(path)
     if (path/'images').is_dir(): path = path/'images'
     if not path.is_dir(): raise FileNotFoundError(f"pets: no folder at {path}: expected PETS' images/ folder of Breed_name_<number>.jpg files (or path=None to download it)")
@@ -122,6 +127,7 @@ def folder_set(path,                 # a folder of class folders: path/<class>/<
                name=None             # the set's name (default: the folder's)
               ) -> ImageSet:
     "Images in `path/<class>/...`, labelled by class folder; folders in `ood_classes` and images under `ood_path` are out-of-domain."
+    valid_pct, seed = _check_split(valid_pct, seed)
     if path is None or not Path(path).exists():
         raise FileNotFoundError(f"folder_set: no folder at {path}: expected path/<class>/<image> with 2 or more class folders")
     path = Path(path)
@@ -195,6 +201,7 @@ def show_images(items,           # image files
                 size:float=1.2   # inches per image
                ) -> plt.Figure:
     "A grid of images as fastai loads them (3-channel), with optional titles; returns the Figure."
+    ncols, size = check_int(ncols, 'ncols', lo=1), check_number(size, 'size', lo=0, lo_open=True)
     items = list(items); nrows = max(1, -(-len(items)//ncols))
     lines = max((str(t).count('\n') + 1 for t in titles), default=0) if titles is not None else 0
     fig, axs = plt.subplots(nrows, ncols, figsize=(ncols*size, nrows*(size + 0.16*lines)), squeeze=False)   # room for each title's lines
@@ -244,6 +251,7 @@ def load_set(data='mnist',           # a name in `DATA_CHOICES` or a folder of c
              scale:float|None=None   # full mode's scale (None: `CVL_SCALE`), which sizes the probes
             ) -> ImageSet:
     "The `ImageSet` for `data` (a name in `DATA_CHOICES` or a folder of class folders): its `held_out` classes (`RUN_DEFAULTS`), then the probes `ood` (a name in `OOD_CHOICES`, a folder, or None for the default), are out-of-domain; probes as `run_defaults(data, scale)` says."
+    valid_pct, seed = _check_split(valid_pct, seed)
     split = dict(valid_pct=valid_pct, seed=seed)
     if data == 'mnist': iset = mnist_set(ood='none', **split)
     elif data == 'pets': iset = pets(None, **split)
@@ -279,7 +287,9 @@ def synthetic_pets(dest=None,         # the folder to write (default: one in fas
                    seed:int=0         # seed of the stripes, shifts, brightness and noise
                   ) -> Path:
     "Benchmarks only: write `n` PETS-named JPEGs (`size` = width, height) in one flat folder once; each breed a colour and stripe pattern."
-    w, h = size; K, m = len(PETS_BREEDS), 64                # m: room to shift each stripe pattern by
+    n, seed = check_int(n, 'n', lo=1), check_int(seed, 'seed', lo=0)
+    if not (isinstance(size, (tuple, list)) and len(size) == 2): raise ValueError(f"size: expected (width, height), got {size!r}")
+    w, h = (check_int(v, 'size', lo=1) for v in size); K, m = len(PETS_BREEDS), 64   # m: room to shift each stripe pattern by
     def write(tmp):
         rng = np.random.default_rng(seed)
         # 6 colours x 7 stripe directions: neither alone tells the 37 breeds apart, together they do
@@ -319,6 +329,7 @@ def matched_dls(iset:ImageSet,              # the items, their labels and the sp
                 device=None,                # where batches go (None: fastai's default)
                 **kwargs) -> tuple[DataLoaders, DataLoaders]:
     "(dls_ce, dls_bce): single-label and one-hot views of the same items, split, vocab and batch order."
+    size, bs, seed = check_int(size, 'size', lo=1), check_int(bs, 'bs', lo=1), check_int(seed, 'seed', lo=0)
     if num_workers is None and not torch.cuda.is_available(): num_workers = 0   # fork workers are slow on small CPUs
     if num_workers is not None: kwargs['num_workers'] = num_workers
     if device is not None: kwargs['device'] = device

@@ -14,6 +14,7 @@ from PIL import Image
 from fastcore.basics import ifnone
 from fastai.data.transforms import image_extensions
 from fastai.vision.core import PILImage
+from .core import check_int
 
 # %% auto #0
 __all__ = ['MAX_PIXELS', 'FINGERPRINT_PARTS', 'ImageRefused', 'open_image', 'CVLImage', 'scan_images', 'walk_files',
@@ -29,7 +30,7 @@ class ImageRefused(ValueError):
 
 def open_image(fn, *, max_pixels:int|None=None) -> Image.Image:
     "`fn` decoded as an 8-bit RGB image: 16- and 32-bit grayscale scaled to 8 bits (not clipped), more than `max_pixels` refused."
-    limit = MAX_PIXELS if max_pixels is None else max_pixels
+    limit = MAX_PIXELS if max_pixels is None else check_int(max_pixels, 'max_pixels', lo=1)
     try: im = Image.open(fn)                                      # reads the header only
     except Image.DecompressionBombError: raise ImageRefused(f"too large: over {2*Image.MAX_IMAGE_PIXELS:,} pixels "
                                                             f"(a decompression bomb?), over the limit of {limit:,} pixels (files.MAX_PIXELS)") from None
@@ -66,7 +67,7 @@ def _why_not_image(fn) -> str | None:
 def scan_images(files, *, n_workers:int|None=None) -> tuple[list[Path], list[tuple[str, str]]]:
     "Split `files` into images fastai can load (sorted) and (path, reason) for the rest; never raises on a bad file."
     files = sorted({Path(f) for f in files}, key=str)
-    n_workers = ifnone(n_workers, min(8, os.cpu_count() or 1))
+    n_workers = check_int(ifnone(n_workers, min(8, os.cpu_count() or 1)), 'n_workers', lo=1)
     with warnings.catch_warnings():  # Pillow warns about odd files we report anyway; set here, not in the threads
         warnings.simplefilter('ignore')
         if n_workers > 1 and len(files) > 32:
@@ -131,7 +132,7 @@ def write_once(dest,          # the folder to fill
                write          # `write(tmp)` writes them into the temporary folder `tmp`
               ) -> Path:
     "Return `dest` if it holds `n` files matching `pattern`; else `write` them into a temporary folder and rename it to `dest`."
-    dest = Path(dest)
+    dest, n = Path(dest), check_int(n, 'n', lo=0)
     if dest.is_dir() and _n_files(dest, pattern) == n: return dest
     if dest.exists() and _n_files(dest, pattern) != sum(1 for f in dest.rglob('*') if f.is_file()):
         raise ValueError(f"{dest} already holds other files: pass an empty or new folder")

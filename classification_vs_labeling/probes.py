@@ -12,6 +12,7 @@ import numpy as np
 import matplotlib
 from PIL import Image, ImageDraw, ImageFont
 from fastai.data.external import fastai_path
+from .core import check_int
 from .files import scan_folder, write_once
 
 # %% auto #0
@@ -21,6 +22,10 @@ __all__ = ['PROBES', 'font_files', 'letters', 'photo_arrays', 'photos', 'probe_i
 _FONTS = ('DejaVuSans.ttf', 'DejaVuSans-Bold.ttf', 'DejaVuSans-Oblique.ttf', 'DejaVuSerif.ttf', 'DejaVuSerif-Bold.ttf',
           'DejaVuSerif-Italic.ttf', 'DejaVuSansMono.ttf', 'DejaVuSansMono-Bold.ttf', 'STIXGeneral.ttf', 'STIXGeneralBol.ttf',
           'STIXGeneralItalic.ttf')
+
+def _check_probe(n, size, seed) -> tuple[int, int, int]:
+    "A probe's `n`, `size` and `seed`, checked at the door."
+    return check_int(n, 'n', lo=1), check_int(size, 'size', lo=1), check_int(seed, 'seed', lo=0)
 
 def font_files() -> list[Path]:
     "The TrueType fonts we draw letters with, from matplotlib's bundled mpl-data/fonts/ttf."
@@ -47,6 +52,7 @@ def letters(dest=None,     # the folder to write (default: one in fastai's data 
             seed:int=0     # seed of the letters, fonts, sizes, positions and tilts
            ) -> Path:
     "Write `n` out-of-domain probes, letters A-Z in matplotlib's bundled fonts, as `dest/<i>_<letter>.png` once; return `dest`."
+    n, size, seed = _check_probe(n, size, seed)
     def write(tmp):
         rng, fonts = np.random.default_rng(seed), font_files()
         for i in range(n):
@@ -76,6 +82,7 @@ def photos(dest=None,      # the folder to write (default: one in fastai's data 
            seed:int=0      # seed of the photos, crop sizes and places
           ) -> Path:
     "Write `n` out-of-domain probes, random crops of scikit-image's bundled photos, as `dest/<i>_<photo>.png` once; return `dest`."
+    n, size, seed = _check_probe(n, size, seed)
     def write(tmp):
         rng, arrs = np.random.default_rng(seed), photo_arrays()
         names = sorted(arrs)
@@ -91,6 +98,7 @@ PROBES = {'letters': letters, 'photos': photos}
 
 def probe_items(ood, *, size:int=28, n:int=500) -> tuple[list[Path], list[tuple[str, str]]]:
     "Out-of-domain images from `ood`: 'letters', 'photos', 'letters+photos', 'none' (`n` of each kind), a list of those names, or a folder."
+    size, n = check_int(size, 'size', lo=1), check_int(n, 'n', lo=1)
     if ood is None or (isinstance(ood, str) and ood == 'none'): return [], []
     names = ood.split('+') if isinstance(ood, str) else [ood] if isinstance(ood, os.PathLike) else list(ood)
     if all(isinstance(o, str) and o in PROBES for o in names):

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from fastai.data.external import fastai_path
 from . import __version__
-from .core import run_defaults, default_data, RUN_DEFAULTS
+from .core import run_defaults, default_data, check_int, check_number, RUN_DEFAULTS
 from .data import ImageSet, load_set
 from .train import RunConfig, Predictions, train_pair
 
@@ -46,6 +46,7 @@ def t4_steps(data:str) -> dict[str, float]:
 
 def t4_minutes(steps, scale:float=1.0) -> int:
     "Whole minutes (rounded) that `steps`, a list of (data set, step) pairs, take on a Colab T4; training scaled by `scale`."
+    scale = check_number(scale, 'scale', lo=0, hi=1, lo_open=True)
     return round(sum(t4_steps(d)[s]*(scale if s == 'train' else 1) for d, s in steps)/60)
 
 def _minutes(m:int) -> str: return 'under a minute' if m < 1 else f"about {m} minute{'s' if m > 1 else ''}"
@@ -64,6 +65,7 @@ def describe_run(cfg:RunConfig, seed:int=0) -> str:
 
 def run_file(cfg:RunConfig, seed:int=0) -> Path:
     "The saved run of `cfg` and `seed` in `runs_dir()`: its main settings in words, then a hash of every setting and the package version."
+    seed = check_int(seed, 'seed', lo=0)
     d = run_defaults(cfg.data)   # the out-of-domain images are part of a run: new probes or held-out classes, a new file
     key = json.dumps({**asdict(cfg), 'ood': d['ood'], 'held_out': d['held_out'], 'seed': seed, 'version': __version__}, sort_keys=True)
     name = cfg.data if cfg.data in RUN_DEFAULTS else Path(cfg.data).name
@@ -77,7 +79,7 @@ def saved_run(data=None,           # a data set's name, a folder or a loaded `Im
               log=print            # where the line saying which run is used goes
              ) -> Predictions:
     "One paired run on `data` (a name, a folder or a loaded `ImageSet`; default: the mode's), trained once and saved in `runs_dir()`."
-    iset = data if isinstance(data, ImageSet) else None
+    seed, iset = check_int(seed, 'seed', lo=0), data if isinstance(data, ImageSet) else None
     name = iset.name if iset is not None else str(data or default_data())
     cfg = RunConfig(name)
     f, what = run_file(cfg, seed), describe_run(cfg, seed)

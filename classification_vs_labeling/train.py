@@ -74,6 +74,7 @@ def check_arch(arch:str) -> str:
 # %% ../nbs/04_train.ipynb #72da0576
 def small_cnn(n_out:int, n_in:int=3) -> nn.Sequential:
     "A (body, head) CNN for small images: four stride-2 ConvLayers (conv, batchnorm, ReLU), average pool, linear."
+    n_out, n_in = check_int(n_out, 'n_out', lo=1), check_int(n_in, 'n_in', lo=1)
     body = nn.Sequential(ConvLayer(n_in, 16, stride=2), ConvLayer(16, 32, stride=2),
                          ConvLayer(32, 64, stride=2), ConvLayer(64, 128, stride=2))
     return nn.Sequential(body, nn.Sequential(nn.AdaptiveAvgPool2d(1), Flatten(), nn.Linear(128, n_out)))
@@ -81,7 +82,7 @@ def small_cnn(n_out:int, n_in:int=3) -> nn.Sequential:
 # %% ../nbs/04_train.ipynb #9d9cf40f
 def create_model(arch:str, n_out:int, pretrained:bool=False):
     "(model, splitter, normalisation stats or None) for `arch`, as fastai's `vision_learner` would build them."
-    check_arch(arch)
+    check_arch(arch); n_out = check_int(n_out, 'n_out', lo=1)
     if arch == 'small': return small_cnn(n_out), default_split, None
     fn = getattr(torchvision.models, arch)
     meta = model_meta.get(fn, {'split': default_split})
@@ -102,6 +103,7 @@ def plain_learners(dls_ce:DataLoaders,     # single-label loaders (the first of 
                    thresh:float=0.5,       # the labeler's threshold for `accuracy_multi`
                    **kwargs) -> tuple[Learner, Learner]:
     "A classifier on `dls_ce` and a labeler on `dls_bce`, each with the loss fastai picks from its block, same init."
+    seed, thresh = check_int(seed, 'seed', lo=0), check_number(thresh, 'thresh', lo=0, hi=1)
     learns = []
     for dls, metrics in ((dls_ce, accuracy), (dls_bce, partial(accuracy_multi, thresh=thresh))):
         set_seed(seed)
@@ -161,7 +163,7 @@ def paired_learner(dls:DataLoaders,        # single-label loaders (the first of 
                    seed:int=0,             # seed of the one network both models copy
                    **kwargs) -> Learner:
     "One fastai `Learner` that trains a classifier and a labeler, same initial weights, on the same batches."
-    set_seed(seed)
+    set_seed(check_int(seed, 'seed', lo=0))
     k = len(dls.vocab)
     model, split, stats = create_model(arch, k, pretrained)
     add_normalize(dls, stats)
@@ -177,6 +179,7 @@ def check_build(arch:str,              # 'small' or a torchvision model name
                 pretrained:bool=False  # fetch the ImageNet weights too
                ):
     "Build `arch` (downloading its weights if `pretrained`) and compute the paired loss, as in training, on a dummy batch of `size`-pixel images; a one-line ValueError if it cannot."
+    n_classes, size = check_int(n_classes, 'n_classes', lo=1), check_int(size, 'size', lo=1)
     try:
         m = PairedModel(create_model(arch, n_classes, pretrained=False)[0]).train()   # training mode: some models answer differently
         with torch.no_grad(): PairedLoss(n_classes)(m(torch.zeros(2, 3, size, size)), torch.arange(2) % n_classes)
@@ -324,6 +327,7 @@ def train_pair(iset:ImageSet,        # the images, their labels and the split
                fast:bool=False,      # the fast path of chapter 13: images decoded once, augmented on the device
                **kwargs) -> Predictions:
     "Train a classifier and a labeler on `iset` with settings `cfg` (its batch size fitted to the split) and return their `Predictions`."
+    seed = check_int(seed, 'seed', lo=0)
     cfg = fit_config(cfg or RunConfig(), iset)
     if fast:   # chapter 13: images decoded once into a tensor, augmented on the device, mixed precision on CUDA
         dls = cached_dls(iset, cfg.size, bs=cfg.bs, seed=seed, device=device, augment=cfg.augment)

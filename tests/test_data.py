@@ -310,3 +310,27 @@ def test_load_set_reads_run_defaults(monkeypatch):
         assert RUN_DEFAULTS['mnist']['ood'] == 'letters+photos' and len(s.ood_items) - len(near) == 1000
         assert s.classes == sorted(set(map(str, range(10))) - set(RUN_DEFAULTS['mnist']['held_out'])) and len(near) == 1000
         assert np.array(PILImage.create(s.ood_items[-1])).shape[:2] == (28, 28)
+
+# ---- scalars checked at the door ----
+
+BAD = {'nan': float('nan'), 'text': 'abc', 'a bool': True, 'negative': -1, 'complex': 1j, 'a list': [1, 2]}
+_TOY = ImageSet('toy', ['a/1.png', 'b/2.png'], ['a', 'b'], [1])
+DOOR = {   # call(tmp, **{param: bad}), param: each refuses before any scan, download, decode or write
+    'valid_split-valid_pct': (lambda tmp, **kw: valid_split(['a', 'b']*5, **kw), 'valid_pct'),
+    'valid_split-seed': (lambda tmp, **kw: valid_split(['a', 'b']*5, **kw), 'seed'),
+    'pets-valid_pct': (lambda tmp, **kw: pets(tmp/'pets', **kw), 'valid_pct'), 'folder_set-seed': (lambda tmp, **kw: folder_set(tmp/'f', **kw), 'seed'),
+    'load_set-valid_pct': (lambda tmp, **kw: load_set('mnist', **kw), 'valid_pct'), 'load_set-seed': (lambda tmp, **kw: load_set('mnist', **kw), 'seed'),
+    'matched_dls-size': (lambda tmp, **kw: matched_dls(_TOY, **kw), 'size'), 'matched_dls-bs': (lambda tmp, **kw: matched_dls(_TOY, size=8, **kw), 'bs'),
+    'matched_dls-seed': (lambda tmp, **kw: matched_dls(_TOY, size=8, **kw), 'seed'),
+    'show_images-ncols': (lambda tmp, **kw: show_images([], **kw), 'ncols'), 'show_images-size': (lambda tmp, **kw: show_images([], **kw), 'size'),
+    'synthetic_pets-n': (lambda tmp, **kw: synthetic_pets(tmp/'syn', **kw), 'n'), 'synthetic_pets-seed': (lambda tmp, **kw: synthetic_pets(tmp/'syn', **kw), 'seed'),
+    'synthetic_pets-size': (lambda tmp, size: synthetic_pets(tmp/'syn', size=[1, 2, 3] if isinstance(size, list) else (size, 8)), 'size'),
+}
+
+@pytest.mark.parametrize('bad', BAD)
+@pytest.mark.parametrize('case', DOOR)
+def test_scalars_refused_at_the_door_naming_the_parameter(case, bad, tmp_path):
+    call, param = DOOR[case]
+    with pytest.raises(ValueError) as e: call(tmp_path, **{param: BAD[bad]})
+    assert str(e.value).startswith(f'{param}: expected') and '\n' not in str(e.value), str(e.value)
+    assert list(tmp_path.iterdir()) == []                               # nothing written

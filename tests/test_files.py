@@ -128,3 +128,14 @@ def test_fingerprint_names_the_part_that_changed(tmp_path):
     assert fingerprint(folder_set(tmp_path/'moved')) == after
     os.rename(tmp_path/'moved'/'coat'/f.name, tmp_path/'moved'/'building'/f.name)       # a file moved between classes
     assert [k for k, v in fingerprint(folder_set(tmp_path/'moved')).items() if v != after[k]] == ['items', 'split']
+
+
+BAD = {'nan': float('nan'), 'text': 'abc', 'a bool': True, 'zero or less': -1, 'a fraction': 2.5}
+
+@pytest.mark.parametrize('bad', BAD)
+@pytest.mark.parametrize('call,param', [(lambda tmp, **kw: open_image(tmp/'a.png', **kw), 'max_pixels'),
+                                        (lambda tmp, **kw: scan_images([], **kw), 'n_workers'),
+                                        (lambda tmp, **kw: write_once(tmp/'x', pattern='*', write=None, **kw), 'n')], ids=['open_image', 'scan_images', 'write_once'])
+def test_scalars_refused_at_the_door_naming_the_parameter(tmp_path, call, param, bad):
+    with pytest.raises(ValueError) as e: call(tmp_path, **{param: BAD[bad]})
+    assert str(e.value).startswith(f'{param}: expected') and '\n' not in str(e.value), str(e.value)

@@ -45,3 +45,14 @@ def test_probe_items_names_draw_n_of_each(tmp_path, monkeypatch):
     both, _ = probe_items('letters+photos', size=20, n=7)
     assert len(both) == 14 and {Image.open(f).size for f in both} == {(20, 20)}
     assert probe_items(['photos'], size=20, n=7)[0] == sorted((tmp_path/'p').glob('*.png'))
+
+
+BAD = {'nan': float('nan'), 'text': 'abc', 'a bool': True, 'negative': -1, 'a fraction': 2.5}
+
+@pytest.mark.parametrize('bad', BAD)
+@pytest.mark.parametrize('call,param', [(letters, 'n'), (letters, 'size'), (photos, 'seed'), (photos, 'n'),
+                                        (lambda dest, **kw: probe_items('none', **kw), 'size'), (lambda dest, **kw: probe_items('letters', **kw), 'n')])
+def test_scalars_refused_at_the_door_naming_the_parameter(tmp_path, call, param, bad):
+    with pytest.raises(ValueError) as e: call(tmp_path/'p', **{param: BAD[bad]})
+    assert str(e.value).startswith(f'{param}: expected') and '\n' not in str(e.value), str(e.value)
+    assert not (tmp_path/'p').exists()                               # refused before anything is written

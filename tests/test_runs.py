@@ -91,3 +91,16 @@ def test_chapter_04s_cost_arithmetic():
     assert RN.cost_line('04_train').startswith('Full mode on a Colab T4: about ') and 'estimate' in RN.cost_line('04_train')
     assert 'Google Drive' in RN.cost_line('06_calibration') and 'nothing to download' in RN.cost_line('01_activations')
     assert RN.cost_line('04b_runs') == RN.cost_line('03a_files') == RN.cost_line('01_activations')   # the sub-chapters download and train nothing
+
+
+BAD = {'nan': float('nan'), 'text': 'abc', 'a bool': True, 'negative': -1, 'complex': 1j}
+
+@pytest.mark.parametrize('bad', BAD)
+@pytest.mark.parametrize('call,param', [(lambda **kw: RN.t4_minutes([('pets', 'train')], **kw), 'scale'),
+                                        (lambda **kw: run_file(RunConfig('mnist'), **kw), 'seed'), (lambda **kw: saved_run('mnist', **kw), 'seed')],
+                         ids=['t4_minutes', 'run_file', 'saved_run'])
+def test_scalars_refused_at_the_door_naming_the_parameter(call, param, bad, tmp_path, monkeypatch):
+    monkeypatch.setenv('CVL_RUNS', str(tmp_path))
+    monkeypatch.setattr(RN, 'train_pair', lambda *a, **kw: pytest.fail('trained'))
+    with pytest.raises(ValueError) as e: call(**{param: BAD[bad]})
+    assert str(e.value).startswith(f'{param}: expected') and '\n' not in str(e.value), str(e.value)

@@ -3,7 +3,8 @@ predictions (kept, read back, and refused when damaged or inconsistent)."""
 import numpy as np
 import pytest
 from classification_vs_labeling.data import ImageSet
-from classification_vs_labeling.train import RunConfig, Predictions, check_build, fit_batch_size, fit_config
+from classification_vs_labeling.train import (RunConfig, Predictions, check_build, fit_batch_size, fit_config, small_cnn, create_model,
+                                              plain_learners, paired_learner, train_pair)
 
 
 def test_check_build_refuses_what_cannot_train():
@@ -53,3 +54,19 @@ def test_predictions_refuse_what_does_not_fit(preds, tmp_path):
     f.write_bytes(f.read_bytes()[:100])
     with pytest.raises(ValueError, match='not a readable predictions file') as e: Predictions.load(f)
     assert str(f) in str(e.value)
+
+
+BAD = {'nan': float('nan'), 'text': 'abc', 'a bool': True, 'negative': -1, 'complex': 1j}
+DOOR = [   # each refuses before it builds, loads or trains anything
+    (lambda **kw: small_cnn(**{'n_out': 3, **kw}), 'n_out'), (lambda **kw: small_cnn(3, **kw), 'n_in'),
+    (lambda **kw: create_model('small', **kw), 'n_out'), (lambda **kw: check_build('small', **{'n_classes': 3, 'size': 28, **kw}), 'n_classes'),
+    (lambda **kw: check_build('small', 3, **kw), 'size'), (lambda **kw: plain_learners(None, None, **kw), 'seed'),
+    (lambda **kw: plain_learners(None, None, **kw), 'thresh'), (lambda **kw: paired_learner(None, **kw), 'seed'),
+    (lambda **kw: train_pair(None, **kw), 'seed')]
+
+@pytest.mark.parametrize('bad', BAD)
+@pytest.mark.parametrize('call,param', DOOR, ids=['small_cnn', 'small_cnn-n_in', 'create_model', 'check_build', 'check_build-size',
+                                                  'plain_learners', 'plain_learners-thresh', 'paired_learner', 'train_pair'])
+def test_scalars_refused_at_the_door_naming_the_parameter(call, param, bad):
+    with pytest.raises(ValueError) as e: call(**{param: BAD[bad]})
+    assert str(e.value).startswith(f'{param}: expected') and '\n' not in str(e.value), str(e.value)
