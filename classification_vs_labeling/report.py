@@ -13,7 +13,8 @@ import numpy as np
 import matplotlib.pyplot as plt
 import torch
 from .core import atomic_path, device_name, run_defaults, softmax_probs, sigmoid_probs, check_int, check_fraction
-from .data import ImageSet, load_set, fingerprint, FINGERPRINT_PARTS
+from .data import ImageSet, load_set
+from .files import fingerprint, FINGERPRINT_PARTS
 from .train import RunConfig, Predictions, train_pair, fit_config, check_build
 from .tables import CAVEAT_TARGETS, CONFORMAL_METHODS, results_table, write_report
 from . import metrics as M, calibration as C, ood as O, conformal as CF

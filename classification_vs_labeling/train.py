@@ -6,33 +6,30 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/train.html.md"""
 
 # %% ../nbs/04_train.ipynb #42415073
 from __future__ import annotations
-import hashlib, json, os
 import zipfile
 from contextlib import ExitStack
 from copy import deepcopy
-from dataclasses import dataclass, field, asdict, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 import numpy as np
 import torch
 import torchvision
 from torch import nn
 import torch.nn.functional as F
+from fastcore.meta import delegates
 from fastai.vision.all import (Learner, DataLoaders, vision_learner, create_vision_model, model_meta, default_split,
                                ConvLayer, Flatten, Normalize, CrossEntropyLossFlat, BCEWithLogitsLossFlat, accuracy,
                                accuracy_multi, set_seed, noop, L, partial, Callback, CancelFitException)
-from fastai.data.external import fastai_path
-from . import __version__
 from .core import (atomic_path, run_defaults, default_data, check_int, check_number, check_classes, to_np,
-                                             LR, softmax_probs, sigmoid_probs, RUN_DEFAULTS)
-from .data import ImageSet, matched_dls, load_set
+                                             LR, softmax_probs, sigmoid_probs)
+from .data import ImageSet, matched_dls
 from .fastpath import cached_dls, speed_up
 
 # %% auto #0
-__all__ = ['COLAB_T4', 'DATA_SIZES', 'DRIVE', 'FULL_MODE_WORK', 'RunConfig', 'arch_names', 'check_arch', 'small_cnn',
-           'create_model', 'add_normalize', 'plain_learners', 'PairedModel', 'PairedLoss', 'ce_accuracy',
-           'bce_accuracy_multi', 'bce_exact_match', 'paired_splitter', 'paired_learner', 'check_build', 'Predictions',
-           'predict_pair', 'fit_batch_size', 'fit_config', 'StopOnNaN', 'TrainingDiverged', 'train_pair', 't4_steps',
-           't4_minutes', 'runs_dir', 'describe_run', 'run_file', 'saved_run', 'cost_line']
+__all__ = ['RunConfig', 'arch_names', 'check_arch', 'small_cnn', 'create_model', 'add_normalize', 'plain_learners', 'PairedModel',
+           'PairedLoss', 'ce_accuracy', 'bce_accuracy_multi', 'bce_exact_match', 'paired_splitter', 'paired_learner',
+           'check_build', 'Predictions', 'predict_pair', 'fit_batch_size', 'fit_config', 'StopOnNaN',
+           'TrainingDiverged', 'train_pair']
 
 # %% ../nbs/04_train.ipynb #1882141e
 @dataclass
@@ -77,6 +74,7 @@ def check_arch(arch:str) -> str:
 # %% ../nbs/04_train.ipynb #72da0576
 def small_cnn(n_out:int, n_in:int=3) -> nn.Sequential:
     "A (body, head) CNN for small images: four stride-2 ConvLayers (conv, batchnorm, ReLU), average pool, linear."
+    n_out, n_in = check_int(n_out, 'n_out', lo=1), check_int(n_in, 'n_in', lo=1)
     body = nn.Sequential(ConvLayer(n_in, 16, stride=2), ConvLayer(16, 32, stride=2),
                          ConvLayer(32, 64, stride=2), ConvLayer(64, 128, stride=2))
     return nn.Sequential(body, nn.Sequential(nn.AdaptiveAvgPool2d(1), Flatten(), nn.Linear(128, n_out)))
@@ -84,7 +82,7 @@ def small_cnn(n_out:int, n_in:int=3) -> nn.Sequential:
 # %% ../nbs/04_train.ipynb #9d9cf40f
 def create_model(arch:str, n_out:int, pretrained:bool=False):
     "(model, splitter, normalisation stats or None) for `arch`, as fastai's `vision_learner` would build them."
-    check_arch(arch)
+    check_arch(arch); n_out = check_int(n_out, 'n_out', lo=1)
     if arch == 'small': return small_cnn(n_out), default_split, None
     fn = getattr(torchvision.models, arch)
     meta = model_meta.get(fn, {'split': default_split})
@@ -95,9 +93,17 @@ def add_normalize(dls, stats):
     if stats and not any(isinstance(t, Normalize) for t in dls.after_batch.fs): dls.add_tfms([Normalize.from_stats(*stats)], 'after_batch')
 
 # %% ../nbs/04_train.ipynb #a9ad87f0
-def plain_learners(dls_ce:DataLoaders, dls_bce:DataLoaders, arch:str='small', pretrained:bool=False, seed:int=0,
-                   thresh:float=0.5, **kwargs) -> tuple[Learner, Learner]:
+@delegates(Learner, but=['metrics'])
+def plain_learners(dls_ce:DataLoaders,     # single-label loaders (the first of `matched_dls`)
+                   dls_bce:DataLoaders,    # one-hot loaders of the same items (the second)
+                   arch:str='small',       # 'small' or a torchvision model name
+                   *,
+                   pretrained:bool=False,  # start from ImageNet weights
+                   seed:int=0,             # seed of the initial weights, the same for both
+                   thresh:float=0.5,       # the labeler's threshold for `accuracy_multi`
+                   **kwargs) -> tuple[Learner, Learner]:
     "A classifier on `dls_ce` and a labeler on `dls_bce`, each with the loss fastai picks from its block, same init."
+    seed, thresh = check_int(seed, 'seed', lo=0), check_number(thresh, 'thresh', lo=0, hi=1)
     learns = []
     for dls, metrics in ((dls_ce, accuracy), (dls_bce, partial(accuracy_multi, thresh=thresh))):
         set_seed(seed)
@@ -149,9 +155,15 @@ def paired_splitter(split):
     "Parameter groups of a `PairedModel`: group i of the classifier together with group i of the labeler."
     return lambda m: L(list(a) + list(b) for a, b in zip(split(m.ce), split(m.bce)))
 
-def paired_learner(dls:DataLoaders, arch:str='small', pretrained:bool=False, seed:int=0, **kwargs) -> Learner:
+@delegates(Learner, but=['loss_func', 'splitter', 'metrics'])
+def paired_learner(dls:DataLoaders,        # single-label loaders (the first of `matched_dls`, or the fast path's)
+                   arch:str='small',       # 'small' or a torchvision model name
+                   pretrained:bool=False,  # start from ImageNet weights (the bodies frozen at first)
+                   *,
+                   seed:int=0,             # seed of the one network both models copy
+                   **kwargs) -> Learner:
     "One fastai `Learner` that trains a classifier and a labeler, same initial weights, on the same batches."
-    set_seed(seed)
+    set_seed(check_int(seed, 'seed', lo=0))
     k = len(dls.vocab)
     model, split, stats = create_model(arch, k, pretrained)
     add_normalize(dls, stats)
@@ -161,8 +173,13 @@ def paired_learner(dls:DataLoaders, arch:str='small', pretrained:bool=False, see
     return learn
 
 # %% ../nbs/04_train.ipynb #f2a3b4c5
-def check_build(arch:str, n_classes:int, size:int, pretrained:bool=False):
+def check_build(arch:str,              # 'small' or a torchvision model name
+                n_classes:int,         # outputs of each model
+                size:int,              # image side in pixels
+                pretrained:bool=False  # fetch the ImageNet weights too
+               ):
     "Build `arch` (downloading its weights if `pretrained`) and compute the paired loss, as in training, on a dummy batch of `size`-pixel images; a one-line ValueError if it cannot."
+    n_classes, size = check_int(n_classes, 'n_classes', lo=1), check_int(size, 'size', lo=1)
     try:
         m = PairedModel(create_model(arch, n_classes, pretrained=False)[0]).train()   # training mode: some models answer differently
         with torch.no_grad(): PairedLoss(n_classes)(m(torch.zeros(2, 3, size, size)), torch.arange(2) % n_classes)
@@ -246,7 +263,12 @@ def _logits(learn, dl):
     ce, bce, _ = _halves(out.float())
     return ce.numpy(), bce.numpy(), None if targs is None else targs.numpy()
 
-def predict_pair(learn:Learner, ood_items=(), seed:int=0, items=None) -> Predictions:
+def predict_pair(learn:Learner,   # a trained paired learner (`paired_learner`)
+                 ood_items=(),    # out-of-domain images to predict on too
+                 *,
+                 seed:int=0,      # the training seed, kept with the predictions
+                 items=None       # names of the validation items (default: the loaders' own)
+                ) -> Predictions:
     "`Predictions` of a trained paired learner on its validation set and on `ood_items`."
     dls = learn.dls
     ce, bce, targs = _logits(learn, dls.valid)
@@ -295,8 +317,17 @@ class TrainingDiverged(ValueError):
 def _diverged(seed, lr, where:str):
     return TrainingDiverged(f"seed {seed}: training diverged ({where}) with learning rate {lr:g}: try a smaller --lr")
 
-def train_pair(iset:ImageSet, cfg:RunConfig=None, seed:int=0, device=None, progress:bool=True, fast:bool=False, **kwargs) -> Predictions:
+@delegates(paired_learner, but=['arch', 'pretrained', 'seed', 'lr'])   # these come from `cfg` and `seed`
+def train_pair(iset:ImageSet,        # the images, their labels and the split
+               cfg:RunConfig=None,   # the run's settings (default: `RunConfig()`, the mode's)
+               *,
+               seed:int=0,           # seed of the initial weights and of the batches
+               device=None,          # where to train (default: a GPU when there is one)
+               progress:bool=True,   # show fastai's progress bars and epoch table
+               fast:bool=False,      # the fast path of chapter 13: images decoded once, augmented on the device
+               **kwargs) -> Predictions:
     "Train a classifier and a labeler on `iset` with settings `cfg` (its batch size fitted to the split) and return their `Predictions`."
+    seed = check_int(seed, 'seed', lo=0)
     cfg = fit_config(cfg or RunConfig(), iset)
     if fast:   # chapter 13: images decoded once into a tensor, augmented on the device, mixed precision on CUDA
         dls = cached_dls(iset, cfg.size, bs=cfg.bs, seed=seed, device=device, augment=cfg.augment)
@@ -310,104 +341,7 @@ def train_pair(iset:ImageSet, cfg:RunConfig=None, seed:int=0, device=None, progr
         if cfg.pretrained: learn.fine_tune(cfg.epochs, cfg.lr)
         else: learn.fit_one_cycle(cfg.epochs, cfg.lr)
         if nan.bad: raise _diverged(seed, cfg.lr, f"loss {nan.bad[2]} at epoch {nan.bad[0]}, batch {nan.bad[1]}")
-        try: return predict_pair(learn, iset.ood_items, seed, items=[iset.items[i] for i in iset.valid_idx])
+        try: return predict_pair(learn, iset.ood_items, seed=seed, items=[iset.items[i] for i in iset.valid_idx])
         except ValueError as e:
             if 'finite' not in str(e): raise
             raise _diverged(seed, cfg.lr, str(e)) from None
-
-# %% ../nbs/04_train.ipynb #39058bec
-COLAB_T4 = dict(           # assumptions for a free Colab runtime (one T4 GPU, 2 vCPUs), not measurements
-    download_mb_s=20,      # a fastai data set downloaded and extracted, MB per second
-    decode_img_s=300,      # JPEGs of about 500x375 decoded per second on the 2 vCPUs
-    write_img_s=150,       # such JPEGs drawn and written per second (the benchmark's synthetic PETS)
-    train_img_s=180,       # images per second through one resnet34 training step at 224px, float32
-    frozen_speedup=3,      # a step with the body frozen (only the head learns) against a full one
-    predict_speedup=3,     # a prediction against a training step
-    mixed_speedup=2.5)     # mixed precision on the T4's tensor cores against float32
-
-DATA_SIZES = {   # what full mode downloads and trains on: archive size, images, validation images, out-of-domain probes
-    'pets':   dict(download_mb=812,  n_items=7390, n_valid=1478, n_ood=1000, scan=True),
-    'pascal': dict(download_mb=1638, n_items=5011, n_valid=2510, n_ood=0,    scan=False)}
-
-def t4_steps(data:str) -> dict[str, float]:
-    "Seconds that each step of full mode takes on `data` on a Colab T4, from `COLAB_T4`'s assumptions."
-    a, d = COLAB_T4, DATA_SIZES[data]
-    n, v, epochs = d['n_items'] - d['n_valid'], d['n_valid'], RUN_DEFAULTS[data]['epochs']
-    pair = a['train_img_s']/2; predict = pair*a['predict_speedup']
-    return {'get': d['download_mb']/a['download_mb_s'] + (d['n_items']/a['decode_img_s'] if d['scan'] else 0),   # download, extract, scan
-            'train': n/(pair*a['frozen_speedup']) + v/predict + epochs*(n/pair + v/predict) + (v + d['n_ood'])/predict,
-            'pass': n/a['decode_img_s'],                                           # one pass of the loaders over the training images
-            'bench': d['n_items']*(1/a['write_img_s'] + 1/a['decode_img_s'])       # write the synthetic images, decode them once,
-                     + 3*(2*n/a['train_img_s'] + n/(pair*a['mixed_speedup']))}     # then 3 seeds of (a) plain and (b) fast
-
-def t4_minutes(steps, scale:float=1.0) -> int:
-    "Whole minutes (rounded) that `steps`, a list of (data set, step) pairs, take on a Colab T4; training scaled by `scale`."
-    return round(sum(t4_steps(d)[s]*(scale if s == 'train' else 1) for d, s in steps)/60)
-
-def _minutes(m:int) -> str: return 'under a minute' if m < 1 else f"about {m} minute{'s' if m > 1 else ''}"
-
-# %% ../nbs/04_train.ipynb #fe7078d1
-DRIVE = Path('/content/drive/MyDrive')   # where Colab mounts Google Drive
-
-def runs_dir() -> Path:
-    "Where saved runs live: `CVL_RUNS` when set; else `cvl_runs` in Google Drive when mounted (Colab); else in fastai's data folder."
-    if os.environ.get('CVL_RUNS', '').strip(): return Path(os.environ['CVL_RUNS'].strip()).expanduser()
-    return DRIVE/'cvl_runs' if DRIVE.is_dir() else fastai_path('data')/'cvl_runs'
-
-def describe_run(cfg:RunConfig, seed:int=0) -> str:
-    "The settings of a run in words: 'pets, resnet34 pretrained, 4 epoch(s), 224px, seed 0'."
-    return f"{cfg.data}, {cfg.arch} {'pretrained' if cfg.pretrained else 'from scratch'}, {cfg.epochs} epoch(s), {cfg.size}px, seed {seed}"
-
-def run_file(cfg:RunConfig, seed:int=0) -> Path:
-    "The saved run of `cfg` and `seed` in `runs_dir()`: its main settings in words, then a hash of every setting and the package version."
-    d = run_defaults(cfg.data)   # the out-of-domain images are part of a run: new probes or held-out classes, a new file
-    key = json.dumps({**asdict(cfg), 'ood': d['ood'], 'held_out': d['held_out'], 'seed': seed, 'version': __version__}, sort_keys=True)
-    name = cfg.data if cfg.data in RUN_DEFAULTS else Path(cfg.data).name
-    return runs_dir()/(f"{name}_{cfg.arch}_{'pretrained' if cfg.pretrained else 'scratch'}_{cfg.epochs}ep_{cfg.size}px_seed{seed}_"
-                       f"{hashlib.sha256(key.encode()).hexdigest()[:10]}.npz")
-
-def saved_run(data=None,           # a data set's name, a folder or a loaded `ImageSet` (default: the mode's, `default_data()`)
-              seed:int=0,          # the training seed
-              *, files:bool=True,  # fetch the run's images again when they are not on this machine
-              progress:bool=True,  # show fastai's progress when it trains
-              log=print            # where the line saying which run is used goes
-             ) -> Predictions:
-    "One paired run on `data` (a name, a folder or a loaded `ImageSet`; default: the mode's), trained once and saved in `runs_dir()`."
-    iset = data if isinstance(data, ImageSet) else None
-    name = iset.name if iset is not None else str(data or default_data())
-    cfg = RunConfig(name)
-    f, what = run_file(cfg, seed), describe_run(cfg, seed)
-    if f.exists():
-        log(f"Using the saved run at {f} ({what})")
-        try: p = Predictions.load(f)
-        except ValueError as e: log(f"{e}: training it again"); p = None   # a damaged saved run is replaced, not trusted
-        if p is not None:
-            if files and iset is None and not all(Path(o).exists() for o in p.items + p.ood_items):
-                log("Its images are not on this machine (a new runtime?): fetching them"); load_set(name)
-            return p
-    t4 = f"; {_minutes(t4_minutes([(name, 'train')], cfg.scale))} on a Colab T4, an estimate" if name in DATA_SIZES else ''
-    log(f"No saved run at {f}: training it now ({what}{t4})")
-    p = train_pair(iset or load_set(name), cfg, seed=seed, progress=progress)
-    p.save(f)
-    return p
-
-# %% ../nbs/04_train.ipynb #2d20cc26
-FULL_MODE_WORK = {   # chapter: (its steps, its steps when chapter 04's run is saved on Google Drive, or None)
-    '03_data':        ([('pets', 'get'), ('pets', 'pass')], None),
-    '04_train':       ([('pets', 'get'), ('pets', 'train')], None),
-    '05_metrics':     ([('pets', 'get'), ('pets', 'train')], []),
-    '06_calibration': ([('pets', 'get'), ('pets', 'train')], [('pets', 'get')]),
-    '07_ood':         ([('pets', 'get'), ('pets', 'train')], [('pets', 'get')]),
-    '08_conformal':   ([('pets', 'get'), ('pets', 'train')], []),
-    '10_count':       ([('pascal', 'get'), ('pascal', 'train')], None),
-    '11_report':      ([('pets', 'get'), ('pets', 'train'), ('pets', 'train')], None),
-    '12_sweep':       ([('pets', 'get'), ('pets', 'train')], None),   # its live sweep: 1,000 images, 1 and 4 epochs, 2 rates: less than one run
-    '14_bench':       ([('pets', 'bench')], None)}
-
-def cost_line(chapter:str) -> str:
-    "The line a chapter's head carries: what full mode costs on a Colab T4 (`FULL_MODE_WORK`, `COLAB_T4`), marked as an estimate."
-    if chapter not in FULL_MODE_WORK: return "Full mode on a Colab T4: under a minute, with nothing to download or train (an estimate, not yet measured)."
-    steps, saved = FULL_MODE_WORK[chapter]
-    line = f"Full mode on a Colab T4: {_minutes(t4_minutes(steps))}"
-    if saved is None: return line + " (an estimate, not yet measured; chapter 04 shows the arithmetic)."
-    return line + f", or {_minutes(t4_minutes(saved))} with chapter 04's run saved on Google Drive (estimates, not yet measured; chapter 04 shows the arithmetic)."

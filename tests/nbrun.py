@@ -16,7 +16,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/'nbs'
-NOTEBOOKS = sorted(NBS.glob('[0-9][0-9]*_*.ipynb')) + [NBS/'index.ipynb']   # with split chapters: 12a_... sorts after 12_...
+NOTEBOOKS = sorted(NBS.glob('[0-9][0-9]*_*.ipynb')) + [NBS/'index.ipynb']   # with split chapters: 03a_files sorts after 03_data
 
 
 def work_copy(dest:Path) -> Path:

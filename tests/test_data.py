@@ -10,6 +10,12 @@ from fastai.torch_core import set_seed
 from fastai.vision.core import PILImage
 from classification_vs_labeling.data import *
 
+def test_imageset_toy():
+    toy = ImageSet('toy', ['a/1.png', 'a/2.png', 'b/3.png', 'b/4.png'], ['a', 'a', 'b', 'b'], [3])
+    assert toy.classes == ['a', 'b'] and toy.train_idx.tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match='one label per item'): ImageSet('x', ['a.png'], ['a', 'b'], [])
+    with pytest.raises(ValueError, match='valid_idx'): ImageSet('x', ['a.png'], ['a'], [1])
+
 BREEDS = ['Abyssinian', 'basset_hound', 'great_pyrenees']
 
 def _rgb(rng, w=48, h=36): return Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
@@ -66,14 +72,9 @@ def test_pets_path_variants(pets_tree):
 
 def test_pets_label():
     assert pets_label('american_pit_bull_terrier_12.jpg') == 'american_pit_bull_terrier'
+    assert pets_label('staffordshire_bull_terrier_101.jpg') == 'staffordshire_bull_terrier'
     assert pets_label(Path('/x/Maine_Coon_3.jpg')) == 'Maine_Coon'
     with pytest.raises(ValueError, match='Breed_name'): pets_label('Maine_Coon.jpg')
-
-def test_scan_never_raises(tmp_path):
-    (tmp_path/'dir.jpg').mkdir()
-    (tmp_path/'broken.png').write_bytes(b'\x89PNG\r\n\x1a\n' + b'\0'*40)     # a PNG header and nothing sane after it
-    ok, sk = scan_images([tmp_path/'dir.jpg', tmp_path/'broken.png', tmp_path/'gone.jpg'])
-    assert ok == [] and len(sk) == 3 and all(r for _, r in sk)
 
 @given(st.lists(st.sampled_from('abc'), min_size=0, max_size=40), st.floats(0, 0.9), st.integers(0, 2**16))
 @settings(max_examples=60, deadline=None)
@@ -89,6 +90,17 @@ def test_valid_split_stratified():
     v = valid_split(labels, 0.2, 0)
     assert sorted(np.array(labels)[v].tolist()) == ['a']*10 + ['b']*2
     with pytest.raises(ValueError, match='valid_pct'): valid_split(labels, 1)
+
+def test_valid_split_toy():
+    "The chapter's example: the same seed gives the same split, another seed another, 3 cats and 2 dogs of 6 and 4."
+    labels = ['cat']*6 + ['dog']*4
+    v = valid_split(labels, 0.5, seed=0)
+    np.testing.assert_array_equal(v, valid_split(labels, 0.5, seed=0))
+    assert not np.array_equal(v, valid_split(labels, 0.5, seed=1))
+    assert sorted(np.array(labels)[v]) == ['cat']*3 + ['dog']*2
+    np.testing.assert_array_equal(valid_split(['a', 'b', 'c'], 0.4), valid_split(['a', 'b', 'c'], 0.4))   # too small to stratify
+    assert len(valid_split(labels, 0)) == 0
+    with pytest.raises(ValueError, match='valid_pct'): valid_split(labels, 1.0)
 
 # ---- matched DataLoaders ----
 
@@ -121,6 +133,10 @@ def test_matched_dls_augmented_reseeded(pset):
     set_seed(5); xc, yc = dls_ce.train.one_batch()
     set_seed(5); xb, yb = dls_bce.train.one_batch()
     assert torch.equal(xc, xb) and torch.equal(yb.long(), torch.nn.functional.one_hot(yc, 3))
+    from fastai.vision.augment import AffineCoordTfm, LightingTfm
+    augmented = lambda dl: any(isinstance(t, (AffineCoordTfm, LightingTfm)) for t in dl.after_batch.fs)
+    assert augmented(dls_ce.train) and augmented(dls_bce.train)
+    assert not augmented(matched_dls(pset, size=32, bs=4)[0].train)
 
 def test_matched_dls_other_seed_shuffles_differently(pset):
     a, _ = matched_dls(pset, size=32, bs=8, seed=1)
@@ -157,26 +173,12 @@ def test_mnist_matched(mnist_dir):
     dls_ce, dls_bce = matched_dls(iset, size=28, bs=64)
     _check_matched(iset, dls_ce, dls_bce, 10)
 
-@pytest.mark.parametrize('probe', [letters, photos])
-def test_probes_deterministic(tmp_path, probe):
-    a, b, c = probe(tmp_path/'a', n=12, size=24), probe(tmp_path/'b', n=12, size=24), probe(tmp_path/'c', n=12, size=24, seed=1)
-    read = lambda d: [f.read_bytes() for f in sorted(d.glob('*.png'))]
-    assert len(read(a)) == 12 and read(a) == read(b) and read(a) != read(c)
-    assert {(Image.open(f).size, Image.open(f).mode) for f in a.glob('*.png')} == {((24, 24), 'L')}
-    assert len({np.array(Image.open(f)).tobytes() for f in a.glob('*.png')}) == 12         # not all the same picture
-
-def test_probe_sources():
-    assert len(font_files()) >= 4
-    arrs = photo_arrays()
-    assert len(arrs) >= 5 and 'chelsea' not in arrs and all(a.ndim == 2 and a.dtype == np.uint8 for a in arrs.values())
-
-def test_letters_look_like_mnist(tmp_path):
-    a = np.stack([np.array(Image.open(f)) for f in letters(tmp_path/'l', n=30).glob('*.png')]).astype(float)
-    assert a[:, 0, :].mean() < 10 and a.max() > 200            # black border, white strokes
-
-def test_probe_items_choices(tmp_path):
-    with pytest.raises(ValueError, match="'letters', 'photos', 'letters\\+photos', 'none'"): probe_items('digits')
-    assert probe_items('none') == ([], [])
+def test_mnist_set():
+    m = mnist_set()
+    assert len(m.items) == 5000 and m.classes == [str(d) for d in range(10)] and len(m.valid_idx) == 1000
+    assert len(m.ood_items) == 1000
+    np.testing.assert_array_equal(np.bincount(np.array(m.labels, dtype=int)[m.valid_idx]), [100]*10)
+    assert len(mnist_set(ood='none').ood_items) == 0
 
 # ---- folders and the book illustrations ----
 
@@ -207,6 +209,16 @@ def test_folder_set_ood_and_loose_files(tmp_path):
     assert s.name == 'mine' and s.classes == ['a', 'b'] and len(s.items) == 10 and len(s.ood_items) == 5
     assert [Path(p).name for p, _ in s.skipped] == ['loose.jpg']
 
+def test_folder_set_refusals(tmp_path):
+    "A class folder with no usable image, a file for a folder, a train/valid tree, and out-of-domain images inside the data."
+    hollow = _tree(tmp_path/'hollow', {'coat': 3, 'building': 3}); (hollow/'people').mkdir(); (hollow/'people'/'notes.txt').write_text('x')
+    with pytest.raises(ValueError, match="class folder 'people'"): folder_set(hollow)
+    assert folder_set(hollow, ood_classes=('people',)).classes == ['building', 'coat']
+    with pytest.raises(ValueError, match='overlap'): folder_set(hollow, ood_classes=('people',), ood_path=hollow/'coat')
+    with pytest.raises(ValueError, match='expected a folder'): folder_set(next((hollow/'coat').iterdir()))
+    for s in ['train', 'valid']: (tmp_path/'tv'/s/'cat').mkdir(parents=True); Image.new('RGB', (8, 8)).save(tmp_path/'tv'/s/'cat'/'a.png')
+    with pytest.raises(ValueError, match='whose subfolders are the classes'): folder_set(tmp_path/'tv')
+
 def test_book_illustrations(tmp_path):
     with pytest.raises(FileNotFoundError, match=r'path/building/\*\.jpg.*path/coat/\*\.jpg.*path/people/\*\.jpg') as e:
         book_illustrations(tmp_path/'nope')
@@ -223,6 +235,42 @@ def test_load_set(tmp_path):
     ood = _tree(tmp_path/'o', {'x': 3})
     assert len(load_set(root, ood=str(ood)).ood_items) == 3
     with pytest.raises(ValueError, match='letters\\+photos'): load_set(root, ood='people')
+
+@pytest.fixture
+def ill(tmp_path):
+    "The chapter's stand-in for the book illustrations, and a folder of other images."
+    _tree(tmp_path/'other', {'x': 5})
+    return _tree(tmp_path/'ill', {'building': 11, 'coat': 7, 'people': 9})
+
+def test_load_set_named_sets_and_folders(ill, tmp_path):
+    m = load_set('mnist')
+    assert sorted({f.parent.name for f in m.ood_items[:-1000]}) == ['8', '9']         # near kind first: the held-out digits
+    assert len(m.ood_items[-1000:]) == 1000 and m.classes == list('01234567')         # then the letters and photos
+    assert not {'8', '9'} & {Path(f).parent.name for f in m.items}
+    assert len(load_set('mnist', ood='photos').ood_items) == len(m.ood_items) - 500
+    assert len(load_set('mnist', ood='none').ood_items) == len(m.ood_items) - 1000
+    assert load_set(ill).classes == ['building', 'coat', 'people']                     # a plain folder: every folder is a class
+    assert len(load_set(ill, ood=str(tmp_path/'other'/'x')).ood_items) == 5            # a folder of out-of-domain images
+    assert hold_out(load_set(ill, ood='none'), ['people', 'cats']).classes == ['building', 'coat']   # classes it lacks are ignored
+    with pytest.raises(ValueError, match='2 or more classes'): hold_out(load_set(ill, ood='none'), ['people', 'coat'])
+    with pytest.raises(ValueError, match='mnist, pets, illustrations'): load_set('cifar')
+    with pytest.raises(ValueError, match='letters\\+photos'): load_set('mnist', ood='faces')
+    with pytest.raises(ValueError, match='overlap'): load_set(ill, ood=ill)
+    with pytest.raises(ValueError, match='overlap'): load_set(ill, ood=ill/'coat')
+    (tmp_path/'empty').mkdir()
+    with pytest.raises(ValueError, match='no usable image'): load_set(ill, ood=tmp_path/'empty')
+
+def test_broken_files_never_reach_the_loaders(ill):
+    "Two good files in odd modes and two broken ones in the illustrations: the broken are skipped, every batch loads."
+    good = sorted((ill/'coat').iterdir())[0]
+    Image.open(good).convert('L').save(ill/'coat'/'gray.png'); Image.open(good).convert('CMYK').save(ill/'building'/'cmyk.jpg')
+    (ill/'coat'/'truncated.jpg').write_bytes(good.read_bytes()[:len(good.read_bytes())//2])
+    (ill/'building'/'notes.jpg').write_text('this is text with an image name')
+    s = book_illustrations(ill)
+    assert sorted(Path(p).name for p, _ in s.skipped) == ['notes.jpg', 'truncated.jpg'] and len(s.items) == 20
+    dls_ce, _ = matched_dls(s, size=32, bs=4)
+    assert dls_ce.train.one_batch()[0].shape == (4, 3, 32, 32)
+    assert sum(1 for _ in dls_ce.train) == len(s.train_idx)//4
 
 # ---- benchmark data ----
 
@@ -262,3 +310,27 @@ def test_load_set_reads_run_defaults(monkeypatch):
         assert RUN_DEFAULTS['mnist']['ood'] == 'letters+photos' and len(s.ood_items) - len(near) == 1000
         assert s.classes == sorted(set(map(str, range(10))) - set(RUN_DEFAULTS['mnist']['held_out'])) and len(near) == 1000
         assert np.array(PILImage.create(s.ood_items[-1])).shape[:2] == (28, 28)
+
+# ---- scalars checked at the door ----
+
+BAD = {'nan': float('nan'), 'text': 'abc', 'a bool': True, 'negative': -1, 'complex': 1j, 'a list': [1, 2]}
+_TOY = ImageSet('toy', ['a/1.png', 'b/2.png'], ['a', 'b'], [1])
+DOOR = {   # call(tmp, **{param: bad}), param: each refuses before any scan, download, decode or write
+    'valid_split-valid_pct': (lambda tmp, **kw: valid_split(['a', 'b']*5, **kw), 'valid_pct'),
+    'valid_split-seed': (lambda tmp, **kw: valid_split(['a', 'b']*5, **kw), 'seed'),
+    'pets-valid_pct': (lambda tmp, **kw: pets(tmp/'pets', **kw), 'valid_pct'), 'folder_set-seed': (lambda tmp, **kw: folder_set(tmp/'f', **kw), 'seed'),
+    'load_set-valid_pct': (lambda tmp, **kw: load_set('mnist', **kw), 'valid_pct'), 'load_set-seed': (lambda tmp, **kw: load_set('mnist', **kw), 'seed'),
+    'matched_dls-size': (lambda tmp, **kw: matched_dls(_TOY, **kw), 'size'), 'matched_dls-bs': (lambda tmp, **kw: matched_dls(_TOY, size=8, **kw), 'bs'),
+    'matched_dls-seed': (lambda tmp, **kw: matched_dls(_TOY, size=8, **kw), 'seed'),
+    'show_images-ncols': (lambda tmp, **kw: show_images([], **kw), 'ncols'), 'show_images-size': (lambda tmp, **kw: show_images([], **kw), 'size'),
+    'synthetic_pets-n': (lambda tmp, **kw: synthetic_pets(tmp/'syn', **kw), 'n'), 'synthetic_pets-seed': (lambda tmp, **kw: synthetic_pets(tmp/'syn', **kw), 'seed'),
+    'synthetic_pets-size': (lambda tmp, size: synthetic_pets(tmp/'syn', size=[1, 2, 3] if isinstance(size, list) else (size, 8)), 'size'),
+}
+
+@pytest.mark.parametrize('bad', BAD)
+@pytest.mark.parametrize('case', DOOR)
+def test_scalars_refused_at_the_door_naming_the_parameter(case, bad, tmp_path):
+    call, param = DOOR[case]
+    with pytest.raises(ValueError) as e: call(tmp_path, **{param: BAD[bad]})
+    assert str(e.value).startswith(f'{param}: expected') and '\n' not in str(e.value), str(e.value)
+    assert list(tmp_path.iterdir()) == []                               # nothing written

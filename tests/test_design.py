@@ -6,8 +6,9 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[1]/'classification_vs_labeling'
 LAYERS = [   # lowest first, as in DESIGN.md
     {'core', 'activations', 'losses'},
-    {'data'},
+    {'data', 'files', 'probes'},
     {'fastpath', 'train'},
+    {'runs'},                  # the saved run the analyses' chapters share (above training, below them)
     {'metrics', 'calibration', 'ood', 'conformal', 'multilabel', 'count'},
     {'tables', 'report', 'sweep', 'sweep_plots', 'bench'},
     {'cli'},

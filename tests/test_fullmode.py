@@ -92,7 +92,7 @@ def test_one_run_trained_once_and_reused(rehearsal):
 def test_chapter_heads_say_what_full_mode_costs():
     "Each chapter's head carries the line `train.cost_line` computes from chapter 04's stated assumptions, marked as an estimate."
     import nbformat
-    from classification_vs_labeling.train import cost_line
+    from classification_vs_labeling.runs import cost_line
     for p in NOTEBOOKS:
         if p.name == 'index.ipynb': continue
         head = next(c.source for c in nbformat.read(p, as_version=4).cells if c.cell_type == 'markdown')

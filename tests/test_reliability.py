@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from hypothesis import given, settings, strategies as st, HealthCheck
 from markdown_it import MarkdownIt
-from classification_vs_labeling import core, data as D, report as R, tables as TB, train as T, metrics as M, calibration as C, ood as O
+from classification_vs_labeling import core, data as D, files as FL, report as R, tables as TB, train as T, runs as RN, metrics as M, calibration as C, ood as O
 from classification_vs_labeling.cli import main
 from test_cli import digits_tree, ENV
 
@@ -142,7 +142,7 @@ def test_16bit_scaled_not_clipped(tmp_path_factory, h, w, seed):
     a = np.random.default_rng(seed).integers(0, 65536, (h, w)).astype(np.uint16)
     f = tmp_path_factory.mktemp('deep')/'deep.png'; Image.fromarray(a).save(f)
     assert Image.open(f).mode.startswith('I')
-    got = np.array(D.open_image(f))
+    got = np.array(FL.open_image(f))
     assert got.shape == (h, w, 3) and got.dtype == np.uint8
     np.testing.assert_array_equal(got[..., 0], np.round(a.astype(float)*255/65535).astype(np.uint8))
 
@@ -156,20 +156,20 @@ def test_every_path_decodes_with_the_same_opener(tmp_path):
     s = D.folder_set(root, valid_pct=0.25)
     dls, _ = D.matched_dls(s, size=16, bs=2)
     x, _ = dls.train_ds[0]
-    assert isinstance(x, D.CVLImage)
-    np.testing.assert_array_equal(np.array(x), np.array(D.open_image(dls.train_ds.items[0])))
-    np.testing.assert_array_equal(_load(s.items[5], Resize(16, method=ResizeMethod.Squish)), np.array(D.open_image(s.items[5])))
-    assert np.array(D.open_image(s.items[5])).max() < 255                 # 45000/65535 of white, not clipped white
+    assert isinstance(x, FL.CVLImage)
+    np.testing.assert_array_equal(np.array(x), np.array(FL.open_image(dls.train_ds.items[0])))
+    np.testing.assert_array_equal(_load(s.items[5], Resize(16, method=ResizeMethod.Squish)), np.array(FL.open_image(s.items[5])))
+    assert np.array(FL.open_image(s.items[5])).max() < 255                 # 45000/65535 of white, not clipped white
 
 def test_decompression_bombs_skipped_with_the_limit(tmp_path, monkeypatch):
     Image.new('L', (12000, 12000)).save(tmp_path/'bomb.png')            # 144 million pixels in about 140 KB
     assert (tmp_path/'bomb.png').stat().st_size < 300_000
     _png(tmp_path/'ok.png')
-    ok, sk = D.scan_images([tmp_path/'bomb.png', tmp_path/'ok.png'])
+    ok, sk = FL.scan_images([tmp_path/'bomb.png', tmp_path/'ok.png'])
     assert ok == [tmp_path/'ok.png']
-    assert sk[0][1] == f"too large: 12,000 x 12,000 = 144,000,000 pixels, over the limit of {D.MAX_PIXELS:,} (data.MAX_PIXELS)"
+    assert sk[0][1] == f"too large: 12,000 x 12,000 = 144,000,000 pixels, over the limit of {FL.MAX_PIXELS:,} (files.MAX_PIXELS)"
     monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 5)                  # past twice Pillow's own limit it refuses to open
-    with pytest.raises(D.ImageRefused, match='decompression bomb.*over the limit of 1,000,000'): D.open_image(tmp_path/'ok.png', max_pixels=10**6)
+    with pytest.raises(FL.ImageRefused, match='decompression bomb.*over the limit of 1,000,000'): FL.open_image(tmp_path/'ok.png', max_pixels=10**6)
 
 # ---------------------------------------------------------------- a resume that can be trusted
 
@@ -441,12 +441,12 @@ def test_damaged_saved_run_is_retrained_not_trusted(tmp_path, monkeypatch):
     "`saved_run` reads a saved file back: a damaged one is named and replaced."
     fresh = T.Predictions(['a', 'b'], [0, 1], np.eye(2), np.eye(2))
     monkeypatch.setenv('CVL_RUNS', str(tmp_path))
-    monkeypatch.setattr(T, 'load_set', lambda data, **kw: None)
-    monkeypatch.setattr(T, 'train_pair', lambda iset, cfg, seed, progress: fresh)
-    f = T.run_file(T.RunConfig(core.default_data()), 0)
+    monkeypatch.setattr(RN, 'load_set', lambda data, **kw: None)
+    monkeypatch.setattr(RN, 'train_pair', lambda iset, cfg, seed, progress: fresh)
+    f = RN.run_file(T.RunConfig(core.default_data()), 0)
     f.parent.mkdir(parents=True, exist_ok=True); f.write_bytes(b'PK\x03\x04 torn')
     lines = []
-    p = T.saved_run(log=lines.append)
+    p = RN.saved_run(log=lines.append)
     assert any(str(f) in l and 'training it again' in l for l in lines) and (p.ce_logits == fresh.ce_logits).all()
     assert (T.Predictions.load(f).ce_logits == fresh.ce_logits).all()
 

@@ -1,86 +1,72 @@
-"""Chapter 04's saved run (where it lives, how it is named, when it trains) and the Colab T4 estimates, without training."""
-import json
-from pathlib import Path
+"""Chapter 04: what the paired learner refuses before training, how the batch size fits a small split, and the saved
+predictions (kept, read back, and refused when damaged or inconsistent)."""
 import numpy as np
 import pytest
-from classification_vs_labeling import train as T, __version__
-from classification_vs_labeling.train import RunConfig, Predictions, saved_run, run_file, runs_dir
+from classification_vs_labeling.data import ImageSet
+from classification_vs_labeling.train import (RunConfig, Predictions, check_build, fit_batch_size, fit_config, small_cnn, create_model,
+                                              plain_learners, paired_learner, train_pair)
 
 
-def fake_preds(items=(), ood_items=(), n=4):
-    return Predictions(['a', 'b'], np.arange(n) % 2, np.zeros((n, 2)), np.zeros((n, 2)), items=list(items) or [f'v{i}.png' for i in range(n)],
-                       ood_items=list(ood_items))
+def test_check_build_refuses_what_cannot_train():
+    check_build('small', 10, 28)
+    with pytest.raises(ValueError, match='alexnet cannot train on 28px images') as e: check_build('alexnet', 10, 28)
+    assert '\n' not in str(e.value) and '--arch or --size' in str(e.value)
 
 
-def test_runs_dir_order(tmp_path, monkeypatch):
-    "CVL_RUNS first; then Google Drive when it is mounted; then fastai's data folder."
-    from fastai.data.external import fastai_cfg
-    monkeypatch.setenv('FASTAI_HOME', str(tmp_path/'home'))
-    fastai_cfg.cache_clear()                   # fastai reads FASTAI_HOME once per process
-    monkeypatch.delenv('CVL_RUNS', raising=False)
-    monkeypatch.setattr(T, 'DRIVE', tmp_path/'drive'/'MyDrive')
-    try: assert runs_dir() == tmp_path/'home'/'data'/'cvl_runs'
-    finally: monkeypatch.undo(); fastai_cfg.cache_clear(); monkeypatch.setattr(T, 'DRIVE', tmp_path/'drive'/'MyDrive')
-    (tmp_path/'drive'/'MyDrive').mkdir(parents=True)
-    assert runs_dir() == tmp_path/'drive'/'MyDrive'/'cvl_runs'
-    monkeypatch.setenv('CVL_RUNS', str(tmp_path/'mine'))
-    assert runs_dir() == tmp_path/'mine'
+def test_fit_batch_size_says_when_it_shrinks():
+    said = []
+    assert fit_batch_size(56, 14, 64, log=said.append) == 14 and len(said) == 1 and '56 training images' in said[0]
+    assert fit_batch_size(64, 16, 64, log=said.append) == 64 and fit_batch_size(3, 4, 64, log=said.append) == 2
+    assert len(said) == 2                                           # a batch size that fits says nothing
+    with pytest.raises(ValueError, match='got 1 and 14'): fit_batch_size(1, 14, 64)
+    with pytest.raises(ValueError, match='4 validation images'): fit_batch_size(56, 3, 64)
+
+def test_fit_config_on_the_blogs_split():
+    "The blog's 44 buildings and 26 coats, every fifth image validated: 56 to train on, so a batch of 14."
+    blog = ImageSet('blog', [f'{i}.png' for i in range(70)], ['building']*44 + ['coat']*26, np.arange(0, 70, 5))
+    assert fit_config(RunConfig('mnist'), blog, log=lambda s: None).bs == 14
+    cfg = RunConfig('mnist', bs=8)
+    assert fit_config(cfg, blog) is cfg                             # a batch size that fits: the same config back
 
 
-def test_run_file_names_the_run_and_hashes_every_setting(tmp_path, monkeypatch):
-    monkeypatch.setenv('CVL_RUNS', str(tmp_path))
-    monkeypatch.delenv('CVL_SCALE', raising=False)
-    f = run_file(RunConfig('pets'), seed=0)
-    assert f.parent == tmp_path and f.name.startswith('pets_resnet34_pretrained_4ep_224px_seed0_') and f.suffix == '.npz'
-    others = [run_file(RunConfig('pets'), seed=1), run_file(RunConfig('pets', lr=1e-3)), run_file(RunConfig('pets', augment=False)),
-              run_file(RunConfig('pets', scale=0.5)), run_file(RunConfig('mnist'))]
-    assert len({f, *others}) == 6                                         # any setting changes the name
-    monkeypatch.setattr(T, '__version__', __version__ + '.1')
-    assert run_file(RunConfig('pets')) != f                                # and so does another version of the package
-    assert run_file(RunConfig(str(tmp_path/'my folder'))).name.startswith('my folder_resnet34_')
+@pytest.fixture
+def preds():
+    rng = np.random.default_rng(0)
+    return Predictions(['a', 'b', 'c'], rng.integers(0, 3, 6), rng.normal(size=(6, 3)), rng.normal(size=(6, 3)),
+                       rng.normal(size=(2, 3)), rng.normal(size=(2, 3)), seed=4, items=[f'v{i}.png' for i in range(6)],
+                       ood_items=['o0.png', 'o1.png'], fingerprint='{"items": "x"}')
+
+def test_predictions_saved_and_read_back(preds, tmp_path):
+    back = Predictions.load(preds.save(tmp_path/'p.npz'))
+    assert back.classes == preds.classes and back.seed == 4 and back.fingerprint == preds.fingerprint
+    for k in ('targs', 'ce_logits', 'bce_logits', 'ood_ce_logits', 'ood_bce_logits'): np.testing.assert_array_equal(getattr(back, k), getattr(preds, k))
+    assert back.items == preds.items and back.ood_items == preds.ood_items
+    np.testing.assert_allclose(preds.ce_probs.sum(1), 1, atol=1e-12)
+    assert preds.ce_probs.dtype == preds.bce_probs.dtype == np.float64
+
+def test_predictions_refuse_what_does_not_fit(preds, tmp_path):
+    z = np.zeros((1, 2))
+    with pytest.raises(ValueError, match='expected shape'): Predictions(['a', 'b'], [0], np.zeros((1, 3)), z)
+    with pytest.raises(ValueError, match='classes: expected distinct'): Predictions(['a', 'a'], [0], z, z)
+    with pytest.raises(ValueError, match=r'targs: expected \(N,\) class indices in \[0, 2\)'): Predictions(['a', 'b'], [2], z, z)
+    with pytest.raises(ValueError, match='ce_logits: expected finite'): Predictions(['a', 'b'], [0], np.full((1, 2), np.nan), z)
+    f = preds.save(tmp_path/'p.npz')
+    f.write_bytes(f.read_bytes()[:100])
+    with pytest.raises(ValueError, match='not a readable predictions file') as e: Predictions.load(f)
+    assert str(f) in str(e.value)
 
 
-def test_saved_run_trains_once_then_reuses(tmp_path, monkeypatch):
-    monkeypatch.setenv('CVL_RUNS', str(tmp_path))
-    monkeypatch.delenv('CVL_SCALE', raising=False)
-    calls, said = [], []
-    def fake_train(iset, cfg, seed=0, progress=True): calls.append((iset, cfg, seed)); return fake_preds(n=6)
-    monkeypatch.setattr(T, 'train_pair', fake_train)
-    monkeypatch.setattr(T, 'load_set', lambda name: f'set {name}')
-    p = saved_run('pets', log=said.append, files=False)
-    f = run_file(RunConfig('pets'))
-    assert calls == [('set pets', RunConfig('pets'), 0)] and f.exists() and len(p.targs) == 6
-    assert said == [f"No saved run at {f}: training it now (pets, resnet34 pretrained, 4 epoch(s), 224px, seed 0; "
-                    f"about {T.t4_minutes([('pets', 'train')])} minutes on a Colab T4, an estimate)"]
-    said.clear()
-    q = saved_run('pets', log=said.append, files=False)
-    assert len(calls) == 1 and said == [f"Using the saved run at {f} (pets, resnet34 pretrained, 4 epoch(s), 224px, seed 0)"]
-    assert np.array_equal(q.ce_logits, p.ce_logits) and q.items == p.items
+BAD = {'nan': float('nan'), 'text': 'abc', 'a bool': True, 'negative': -1, 'complex': 1j}
+DOOR = [   # each refuses before it builds, loads or trains anything
+    (lambda **kw: small_cnn(**{'n_out': 3, **kw}), 'n_out'), (lambda **kw: small_cnn(3, **kw), 'n_in'),
+    (lambda **kw: create_model('small', **kw), 'n_out'), (lambda **kw: check_build('small', **{'n_classes': 3, 'size': 28, **kw}), 'n_classes'),
+    (lambda **kw: check_build('small', 3, **kw), 'size'), (lambda **kw: plain_learners(None, None, **kw), 'seed'),
+    (lambda **kw: plain_learners(None, None, **kw), 'thresh'), (lambda **kw: paired_learner(None, **kw), 'seed'),
+    (lambda **kw: train_pair(None, **kw), 'seed')]
 
-
-def test_saved_run_fetches_its_images_in_a_new_runtime(tmp_path, monkeypatch):
-    "A run saved on Drive names images that a fresh runtime lacks: they are fetched again (here: recorded), once."
-    monkeypatch.setenv('CVL_RUNS', str(tmp_path))
-    monkeypatch.delenv('CVL_SCALE', raising=False)
-    there = tmp_path/'x.png'; there.write_bytes(b'')
-    fake_preds([there, tmp_path/'gone.png', there, there]).save(run_file(RunConfig('pets')))
-    fetched, said = [], []
-    monkeypatch.setattr(T, 'load_set', fetched.append)
-    saved_run('pets', log=said.append)
-    assert fetched == ['pets'] and 'fetching them' in said[-1]
-    fetched.clear(); saved_run('pets', log=said.append, files=False)
-    assert fetched == []
-
-
-def test_cost_lines_follow_the_assumptions():
-    steps = T.t4_steps('pets')
-    a, n, v = T.COLAB_T4, 7390 - 1478, 1478
-    assert steps['get'] == pytest.approx(812/a['download_mb_s'] + 7390/a['decode_img_s'])
-    assert steps['train'] == pytest.approx(n/270 + v/270 + 4*(n/90 + v/270) + (v + 1000)/270)
-    for ch, (work, saved) in T.FULL_MODE_WORK.items():
-        line = T.cost_line(ch)
-        assert line.startswith('Full mode on a Colab T4: ') and 'not yet measured' in line
-        assert str(T.t4_minutes(work)) in line
-        if saved is not None: assert 'Google Drive' in line and T.t4_minutes(saved) <= T.t4_minutes(work)
-    assert T.cost_line('01_activations') == ("Full mode on a Colab T4: under a minute, with nothing to download or train "
-                                              "(an estimate, not yet measured).")
+@pytest.mark.parametrize('bad', BAD)
+@pytest.mark.parametrize('call,param', DOOR, ids=['small_cnn', 'small_cnn-n_in', 'create_model', 'check_build', 'check_build-size',
+                                                  'plain_learners', 'plain_learners-thresh', 'paired_learner', 'train_pair'])
+def test_scalars_refused_at_the_door_naming_the_parameter(call, param, bad):
+    with pytest.raises(ValueError) as e: call(**{param: BAD[bad]})
+    assert str(e.value).startswith(f'{param}: expected') and '\n' not in str(e.value), str(e.value)
