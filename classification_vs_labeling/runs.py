@@ -115,5 +115,5 @@ def cost_line(chapter:str) -> str:
     if chapter not in FULL_MODE_WORK: return "Full mode on a Colab T4: under a minute, with nothing to download or train (an estimate, not yet measured)."
     steps, saved = FULL_MODE_WORK[chapter]
     line = f"Full mode on a Colab T4: {_minutes(t4_minutes(steps))}"
-    if saved is None: return line + " (an estimate, not yet measured; chapter 04 shows the arithmetic)."
-    return line + f", or {_minutes(t4_minutes(saved))} with chapter 04's run saved on Google Drive (estimates, not yet measured; chapter 04 shows the arithmetic)."
+    if saved is None: return line + " (an estimate, not yet measured; chapter 04b shows the arithmetic)."
+    return line + f", or {_minutes(t4_minutes(saved))} with chapter 04's run saved on Google Drive (estimates, not yet measured; chapter 04b shows the arithmetic)."

@@ -48,3 +48,10 @@ def test_no_import_cycle():
         for d in graph.get(m, ()): visit(d, path + [m])
         state[m] = 'done'
     for m in graph: visit(m, [])
+
+def test_no_unused_or_undefined_names():
+    "Exported modules import nothing they do not use and use nothing they do not define (ruff's pyflakes rules F401, F821)."
+    import subprocess, sys
+    r = subprocess.run([sys.executable, '-m', 'ruff', 'check', '--select', 'F401,F811,F821', '--output-format', 'concise',
+                        '--exclude', '_modidx.py', str(PKG)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
