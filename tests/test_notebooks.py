@@ -28,11 +28,11 @@ def draws(nb) -> bool: return any(DRAWS.search(c.source) for c in nb.cells if c.
 
 
 @pytest.mark.parametrize('src', NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_and_renders(src, tmp_path, monkeypatch, capsys):
+def test_notebook_runs_and_renders(src, tmp_path, monkeypatch, record_property):
     work = work_copy(tmp_path)
     monkeypatch.setenv('CVL_QUICK', '1')
     ok, secs, nb = run(work/src.name)
-    with capsys.disabled(): print(f"\n{src.name}: executed in {secs:.1f} s", end='')
+    record_property('notebook_seconds', round(secs, 1))      # conftest.py prints every notebook's time at the end
     assert ok, f"{src.name} failed to run (the traceback is printed above)"
     code = [c for c in nb.cells if c.cell_type == 'code']
     outs = [o for c in code for o in c.get('outputs', [])]
