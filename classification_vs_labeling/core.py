@@ -11,10 +11,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['LR', 'PETS_HELD_OUT', 'RUN_DEFAULTS', 'quick_mode', 'mode_line', 'show_mode', 'device_name', 'atomic_path', 'to_np',
-           'check_scores', 'check_probs', 'check_targets', 'check_thresh', 'check_number', 'check_int',
-           'check_fraction', 'check_classes', 'softmax_probs', 'sigmoid_probs', 'data_key', 'default_data', 'scale',
-           'scaled_size', 'run_defaults']
+__all__ = ['LR', 'PETS_HELD_OUT', 'RUN_DEFAULTS', 'quick_mode', 'ood_words', 'mode_line', 'show_mode', 'device_name',
+           'atomic_path', 'to_np', 'check_scores', 'check_probs', 'check_targets', 'check_thresh', 'check_number',
+           'check_int', 'check_fraction', 'check_classes', 'softmax_probs', 'sigmoid_probs', 'data_key', 'default_data',
+           'scale', 'scaled_size', 'run_defaults']
 
 # %% ../nbs/00_core.ipynb #08d25690
 _TRUE = {'1', 'true', 'yes', 'on'}
@@ -24,17 +24,20 @@ def quick_mode() -> bool:
     return os.environ.get('CVL_QUICK', '').strip().lower() in _TRUE
 
 # %% ../nbs/00_core.ipynb #7fbbaae1
-def _ood_words(d) -> str:
-    "The out-of-domain images of a `RUN_DEFAULTS` row in words: held-out classes (near) and probes (far)."
-    near = f"classes {', '.join(d['held_out'])} held out (near)" if d['held_out'] else ''
-    far = f"{d['ood']} (far)" if d['ood'] != 'none' and '(held out)' not in d['ood'] else ''
+def ood_words(held_out=(),    # classes kept out of training: the near out-of-domain images
+              ood:str='none',  # the probes: the far ones ('none', or a name such as 'letters+photos')
+              fmt=str          # how to show each name (the report passes its markdown escaper)
+             ) -> str:
+    "The out-of-domain images in words: held-out classes (near) and probes (far)."
+    near = f"classes {', '.join(fmt(str(c)) for c in held_out)} held out (near)" if len(held_out) else ''
+    far = f"{fmt(ood)} (far)" if ood != 'none' and '(held out)' not in ood else ''
     return ' + '.join(w for w in (near, far) if w) or 'none'
 
 def mode_line() -> str:
     "One line that says which mode is in force and what it implies."
     d = run_defaults(default_data())
     what = (f"{d['arch']} {'pretrained' if d['pretrained'] else 'from scratch'}, {d['size']}px, {d['epochs']} epoch(s), "
-            f"out-of-domain: {_ood_words(d)}")
+            f"out-of-domain: {ood_words(d['held_out'], d['ood'])}")
     if quick_mode(): return f"Mode: quick (CVL_QUICK=1): offline MNIST-5k digits; {what}"
     s = scale()
     return (f"Mode: full: PETS (downloaded), {what}" + (f" (CVL_SCALE={s:g})" if s != 1 else '') +

@@ -8,7 +8,7 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/tables.html.md"""
 from __future__ import annotations
 import re
 from pathlib import Path
-from .core import atomic_path
+from .core import atomic_path, ood_words
 
 # %% auto #0
 __all__ = ['CAVEAT_TARGETS', 'CONFORMAL_METHODS', 'results_table', 'interval_line', 'md_code', 'md_text', 'write_report']
@@ -120,7 +120,7 @@ def write_report(out,                 # the output folder
     s = settings
     lines = ['# Classify or label: report', '',
              f"Data: {md_code(s['data'])} ({s['n_items']} images, {len(s['classes'])} classes, {s['n_valid']} validation items, "
-             f"{s['n_ood']} out-of-domain items); out-of-domain: {md_code(s['ood'])}. Model: {md_code(s['arch'])} "
+             f"{s['n_ood']} out-of-domain items); out-of-domain: {ood_words(m.get('ood', {}).get('held_out', ()), s['ood'], md_code)}. Model: {md_code(s['arch'])} "
              f"({'pretrained' if s['pretrained'] else 'from scratch'}), {s['epochs']} epoch(s), {s['size']}px, batch size {s['bs']}, "
              f"lr {s['lr']}. Seeds: {', '.join(map(str, s['seeds']))}. Device: {s['device']}. Mode: {s['mode']}.", '',
              'Thresholds and temperatures were fitted on half of the validation items (the tuning part); every number below is '

@@ -76,11 +76,11 @@ def test_run_defaults(monkeypatch):
     assert set(RUN_DEFAULTS['mnist']) == set(RUN_DEFAULTS['pets'])            # every row names every setting
 
 def test_held_out_classes_are_one_setting():
-    from classification_vs_labeling.core import _ood_words
+    from classification_vs_labeling.core import ood_words
     assert {k for k, d in RUN_DEFAULTS.items() if d['held_out']} == {'mnist', 'pets', 'illustrations'}   # the sets with a near kind
-    assert _ood_words(RUN_DEFAULTS['mnist']) == 'classes 8, 9 held out (near) + letters+photos (far)'
-    assert _ood_words(RUN_DEFAULTS['illustrations']) == 'classes people held out (near)'
-    assert _ood_words(RUN_DEFAULTS['folder']) == 'none'
+    assert ood_words(RUN_DEFAULTS['mnist']['held_out'], RUN_DEFAULTS['mnist']['ood']) == 'classes 8, 9 held out (near) + letters+photos (far)'
+    assert ood_words(RUN_DEFAULTS['illustrations']['held_out'], RUN_DEFAULTS['illustrations']['ood']) == 'classes people held out (near)'
+    assert ood_words(RUN_DEFAULTS['folder']['held_out'], RUN_DEFAULTS['folder']['ood']) == 'none'
 
 def test_validators_never_raise_type_errors_or_cast_silently():
     for bad in [np.array([[0.2 + 1j, 0.8]]), [[0.2, 0.8j]], [[10**400, 1]], None, 'abc', [['a', 'b']]]:   # never a TypeError or a silent cast

@@ -59,3 +59,13 @@ def test_write_report_shows_hostile_names_as_text(tmp_path):
 def test_write_report_with_nothing_skipped(tmp_path):
     text = write_report(tmp_path, TOY, SETTINGS, plots={}).read_text()
     assert text.endswith('## Skipped files\n\nNone: every file found was a readable image.\n')
+
+def test_write_report_names_both_out_of_domain_kinds(tmp_path):
+    "The header names the held-out classes (near) beside the probes (far); a hostile class name stays code."
+    m = {**TOY, 'ood': {'held_out': ['8', HOSTILE]}}
+    text = write_report(tmp_path, m, {**SETTINGS, 'ood': 'letters+photos'}, plots={}).read_text()
+    assert "out-of-domain: classes `8`, " in text and "held out (near) + `letters+photos` (far). Model:" in text
+    tokens = MarkdownIt().parse(text)
+    assert not [t for t in tokens if t.type.startswith('html')]
+    fc.test_eq([tokens[i + 1].content for i, t in enumerate(tokens) if t.type == 'heading_open'], ['Classify or label: report', 'Skipped files'])
+    assert 'out-of-domain: none. Model:' in write_report(tmp_path, TOY, SETTINGS, plots={}).read_text()
