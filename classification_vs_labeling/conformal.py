@@ -230,18 +230,18 @@ ALPHAS = np.round(np.linspace(0.01, 0.3, 30), 2)
 
 def coverage_size_curves(ce_probs, bce_probs, targs, tune_mask,
                          *,
-                         alphas=ALPHAS,     # the alphas at which each conformal method is fitted
-                         threshs=THRESHS,   # the labeler's thresholds (no fitting: each is one point)
+                         alphas=None,       # the alphas at which each conformal method is fitted (default `ALPHAS`, 0.01 to 0.3)
+                         threshs=None,      # the labeler's thresholds, each one point (default `THRESHS`, 0.01 to 0.99)
                          seed:int=0,        # RAPS: which tuning items choose lam and k_reg
                         ) -> pd.DataFrame:
     "Held-out coverage, mean set size and empty-set rate: each conformal method at every alpha, the labeler at every threshold."
     ce, bce, t = _probs_pair(ce_probs, bce_probs, targs)
     tune = _check_mask(tune_mask, len(t))
-    alphas = [check_alpha(a, 'alphas') for a in np.atleast_1d(alphas).tolist()]
+    alphas = [check_alpha(a, 'alphas') for a in np.atleast_1d(ALPHAS if alphas is None else alphas).tolist()]
     rows = [dict(method=k, param=a, **set_stats(s, t[~tune])) for a in alphas
             for k, s in held_out_sets(ce, bce, t, tune, alpha=a, thresh=0.5, seed=seed)[0].items() if k != 'bce.thresh']
     rows += [dict(method='bce.thresh', param=float(th), **set_stats(bce[~tune] > th, t[~tune]))
-             for th in np.atleast_1d(check_thresh(threshs, 'threshs'))]
+             for th in np.atleast_1d(check_thresh(THRESHS if threshs is None else threshs, 'threshs'))]
     return pd.DataFrame(rows)
 
 # %% ../nbs/08_conformal.ipynb #a749dcfd

@@ -55,3 +55,44 @@ def test_no_unused_or_undefined_names():
     r = subprocess.run([sys.executable, '-m', 'ruff', 'check', '--select', 'F401,F811,F821', '--output-format', 'concise',
                         '--exclude', '_modidx.py', str(PKG)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+def own_params(obj) -> list[str]:
+    "The parameters `obj` itself declares (a dataclass's fields; not those `@delegates` copies into its signature)."
+    import dataclasses, inspect
+    if dataclasses.is_dataclass(obj): return [f.name for f in dataclasses.fields(obj) if f.init]
+    f = obj.__init__ if inspect.isclass(obj) else obj
+    f = inspect.unwrap(f)
+    if not hasattr(f, '__code__'): return []
+    c = f.__code__
+    return [n for n in c.co_varnames[:c.co_argcount + c.co_kwonlyargcount] if n not in ('self', 'cls')]
+
+def test_public_functions_with_more_than_three_parameters_document_each_one():
+    "Docments (fastai's inline parameter comments) on every parameter of a public function or class with more than three."
+    import importlib, inspect
+    from fastcore.docments import docments
+    missing = []
+    for mod in modules():
+        if mod == '_modidx': continue
+        m = importlib.import_module(f'classification_vs_labeling.{mod}')
+        for name in getattr(m, '__all__', []):
+            obj = getattr(m, name)
+            if not (inspect.isfunction(obj) or inspect.isclass(obj)) or obj.__module__ != m.__name__: continue
+            ps = own_params(obj)
+            if len(ps) <= 3: continue
+            docs = docments(obj, full=False)
+            missing += [f"{mod}.{name}({p})" for p in ps if not docs.get(p)]
+    assert not missing, f"{len(missing)} parameters without a docment: {', '.join(missing)}"
+
+def test_every_public_symbol_renders_with_show_doc():
+    "nbdev's `show_doc` (what the docs site shows) renders each public function and class with its parameter table."
+    import importlib, inspect, warnings
+    from nbdev.showdoc import show_doc
+    for mod in modules():
+        if mod == '_modidx': continue
+        m = importlib.import_module(f'classification_vs_labeling.{mod}')
+        for name in getattr(m, '__all__', []):
+            obj = getattr(m, name)
+            if not (inspect.isfunction(obj) or inspect.isclass(obj)) or obj.__module__ != m.__name__: continue
+            with warnings.catch_warnings():
+                warnings.filterwarnings('error', message='docments unavailable')   # fastcore's note when it cannot read them
+                assert name in show_doc(obj)._repr_markdown_(), f"{mod}.{name}"
