@@ -6,15 +6,14 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/report.html.md"""
 
 # %% ../nbs/11_report.ipynb #b21584f6
 from __future__ import annotations
-import json, os, platform, re, time
-from dataclasses import asdict
+import json, os, re, time
 from pathlib import Path
 import numpy as np
 import matplotlib.pyplot as plt
-import torch
-from .core import atomic_path, device_name, run_defaults, softmax_probs, sigmoid_probs, check_int, check_fraction
+from .core import atomic_path, run_defaults, softmax_probs, sigmoid_probs, check_int, check_fraction
 from .data import ImageSet, load_set
-from .files import fingerprint, FINGERPRINT_PARTS
+from .files import FINGERPRINT_PARTS
+from .runs import run_settings, versions, machine, write_json
 from .train import RunConfig, Predictions, train_pair, fit_config, check_build
 from .tables import CAVEAT_TARGETS, CONFORMAL_METHODS, results_table, write_report
 from . import metrics as M, calibration as C, ood as O, conformal as CF
@@ -22,8 +21,7 @@ _all_ = ['results_table']   # re-exported: the report's headline table, from cha
 
 # %% auto #0
 __all__ = ['N_BINS', 'fit_threshold', 'seed_items', 'seed_metrics', 'summarise', 'stack_predictions', 'metrics_from_arrays',
-           'make_plots', 'versions', 'machine', 'run_settings', 'write_json', 'check_out_dir', 'run_seeds', 'compare',
-           'results_table']
+           'make_plots', 'check_out_dir', 'run_seeds', 'compare', 'results_table']
 
 # %% ../nbs/11_report.ipynb #e43d5c8e
 N_BINS = 15
@@ -33,7 +31,13 @@ def fit_threshold(bce_logits, targs, tune_mask) -> float:
     tune = np.asarray(tune_mask, bool)
     return float(M.best_threshold(sigmoid_probs(bce_logits)[tune], np.asarray(targs)[tune], metric='exact_match'))
 
-def seed_items(ce_logits, bce_logits, targs, tune_mask, ood_ce_logits=None, ood_bce_logits=None) -> dict:
+def seed_items(ce_logits,              # (N, K) the classifier's logits on the validation items
+               bce_logits,             # (N, K) the labeler's logits on the same items
+               targs,                  # (N,) true class indices
+               tune_mask,              # (N,) True for the tuning items (the threshold is fitted there), False for held-out
+               ood_ce_logits=None,     # (M, K) the classifier's logits on out-of-domain items, or None
+               ood_bce_logits=None     # (M, K) the labeler's logits on them, or None
+              ) -> dict:
     "One seed's per-item results behind the intervals: the gap's columns (held-out items), both models' MSP / max sigmoid in and out of domain."
     tune, held = np.asarray(tune_mask, bool), ~np.asarray(tune_mask, bool)
     targs = np.asarray(targs)
@@ -49,9 +53,17 @@ def _ood_groups(ood_kind, n:int) -> dict:
     kind = np.full(n, '') if ood_kind is None else np.asarray(ood_kind, str)
     return {'all': np.ones(n, bool), **{k: kind == k for k in ('near', 'far') if (kind == k).any()}}
 
-def seed_metrics(ce_logits, bce_logits, targs, tune_mask, ood_ce_logits=None, ood_bce_logits=None, *, ood_kind=None, items=None,
-                 alpha:float=0.1) -> dict:
-    "Every reported number for one seed: fitted on the items where `tune_mask` is True, scored on the rest (`items`: from `seed_items`; `alpha`: the conformal sets' miss rate)."
+def seed_metrics(ce_logits,             # (N, K) the classifier's logits on the validation items
+                 bce_logits,            # (N, K) the labeler's logits on the same items
+                 targs,                 # (N,) true class indices
+                 tune_mask,             # (N,) True for the tuning items (threshold, temperature, cuts), False for held-out
+                 ood_ce_logits=None,    # (M, K) the classifier's logits on out-of-domain items, or None
+                 ood_bce_logits=None,   # (M, K) the labeler's logits on them, or None
+                 *, ood_kind=None,      # (M,) 'near' or 'far' per out-of-domain item (`ood_kinds`, chapter 07), or None
+                 items=None,            # this seed's `seed_items`, when already computed
+                 alpha:float=0.1        # the conformal sets' promised miss rate (chapter 08)
+                ) -> tuple[dict, np.ndarray, np.ndarray]:
+    "Every reported number for one seed: fitted on the items where `tune_mask` is True, scored on the rest; with both models' per-item correctness."
     tune, held = np.asarray(tune_mask, bool), ~np.asarray(tune_mask, bool)
     targs = np.asarray(targs)
     ce_p, bce_p = softmax_probs(ce_logits), sigmoid_probs(bce_logits)
@@ -100,8 +112,13 @@ def seed_metrics(ce_logits, bce_logits, targs, tune_mask, ood_ce_logits=None, oo
 # %% ../nbs/11_report.ipynb #0af46ce5
 def _num(x): return float(x) if np.isfinite(x) else None   # JSON has no NaN or infinity: an empty group, a cut never reached
 
-def summarise(per_seed:list[dict], ce_correct:np.ndarray, bce_correct:np.ndarray, n_boot:int=1000, *, items:list[dict]|None=None,
-              ood_kind=None) -> dict:
+def summarise(per_seed:list[dict],           # each seed's numbers, from `seed_metrics`
+              ce_correct:np.ndarray,         # (seeds, held-out items) the classifier's 0/1 correctness
+              bce_correct:np.ndarray,        # (seeds, held-out items) the labeler's exact-match correctness
+              n_boot:int=1000,               # bootstrap resamples for every interval
+              *, items:list[dict]|None=None, # each seed's `seed_items`: adds the gap's and out-of-domain intervals
+              ood_kind=None                  # (M,) 'near' or 'far' per out-of-domain item, or None
+             ) -> dict:
     "metrics.json's body: means over seeds, `_per_seed` lists, paired differences with 95% CIs (and, given `items`, those of chapters 05-07)."
     out = {}
     for key in per_seed[0]:
@@ -192,31 +209,10 @@ def make_plots(d:dict, out:Path, seed_idx:int=0) -> dict[str, Path]:
     return paths
 
 # %% ../nbs/11_report.ipynb #2bf94094
-def versions() -> dict:
-    "The versions of Python and of the libraries behind the numbers, for the record."
-    import fastai, sklearn
-    return {'python': platform.python_version(), 'torch': torch.__version__, 'fastai': fastai.__version__,
-            'numpy': np.__version__, 'sklearn': sklearn.__version__}
-
-def machine(device) -> str:
-    "A short description of the machine that ran, for the record."
-    gpu = f", {torch.cuda.get_device_name()}" if str(device).startswith('cuda') and torch.cuda.is_available() else ''
-    return f"{platform.machine()}, {os.cpu_count()} CPU cores{gpu}"
-
-def run_settings(iset:ImageSet, cfg:RunConfig, seeds, data:str, ood:str|None, device=None) -> dict:
-    "What defines a run: two runs with equal settings may share seeds' predictions."
-    ood = str(ood) if ood else run_defaults(data)['ood']
-    return {'data': str(data), 'ood': ood, 'n_items': len(iset.items), 'n_valid': int(len(iset.valid_idx)),
-            'n_ood': len(iset.ood_items), 'classes': iset.classes, **asdict(cfg), 'seeds': [int(s) for s in seeds],
-            'mode': cfg.mode, 'device': device_name(device), 'fingerprint': fingerprint(iset)}
-
 def _differing(old:dict, new:dict) -> list[str]:
     "Settings that change predictions and differ between two runs (seeds and device may differ)."
     return [k for k in {**old, **new} if k not in ('seeds', 'device', 'fingerprint') and old.get(k) != new.get(k)]
 
-def write_json(path, obj):
-    "Write `obj` as indented JSON, atomically."
-    with atomic_path(path) as tmp: tmp.write_text(json.dumps(obj, indent=2, default=str) + '\n')
 
 # %% ../nbs/11_report.ipynb #894d59bd
 def _data_changes(old, new:dict) -> list[str]:

@@ -6,18 +6,20 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/runs.html.md"""
 
 # %% ../nbs/04b_runs.ipynb #6f4b7181
 from __future__ import annotations
-import hashlib, json, os
+import hashlib, json, os, platform
 from dataclasses import asdict
 from pathlib import Path
+import numpy as np, torch
 from fastai.data.external import fastai_path
 from . import __version__
-from .core import run_defaults, default_data, check_int, check_number, RUN_DEFAULTS
+from .core import run_defaults, default_data, check_int, check_number, RUN_DEFAULTS, atomic_path, device_name
+from .files import fingerprint
 from .data import ImageSet, load_set
 from .train import RunConfig, Predictions, train_pair
 
 # %% auto #0
 __all__ = ['COLAB_T4', 'DATA_SIZES', 'DRIVE', 'FULL_MODE_WORK', 't4_steps', 't4_minutes', 'runs_dir', 'describe_run', 'run_file',
-           'saved_run', 'cost_line']
+           'saved_run', 'versions', 'machine', 'run_settings', 'write_json', 'cost_line']
 
 # %% ../nbs/04b_runs.ipynb #39058bec
 COLAB_T4 = dict(           # assumptions for a free Colab runtime (one T4 GPU, 2 vCPUs), not measurements
@@ -96,6 +98,36 @@ def saved_run(data=None,           # a data set's name, a folder or a loaded `Im
     p = train_pair(iset or load_set(name), cfg, seed=seed, progress=progress)
     p.save(f)
     return p
+
+# %% ../nbs/04b_runs.ipynb #7c0e5d22
+def versions() -> dict:
+    "The versions of Python and of the libraries behind the numbers, for the record."
+    import fastai, sklearn
+    return {'python': platform.python_version(), 'torch': torch.__version__, 'fastai': fastai.__version__,
+            'numpy': np.__version__, 'sklearn': sklearn.__version__}
+
+def machine(device) -> str:
+    "A short description of the machine that ran, for the record."
+    gpu = f", {torch.cuda.get_device_name()}" if str(device).startswith('cuda') and torch.cuda.is_available() else ''
+    return f"{platform.machine()}, {os.cpu_count()} CPU cores{gpu}"
+
+def run_settings(iset:ImageSet,       # the loaded data (`load_set`): its counts, classes and fingerprint are recorded
+                 cfg:RunConfig,        # the training settings (`fit_config`)
+                 seeds,                # the seeds the run trains
+                 data:str,             # the data's name or folder, as given
+                 ood:str|None,         # the out-of-domain probes, or None for the data set's default
+                 device=None           # where it trains (default: CUDA when available)
+                ) -> dict:
+    "What defines a run: two runs with equal settings may share seeds' predictions."
+    ood = str(ood) if ood else run_defaults(data)['ood']
+    return {'data': str(data), 'ood': ood, 'n_items': len(iset.items), 'n_valid': int(len(iset.valid_idx)),
+            'n_ood': len(iset.ood_items), 'classes': iset.classes, **asdict(cfg), 'seeds': [int(s) for s in seeds],
+            'mode': cfg.mode, 'device': device_name(device), 'fingerprint': fingerprint(iset)}
+
+def write_json(path, obj):
+    "Write `obj` as indented JSON, atomically."
+    with atomic_path(path) as tmp: tmp.write_text(json.dumps(obj, indent=2, default=str) + '\n')
+
 
 # %% ../nbs/04b_runs.ipynb #2d20cc26
 FULL_MODE_WORK = {   # chapter: (its steps, its steps when chapter 04's run is saved on Google Drive, or None)

@@ -19,7 +19,8 @@ from .train import RunConfig, Predictions, train_pair
 from . import metrics as M, calibration as C
 from .report import seed_items
 from .sweep_plots import plot_curves, plot_mechanism, plot_gaps
-from .report import N_BINS, run_settings, check_out_dir, write_json, seed_metrics, fit_threshold, versions, machine
+from .report import N_BINS, check_out_dir, seed_metrics, fit_threshold
+from .runs import run_settings, write_json, versions, machine
 
 # %% auto #0
 __all__ = ['BUDGETS', 'LR_FACTORS', 'EpochLogits', 'default_budgets', 'run_dir', 'train_run', 'read_run', 'subset', 'val_losses',
