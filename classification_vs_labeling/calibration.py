@@ -34,7 +34,9 @@ def _class_idx(targs, n_items:int, n_classes:int, name='targs') -> np.ndarray:
 def _top3(row, names) -> str:
     return ', '.join(f'{names[j]}:{row[j]:.2f}' for j in np.argsort(-row, kind='stable')[:3])
 
-def error_table(ce_probs, bce_probs, targs,
+def error_table(ce_probs,           # (N, K) the classifier's probabilities
+                bce_probs,          # (N, K) the labeler's probabilities, same items
+                targs,              # (N,) true class indices, or (N, K) one-hot rows
                 classes,            # the K class names
                 *, thresh=0.5,      # the labeler's threshold, or one per class
                 items=None          # a name for each item (default: 0 to N-1)
@@ -109,7 +111,8 @@ def _conf_correct(probs, targs, multilabel=False) -> tuple[np.ndarray, np.ndarra
     return p.max(1), t[np.arange(n), pred]
 
 # %% ../nbs/06_calibration.ipynb #db590cd4
-def reliability(probs, targs,
+def reliability(probs,                  # (N, K) probabilities, one row per item
+                targs,                  # (N,) true class indices, or (N, K) one-hot rows (multi-hot with `multilabel`)
                 *, n_bins=15,           # equal-width confidence bins between 0 and 1
                 multilabel=False        # targets may have zero or several true classes per item ((N, K) multi-hot)
                ) -> pd.DataFrame:
@@ -124,7 +127,8 @@ def reliability(probs, targs,
     return pd.DataFrame(dict(lo=edges[:-1], hi=edges[1:], count=count, mean_conf=mean_conf, accuracy=acc))
 
 # %% ../nbs/06_calibration.ipynb #dab4bd02
-def ece(probs, targs,
+def ece(probs,                  # (N, K) probabilities, one row per item
+        targs,                  # (N,) true class indices, or (N, K) one-hot rows (multi-hot with `multilabel`)
         *, n_bins=15,           # equal-width confidence bins between 0 and 1
         multilabel=False        # targets may have zero or several true classes per item ((N, K) multi-hot)
        ) -> float:
@@ -134,7 +138,8 @@ def ece(probs, targs,
     return float((r['count']/r['count'].sum()*(r.accuracy - r.mean_conf).abs()).sum())
 
 # %% ../nbs/06_calibration.ipynb #215b79c5
-def plot_reliability(probs, targs,
+def plot_reliability(probs,                 # (N, K) probabilities, one row per item
+                     targs,                 # (N,) true class indices, or (N, K) one-hot rows (multi-hot with `multilabel`)
                      *, n_bins=15,          # equal-width confidence bins between 0 and 1
                      ax=None,               # the Axes to draw on, or to overlay (default: a new figure)
                      label=None,            # the legend's name for these bars (default 'accuracy')
@@ -209,7 +214,8 @@ def risk_coverage(probs, targs, multilabel=False) -> pd.DataFrame:
     acc = np.cumsum(ok[o])/kept
     return pd.DataFrame(dict(coverage=kept/len(conf), accuracy=acc, risk=1 - acc, conf=conf[o]))
 
-def accuracy_at_coverage(probs, targs,
+def accuracy_at_coverage(probs,                 # (N, K) probabilities, one row per item
+                         targs,                 # (N,) true class indices, or (N, K) one-hot rows (multi-hot with `multilabel`)
                          coverage,              # the share of the items answered, in (0, 1]
                          *, multilabel=False    # targets may have zero or several true classes per item ((N, K) multi-hot)
                         ) -> float:
@@ -217,7 +223,8 @@ def accuracy_at_coverage(probs, targs,
     rc = risk_coverage(probs, targs, multilabel)
     return float(rc.accuracy.iloc[np.searchsorted(rc.coverage.values, check_number(coverage, 'coverage', lo=0, lo_open=True, hi=1))])
 
-def coverage_at_accuracy(probs, targs,
+def coverage_at_accuracy(probs,                 # (N, K) probabilities, one row per item
+                         targs,                 # (N,) true class indices, or (N, K) one-hot rows (multi-hot with `multilabel`)
                          target_acc,            # the accuracy the answered items must reach, in (0, 1]
                          *, multilabel=False    # targets may have zero or several true classes per item ((N, K) multi-hot)
                         ) -> float:

@@ -82,7 +82,7 @@ def _unrank(o, ranked) -> np.ndarray:
     np.put_along_axis(out, o, ranked, 1)
     return out
 
-def aps_scores(probs,
+def aps_scores(probs,          # (N, K) probabilities, one row per item
                *,
                lam:float=0.,   # RAPS: penalty added per rank beyond `k_reg` (0: plain APS)
                k_reg:int=0,    # RAPS: ranks 1..k_reg go unpenalised
@@ -98,7 +98,7 @@ def aps_scores(probs,
     return s - u[:, None]*p   # randomised: only a random share of the class's own probability counts
 
 # %% ../nbs/08_conformal.ipynb #42497f4e
-def aps_sets(probs,
+def aps_sets(probs,          # (N, K) probabilities, one row per item
              q:float,        # the conformal cut, from `conformal_quantile` of the calibration items' APS scores
              *,
              lam:float=0.,   # RAPS: penalty added per rank beyond `k_reg` (0: plain APS)
@@ -115,7 +115,8 @@ def aps_sets(probs,
 METHODS = ('lac', 'aps', 'raps')
 RAPS_LAMS = (0.001, 0.01, 0.1, 0.2, 0.5)   # the penalties RAPS's authors try (and MAPIE)
 
-def fit_raps(probs, targs,
+def fit_raps(probs,             # (N, K) probabilities of items kept apart from the cut
+             targs,             # (N,) true class indices, or (N, K) one-hot rows
              *,
              alpha:float=0.1,   # the share of new items the sets may miss
              lams=RAPS_LAMS,    # the penalties to try
@@ -130,7 +131,8 @@ def fit_raps(probs, targs,
         return aps_sets(p, q, lam=lam, k_reg=k_reg).sum(1).mean()
     return float(min(lams, key=size)), k_reg   # ties: the first
 
-def fit_conformal(probs, targs,
+def fit_conformal(probs,                # (N, K) probabilities of the calibration items
+                  targs,                # (N,) true class indices, or (N, K) one-hot rows
                   *,
                   method:str='lac',     # 'lac', 'aps' or 'raps'
                   alpha:float=0.1,      # the share of new items the sets may miss
@@ -190,7 +192,10 @@ def _check_mask(tune_mask, n:int) -> np.ndarray:
     if m.all() or not m.any(): raise ValueError(f"tune_mask: expected items in both parts, got {int(m.sum())} of {n} for tuning")
     return m
 
-def held_out_sets(ce_probs, bce_probs, targs, tune_mask,
+def held_out_sets(ce_probs,          # (N, K) the classifier's probabilities
+                  bce_probs,         # (N, K) the labeler's probabilities
+                  targs,             # (N,) true class indices, or (N, K) one-hot rows
+                  tune_mask,         # (N,) bool: True for a tuning item, False for a held-out one
                   *,
                   alpha:float=0.1,   # the share of new items the conformal sets may miss
                   thresh=None,       # the labeler's threshold; None: the best exact match on the tuning items
@@ -208,7 +213,10 @@ def held_out_sets(ce_probs, bce_probs, targs, tune_mask,
     sets['bce.thresh'] = predicted_sets(bce[~tune], fits['bce.thresh']['thresh'])
     return {k: sets[k] for k in NAMES}, fits
 
-def conformal_summary(ce_logits, bce_logits, targs, tune_mask,
+def conformal_summary(ce_logits,               # (N, K) the classifier's logits (probabilities if not `from_logits`)
+                      bce_logits,              # (N, K) the labeler's logits (probabilities if not `from_logits`)
+                      targs,                   # (N,) true class indices, or (N, K) one-hot rows
+                      tune_mask,               # (N,) bool: True for a tuning item, False for a held-out one
                       *,
                       alpha:float=0.1,         # the share of new items the conformal sets may miss
                       thresh=None,             # the labeler's threshold; None: the best exact match on the tuning items
@@ -228,7 +236,10 @@ def conformal_summary(ce_logits, bce_logits, targs, tune_mask,
 # %% ../nbs/08_conformal.ipynb #ba66ca5d
 ALPHAS = np.round(np.linspace(0.01, 0.3, 30), 2)
 
-def coverage_size_curves(ce_probs, bce_probs, targs, tune_mask,
+def coverage_size_curves(ce_probs,          # (N, K) the classifier's probabilities
+                         bce_probs,         # (N, K) the labeler's probabilities
+                         targs,             # (N,) true class indices, or (N, K) one-hot rows
+                         tune_mask,         # (N,) bool: True for a tuning item, False for a held-out one
                          *,
                          alphas=None,       # the alphas at which each conformal method is fitted (default `ALPHAS`, 0.01 to 0.3)
                          threshs=None,      # the labeler's thresholds, each one point (default `THRESHS`, 0.01 to 0.99)
@@ -252,7 +263,7 @@ def plot_coverage_size(curves:pd.DataFrame,          # from `coverage_size_curve
                        *,
                        alpha:float=0.1,              # mark the sets fitted at this alpha (stars)
                        thresh:float|None=None,       # mark the labeler at this threshold (a dot)
-                       ax=None,
+                       ax=None,                      # the Axes to draw on (default: a new figure)
                       ) -> plt.Axes:
     "Coverage against mean set size (log scale), one line per method; the sets at `alpha` (and the labeler at `thresh`) marked."
     need = {'method', 'param', 'coverage', 'mean_set_size'}
@@ -280,7 +291,9 @@ def plot_coverage_size(curves:pd.DataFrame,          # from `coverage_size_curve
     return ax
 
 # %% ../nbs/08_conformal.ipynb #9864c932
-def coverage_over_splits(ce_probs, bce_probs, targs,
+def coverage_over_splits(ce_probs,              # (N, K) the classifier's probabilities
+                         bce_probs,             # (N, K) the labeler's probabilities
+                         targs,                 # (N,) true class indices, or (N, K) one-hot rows
                          *,
                          alpha:float=0.1,       # the share of new items the conformal sets may miss
                          n_splits:int=200,      # how many random tuning/held-out splits
@@ -320,7 +333,7 @@ def plot_set_diagnostics(sets:dict,                # name: (N, K) bool sets, e.g
                          classes=None,             # class names for the per-class panel
                          *,
                          alpha:float|None=None,    # draw the promised coverage 1 - alpha
-                         figsize=(13, 3.6),
+                         figsize=(13, 3.6),        # the figure's (width, height) in inches
                         ) -> plt.Figure:
     "Three views of each method's sets: how big they are, coverage per class, coverage by set size."
     fig, axs = plt.subplots(1, 3, figsize=figsize)

@@ -99,7 +99,11 @@ def to_np(x, name='x', dtype=np.float64) -> np.ndarray:
     return a
 
 # %% ../nbs/00_core.ipynb #492cfd7f
-def check_scores(x, name='scores', n_classes=None, probs=False) -> np.ndarray:
+def check_scores(x,               # (N, K) scores: array, tensor or nested list
+                 name='scores',   # what error messages call `x`
+                 n_classes=None,  # the number of columns K required (None: any)
+                 probs=False      # also require every value in [0, 1]
+                ) -> np.ndarray:
     "`x` as a finite (N, K) float array, N >= 1; with `probs`, every value must lie in [0, 1]."
     a = to_np(x, name)
     if a.ndim != 2: raise ValueError(f"{name}: expected a 2-d array (items, classes), got shape {a.shape}")
@@ -117,7 +121,11 @@ def check_probs(x, name='probs', n_classes=None) -> np.ndarray:
     return check_scores(x, name, n_classes, probs=True)
 
 # %% ../nbs/00_core.ipynb #37bf1aa3
-def check_targets(targs, n_items:int, n_classes:int, name='targs') -> np.ndarray:
+def check_targets(targs,          # (N,) class indices in [0, K), or (N, K) multi-hot 0/1
+                  n_items:int,    # N, the number of items
+                  n_classes:int,  # K, the number of classes
+                  name='targs'    # what error messages call `targs`
+                 ) -> np.ndarray:
     "Targets as an (N, K) bool multi-hot array: from (N,) class indices in [0, K) or an (N, K) array of 0/1."
     n_items, n_classes = check_int(n_items, 'n_items', lo=0, hi=2**62), check_int(n_classes, 'n_classes', lo=1, hi=2**62)
     a = to_np(targs, name)
@@ -150,7 +158,9 @@ def check_thresh(t, name='thresh', n_classes=None) -> np.ndarray:
 # %% ../nbs/00_core.ipynb #fac129bf
 import math, numbers
 
-def check_number(x, name:str, *,
+def check_number(x,                      # a real number (numpy and torch scalars too)
+                 name:str,               # what the error message calls `x`
+                 *,
                  lo:float|None=None,     # smallest value allowed (None: no bound)
                  hi:float|None=None,     # largest value allowed (None: no bound)
                  lo_open:bool=False,     # exclude `lo` itself
@@ -172,7 +182,11 @@ def check_number(x, name:str, *,
         raise ValueError(f"{name}: expected a value in {rng}, got {x}")
     return x
 
-def check_int(x, name:str, lo:int|None=None, hi:int|None=None) -> int:
+def check_int(x,                 # a whole number (numpy and torch scalars too)
+              name:str,          # what the error message calls `x`
+              lo:int|None=None,  # smallest value allowed (None: no bound)
+              hi:int|None=None   # largest value allowed (None: no bound)
+             ) -> int:
     "`x` as an int in [`lo`, `hi`]: `check_number` with `integer=True`."
     return check_number(x, name, lo=lo, hi=hi, integer=True)
 
