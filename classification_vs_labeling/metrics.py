@@ -52,7 +52,8 @@ def per_label_accuracy(probs, targs, thresh=0.5) -> float:
     p,t = _pt(probs, targs)
     return float((predicted_sets(p, thresh) == t).mean())
 
-def exact_correct(probs, targs,
+def exact_correct(probs,                    # (N, K) probabilities in [0, 1], one row per item
+                  targs,                    # (N,) true class indices, or (N, K) multi-hot 0/1
                   thresh=0.5,               # one threshold, or one per class
                   *, fallback:bool=False    # an item with no label above `thresh` gets its argmax
                  ) -> np.ndarray:
@@ -60,7 +61,8 @@ def exact_correct(probs, targs,
     p,t = _pt(probs, targs)
     return (predicted_sets(p, thresh, fallback=fallback) == t).all(1)
 
-def exact_match(probs, targs,
+def exact_match(probs,                      # (N, K) probabilities in [0, 1], one row per item
+                targs,                      # (N,) true class indices, or (N, K) multi-hot 0/1
                 thresh=0.5,                 # one threshold, or one per class
                 *, fallback:bool=False      # an item with no label above `thresh` gets its argmax
                ) -> float:
@@ -79,7 +81,8 @@ def argmax_accuracy(probs, targs) -> float:
 # %% ../nbs/05_metrics.ipynb #af4ef609
 _AVERAGES = ('samples', 'macro', 'micro')
 
-def prf(probs, targs,
+def prf(probs,                      # (N, K) probabilities in [0, 1], one row per item
+        targs,                      # (N,) true class indices, or (N, K) multi-hot 0/1
         thresh=0.5,                 # one threshold, or one per class
         average:str='samples',      # 'samples' (per item), 'macro' (per class) or 'micro' (over all decisions)
         *, zero_division:float=0    # the score of an item (or class) with nothing predicted and nothing true: 1 counts a right empty set as right
@@ -199,7 +202,8 @@ def _pick(ts, scores) -> np.ndarray:
     tie = scores >= scores.max(0) - 1e-12
     return np.where(tie, pref.reshape(-1, *[1]*(scores.ndim-1)), len(ts)).argmin(0)
 
-def best_threshold(probs, targs,
+def best_threshold(probs,                         # (N, K) probabilities in [0, 1], one row per item
+                   targs,                         # (N,) true class indices, or (N, K) multi-hot 0/1
                    threshs=None,                  # the grid to choose from (default `THRESHS`, 0.01 to 0.99)
                    *, metric:str='exact_match'    # the `threshold_sweep` column to maximise
                   ) -> float:
@@ -209,7 +213,8 @@ def best_threshold(probs, targs,
     return float(sw.thresh.iloc[_pick(sw.thresh.to_numpy(), sw[metric].to_numpy())])
 
 # %% ../nbs/05_metrics.ipynb #6930ae55
-def per_class_thresholds(probs, targs,
+def per_class_thresholds(probs,                 # (N, K) probabilities in [0, 1], one row per item
+                         targs,                 # (N,) true class indices, or (N, K) multi-hot 0/1
                          threshs=None,          # the grid to choose from (default `THRESHS`, 0.01 to 0.99)
                          *, metric:str='f1'     # each class's binary 'f1' or 'accuracy' to maximise
                         ) -> np.ndarray:
@@ -296,7 +301,9 @@ GAP_ROWS = {   # row of `gap_table`: (what it is, the per-item columns a and b w
 }
 GAP_PIECES = ('ranking', 'none', 'several', 'wrong', 'rescued')   # they add up to 'total'
 
-def gap_items(ce_probs, bce_probs, targs,
+def gap_items(ce_probs,      # (N, K) the classifier's softmax probabilities
+              bce_probs,     # (N, K) the labeler's sigmoid probabilities, same items
+              targs,         # (N,) true class indices (or (N, K) one-hot): one true class per item
               thresh=0.5     # the labeler's threshold, or one per class
              ) -> pd.DataFrame:
     "Per single-label item, 0 or 1: classifier right, labeler argmax right, labeler exact match at `thresh`, how its decoding went."
@@ -327,7 +334,9 @@ def gap_table(items:pd.DataFrame,    # per-item columns from `gap_items`, or the
         rows[key] = dict(what=what, value=r['diff'], low=r['low'], high=r['high'])
     return pd.DataFrame.from_dict(rows, orient='index')
 
-def gap_decomposition(ce_probs, bce_probs, targs,
+def gap_decomposition(ce_probs,              # (N, K) the classifier's softmax probabilities
+                      bce_probs,             # (N, K) the labeler's sigmoid probabilities, same items
+                      targs,                 # (N,) true class indices (or (N, K) one-hot): one true class per item
                       thresh=0.5,            # the labeler's threshold, or one per class
                       *, n_boot:int=1000,    # bootstrap resamples of the items
                       seed:int=0,            # seed of the resamples

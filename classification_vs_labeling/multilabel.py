@@ -57,11 +57,11 @@ def compose_digits(x,                # (M, h, w) uint8 digits to draw from
 @dataclass(repr=False)
 class MultiLabelSet:
     "Images (paths or uint8 arrays) with a list of zero, one or several labels each, the classes, and a fixed validation split."
-    name: str
+    name: str                         # the set's name, first in `summary` (e.g. 'multi-digits')
     items: list | np.ndarray          # image files, or an (N, H, W) uint8 array
     labels: list                      # one list of class names per item (possibly empty)
-    classes: list
-    valid_idx: np.ndarray
+    classes: list                     # every class name (K), in the order of `targs`' columns
+    valid_idx: np.ndarray             # distinct indices in [0, N) of the validation items; the rest train
     sources: np.ndarray = None        # composed images only: (N, max_digits) index of each source digit, -1 for none
 
     def __post_init__(self):

@@ -190,7 +190,8 @@ def ood_kinds(ood_items, held_out=()) -> np.ndarray:
     return np.array(['near' if _names(f) & held else 'far' for f in ood_items], dtype='<U4')
 
 # %% ../nbs/07_ood.ipynb #2d7673bd
-def plot_ood_hist(scores_in, scores_out,
+def plot_ood_hist(scores_in,         # (N,) a score per in-domain item (higher = more in-domain)
+                  scores_out,        # (M,) the same score per out-of-domain item
                   *, ax=None,        # the Axes to draw on (default: a new figure)
                   name='score',      # the score's name, for the axis and the title
                   bins=30            # histogram bins over the range of both

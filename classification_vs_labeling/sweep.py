@@ -177,7 +177,11 @@ def sweep(data=None, *,           # a data set's name or a folder of class folde
     return write_sweep_report(out)
 
 # %% ../nbs/12_sweep.ipynb #2285c657
-def snapshot_metrics(ce_logits, bce_logits, targs, tune_mask) -> tuple[dict, dict]:
+def snapshot_metrics(ce_logits,     # (N, K) classifier logits on the validation items
+                     bce_logits,    # (N, K) labeler logits on the same items
+                     targs,         # (N,) true class indices
+                     tune_mask      # (N,) bool: True = tuning items (fit), False = held-out items (scored)
+                    ) -> tuple[dict, dict]:
     "`seed_metrics` and the labeler's own temperature, both losses and its sigmoids per item; with each held-out item's correctness."
     r, ce_ok, exact_ok = seed_metrics(ce_logits, bce_logits, targs, tune_mask)
     tune = np.asarray(tune_mask, bool); held, t = ~tune, np.asarray(targs)

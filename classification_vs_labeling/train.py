@@ -192,16 +192,16 @@ def check_build(arch:str,              # 'small' or a torchvision model name
 @dataclass
 class Predictions:
     "Both models' logits on the validation items (and out-of-domain items) of one training run."
-    classes: list
-    targs: np.ndarray                  # (N,) class index of each validation item
-    ce_logits: np.ndarray              # (N, K) classifier
-    bce_logits: np.ndarray             # (N, K) labeler
-    ood_ce_logits: np.ndarray = None   # (M, K) on out-of-domain items (M may be 0)
-    ood_bce_logits: np.ndarray = None
-    seed: int = 0
-    items: list = field(default_factory=list)
-    ood_items: list = field(default_factory=list)
-    fingerprint: str = ''              # of the data it was trained on (`data.fingerprint`), as JSON; '' when unknown
+    classes: list                                  # class names, in the order of the logits' columns (K)
+    targs: np.ndarray                              # (N,) class index of each validation item
+    ce_logits: np.ndarray                          # (N, K) classifier
+    bce_logits: np.ndarray                         # (N, K) labeler
+    ood_ce_logits: np.ndarray = None               # (M, K) classifier on out-of-domain items (M may be 0; None = (0, K))
+    ood_bce_logits: np.ndarray = None              # (M, K) labeler on the same out-of-domain items
+    seed: int = 0                                  # the training run's seed (>= 0)
+    items: list = field(default_factory=list)      # N names (file paths) of the validation items; [] when unknown
+    ood_items: list = field(default_factory=list)  # M names of the out-of-domain items; [] when unknown
+    fingerprint: str = ''                          # of the data it was trained on (`data.fingerprint`), as JSON; '' when unknown
 
     def __post_init__(self):
         self.classes = check_classes(self.classes); k = len(self.classes)
