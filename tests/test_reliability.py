@@ -256,6 +256,12 @@ def test_diverging_run_names_seed_and_lr_and_keeps_no_seed_file(tmp_path, digits
     one_line(*cvl(capsys, 'compare', '--data', digits, *RUN, '--lr', '1e30', '--out', out), 'seed 0: training diverged', 'learning rate 1e+30')
     assert not (out/'seeds').exists() and not list(out.rglob('*.npz'))
 
+def _writers() -> list:
+    "Every module of the package that writes through `atomic_path`: a fault injected in each reaches every write, wherever it lives."
+    import importlib, pkgutil, classification_vs_labeling as P
+    mods = [importlib.import_module(f'classification_vs_labeling.{m.name}') for m in pkgutil.iter_modules(P.__path__) if not m.name.startswith('_')]
+    return [m for m in mods if m is not core and getattr(m, 'atomic_path', None) is core.atomic_path]
+
 @contextmanager
 def _failing_writes(monkeypatch, exc):
     "Every `atomic_path` write raises `exc` once its body has written (as a full disk does), naming no file."
@@ -265,7 +271,7 @@ def _failing_writes(monkeypatch, exc):
         with real(path) as tmp:
             yield tmp
             raise exc
-    for mod in (R, TB, T): monkeypatch.setattr(mod, 'atomic_path', failing)
+    for mod in _writers(): monkeypatch.setattr(mod, 'atomic_path', failing)
     yield
 
 @pytest.mark.parametrize('err,words', [(OSError(errno.ENOSPC, 'No space left on device'), ['run.json: No space left on device (the disk is full)']),
@@ -301,7 +307,7 @@ def _kill_at(monkeypatch, n:int, after:bool):
             if count[0] == n and not after:
                 shutil.copy(tmp, tmp.with_name(tmp.name.replace('.tmp', '.killed.tmp'))); raise _Killed
         if count[0] == n: raise _Killed
-    for mod in (R, TB, T): monkeypatch.setattr(mod, 'atomic_path', dying)
+    for mod in _writers(): monkeypatch.setattr(mod, 'atomic_path', dying)
     yield
 
 @pytest.fixture(scope='module')
