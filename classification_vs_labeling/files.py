@@ -17,8 +17,8 @@ from fastai.vision.core import PILImage
 from .core import check_int
 
 # %% auto #0
-__all__ = ['MAX_PIXELS', 'FINGERPRINT_PARTS', 'ImageRefused', 'open_image', 'CVLImage', 'scan_images', 'walk_files',
-           'dedupe_files', 'scan_folder', 'write_once', 'fingerprint']
+__all__ = ['MAX_PIXELS', 'GENERATED_MTIME_NS', 'FINGERPRINT_PARTS', 'ImageRefused', 'open_image', 'CVLImage', 'scan_images',
+           'walk_files', 'dedupe_files', 'scan_folder', 'write_once', 'fingerprint']
 
 # %% ../nbs/03a_files.ipynb #d9fc50a4
 _IMG_EXTS = {e.lower() for e in image_extensions}
@@ -126,6 +126,8 @@ def scan_folder(path, *, recurse:bool=True) -> tuple[list[Path], list[tuple[str,
 # %% ../nbs/03a_files.ipynb #37a2e273
 def _n_files(path:Path, pattern:str) -> int: return sum(1 for _ in path.glob(pattern))
 
+GENERATED_MTIME_NS = 946_684_800 * 10**9   # 2000-01-01: the modification time of every file `write_once` writes
+
 def write_once(dest,          # the folder to fill
                n:int,         # how many files it holds when complete
                pattern:str,   # glob of those files, relative to `dest`
@@ -140,6 +142,8 @@ def write_once(dest,          # the folder to fill
     tmp = Path(tempfile.mkdtemp(prefix=f'.{dest.name}-', dir=dest.parent))
     try:
         write(tmp)
+        for f in tmp.rglob('*'):   # written again, the same bytes: one fixed time lets `fingerprint` match
+            if f.is_file(): os.utime(f, ns=(GENERATED_MTIME_NS, GENERATED_MTIME_NS))
         if dest.is_dir() and _n_files(dest, pattern) == n: return dest   # another process finished first
         if dest.exists(): shutil.rmtree(dest)        # an incomplete earlier run, holding only our own files
         try: tmp.rename(dest)

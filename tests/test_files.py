@@ -139,3 +139,17 @@ BAD = {'nan': float('nan'), 'text': 'abc', 'a bool': True, 'zero or less': -1, '
 def test_scalars_refused_at_the_door_naming_the_parameter(tmp_path, call, param, bad):
     with pytest.raises(ValueError) as e: call(tmp_path, **{param: BAD[bad]})
     assert str(e.value).startswith(f'{param}: expected') and '\n' not in str(e.value), str(e.value)
+
+def test_a_generated_set_written_again_fingerprints_the_same(tmp_path):
+    "The offline digits written twice (a new runtime): same names, bytes and times, so a resume's fingerprint matches."
+    import os
+    from classification_vs_labeling.data import mnist_sample, folder_set
+    from classification_vs_labeling.files import fingerprint, GENERATED_MTIME_NS
+    a, b = mnist_sample(tmp_path/'a'/'mnist5k'), mnist_sample(tmp_path/'b'/'mnist5k')
+    stat = lambda d: sorted((str(f.relative_to(d)), f.stat().st_size, f.stat().st_mtime_ns) for f in d.rglob('*.png'))
+    sa = stat(a)
+    assert sa == stat(b) and len(sa) == 5000 and {t for *_, t in sa} == {GENERATED_MTIME_NS}
+    fa, fb = fingerprint(folder_set(a, seed=0)), fingerprint(folder_set(b, seed=0))
+    assert fa == fb
+    os.utime(next(b.rglob('*.png')))                    # a file touched after it was written: the fingerprint sees it
+    assert fingerprint(folder_set(b, seed=0))['contents'] != fa['contents']
