@@ -16,7 +16,7 @@ import torch.nn.functional as F
 import matplotlib.pyplot as plt
 from fastai.vision.all import DataLoaders, Learner, BCEWithLogitsLossFlat, set_seed, noop
 from .core import to_np, check_scores, check_targets, check_int, softmax_probs
-from .train import RunConfig, create_model, PairedModel, paired_splitter, add_normalize, fit_batch_size
+from .train import RunSpec, create_model, PairedModel, paired_splitter, add_normalize, fit_batch_size
 from .metrics import exact_match, per_label_accuracy, predicted_sets, tune_split, best_threshold, prf
 from .multilabel import MultiLabelSet, multi_dls, multi_size
 
@@ -162,14 +162,14 @@ def predict_count_pair(learn:Learner, seed:int=0) -> MultiPredictions:
     return MultiPredictions(list(learn.dls.vocab), targs.numpy(), c.numpy(), b.numpy(), learn.loss_func.count.max_count, seed)
 
 # %% ../nbs/10_count.ipynb #34ecf3c4
-def multi_config(mset:MultiLabelSet, **kwargs) -> RunConfig:
-    "`RunConfig` for `mset`: `RUN_DEFAULTS`' digits (composed arrays, at their own size) or pascal (image files); `kwargs` are `RunConfig` fields that override them."
+def multi_config(mset:MultiLabelSet, **kwargs) -> RunSpec:
+    "`RunSpec` for `mset`: the registry's digits (composed arrays, at their own size) or pascal (image files); `kwargs` are `RunSpec` fields that override them."
     arrays = isinstance(mset.items, np.ndarray)
-    return RunConfig(**{'data': 'digits' if arrays else 'pascal', **({'size': multi_size(mset)} if arrays else {}), **kwargs})
+    return RunSpec(**{'data': 'digits' if arrays else 'pascal', **({'size': multi_size(mset)} if arrays else {}), **kwargs})
 
 @delegates(count_pair_learner, but=['arch', 'pretrained', 'lr'])   # these come from `cfg`
 def train_count_pair(mset:MultiLabelSet,         # the images, their labels and the split
-                     cfg:RunConfig|None=None,    # the run's settings (default: `multi_config(mset)`)
+                     cfg:RunSpec|None=None,      # the run's settings (default: `multi_config(mset)`)
                      *,
                      seed:int=0,                 # seed of the initial weights and of the batches
                      max_count:int|None=None,    # the count head's largest count (default: the most labels in `mset`)

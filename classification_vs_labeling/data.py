@@ -23,14 +23,14 @@ from fastai.data.core import DataLoaders
 from fastai.torch_core import set_seed
 from fastai.vision.data import ImageBlock
 from fastai.vision.augment import Resize, ResizeMethod, aug_transforms
-from .core import run_defaults, check_int, check_number
-from .files import CVLImage, walk_files, dedupe_files, scan_images, scan_folder, write_once, _identity
+from .core import check_int, check_number
+from .files import CVLImage, walk_files, dedupe_files, scan_images, scan_folder, write_once
 from .probes import probe_items
 
 # %% auto #0
-__all__ = ['ILLUSTRATIONS_TREE', 'DATA_CHOICES', 'OOD_CHOICES', 'PETS_BREEDS', 'ImageSet', 'valid_split', 'pets_label', 'pets',
-           'folder_set', 'book_illustrations', 'mnist_sample', 'mnist_set', 'show_images', 'show_set', 'hold_out',
-           'load_set', 'synthetic_pets', 'LabelOf', 'presize_tfms', 'matched_dls']
+__all__ = ['ILLUSTRATIONS_TREE', 'PETS_BREEDS', 'ImageSet', 'valid_split', 'pets_label', 'pets', 'folder_set',
+           'book_illustrations', 'mnist_sample', 'mnist_set', 'show_images', 'show_set', 'hold_out', 'synthetic_pets',
+           'LabelOf', 'presize_tfms', 'matched_dls']
 
 # %% ../nbs/03_data.ipynb #0c7765e8
 @dataclass(repr=False)
@@ -225,9 +225,6 @@ def show_set(iset:ImageSet, *, n:int=8, seed:int=0) -> plt.Figure:
     return show_images(items, titles, ncols=n)
 
 # %% ../nbs/03_data.ipynb #c39fad0d
-DATA_CHOICES = ('mnist', 'pets', 'illustrations')
-OOD_CHOICES = ('letters', 'photos', 'letters+photos', 'none')
-
 def hold_out(iset:ImageSet,          # the set to take classes out of
              classes,                # the classes to hold out (those `iset` lacks are ignored)
              *,
@@ -242,35 +239,6 @@ def hold_out(iset:ImageSet,          # the set to take classes out of
     if len(set(labels)) < 2: raise ValueError(f"held_out: holding out {sorted(held)} leaves {sorted(set(labels))}: expected 2 or more classes to train on")
     return ImageSet(iset.name, [f for f, k in zip(iset.items, keep) if k], labels, valid_split(labels, valid_pct, seed),
                     [f for f, k in zip(iset.items, keep) if not k] + iset.ood_items, iset.skipped)
-
-def load_set(data='mnist',           # a name in `DATA_CHOICES` or a folder of class folders
-             ood=None,               # far out-of-domain images: a name in `OOD_CHOICES`, a folder, or None for the set's own
-             *,
-             valid_pct:float=0.2,    # the share of the items to validate on
-             seed:int=42,            # seed of the split
-             scale:float|None=None   # full mode's scale (None: `CVL_SCALE`), which sizes the probes
-            ) -> ImageSet:
-    "The `ImageSet` for `data` (a name in `DATA_CHOICES` or a folder of class folders): its `held_out` classes (`RUN_DEFAULTS`), then the probes `ood` (a name in `OOD_CHOICES`, a folder, or None for the default), are out-of-domain; probes as `run_defaults(data, scale)` says."
-    valid_pct, seed = _check_split(valid_pct, seed)
-    split = dict(valid_pct=valid_pct, seed=seed)
-    if data == 'mnist': iset = mnist_set(ood='none', **split)
-    elif data == 'pets': iset = pets(None, **split)
-    elif data == 'illustrations': iset = book_illustrations(None, **split)
-    elif isinstance(data, (str, Path)) and Path(data).is_dir(): iset = folder_set(data, **split)
-    else: raise ValueError(f"data: expected one of {', '.join(DATA_CHOICES)} or a folder of class folders, got {str(data)!r}")
-    d = run_defaults(data, scale)
-    iset = hold_out(iset, d['held_out'], **split)   # illustrations: book_illustrations already held the people out
-    if ood is None: ood = d['ood'] if d['ood'] in OOD_CHOICES else 'none'
-    if ood != 'none':
-        if isinstance(data, (str, Path)) and Path(data).is_dir() and isinstance(ood, (str, Path)) and Path(ood).is_dir() \
-           and (_inside(ood, data) or _inside(data, ood)):
-            raise ValueError(f"ood: the out-of-domain folder {ood} and the data folder {data} overlap: pass a folder outside the data")
-        probes, sk = probe_items(ood, size=d['size'], n=max(10, round(500*d['scale'])))   # CVL_SCALE: fewer probes too
-        ids = {_identity(f) for f in iset.items}
-        both = [f for f in probes if _identity(f) in ids]
-        if both: raise ValueError(f"ood: {len(both)} out-of-domain images are also in-domain items (e.g. {both[0]}): pass a folder outside the data")
-        iset.ood_items, iset.skipped = iset.ood_items + probes, sorted(iset.skipped + sk)
-    return iset
 
 # %% ../nbs/03_data.ipynb #fa89f694
 PETS_BREEDS = ('Abyssinian', 'Bengal', 'Birman', 'Bombay', 'British_Shorthair', 'Egyptian_Mau', 'Maine_Coon', 'Persian',

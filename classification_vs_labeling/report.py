@@ -6,22 +6,21 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/report.html.md"""
 
 # %% ../nbs/11_report.ipynb #b21584f6
 from __future__ import annotations
-import json, os, re, time
+import os, time
 from pathlib import Path
 import numpy as np
 import matplotlib.pyplot as plt
-from .core import atomic_path, run_defaults, softmax_probs, sigmoid_probs, check_int, check_fraction
-from .data import ImageSet, load_set
-from .files import FINGERPRINT_PARTS
-from .runs import run_settings, versions, machine, write_json
-from .train import RunConfig, Predictions, train_pair, fit_config, check_build
+from .core import atomic_path, softmax_probs, sigmoid_probs, check_fraction, check_seeds
+from .data import ImageSet
+from .runs import run_settings, versions, machine, write_json, load_data, run_specs, check_out, start_out
+from .train import RunSpec, Predictions, fit_config, check_build
 from .tables import CAVEAT_TARGETS, CONFORMAL_METHODS, results_table, write_report
 from . import metrics as M, calibration as C, ood as O, conformal as CF
 _all_ = ['results_table']   # re-exported: the report's headline table, from chapter 11a
 
 # %% auto #0
 __all__ = ['N_BINS', 'fit_threshold', 'seed_items', 'seed_metrics', 'summarise', 'stack_predictions', 'metrics_from_arrays',
-           'make_plots', 'check_out_dir', 'run_seeds', 'compare', 'results_table']
+           'make_plots', 'compare', 'results_table']
 
 # %% ../nbs/11_report.ipynb #e43d5c8e
 N_BINS = 15
@@ -208,86 +207,7 @@ def make_plots(d:dict, out:Path, seed_idx:int=0) -> dict[str, Path]:
         save(fig, 'ood_histograms')
     return paths
 
-# %% ../nbs/11_report.ipynb #2bf94094
-def _differing(old:dict, new:dict) -> list[str]:
-    "Settings that change predictions and differ between two runs (seeds and device may differ)."
-    return [k for k in {**old, **new} if k not in ('seeds', 'device', 'fingerprint') and old.get(k) != new.get(k)]
-
-
-# %% ../nbs/11_report.ipynb #894d59bd
-def _data_changes(old, new:dict) -> list[str]:
-    "What differs between two `fingerprint`s, in words."
-    if not isinstance(old, dict): return ['the data (the run records no fingerprint of it)']
-    return [FINGERPRINT_PARTS[k] for k in new if old.get(k) != new[k]]
-
-def check_out_dir(out, settings:dict):
-    "Raise a one-line ValueError if `out` holds a run on other data or with other settings, or something else (nothing is written)."
-    out = Path(out); f = out/'run.json'
-    if out.exists() and not out.is_dir(): raise ValueError(f"--out: {out} is a file, not a folder")
-    if f.exists() or f.is_symlink():
-        try: old = json.loads(f.read_text())
-        except (OSError, ValueError, UnicodeDecodeError) as e:
-            raise ValueError(f"{f}: not a readable run record ({type(e).__name__}): delete {out} or choose another --out") from None
-        if not isinstance(old, dict): raise ValueError(f"{f}: expected a JSON object, got a {type(old).__name__}: delete {out} or choose another --out")
-        changed = _data_changes(old.get('fingerprint'), settings['fingerprint'])
-        if changed: raise ValueError(f"{out} holds a run on other data ({'; '.join(changed)} changed since it started): "
-                                     "choose another --out, or delete it to start again")
-        diff = _differing(old, settings)
-        if diff: raise ValueError(f"{out} holds a run with other settings ({', '.join(diff)}): choose another --out or delete it")
-    elif out.exists() and any(not re.match(r'\..*\.tmp', p.name) for p in out.iterdir()):   # a killed first write leaves a piece
-        raise ValueError(f"{out} is not empty and holds no cvl run: choose another --out")
-
-def _saved_seed(f:Path, seed:int, iset:ImageSet, fp:str) -> tuple[Predictions | None, str]:
-    "(predictions to reuse, '') from a seed file that is whole and belongs to this run, else (None, why not)."
-    if not (f.exists() or f.is_symlink()): return None, ''
-    if f.is_dir() or f.is_symlink(): raise ValueError(f"{f}: expected a seed file, found a {'link' if f.is_symlink() else 'folder'}: remove it")
-    try: p = Predictions.load(f)
-    except ValueError as e: return None, str(e)
-    targs = [iset.classes.index(iset.labels[i]) for i in iset.valid_idx]
-    if p.seed != seed: return None, f"{f} holds seed {p.seed}, not {seed}"
-    if p.fingerprint != fp: return None, f"{f} was trained on other data"
-    if p.classes != iset.classes or p.targs.tolist() != targs: return None, f"{f} holds other classes or validation items"
-    return p, ''
-
-def run_seeds(iset:ImageSet,         # the data, its split and its out-of-domain images (`load_set`)
-              cfg:RunConfig,         # the models and their training
-              seeds,                 # one pair of models per seed
-              out,                   # the run's folder: run.json and seeds/seed_S.npz
-              *, settings:dict,      # this run's `run_settings`: checked against `out`/run.json, then written there
-              device=None,           # cpu or cuda (None: cuda when available)
-              log=print,             # where the progress lines go
-              progress:bool=True,    # fastai's progress bars
-              fast:bool=False        # the fast path (chapter 13)
-             ) -> list[Predictions]:
-    "Train (or reuse from `out`/seeds/) one pair per seed; each seed's predictions are saved as soon as it ends."
-    out = Path(out); check_out_dir(out, settings)
-    fp = json.dumps(settings['fingerprint'], sort_keys=True)
-    saved = {s: _saved_seed(out/'seeds'/f'seed_{s}.npz', s, iset, fp) for s in seeds}   # read everything before writing
-    for f in out.rglob('.*.tmp*'): f.unlink()     # pieces of files whose writing a kill interrupted
-    write_json(out/'run.json', settings)
-    preds = []
-    for s in seeds:
-        f = out/'seeds'/f'seed_{s}.npz'
-        p, why = saved[s]
-        if p is not None: log(f"seed {s}: reusing finished predictions from {f}"); preds.append(p); continue
-        if why: log(f"seed {s}: not reusing it ({why}): training it again")
-        log(f"seed {s}: training the classifier and the labeler ({cfg.arch}, {cfg.epochs} epoch(s), {cfg.size}px)")
-        t0 = time.time()
-        p = train_pair(iset, cfg, seed=s, device=device, progress=progress, fast=fast)
-        p.fingerprint = fp
-        p.save(f); preds.append(p)
-        acc, em = M.argmax_accuracy(p.ce_probs, p.targs), M.exact_match(p.bce_probs, p.targs, 0.5)
-        log(f"seed {s}: done in {time.time()-t0:.0f}s (all validation items: classifier accuracy {acc:.3f}, "
-            f"labeler exact match at 0.5 {em:.3f}), saved {f}")
-    return preds
-
 # %% ../nbs/11_report.ipynb #a5dceb95
-def _check_seeds(seeds) -> list[int]:
-    "Distinct seeds, each an integer that every random generator takes (0 to 2**32 - 1)."
-    seeds = [check_int(s, 'seeds', lo=0, hi=2**32 - 1) for s in (seeds if hasattr(seeds, '__iter__') else [seeds])]
-    if not seeds or len(set(seeds)) != len(seeds): raise ValueError(f"seeds: expected one or more distinct seeds, got {seeds}")
-    return seeds
-
 def _check_out_path(out, data, ood):
     "`out` must not lie inside the data or the out-of-domain folder: its files would be read as images on the next run."
     for what, d in (('data', data), ('out-of-domain', ood)):
@@ -306,31 +226,36 @@ def _check_scorable(iset:ImageSet, tune_frac:float) -> np.ndarray:
                              ood_ce_logits=z(len(iset.ood_items)), ood_bce_logits=z(len(iset.ood_items))), n_boot=10)
     return tune
 
-def compare(data='mnist',            # mnist, pets, illustrations, or a folder with one subfolder of images per class
-            ood=None,                # letters, photos, letters+photos, none, or a folder (None: the data set's own)
-            cfg:RunConfig=None,      # the models and their training (None: the data set's `RUN_DEFAULTS`)
-            *, seeds=(0, 1, 2),      # one pair of models per seed
-            out='cvl_out',           # the output folder; the same folder again resumes
-            device=None,             # cpu or cuda (None: cuda when available)
-            tune_frac:float=0.5,     # the share of validation items that fits thresholds, temperatures and cuts
-            log=print,               # where the progress lines go
-            progress:bool=True,      # fastai's progress bars
-            fast:bool=False,         # the fast path (chapter 13)
-            alpha:float=0.1          # the share of new items a conformal set may miss (chapter 08)
+def compare(data=None,             # a registered data set or a folder with one subfolder of images per class (None: the mode's, `default_data()`)
+            ood=None,              # letters, photos, letters+photos, none, or a folder (None: the data set's own)
+            spec:RunSpec=None,     # the runs' settings but their seed (None: `RunSpec(data, ood=ood, fast=fast)`, the data set's row)
+            *, seeds=(0, 1, 2),    # one pair of models per seed
+            out='cvl_out',         # the output folder; the same folder again resumes
+            device=None,           # cpu or cuda (None: cuda when available)
+            tune_frac:float=0.5,   # the share of validation items that fits thresholds, temperatures and cuts
+            log=print,             # where the progress lines go
+            progress:bool=True,    # fastai's progress bars
+            fast:bool=False,       # the fast path (chapter 03f)
+            alpha:float=0.1        # the share of new items a conformal set may miss (chapter 08)
            ) -> dict:
-    "The whole comparison: data, paired training per seed (resumable), predictions.npz, metrics.json, plots, report.md."
-    seeds, tune_frac, alpha = _check_seeds(seeds), check_fraction(tune_frac, 'tune_frac'), CF.check_alpha(alpha)
-    _check_out_path(out, data, ood)
-    cfg = cfg or RunConfig(data)
-    iset = load_set(data, ood, scale=cfg.scale)               # the run's own scale, never the environment's
-    cfg = fit_config(cfg, iset, log)                          # a batch size that fits the split, before anything is written
-    settings = run_settings(iset, cfg, seeds, data, ood, device)
-    check_out_dir(out, settings)                  # before the slow checks: a clash is the most likely mistake
+    "The whole comparison: data, one paired run per seed (resumable), predictions.npz, metrics.json, plots, report.md."
+    seeds, tune_frac, alpha = check_seeds(seeds), check_fraction(tune_frac, 'tune_frac'), CF.check_alpha(alpha)
+    if spec is None: spec = RunSpec(data, ood=ood, fast=fast)
+    else:
+        for k, v in (('data', data), ('ood', ood)):
+            if v is not None and str(v) != getattr(spec, k): raise ValueError(f"{k}: {str(v)!r} is not the spec's {getattr(spec, k)!r}: give it once, in the spec")
+        if fast: spec = spec.replace(fast=True)
+    _check_out_path(out, spec.data, spec.ood)
+    iset = load_data(spec)                                    # the run's own scale, never the environment's
+    spec = fit_config(spec, iset, log)                        # a batch size that fits the split, before anything is written
+    settings = run_settings(iset, spec, seeds, device)
+    check_out(out, settings)                      # before the slow checks: a clash is the most likely mistake
     tune = _check_scorable(iset, tune_frac)
-    check_build(cfg.arch, len(iset.classes), cfg.size, cfg.pretrained)
+    check_build(spec.arch, len(iset.classes), spec.size, spec.pretrained)
     log(iset.summary())
-    preds = run_seeds(iset, cfg, seeds, out, settings=settings, device=device, log=log, progress=progress, fast=fast)
-    d = stack_predictions(preds, tune, held_out=run_defaults(data)['held_out'])
+    preds = run_specs([spec.replace(seed=s) for s in seeds], iset, Path(out)/'runs', device=device, log=log, progress=progress,
+                      on_start=lambda: start_out(out, settings))
+    d = stack_predictions(preds, tune, held_out=spec.held_out)
     m = metrics_from_arrays(d, alpha=alpha)
     d['bce_threshold'] = np.asarray(m['bce']['threshold_per_seed'], np.float64)   # fitted once, in seed_metrics
     out = Path(out)

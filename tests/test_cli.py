@@ -89,6 +89,33 @@ def test_help_documents_the_flags_and_outputs():
               'predictions.npz', 'metrics.json', 'report.md', 'resume']:
         assert w in r.stdout, w
 
+def _help(*cmd) -> str:
+    "`cvl CMD --help`, in this process, with its lines joined."
+    import contextlib, io
+    from classification_vs_labeling.cli import parser
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit): parser().parse_args([*cmd, '--help'])
+    return ' '.join(out.getvalue().split())
+
+def test_help_is_written_from_the_registry_and_the_functions_defaults(monkeypatch):
+    "Every data set and default the help shows is read from where it is decided: change the row, BUDGETS or LR_FACTORS and the help follows."
+    import dataclasses, inspect
+    from classification_vs_labeling import cli, datasets as DS, sweep as SW
+    from classification_vs_labeling.report import compare
+    h = _help('compare')
+    for n in DS.data_choices():
+        d = DS.DATA_SETS[n]
+        assert f"{n} {d.help}" in h and f"{d.settings()}, batch size {d.bs}, lr {d.lr:g}" in h, n
+    assert f"(default: {DS.default_data(mode='quick')})" in h and f"(default: {' '.join(map(str, inspect.signature(compare).parameters['seeds'].default))})" in h
+    monkeypatch.setitem(DS.DATA_SETS, 'mnist', dataclasses.replace(DS.DATA_SETS['mnist'], epochs=7, size=40))
+    monkeypatch.setattr(SW, 'BUDGETS', {'quick': (2, 5), 'full': (1, 9)}); monkeypatch.setattr(SW, 'LR_FACTORS', (0.25, 1))
+    h, hs = _help('compare'), _help('sweep')
+    assert 'epochs per model (default: 7 for mnist; 4 for pets, illustrations, PATH)' in h and '40 for mnist' in h and '40px, 7 epoch(s)' in h
+    assert 'training budgets in epochs (default: 2 5 for mnist; 1 9 for pets, illustrations, PATH' in hs and '(default: 0.25 1)' in hs
+    src = inspect.getsource(cli)
+    for stale in ['224', '28px', '1 3 10', '0.5 1 2 4', "default='mnist'", '2e-3', '1e-2', 'RUN_DEFAULTS']:   # nothing restated by hand
+        assert stale not in src, stale
+
 def test_bad_files_are_skipped_and_reported(tmp_path):
     root = digits_tree(tmp_path/'data', n=30)
     (root/'digit0'/'zero.png').write_bytes(b'')
@@ -112,7 +139,7 @@ def resumed_run(tmp_path_factory):
     cmd = [sys.executable, '-m', 'classification_vs_labeling.cli', 'compare', '--seeds', '0', '1', '--out', str(out), '--no-progress']
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
     t0 = time.time()
-    while not (out/'seeds'/'seed_0.npz').exists():
+    while not list(out.glob('runs/*_seed0_*/run.npz')):
         assert p.poll() is None, p.stdout.read()[-3000:]
         assert time.time() - t0 < 600, 'seed 0 never finished'
         time.sleep(0.2)
@@ -182,9 +209,9 @@ def test_metrics_json_recomputed_from_predictions_npz(resumed_run):
     assert lo <= diff <= hi and hi - lo < 0.5
     for k in ['data', 'arch', 'epochs', 'size', 'device', 'versions', 'mode']: assert k in m['settings'], k
     # chapters 05-07's numbers (recomputed one by one in tests/test_report.py) follow from the file too; near and far are marked
-    from classification_vs_labeling.core import RUN_DEFAULTS
+    from classification_vs_labeling.datasets import data_set
     from classification_vs_labeling.report import metrics_from_arrays
-    assert list(d['held_out']) == list(RUN_DEFAULTS['mnist']['held_out']) and set(d['ood_kind']) == {'near', 'far'}
+    assert list(d['held_out']) == list(data_set('mnist').held_out) and set(d['ood_kind']) == {'near', 'far'}
     assert all(Path(f).parent.name in d['held_out'] for f, k in zip(d['ood_items'], d['ood_kind']) if k == 'near')
     again = metrics_from_arrays({k: d[k] for k in d.files})
     for g in ('gap', 'ood'): assert again[g] == m[g], g                # JSON floats read back exactly
@@ -245,7 +272,7 @@ def test_compare_pets_through_the_real_download_code_offline(tmp_path):
                            capture_output=True, text=True, timeout=600, env=env)
         assert r.returncode == 0, r.stderr[-3000:]
         m = json.loads((out/'metrics.json').read_text())
-        from classification_vs_labeling.core import PETS_HELD_OUT
+        from classification_vs_labeling.datasets import PETS_HELD_OUT
         assert m['settings']['data'] == 'pets' and m['settings']['classes'] == sorted(set(PETS_BREEDS) - set(PETS_HELD_OUT))   # 33 breeds trained
         assert m['settings']['n_items'] == 2*(37 - len(PETS_HELD_OUT)) + 2     # + the CMYK and grayscale JPEGs; held-out breeds are out-of-domain
         assert {Path(p).name for p, _ in m['skipped']} == {'Abyssinian_4.jpg', 'Abyssinian_5.mat'}   # empty, and not an image
@@ -276,7 +303,7 @@ def test_environment_never_changes_an_explicit_pets_run(tmp_path):
     (a, pa), (b, pb) = runs['plain'], runs['env']
     assert a == b
     assert a['augment'] is True and a['scale'] == 0.02 and a['pretrained'] is True and a['arch'] == 'resnet34'
-    from classification_vs_labeling.core import PETS_HELD_OUT
+    from classification_vs_labeling.datasets import PETS_HELD_OUT
     assert a['size'] == 32 and a['epochs'] == 1 and a['mode'] == 'full'
     assert a['n_ood'] == 20 + 2*len(PETS_HELD_OUT)      # 10 letters and 10 photos at scale 0.02, and the held-out breeds' 2 images each
     for k in ['classes', 'valid_items', 'ood_items', 'tune_mask']: assert (pa[k] == pb[k]).all(), k

@@ -1,4 +1,4 @@
-"core: the mode switch, atomic writes, the validators, float64 probabilities and the run defaults."
+"core: the mode switch, atomic writes, the validators and float64 probabilities (the run defaults: tests/test_datasets.py)."
 import os
 import numpy as np, pytest, torch
 from hypothesis import given, strategies as st
@@ -62,25 +62,12 @@ def test_probabilities_are_float64_from_logits():
     assert softmax_probs(np.zeros((0, 3))).shape == (0, 3)                      # no out-of-domain items is fine
     with pytest.raises(ValueError, match='finite'): softmax_probs([[0., np.nan]])
 
-def test_run_defaults(monkeypatch):
-    assert run_defaults('no/such/folder')['arch'] == 'resnet34'             # any folder: the 'folder' row
-    assert run_defaults('mnist', s=0.1)['size'] == 28                        # quick-mode sets are never scaled
-    assert (scaled_size(224, 0.5), scaled_size(224, 0.01), scaled_size(28, 0.5)) == (112, 32, 28)
-    assert run_defaults('pets', s=0.5)['epochs'] == 2 and run_defaults('pets', s=0.15)['epochs'] == 1
-    monkeypatch.setenv('CVL_QUICK', '1'); assert (default_data(), default_data(multi=True)) == ('mnist', 'digits')
-    monkeypatch.setenv('CVL_QUICK', '');  assert (default_data(), default_data(multi=True)) == ('pets', 'pascal')
-    monkeypatch.setenv('CVL_SCALE', '0.5'); assert scale() == 0.5 and run_defaults('pets')['size'] == 112
-    for bad in ('0', '1.5', 'half', 'nan'):
-        monkeypatch.setenv('CVL_SCALE', bad)
-        with pytest.raises(ValueError, match='CVL_SCALE'): scale()
-    assert set(RUN_DEFAULTS['mnist']) == set(RUN_DEFAULTS['pets'])            # every row names every setting
-
-def test_held_out_classes_are_one_setting():
-    from classification_vs_labeling.core import ood_words
-    assert {k for k, d in RUN_DEFAULTS.items() if d['held_out']} == {'mnist', 'pets', 'illustrations'}   # the sets with a near kind
-    assert ood_words(RUN_DEFAULTS['mnist']['held_out'], RUN_DEFAULTS['mnist']['ood']) == 'classes 8, 9 held out (near) + letters+photos (far)'
-    assert ood_words(RUN_DEFAULTS['illustrations']['held_out'], RUN_DEFAULTS['illustrations']['ood']) == 'classes people held out (near)'
-    assert ood_words(RUN_DEFAULTS['folder']['held_out'], RUN_DEFAULTS['folder']['ood']) == 'none'
+def test_check_seeds():
+    assert check_seeds(3) == [3] and check_seeds(np.arange(2)) == [0, 1] and check_seeds([2**32 - 1]) == [2**32 - 1]
+    for bad, words in [([1, 1], 'distinct'), ([], 'one or more'), ([-1], r'\[0, 4294967295\]'), ([2**32], r'\[0, 4294967295\]'),
+                       (['a'], 'real number'), ([1.5], 'whole number')]:
+        with pytest.raises(ValueError, match='seeds: expected.*' + words): check_seeds(bad)
+    with pytest.raises(ValueError, match='--seeds: expected'): check_seeds([0, 0], '--seeds')
 
 def test_validators_never_raise_type_errors_or_cast_silently():
     for bad in [np.array([[0.2 + 1j, 0.8]]), [[0.2, 0.8j]], [[10**400, 1]], None, 'abc', [['a', 'b']]]:   # never a TypeError or a silent cast

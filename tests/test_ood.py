@@ -239,10 +239,9 @@ def test_auroc_diff_seeds_and_ties(seed):
 def test_ood_kinds_and_held_out_classes_never_trained_on(monkeypatch):
     "load_set's held-out classes are out-of-domain, marked near, and never among the training (or validation) items."
     from pathlib import Path
-    from classification_vs_labeling.core import RUN_DEFAULTS
-    from classification_vs_labeling.data import load_set
+    from classification_vs_labeling.datasets import load_set, data_set
     monkeypatch.setenv('CVL_QUICK', '1')
-    held = RUN_DEFAULTS['mnist']['held_out']
+    held = data_set('mnist').held_out
     s = load_set('mnist')
     kinds = ood_kinds(s.ood_items, held)
     assert not set(held) & set(s.labels) and not set(held) & {Path(f).parent.name for f in s.items}

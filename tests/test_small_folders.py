@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, strategies as st
 from classification_vs_labeling.data import folder_set, matched_dls
 from classification_vs_labeling.fastpath import cached_dls
-from classification_vs_labeling.train import fit_batch_size, fit_config, RunConfig
+from classification_vs_labeling.train import fit_batch_size, fit_config, RunSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tools'))
 import standins
@@ -40,7 +40,7 @@ def test_blog_folder_has_batches_on_both_paths(tmp_path):
     "The blog's shape: 56 training images. Batch size 64 would make zero training batches on either path; the fitted one makes four."
     iset = folder_set(standins.digits_folder(tmp_path/'blog', BLOG))
     assert (len(iset.train_idx), len(iset.valid_idx)) == (56, 14)
-    cfg = fit_config(RunConfig('mnist'), iset, log=lambda s: None)
+    cfg = fit_config(RunSpec('mnist'), iset, log=lambda s: None)
     assert cfg.bs == 14
     for bs, n in [(64, 0), (cfg.bs, 4)]:
         assert len(matched_dls(iset, size=28, bs=bs)[0].train) == n

@@ -8,8 +8,10 @@ import torch, torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 from fastai.test_utils import synth_learner
 from classification_vs_labeling.core import softmax_probs, sigmoid_probs
-from classification_vs_labeling.data import load_set, matched_dls
-from classification_vs_labeling.train import Predictions, RunConfig, train_pair, plain_learners
+from classification_vs_labeling.data import matched_dls
+from classification_vs_labeling.datasets import load_set
+from classification_vs_labeling.train import Predictions, RunSpec, train_pair, plain_learners
+from classification_vs_labeling.runs import EpochLogits, run_path, save_run
 from classification_vs_labeling import metrics as M, calibration as C, sweep as S
 from classification_vs_labeling.sweep_plots import plot_curves, plot_mechanism
 from classification_vs_labeling.cli import main as cvl_main
@@ -21,21 +23,22 @@ def fake_sweep(out, budgets=(1, 3), lrs=(0.01, 0.02), seeds=(0, 1), own=(0.01, 0
     "A saved sweep of made-up logits: per run and seed, logits after each epoch; the final ones are the last epoch's."
     rng = np.random.default_rng(0)
     t = rng.integers(0, K, N)
+    base = RunSpec('fake', arch='small', pretrained=False, size=28, bs=64, ood='none')
     for e in budgets:
         for lr in lrs:
-            d = S.run_dir(out, e, lr); (d/'epochs').mkdir(parents=True)
             for s in seeds:
                 grow = (1 + np.arange(e))[:, None, None]*lr*100      # sharper with epochs and learning rate
                 ce = (rng.normal(size=(e, N, K)) + grow*np.eye(K)[t]).astype(np.float32)
                 bce = (rng.normal(size=(e, N, K)) + grow*np.eye(K)[t] - 2).astype(np.float32)
-                Predictions([f'c{j}' for j in range(K)], t, ce[-1], bce[-1], seed=s, items=[f'i{i}' for i in range(N)]).save(d/'seeds'/f'seed_{s}.npz')
-                np.savez(d/'epochs'/f'seed_{s}.npz', ce_logits=ce, bce_logits=bce, seconds=2.0)
+                spec = base.replace(epochs=e, lr=lr, seed=s)
+                p = Predictions([f'c{j}' for j in range(K)], t, ce[-1], bce[-1], seed=s, items=[f'i{i}' for i in range(N)], spec=spec.json())
+                save_run(run_path(spec, Path(out)/'runs'), p, ce, bce, 2.0)
     cells = [c for e in budgets for c in (dict(epochs=e, setting='shared', lr_ce=lrs[0], lr_bce=lrs[0]),
                                           dict(epochs=e, setting='own', lr_ce=own[0], lr_bce=own[1]))]
     settings = dict(data='fake', n_items=2*N, n_valid=N, classes=[f'c{j}' for j in range(K)], arch='small', pretrained=False,
                     size=28, bs=64, mode='quick', device='cpu')
-    (Path(out)/'sweep.json').write_text(json.dumps(dict(settings=settings, budgets=list(budgets), seeds=list(seeds), lr=lrs[0], grid=list(lrs),
-        tune_frac=0.5, cells=cells, run_date='2026-01-01', machine='test machine', versions={'torch': 't', 'fastai': 'f'})))
+    (Path(out)/'sweep.json').write_text(json.dumps(dict(settings=settings, spec=base.to_dict(), budgets=list(budgets), seeds=list(seeds),
+        lr=lrs[0], grid=list(lrs), tune_frac=0.5, cells=cells, run_date='2026-01-01', machine='test machine', versions={'torch': 't', 'fastai': 'f'})))
     return Path(out)
 
 @pytest.fixture(scope='module')
@@ -130,7 +133,7 @@ def test_choose_lrs_lowest_own_loss(rows):
     with pytest.raises(ValueError, match='missing'): S.choose_lrs(g.drop(columns='ce.loss'))
 
 def test_epoch_logits_one_snapshot_per_training_epoch_across_fits():
-    cb = S.EpochLogits()
+    cb = EpochLogits()
     learn = synth_learner(n_trn=3, n_val=2, cbs=cb)
     with learn.no_bar(), learn.no_logging():
         learn.fit(1, 1e-2); learn.fit(2, 1e-2)       # fine_tune fits twice: both fits' epochs are kept
@@ -155,14 +158,6 @@ def test_committed_sweep_without_npz_says_what_to_do(tmp_path):
     for f in out.rglob('*.npz'): f.unlink()
     with pytest.raises(ValueError, match='no finished seed.*npz'): S.load_sweep(out)
 
-def test_sweep_dir_refuses_other_contents(tmp_path):
-    (tmp_path/'notes.txt').write_text('mine')
-    with pytest.raises(ValueError, match='holds no cvl sweep'): S.check_sweep_dir(tmp_path, {})
-    out = fake_sweep(tmp_path/'sw')
-    s = json.loads((out/'sweep.json').read_text())['settings']
-    S.check_sweep_dir(out, {**s, 'seeds': [5], 'device': 'cuda'})             # seeds and device may differ
-    with pytest.raises(ValueError, match='other settings.*size'): S.check_sweep_dir(out, {**s, 'size': 32})
-
 @pytest.fixture(scope='module')
 def digits(tmp_path_factory):
     return digits_tree(tmp_path_factory.mktemp('digits'), classes=(0, 1, 7), n=30)
@@ -170,11 +165,10 @@ def digits(tmp_path_factory):
 def test_own_rates_pair_equals_two_plain_learners(digits):
     "The classifier of the paired run at lr a and the labeler of the run at lr b are two plain learners trained at a and b."
     iset = load_set(digits, 'none')
-    cfg = RunConfig(str(digits), arch='small', pretrained=False, size=28, augment=False, epochs=2)
+    spec = RunSpec(str(digits), arch='small', pretrained=False, size=28, augment=False, epochs=2, seed=3)
     a, b = 0.01, 0.03
-    pa = train_pair(iset, cfg, seed=3, progress=False)
-    pb = train_pair(iset, RunConfig(str(digits), arch='small', pretrained=False, size=28, augment=False, epochs=2, lr=b), seed=3, progress=False)
-    dce, dbce = matched_dls(iset, size=28, bs=cfg.bs, seed=3)
+    pa, pb = train_pair(iset, spec.replace(lr=a), progress=False), train_pair(iset, spec.replace(lr=b), progress=False)
+    dce, dbce = matched_dls(iset, size=28, bs=spec.bs, seed=3)
     lce, lbce = plain_learners(dce, dbce, seed=3)
     out = []
     for learn, lr in ((lce, a), (lbce, b)):
@@ -202,12 +196,13 @@ def test_tiny_sweep_resumes_and_reuses(digits, tmp_path):
     assert sw['budgets'] == [1] and sw['seeds'] == [0, 1] and len(sw['cells']) == 2 and (out/'report.md').exists()
     stamps = {f: f.stat().st_mtime_ns for f in out.rglob('*.npz')}
     code, log, err = run_main(*args)                                           # finished: nothing trains again
-    assert code == 0 and 'epoch(s) in' not in log and log.count('reusing') >= 4, log
+    assert code == 0 and 'done in' not in log and log.count('reusing') >= 4, log
     assert {f: f.stat().st_mtime_ns for f in out.rglob('*.npz')} == stamps
-    gone = S.run_dir(out, 1, sw['lr'])/'seeds'/'seed_1.npz'; gone.unlink()      # as if killed while training that seed
+    spec = RunSpec.from_dict(sw['spec']).replace(epochs=1, lr=sw['lr'], seed=1)
+    gone = run_path(spec, out/'runs'); gone.unlink()                           # as if killed while training that seed
     code, log, err = run_main(*args)
-    assert code == 0 and gone.exists() and log.count('epoch(s) in') == 1, log
-    assert sorted(f for f in stamps if f.stat().st_mtime_ns != stamps[f]) == sorted([gone, gone.parents[1]/'epochs'/'seed_1.npz'])
+    assert code == 0 and gone.exists() and log.count('done in') == 1, log
+    assert [f for f in stamps if f.stat().st_mtime_ns != stamps[f]] == [gone]
     stamps = {f: f.stat().st_mtime_ns for f in out.rglob('*')}
     code, log, err = run_main(*[a if a != 28 else 32 for a in args])          # other settings: refused, nothing written
     assert code == 2 and 'other settings' in err and 'size' in err and len(err.strip().splitlines()) == 1, err
