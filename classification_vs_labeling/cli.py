@@ -43,7 +43,9 @@ def _num(kind, lo):
     def conv(s):
         from classification_vs_labeling.core import check_number
         try: v = kind(s)
-        except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+        except ValueError:
+            try: v = float(s)   # '16.0' for an integer flag: check_number keeps it only if it is a whole number
+            except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
         try: return check_number(v, 'value', lo=lo, integer=kind is int)
         except ValueError as e: raise argparse.ArgumentTypeError(str(e).removeprefix('value: ')) from None
     return conv
