@@ -173,18 +173,22 @@ def paired_learner(dls:DataLoaders,        # single-label loaders (the first of 
     return learn
 
 # %% ../nbs/04_train.ipynb #f2a3b4c5
-def check_build(arch:str,              # 'small' or a torchvision model name
-                n_classes:int,         # outputs of each model
-                size:int,              # image side in pixels
-                pretrained:bool=False  # fetch the ImageNet weights too
+def check_build(arch:str,               # 'small' or a torchvision model name
+                n_classes:int,          # outputs of each model
+                size:int,               # image side in pixels
+                pretrained:bool=False,  # fetch the ImageNet weights too
+                bs:int=2                # the batch size: a batch of 1 is tried as it is, larger ones as 2 images
                ):
     "Build `arch` (downloading its weights if `pretrained`) and compute the paired loss, as in training, on a dummy batch of `size`-pixel images; a one-line ValueError if it cannot."
-    n_classes, size = check_int(n_classes, 'n_classes', lo=1), check_int(size, 'size', lo=1)
+    n_classes, size, n = check_int(n_classes, 'n_classes', lo=1), check_int(size, 'size', lo=1), min(2, check_int(bs, 'bs', lo=1))
     try:
         m = PairedModel(create_model(arch, n_classes, pretrained=False)[0]).train()   # training mode: some models answer differently
-        with torch.no_grad(): PairedLoss(n_classes)(m(torch.zeros(2, 3, size, size)), torch.arange(2) % n_classes)
+        with torch.no_grad(): PairedLoss(n_classes)(m(torch.zeros(n, 3, size, size)), torch.arange(n) % n_classes)
     except Exception as e:   # torchvision's errors vary: a fixed input size, too small a feature map, an auxiliary output
         msg = (str(e).splitlines() or [''])[0][:100] or ('fastai finds no pooling layer to cut its body at' if isinstance(e, StopIteration) else 'no message')
+        if n == 1 and 'more than 1 value per channel' in msg:   # BatchNorm, training on a batch of one
+            raise ValueError(f"bs: batch size 1 cannot train {arch} on {size}px images: one image gives a BatchNorm layer one value "
+                             "per channel, and it needs more: use a batch size of 2 or more") from None
         raise ValueError(f"arch: {arch} cannot train on {size}px images ({type(e).__name__}: {msg}): try another --arch or --size") from None
     if pretrained: create_model(arch, n_classes, pretrained=True)   # fetch the weights now: a failed download says so itself
 
@@ -296,8 +300,9 @@ def fit_batch_size(n_train:int,   # training images
     return fit
 
 def fit_config(cfg:RunConfig, iset:ImageSet, log=print) -> RunConfig:
-    "`cfg` with the batch size `fit_batch_size` allows on `iset`'s split (`cfg` itself when its batch size fits)."
+    "`cfg` with the batch size `fit_batch_size` allows on `iset`'s split (`cfg` itself when its batch size fits); a batch of 1 is tried on the model first."
     bs = fit_batch_size(len(iset.train_idx), len(iset.valid_idx), cfg.bs, log=log)
+    if bs == 1: check_build(cfg.arch, len(iset.classes), cfg.size, bs=1)   # BatchNorm may need 2+ values per channel
     return cfg if bs == cfg.bs else replace(cfg, bs=bs)
 
 # %% ../nbs/04_train.ipynb #147ce8c4
