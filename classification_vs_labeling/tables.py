@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from .core import atomic_path, ood_words
+from .files import show_name
 
 # %% auto #0
 __all__ = ['CAVEAT_TARGETS', 'CONFORMAL_METHODS', 'results_table', 'interval_line', 'md_code', 'md_text', 'write_report']
@@ -95,18 +96,16 @@ def interval_line(paired:dict) -> str:
     return s + f": it includes 0, so on these items the two models are equally accurate to within {max(-lo, hi):.3f}."
 
 # %% ../nbs/11a_tables.ipynb #831e5104
-_CTRL = re.compile('[\x00-\x1f\x7f\x85\u2028\u2029]')
-
 def md_code(s) -> str:
-    "`s` as a markdown code span, shown as it is: control characters written as escapes, a fence longer than any run of backticks in it."
-    s = _CTRL.sub(lambda m: repr(m.group())[1:-1], str(s))
+    "`s` as a markdown code span, shown as `show_name` shows it (escapes for control characters and bytes that are not UTF-8), a fence longer than any run of backticks in it."
+    s = show_name(s)
     fence = '`'*(1 + max((len(r) for r in re.findall('`+', s)), default=0))
     pad = ' ' if s[:1] == '`' or s[-1:] == '`' or (s[:1] == s[-1:] == ' ' and s.strip(' ')) else ''   # CommonMark strips one space each side
     return f"{fence}{pad}{s}{pad}{fence}"
 
 def md_text(s) -> str:
-    "`s` as plain markdown text: control characters escaped, characters markdown or HTML would act on backslash-escaped."
-    s = _CTRL.sub(lambda m: repr(m.group())[1:-1], str(s))
+    "`s` as plain markdown text: shown as `show_name` shows it, characters markdown or HTML would act on backslash-escaped."
+    s = show_name(s)
     return re.sub(r'([\\`*_\[\]<>&|~$!#{}])', r'\\\1', s)
 
 # %% ../nbs/11a_tables.ipynb #fdd0466c

@@ -349,7 +349,7 @@ def test_real_kill_before_a_rename_then_resume(tmp_path, digits, one_seed):
 HOSTILE = ['<img src=x onerror=alert(1)>.png', 'evil\n# Injected heading [click](javascript:alert(1)).png', 'tick`tock``.png',
            '*star*_under_|pipe|~~strike~~.png', '&lt;amp.png', ' spaced .png']
 
-def _esc(s): return TB._CTRL.sub(lambda m: repr(m.group())[1:-1], s)
+def _esc(s): return FL.show_name(s)   # how the report shows a name (chapter 03a)
 
 def test_report_escapes_hostile_names(tmp_path, digits, reference, capsys, monkeypatch):
     fake_training(monkeypatch, reference)
