@@ -83,7 +83,7 @@ def _png(path, v=0):
 def test_any_links_no_file_twice_and_each_under_its_own_class(tmp_path_factory, links):
     "Random folder and file links (loops, siblings, outside folders): the walk ends, no real file is counted twice, no file gets another class's label."
     base = tmp_path_factory.mktemp('links'); root, ext = base/'root', base/'ext'
-    for c in 'abc': (root/c).mkdir(parents=True); [_png(root/c/f'{c}{i}.png', 40*i) for i in range(2)]
+    for k, c in enumerate('abc'): (root/c).mkdir(parents=True); [_png(root/c/f'{c}{i}.png', 40*i + 10*k) for i in range(2)]   # distinct pictures
     ext.mkdir(); [_png(ext/f'e{i}.png', 200 + i) for i in range(2)]
     targets = [root, root/'a', root/'b', root/'c', ext, root/'a'/'a0.png']
     for j, (where, t, as_file) in enumerate(links):
