@@ -25,8 +25,10 @@ out-of-domain images (--ood):
 output (--out DIR):
   predictions.npz   classes, seeds, valid_targets, tune_mask, ce_probs, bce_probs, ood_ce_probs, ood_bce_probs,
                     bce_threshold, and the logits they came from
-  metrics.json      held-out numbers: means over seeds, *_per_seed lists, paired difference with a 95% CI, the gap
-                    decomposed, caveat groups, out-of-domain refusal at a matched rate, conformal sets at --alpha, settings
+  metrics.json      "metrics": every number under one key, model.metric[.items]: model ce (the classifier), bce (the
+                    labeler) or diff (a difference); items held-out unless .tune, .near, .far or .ood (all unseen images).
+                    Each: label, mean and sd over seeds, ci95 where it has an interval, per_seed. Then "items" (how many
+                    of each part), "alpha" (conformal sets), "held_out", "definitions" (in words), settings, skipped
   *.png, report.md  accuracy vs threshold, reliability, risk-coverage, out-of-domain histograms, skipped files
   seeds/, run.json  each finished seed's predictions: running again with the same --out resumes
 

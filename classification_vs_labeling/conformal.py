@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from .core import check_probs, check_scores, check_targets, check_thresh, to_np, check_fraction, check_int, check_number, softmax_probs, sigmoid_probs
-from .metrics import THRESHS, best_threshold, predicted_sets, tune_split
+from .metrics import THRESHS, predicted_sets, tune_split, check_tune_mask, tuned_threshold
 
 # %% auto #0
 __all__ = ['METHODS', 'RAPS_LAMS', 'NAMES', 'ALPHAS', 'check_alpha', 'conformal_rank', 'conformal_quantile', 'true_scores',
@@ -185,13 +185,6 @@ def _probs_pair(ce, bce, targs, from_logits:bool=False) -> tuple:
         raise ValueError(f"{'bce_logits' if from_logits else 'bce_probs'}: expected the classifier's shape {ce.shape}, got {bce.shape}")
     return ce, bce, _class_of(targs, *ce.shape)
 
-def _check_mask(tune_mask, n:int) -> np.ndarray:
-    m = np.asarray(tune_mask)
-    if m.dtype != bool or m.shape != (n,):
-        raise ValueError(f"tune_mask: expected ({n},) bools (True: tuning item), got {m.dtype} of shape {m.shape}")
-    if m.all() or not m.any(): raise ValueError(f"tune_mask: expected items in both parts, got {int(m.sum())} of {n} for tuning")
-    return m
-
 def held_out_sets(ce_probs,          # (N, K) the classifier's probabilities
                   bce_probs,         # (N, K) the labeler's probabilities
                   targs,             # (N,) true class indices, or (N, K) one-hot rows
@@ -203,9 +196,9 @@ def held_out_sets(ce_probs,          # (N, K) the classifier's probabilities
                  ) -> tuple[dict, dict]:
     "Every method's sets on the held-out items (`tune_mask` False), fitted on the tuning items; and what was fitted."
     ce, bce, t = _probs_pair(ce_probs, bce_probs, targs)
-    tune = _check_mask(tune_mask, len(t))
+    tune = check_tune_mask(tune_mask, len(t))
     fits = {f'ce.{m}': fit_conformal(ce[tune], t[tune], method=m, alpha=alpha, seed=seed) for m in METHODS}
-    th = best_threshold(bce[tune], t[tune], metric='exact_match') if thresh is None else check_thresh(thresh)
+    th = tuned_threshold(bce, t, tune) if thresh is None else check_thresh(thresh)
     if np.ndim(th): raise ValueError(f"thresh: expected one threshold for every class, got shape {np.shape(th)}")
     fits['bce.thresh'] = dict(thresh=float(th))
     fits['bce.conformal'] = fit_conformal(bce[tune], t[tune], method='lac', alpha=alpha)
@@ -225,7 +218,7 @@ def conformal_summary(ce_logits,               # (N, K) the classifier's logits 
                      ) -> dict:
     "Held-out coverage, mean set size and empty-set rate of every method (keys like 'ce.lac.coverage'), and the cuts."
     ce, bce, t = _probs_pair(ce_logits, bce_logits, targs, from_logits)
-    tune = _check_mask(tune_mask, len(t))
+    tune = check_tune_mask(tune_mask, len(t))
     sets, fits = held_out_sets(ce, bce, t, tune, alpha=alpha, thresh=thresh, seed=seed)
     out = {f'{k}.{stat}': v for k, s in sets.items() for stat, v in set_stats(s, t[~tune]).items()}
     out.update({f'{k}.q': f['q'] for k, f in fits.items() if 'q' in f})
@@ -247,7 +240,7 @@ def coverage_size_curves(ce_probs,          # (N, K) the classifier's probabilit
                         ) -> pd.DataFrame:
     "Held-out coverage, mean set size and empty-set rate: each conformal method at every alpha, the labeler at every threshold."
     ce, bce, t = _probs_pair(ce_probs, bce_probs, targs)
-    tune = _check_mask(tune_mask, len(t))
+    tune = check_tune_mask(tune_mask, len(t))
     alphas = [check_alpha(a, 'alphas') for a in np.atleast_1d(ALPHAS if alphas is None else alphas).tolist()]
     rows = [dict(method=k, param=a, **set_stats(s, t[~tune])) for a in alphas
             for k, s in held_out_sets(ce, bce, t, tune, alpha=a, thresh=0.5, seed=seed)[0].items() if k != 'bce.thresh']

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 from fastai.vision.all import DataLoaders, Learner, BCEWithLogitsLossFlat, set_seed, noop
 from .core import to_np, check_scores, check_targets, check_int, softmax_probs
 from .train import RunConfig, create_model, PairedModel, paired_splitter, add_normalize, fit_batch_size
-from .metrics import exact_match, per_label_accuracy, predicted_sets, tune_split, best_threshold, prf
+from .metrics import exact_match, per_label_accuracy, predicted_sets, tune_split, tuned_threshold, prf
 from .multilabel import MultiLabelSet, multi_dls, multi_size
 
 # %% auto #0
@@ -195,7 +195,7 @@ def top1_sets(probs) -> np.ndarray:
 def held_out_sets(preds:MultiPredictions, tune_frac:float=0.5, seed:int=0) -> tuple[dict, np.ndarray, np.ndarray, float]:
     "({model: (M, K) bool sets} on the held-out part, its (M, K) targets, the (N,) held-out mask, the labeler's threshold tuned for exact match on the tuning part)."
     tune = tune_split(len(preds.targs), tune_frac, seed, strat=preds.counts)   # same mix of label counts in both parts
-    thresh = best_threshold(preds.bce_probs[tune], preds.targs[tune], metric='exact_match')
+    thresh = tuned_threshold(preds.bce_probs, preds.targs, tune)
     p, held = preds.bce_probs, ~tune
     sets = {'labeler (tuned thresh)': predicted_sets(p[held], thresh), 'labeler (thresh 0.5)': predicted_sets(p[held], 0.5),
             'count model': preds.count_sets[held], 'softmax top-1': top1_sets(preds.dist_probs[held])}

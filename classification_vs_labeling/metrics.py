@@ -16,7 +16,8 @@ from .core import to_np, check_probs, check_targets, check_thresh, check_int, ch
 __all__ = ['THRESHS', 'GAP_ROWS', 'GAP_PIECES', 'predicted_sets', 'set_sizes', 'none_rate', 'several_rate', 'per_label_accuracy',
            'exact_correct', 'exact_match', 'argmax_correct', 'argmax_accuracy', 'prf', 'accuracy_summary',
            'simulate_preds', 'threshold_sweep', 'plot_threshold_sweep', 'best_threshold', 'per_class_thresholds',
-           'tune_split', 'paired_bootstrap', 'seed_summary', 'gap_items', 'gap_table', 'gap_decomposition', 'plot_gap']
+           'tune_split', 'check_tune_mask', 'tuned_threshold', 'paired_bootstrap', 'seed_summary', 'gap_items',
+           'gap_table', 'gap_decomposition', 'plot_gap']
 
 # %% ../nbs/05_metrics.ipynb #d1f69d8c
 def _pt(probs, targs) -> tuple[np.ndarray, np.ndarray]:
@@ -248,6 +249,21 @@ def tune_split(n_items:int,             # items in the validation set
     mask[order] = np.floor(pos + tune_frac) > np.floor(pos)
     if mask.all() or not mask.any(): raise ValueError(f"tune_frac: {tune_frac} of {n} items leaves one part empty")
     return mask
+
+# %% ../nbs/05_metrics.ipynb #176b0d53
+def check_tune_mask(tune_mask, n_items:int) -> np.ndarray:
+    "`tune_mask` as an (N,) bool array with items in both parts (True: tuning, False: held-out), or a one-line ValueError."
+    m = np.asarray(tune_mask)
+    if m.dtype != bool or m.shape != (n_items,):
+        raise ValueError(f"tune_mask: expected ({n_items},) bools (True: tuning item), got {m.dtype} of shape {m.shape}")
+    if m.all() or not m.any(): raise ValueError(f"tune_mask: expected items in both parts, got {int(m.sum())} of {n_items} for tuning")
+    return m
+
+def tuned_threshold(probs, targs, tune_mask) -> float:
+    "The labeler's one threshold: the best exact match on the tuning items (`tune_mask` True), ties as in `best_threshold`."
+    p = check_probs(probs)
+    tune = check_tune_mask(tune_mask, len(p))
+    return best_threshold(p[tune], np.asarray(targs)[tune], metric='exact_match')
 
 # %% ../nbs/05_metrics.ipynb #ea5eba67
 def _check01(x, name) -> np.ndarray:

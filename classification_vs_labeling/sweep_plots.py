@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
+from . import analysis as A
 
 # %% auto #0
 __all__ = ['plot_curves', 'plot_mechanism', 'plot_gaps']
@@ -33,25 +34,27 @@ def _panels(df:pd.DataFrame, budget, setting, panels:list, title:str) -> plt.Fig
     return fig
 
 # %% ../nbs/12a_sweep_plots.ipynb #5da0c243
-_CE, _BCE, _RATES = dict(c='tab:green'), dict(c='tab:blue'), [('bce.none_rate', 'no label', dict(c='tab:red')),
-                                                              ('bce.several_rate', 'several labels', dict(c='tab:purple'))]
+_CE, _BCE, _RATES = dict(c='tab:green'), dict(c='tab:blue'), [(A.bce_none_rate.key, 'no label', dict(c='tab:red')),
+                                                              (A.bce_several_rate.key, 'several labels', dict(c='tab:purple'))]
 
 def plot_curves(epochs:pd.DataFrame, budget:int|None=None, setting:str='shared') -> plt.Figure:
     "Both models after every epoch: accuracies and exact match, the labeler's none and several rates, each model's loss."
-    fig = _panels(epochs, budget, setting, [('accuracy', [('ce.accuracy', 'classifier accuracy', _CE), ('bce.argmax_accuracy', 'labeler argmax accuracy', dict(c='tab:blue', ls='--')),
-                                    ('bce.exact_match', 'labeler exact match (tuned threshold)', _BCE)]),
+    fig = _panels(epochs, budget, setting, [('accuracy', [(A.ce_accuracy.key, 'classifier accuracy', _CE),
+                                                          (A.bce_argmax_accuracy.key, 'labeler argmax accuracy', dict(c='tab:blue', ls='--')),
+                                                          (A.bce_exact_match.key, 'labeler exact match (tuned threshold)', _BCE)]),
                       ('fraction of items (labeler)', _RATES),
-                      ('validation loss (log scale)', [('ce.loss', 'classifier: cross-entropy', _CE), ('bce.loss', 'labeler: BCE per label', _BCE)])],
+                      ('validation loss (log scale)', [(A.ce_loss.key, 'classifier: cross-entropy', _CE), (A.bce_loss.key, 'labeler: BCE per label', _BCE)])],
                   'Per-epoch validation')
     fig.axes[2].set_yscale('log')
     return fig
 
 def plot_mechanism(epochs:pd.DataFrame, budget:int|None=None, setting:str='shared') -> plt.Figure:
     "After every epoch: the labeler's sum of sigmoids per item, its true-class and largest other sigmoid, its none and several rates."
-    q = lambda p, ls: (f'bce.sigmoid_sum_q{p}', f'labeler: {p}th percentile of items', dict(c='tab:blue', ls=ls))
-    fig = _panels(epochs, budget, setting, [("sum of an item's probabilities", [q(90, ':'), q(50, '-'), q(10, ':')]),
-                      ('mean sigmoid', [('bce.true_sigmoid', 'true class', _BCE), ('bce.top_other_sigmoid', 'largest other class', dict(c='tab:orange')),
-                                        ('bce.threshold', 'tuned threshold', dict(c='gray', ls='--'))]),
+    q = lambda m, p, ls: (m.key, f'labeler: {p}th percentile of items', dict(c='tab:blue', ls=ls))
+    fig = _panels(epochs, budget, setting, [("sum of an item's probabilities", [q(A.bce_sigmoid_sum_q90, 90, ':'), q(A.bce_sigmoid_sum_q50, 50, '-'),
+                                                                               q(A.bce_sigmoid_sum_q10, 10, ':')]),
+                      ('mean sigmoid', [(A.bce_true_sigmoid.key, 'true class', _BCE), (A.bce_top_other_sigmoid.key, 'largest other class', dict(c='tab:orange')),
+                                        (A.bce_threshold.key, 'tuned threshold', dict(c='gray', ls='--'))]),
                       ('fraction of items (labeler)', _RATES)], "The labeler's sigmoids")
     fig.axes[0].axhline(1, c='tab:green', lw=2, label='classifier: softmax sums to 1'); fig.axes[0].legend(fontsize='small')
     return fig
@@ -63,9 +66,10 @@ def plot_gaps(gaps:pd.DataFrame) -> plt.Figure:
     fig, axs = plt.subplots(1, len(settings), figsize=(6.5*len(settings), 4.2), sharey=True, squeeze=False)
     for ax, st in zip(axs[0], settings):
         d = gaps[gaps.setting == st].sort_values('epochs')
-        for j, (g, lbl, c) in enumerate([('total', 'total: classifier accuracy - exact match', 'k'),
-                                         ('ranking', 'ranking: classifier accuracy - labeler argmax accuracy', 'tab:orange'),
-                                         ('decoding', 'decoding: labeler argmax accuracy - exact match', 'tab:red')]):
+        for j, (m, lbl, c) in enumerate([(A.diff_gap_total, 'total: classifier accuracy - exact match', 'k'),
+                                         (A.diff_gap_ranking, 'ranking: classifier accuracy - labeler argmax accuracy', 'tab:orange'),
+                                         (A.diff_gap_decoding, 'decoding: labeler argmax accuracy - exact match', 'tab:red')]):
+            g = m.key
             ax.errorbar(np.arange(len(d)) + (j-1)*0.08, d[g], yerr=[d[g] - d[f'{g}_low'], d[f'{g}_high'] - d[g]], marker='o', capsize=3, c=c, label=lbl)
         ax.axhline(0, c='gray', lw=1)
         ax.set(xticks=range(len(d)), xticklabels=[f"{e} epoch{'s'*(e > 1)}" for e in d.epochs], xlabel='training budget')

@@ -9,7 +9,7 @@ LAYERS = [   # lowest first, as in DESIGN.md
     {'data', 'files', 'probes'},
     {'fastpath', 'train'},
     {'runs'},                  # the saved run the analyses' chapters share (above training, below them)
-    {'metrics', 'calibration', 'ood', 'conformal', 'multilabel', 'count'},
+    {'metrics', 'calibration', 'ood', 'conformal', 'multilabel', 'count', 'analysis', 'summary'},
     {'tables', 'report', 'sweep', 'sweep_plots', 'bench'},
     {'cli'},
 ]

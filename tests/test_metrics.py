@@ -567,3 +567,25 @@ def test_trained_pair_identities(x, th):
     fc.test_close(g.loc[list(GAP_PIECES), 'value'].sum(), gap['diff'], eps=1e-12)   # the same gap as the paired bootstrap
     fc.test_eq(g.loc[['wrong', 'rescued'], 'value'].tolist(), [0., 0.])           # one global threshold
     fc.test_close(g.loc['argmax', 'value'], argmax_accuracy(bce, t), eps=1e-12)
+
+# ---- the tuned threshold and the tuning mask: one rule, one check (every chapter uses them)
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31), st.integers(2, 6), st.integers(20, 80))
+def test_tuned_threshold_is_the_best_subset_accuracy_on_the_tuning_items_alone(seed, k, n):
+    "Brute force with scikit-learn's subset accuracy over the grid, ties to the threshold closest to 0.5, then the lower."
+    y, _, lab = simulate_preds(n=n, k=k, seed=seed, class_shift=1.0)
+    tune = tune_split(n, 0.5, seed=seed, strat=y)
+    acc = np.array([accuracy_score(np.eye(k, dtype=int)[y[tune]], (lab[tune] > t).astype(int)) for t in THRESHS])
+    best = THRESHS[np.abs(acc - acc.max()) < 1e-12]
+    want = min(best, key=lambda t: (abs(t - 0.5), t))
+    assert tuned_threshold(lab, y, tune) == pytest.approx(want)
+    other = lab.copy(); other[~tune] = np.random.default_rng(seed).random(((~tune).sum(), k))   # held-out items play no part
+    assert tuned_threshold(other, y, tune) == tuned_threshold(lab, y, tune)
+
+@pytest.mark.parametrize('mask,words', [(np.r_[True, False, True].astype(int), 'bools'), ([True, False], r'\(3,\) bools'),
+                                        (np.ones(3, bool), 'both parts'), (np.zeros(3, bool), 'both parts'),
+                                        (np.ones((3, 1), bool), 'shape'), (['yes', 'no', 'yes'], 'bools')])
+def test_check_tune_mask_refuses_what_is_not_a_mask_of_both_parts(mask, words):
+    with pytest.raises(ValueError, match='tune_mask: expected.*' + words) as e: check_tune_mask(mask, 3)
+    assert '\n' not in str(e.value)
+    fc.test_eq(check_tune_mask([True, False, True], 3), np.array([True, False, True]))

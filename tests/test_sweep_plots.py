@@ -69,7 +69,7 @@ def gaps_table(settings=('shared', 'own'), budgets=(1, 3, 10), seed=0) -> pd.Dat
     for st in settings:
         for b in budgets[::-1]:                                          # unsorted: the plot sorts by budget
             r = {'epochs': b, 'setting': st, 'n_seeds': 3}
-            for g in ('total', 'ranking', 'decoding'):
+            for g in ('diff.gap_total', 'diff.gap_ranking', 'diff.gap_decoding'):
                 v = rng.normal(0, 0.02); r.update({g: v, f'{g}_low': v - rng.uniform(0, 0.01), f'{g}_high': v + rng.uniform(0, 0.01)})
             rows.append(r)
     return pd.DataFrame(rows)
@@ -82,7 +82,7 @@ def test_gap_error_bars_are_the_intervals():
     for ax, st in zip(fig.axes, ['shared', 'own']):
         d = gaps[gaps.setting == st].sort_values('epochs')
         assert [t.get_text() for t in ax.get_xticklabels()] == ['1 epoch', '3 epochs', '10 epochs']
-        for cont, g in zip(ax.containers, ('total', 'ranking', 'decoding')):
+        for cont, g in zip(ax.containers, ('diff.gap_total', 'diff.gap_ranking', 'diff.gap_decoding')):
             np.testing.assert_allclose(np.asarray(cont.lines[0].get_ydata(), float), d[g])
             segs = cont.lines[2][0].get_segments()                     # one vertical bar per budget: from low to high
             np.testing.assert_allclose([s[:, 1].min() for s in segs], d[f'{g}_low']); np.testing.assert_allclose([s[:, 1].max() for s in segs], d[f'{g}_high'])
