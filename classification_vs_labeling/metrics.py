@@ -129,7 +129,7 @@ def simulate_preds(n:int=1000,              # items
     return targs, softmax(logits[0], axis=1), expit(logits[1] + shift)
 
 # %% ../nbs/05_metrics.ipynb #61f86fa9
-THRESHS = np.linspace(0.01, 0.99, 99)
+THRESHS = np.round(np.linspace(0.01, 0.99, 99), 2)   # 0.01, 0.02, ..., 0.99: rounded, so a chosen threshold prints as 0.94, not 0.9400000000000001
 
 def _grid(threshs) -> np.ndarray:
     "Checked 1-d grid of thresholds (the default grid when None)."

@@ -567,3 +567,31 @@ def test_trained_pair_identities(x, th):
     fc.test_close(g.loc[list(GAP_PIECES), 'value'].sum(), gap['diff'], eps=1e-12)   # the same gap as the paired bootstrap
     fc.test_eq(g.loc[['wrong', 'rescued'], 'value'].tolist(), [0., 0.])           # one global threshold
     fc.test_close(g.loc['argmax', 'value'], argmax_accuracy(bce, t), eps=1e-12)
+
+# ---------- cross-check with scipy's paired bootstrap; thresholds on their grid (issue 23)
+
+from scipy.stats import bootstrap
+
+@pytest.mark.parametrize('seed,n,pa,pb', [(0, 400, 0.9, 0.85), (1, 150, 0.7, 0.72), (2, 1000, 0.95, 0.9)])
+def test_paired_bootstrap_matches_scipys_paired_percentile_interval(seed, n, pa, pb):
+    rng = np.random.default_rng(seed)
+    both = rng.random(n)                                   # correlated: the two models err on the same hard items
+    a, b = (both < pa).astype(float), (both + rng.normal(0, 0.05, n) < pb).astype(float)
+    ours = paired_bootstrap(a, b, n_boot=20000, seed=seed)
+    ref = bootstrap((a, b), lambda x, y: x.mean() - y.mean(), paired=True, vectorized=False, n_resamples=20000,
+                    confidence_level=0.95, method='percentile', random_state=seed + 100)
+    se = ref.standard_error
+    assert ours['diff'] == pytest.approx(a.mean() - b.mean(), abs=1e-12)
+    # two Monte Carlo estimates of the same percentiles: equal within a small share of the standard error
+    assert ours['low'] == pytest.approx(ref.confidence_interval.low, abs=0.1*se + 1/n)
+    assert ours['high'] == pytest.approx(ref.confidence_interval.high, abs=0.1*se + 1/n)
+
+def test_thresholds_are_on_their_grid():
+    assert [repr(float(t)) for t in THRESHS[[0, 6, 27, 93, 98]]] == ['0.01', '0.07', '0.28', '0.94', '0.99']
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, 300)
+    p = np.clip(0.9*np.eye(5)[y] + rng.normal(0, 0.2, (300, 5)), 0, 1)
+    t = best_threshold(p, y)
+    assert t in THRESHS and repr(t) == f'{t:.2f}'.rstrip('0').rstrip('.')
+    assert set(per_class_thresholds(p, y).tolist()) <= set(THRESHS.tolist())
+    assert best_threshold(p, y, [0.3, 0.45, 0.6]) in (0.3, 0.45, 0.6)   # a grid of one's own: its own values
