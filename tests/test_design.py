@@ -10,6 +10,7 @@ LAYERS = [   # lowest first, as in DESIGN.md
     {'fastpath', 'train'},
     {'runs'},                  # the saved run the analyses' chapters share (above training, below them)
     {'metrics', 'calibration', 'ood', 'conformal', 'multilabel', 'count'},
+    {'learners'},              # fastai-shaped pieces for one's own learners (a metric, Interpretations), built on the analyses
     {'tables', 'report', 'sweep', 'sweep_plots', 'bench'},
     {'cli'},
 ]
