@@ -56,9 +56,12 @@ def set_outcomes(sets,    # (N, K) bool: the predicted sets
     n, n_true = s.sum(1), t.sum(1)
     return np.select([(s == t).all(1), n == 0, n > n_true], ['correct', 'none', 'several'], 'wrong').astype(object)
 
-def _set_names(rows, vocab) -> list[str]:
-    "Each bool row as the set of its classes: '{3, 5}', '{}' for none."
-    return ['{' + ', '.join(str(vocab[j]) for j in np.flatnonzero(r)) + '}' for r in rows]
+def _set_names(rows, vocab, most:int|None=None) -> list[str]:
+    "Each bool row as the set of its classes: '{3, 5}', '{}' for none; with `most`, at most that many named: '{3, 5, 7, +4}'."
+    def one(js):
+        names = [str(vocab[j]) for j in js[:most]] + ([f'+{len(js) - most}'] if most is not None and len(js) > most else [])
+        return '{' + ', '.join(names) + '}'
+    return [one(np.flatnonzero(r)) for r in rows]
 
 def _top(p, vocab, n=3) -> list[str]:
     "Each row's `n` highest probabilities with their classes: '3:0.91 5:0.62'."
@@ -72,7 +75,7 @@ def _show(dl, idxs, titles, ncols:int, size:float) -> plt.Figure:
     "A grid of the images `dl.dataset[i][0]` (as the loaders open and resize them), each with its title."
     idxs = list(idxs)
     if not idxs: raise ValueError("no items to show: none has the outcome asked for")
-    nrows = -(-len(idxs)//ncols)
+    ncols = min(ncols, len(idxs)); nrows = -(-len(idxs)//ncols)
     lines = max(str(t).count('\n') + 1 for t in titles)
     fig, axs = plt.subplots(nrows, ncols, figsize=(ncols*size, nrows*(size + 0.17*lines)), squeeze=False)
     for ax in axs.flat: ax.axis('off')
@@ -145,7 +148,7 @@ class LabelerInterpretation(Interpretation):
         "The images with the largest losses (of one `outcome`), titled with true set, predicted set, top sigmoids and loss."
         losses, idx = self.top_losses(check_int(k, 'k', lo=1), largest, outcome=outcome)
         idx = idx.numpy().reshape(-1)            # numpy reads a one-element tensor as a scalar index
-        t, s = _set_names(self.targs[idx], self.vocab), _set_names(self.sets[idx], self.vocab)
+        t, s = _set_names(self.targs[idx], self.vocab, 3), _set_names(self.sets[idx], self.vocab, 3)
         tops = _top(self.probs[idx], self.vocab, 2)
         titles = [f"true {a}, said {b}\n{c}\nloss {l:.2f}" for a, b, c, l in zip(t, s, tops, losses.tolist())]
         return _show(self.dl, idx.tolist(), titles, check_int(ncols, 'ncols', lo=1), check_number(size, 'size', lo=0, lo_open=True))
@@ -240,6 +243,7 @@ class PairInterpretation:
         if self.dl is None: raise ValueError("no images: build the PairInterpretation with `from_learners` (or pass `dl`)")
         idx = self.disagreements(right, outcome)[:check_int(k, 'k', lo=1)]
         r = self.table.iloc[idx]
-        titles = [f"true {t}\nclassifier: {p} ({c:.2f})\nlabeler: {{{l}}} {top}" for t, p, c, l, top in
-                  zip(r.target, r.ce_pred, r.ce_conf, r.bce_labels, _top(self.bce_probs[idx], self.vocab, 2))]
+        sets = _set_names(self.bce_probs[idx] > self.thresh, self.vocab, 3)
+        titles = [f"true {t}\nclassifier: {p} ({c:.2f})\nlabeler: {s}\n{top}" for t, p, c, s, top in
+                  zip(r.target, r.ce_pred, r.ce_conf, sets, _top(self.bce_probs[idx], self.vocab, 2))]
         return _show(self.dl, idx.tolist(), titles, check_int(ncols, 'ncols', lo=1), check_number(size, 'size', lo=0, lo_open=True))

@@ -177,11 +177,14 @@ def test_multi_label_targets(trained):
     z[1, [0, 1, 2]] = 5              # several
     z[2, [0]] = 5                    # wrong (too few)
     z[3, [2, 3]] = 5                 # wrong (other ones)
+    z[5, 1:6] = 5                    # several: five classes, named in part in a title
     li = LabelerInterpretation(learn, dl, z, t)
-    assert li.outcomes[:5].tolist() == ['correct', 'several', 'wrong', 'wrong', 'none']
+    assert li.outcomes[:6].tolist() == ['correct', 'several', 'wrong', 'wrong', 'none', 'several']
     assert li.error_table().target[0] == '{0, 1}' and li.error_table().pred[4] == '{}'
-    fig = li.plot_top_losses(3, outcome='several')                        # a single item of that outcome
-    assert [ax.get_title().split('\n')[0] for ax in fig.axes if ax.images] == ['true {0, 1}, said {0, 1, 2}']
+    fig = li.plot_top_losses(3, outcome='wrong')
+    assert sorted(ax.get_title().split('\n')[0] for ax in fig.axes if ax.images) == ['true {0, 1}, said {0}', 'true {0, 1}, said {2, 3}']
+    fig = li.plot_top_losses(1, outcome='several')                        # a single item; a long set named in part
+    assert [ax.get_title().split('\n')[0] for ax in fig.axes if ax.images] == ['true {0, 1}, said {1, 2, 3, +2}']
     plt.close('all')
 
 def test_probabilities_given_as_the_labelers_logits_warn(trained):
@@ -229,7 +232,9 @@ def test_pair_plot_titles_both_answers(pair):
     assert len(shown) == len(d)
     for ax, i in zip(shown, d):
         r = pair.table.iloc[i]
-        assert ax.get_title().startswith(f"true {r.target}\nclassifier: {r.ce_pred} ({r.ce_conf:.2f})\nlabeler: {{{r.bce_labels}}} ")
+        lines = ax.get_title().split('\n')
+        assert lines[:2] == [f"true {r.target}", f"classifier: {r.ce_pred} ({r.ce_conf:.2f})"] and len(lines) == 4
+        if r.n_labels <= 3: assert lines[2] == f"labeler: {{{r.bce_labels}}}"
     plt.close('all')
 
 def test_pair_refuses_learners_that_saw_other_items_classes_or_labels(trained):
