@@ -166,6 +166,12 @@ def test_most_confused_counts_set_pairs_among_the_mistakes(interp):
     assert [n for *_, n in got] == sorted((n for *_, n in got), reverse=True)
     assert all(n >= 2 for *_, n in interp.most_confused(min_val=2))
 
+def test_fastais_classification_interpretation_reads_a_labelers_sets_as_two_classes(trained):
+    "What chapter 16 says of it: the sets flattened into 0s and 1s, counted as the first two classes of the vocab."
+    from fastai.interpret import ClassificationInterpretation
+    with trained['bce'].no_bar(): pairs = ClassificationInterpretation.from_learner(trained['bce']).most_confused()
+    assert pairs and {(a, b) for a, b, _ in pairs} <= {(CLASSES[0], CLASSES[1]), (CLASSES[1], CLASSES[0])}
+
 def test_multi_label_targets(trained):
     "Several true classes per item: 'several' means more classes than the true set, 'wrong' fewer or other ones."
     learn = trained['bce']
