@@ -39,7 +39,7 @@ def __dir__(): return sorted(set(globals()) | set(_WHERE))
 
 
 # `help(...)` shows the parameter notes that nbdev's `show_doc` shows: when a module of this package has been imported,
-# `core.document_params` appends each public function's docments (the comment beside each parameter) to its docstring.
+# `paramdocs.document_params` appends each public function's docments (the comment beside each parameter) to its docstring.
 # Functions defined in a notebook, which the docs site renders, are left as they are.
 class _ParamDocs:
     "Import hook (a `sys.meta_path` finder): documents the parameters of each module of this package once it has run."
@@ -52,7 +52,7 @@ class _ParamDocs:
         def exec_module(module):
             run(module)
             try:
-                from .core import document_params
+                from .paramdocs import document_params
                 document_params(module)
             except Exception as e:   # a help() nicety must never stop an import: say so instead
                 _warnings.warn(f"{module.__name__}: parameter notes not added for help() ({type(e).__name__}: {e})", RuntimeWarning)

@@ -14,8 +14,7 @@ import torch
 __all__ = ['LR', 'PETS_HELD_OUT', 'RUN_DEFAULTS', 'quick_mode', 'ood_words', 'mode_line', 'show_mode', 'device_name',
            'atomic_path', 'to_np', 'check_scores', 'check_probs', 'check_targets', 'check_thresh', 'check_number',
            'check_int', 'check_fraction', 'check_classes', 'softmax_probs', 'sigmoid_probs', 'looks_like_probs',
-           'warn_reader', 'check_logits', 'data_key', 'default_data', 'scale', 'scaled_size', 'run_defaults',
-           'param_notes', 'document_params']
+           'warn_reader', 'check_logits', 'data_key', 'default_data', 'scale', 'scaled_size', 'run_defaults']
 
 # %% ../nbs/00_core.ipynb #08d25690
 _TRUE = {'1', 'true', 'yes', 'on'}
@@ -311,74 +310,3 @@ def run_defaults(data='mnist', s:float|None=None) -> dict:
     s = scale() if s is None else check_number(s, 'scale', lo=0, hi=1, lo_open=True)
     if d['mode'] == 'full' and s != 1: d.update(size=scaled_size(d['size'], s), epochs=max(1, round(d['epochs']*s)))
     return {**d, 'scale': s if d['mode'] == 'full' else 1.0}
-
-# %% ../nbs/00_core.ipynb #6022fd6a
-import ast, inspect, io, tokenize
-
-def _comment(line:str) -> str|None:
-    "The comment that ends one line of source, if any (read by the tokenizer: a '#' in a string is no comment)."
-    try:
-        for t in tokenize.generate_tokens(io.StringIO(line).readline):
-            if t.type == tokenize.COMMENT: return t.string[1:].strip()
-    except (tokenize.TokenError, SyntaxError): pass      # the rest of a longer statement: its comment came first
-    return None
-
-def _notes(args, first:int, last:int, lines) -> dict:
-    "{name: docment} for `args` ((name, line) pairs) declared between lines `first` and `last`, by fastcore's rule: the comment on a parameter's own line, else the comment lines just above it."
-    com = {i: c for i in range(first, last + 1) if (c := _comment(lines[i - 1])) is not None}
-    at = {line: name for name, line in args}                 # several on one line: the last one takes its comment
-    out = {}
-    for line, name in at.items():
-        if line in com: out[name] = com[line]; continue
-        above, i = [], line - 1
-        while i >= first and i in com and i not in at: above.append(com[i]); i -= 1
-        if above: out[name] = '\n'.join(reversed(above))
-    return {k: v for k, v in out.items() if v}
-
-def param_notes(module) -> dict:
-    "{qualified name: {parameter: docment}} for every function, method and class (its `__init__`'s parameters, or a dataclass's fields) that `module`'s source defines."
-    lines = inspect.getsource(module).splitlines()
-    out = {}
-    def visit(body, prefix):
-        for n in body:
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                a = n.args
-                args = [(x.arg, x.lineno) for x in a.posonlyargs + a.args + a.kwonlyargs + [v for v in (a.vararg, a.kwarg) if v]]
-                out[prefix + n.name] = _notes(args, n.lineno, n.body[0].lineno, lines)
-            elif isinstance(n, ast.ClassDef):
-                fields = [(t.target.id, t.lineno) for t in n.body if isinstance(t, ast.AnnAssign) and isinstance(t.target, ast.Name)]
-                if fields: out[prefix + n.name] = _notes(fields, n.body[0].lineno, n.end_lineno, lines)
-                visit(n.body, prefix + n.name + '.')
-    visit(ast.parse('\n'.join(lines)).body, '')
-    return out
-
-def _anno(obj, name) -> str:
-    a = getattr(obj, '__annotations__', {}).get(name, inspect.Parameter.empty)
-    if a is inspect.Parameter.empty: return ''
-    return ' : ' + (a if isinstance(a, str) else inspect.formatannotation(a).removeprefix('typing.'))
-
-def document_params(module) -> int:
-    "Append each public function's, class's and method's parameter notes (`param_notes`) to its docstring as a NumPy-style 'Parameters' section, so that `help()` shows them; the number of objects given one."
-    notes, n = param_notes(module), 0
-    def add(obj, qual, owner=None):
-        nonlocal n
-        if not isinstance(getattr(obj, '__doc__', None) or '', str) or 'Parameters\n----------' in (obj.__doc__ or ''): return
-        if inspect.isclass(obj):
-            import dataclasses
-            if dataclasses.is_dataclass(obj): ps, ann = notes.get(qual, {}), obj
-            else: ps, ann = notes.get(qual + '.__init__', {}), obj.__init__
-        else: ps, ann = notes.get(qual, {}), obj
-        if not ps: return
-        sec = '\n'.join(f"{k}{_anno(ann, k)}\n    " + v.replace('\n', '\n    ') for k, v in ps.items())
-        obj.__doc__ = f"{(obj.__doc__ or '').rstrip()}\n\nParameters\n----------\n{sec}".lstrip()
-        n += 1
-    for name in getattr(module, '__all__', ()):
-        obj = getattr(module, name, None)
-        if getattr(obj, '__module__', None) != module.__name__: continue
-        if inspect.isfunction(obj): add(obj, obj.__qualname__)
-        elif inspect.isclass(obj):
-            add(obj, obj.__qualname__)
-            for k, v in vars(obj).items():
-                f = getattr(v, '__func__', v)
-                if not k.startswith('_') and inspect.isfunction(f): add(f, f.__qualname__)
-    return n
