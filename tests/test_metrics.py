@@ -243,7 +243,7 @@ P = np.full((3, 4), 0.5)
     (lambda: tune_split(10, 0), 'tune_frac'),
     (lambda: tune_split(10, strat=[0, 1]), r'\(10,\)'),
     (lambda: seed_summary([]), 'non-empty'),
-    (lambda: seed_summary([[0.1, 0.2]]), '1-d'),
+    (lambda: seed_summary([[0.1, 0.2]]), 'expected non-empty 1-D numbers'),
 ])
 def test_bad_input(call, msg):
     with pytest.raises(ValueError, match=msg): call()
@@ -595,3 +595,7 @@ def test_thresholds_are_on_their_grid():
     assert t in THRESHS and repr(t) == f'{t:.2f}'.rstrip('0').rstrip('.')
     assert set(per_class_thresholds(p, y).tolist()) <= set(THRESHS.tolist())
     assert best_threshold(p, y, [0.3, 0.45, 0.6]) in (0.3, 0.45, 0.6)   # a grid of one's own: its own values
+
+def test_paired_bootstrap_asks_for_one_correctness_per_item():
+    fc.test_fail(lambda: paired_bootstrap(np.ones((10, 3)), np.ones(10)),
+                 contains='correct_a: expected non-empty 1-D per-item correctness (0/1, e.g. `exact_correct(probs, targs)`), got shape (10, 3)')
