@@ -41,13 +41,13 @@ def test_param_notes_are_fastcores_docments_everywhere():
 def test_comment_is_read_by_the_tokenizer(line, want):
     assert _comment(line) == want
 
-def test_document_params_appends_once_and_a_second_call_changes_nothing():
+def test_document_params_appends_once_and_a_second_call_changes_nothing(tmp_path):
     src = ('"A module."\n__all__ = ["f", "g", "C"]\n'
            'def f(a,       # the first\n      b:int=2,  # the second\n      c=3):\n    "Add."\n    return a + b + c\n'
            'def g(a, b): return a\n'
            'class C:\n    "A class."\n    def __init__(self, x,  # an x\n                 y=0): self.x = x\n'
            '    def run(self, n:int=1,  # how many\n            ): "Run."\n')
-    path = ROOT/'tests'/'_paramdocs_sample.py'
+    path = tmp_path/'_paramdocs_sample.py'
     path.write_text(src)
     try:
         sys.path.insert(0, str(path.parent))
@@ -57,7 +57,7 @@ def test_document_params_appends_once_and_a_second_call_changes_nothing():
         assert m.C.__doc__.endswith('Parameters\n----------\nx\n    an x') and m.C.run.__doc__.endswith('n : int\n    how many')
         assert m.g.__doc__ is None and document_params(m) == 0 and m.f.__doc__.count('Parameters') == 1
     finally:
-        sys.path.remove(str(path.parent)); sys.modules.pop('_paramdocs_sample', None); path.unlink()
+        sys.path.remove(str(path.parent)); sys.modules.pop('_paramdocs_sample', None)
 
 def test_the_package_documents_each_module_as_it_is_imported():
     "In a fresh Python: help() of a package function shows its notes; a function defined outside the package is left alone."
