@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt
 from matplotlib.colors import to_rgb
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
-from .core import check_probs, check_scores, check_targets, check_thresh, to_np, softmax_probs, sigmoid_probs, check_classes, check_number, check_int
+from .core import (check_probs, check_logits, check_targets, check_thresh, to_np, softmax_probs, sigmoid_probs,
+    check_classes, check_number, check_int, warn_reader)
 
 # %% auto #0
 __all__ = ['OUTCOMES', 'CAVEAT_GROUPS', 'error_table', 'outcome_counts', 'plot_confidence', 'top_label', 'reliability', 'ece',
@@ -170,6 +171,16 @@ def _fit_log_t(loss) -> float:
     return float(np.exp(minimize_scalar(lambda lt: loss(np.exp(lt)), bounds=_LOG_T, method='bounded',
                                         options=dict(xatol=1e-7)).x))
 
+def _warn_at_bound(T, who:str) -> None:
+    "Warn when a fitted temperature (or any of the per-class ones) lies at an end of the search range: the loss still falls beyond it."
+    t = np.atleast_1d(T)
+    at = np.flatnonzero(np.minimum(np.abs(np.log(t) - _LOG_T[0]), np.abs(np.log(t) - _LOG_T[1])) < 1e-3)
+    if not len(at): return
+    what = f"temperature {t[0]:.6g}" if np.ndim(T) == 0 else f"temperatures of classes {at.tolist()[:5]}{' ...' if len(at) > 5 else ''} ({', '.join(f'{v:.6g}' for v in t[at][:5])})"
+    warn_reader(f"{who}: the fitted {what} lies at an end of the search range [0.01, 100]: the loss still falls beyond it, "
+                "so it is no fit. Probabilities passed as logits give this, and so do tuning items that are all right "
+                "(T at 0.01) or that the logits say nothing about (T at 100)")
+
 def _check_temp(T, n_classes=None) -> np.ndarray:
     if isinstance(T, (bool, np.bool_)): raise ValueError(f"T: expected a positive temperature, got {T!r}")
     t = to_np(T, 'T')
@@ -180,29 +191,33 @@ def _check_temp(T, n_classes=None) -> np.ndarray:
 
 # %% ../nbs/06_calibration.ipynb #2b4423a5
 def fit_temperature(logits, targs) -> float:
-    "The temperature T that minimises the cross-entropy of softmax(logits / T); fit it on tuning items only."
-    z = check_scores(logits, 'logits')
+    "The temperature T in [0.01, 100] that minimises the cross-entropy of softmax(logits / T); fit it on tuning items only. Warns when T lies at an end of that range, or `logits` look like probabilities."
+    z = check_logits(logits, 'logits', kind='ce')
     t = _class_idx(targs, *z.shape)
-    return _fit_log_t(lambda T: -log_softmax(z/T, axis=1)[np.arange(len(z)), t].mean())
+    T = _fit_log_t(lambda T: -log_softmax(z/T, axis=1)[np.arange(len(z)), t].mean())
+    _warn_at_bound(T, 'fit_temperature')
+    return T
 
 def apply_temperature(logits, T) -> np.ndarray:
     "softmax(logits / T): the classifier's probabilities after temperature scaling."
-    z = check_scores(logits, 'logits')
+    z = check_logits(logits, 'logits', kind='ce')
     return softmax_probs(z/_check_temp(T))
 
 # %% ../nbs/06_calibration.ipynb #de04b2cf
 def _bce(z, y) -> float: return float((np.logaddexp(0, z) - y*z).mean())   # mean BCE with logits, computed stably
 
 def fit_bce_temperature(logits, targs, per_class=False) -> float | np.ndarray:
-    "The T (or one T per class) minimising the binary cross-entropy of sigmoid(logits / T); fit on tuning items only."
-    z = check_scores(logits, 'logits')
+    "The T in [0.01, 100] (or one T per class) minimising the binary cross-entropy of sigmoid(logits / T); fit on tuning items only. Warns when a T lies at an end of that range, or `logits` look like probabilities."
+    z = check_logits(logits, 'logits', kind='bce')
     y = check_targets(targs, *z.shape).astype(float)
-    if not per_class: return _fit_log_t(lambda T: _bce(z/T, y))
-    return np.array([_fit_log_t(lambda T: _bce(z[:, j]/T, y[:, j])) for j in range(z.shape[1])])
+    if not per_class: T = _fit_log_t(lambda T: _bce(z/T, y))
+    else: T = np.array([_fit_log_t(lambda T: _bce(z[:, j]/T, y[:, j])) for j in range(z.shape[1])])
+    _warn_at_bound(T, 'fit_bce_temperature')
+    return T
 
 def apply_bce_temperature(logits, T) -> np.ndarray:
     "sigmoid(logits / T), with one T or one per class: the labeler's probabilities after temperature scaling."
-    z = check_scores(logits, 'logits')
+    z = check_logits(logits, 'logits', kind='bce')
     return sigmoid_probs(z/_check_temp(T, z.shape[1]))
 
 # %% ../nbs/06_calibration.ipynb #cc714c40

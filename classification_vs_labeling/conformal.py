@@ -8,7 +8,7 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/conformal.html.md"
 from __future__ import annotations
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
-from .core import check_probs, check_scores, check_targets, check_thresh, to_np, check_fraction, check_int, check_number, softmax_probs, sigmoid_probs
+from .core import check_probs, check_scores, check_logits, check_targets, check_thresh, to_np, check_fraction, check_int, check_number, softmax_probs, sigmoid_probs
 from .metrics import THRESHS, predicted_sets, tune_split, check_tune_mask, tuned_threshold
 
 # %% auto #0
@@ -35,7 +35,7 @@ def conformal_rank(n:int, alpha=0.1) -> int:
 def conformal_quantile(scores, alpha=0.1) -> float:
     "The conformal cut q: the k-th smallest calibration score, k = ceil((n+1)(1-alpha)); inf when k > n."
     s = to_np(scores, 'scores')
-    if s.ndim != 1 or len(s) == 0: raise ValueError(f"scores: expected a non-empty 1-d array of calibration scores, got shape {s.shape}")
+    if s.ndim != 1 or len(s) == 0: raise ValueError(f"scores: expected non-empty 1-D scores (one per calibration item, e.g. `true_scores(lac_scores(probs), targs)`), got shape {s.shape}")
     if not np.isfinite(s).all(): raise ValueError(f"scores: expected finite values, got {int((~np.isfinite(s)).sum())} NaN or infinite")
     k = conformal_rank(len(s), alpha)
     return float('inf') if k > len(s) else float(np.partition(s, k-1)[k-1])
@@ -104,7 +104,7 @@ def aps_sets(probs,          # (N, K) probabilities, one row per item
              lam:float=0.,   # RAPS: penalty added per rank beyond `k_reg` (0: plain APS)
              k_reg:int=0,    # RAPS: ranks 1..k_reg go unpenalised
             ) -> np.ndarray:
-    "(N, K) bool: classes by decreasing probability until the running score reaches `q`, that class included. Never empty."
+    "(N, K) bool: classes by decreasing probability until the running score reaches `q`, that class included (MAPIE's `include_last_label=True`). Never empty; not randomised."
     p = check_probs(probs)
     o, run = _ranked(p, *_check_raps(lam, k_reg))
     keep = np.ones(run.shape, bool)
@@ -137,10 +137,12 @@ def fit_conformal(probs,                # (N, K) probabilities of the calibratio
                   method:str='lac',     # 'lac', 'aps' or 'raps'
                   alpha:float=0.1,      # the share of new items the sets may miss
                   raps_frac:float=0.2,  # RAPS: share of the items kept apart to choose lam and k_reg
-                  seed:int=0,           # RAPS: which items are kept apart
+                  seed:int=0,           # RAPS: which items are kept apart; `randomized`: the draws
+                  randomized:bool=False # APS, RAPS: randomise the calibration score as MAPIE does (its default); False: the whole probability of the true class counts
                  ) -> dict:
-    "One method's conformal cut `q`, fitted on calibration items (RAPS: `lam` and `k_reg` first, on a share kept apart)."
+    "One method's conformal cut `q`, fitted on calibration items (RAPS: `lam` and `k_reg` first, on a share kept apart). APS and RAPS scores are not randomised unless `randomized`: then a uniform draw u per item (numpy's `RandomState(seed)`, as MAPIE draws them) takes u * p(true class) off each score, which lowers the cut and gives smaller sets."
     if method not in METHODS: raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
+    if not isinstance(randomized, (bool, np.bool_)): raise ValueError(f"randomized: expected True or False, got {randomized!r}")
     p, alpha = check_probs(probs), check_alpha(alpha)
     t = _class_of(targs, *p.shape)
     lam, k_reg, cal = 0., 0, np.ones(len(p), bool)
@@ -150,9 +152,10 @@ def fit_conformal(probs,                # (N, K) probabilities of the calibratio
         if apart is not None:
             lam, k_reg = fit_raps(p[apart], t[apart], alpha=alpha)
             cal = ~apart
-    s = lac_scores(p[cal]) if method == 'lac' else aps_scores(p[cal], lam=lam, k_reg=k_reg)
+    u = np.random.RandomState(check_int(seed, 'seed', lo=0, hi=2**32 - 1)).uniform(size=int(cal.sum())) if randomized and method != 'lac' else None
+    s = lac_scores(p[cal]) if method == 'lac' else aps_scores(p[cal], lam=lam, k_reg=k_reg, u=u)
     return dict(method=method, alpha=alpha, q=conformal_quantile(true_scores(s, t[cal]), alpha), lam=lam, k_reg=k_reg,
-                n=int(cal.sum()))
+                n=int(cal.sum()), randomized=bool(randomized) and method != 'lac')
 
 def conformal_sets(probs, fit:dict) -> np.ndarray:
     "(N, K) bool prediction sets of a method fitted by `fit_conformal`."
@@ -179,7 +182,10 @@ NAMES = {'ce.lac': 'classifier, LAC', 'ce.aps': 'classifier, APS', 'ce.raps': 'c
 
 def _probs_pair(ce, bce, targs, from_logits:bool=False) -> tuple:
     "Both models' float64 probabilities (from logits: softmax and sigmoid) and the (N,) class indices, checked."
-    if from_logits: ce, bce = softmax_probs(check_scores(ce, 'ce_logits')), sigmoid_probs(check_scores(bce, 'bce_logits'))
+    if from_logits:
+        hint = ', or probabilities with from_logits=False'
+        ce = softmax_probs(check_logits(ce, 'ce_logits', kind='ce', hint=hint))
+        bce = sigmoid_probs(check_logits(bce, 'bce_logits', kind='bce', hint=hint))
     else: ce, bce = check_probs(ce, 'ce_probs'), check_probs(bce, 'bce_probs')
     if bce.shape != ce.shape:
         raise ValueError(f"{'bce_logits' if from_logits else 'bce_probs'}: expected the classifier's shape {ce.shape}, got {bce.shape}")
@@ -192,12 +198,13 @@ def held_out_sets(ce_probs,          # (N, K) the classifier's probabilities
                   *,
                   alpha:float=0.1,   # the share of new items the conformal sets may miss
                   thresh=None,       # the labeler's threshold; None: the best exact match on the tuning items
-                  seed:int=0,        # RAPS: which tuning items choose lam and k_reg
+                  seed:int=0,        # RAPS: which tuning items choose lam and k_reg; `randomized`: the draws
+                  randomized:bool=False,   # randomise APS's and RAPS's calibration scores (`fit_conformal`)
                  ) -> tuple[dict, dict]:
     "Every method's sets on the held-out items (`tune_mask` False), fitted on the tuning items; and what was fitted."
     ce, bce, t = _probs_pair(ce_probs, bce_probs, targs)
     tune = check_tune_mask(tune_mask, len(t))
-    fits = {f'ce.{m}': fit_conformal(ce[tune], t[tune], method=m, alpha=alpha, seed=seed) for m in METHODS}
+    fits = {f'ce.{m}': fit_conformal(ce[tune], t[tune], method=m, alpha=alpha, seed=seed, randomized=randomized) for m in METHODS}
     th = tuned_threshold(bce, t, tune) if thresh is None else check_thresh(thresh)
     if np.ndim(th): raise ValueError(f"thresh: expected one threshold for every class, got shape {np.shape(th)}")
     fits['bce.thresh'] = dict(thresh=float(th))
@@ -214,12 +221,13 @@ def conformal_summary(ce_logits,               # (N, K) the classifier's logits 
                       alpha:float=0.1,         # the share of new items the conformal sets may miss
                       thresh=None,             # the labeler's threshold; None: the best exact match on the tuning items
                       from_logits:bool=True,   # False: the first two arguments are probabilities already
-                      seed:int=0,              # RAPS: which tuning items choose lam and k_reg
+                      seed:int=0,              # RAPS: which tuning items choose lam and k_reg; `randomized`: the draws
+                      randomized:bool=False,   # randomise APS's and RAPS's calibration scores (`fit_conformal`)
                      ) -> dict:
-    "Held-out coverage, mean set size and empty-set rate of every method (keys like 'ce.lac.coverage'), and the cuts."
+    "Held-out coverage, mean set size and empty-set rate of every method (keys like 'ce.lac.coverage'), and the cuts. Warns when logits look like probabilities."
     ce, bce, t = _probs_pair(ce_logits, bce_logits, targs, from_logits)
     tune = check_tune_mask(tune_mask, len(t))
-    sets, fits = held_out_sets(ce, bce, t, tune, alpha=alpha, thresh=thresh, seed=seed)
+    sets, fits = held_out_sets(ce, bce, t, tune, alpha=alpha, thresh=thresh, seed=seed, randomized=randomized)
     out = {f'{k}.{stat}': v for k, s in sets.items() for stat, v in set_stats(s, t[~tune]).items()}
     out.update({f'{k}.q': f['q'] for k, f in fits.items() if 'q' in f})
     out.update({'ce.raps.lam': fits['ce.raps']['lam'], 'ce.raps.k_reg': fits['ce.raps']['k_reg'],

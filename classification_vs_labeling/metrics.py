@@ -130,7 +130,7 @@ def simulate_preds(n:int=1000,              # items
     return targs, softmax(logits[0], axis=1), expit(logits[1] + shift)
 
 # %% ../nbs/05_metrics.ipynb #61f86fa9
-THRESHS = np.linspace(0.01, 0.99, 99)
+THRESHS = np.round(np.linspace(0.01, 0.99, 99), 2)   # 0.01, 0.02, ..., 0.99: rounded, so a chosen threshold prints as 0.94, not 0.9400000000000001
 
 def _grid(threshs) -> np.ndarray:
     "Checked 1-d grid of thresholds (the default grid when None)."
@@ -269,7 +269,7 @@ def tuned_threshold(probs, targs, tune_mask) -> float:
 def _check01(x, name) -> np.ndarray:
     "`x` as a non-empty 1-d float array of per-item correctness: 0/1 (or bools), or a fraction in [0, 1] such as the share of seeds right."
     a = to_np(x, name)
-    if a.ndim != 1 or len(a) == 0: raise ValueError(f"{name}: expected a non-empty 1-d array of per-item 0/1 correctness, got shape {a.shape}")
+    if a.ndim != 1 or len(a) == 0: raise ValueError(f"{name}: expected non-empty 1-D per-item correctness (0/1, e.g. `exact_correct(probs, targs)`), got shape {a.shape}")
     bad = ~np.isfinite(a) | (a < 0) | (a > 1)
     if bad.any(): raise ValueError(f"{name}: expected per-item correctness 0/1 (or a fraction in [0, 1]), got {a[bad][:3]}")
     return a
@@ -297,7 +297,7 @@ def paired_bootstrap(correct_a,               # (N,) per-item correctness of mod
 def seed_summary(values) -> dict:
     "Mean, sample standard deviation (ddof=1; NaN for a single value), min, max and count of one metric across seeds."
     a = to_np(values, 'values')
-    if a.ndim != 1 or len(a) == 0: raise ValueError(f"values: expected a non-empty 1-d list of numbers (one per seed), got shape {a.shape}")
+    if a.ndim != 1 or len(a) == 0: raise ValueError(f"values: expected non-empty 1-D numbers (one per seed), got shape {a.shape}")
     if not np.isfinite(a).all(): raise ValueError(f"values: expected finite numbers, got {a}")
     return dict(mean=float(a.mean()), std=float(a.std(ddof=1)) if len(a) > 1 else float('nan'),
                 min=float(a.min()), max=float(a.max()), n=len(a))

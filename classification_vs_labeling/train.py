@@ -146,9 +146,11 @@ def bce_accuracy_multi(out, targ, thresh=0.5):
     _, bce_out, k = _halves(out); return accuracy_multi(bce_out, F.one_hot(targ.long(), k), thresh=thresh)
 
 def bce_exact_match(out, targ, thresh=0.5):
-    "Fraction of items whose set of labels with sigmoid > `thresh` is exactly the true label."
-    _, bce_out, k = _halves(out)
-    return ((bce_out.sigmoid() > thresh) == F.one_hot(targ.long(), k).bool()).all(dim=1).float().mean()
+    "Fraction of items whose set of labels with sigmoid > `thresh` is exactly the true set: the labeler's half of a paired output against class indices, or a plain labeler's (N, K) output against its (N, K) multi-hot targets."
+    if targ.ndim == 2 and targ.shape == out.shape: bce_out, y = out, targ > 0.5   # a labeler of its own (fastai's MultiCategoryBlock)
+    elif targ.ndim == 1 and out.ndim == 2 and out.shape[1] % 2 == 0: _, bce_out, k = _halves(out); y = F.one_hot(targ.long(), k).bool()
+    else: raise ValueError(f"bce_exact_match: expected (N, K) outputs and (N, K) multi-hot targets, or a paired (N, 2K) output and (N,) class indices; got {tuple(out.shape)} and {tuple(targ.shape)}")
+    return ((bce_out.sigmoid() > thresh) == y).all(dim=1).float().mean()
 
 # %% ../nbs/04_train.ipynb #d78094ad
 def paired_splitter(split):

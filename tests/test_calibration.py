@@ -459,3 +459,50 @@ def test_chapter_caveat_on_the_simulated_pair(sim):
             lower = conf[conf < c]
             if len(lower): assert ok[conf >= lower.max()].mean() < a
         fc.test_eq(caveat_summary(p[~tune], targs[~tune], cuts)['n'].sum(), (~tune).sum())
+
+# ---------- misuse: probabilities as logits, and temperatures at the end of the search range (issue 23)
+
+import warnings
+
+def _warnings_of(f):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        out = f()
+    return out, [str(x.message) for x in w]
+
+def _sim_logits(n=600, k=8, seed=0, scale=2.5):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    return y, scale*(rng.uniform(1, 4, (n, 1))*np.eye(k)[y] + rng.normal(size=(n, k)))
+
+def test_temperatures_fitted_on_logits_do_not_warn():
+    y, z = _sim_logits()
+    for f in (lambda: fit_temperature(z, y), lambda: fit_bce_temperature(z - 4, y), lambda: fit_bce_temperature(z - 4, y, per_class=True),
+              lambda: apply_temperature(z, 2.), lambda: apply_bce_temperature(z, 2.)):
+        assert _warnings_of(f)[1] == []
+
+def test_fit_temperature_on_probabilities_warns_and_names_the_mix_up():
+    y, z = _sim_logits()
+    T, msgs = _warnings_of(lambda: fit_temperature(softmax(z, axis=1), y))
+    assert len(msgs) == 1 and msgs[0].startswith('logits: expected logits, got what look like softmax probabilities')
+    assert T < 1                                              # the silent wrong answer the issue saw (0.37 there)
+    _, msgs = _warnings_of(lambda: fit_bce_temperature(expit(z - 4), y))
+    assert msgs and msgs[0].startswith('logits: expected logits, got what look like sigmoid probabilities')
+
+def test_a_temperature_at_the_end_of_its_search_range_warns():
+    y, z = _sim_logits()
+    # every tuning item right, by a small margin: sharper is always better, and T runs to 0.01
+    sep = 0.05*np.eye(8)[y]
+    T, msgs = _warnings_of(lambda: fit_temperature(sep, y))
+    assert T == pytest.approx(0.01, rel=1e-3) and len(msgs) == 1
+    assert 'fit_temperature: the fitted temperature 0.01' in msgs[0] and 'end of the search range [0.01, 100]' in msgs[0]
+    # logits that say nothing about the labels: the flattest sigmoid is best, T runs to 100
+    rng = np.random.default_rng(1)
+    noise = 3*rng.normal(size=(600, 8))                        # centred on 0: any T < inf is worse than a coin
+    T, msgs = _warnings_of(lambda: fit_bce_temperature(noise, rng.integers(0, 8, 600)))
+    assert T == pytest.approx(100, rel=1e-3) and any('fit_bce_temperature: the fitted temperature 100' in m for m in msgs)
+    # per class: the classes at the bound are named
+    zz = np.c_[z[:, :7] - 4, noise[:, :1]]
+    Ts, msgs = _warnings_of(lambda: fit_bce_temperature(zz, y, per_class=True))
+    assert Ts[7] == pytest.approx(100, rel=1e-3) and (Ts[:7] < 99).all()
+    assert len(msgs) == 1 and 'temperatures of classes [7] (100)' in msgs[0]

@@ -5,11 +5,12 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1]/'classification_vs_labeling'
 LAYERS = [   # lowest first, as in DESIGN.md
-    {'core', 'activations', 'losses'},
+    {'core', 'paramdocs', 'activations', 'losses'},
     {'data', 'files', 'probes'},
     {'fastpath', 'train'},
     {'runs'},                  # the saved run the analyses' chapters share (above training, below them)
     {'metrics', 'calibration', 'ood', 'conformal', 'multilabel', 'count', 'analysis', 'summary'},
+    {'learners'},              # fastai-shaped pieces for one's own learners (a metric, Interpretations), built on the analyses
     {'tables', 'report', 'sweep', 'sweep_plots', 'bench'},
     {'cli'},
 ]

@@ -243,7 +243,7 @@ P = np.full((3, 4), 0.5)
     (lambda: tune_split(10, 0), 'tune_frac'),
     (lambda: tune_split(10, strat=[0, 1]), r'\(10,\)'),
     (lambda: seed_summary([]), 'non-empty'),
-    (lambda: seed_summary([[0.1, 0.2]]), '1-d'),
+    (lambda: seed_summary([[0.1, 0.2]]), 'expected non-empty 1-D numbers'),
 ])
 def test_bad_input(call, msg):
     with pytest.raises(ValueError, match=msg): call()
@@ -589,3 +589,34 @@ def test_check_tune_mask_refuses_what_is_not_a_mask_of_both_parts(mask, words):
     with pytest.raises(ValueError, match='tune_mask: expected.*' + words) as e: check_tune_mask(mask, 3)
     assert '\n' not in str(e.value)
     fc.test_eq(check_tune_mask([True, False, True], 3), np.array([True, False, True]))
+# ---------- cross-check with scipy's paired bootstrap; thresholds on their grid (issue 23)
+
+from scipy.stats import bootstrap
+
+@pytest.mark.parametrize('seed,n,pa,pb', [(0, 400, 0.9, 0.85), (1, 150, 0.7, 0.72), (2, 1000, 0.95, 0.9)])
+def test_paired_bootstrap_matches_scipys_paired_percentile_interval(seed, n, pa, pb):
+    rng = np.random.default_rng(seed)
+    both = rng.random(n)                                   # correlated: the two models err on the same hard items
+    a, b = (both < pa).astype(float), (both + rng.normal(0, 0.05, n) < pb).astype(float)
+    ours = paired_bootstrap(a, b, n_boot=20000, seed=seed)
+    ref = bootstrap((a, b), lambda x, y: x.mean() - y.mean(), paired=True, vectorized=False, n_resamples=20000,
+                    confidence_level=0.95, method='percentile', random_state=seed + 100)
+    se = ref.standard_error
+    assert ours['diff'] == pytest.approx(a.mean() - b.mean(), abs=1e-12)
+    # two Monte Carlo estimates of the same percentiles: equal within a small share of the standard error
+    assert ours['low'] == pytest.approx(ref.confidence_interval.low, abs=0.1*se + 1/n)
+    assert ours['high'] == pytest.approx(ref.confidence_interval.high, abs=0.1*se + 1/n)
+
+def test_thresholds_are_on_their_grid():
+    assert [repr(float(t)) for t in THRESHS[[0, 6, 27, 93, 98]]] == ['0.01', '0.07', '0.28', '0.94', '0.99']
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, 300)
+    p = np.clip(0.9*np.eye(5)[y] + rng.normal(0, 0.2, (300, 5)), 0, 1)
+    t = best_threshold(p, y)
+    assert t in THRESHS and repr(t) == f'{t:.2f}'.rstrip('0').rstrip('.')
+    assert set(per_class_thresholds(p, y).tolist()) <= set(THRESHS.tolist())
+    assert best_threshold(p, y, [0.3, 0.45, 0.6]) in (0.3, 0.45, 0.6)   # a grid of one's own: its own values
+
+def test_paired_bootstrap_asks_for_one_correctness_per_item():
+    fc.test_fail(lambda: paired_bootstrap(np.ones((10, 3)), np.ones(10)),
+                 contains='correct_a: expected non-empty 1-D per-item correctness (0/1, e.g. `exact_correct(probs, targs)`), got shape (10, 3)')
