@@ -13,8 +13,8 @@ import torch
 # %% auto #0
 __all__ = ['LR', 'PETS_HELD_OUT', 'RUN_DEFAULTS', 'quick_mode', 'ood_words', 'mode_line', 'show_mode', 'device_name',
            'atomic_path', 'to_np', 'check_scores', 'check_probs', 'check_targets', 'check_thresh', 'check_number',
-           'check_int', 'check_fraction', 'check_classes', 'softmax_probs', 'sigmoid_probs', 'data_key', 'default_data',
-           'scale', 'scaled_size', 'run_defaults']
+           'check_int', 'check_fraction', 'check_classes', 'softmax_probs', 'sigmoid_probs', 'legend_below', 'data_key',
+           'default_data', 'scale', 'scaled_size', 'run_defaults']
 
 # %% ../nbs/00_core.ipynb #08d25690
 _TRUE = {'1', 'true', 'yes', 'on'}
@@ -224,6 +224,20 @@ def softmax_probs(logits) -> np.ndarray:
 def sigmoid_probs(logits) -> np.ndarray:
     "The labeler's probabilities: a sigmoid of each of the (N, K) `logits`, in float64."
     return _expit(_logits64(logits))
+
+# %% ../nbs/00_core.ipynb #9b741fed
+def legend_below(ax,                # the Axes whose legend it is
+                 handles=None,      # the artists to list (default: the Axes' own labelled ones)
+                 labels=None,       # their labels (default: theirs)
+                 *, ncol:int=2,     # columns of the legend
+                 inches:float=0.5   # gap between the Axes' lower edge and the legend, room for tick labels and the x label
+                ):
+    "A legend centred under `ax`, `inches` below its lower edge: clear of the data whatever the data are."
+    from matplotlib.transforms import ScaledTranslation
+    if handles is None: handles, labels = ax.get_legend_handles_labels()
+    return ax.legend(handles, labels, loc='upper center', ncol=check_int(ncol, 'ncol', lo=1), fontsize='small', frameon=False,
+                     bbox_to_anchor=(0.5, 0), bbox_transform=ax.transAxes + ScaledTranslation(0, -check_number(inches, 'inches', lo=0),
+                                                                                             ax.figure.dpi_scale_trans))
 
 # %% ../nbs/00_core.ipynb #74b4b3ad
 LR = {True: 2e-3, False: 1e-2}   # learning rate: fine-tuning pretrained weights, or training from scratch
