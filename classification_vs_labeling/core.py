@@ -230,14 +230,15 @@ def legend_below(ax,                # the Axes whose legend it is
                  handles=None,      # the artists to list (default: the Axes' own labelled ones)
                  labels=None,       # their labels (default: theirs)
                  *, ncol:int=2,     # columns of the legend
-                 inches:float=0.5   # gap between the Axes' lower edge and the legend, room for tick labels and the x label
+                 inches:float=0.5,  # gap between the lower edge and the legend, room for tick labels and the x label
+                 under=None         # the Axes to go under, such as a panel below `ax` (default: `ax` itself)
                 ):
-    "A legend centred under `ax`, `inches` below its lower edge: clear of the data whatever the data are."
+    "A legend centred under `ax` (or `under`), `inches` below its lower edge: clear of the data whatever the data are."
     from matplotlib.transforms import ScaledTranslation
     if handles is None: handles, labels = ax.get_legend_handles_labels()
+    off = ScaledTranslation(0, -check_number(inches, 'inches', lo=0), ax.figure.dpi_scale_trans)
     return ax.legend(handles, labels, loc='upper center', ncol=check_int(ncol, 'ncol', lo=1), fontsize='small', frameon=False,
-                     bbox_to_anchor=(0.5, 0), bbox_transform=ax.transAxes + ScaledTranslation(0, -check_number(inches, 'inches', lo=0),
-                                                                                             ax.figure.dpi_scale_trans))
+                     bbox_to_anchor=(0.5, 0), bbox_transform=(under or ax).transAxes + off)
 
 # %% ../nbs/00_core.ipynb #74b4b3ad
 LR = {True: 2e-3, False: 1e-2}   # learning rate: fine-tuning pretrained weights, or training from scratch
