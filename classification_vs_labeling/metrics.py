@@ -349,7 +349,7 @@ def gap_decomposition(ce_probs,              # (N, K) the classifier's softmax p
     return gap_table(gap_items(ce_probs, bce_probs, targs, thresh), n_boot=n_boot, seed=seed, ci=ci)
 
 # %% ../nbs/05_metrics.ipynb #47707876
-_GAP_TICKS = ['ranking', 'no label', 'several', 'one wrong', 'rescued']
+_GAP_TICKS = ['ranking\n', 'no\nlabel', 'several\n', 'one\nwrong', 'rescued\n']   # two lines each, so the numbers line up below
 
 def _gap_steps(table:pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "Per step of the waterfall (the pieces, then the total): where it starts and ends, and its interval's two ends, all relative to the classifier's accuracy."
@@ -386,8 +386,8 @@ def plot_gap(table:pd.DataFrame,         # from `gap_table` (or `gap_decompositi
         ax.bar(i, b - a, bottom=a, color='tab:blue' if total else 'tab:red' if b <= a else 'tab:green', alpha=0.7 if total else 0.6, zorder=2)
         ax.errorbar(i, b, [[b - lo], [hi - b]], color='k', capsize=3, lw=1, zorder=3)
     ticks = [f"classifier\naccuracy\n{v['classifier']:.3f}"] + [f'{name}\n{-v[k] + 0.:+.3f}' for name, k in zip(_GAP_TICKS, GAP_PIECES)]   # + 0. turns -0.0 into 0.0
-    ticks.append(f"labeler\nexact match\n{v['exact']:.3f} ({-v['total'] + 0.:+.3f})")
-    ax.set_xticks(range(len(ticks)), ticks, fontsize=8)
+    ticks.append(f"labeler\nexact match\n{v['exact']:.3f}\n(gap {-v['total'] + 0.:+.3f})")
+    ax.set_xticks(range(len(ticks)), ticks, fontsize=7.5)
     ax.set(ylim=gap_ylim(table) if ylim is None else ylim, xlim=(-0.6, len(ticks) - 0.4),
            ylabel="accuracy minus the classifier's",
            title=title or "From the classifier's accuracy to the labeler's exact match")

@@ -372,8 +372,8 @@ def test_plot_gap():
     assert lo < min(0, -tab.loc['total', 'high']) and hi > 0                     # 0 and the gap's interval are inside
     assert any(list(l.get_ydata()) == [0, 0] for l in ax.lines)                  # the line at 0: the classifier's accuracy
     ticks = [t.get_text() for t in ax.get_xticklabels()]
-    assert ticks[0].endswith(f"{v['classifier']:.3f}") and ticks[-1].endswith(f"{v['exact']:.3f} ({-v['total'] + 0.:+.3f})")
-    assert ticks[1] == f"ranking\n{-v['ranking'] + 0.:+.3f}"
+    assert ticks[0].endswith(f"{v['classifier']:.3f}") and ticks[-1].endswith(f"{v['exact']:.3f}\n(gap {-v['total'] + 0.:+.3f})")
+    assert ticks[1] == f"ranking\n\n{-v['ranking'] + 0.:+.3f}"
     with pytest.raises(ValueError, match='gap_table'): plot_gap(tab.drop(index='none'))
     with pytest.raises(ValueError, match="missing"): gap_table(pd.DataFrame({'classifier': [1.]}))
     with pytest.raises(ValueError, match='5 items'): gap_items(clas[:5], lab[:4], y[:5])
