@@ -182,7 +182,7 @@ def plot_reliability(probs,                 # (N, K) probabilities, one row per 
     if few.any() and f'fewer than {min_count} items (dashed)' not in ax.get_legend_handles_labels()[1]:
         ax.plot([], [], c='gray', ls='--', lw=1, label=f'fewer than {min_count} items (dashed)')
         cax.axhline(min_count, c='gray', lw=0.8, ls=':')
-    ax.set(xlim=(0, 1), ylim=(0, 1), ylabel='accuracy of the top label', title=title or ax.get_title() or 'Reliability: accuracy against confidence')
+    ax.set(xlim=(0, 1), ylim=(0, 1), ylabel='accuracy (top label)', title=title or ax.get_title() or 'Reliability: accuracy against confidence')
     cax.set_ylim(0.7, max(cax.get_ylim()[1], 2*r['count'].max()))
     legend_below(ax, under=cax, ncol=1)
     return ax
