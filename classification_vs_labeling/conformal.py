@@ -8,7 +8,7 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/conformal.html.md"
 from __future__ import annotations
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
-from .core import check_probs, check_scores, check_logits, check_targets, check_thresh, to_np, check_fraction, check_int, check_number, softmax_probs, sigmoid_probs
+from .core import check_probs, check_scores, check_logits, check_targets, check_thresh, to_np, check_fraction, check_int, check_number, softmax_probs, sigmoid_probs, legend_below
 from .metrics import THRESHS, predicted_sets, tune_split, check_tune_mask, tuned_threshold
 
 # %% auto #0
@@ -259,36 +259,41 @@ def coverage_size_curves(ce_probs,          # (N, K) the classifier's probabilit
 # %% ../nbs/08_conformal.ipynb #a749dcfd
 _STYLE = {'ce.lac': ('C0', '-'), 'ce.aps': ('C1', '-'), 'ce.raps': ('C2', '-'), 'bce.thresh': ('C3', '--'),
           'bce.conformal': ('C3', '-')}
+_UNDER = {'ce.lac': dict(lw=6, alpha=0.35, zorder=1)}   # drawn wide and pale under the labeler's lines, which often run along it
 
 def plot_coverage_size(curves:pd.DataFrame,          # from `coverage_size_curves`
                        *,
                        alpha:float=0.1,              # mark the sets fitted at this alpha (stars)
                        thresh:float|None=None,       # mark the labeler at this threshold (a dot)
                        ax=None,                      # the Axes to draw on (default: a new figure)
+                       title:str|None=None,          # the plot's title: which items, which seed
                       ) -> plt.Axes:
-    "Coverage against mean set size (log scale), one line per method; the sets at `alpha` (and the labeler at `thresh`) marked."
+    "Coverage against mean set size (log scale), one line per method; the sets at `alpha` (and the labeler at `thresh`) marked, their values in the legend below."
     need = {'method', 'param', 'coverage', 'mean_set_size'}
     if not need <= set(getattr(curves, 'columns', ())):
         raise ValueError(f"curves: expected a DataFrame from coverage_size_curves with columns {sorted(need)}")
-    if ax is None: ax = plt.subplots(figsize=(7, 4.5))[1]
+    if ax is None: ax = plt.subplots(figsize=(7, 6))[1]
     for k, d in curves.groupby('method', sort=False):
         c, ls = _STYLE.get(k, ('k', '-'))
         sweep = k == 'bce.thresh'
         d = d[d.mean_set_size > 0].sort_values(['mean_set_size', 'coverage'])   # no empty-set-only points on a log axis
-        ax.plot(d.mean_set_size, d.coverage, ls, c=c, lw=1.5, marker=None if sweep else '.', ms=4,
-                label='labeler, threshold sweep (dot: tuned threshold)' if sweep else NAMES.get(k, k))
         at = d[np.isclose(d.param, (np.nan if thresh is None else thresh) if sweep else alpha)]
+        name = 'labeler, threshold sweep' if sweep else NAMES.get(k, k)
+        if len(at): name += f" ({'dot' if sweep else 'star'}: coverage {at.coverage.iloc[0]:.3f}, size {at.mean_set_size.iloc[0]:.2f})"
+        kw = dict(lw=1.5, zorder=3 if k.startswith('bce') else 2) | _UNDER.get(k, {})
+        ax.plot(d.mean_set_size, d.coverage, ls, c=c, marker=None if sweep or k in _UNDER else '.', ms=4, label=name, **kw)
         ax.plot(at.mean_set_size, at.coverage, 'o' if sweep else '*', c=c, ms=7 if sweep else 11, mec='k', mew=0.5,
-                zorder=3 if sweep else 4)   # the stars above the dot
-    ax.axhline(1 - alpha, c='gray', lw=1, ls=':', label=f'1 - alpha = {1 - alpha:.2f} (stars: the sets at this alpha)')
+                zorder=5 if sweep else 6)   # the stars above the dot, the marks above every line
+    ax.axhline(1 - alpha, c='gray', lw=1, ls=':', label=f'1 - alpha = {1 - alpha:.2f}: the coverage promised (stars: the sets at this alpha)')
     conf = curves[curves.method != 'bce.thresh']   # the threshold sweep runs from no label to every label: zoom on the rest
     ax.set_xscale('log')
     if len(conf):
         ax.set(xlim=(0.9*conf.mean_set_size.min(), 1.1*conf.mean_set_size.max()), ylim=(conf.coverage.min() - 0.02, 1.005))
     ticks = [t for t in (0.5, 0.7, 1, 1.5, 2, 3, 5, 7, 10, 20, 50) if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
     ax.set_xticks(ticks, [f'{t:g}' for t in ticks]); ax.set_xticks([], minor=True)
-    ax.set(xlabel='mean set size on the held-out items (log scale)', ylabel='coverage: true class in the set')
-    ax.legend(fontsize='small', loc='lower right')
+    ax.set(xlabel='mean set size on the held-out items (classes per item, log scale)', ylabel='coverage: true class in the set',
+           title=title or 'Coverage against set size, held-out items')
+    legend_below(ax, ncol=1)
     return ax
 
 # %% ../nbs/08_conformal.ipynb #9864c932
@@ -334,9 +339,12 @@ def plot_set_diagnostics(sets:dict,                # name: (N, K) bool sets, e.g
                          classes=None,             # class names for the per-class panel
                          *,
                          alpha:float|None=None,    # draw the promised coverage 1 - alpha
-                         figsize=(13, 3.6),        # the figure's (width, height) in inches
+                         figsize=(10.5, 4.2),      # the figure's (width, height) in inches
+                         min_count:int=10,         # a set size held by fewer items is marked x: its coverage is a guess
+                         title:str|None=None       # the figure's title: which items, which seed
                         ) -> plt.Figure:
-    "Three views of each method's sets: how big they are, coverage per class, coverage by set size."
+    "Three views of each method's sets: how big they are, coverage per class, coverage by set size (x: fewer than `min_count` items); one legend below."
+    min_count = check_int(min_count, 'min_count', lo=1)
     fig, axs = plt.subplots(1, 3, figsize=figsize)
     for j, (k, s) in enumerate(sets.items()):
         c, ls = _STYLE.get(k, (f'C{j}', '-'))
@@ -348,14 +356,21 @@ def plot_set_diagnostics(sets:dict,                # name: (N, K) bool sets, e.g
         axs[1].plot(np.arange(len(by_class)) + off*0.12, by_class.values, 'o' if k.startswith('ce') else 's', c=c, ms=4,
                     mfc='none' if ls == '--' else c)
         by_size = coverage_by_size(s, targs)
-        axs[2].plot(by_size.index, by_size.coverage, ls, marker='o', c=c, ms=3)
-    axs[0].set(xlabel='set size', ylabel='share of the items', title='how big the sets are')
-    axs[0].legend(fontsize='x-small')
+        x, few = by_size.index + off*0.1, (by_size.n_items < min_count).values   # side by side, as in the middle panel
+        axs[2].plot(x, by_size.coverage, ls, c=c, lw=1)
+        for m, mk in [(~few, 'o'), (few, 'x')]: axs[2].plot(x[m], by_size.coverage[m], mk, c=c, ms=4 if mk == 'o' else 6, ls='none')
+    n_class = np.bincount(_class_of(targs, *s.shape), minlength=s.shape[1])
+    axs[0].set(xlabel='set size (classes)', ylabel='share of the items', title='How big the sets are')
     axs[1].set_xticks(np.arange(len(by_class)), [str(n) for n in by_class.index], fontsize='small',
                       rotation=90 if len(by_class) > 12 else 0)
-    axs[1].set(xlabel='true class', ylabel='coverage', title='coverage per class')
-    axs[2].set(xlabel='set size', ylabel='coverage', title='coverage by set size', ylim=(-0.03, 1.03))
+    axs[1].set(xlabel='true class', ylabel='coverage', title=f"Coverage per class ({n_class.min()}{'' if n_class.min() == n_class.max() else f'-{n_class.max()}'} items each)")
+    axs[2].set(xlabel='set size (classes)', ylabel='coverage', title=f'Coverage by set size\n(x: fewer than {min_count} items)',
+               ylim=(-0.03, 1.03))
     if alpha is not None:
-        for ax in axs[1:]: ax.axhline(1 - alpha, c='gray', lw=1, ls=':')
-    fig.tight_layout()
+        for ax in axs[1:]: ax.axhline(1 - alpha, c='gray', lw=1, ls=':', label=f'1 - alpha = {1 - alpha:.2f}' if ax is axs[1] else None)
+    if title: fig.suptitle(title)
+    h = [x for ax in axs for x in zip(*ax.get_legend_handles_labels())]
+    if not h: fig.tight_layout(); return fig
+    leg = fig.legend(*zip(*h), loc='lower center', ncol=3, fontsize='small', frameon=False)   # one legend for the three panels
+    fig.tight_layout(rect=(0, leg.get_window_extent(fig.canvas.get_renderer()).height/fig.bbox.height, 1, 1))   # the panels above it
     return fig

@@ -14,7 +14,8 @@ import torch
 __all__ = ['LR', 'PETS_HELD_OUT', 'RUN_DEFAULTS', 'quick_mode', 'ood_words', 'mode_line', 'show_mode', 'device_name',
            'atomic_path', 'to_np', 'check_scores', 'check_probs', 'check_targets', 'check_thresh', 'check_number',
            'check_int', 'check_fraction', 'check_classes', 'softmax_probs', 'sigmoid_probs', 'looks_like_probs',
-           'warn_reader', 'check_logits', 'data_key', 'default_data', 'scale', 'scaled_size', 'run_defaults']
+           'warn_reader', 'check_logits', 'legend_below', 'data_key', 'default_data', 'scale', 'scaled_size',
+           'run_defaults']
 
 # %% ../nbs/00_core.ipynb #08d25690
 _TRUE = {'1', 'true', 'yes', 'on'}
@@ -266,6 +267,21 @@ def check_logits(x,                # (N, K) logits: array, tensor or nested list
         warn_reader(f"{name}: expected logits, got what look like {_ACT[kind]} probabilities ({what}): pass the raw "
                     f"outputs, e.g. `learn.get_preds(act=noop)`{hint}")
     return a
+
+# %% ../nbs/00_core.ipynb #9b741fed
+def legend_below(ax,                # the Axes whose legend it is
+                 handles=None,      # the artists to list (default: the Axes' own labelled ones)
+                 labels=None,       # their labels (default: theirs)
+                 *, ncol:int=2,     # columns of the legend
+                 inches:float=0.5,  # gap between the lower edge and the legend, room for tick labels and the x label
+                 under=None         # the Axes to go under, such as a panel below `ax` (default: `ax` itself)
+                ):
+    "A legend centred under `ax` (or `under`), `inches` below its lower edge: clear of the data whatever the data are."
+    from matplotlib.transforms import ScaledTranslation
+    if handles is None: handles, labels = ax.get_legend_handles_labels()
+    off = ScaledTranslation(0, -check_number(inches, 'inches', lo=0), ax.figure.dpi_scale_trans)
+    return ax.legend(handles, labels, loc='upper center', ncol=check_int(ncol, 'ncol', lo=1), fontsize='small', frameon=False,
+                     bbox_to_anchor=(0.5, 0), bbox_transform=(under or ax).transAxes + off)
 
 # %% ../nbs/00_core.ipynb #74b4b3ad
 LR = {True: 2e-3, False: 1e-2}   # learning rate: fine-tuning pretrained weights, or training from scratch

@@ -212,9 +212,10 @@ def show_images(items,           # image files
                 titles=None,     # one title per image (None: no titles)
                 *,
                 ncols:int=8,     # images per row
-                size:float=1.2   # inches per image
+                size:float=1.2,  # inches per image
+                title:str|None=None   # a title over the grid: what the images are, which run
                ) -> plt.Figure:
-    "A grid of images as fastai loads them (3-channel), with optional titles; returns the Figure."
+    "A grid of images as fastai loads them (3-channel), with optional titles and a title over the grid; returns the Figure."
     ncols, size = check_int(ncols, 'ncols', lo=1), check_number(size, 'size', lo=0, lo_open=True)
     items = list(items); nrows = max(1, -(-len(items)//ncols))
     lines = max((str(t).count('\n') + 1 for t in titles), default=0) if titles is not None else 0
@@ -224,6 +225,7 @@ def show_images(items,           # image files
         if i >= len(items): continue
         ax.imshow(np.array(CVLImage.create(items[i])))
         if titles is not None: ax.set_title(str(titles[i]), fontsize=8)
+    if title: fig.suptitle(title)
     fig.tight_layout()
     return fig
 

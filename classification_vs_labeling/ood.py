@@ -12,7 +12,7 @@ from scipy.special import logsumexp
 from sklearn.metrics import roc_auc_score
 from pathlib import Path
 from .core import (check_probs, check_scores, check_logits, looks_like_probs, check_thresh, to_np, softmax_probs,
-    sigmoid_probs, check_number, check_int, check_fraction)
+    sigmoid_probs, check_number, check_int, check_fraction, legend_below)
 from .data import pets_label
 
 # %% auto #0
@@ -204,18 +204,19 @@ def ood_kinds(ood_items, held_out=()) -> np.ndarray:
     return np.array(['near' if _names(f) & held else 'far' for f in ood_items], dtype='<U4')
 
 # %% ../nbs/07_ood.ipynb #2d7673bd
-def plot_ood_hist(scores_in,         # (N,) a score per in-domain item (higher = more in-domain)
-                  scores_out,        # (M,) the same score per out-of-domain item
-                  *, ax=None,        # the Axes to draw on (default: a new figure)
-                  name='score',      # the score's name, for the axis and the title
-                  bins=30            # histogram bins over the range of both
+def plot_ood_hist(scores_in,             # (N,) a score per in-domain item (higher = more in-domain)
+                  scores_out,            # (M,) the same score per out-of-domain item
+                  *, ax=None,            # the Axes to draw on (default: a new figure)
+                  name='score',          # the score's name, for the axis and the title
+                  bins=30,               # histogram bins over the range of both, or their edges (the same edges share an x axis)
+                  title:str|None=None    # the title before the AUROC: which model, which items, which seed (default: `name`)
                  ) -> plt.Axes:
-    "Overlaid histograms (each normalised to area 1) of a score on in-domain and out-of-domain items, AUROC in the title."
+    "Overlaid histograms (each normalised to area 1) of a score on in-domain and out-of-domain items, their counts in the legend below, AUROC in the title."
     s_in, s_out = _check_1d(scores_in, 'scores_in'), _check_1d(scores_out, 'scores_out')
-    if ax is None: ax = plt.subplots(figsize=(4.5, 3))[1]
+    if ax is None: ax = plt.subplots(figsize=(4.5, 3.8))[1]
     edges = np.histogram_bin_edges(np.r_[s_in, s_out], bins=bins)
-    ax.hist(s_in, edges, density=True, alpha=0.55, label=f'in-domain ({len(s_in)})')
-    ax.hist(s_out, edges, density=True, alpha=0.55, label=f'out-of-domain ({len(s_out)})')
-    ax.set(xlabel=name, ylabel='density', title=f'{name}: AUROC {ood_auroc(s_in, s_out):.3f}')
-    ax.legend(fontsize='small')
+    ax.hist(s_in, edges, density=True, alpha=0.55, label=f'in-domain ({len(s_in)} items)')
+    ax.hist(s_out, edges, density=True, alpha=0.55, label=f'out-of-domain ({len(s_out)} items)')
+    ax.set(xlabel=name, ylabel='density (each group: area 1)', title=f'{title or name}: AUROC {ood_auroc(s_in, s_out):.3f}')
+    legend_below(ax)
     return ax

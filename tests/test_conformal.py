@@ -336,8 +336,19 @@ def test_coverage_size_curves_and_plot():
     sw = c[c.method == 'bce.thresh']
     pt = lab[~tune][np.arange((~tune).sum()), y[~tune]]
     np.testing.assert_allclose(sw.coverage, [(pt > t).mean() for t in threshs])
-    ax = plot_coverage_size(c, alpha=0.1, thresh=0.5)
-    assert isinstance(ax, plt.Axes) and len(ax.get_legend().get_texts()) == 6
+    ax = plot_coverage_size(c, alpha=0.1, thresh=0.5, title='seed 0 (one seed)')
+    assert isinstance(ax, plt.Axes) and len(ax.get_legend().get_texts()) == 6 and ax.get_title() == 'seed 0 (one seed)'
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    for k in ('ce.lac', 'bce.conformal'):                           # each method's values at alpha, in its legend entry
+        assert f"{NAMES[k]} (star: coverage {s[f'{k}.coverage']:.3f}, size {s[f'{k}.mean_set_size']:.2f})" in texts
+    p5 = sw[np.isclose(sw.param, 0.5)].iloc[0]
+    assert f'labeler, threshold sweep (dot: coverage {p5.coverage:.3f}, size {p5.mean_set_size:.2f})' in texts
+    line = {l.get_label().split(' (')[0]: l for l in ax.lines}
+    lac, cut, thr = line[NAMES['ce.lac']], line[NAMES['bce.conformal']], line['labeler, threshold sweep']
+    assert lac.get_zorder() < min(cut.get_zorder(), thr.get_zorder()) and lac.get_linewidth() >= 3*cut.get_linewidth()   # LAC under the labeler's lines
+    assert lac.get_alpha() < 1 and thr.get_linestyle() == '--'
+    ax.figure.canvas.draw()
+    assert ax.get_legend().get_window_extent().y1 < ax.get_window_extent().y0   # the legend under the axes, off the curves
     plt.close(ax.figure)
     with pytest.raises(ValueError, match='coverage_size_curves'): plot_coverage_size(pd.DataFrame(dict(x=[1])))
     with pytest.raises(ValueError, match='^alphas:'): coverage_size_curves(ce, lab, y, tune, alphas=[0.1, 1.0])
@@ -356,8 +367,15 @@ def test_coverage_by_class_and_size_against_pandas():
     assert np.isnan(coverage_by_class(sets[y != 2], y[y != 2])[2])   # a class with no items: no coverage to report
     with pytest.raises(ValueError, match='6 names'): coverage_by_class(sets, y, list('abc'))
     with pytest.raises(ValueError, match='bool'): coverage_by_size(sets.astype(float), y)
-    fig = plot_set_diagnostics({'ce.lac': sets, 'mine': ~sets}, y, list('abcdef'), alpha=0.1)
-    assert isinstance(fig, plt.Figure) and len(fig.axes) == 3
+    fig = plot_set_diagnostics({'ce.lac': sets, 'mine': ~sets}, y, list('abcdef'), alpha=0.1, title='seed 0 (one seed)')
+    assert isinstance(fig, plt.Figure) and len(fig.axes) == 3 and fig._suptitle.get_text() == 'seed 0 (one seed)'
+    (leg,) = fig.legends
+    assert [t.get_text() for t in leg.get_texts()] == [NAMES['ce.lac'], 'mine', '1 - alpha = 0.90']
+    fig.canvas.draw()
+    assert leg.get_window_extent().y1 <= min(a.get_tightbbox().y0 for a in fig.axes) + 1   # under the panels and their tick labels
+    xs = {round(float(x)) for l in fig.axes[2].lines if l.get_marker() == 'x' for x in l.get_xdata()}   # x: the set sizes few items have
+    expect = {int(k) for s_ in (sets, ~sets) for k, n in coverage_by_size(s_, y).n_items.items() if n < 10}
+    assert xs == expect and expect                                    # this data has sizes held by few items
     plt.close(fig)
 
 def test_raps_on_too_few_items_to_keep_some_apart_is_aps():

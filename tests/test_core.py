@@ -138,3 +138,16 @@ def test_a_warning_prints_once_per_line_in_a_loop():
         warnings.simplefilter('default')
         for seed in range(5): check_logits(_sm(_logits(seed=seed), axis=1))
     assert len(w) == 1
+def test_legend_below_sits_under_the_axes_whatever_their_size():
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    for size in [(3, 2), (9, 6)]:
+        fig, ax = plt.subplots(figsize=size)
+        ax.plot([0, 1], [0, 1], label='a'); ax.plot([0, 1], [1, 0], label='b'); ax.set(xlabel='threshold')
+        leg = legend_below(ax, ncol=1)
+        fig.canvas.draw()
+        lb, box, xl = leg.get_window_extent(), ax.get_window_extent(), ax.xaxis.label.get_window_extent()
+        assert lb.y1 < xl.y0 < box.y0 and [t.get_text() for t in leg.get_texts()] == ['a', 'b']   # under the x label, the axes' own labels
+        plt.close(fig)
+    with pytest.raises(ValueError, match='ncol: expected'): legend_below(plt.subplots()[1], ncol=0)
+    plt.close('all')

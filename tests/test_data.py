@@ -336,3 +336,13 @@ def test_scalars_refused_at_the_door_naming_the_parameter(case, bad, tmp_path):
     with pytest.raises(ValueError) as e: call(tmp_path, **{param: BAD[bad]})
     assert str(e.value).startswith(f'{param}: expected') and '\n' not in str(e.value), str(e.value)
     assert list(tmp_path.iterdir()) == []                               # nothing written
+
+def test_show_images_titles_each_image_and_the_grid():
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    ims = [np.full((28, 28, 3), v, np.uint8) for v in (0, 120, 255)]
+    fig = show_images(ims, ['a', 'b\nc', 'd'], ncols=2, title='three greys, one seed')
+    assert fig._suptitle.get_text() == 'three greys, one seed' and len(fig.axes) == 4          # 2 x 2, one left empty
+    assert [a.get_title() for a in fig.axes] == ['a', 'b\nc', 'd', ''] and [len(a.images) for a in fig.axes] == [1, 1, 1, 0]
+    assert show_images(ims)._suptitle is None                                                  # no title unless asked
+    plt.close('all')

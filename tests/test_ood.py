@@ -135,6 +135,13 @@ def test_plot_ood_hist():
     ax = plot_ood_hist([1., 2., 3.], [0., 1.], name='energy', bins=5)
     assert isinstance(ax, plt.Axes) and ax.get_title() == f'energy: AUROC {ood_auroc([1., 2., 3.], [0., 1.]):.3f}'
     assert len(ax.patches) == 10
+    ax.figure.canvas.draw()
+    assert ax.get_legend().get_window_extent().y1 < ax.get_window_extent().y0          # the legend under the axes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ['in-domain (3 items)', 'out-of-domain (2 items)']
+    edges = np.linspace(-1, 4, 6)                                                       # edges given: the x axis another panel shares
+    ax = plot_ood_hist([1., 2., 3.], [0., 1.], bins=edges, title='seed 0')
+    np.testing.assert_allclose(sorted({p.get_x() for p in ax.patches}), edges[:-1])
+    assert ax.get_title().startswith('seed 0: AUROC')
     plt.close('all')
 
 # ---------- bad input
