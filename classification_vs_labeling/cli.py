@@ -17,8 +17,10 @@ out-of-domain images (--ood):
 output (--out DIR):
   predictions.npz   classes, seeds, valid_targets, tune_mask, ce_probs, bce_probs, ood_ce_probs, ood_bce_probs,
                     bce_threshold, and the logits they came from
-  metrics.json      held-out numbers: means over seeds, *_per_seed lists, paired difference with a 95% CI, the gap
-                    decomposed, caveat groups, out-of-domain refusal at a matched rate, conformal sets at --alpha, settings
+  metrics.json      "metrics": every number under one key, model.metric[.items]: model ce (the classifier), bce (the
+                    labeler) or diff (a difference); items held-out unless .tune, .near, .far or .ood (all unseen images).
+                    Each: label, mean and sd over seeds, ci95 where it has an interval, per_seed. Then "items" (how many
+                    of each part), "alpha" (conformal sets), "held_out", "definitions" (in words), settings, skipped
   *.png, report.md  accuracy vs threshold, reliability, risk-coverage, out-of-domain histograms, skipped files
   run.json, runs/   what the comparison is, then one folder per seed's run (runs/<its spec's key>/run.npz, with the spec
                     it came from): running again with the same --out resumes, reusing every finished seed
@@ -60,7 +62,9 @@ def _num(kind, lo):
     def conv(s):
         from classification_vs_labeling.core import check_number
         try: v = kind(s)
-        except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+        except ValueError:
+            try: v = float(s)   # '16.0' for an integer flag: check_number keeps it only if it is a whole number
+            except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
         try: return check_number(v, 'value', lo=lo, integer=kind is int)
         except ValueError as e: raise argparse.ArgumentTypeError(str(e).removeprefix('value: ')) from None
     return conv

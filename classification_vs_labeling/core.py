@@ -13,7 +13,8 @@ import torch
 # %% auto #0
 __all__ = ['LR', 'quick_mode', 'ood_words', 'device_name', 'atomic_path', 'to_np', 'check_scores', 'check_probs', 'check_targets',
            'check_thresh', 'check_number', 'check_int', 'check_fraction', 'check_seeds', 'check_classes',
-           'softmax_probs', 'sigmoid_probs', 'scale', 'scaled_size']
+           'softmax_probs', 'sigmoid_probs', 'looks_like_probs', 'warn_reader', 'check_logits', 'legend_below', 'scale',
+           'scaled_size']
 
 # %% ../nbs/00_core.ipynb #08d25690
 _TRUE = {'1', 'true', 'yes', 'on'}
@@ -210,6 +211,63 @@ def softmax_probs(logits) -> np.ndarray:
 def sigmoid_probs(logits) -> np.ndarray:
     "The labeler's probabilities: a sigmoid of each of the (N, K) `logits`, in float64."
     return _expit(_logits64(logits))
+
+# %% ../nbs/00_core.ipynb #9f26f7bc
+import sys, warnings
+
+def looks_like_probs(x,            # (N, K) finite scores, checked (`check_scores`)
+                     kind='ce'     # 'ce': softmax probabilities (each row sums to 1); 'bce': sigmoid probabilities
+                    ) -> bool:
+    "Whether `x` looks like probabilities rather than logits: every value in [0, 1] and, for `kind='ce'`, every row summing to 1."
+    if kind not in ('ce', 'bce'): raise ValueError(f"kind: expected 'ce' or 'bce', got {kind!r}")
+    a = np.asarray(x)
+    if a.size == 0 or a.min() < 0 or a.max() > 1: return False
+    return kind == 'bce' or bool(np.allclose(a.sum(-1), 1, rtol=0, atol=1e-3))
+
+_HERE = os.path.dirname(os.path.abspath(__file__)) if '__file__' in globals() else None   # None: run in a notebook
+
+def _caller_level() -> int:
+    "The `stacklevel` of the first frame outside this package, so that a warning points at the reader's own line."
+    if _HERE is None: return 3     # defined in a notebook: the caller of the function that called `warn_reader`
+    f, level = sys._getframe(1), 1
+    while f is not None and os.path.dirname(os.path.abspath(f.f_code.co_filename)) == _HERE: f, level = f.f_back, level + 1
+    return level
+
+def warn_reader(msg:str) -> None:
+    "Warn (a `UserWarning`) at the reader's own line: the first caller outside this package. Python shows it once per line."
+    warnings.warn(msg, UserWarning, stacklevel=_caller_level())
+
+_ACT = {'ce': 'softmax', 'bce': 'sigmoid'}
+
+def check_logits(x,                # (N, K) logits: array, tensor or nested list
+                 name='logits',    # what messages call `x`
+                 n_classes=None,   # the number of columns K required (None: any)
+                 *,
+                 kind='ce',        # whose logits: 'ce' (the classifier's: softmax) or 'bce' (the labeler's: a sigmoid each)
+                 hint=''           # what else to say in the warning (e.g. an option that takes probabilities)
+                ) -> np.ndarray:
+    "`x` as a finite (N, K) float array (`check_scores`); a warning naming the mix-up when it looks like probabilities (`looks_like_probs`)."
+    a = check_scores(x, name, n_classes)
+    if looks_like_probs(a, kind):
+        what = 'every row in [0, 1], summing to 1' if kind == 'ce' else 'every value in [0, 1]'
+        warn_reader(f"{name}: expected logits, got what look like {_ACT[kind]} probabilities ({what}): pass the raw "
+                    f"outputs, e.g. `learn.get_preds(act=noop)`{hint}")
+    return a
+
+# %% ../nbs/00_core.ipynb #9b741fed
+def legend_below(ax,                # the Axes whose legend it is
+                 handles=None,      # the artists to list (default: the Axes' own labelled ones)
+                 labels=None,       # their labels (default: theirs)
+                 *, ncol:int=2,     # columns of the legend
+                 inches:float=0.5,  # gap between the lower edge and the legend, room for tick labels and the x label
+                 under=None         # the Axes to go under, such as a panel below `ax` (default: `ax` itself)
+                ):
+    "A legend centred under `ax` (or `under`), `inches` below its lower edge: clear of the data whatever the data are."
+    from matplotlib.transforms import ScaledTranslation
+    if handles is None: handles, labels = ax.get_legend_handles_labels()
+    off = ScaledTranslation(0, -check_number(inches, 'inches', lo=0), ax.figure.dpi_scale_trans)
+    return ax.legend(handles, labels, loc='upper center', ncol=check_int(ncol, 'ncol', lo=1), fontsize='small', frameon=False,
+                     bbox_to_anchor=(0.5, 0), bbox_transform=(under or ax).transAxes + off)
 
 # %% ../nbs/00_core.ipynb #74b4b3ad
 LR = {True: 2e-3, False: 1e-2}   # learning rate: fine-tuning pretrained weights, or training from scratch

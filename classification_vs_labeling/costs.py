@@ -55,7 +55,8 @@ FULL_MODE_WORK = {   # chapter: (its steps, its steps when chapter 04's run is s
     '10_count':       ([('pascal', 'get'), ('pascal', 'train')], None),
     '11_report':      ([('pets', 'get'), ('pets', 'train'), ('pets', 'train')], None),
     '12_sweep':       ([('pets', 'get'), ('pets', 'train')], None),   # its live sweep: 1,000 images, 1 and 4 epochs, 2 rates: less than one run
-    '14_bench':       ([('pets', 'bench')], None)}
+    '14_bench':       ([('pets', 'bench')], None),
+    '16_learners':    ([('pets', 'get'), ('pets', 'train')], None)}   # two learners of one's own: the pair's training, apart
 
 def cost_line(chapter:str) -> str:
     "The line a chapter's head carries: what full mode costs on a Colab T4 (`FULL_MODE_WORK`, `COLAB_T4`), marked as an estimate."

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 import numpy as np
 from .core import LR, quick_mode, scale, scaled_size, check_int, check_number, check_classes, ood_words
-from .files import _identity
+from .files import show_name, _identity
 from .probes import probe_items
 from .data import (ImageSet, mnist_set, pets, book_illustrations, folder_set, hold_out, valid_split,
                                              _check_split, _inside)
@@ -185,10 +185,10 @@ def load_set(data=None,              # a name in `data_choices()` or a folder of
     if ood is None: ood = d['ood']
     if ood != 'none':
         if folder and isinstance(ood, (str, Path)) and Path(ood).is_dir() and (_inside(ood, data) or _inside(data, ood)):
-            raise ValueError(f"ood: the out-of-domain folder {ood} and the data folder {data} overlap: pass a folder outside the data")
+            raise ValueError(f"ood: the out-of-domain folder {show_name(ood)} and the data folder {show_name(data)} overlap: pass a folder outside the data")
         probes, sk = probe_items(ood, size=d['size'], n=max(10, round(500*d['scale'])))   # CVL_SCALE: fewer probes too
         ids = {_identity(f) for f in iset.items}
         both = [f for f in probes if _identity(f) in ids]
-        if both: raise ValueError(f"ood: {len(both)} out-of-domain images are also in-domain items (e.g. {both[0]}): pass a folder outside the data")
+        if both: raise ValueError(f"ood: {len(both)} out-of-domain images are also in-domain items (e.g. {show_name(both[0])}): pass a folder outside the data")
         iset.ood_items, iset.skipped = iset.ood_items + probes, sorted(iset.skipped + sk)
     return iset

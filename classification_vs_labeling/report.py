@@ -9,203 +9,17 @@ from __future__ import annotations
 import os, time
 from pathlib import Path
 import numpy as np
-import matplotlib.pyplot as plt
-from .core import atomic_path, softmax_probs, sigmoid_probs, check_fraction, check_seeds
+from .core import atomic_path, check_fraction, check_seeds
 from .data import ImageSet
 from .runs import run_settings, versions, machine, write_json, load_data, run_specs, check_out, start_out
-from .train import RunSpec, Predictions, fit_config, check_build
-from .tables import CAVEAT_TARGETS, CONFORMAL_METHODS, results_table, write_report
-from . import metrics as M, calibration as C, ood as O, conformal as CF
+from .train import RunSpec, fit_config, check_build
+from .summary import stack_predictions, metrics_from_arrays, make_plots
+from .tables import results_table, write_report
+from . import metrics as M, conformal as CF
 _all_ = ['results_table']   # re-exported: the report's headline table, from chapter 11a
 
 # %% auto #0
-__all__ = ['N_BINS', 'fit_threshold', 'seed_items', 'seed_metrics', 'summarise', 'stack_predictions', 'metrics_from_arrays',
-           'make_plots', 'compare', 'results_table']
-
-# %% ../nbs/11_report.ipynb #e43d5c8e
-N_BINS = 15
-
-def fit_threshold(bce_logits, targs, tune_mask) -> float:
-    "The labeler's global threshold: the one with the best exact match on the tuning items."
-    tune = np.asarray(tune_mask, bool)
-    return float(M.best_threshold(sigmoid_probs(bce_logits)[tune], np.asarray(targs)[tune], metric='exact_match'))
-
-def seed_items(ce_logits,              # (N, K) the classifier's logits on the validation items
-               bce_logits,             # (N, K) the labeler's logits on the same items
-               targs,                  # (N,) true class indices
-               tune_mask,              # (N,) True for the tuning items (the threshold is fitted there), False for held-out
-               ood_ce_logits=None,     # (M, K) the classifier's logits on out-of-domain items, or None
-               ood_bce_logits=None     # (M, K) the labeler's logits on them, or None
-              ) -> dict:
-    "One seed's per-item results behind the intervals: the gap's columns (held-out items), both models' MSP / max sigmoid in and out of domain."
-    tune, held = np.asarray(tune_mask, bool), ~np.asarray(tune_mask, bool)
-    targs = np.asarray(targs)
-    ce_p, bce_p = softmax_probs(ce_logits), sigmoid_probs(bce_logits)
-    t = fit_threshold(bce_logits, targs, tune)
-    it = {'thresh': t, 'gap': M.gap_items(ce_p[held], bce_p[held], targs[held], t), 'ce_in': O.msp(ce_p[held]), 'bce_in': O.max_sigmoid(bce_p[held])}
-    if ood_ce_logits is not None and len(ood_ce_logits):
-        it.update(ce_out=O.msp(softmax_probs(ood_ce_logits)), bce_out=O.max_sigmoid(sigmoid_probs(ood_bce_logits)))
-    return it
-
-def _ood_groups(ood_kind, n:int) -> dict:
-    "The out-of-domain items reported together: all of them, then the near and the far kind where there are some."
-    kind = np.full(n, '') if ood_kind is None else np.asarray(ood_kind, str)
-    return {'all': np.ones(n, bool), **{k: kind == k for k in ('near', 'far') if (kind == k).any()}}
-
-def seed_metrics(ce_logits,             # (N, K) the classifier's logits on the validation items
-                 bce_logits,            # (N, K) the labeler's logits on the same items
-                 targs,                 # (N,) true class indices
-                 tune_mask,             # (N,) True for the tuning items (threshold, temperature, cuts), False for held-out
-                 ood_ce_logits=None,    # (M, K) the classifier's logits on out-of-domain items, or None
-                 ood_bce_logits=None,   # (M, K) the labeler's logits on them, or None
-                 *, ood_kind=None,      # (M,) 'near' or 'far' per out-of-domain item (`ood_kinds`, chapter 07), or None
-                 items=None,            # this seed's `seed_items`, when already computed
-                 alpha:float=0.1        # the conformal sets' promised miss rate (chapter 08)
-                ) -> tuple[dict, np.ndarray, np.ndarray]:
-    "Every reported number for one seed: fitted on the items where `tune_mask` is True, scored on the rest; with both models' per-item correctness."
-    tune, held = np.asarray(tune_mask, bool), ~np.asarray(tune_mask, bool)
-    targs = np.asarray(targs)
-    ce_p, bce_p = softmax_probs(ce_logits), sigmoid_probs(bce_logits)
-    it = items or seed_items(ce_logits, bce_logits, targs, tune_mask, ood_ce_logits, ood_bce_logits)
-    t = it['thresh']
-    temp = C.fit_temperature(np.asarray(ce_logits)[tune], targs[tune])
-    ce_correct = M.argmax_correct(ce_p[held], targs[held])
-    bce_correct = M.exact_correct(bce_p[held], targs[held], t)
-    r = {'bce.threshold': float(t), 'ce.temperature': float(temp),
-         'ce.accuracy': float(ce_correct.mean()),
-         'ce.ece': C.ece(ce_p[held], targs[held], n_bins=N_BINS),
-         'ce.ece_after_temperature': C.ece(C.apply_temperature(np.asarray(ce_logits)[held], temp), targs[held], n_bins=N_BINS),
-         'bce.exact_match': M.exact_match(bce_p[held], targs[held], t),
-         'bce.per_label_accuracy': M.per_label_accuracy(bce_p[held], targs[held], t),
-         'bce.argmax_accuracy': M.argmax_accuracy(bce_p[held], targs[held]),
-         'bce.none_rate': M.none_rate(bce_p[held], t),
-         'bce.several_rate': M.several_rate(bce_p[held], t),
-         'bce.ece': C.ece(bce_p[held], targs[held], n_bins=N_BINS, multilabel=True)}
-    g = it['gap'].mean()
-    for k in ('total', 'ranking', 'decoding', *M.GAP_PIECES):   # each piece: mean(a) - mean(b) of its two columns (chapter 05)
-        _, a, b = M.GAP_ROWS[k]
-        r[f'gap.{k}'] = float((g[a] if a else 0.) - (g[b] if b else 0.))
-    for m, p in (('ce', ce_p), ('bce', bce_p)):                 # answer / with caveat / don't know (chapter 06)
-        cuts = C.fit_caveat(p[tune], targs[tune], CAVEAT_TARGETS)
-        s = C.caveat_summary(p[held], targs[held], cuts)
-        r[f'{m}.caveat_answer_from'], r[f'{m}.caveat_caveat_from'] = float(cuts[0]), float(cuts[1])
-        for grp, key in zip(C.CAVEAT_GROUPS, ('answer', 'caveat', 'dont_know')):
-            r[f'{m}.caveat_{key}_share'], r[f'{m}.caveat_{key}_accuracy'] = float(s.loc[grp, 'share']), float(s.loc[grp, 'accuracy'])
-    cs = CF.conformal_summary(ce_logits, bce_logits, targs, tune_mask, alpha=alpha, thresh=t)   # sets with a promise (chapter 08)
-    r.update({f'conformal.{k}.{s}': float(cs[f'{k}.{s}']) for k in CONFORMAL_METHODS for s in ('coverage', 'mean_set_size', 'empty_rate')})
-    if 'ce_out' in it:
-        ood_ce_p, ood_bce_p = softmax_probs(ood_ce_logits), sigmoid_probs(ood_bce_logits)
-        r['ce.ood_auroc_msp'] = O.ood_auroc(O.msp(ce_p[held]), O.msp(ood_ce_p))
-        r['bce.ood_auroc_max_sigmoid'] = O.ood_auroc(O.max_sigmoid(bce_p[held]), O.max_sigmoid(ood_bce_p))
-        r['bce.ood_none_rate'] = O.no_label_rate(ood_bce_p, t)
-        rate = float((it['bce_in'] <= t).mean())                 # matched refusal (chapter 07): the labeler's in-domain price
-        cut = O.refusal_cut(it['ce_in'], rate)
-        r.update({'ood.in_refusal': rate, 'ood.ce_in_refusal': float((it['ce_in'] < cut).mean()), 'ood.ce_cut': cut})
-        for k, sel in _ood_groups(ood_kind, len(it['ce_out'])).items():
-            co, bo = it['ce_out'][sel], it['bce_out'][sel]
-            a, b, cr, br = O.ood_auroc(it['ce_in'], co), O.ood_auroc(it['bce_in'], bo), float((co < cut).mean()), float((bo <= t).mean())
-            r.update({f'ood.ce_auroc_{k}': a, f'ood.bce_auroc_{k}': b, f'ood.auroc_diff_{k}': a - b,
-                      f'ood.ce_refusal_{k}': cr, f'ood.bce_refusal_{k}': br, f'ood.refusal_diff_{k}': br - cr})
-    return r, ce_correct, bce_correct
-
-# %% ../nbs/11_report.ipynb #0af46ce5
-def _num(x): return float(x) if np.isfinite(x) else None   # JSON has no NaN or infinity: an empty group, a cut never reached
-
-def summarise(per_seed:list[dict],           # each seed's numbers, from `seed_metrics`
-              ce_correct:np.ndarray,         # (seeds, held-out items) the classifier's 0/1 correctness
-              bce_correct:np.ndarray,        # (seeds, held-out items) the labeler's exact-match correctness
-              n_boot:int=1000,               # bootstrap resamples for every interval
-              *, items:list[dict]|None=None, # each seed's `seed_items`: adds the gap's and out-of-domain intervals
-              ood_kind=None                  # (M,) 'near' or 'far' per out-of-domain item, or None
-             ) -> dict:
-    "metrics.json's body: means over seeds, `_per_seed` lists, paired differences with 95% CIs (and, given `items`, those of chapters 05-07)."
-    out = {}
-    for key in per_seed[0]:
-        group, name = key.split('.', 1)
-        vals = np.array([float(d[key]) for d in per_seed])
-        out.setdefault(group, {})[name] = _num(vals[np.isfinite(vals)].mean()) if np.isfinite(vals).any() else None
-        out[group][name + '_per_seed'] = [_num(v) for v in vals]
-    b = M.paired_bootstrap(ce_correct.mean(0), bce_correct.mean(0), n_boot=n_boot, seed=0)
-    out['paired'] = {'accuracy_diff': float(b['diff']), 'ci95': [float(b['low']), float(b['high'])], 'n_held': int(ce_correct.shape[1]),
-                     'definition': 'ce.accuracy - bce.exact_match on held-out items; 95% percentile CI of a paired '
-                                   f'bootstrap over items ({n_boot} resamples) of per-item correctness averaged over seeds'}
-    if not items: return out
-    tab = M.gap_table(sum(i['gap'] for i in items)/len(items), n_boot=n_boot, seed=0)
-    for k in ('total', 'ranking', 'decoding', *M.GAP_PIECES):
-        out['gap'][k + '_ci95'] = [float(tab.loc[k, 'low']), float(tab.loc[k, 'high'])]
-        out['gap'][k + '_seed_sd'] = _num(M.seed_summary(out['gap'][k + '_per_seed'])['std'])
-    out['gap']['definition'] = ('total = ranking + none + several + wrong + rescued (chapter 05), on held-out items; 95% CI: paired '
-                                'bootstrap over items of per-item results averaged over seeds; seed_sd: standard deviation across seeds')
-    if 'ce_out' not in items[0]: return out
-    st = lambda n: np.stack([i[n] for i in items])
-    for k, sel in _ood_groups(ood_kind, len(items[0]['ce_out'])).items():
-        r = O.matched_refusal(st('ce_in'), st('bce_in'), st('ce_out')[:, sel], st('bce_out')[:, sel], [i['thresh'] for i in items], n_boot=n_boot)
-        a = O.auroc_diff(st('ce_in'), st('ce_out')[:, sel], st('bce_in'), st('bce_out')[:, sel], n_boot=n_boot)
-        out['ood'].update({f'n_{k}': int(sel.sum()), f'ce_refusal_{k}_ci95': r['ce_ci'], f'bce_refusal_{k}_ci95': r['bce_ci'],
-                           f'refusal_diff_{k}_ci95': r['diff_ci'], f'auroc_diff_{k}_ci95': [a['low'], a['high']]})
-    out['ood']['definition'] = ('near: images of classes held out of training; far: the probes. The labeler refuses an item with no label '
-        'above its threshold; the classifier one whose MSP is below the cut that refuses as many held-out in-domain items (ce_cut). '
-        '95% CIs: bootstrap over in-domain (the cut refitted) and out-of-domain items, seeds averaged within each resample; '
-        'auroc_diff = MSP AUROC - max-sigmoid AUROC')
-    return out
-
-# %% ../nbs/11_report.ipynb #0a78e97c
-def stack_predictions(preds:list[Predictions], tune_mask, *, held_out=()) -> dict:
-    "The arrays of predictions.npz (all but `bce_threshold`, which `seed_metrics` fits) from one `Predictions` per seed."
-    p0 = preds[0]
-    for p in preds[1:]:
-        if p.classes != p0.classes or not np.array_equal(p.targs, p0.targs): raise ValueError("seeds disagree on classes or validation items")
-    st = lambda n: np.stack([getattr(p, n) for p in preds])   # logits float32 as trained; probabilities float64 from them
-    return dict(classes=np.array(p0.classes, dtype=str), seeds=np.array([p.seed for p in preds]), valid_targets=p0.targs,
-                tune_mask=np.asarray(tune_mask, bool), ce_probs=st('ce_probs'), bce_probs=st('bce_probs'),
-                ood_ce_probs=st('ood_ce_probs'), ood_bce_probs=st('ood_bce_probs'),
-                ce_logits=st('ce_logits'), bce_logits=st('bce_logits'), ood_ce_logits=st('ood_ce_logits'), ood_bce_logits=st('ood_bce_logits'),
-                valid_items=np.array(p0.items, dtype=str), ood_items=np.array(p0.ood_items, dtype=str),
-                held_out=np.array(held_out, dtype=str), ood_kind=O.ood_kinds(p0.ood_items, held_out))
-
-def metrics_from_arrays(d:dict, n_boot:int=1000, *, alpha:float=0.1) -> dict:
-    "Recompute metrics.json's numbers from the arrays of predictions.npz alone (`alpha`: metrics.json's `conformal.alpha`)."
-    per_seed, ce_c, bce_c, items = [], [], [], []
-    kind = d['ood_kind'] if 'ood_kind' in d else None          # files written before near and far were told apart lack it
-    for s in range(len(d['seeds'])):
-        args = (d['ce_logits'][s], d['bce_logits'][s], d['valid_targets'], d['tune_mask'], d['ood_ce_logits'][s], d['ood_bce_logits'][s])
-        items.append(seed_items(*args))
-        r, c1, c2 = seed_metrics(*args, ood_kind=kind, items=items[-1], alpha=alpha)
-        per_seed.append(r); ce_c.append(c1); bce_c.append(c2)
-    m = summarise(per_seed, np.array(ce_c, float), np.array(bce_c, float), n_boot, items=items, ood_kind=kind)
-    if 'ood' in m and 'held_out' in d: m['ood']['held_out'] = [str(c) for c in d['held_out']]
-    m['conformal']['alpha'] = float(alpha)
-    return m
-
-# %% ../nbs/11_report.ipynb #b3eefc37
-def make_plots(d:dict, out:Path, seed_idx:int=0) -> dict[str, Path]:
-    "accuracy-vs-threshold, reliability, risk-coverage and out-of-domain histograms as PNGs in `out`; returns the paths."
-    out = Path(out); held = ~d['tune_mask']; targs = d['valid_targets'][held]
-    ce_p, bce_p = d['ce_probs'][seed_idx][held], d['bce_probs'][seed_idx][held]
-    t = float(d['bce_threshold'][seed_idx]); paths = {}
-    def save(fig, name):
-        fig.tight_layout()
-        with atomic_path(out/f'{name}.png') as tmp: fig.savefig(tmp, dpi=110, format='png')
-        plt.close(fig); paths[name] = out/f'{name}.png'
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    M.plot_threshold_sweep(M.threshold_sweep(bce_p, targs), ax=ax, best=t)
-    ax.axhline(M.argmax_accuracy(ce_p, targs), color='tab:green', ls='-.', label='classifier accuracy')
-    hl = [h for a in fig.axes for h in zip(*a.get_legend_handles_labels())]   # both y axes of the sweep plot
-    ax.legend(*zip(*hl), loc='center right', fontsize='small')
-    save(fig, 'accuracy_vs_threshold')
-    fig, axs = plt.subplots(1, 2, figsize=(10, 4.5))
-    C.plot_reliability(ce_p, targs, n_bins=N_BINS, ax=axs[0], label='classifier (softmax)')
-    C.plot_reliability(bce_p, targs, n_bins=N_BINS, ax=axs[1], label='labeler (max sigmoid)', multilabel=True)
-    save(fig, 'reliability')
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    C.plot_risk_coverage({'classifier (softmax)': (ce_p, targs), 'labeler (max sigmoid)': (bce_p, targs)}, ax=ax)
-    save(fig, 'risk_coverage')
-    if len(d['ood_ce_probs'][seed_idx]):
-        fig, axs = plt.subplots(1, 2, figsize=(10, 4))
-        O.plot_ood_hist(O.msp(ce_p), O.msp(d['ood_ce_probs'][seed_idx]), ax=axs[0], name='classifier: max softmax')
-        O.plot_ood_hist(O.max_sigmoid(bce_p), O.max_sigmoid(d['ood_bce_probs'][seed_idx]), ax=axs[1], name='labeler: max sigmoid')
-        save(fig, 'ood_histograms')
-    return paths
+__all__ = ['compare', 'results_table']
 
 # %% ../nbs/11_report.ipynb #a5dceb95
 def _check_out_path(out, data, ood):
@@ -257,7 +71,6 @@ def compare(data=None,             # a registered data set or a folder with one 
                       on_start=lambda: start_out(out, settings))
     d = stack_predictions(preds, tune, held_out=spec.held_out)
     m = metrics_from_arrays(d, alpha=alpha)
-    d['bce_threshold'] = np.asarray(m['bce']['threshold_per_seed'], np.float64)   # fitted once, in seed_metrics
     out = Path(out)
     with atomic_path(out/'predictions.npz') as tmp: np.savez_compressed(tmp, **d)
     m['settings'] = {**settings, 'versions': versions(), 'tune_frac': tune_frac, 'run_date': time.strftime('%Y-%m-%d'),

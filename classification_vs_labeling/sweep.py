@@ -10,20 +10,18 @@ import json, time
 from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
-from scipy.special import log_softmax
-from .core import atomic_path, check_number, check_fraction, check_seeds, to_np, softmax_probs, sigmoid_probs
+from .core import atomic_path, check_number, check_fraction, check_seeds
 from .datasets import default_data, run_defaults
 from .train import RunSpec, Predictions, fit_config
-from . import metrics as M, calibration as C
-from .report import seed_items
+from . import metrics as M, analysis as A
+from .summary import seed_metrics, summarise
 from .sweep_plots import plot_curves, plot_mechanism, plot_gaps
-from .report import N_BINS, seed_metrics, fit_threshold
 from .runs import (run_settings, write_json, versions, machine, load_data, run_specs, run_path, read_run,
                                              check_out, start_out)
 
 # %% auto #0
-__all__ = ['BUDGETS', 'LR_FACTORS', 'default_budgets', 'val_losses', 'tuning_scores', 'choose_lrs', 'sweep', 'snapshot_metrics',
-           'load_sweep', 'cell_logits', 'seed_table', 'epoch_table', 'gap_table', 'grid_table', 'gap_markdown',
+__all__ = ['BUDGETS', 'LR_FACTORS', 'default_budgets', 'tuning_scores', 'choose_lrs', 'sweep', 'snapshot_metrics', 'load_sweep',
+           'cell_logits', 'seed_table', 'epoch_table', 'gap_table', 'grid_table', 'gap_markdown',
            'calibration_markdown', 'grid_markdown', 'write_sweep_report']
 
 # %% ../nbs/12_sweep.ipynb #84644a04
@@ -35,27 +33,18 @@ def default_budgets(data=None, s:float|None=None) -> list[int]:
     d = run_defaults(data or default_data(), s)
     return sorted({max(1, round(e*d['scale'])) for e in BUDGETS[d['mode']]})
 
-# %% ../nbs/12_sweep.ipynb #ecef9076
-def val_losses(ce_logits, bce_logits, targs) -> tuple[float, float]:
-    "Each model's own loss in float64: the classifier's cross-entropy; the labeler's BCE with one-hot targets, mean over items and classes."
-    z1, z2 = to_np(ce_logits, 'ce_logits'), to_np(bce_logits, 'bce_logits')
-    t = np.asarray(targs, np.int64)
-    return (float(-log_softmax(z1, axis=1)[np.arange(len(t)), t].mean()),
-            float((np.logaddexp(0, z2) - np.eye(z2.shape[1])[t]*z2).mean()))
-
 # %% ../nbs/12_sweep.ipynb #6cbb12b1
 def tuning_scores(p:Predictions, tune_mask) -> dict:
-    "Each model's own loss on the tuning items alone, and its score there (accuracy; exact match at a threshold fitted on them)."
-    tune = np.asarray(tune_mask, bool); t = p.targs[tune]
-    ce_loss, bce_loss = val_losses(p.ce_logits[tune], p.bce_logits[tune], t)
-    em = M.exact_match(sigmoid_probs(p.bce_logits[tune]), t, fit_threshold(p.bce_logits, p.targs, tune))
-    return {'ce.loss': ce_loss, 'bce.loss': bce_loss, 'ce.score': M.argmax_accuracy(softmax_probs(p.ce_logits[tune]), t), 'bce.score': em}
+    "The numbers chapter 10b declares on the tuning items: each model's own loss there, and its score (accuracy; exact match at the threshold fitted there)."
+    v = A.SeedView(p.ce_logits, p.bce_logits, p.targs, tune_mask)
+    return {m.key: m(v) for m in A.METRICS.values() if m.part == 'tune'}
 
 def choose_lrs(grid:pd.DataFrame) -> tuple[float, float]:
     "(the classifier's lr, the labeler's): for each model, the `lr` of the row of `grid` with its lowest loss on the tuning items."
-    missing = [c for c in ('lr', 'ce.loss', 'bce.loss') if c not in getattr(grid, 'columns', ())]
-    if missing or not len(grid): raise ValueError(f"grid: expected a non-empty DataFrame with columns lr, ce.loss and bce.loss, missing {missing}")
-    return float(grid.lr.iloc[grid['ce.loss'].to_numpy().argmin()]), float(grid.lr.iloc[grid['bce.loss'].to_numpy().argmin()])
+    cols = ['lr', A.ce_loss_tune.key, A.bce_loss_tune.key]
+    missing = [c for c in cols if c not in getattr(grid, 'columns', ())]
+    if missing or not len(grid): raise ValueError(f"grid: expected a non-empty DataFrame with columns {', '.join(cols)}, missing {missing}")
+    return float(grid.lr.iloc[grid[cols[1]].to_numpy().argmin()]), float(grid.lr.iloc[grid[cols[2]].to_numpy().argmin()])
 
 # %% ../nbs/12_sweep.ipynb #3221b08c
 def _distinct(xs, name:str, integer:bool) -> list:
@@ -109,19 +98,9 @@ def snapshot_metrics(ce_logits,     # (N, K) classifier logits on the validation
                      targs,         # (N,) true class indices
                      tune_mask      # (N,) bool: True = tuning items (fit), False = held-out items (scored)
                     ) -> tuple[dict, dict]:
-    "`seed_metrics` and the labeler's own temperature, both losses and its sigmoids per item; with each held-out item's correctness."
-    r, ce_ok, exact_ok = seed_metrics(ce_logits, bce_logits, targs, tune_mask)
-    tune = np.asarray(tune_mask, bool); held, t = ~tune, np.asarray(targs)
-    z = to_np(bce_logits, 'bce_logits')
-    temp = C.fit_bce_temperature(z[tune], t[tune])
-    p = sigmoid_probs(z[held]); th = t[held]; n = np.arange(len(th))
-    total, true = p.sum(1), p[n, th].copy()
-    p[n, th] = 0                                          # p: the other classes' sigmoids
-    r['ce.loss'], r['bce.loss'] = val_losses(np.asarray(ce_logits)[held], z[held], th)
-    r.update({'bce.temperature': temp, 'bce.ece_after_temperature': C.ece(C.apply_bce_temperature(z[held], temp), th, n_bins=N_BINS, multilabel=True),
-              'bce.sigmoid_sum': total.mean(), **{f'bce.sigmoid_sum_q{q}': np.quantile(total, q/100) for q in (10, 50, 90)},
-              'bce.true_sigmoid': true.mean(), 'bce.top_other_sigmoid': p.max(1).mean()})
-    return r, {'ce': ce_ok, 'bce_argmax': M.argmax_correct(sigmoid_probs(z[held]), th), 'bce_exact': exact_ok}
+    "Every number chapter 10b declares, for one pair of logits; with each held-out item's correctness (classifier, labeler's argmax, exact match)."
+    v = A.SeedView(ce_logits, bce_logits, targs, tune_mask)
+    return seed_metrics(v), {'ce': v.ce_correct, 'bce_argmax': M.argmax_correct(v.bce, v.y), 'bce_exact': v.bce_correct}
 
 # %% ../nbs/12_sweep.ipynb #2312483c
 def load_sweep(out) -> dict:
@@ -167,24 +146,26 @@ def epoch_table(sw:dict) -> pd.DataFrame:
     return _table(sw, per_epoch=True)
 
 # %% ../nbs/12_sweep.ipynb #c05d543d
-_ACCS = {'ce': 'classifier', 'bce_argmax': 'argmax', 'bce_exact': 'exact'}   # gap_table's accuracy columns: those of chapter 05's gap_items
+_GAPS = (A.ce_accuracy, A.bce_argmax_accuracy, A.bce_exact_match, A.diff_gap_total, A.diff_gap_ranking, A.diff_gap_decoding)   # gaps.csv
+
+def _flat(summary:dict) -> dict:
+    "`summarise`'s entries as flat columns: each key's mean, then `_low` and `_high` (its 95% interval, where it has one) and `_sd`."
+    out = {}
+    for k, e in summary.items():
+        out[k] = e['mean']
+        if 'ci95' in e: out[k + '_low'], out[k + '_high'] = e['ci95']
+        out[k + '_sd'] = np.nan if e['sd'] is None else e['sd']
+    return out
 
 def gap_table(sw:dict, n_boot:int=1000) -> pd.DataFrame:
-    "Per budget and setting: the gap (classifier accuracy - exact match) = ranking + decoding; paired 95% CIs over items, sd over seeds."
+    "Per budget and setting: the accuracies and the gap (classifier accuracy - exact match) = ranking + decoding; paired 95% CIs over items, sd over seeds."
     rows = []
     for c in sw['cells']:
-        its = []                          # per seed: each held-out item's columns of chapter 05's `gap_items`
+        views = []
         for s in _cell_seeds(sw, c):
             t, z1, z2, _, _ = cell_logits(sw, c, s)
-            its.append(seed_items(z1, z2, t, sw['tune_mask'])['gap'])
-        # chapter 05's gap_table on the share of seeds in which each item is right; items resampled
-        g = M.gap_table(pd.DataFrame(np.mean(its, 0), columns=its[0].columns), n_boot=n_boot, seed=0)
-        r = {**c, 'n_seeds': len(its), **{k: float(np.mean([i[m].mean() for i in its])) for k, m in _ACCS.items()}}
-        for k in ('total', 'ranking', 'decoding'):
-            _, a, b = M.GAP_ROWS[k]
-            sd = M.seed_summary([i[a].mean() - i[b].mean() for i in its])['std']
-            r.update({k: g.value[k], f'{k}_low': g.low[k], f'{k}_high': g.high[k], f'{k}_seed_sd': sd})
-        rows.append(r)
+            views.append(A.SeedView(z1, z2, t, sw['tune_mask']))
+        rows.append({**c, 'n_seeds': len(views), **_flat(summarise(views, n_boot, _GAPS))})   # chapter 10c, as for metrics.json
     return pd.DataFrame(rows)
 
 # %% ../nbs/12_sweep.ipynb #4ec59ed0
@@ -204,11 +185,11 @@ def _md(header:list[str], rows:list[list]) -> str:
 
 def gap_markdown(gaps:pd.DataFrame) -> str:
     "The gap table as markdown: accuracies (mean over seeds), and each gap with its paired 95% CI over items."
-    ci = lambda r, g: f"{r[g]:+.3f} [{r[g+'_low']:+.3f}, {r[g+'_high']:+.3f}]"
+    ci = lambda r, g: f"{r[g.key]:+.3f} [{r[g.key + '_low']:+.3f}, {r[g.key + '_high']:+.3f}]"
     return _md(['budget', 'lr: classifier / labeler', 'seeds', 'classifier accuracy', 'labeler argmax accuracy', 'labeler exact match',
                 'ranking gap [95% CI]', 'decoding gap [95% CI]', 'total gap [95% CI]'],
-               [[f"{r['epochs']} ep.", f"{r['setting']}: {r['lr_ce']:g} / {r['lr_bce']:g}", r['n_seeds'], f"{r['ce']:.3f}", f"{r['bce_argmax']:.3f}",
-                 f"{r['bce_exact']:.3f}", ci(r, 'ranking'), ci(r, 'decoding'), ci(r, 'total')] for r in gaps.to_dict('records')])
+               [[f"{r['epochs']} ep.", f"{r['setting']}: {r['lr_ce']:g} / {r['lr_bce']:g}", r['n_seeds'], *(f"{r[m.key]:.3f}" for m in _GAPS[:3]),
+                 ci(r, A.diff_gap_ranking), ci(r, A.diff_gap_decoding), ci(r, A.diff_gap_total)] for r in gaps.to_dict('records')])
 
 def _confidence(temps) -> str:
     "What fitted temperatures say: over-confident (all above 1), under-confident (all below 1), or mixed over the seeds."
@@ -219,9 +200,10 @@ def calibration_markdown(seeds:pd.DataFrame) -> str:
     "Per budget and setting: each model's fitted temperature (mean, range over seeds, verdict), ECE before -> after it (means)."
     rows = []
     for (e, st), d in seeds.groupby(['epochs', 'setting'], sort=False):
-        t = lambda c: f"{d[c].mean():.2f} ({d[c].min():.2f}-{d[c].max():.2f}), {_confidence(d[c])}"
-        ece = lambda m: f"{d[m+'.ece'].mean():.3f} -> {d[m+'.ece_after_temperature'].mean():.3f}"
-        rows.append([f"{e} ep.", st, t('ce.temperature'), ece('ce'), t('bce.temperature'), ece('bce')])
+        t = lambda m: f"{d[m.key].mean():.2f} ({d[m.key].min():.2f}-{d[m.key].max():.2f}), {_confidence(d[m.key])}"
+        ece = lambda a, b: f"{d[a.key].mean():.3f} -> {d[b.key].mean():.3f}"
+        rows.append([f"{e} ep.", st, t(A.ce_temperature), ece(A.ce_ece, A.ce_ece_after_temperature), t(A.bce_temperature),
+                     ece(A.bce_ece, A.bce_ece_after_temperature)])
     return _md(['budget', 'lr', 'classifier temperature', 'classifier ECE before -> after', 'labeler temperature (one for all classes)',
                 'labeler ECE before -> after'], rows)
 

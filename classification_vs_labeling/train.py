@@ -213,9 +213,11 @@ def bce_accuracy_multi(out, targ, thresh=0.5):
     _, bce_out, k = _halves(out); return accuracy_multi(bce_out, F.one_hot(targ.long(), k), thresh=thresh)
 
 def bce_exact_match(out, targ, thresh=0.5):
-    "Fraction of items whose set of labels with sigmoid > `thresh` is exactly the true label."
-    _, bce_out, k = _halves(out)
-    return ((bce_out.sigmoid() > thresh) == F.one_hot(targ.long(), k).bool()).all(dim=1).float().mean()
+    "Fraction of items whose set of labels with sigmoid > `thresh` is exactly the true set: the labeler's half of a paired output against class indices, or a plain labeler's (N, K) output against its (N, K) multi-hot targets."
+    if targ.ndim == 2 and targ.shape == out.shape: bce_out, y = out, targ > 0.5   # a labeler of its own (fastai's MultiCategoryBlock)
+    elif targ.ndim == 1 and out.ndim == 2 and out.shape[1] % 2 == 0: _, bce_out, k = _halves(out); y = F.one_hot(targ.long(), k).bool()
+    else: raise ValueError(f"bce_exact_match: expected (N, K) outputs and (N, K) multi-hot targets, or a paired (N, 2K) output and (N,) class indices; got {tuple(out.shape)} and {tuple(targ.shape)}")
+    return ((bce_out.sigmoid() > thresh) == y).all(dim=1).float().mean()
 
 # %% ../nbs/04_train.ipynb #d78094ad
 def paired_splitter(split):
@@ -240,18 +242,22 @@ def paired_learner(dls:DataLoaders,        # single-label loaders (the first of 
     return learn
 
 # %% ../nbs/04_train.ipynb #f2a3b4c5
-def check_build(arch:str,              # 'small' or a torchvision model name
-                n_classes:int,         # outputs of each model
-                size:int,              # image side in pixels
-                pretrained:bool=False  # fetch the ImageNet weights too
+def check_build(arch:str,               # 'small' or a torchvision model name
+                n_classes:int,          # outputs of each model
+                size:int,               # image side in pixels
+                pretrained:bool=False,  # fetch the ImageNet weights too
+                bs:int=2                # the batch size: a batch of 1 is tried as it is, larger ones as 2 images
                ):
     "Build `arch` (downloading its weights if `pretrained`) and compute the paired loss, as in training, on a dummy batch of `size`-pixel images; a one-line ValueError if it cannot."
-    n_classes, size = check_int(n_classes, 'n_classes', lo=1), check_int(size, 'size', lo=1)
+    n_classes, size, n = check_int(n_classes, 'n_classes', lo=1), check_int(size, 'size', lo=1), min(2, check_int(bs, 'bs', lo=1))
     try:
         m = PairedModel(create_model(arch, n_classes, pretrained=False)[0]).train()   # training mode: some models answer differently
-        with torch.no_grad(): PairedLoss(n_classes)(m(torch.zeros(2, 3, size, size)), torch.arange(2) % n_classes)
+        with torch.no_grad(): PairedLoss(n_classes)(m(torch.zeros(n, 3, size, size)), torch.arange(n) % n_classes)
     except Exception as e:   # torchvision's errors vary: a fixed input size, too small a feature map, an auxiliary output
         msg = (str(e).splitlines() or [''])[0][:100] or ('fastai finds no pooling layer to cut its body at' if isinstance(e, StopIteration) else 'no message')
+        if n == 1 and 'more than 1 value per channel' in msg:   # BatchNorm, training on a batch of one
+            raise ValueError(f"bs: batch size 1 cannot train {arch} on {size}px images: one image gives a BatchNorm layer one value "
+                             "per channel, and it needs more: use a batch size of 2 or more") from None
         raise ValueError(f"arch: {arch} cannot train on {size}px images ({type(e).__name__}: {msg}): try another --arch or --size") from None
     if pretrained: create_model(arch, n_classes, pretrained=True)   # fetch the weights now: a failed download says so itself
 
@@ -295,8 +301,9 @@ def fit_batch_size(n_train:int,   # training images
     return fit
 
 def fit_config(spec:RunSpec, iset:ImageSet, log=print) -> RunSpec:
-    "`spec` with the batch size `fit_batch_size` allows on `iset`'s split (`spec` itself when its batch size fits)."
+    "`spec` with the batch size `fit_batch_size` allows on `iset`'s split (`spec` itself when its batch size fits); a batch of 1 is tried on the model first."
     bs = fit_batch_size(len(iset.train_idx), len(iset.valid_idx), spec.bs, log=log)
+    if bs == 1: check_build(spec.arch, len(iset.classes), spec.size, bs=1)   # BatchNorm may need 2+ values per channel
     return spec if bs == spec.bs else spec.replace(bs=bs)
 
 # %% ../nbs/04_train.ipynb #147ce8c4

@@ -164,7 +164,7 @@ def test_metrics_json_recomputed_from_predictions_npz(resumed_run):
     from torchmetrics.functional.classification import multiclass_calibration_error
     out, _ = resumed_run
     m = json.loads((out/'metrics.json').read_text())
-    d = np.load(out/'predictions.npz')
+    ms, d = m['metrics'], np.load(out/'predictions.npz')
     S, N, K = d['ce_probs'].shape
     assert d['bce_probs'].shape == (S, N, K) and d['ood_ce_probs'].shape[0] == S and d['ood_ce_probs'].shape[2] == K
     assert len(d['classes']) == K and list(d['seeds']) == [0, 1] and d['valid_targets'].shape == (N,)
@@ -175,7 +175,7 @@ def test_metrics_json_recomputed_from_predictions_npz(resumed_run):
         bins = np.clip(np.ceil(conf*n_bins).astype(int) - 1, 0, n_bins - 1)
         return sum(abs(correct[bins == b].mean() - conf[bins == b].mean())*(bins == b).mean() for b in range(n_bins) if (bins == b).any())
     per = {k: [] for k in ['ce.accuracy', 'ce.ece', 'bce.exact_match', 'bce.per_label_accuracy', 'bce.argmax_accuracy',
-                           'bce.none_rate', 'bce.several_rate', 'bce.ece', 'ce.ood_auroc_msp', 'bce.ood_auroc_max_sigmoid', 'bce.ood_none_rate',
+                           'bce.none_rate', 'bce.several_rate', 'bce.ece', 'ce.auroc.ood', 'bce.auroc.ood', 'bce.none_rate.ood',
                            'ce.ece_after_temperature']}
     for s in range(S):
         ce, bce, t = d['ce_probs'][s][held], d['bce_probs'][s][held], d['bce_threshold'][s]
@@ -189,32 +189,31 @@ def test_metrics_json_recomputed_from_predictions_npz(resumed_run):
         per['bce.ece'].append(ece(bce.max(1), onehot[np.arange(len(bce)), bce.argmax(1)].astype(float)))
         ood_ce, ood_bce = d['ood_ce_probs'][s], d['ood_bce_probs'][s]
         lab = np.r_[np.ones(held.sum()), np.zeros(len(ood_ce))]
-        per['ce.ood_auroc_msp'].append(roc_auc_score(lab, np.r_[ce.max(1), ood_ce.max(1)]))
-        per['bce.ood_auroc_max_sigmoid'].append(roc_auc_score(lab, np.r_[bce.max(1), ood_bce.max(1)]))
-        per['bce.ood_none_rate'].append(((ood_bce > t).sum(1) == 0).mean())
-        T = m['ce']['temperature_per_seed'][s]
+        per['ce.auroc.ood'].append(roc_auc_score(lab, np.r_[ce.max(1), ood_ce.max(1)]))
+        per['bce.auroc.ood'].append(roc_auc_score(lab, np.r_[bce.max(1), ood_bce.max(1)]))
+        per['bce.none_rate.ood'].append(((ood_bce > t).sum(1) == 0).mean())
+        T = ms['ce.temperature']['per_seed'][s]
         scaled = torch.tensor(d['ce_logits'][s][held]/T).softmax(1)
         per['ce.ece_after_temperature'].append(multiclass_calibration_error(scaled, torch.tensor(y[held]), num_classes=K, n_bins=15, norm='l1').item())
         # the temperature minimises the tuning items' NLL: nudging it either way does not help
         nll = lambda T_: torch.nn.functional.cross_entropy(torch.tensor(d['ce_logits'][s][~held]/T_), torch.tensor(y[~held])).item()
         assert nll(T) <= min(nll(T*1.1), nll(T/1.1)) + 1e-6
-        assert m['bce']['threshold_per_seed'][s] == pytest.approx(t)
+        assert ms['bce.threshold']['per_seed'][s] == pytest.approx(t)
     for key, vals in per.items():
-        g, k = key.split('.')
-        assert m[g][k + '_per_seed'] == pytest.approx(vals, abs=2e-5), key
-        assert m[g][k] == pytest.approx(np.mean(vals), abs=2e-5), key
+        assert ms[key]['per_seed'] == pytest.approx(vals, abs=2e-5), key
+        assert ms[key]['mean'] == pytest.approx(np.mean(vals), abs=2e-5), key
     diff = np.mean(per['ce.accuracy']) - np.mean(per['bce.exact_match'])
-    assert m['paired']['accuracy_diff'] == pytest.approx(diff, abs=1e-9)
-    lo, hi = m['paired']['ci95']
+    assert ms['diff.gap_total']['mean'] == pytest.approx(diff, abs=1e-9)
+    lo, hi = ms['diff.gap_total']['ci95']
     assert lo <= diff <= hi and hi - lo < 0.5
     for k in ['data', 'arch', 'epochs', 'size', 'device', 'versions', 'mode']: assert k in m['settings'], k
-    # chapters 05-07's numbers (recomputed one by one in tests/test_report.py) follow from the file too; near and far are marked
+    # chapters 05-08's numbers (recomputed one by one in tests/test_summary.py) follow from the file too; near and far are marked
     from classification_vs_labeling.datasets import data_set
-    from classification_vs_labeling.report import metrics_from_arrays
+    from classification_vs_labeling.summary import metrics_from_arrays
     assert list(d['held_out']) == list(data_set('mnist').held_out) and set(d['ood_kind']) == {'near', 'far'}
     assert all(Path(f).parent.name in d['held_out'] for f, k in zip(d['ood_items'], d['ood_kind']) if k == 'near')
     again = metrics_from_arrays({k: d[k] for k in d.files})
-    for g in ('gap', 'ood'): assert again[g] == m[g], g                # JSON floats read back exactly
+    assert again['metrics'] == ms and again['items'] == m['items']    # JSON floats read back exactly
 
 def test_bench_prints_one_record_side_by_side(tmp_path):
     "`cvl bench` on the CPU at toy size, two seeds: (a), (b) and (c) measured in one run, one JSON record."

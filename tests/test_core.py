@@ -81,3 +81,60 @@ def test_check_classes():
     for bad in ['aba', 3, ['a', None], [1.5], [''], [True], ['cat', 'dog', 'cat']]:
         with pytest.raises(ValueError, match='classes: expected'): check_classes(bad)
     assert check_classes(np.array(['a', 'b'])) == ['a', 'b'] and check_classes(range(3)) == ['0', '1', '2']
+
+# ---------- probabilities where logits are expected (issue 23)
+
+import warnings
+from scipy.special import softmax as _sm, expit as _ex
+
+def _logits(n=50, k=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return 3*np.eye(k)[rng.integers(0, k, n)] + rng.normal(size=(n, k)) - 1
+
+def test_check_logits_is_silent_on_logits_and_returns_check_scores():
+    z = _logits()
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')                      # any warning fails the test
+        for kind in ('ce', 'bce'): np.testing.assert_array_equal(check_logits(z, kind=kind), check_scores(z))
+        check_logits(torch.tensor(z, dtype=torch.float32), kind='ce')
+    with pytest.raises(ValueError, match='logits: expected a 2-d array'): check_logits(z[0])
+    with pytest.raises(ValueError, match="kind: expected 'ce' or 'bce'"): looks_like_probs(z, 'softmax')
+
+@pytest.mark.parametrize('kind,probs,what', [('ce', lambda z: _sm(z, axis=1), 'softmax probabilities (every row in [0, 1], summing to 1)'),
+                                             ('bce', lambda z: _ex(z), 'sigmoid probabilities (every value in [0, 1])'),
+                                             ('bce', lambda z: _sm(z, axis=1), 'sigmoid probabilities'),   # any probabilities for the labeler
+                                             ('ce', lambda z: torch.softmax(torch.tensor(z, dtype=torch.float32), 1), 'softmax')])
+def test_check_logits_warns_on_probabilities_at_the_callers_line(kind, probs, what):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        check_logits(probs(_logits()), 'ce_logits', kind=kind, hint=', or from_logits=False')
+    assert len(w) == 1 and w[0].category is UserWarning
+    msg = str(w[0].message)
+    assert msg.startswith('ce_logits: expected logits, got what look like') and what in msg
+    assert '`learn.get_preds(act=noop)`' in msg and msg.endswith(', or from_logits=False')
+    assert w[0].filename == __file__                          # the reader's own line, not the package's
+
+def test_sigmoid_probabilities_do_not_pass_for_the_classifiers():
+    # sigmoids do not sum to 1 across classes: as classifier logits they are odd, but not the mix-up we name
+    assert not looks_like_probs(_ex(_logits()), 'ce') and looks_like_probs(_ex(_logits()), 'bce')
+    assert not looks_like_probs(np.zeros((0, 3)), 'bce') and not looks_like_probs(_logits(), 'bce')
+
+def test_a_warning_prints_once_per_line_in_a_loop():
+    "Python's default filter shows a warning once per line: five seeds in a loop, one warning."
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('default')
+        for seed in range(5): check_logits(_sm(_logits(seed=seed), axis=1))
+    assert len(w) == 1
+def test_legend_below_sits_under_the_axes_whatever_their_size():
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    for size in [(3, 2), (9, 6)]:
+        fig, ax = plt.subplots(figsize=size)
+        ax.plot([0, 1], [0, 1], label='a'); ax.plot([0, 1], [1, 0], label='b'); ax.set(xlabel='threshold')
+        leg = legend_below(ax, ncol=1)
+        fig.canvas.draw()
+        lb, box, xl = leg.get_window_extent(), ax.get_window_extent(), ax.xaxis.label.get_window_extent()
+        assert lb.y1 < xl.y0 < box.y0 and [t.get_text() for t in leg.get_texts()] == ['a', 'b']   # under the x label, the axes' own labels
+        plt.close(fig)
+    with pytest.raises(ValueError, match='ncol: expected'): legend_below(plt.subplots()[1], ncol=0)
+    plt.close('all')

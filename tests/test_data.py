@@ -1,5 +1,6 @@
 "The data layer: bad files are caught, splits are fixed, offline sets are built once, and the two views match."
 import os
+from collections import Counter
 from pathlib import Path
 import numpy as np
 import pytest
@@ -83,7 +84,8 @@ def test_valid_split_properties(labels, pct, seed):
     assert len(np.unique(v)) == len(v) and (len(v) == 0 or (v.min() >= 0 and v.max() < len(labels)))
     assert (np.diff(v) > 0).all()
     np.testing.assert_array_equal(v, valid_split(labels, pct, seed))
-    if len(labels) >= 2 and pct > 0: assert 1 <= len(v) < len(labels)
+    counts = Counter(labels)                 # every class keeps a training item, so a class of one is never validated on
+    if pct > 0 and any(n >= 2 for n in counts.values()): assert 1 <= len(v) <= len(labels) - len(counts)
 
 def test_valid_split_stratified():
     labels = ['a']*50 + ['b']*10
@@ -98,7 +100,7 @@ def test_valid_split_toy():
     np.testing.assert_array_equal(v, valid_split(labels, 0.5, seed=0))
     assert not np.array_equal(v, valid_split(labels, 0.5, seed=1))
     assert sorted(np.array(labels)[v]) == ['cat']*3 + ['dog']*2
-    np.testing.assert_array_equal(valid_split(['a', 'b', 'c'], 0.4), valid_split(['a', 'b', 'c'], 0.4))   # too small to stratify
+    assert len(valid_split(['a', 'b', 'c'], 0.4)) == 0      # one item per class: each stays in training, none is validated on
     assert len(valid_split(labels, 0)) == 0
     with pytest.raises(ValueError, match='valid_pct'): valid_split(labels, 1.0)
 
@@ -296,3 +298,13 @@ def test_scalars_refused_at_the_door_naming_the_parameter(case, bad, tmp_path):
     with pytest.raises(ValueError) as e: call(tmp_path, **{param: BAD[bad]})
     assert str(e.value).startswith(f'{param}: expected') and '\n' not in str(e.value), str(e.value)
     assert list(tmp_path.iterdir()) == []                               # nothing written
+
+def test_show_images_titles_each_image_and_the_grid():
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    ims = [np.full((28, 28, 3), v, np.uint8) for v in (0, 120, 255)]
+    fig = show_images(ims, ['a', 'b\nc', 'd'], ncols=2, title='three greys, one seed')
+    assert fig._suptitle.get_text() == 'three greys, one seed' and len(fig.axes) == 4          # 2 x 2, one left empty
+    assert [a.get_title() for a in fig.axes] == ['a', 'b\nc', 'd', ''] and [len(a.images) for a in fig.axes] == [1, 1, 1, 0]
+    assert show_images(ims)._suptitle is None                                                  # no title unless asked
+    plt.close('all')

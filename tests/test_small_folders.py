@@ -68,14 +68,14 @@ def test_blog_folder_trains_for_real(blog_run):
     assert settings['bs'] == 14 and settings['n_valid'] == 14 and settings['n_ood'] == 38
     acc = float(re.search(r'classifier accuracy ([0-9.]+)', r.stdout).group(1))      # on all 14 validation items
     m = json.loads((out/'metrics.json').read_text())
-    assert acc >= 0.85 and m['ce']['accuracy'] >= 0.8, (acc, m['ce'])             # chance is 0.5 (0.63 always saying 'building')
+    assert acc >= 0.85 and m['metrics']['ce.accuracy']['mean'] >= 0.8, (acc, m['metrics']['ce.accuracy'])             # chance is 0.5 (0.63 always saying 'building')
 
 
 def test_blog_report_says_how_wide_its_interval_is(blog_run):
     _, out = blog_run
     m = json.loads((out/'metrics.json').read_text())
-    lo, hi = m['paired']['ci95']
-    assert m['paired']['n_held'] == 7
+    lo, hi = m['metrics']['diff.gap_total']['ci95']
+    assert m['items']['held'] == 7
     report = (out/'report.md').read_text()
     line = f"With 7 held-out items, the 95% interval on the difference spans {hi - lo:.3f} (from {lo:+.3f} to {hi:+.3f})"
     assert line in report, report

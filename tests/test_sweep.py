@@ -13,6 +13,7 @@ from classification_vs_labeling.datasets import load_set
 from classification_vs_labeling.train import Predictions, RunSpec, train_pair, plain_learners
 from classification_vs_labeling.runs import EpochLogits, run_path, save_run
 from classification_vs_labeling import metrics as M, calibration as C, sweep as S
+from classification_vs_labeling.analysis import val_losses
 from classification_vs_labeling.sweep_plots import plot_curves, plot_mechanism
 from classification_vs_labeling.cli import main as cvl_main
 from test_cli import digits_tree, one_line
@@ -82,13 +83,14 @@ def test_gap_table_parts_add_up_and_match_the_seed_table(sw):
     for r in g.to_dict('records'):
         d = seeds[(seeds.epochs == r['epochs']) & (seeds.setting == r['setting'])]
         assert r['n_seeds'] == len(d) == 2
-        assert r['ce'] == pytest.approx(d['ce.accuracy'].mean()) and r['bce_exact'] == pytest.approx(d['bce.exact_match'].mean())
-        assert r['bce_argmax'] == pytest.approx(d['bce.argmax_accuracy'].mean())
-        assert r['total'] == pytest.approx(r['ranking'] + r['decoding'])
-        assert r['ranking'] == pytest.approx(r['ce'] - r['bce_argmax'])
+        for k in ('ce.accuracy', 'bce.exact_match', 'bce.argmax_accuracy'):
+            assert r[k] == pytest.approx(d[k].mean()) and r[k + '_sd'] == pytest.approx(d[k].std(ddof=1))
+        assert r['diff.gap_total'] == pytest.approx(r['diff.gap_ranking'] + r['diff.gap_decoding'])
+        assert r['diff.gap_ranking'] == pytest.approx(r['ce.accuracy'] - r['bce.argmax_accuracy'])
         for k in ('total', 'ranking', 'decoding'):
-            assert r[f'{k}_low'] <= r[k] <= r[f'{k}_high']
-            assert r[f'{k}_seed_sd'] == pytest.approx(np.std((d['ce.accuracy'] if k != 'decoding' else d['bce.argmax_accuracy']).values -
+            g = f'diff.gap_{k}'
+            assert r[f'{g}_low'] <= r[g] <= r[f'{g}_high']
+            assert r[f'{g}_sd'] == pytest.approx(np.std((d['ce.accuracy'] if k != 'decoding' else d['bce.argmax_accuracy']).values -
                 (d['bce.exact_match'] if k != 'ranking' else d['bce.argmax_accuracy']).values, ddof=1))
 
 def test_gap_table_is_chapter_05s_decomposition_for_one_seed(tmp_path):
@@ -100,9 +102,10 @@ def test_gap_table_is_chapter_05s_decomposition_for_one_seed(tmp_path):
         th = M.best_threshold(sigmoid_probs(z2)[~held], t[~held], metric='exact_match')
         ref = M.gap_decomposition(softmax_probs(z1)[held], sigmoid_probs(z2)[held], t[held], th, n_boot=300, seed=0)
         for k in ('total', 'ranking', 'decoding'):
-            assert (r[k], r[f'{k}_low'], r[f'{k}_high']) == pytest.approx(tuple(ref.loc[k, ['value', 'low', 'high']]), abs=1e-12), k
-        assert (r['ce'], r['bce_argmax'], r['bce_exact']) == pytest.approx(tuple(ref.loc[['classifier', 'argmax', 'exact'], 'value']), abs=1e-12)
-        assert np.isnan(r['total_seed_sd'])                                      # one seed: no spread
+            g = f'diff.gap_{k}'
+            assert (r[g], r[f'{g}_low'], r[f'{g}_high']) == pytest.approx(tuple(ref.loc[k, ['value', 'low', 'high']]), abs=1e-12), k
+        assert (r['ce.accuracy'], r['bce.argmax_accuracy'], r['bce.exact_match']) == pytest.approx(tuple(ref.loc[['classifier', 'argmax', 'exact'], 'value']), abs=1e-12)
+        assert np.isnan(r['diff.gap_total_sd'])                                  # one seed: no spread
 
 def test_grid_table_scores_tuning_items_only(sw):
     g = S.grid_table(sw)
@@ -110,16 +113,20 @@ def test_grid_table_scores_tuning_items_only(sw):
     tune = sw['tune_mask']
     p = sw['runs'][1, 0.02][0][0]
     r = g[(g.epochs == 1) & (g.lr == 0.02)].iloc[0]
-    assert r['ce.score'] == pytest.approx((p.ce_logits[tune].argmax(1) == p.targs[tune]).mean())
+    assert r['ce.accuracy.tune'] == pytest.approx((p.ce_logits[tune].argmax(1) == p.targs[tune]).mean())
+    th = M.best_threshold(sigmoid_probs(p.bce_logits)[tune], p.targs[tune])
+    assert r['bce.exact_match.tune'] == pytest.approx(M.exact_match(sigmoid_probs(p.bce_logits)[tune], p.targs[tune], th))
+    assert r['ce.loss.tune'] == pytest.approx(F.cross_entropy(torch.tensor(p.ce_logits[tune]).double(), torch.tensor(p.targs[tune])).item())
     p.ce_logits[~tune] = 0; p.bce_logits[~tune] = 0                  # held-out items change nothing
-    assert S.tuning_scores(p, tune)['ce.score'] == r['ce.score'] and S.tuning_scores(p, tune)['bce.score'] == r['bce.score']
+    again = S.tuning_scores(p, tune)
+    assert all(again[k] == r[k] for k in ('ce.loss.tune', 'bce.loss.tune', 'ce.accuracy.tune', 'bce.exact_match.tune'))
 
 @settings(max_examples=30, deadline=None)
 @given(st.integers(1, 20), st.integers(2, 6), st.integers(0, 2**31), st.floats(0.1, 30))
 def test_val_losses_match_torch(n, k, seed, scale):
     rng = np.random.default_rng(seed)
     zc, zb, t = scale*rng.normal(size=(n, k)), scale*rng.normal(size=(n, k)), rng.integers(0, k, n)
-    ce, bce = S.val_losses(zc, zb, t)
+    ce, bce = val_losses(zc, zb, t)
     tt = torch.tensor(t)
     assert ce == pytest.approx(F.cross_entropy(torch.tensor(zc), tt).item(), rel=1e-9, abs=1e-12)
     assert bce == pytest.approx(F.binary_cross_entropy_with_logits(torch.tensor(zb), F.one_hot(tt, k).double()).item(), rel=1e-9, abs=1e-12)
@@ -127,10 +134,10 @@ def test_val_losses_match_torch(n, k, seed, scale):
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=1, max_size=8))
 def test_choose_lrs_lowest_own_loss(rows):
-    g = pd.DataFrame([{'lr': 0.001*(i+1), 'ce.loss': a, 'bce.loss': b} for i, (a, b) in enumerate(rows)])
+    g = pd.DataFrame([{'lr': 0.001*(i+1), 'ce.loss.tune': a, 'bce.loss.tune': b} for i, (a, b) in enumerate(rows)])
     for m, lr in zip(('ce', 'bce'), S.choose_lrs(g)):
-        assert g[g.lr == lr][f'{m}.loss'].iloc[0] == g[f'{m}.loss'].min()
-    with pytest.raises(ValueError, match='missing'): S.choose_lrs(g.drop(columns='ce.loss'))
+        assert g[g.lr == lr][f'{m}.loss.tune'].iloc[0] == g[f'{m}.loss.tune'].min()
+    with pytest.raises(ValueError, match='missing'): S.choose_lrs(g.drop(columns='ce.loss.tune'))
 
 def test_epoch_logits_one_snapshot_per_training_epoch_across_fits():
     cb = EpochLogits()
@@ -148,7 +155,7 @@ def test_report_files_from_saved_predictions_alone(tmp_path):
     rep = (out/'report.md').read_text()
     assert 'test machine' in rep and 'Budgets: 1, 3 epoch(s)' in rep and '![gaps](gaps.png)' in rep
     again = pd.read_csv(out/'gaps.csv')
-    np.testing.assert_allclose(again['total'], tabs['gaps']['total'], rtol=1e-5)
+    np.testing.assert_allclose(again['diff.gap_total'], tabs['gaps']['diff.gap_total'], rtol=1e-5)
     plot_curves(pd.read_csv(out/'epochs.csv'), budget=1, setting='own')         # the committed CSV files draw the figures
     with pytest.raises(ValueError, match=r'budget 7.*budgets \[1, 3\]'): plot_mechanism(tabs['epochs'], budget=7)
     with pytest.raises(ValueError, match='epoch_table'): plot_curves(tabs['seeds'])
