@@ -93,29 +93,30 @@ def metrics_from_arrays(d:dict, n_boot:int=1000, *, alpha:float=0.1) -> dict:
 
 # %% ../nbs/10c_summary.ipynb #5a63944a
 def make_plots(d:dict, out, seed_idx:int=0) -> dict[str, Path]:
-    "accuracy-vs-threshold, reliability, risk-coverage and out-of-domain histograms as PNGs in `out`; returns the paths."
+    "accuracy-vs-threshold, reliability, risk-coverage and out-of-domain histograms of one seed as PNGs in `out`, each titled with its seed; returns the paths."
     out, v, paths = Path(out), seed_views(d)[seed_idx], {}
     ce_p, bce_p, targs = v.ce, v.bce, v.y                  # held-out items
+    seed = f"seed {int(d['seeds'][seed_idx])}"
     def save(fig, name):
         fig.tight_layout()
         with atomic_path(out/f'{name}.png') as tmp: fig.savefig(tmp, dpi=110, format='png')
         plt.close(fig); paths[name] = out/f'{name}.png'
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    M.plot_threshold_sweep(M.threshold_sweep(bce_p, targs), ax=ax, best=v.thresh)
-    ax.axhline(M.argmax_accuracy(ce_p, targs), color='tab:green', ls='-.', label='classifier accuracy')
-    hl = [h for a in fig.axes for h in zip(*a.get_legend_handles_labels())]   # both y axes of the sweep plot
-    ax.legend(*zip(*hl), loc='center right', fontsize='small')
+    fig, ax = plt.subplots(figsize=(7, 5))
+    M.plot_threshold_sweep(M.threshold_sweep(bce_p, targs), ax=ax, best=v.thresh, classifier_acc=M.argmax_accuracy(ce_p, targs),
+                           title=f'The labeler against its threshold: held-out items, {seed}')
     save(fig, 'accuracy_vs_threshold')
-    fig, axs = plt.subplots(1, 2, figsize=(10, 4.5))
-    C.plot_reliability(ce_p, targs, n_bins=N_BINS, ax=axs[0], label='classifier (softmax)')
-    C.plot_reliability(bce_p, targs, n_bins=N_BINS, ax=axs[1], label='labeler (max sigmoid)', multilabel=True)
+    fig, axs = plt.subplots(1, 2, figsize=(9, 6.5))
+    C.plot_reliability(ce_p, targs, n_bins=N_BINS, ax=axs[0], label='classifier (softmax)', title=f'Classifier: held-out items, {seed}')
+    C.plot_reliability(bce_p, targs, n_bins=N_BINS, ax=axs[1], label='labeler (max sigmoid)', multilabel=True,
+                       title=f'Labeler: held-out items, {seed}')
     save(fig, 'reliability')
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    C.plot_risk_coverage({'classifier (softmax)': (ce_p, targs), 'labeler (max sigmoid)': (bce_p, targs)}, ax=ax)
+    C.plot_risk_coverage({'classifier (softmax)': (ce_p, targs), 'labeler (max sigmoid)': (bce_p, targs)}, ax=ax,
+                         title=f'Accuracy against coverage: held-out items, {seed}')
     save(fig, 'risk_coverage')
     if v.has_ood:
         fig, axs = plt.subplots(1, 2, figsize=(10, 4))
-        O.plot_ood_hist(v.ce_in, v.ce_out, ax=axs[0], name='classifier: max softmax')
-        O.plot_ood_hist(v.bce_in, v.bce_out, ax=axs[1], name='labeler: max sigmoid')
+        O.plot_ood_hist(v.ce_in, v.ce_out, ax=axs[0], name='classifier: max softmax', title=f'classifier, {seed}')
+        O.plot_ood_hist(v.bce_in, v.bce_out, ax=axs[1], name='labeler: max sigmoid', title=f'labeler, {seed}')
         save(fig, 'ood_histograms')
     return paths
