@@ -337,14 +337,14 @@ def train_pair(iset:ImageSet,        # the images, their labels and the split
                **kwargs) -> Predictions:
     "Train a classifier and a labeler on `iset` as `spec` says (its batch size fitted to the split) and return their `Predictions`."
     spec = fit_config(spec or RunSpec(), iset)
-    if spec.lr_ce != spec.lr_bce: raise ValueError("lr: train_pair trains both models at one rate; `runs.run_specs` (chapter 04b) realises a spec with two from two runs")
+    if spec.lr_ce != spec.lr_bce: raise ValueError("lr: train_pair trains both models at one rate; `runs.run_specs` (chapter 04c) realises a spec with two from two runs")
     seed, lr = spec.seed, spec.lr_ce
     iset, extra = _recipe(iset, spec)
     if spec.fast:   # chapter 03f: images decoded once into a tensor, augmented on the device, mixed precision on CUDA
         dls = cached_dls(iset, spec.size, bs=spec.bs, seed=seed, device=device, augment=spec.augment)
     else: dls, _ = matched_dls(iset, size=spec.size, bs=spec.bs, seed=seed, device=device, augment=spec.augment)
     nan = StopOnNaN()
-    cbs = [nan, *(kwargs.pop('cbs', None) or [])]   # the caller's callbacks (the per-epoch logits of chapter 04b) beside ours
+    cbs = [nan, *(kwargs.pop('cbs', None) or [])]   # the caller's callbacks (the per-epoch logits of chapter 04c) beside ours
     learn = paired_learner(dls, spec.arch, spec.pretrained, seed=seed, cbs=cbs, **extra, **kwargs)
     if spec.fast: learn = speed_up(learn, dls.device)
     with ExitStack() as stack:
