@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from .core import atomic_path, check_int, check_classes, to_np, softmax_probs, sigmoid_probs
+from .files import show_name
 
 # %% auto #0
 __all__ = ['Predictions']
@@ -82,4 +83,4 @@ class Predictions:
         except FileNotFoundError: raise
         except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:   # never numpy's advice to load it unsafely
             msg = 'it holds pickled objects, which are never loaded' if 'pickle' in str(e) else (str(e).splitlines() or [''])[0][:120]
-            raise ValueError(f"{path}: not a readable predictions file ({type(e).__name__}: {msg})") from None
+            raise ValueError(f"{show_name(path)}: not a readable predictions file ({type(e).__name__}: {msg})") from None

@@ -10,6 +10,7 @@ import os, time
 from pathlib import Path
 import numpy as np
 from .core import atomic_path, check_fraction, check_seeds
+from .files import show_name
 from .data import ImageSet
 from .runs import run_settings, versions, machine, write_json, load_data, run_specs, check_out, start_out
 from .train import RunSpec, fit_config, check_build
@@ -26,7 +27,7 @@ def _check_out_path(out, data, ood):
     "`out` must not lie inside the data or the out-of-domain folder: its files would be read as images on the next run."
     for what, d in (('data', data), ('out-of-domain', ood)):
         if isinstance(d, (str, os.PathLike)) and Path(d).is_dir() and Path(out).resolve().is_relative_to(Path(d).resolve()):
-            raise ValueError(f"--out: {out} is inside the {what} folder {d}: its files would be read as images next time; choose a folder outside")
+            raise ValueError(f"--out: {show_name(out)} is inside the {what} folder {show_name(d)}: its files would be read as images next time; choose a folder outside")
 
 def _check_scorable(iset:ImageSet, tune_frac:float) -> np.ndarray:
     "The tuning mask of the validation items, after scoring random logits with it once: what cannot be scored stops here, before training."
@@ -79,5 +80,5 @@ def compare(data=None,             # a registered data set or a folder with one 
     write_json(out/'metrics.json', m)
     plots = make_plots(d, out)
     write_report(out, m, settings, plots=plots, skipped=iset.skipped)
-    log(f"wrote {out/'report.md'}, {out/'metrics.json'}, {out/'predictions.npz'} and {len(plots)} plots")
+    log(f"wrote {show_name(out/'report.md')}, {show_name(out/'metrics.json')}, {show_name(out/'predictions.npz')} and {len(plots)} plots")
     return m

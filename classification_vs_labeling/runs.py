@@ -12,7 +12,7 @@ import numpy as np, torch
 from fastai.callback.core import Callback
 from fastai.data.external import fastai_path
 from .core import atomic_path, device_name, to_np
-from .files import fingerprint, FINGERPRINT_PARTS
+from .files import fingerprint, show_name, FINGERPRINT_PARTS
 from .data import ImageSet
 from .datasets import load_set, subset
 from .train import RunSpec, Predictions, train_pair, fit_config, fit_batch_size
@@ -54,7 +54,7 @@ def read_run(f) -> tuple[Predictions, dict]:
     "A run file's `Predictions`, and its logits after every epoch: {'ce_logits', 'bce_logits': epochs x items x classes, 'seconds'}."
     p = Predictions.load(f)
     with np.load(f) as d:
-        if 'epoch_ce_logits' not in d.files: raise ValueError(f"{f}: not a run file (it holds no logits after each epoch)")
+        if 'epoch_ce_logits' not in d.files: raise ValueError(f"{show_name(f)}: not a run file (it holds no logits after each epoch)")
         return p, {'ce_logits': d['epoch_ce_logits'], 'bce_logits': d['epoch_bce_logits'], 'seconds': float(d['seconds'])}
 
 # %% ../nbs/04c_runs.ipynb #b4299034
@@ -75,16 +75,16 @@ def reusable(f,                 # a run's file (`run_path`)
     "(the predictions in `f`, '') when they are `spec`'s, by this version of the package, on data of fingerprint `fp`; else (None, why not)."
     f = Path(f)
     if not (f.exists() or f.is_symlink()): return None, ''
-    if f.is_dir() or f.is_symlink(): raise ValueError(f"{f}: expected a run file, found a {'link' if f.is_symlink() else 'folder'}: remove it")
+    if f.is_dir() or f.is_symlink(): raise ValueError(f"{show_name(f)}: expected a run file, found a {'link' if f.is_symlink() else 'folder'}: remove it")
     try: p = Predictions.load(f)
     except ValueError as e: return None, str(e)
     try: old = json.loads(p.spec)
     except ValueError: old = None
-    if not isinstance(old, dict): return None, f"{f} records no run spec"
+    if not isinstance(old, dict): return None, f"{show_name(f)} records no run spec"
     new = json.loads(spec.json())
     diff = _differing(old, new)
-    if diff: return None, f"{f} holds another run: " + ', '.join(f"{k} {old.get(k)}, not {new.get(k)}" for k in diff)
-    if fp is not None and p.fingerprint != fp: return None, f"{f} was trained on other data"
+    if diff: return None, f"{show_name(f)} holds another run: " + ', '.join(f"{k} {show_name(old.get(k))}, not {show_name(new.get(k))}" for k in diff)
+    if fp is not None and p.fingerprint != fp: return None, f"{show_name(f)} was trained on other data"
     return p, ''
 
 # %% ../nbs/04c_runs.ipynb #84678c69
@@ -113,7 +113,7 @@ def _train(spec, iset, f, fp, *, device, log, progress, label) -> Predictions:
     save_run(f, p, z[..., :k], z[..., k:], secs)
     onehot = np.eye(k, dtype=bool)[p.targs]   # chapter 05's accuracy and exact match (a sigmoid above 0.5 is a logit above 0)
     acc, em = (p.ce_logits.argmax(1) == p.targs).mean(), ((p.bce_logits > 0) == onehot).all(1).mean()
-    log(f"{label}: done in {secs:.0f}s (all validation items: classifier accuracy {acc:.3f}, labeler exact match at 0.5 {em:.3f}), saved {f}")
+    log(f"{label}: done in {secs:.0f}s (all validation items: classifier accuracy {acc:.3f}, labeler exact match at 0.5 {em:.3f}), saved {show_name(f)}")
     return p
 
 def run_specs(specs,                # `RunSpec`s on one data set (they may differ in anything else)
@@ -136,7 +136,7 @@ def run_specs(specs,                # `RunSpec`s on one data set (they may diffe
     runs = {}
     for r in parts:
         (p, why), f = saved[r], run_path(r, root)
-        if p is not None: log(f"{label(r)}: reusing finished predictions from {f}"); runs[r] = p; continue
+        if p is not None: log(f"{label(r)}: reusing finished predictions from {show_name(f)}"); runs[r] = p; continue
         if why: log(f"{label(r)}: not reusing it ({why}): training it again")
         if iset is None: iset = load_data(r); fp = json.dumps(fingerprint(iset), sort_keys=True)
         runs[r] = _train(r, iset, f, fp, device=device, log=log, progress=progress, label=label(r))
@@ -181,19 +181,19 @@ def check_out(out,            # the folder (`--out`)
              ):
     "Raise a one-line ValueError if `out` holds a comparison on other data or with other settings (seeds and device may differ), or something else."
     out = Path(out); f = out/'run.json'
-    if out.exists() and not out.is_dir(): raise ValueError(f"--out: {out} is a file, not a folder")
+    if out.exists() and not out.is_dir(): raise ValueError(f"--out: {show_name(out)} is a file, not a folder")
     if f.exists() or f.is_symlink():
         try: old = json.loads(f.read_text())
         except (OSError, ValueError, UnicodeDecodeError) as e:
-            raise ValueError(f"{f}: not a readable run record ({type(e).__name__}): delete {out} or choose another --out") from None
-        if not isinstance(old, dict): raise ValueError(f"{f}: expected a JSON object, got a {type(old).__name__}: delete {out} or choose another --out")
+            raise ValueError(f"{show_name(f)}: not a readable run record ({type(e).__name__}): delete {show_name(out)} or choose another --out") from None
+        if not isinstance(old, dict): raise ValueError(f"{show_name(f)}: expected a JSON object, got a {type(old).__name__}: delete {show_name(out)} or choose another --out")
         changed = _data_changes(old.get('fingerprint'), settings['fingerprint'])
-        if changed: raise ValueError(f"{out} holds a {what} on other data ({'; '.join(changed)} changed since it started): "
+        if changed: raise ValueError(f"{show_name(out)} holds a {what} on other data ({'; '.join(changed)} changed since it started): "
                                      "choose another --out, or delete it to start again")
         diff = _differing(old, settings, skip=('seeds', 'device', 'fingerprint'))
-        if diff: raise ValueError(f"{out} holds a {what} with other settings ({', '.join(diff)}): choose another --out or delete it")
+        if diff: raise ValueError(f"{show_name(out)} holds a {what} with other settings ({', '.join(diff)}): choose another --out or delete it")
     elif out.exists() and any(not re.match(r'\..*\.tmp', p.name) for p in out.iterdir()):   # a killed first write leaves a piece
-        raise ValueError(f"{out} is not empty and holds no cvl {what}: choose another --out")
+        raise ValueError(f"{show_name(out)} is not empty and holds no cvl {what}: choose another --out")
 
 def start_out(out, settings:dict):
     "Begin (or resume) a comparison in `out`: remove the pieces of files a kill interrupted, then write its record, `run.json`."
@@ -221,11 +221,11 @@ def saved_run(data=None,           # a data set's name, a folder or a loaded `Im
     f = run_path(spec, root)
     p, _ = reusable(f, spec, None if iset is None else json.dumps(fingerprint(iset), sort_keys=True))
     if p is not None:
-        log(f"Using the saved run at {f} ({spec.describe()})")
+        log(f"Using the saved run at {show_name(f)} ({spec.describe()})")
         if files and iset is None and not all(Path(o).exists() for o in p.items + p.ood_items):
             log("Its images are not on this machine (a new runtime?): fetching them"); load_data(spec)
         return p
     t4 = f"; {_minutes(t4_minutes([(spec.data, 'train')], spec.scale))} on a Colab T4, an estimate" if spec.data in DATA_SIZES else ''
-    log(f"No saved run at {f}: training it now ({spec.describe()}{t4})")
+    log(f"No saved run at {show_name(f)}: training it now ({spec.describe()}{t4})")
     if iset is None: iset = load_data(spec); spec = fit_config(spec, iset, log)
     return run_specs([spec], iset, root, log=log, progress=progress)[0]   # says why a file it finds is not reused

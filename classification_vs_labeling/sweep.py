@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from .core import atomic_path, check_number, check_fraction, check_seeds
+from .files import show_name
 from .datasets import default_data, run_defaults
 from .train import RunSpec, Predictions, fit_config
 from . import metrics as M, analysis as A
@@ -112,7 +113,7 @@ def load_sweep(out) -> dict:
     for e, lr in sorted(need):
         fs = {s: run_path(base.replace(epochs=e, lr=lr, seed=s), out/'runs') for s in sw['seeds']}
         fs = {s: f for s, f in fs.items() if f.exists()}
-        if not fs: raise ValueError(f"{out/'runs'}: no finished seed of {e} epoch(s) at lr {lr:g} (npz files are not committed): run the sweep's command to make them")
+        if not fs: raise ValueError(f"{show_name(out/'runs')}: no finished seed of {e} epoch(s) at lr {lr:g} (npz files are not committed): run the sweep's command to make them")
         sw['runs'][e, lr] = {s: read_run(f) for s, f in fs.items()}
     t = next(iter(next(iter(sw['runs'].values())).values()))[0].targs
     sw['tune_mask'] = M.tune_split(len(t), sw['tune_frac'], seed=0, strat=t)

@@ -22,6 +22,7 @@ from fastai.vision.all import (Learner, DataLoaders, vision_learner, create_visi
                                accuracy_multi, set_seed, noop, L, partial, Callback, CancelFitException)
 from . import __version__
 from .core import check_int, check_number, check_classes, LR
+from .files import show_name
 from .data import ImageSet, matched_dls
 from .predictions import Predictions
 from .datasets import DATA_SETS, run_defaults, default_data
@@ -125,7 +126,7 @@ class RunSpec:
 
     def describe(self) -> str:
         "The run in words: 'pets, resnet34 pretrained, 4 epoch(s), 224px, seed 0'."
-        return f"{self.data}, {self.arch} {'pretrained' if self.pretrained else 'from scratch'}, {self.epochs} epoch(s), {self.size}px, seed {self.seed}"
+        return f"{show_name(self.data)}, {self.arch} {'pretrained' if self.pretrained else 'from scratch'}, {self.epochs} epoch(s), {self.size}px, seed {self.seed}"
 
 # %% ../nbs/04_train.ipynb #d3679205
 def arch_names() -> list[str]:
