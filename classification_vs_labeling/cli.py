@@ -206,6 +206,13 @@ def _flagged(message:str, sub:argparse.ArgumentParser) -> str:
     flag = flags.get(_ALIASES.get(name, name))
     return f"{flag}:{rest}" if sep and flag else message
 
+def _warning_line(to_stderr:bool):
+    "A `warnings.showwarning` for a command: each warning one 'warning: ...' line where its progress lines go, so stderr keeps an error's one line."
+    def show(message, category, filename, lineno, file=None, line=None):
+        from classification_vs_labeling.files import show_name
+        print(f"warning: {show_name((str(message).splitlines() or [''])[0])}", file=sys.stderr if to_stderr else sys.stdout, flush=True)
+    return show
+
 def main(argv=None) -> int:
     "Entry point of the `cvl` command."
     p = parser()
@@ -216,6 +223,13 @@ def main(argv=None) -> int:
     # libraries' deprecation notices (torch.jit.script under fastai, say) are for their authors, not for our users
     warnings.filterwarnings('ignore', category=FutureWarning)
     warnings.filterwarnings('ignore', category=DeprecationWarning)
+    shown, warnings.showwarning = warnings.showwarning, _warning_line(a.cmd == 'bench')   # bench's stdout is its JSON record
+    try: return _command(a, sub)
+    finally: warnings.showwarning = shown
+
+def _command(a, sub:argparse.ArgumentParser) -> int:
+    "Run the parsed command `a`: 0 when done, 2 with one line on stderr for bad input or a failed write, 130 when interrupted."
+    from classification_vs_labeling.files import show_name
     try:
         if a.device not in (None, 'cpu', 'cuda') and not str(a.device).startswith('cuda:'):
             raise ValueError(f"--device: expected cpu or cuda, got {a.device!r}")
@@ -234,13 +248,13 @@ def main(argv=None) -> int:
     except OSError as e:
         if type(e).__name__ != 'URLError' and 'urlopen' not in str(e):   # a full disk, a size limit, no permission, ...
             what = {errno.ENOSPC: ' (the disk is full)', errno.EFBIG: ' (over the file-size limit)', errno.EDQUOT: ' (over the disk quota)'}.get(e.errno, '')
-            where = f"{e.filename}: " if e.filename else ''
+            where = f"{show_name(e.filename)}: " if e.filename else ''
             sys.stderr.write(f"cvl {a.cmd}: error: {where}{e.strerror or e}{what}\n"); return 2
         from classification_vs_labeling.datasets import default_data
         sys.stderr.write(f"cvl {a.cmd}: error: a download failed ({getattr(e, 'reason', e)}): offline, use --data {default_data(mode='quick')}, "
                          "--no-pretrained, or data already on disk\n"); return 2
     except KeyboardInterrupt:
-        sys.stderr.write(f"cvl {a.cmd}: interrupted; finished seeds are kept in {a.out}: run the same command to resume\n"); return 130
+        sys.stderr.write(f"cvl {a.cmd}: interrupted; finished seeds are kept in {show_name(a.out)}: run the same command to resume\n"); return 130
     return 0
 
 if __name__ == '__main__' and 'IPython' not in sys.modules: sys.exit(main())   # `python -m classification_vs_labeling.cli`
