@@ -64,6 +64,23 @@ def test_refused_in_process_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err
     assert 'is a folder' in err and len(err.splitlines()) == 1
 
+def test_a_warning_on_the_way_is_a_progress_line_and_stderr_keeps_the_error(tmp_path, capsys, monkeypatch):
+    "A warning during a command (the analyses' temperature at a bound, say) is one 'warning:' line where the progress goes; stderr has only the error."
+    import functools, warnings
+    import classification_vs_labeling.report as R
+    from classification_vs_labeling.cli import main
+    @functools.wraps(R.compare)              # the flags' defaults are read from its signature
+    def compare(**kw):
+        warnings.warn("fit_temperature: the fitted temperature 100 lies at an end\nof the search range", UserWarning)
+        raise ValueError("data: something after the warning")
+    monkeypatch.setattr(R, 'compare', compare)
+    shown = warnings.showwarning
+    assert main(['compare', '--out', str(tmp_path/'o')]) == 2
+    c = capsys.readouterr()
+    assert c.err == "cvl compare: error: --data: something after the warning\n", c.err
+    assert c.out.splitlines() == ['warning: fit_temperature: the fitted temperature 100 lies at an end']
+    assert warnings.showwarning is shown                      # the caller's own display is back
+
 def test_empty_folder_and_single_class(tmp_path):
     (tmp_path/'empty').mkdir()
     r = cvl('compare', '--data', tmp_path/'empty', '--out', tmp_path/'o1')
