@@ -6,7 +6,7 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/report.html.md"""
 
 # %% ../nbs/11_report.ipynb #b21584f6
 from __future__ import annotations
-import os, time
+import os, time, warnings
 from pathlib import Path
 import numpy as np
 from .core import atomic_path, check_fraction, check_seeds
@@ -37,8 +37,10 @@ def _check_scorable(iset:ImageSet, tune_frac:float) -> np.ndarray:
     tune = M.tune_split(len(targs), tune_frac, seed=0, strat=targs)
     rng, k = np.random.default_rng(0), len(iset.classes)
     z = lambda n: rng.normal(size=(1, n, k))
-    metrics_from_arrays(dict(seeds=[0], ce_logits=z(len(targs)), bce_logits=z(len(targs)), valid_targets=targs, tune_mask=tune,
-                             ood_ce_logits=z(len(iset.ood_items)), ood_bce_logits=z(len(iset.ood_items))), n_boot=10)
+    with warnings.catch_warnings():   # random logits fit a temperature at its bound: a warning about them is not the reader's
+        warnings.simplefilter('ignore')
+        metrics_from_arrays(dict(seeds=[0], ce_logits=z(len(targs)), bce_logits=z(len(targs)), valid_targets=targs, tune_mask=tune,
+                                 ood_ce_logits=z(len(iset.ood_items)), ood_bce_logits=z(len(iset.ood_items))), n_boot=10)
     return tune
 
 def compare(data=None,             # a registered data set or a folder with one subfolder of images per class (None: the mode's, `default_data()`)

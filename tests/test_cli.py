@@ -169,6 +169,8 @@ def test_kill_and_resume_reuses_finished_seed(resumed_run):
     out, r = resumed_run
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'seed 0: reusing' in r.stdout and 'seed 1: training' in r.stdout
+    # a run on the default data warns of nothing: the dry run that checks the split can be scored (random logits) keeps its warnings
+    assert r.stderr == '' and 'warning:' not in r.stdout, (r.stderr[-2000:], [l for l in r.stdout.splitlines() if 'warning' in l])
     for f in ['predictions.npz', 'metrics.json', 'report.md', 'accuracy_vs_threshold.png', 'reliability.png',
               'risk_coverage.png', 'ood_histograms.png']:
         assert (out/f).stat().st_size > 0, f
