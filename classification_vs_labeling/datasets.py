@@ -124,7 +124,8 @@ def mode_line() -> str:
     d = run_defaults(default_data())
     what = (f"{d['arch']} {'pretrained' if d['pretrained'] else 'from scratch'}, {d['size']}px, {d['epochs']} epoch(s), "
             f"out-of-domain: {ood_words(d['held_out'], d['ood'])}")
-    if quick_mode(): return f"Mode: quick (CVL_QUICK=1): offline MNIST-5k digits; {what}"
+    if quick_mode(): return (f"Mode: quick (CVL_QUICK=1): offline MNIST-5k digits; {what}; the outputs stored in the "
+                             "course's pages are this mode's; unset CVL_QUICK for full mode (PETS, pretrained resnet34, a GPU)")
     s = scale()
     return (f"Mode: full: PETS (downloaded), {what}" + (f" (CVL_SCALE={s:g})" if s != 1 else '') +
             "; set CVL_QUICK=1 for the offline quick mode")

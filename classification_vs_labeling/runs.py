@@ -6,22 +6,22 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/runs.html.md"""
 
 # %% ../nbs/04c_runs.ipynb #75e957c6
 from __future__ import annotations
-import json, os, platform, re, time
+import json, os, platform, re, sys, time
 from pathlib import Path
 import numpy as np, torch
 from fastai.callback.core import Callback
 from fastai.data.external import fastai_path
-from .core import atomic_path, device_name, to_np
+from .core import atomic_path, device_name, to_np, quick_mode
 from .files import fingerprint, show_name, FINGERPRINT_PARTS
 from .data import ImageSet
-from .datasets import load_set, subset
+from .datasets import load_set, subset, show_mode
 from .train import RunSpec, Predictions, train_pair, fit_config, fit_batch_size
 from .costs import DATA_SIZES, t4_minutes, _minutes
 
 # %% auto #0
 __all__ = ['RUN_FILE', 'DRIVE', 'run_path', 'EpochLogits', 'save_run', 'read_run', 'load_data', 'reusable', 'realise', 'compose',
            'run_specs', 'versions', 'machine', 'run_settings', 'write_json', 'check_out', 'start_out', 'runs_dir',
-           'saved_run']
+           'saved_run', 'start']
 
 # %% ../nbs/04c_runs.ipynb #da4ad776
 RUN_FILE = 'run.npz'
@@ -229,3 +229,17 @@ def saved_run(data=None,           # a data set's name, a folder or a loaded `Im
     log(f"No saved run at {show_name(f)}: training it now ({spec.describe()}{t4})")
     if iset is None: iset = load_data(spec); spec = fit_config(spec, iset, log)
     return run_specs([spec], iset, root, log=log, progress=progress)[0]   # says why a file it finds is not reused
+
+# %% ../nbs/04c_runs.ipynb #9ab7c5b9
+def start(drive:bool=False   # mount Google Drive (Colab only), where chapter 04 keeps its run for the chapters after it
+         ) -> str:
+    "A chapter's first step: print which mode runs and how to switch; in Colab, stop full mode on a runtime without a GPU, and mount Drive if `drive`."
+    line = show_mode(force=True)
+    if 'google.colab' not in sys.modules: return line
+    if not quick_mode() and not torch.cuda.is_available():
+        raise SystemExit("Full mode trains a pretrained resnet34 on PETS and needs a GPU: choose Runtime > Change runtime type > "
+                         "T4 GPU and run again, or run quick mode on this CPU: os.environ['CVL_QUICK'] = '1' in a cell above this one")
+    if drive:
+        from google.colab import drive as gdrive
+        gdrive.mount(str(DRIVE.parent))
+    return line

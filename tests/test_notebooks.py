@@ -6,7 +6,7 @@ This is the only place the test command executes the notebooks: `nbrun.run` call
 HTML a reader gets is checked from the same execution. Each notebook's time is printed (`pytest -s` shows it, and
 the `durations` report lists the slowest).
 """
-import html, re, time
+import base64, html, json, os, re, shutil, struct, time
 import nbformat, pytest
 from nbconvert import HTMLExporter
 from nbrun import NOTEBOOKS, ROOT, work_copy, run
@@ -53,10 +53,89 @@ def test_notebook_runs_and_renders(src, tmp_path, monkeypatch, record_property):
     n_img = len(IMG.findall(body))
     if draws(nb): assert n_img >= 1, f"{src.name} draws plots but its HTML shows no image"
     print(f"{src.name}: {n_img} images, {len(body)/1e6:.1f} MB of HTML")
+    stored = nbformat.read(src, as_version=4)
+    if os.environ.get('CVL_SAVE_OUTPUTS'): save_outputs(work/src.name, src)
+    else: compare_outputs(stored, nb, src.name)
     if src.name == 'index.ipynb':   # README.md is index.ipynb written out (tools/make_readme.py): checked on this execution
         import sys; sys.path.insert(0, str(ROOT/'tools'))
         from make_readme import to_markdown
         assert to_markdown(nb) == (ROOT/'README.md').read_text(), "README.md is out of date with nbs/index.ipynb: run `python tools/make_readme.py`"
+
+
+# The notebooks are committed with the outputs of one quick-mode run, so the docs site, GitHub and Colab show results
+# before anything runs. `CVL_SAVE_OUTPUTS=1 CVL_QUICK=1 pytest -n 2 tests/test_notebooks.py` stores this execution's
+# outputs in nbs/ (cleaned by nbdev-clean, which keeps outputs); otherwise the test compares them with what the code
+# produces now: the same cells print the same text, numbers agree within a small tolerance (training on a CPU is not
+# bit-for-bit repeatable across thread counts), and images have the same count and about the same size.
+# What legitimately changes from one run to the next is masked: wall times, dates, versions, temporary paths.
+VARIES = '# output varies'   # a cell whose output is all timings (the benchmark's): only its kinds of output are compared
+MASKS = [(re.compile(p), r) for p, r in [
+    (r'/tmp/\S+', '<tmp>'),                                                     # temporary folders
+    (r'\b20\d\d-\d\d-\d\d( \d\d:\d\d(:\d\d)?)?', '<date>'),                      # dates (run records)
+    (r'\b\d\d:\d\d\b', '<mm:ss>'),                                                # fastai's progress times
+    (r'[\d.]+\s*(s|ms|sec|seconds|min|minutes|it/s|MB|MiB|GB|GiB)\b', '<t>'),       # durations and sizes
+    (r'\b(torch|fastai|timm|numpy|python) [\w.+]+', r'\1 <v>'),                    # versions
+    (r'\bat 0x[0-9a-f]+', ''),                                                # object ids
+]]
+NUM = re.compile(r'(?<![\w.])[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[-+]?\d+)?(?![\w])')
+
+
+def _text(o) -> str:
+    "The text a reader sees of one output: a stream's text, or a result's text/plain (an HTML table has one beside it)."
+    t = o.get('text') if o.output_type == 'stream' else o.get('data', {}).get('text/plain', '')
+    return ''.join(t) if isinstance(t, list) else (t or '')
+
+
+def _png_size(o):
+    b = base64.b64decode(o['data']['image/png'])
+    return struct.unpack('>II', b[16:24])
+
+
+def _outputs(cell):
+    "A code cell's outputs as ('text', masked text, numbers) and ('image', (w, h)), warnings and progress bars left out."
+    res = []
+    for o in cell.get('outputs', []):
+        if o.output_type == 'stream' and o.get('name') == 'stderr': continue          # warnings, progress: not results
+        if o.output_type in ('display_data', 'execute_result') and 'image/png' in o.get('data', {}):
+            res.append(('image', _png_size(o))); continue
+        t = _text(o)
+        if not t.strip() or 'progress' in t[:40].lower(): continue
+        for pat, rep in MASKS: t = pat.sub(rep, t)
+        res.append(('text', NUM.sub('#', t), [float(n.replace(',', '')) for n in NUM.findall(t)]))
+    return res
+
+
+def compare_outputs(stored, ran, name):
+    "Fail when the outputs stored in the notebook are not what the code produces now (see the comment above)."
+    code = lambda nb: [c for c in nb.cells if c.cell_type == 'code']
+    s_cells, r_cells = code(stored), code(ran)
+    fix = f"{name}: its stored outputs are out of date: run `CVL_SAVE_OUTPUTS=1 CVL_QUICK=1 pytest tests/test_notebooks.py -k {name[:-6]}`"
+    assert len(s_cells) == len(r_cells), fix
+    assert any(c.get('outputs') for c in s_cells) or not any(_outputs(c) for c in r_cells), f"{name}: committed without its outputs. " + fix
+    for i, (s, r) in enumerate(zip(s_cells, r_cells)):
+        so, ro = _outputs(s), _outputs(r)
+        where = f"{fix} (code cell {i}: {s.source.splitlines()[0][:60] if s.source else ''!r})"
+        assert [o[0] for o in so] == [o[0] for o in ro], where + ': different outputs'
+        if VARIES in s.source: continue
+        for a, b in zip(so, ro):
+            if a[0] == 'image':
+                assert all(abs(x - y) <= 0.1*max(x, y) for x, y in zip(a[1], b[1])), where + f': image {a[1]} now {b[1]}'
+                continue
+            assert a[1] == b[1], where + f': text differs:\n{a[1][:400]}\n---\n{b[1][:400]}'
+            bad = [(x, y) for x, y in zip(a[2], b[2]) if abs(x - y) > 0.01 + 0.02*abs(x)]
+            assert not bad, where + f': numbers differ (stored, now): {bad[:5]}'
+
+
+def save_outputs(executed, src):
+    "Store the executed notebook's outputs in `src`, cleaned as nbdev-clean cleans (it keeps outputs)."
+    from nbdev.clean import nbdev_clean
+    nb = json.loads(executed.read_text())
+    for c in nb['cells']: c.get('metadata', {}).pop('execution', None)
+    executed.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
+    cwd = os.getcwd()
+    try: os.chdir(executed.parent); nbdev_clean(fname=str(executed))
+    finally: os.chdir(cwd)
+    shutil.copy(executed, src)
 
 
 def test_every_chapter_opens_with_the_same_install_cell():

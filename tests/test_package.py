@@ -140,12 +140,22 @@ def test_sidebar_lists_every_notebook_and_only_existing_ones():
     assert missing == [] and gone == [] and len(entries) == len(set(entries)), \
         f'nbs/sidebar.yml is stale (not listed: {missing}, no such page: {gone}): run `nbdev-sidebar`'
 
+def test_sidebar_groups_lessons_apart_from_internals():
+    "The sidebar shows the lessons, then the internals (machinery a lesson imports); nbdev keeps it (custom_sidebar)."
+    import tomllib
+    assert tomllib.loads((ROOT/'pyproject.toml').read_text())['tool']['nbdev']['custom_sidebar'] is True
+    side = yaml.safe_load((NBS/'sidebar.yml').read_text())['website']['sidebar']['contents']
+    sections = {x['section']: x['contents'] for x in side if isinstance(x, dict)}
+    assert list(sections) == ['Lessons', 'Internals'], list(sections)
+    lessons = sections['Lessons']
+    assert '05_metrics.ipynb' in lessons and '04c_runs.ipynb' in sections['Internals'] and not set(lessons) & set(sections['Internals'])
+
 def test_docs_config_is_what_nbdev_docs_writes(tmp_path):
     "nbdev-docs rewrites nbdev.yml and sidebar.yml before rendering: the committed ones must already be its output."
     shutil.copy(ROOT/'pyproject.toml', tmp_path)
     shutil.copytree(NBS, tmp_path/'nbs', ignore=shutil.ignore_patterns('.*', '_proc', '_docs'))
     code = ('from nbdev.quarto import refresh_quarto_yml, nbdev_sidebar\n'
-            'refresh_quarto_yml(); nbdev_sidebar.__wrapped__(force=True)')
+            'refresh_quarto_yml(); nbdev_sidebar.__wrapped__()')   # custom_sidebar: nbdev leaves our grouped sidebar alone
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     _run(sys.executable, '-c', code, cwd=tmp_path, env=env)
     for f in ('nbdev.yml', 'sidebar.yml'):      # (_quarto.yml is ours to edit: nbdev writes it only when missing)

@@ -174,3 +174,28 @@ def test_saved_run_refuses_a_bad_seed_naming_it(bad, tmp_path, monkeypatch):
     monkeypatch.setattr(RN, 'train_pair', lambda *a, **kw: pytest.fail('trained'))
     with pytest.raises(ValueError) as e: saved_run('mnist', seed=bad)
     assert str(e.value).startswith('seed: expected') and '\n' not in str(e.value), str(e.value)
+
+
+def test_start_says_the_mode_and_in_colab_stops_full_mode_without_a_gpu(monkeypatch, capsys):
+    "A chapter's first cell: the mode line everywhere; in Colab, full mode on a CPU runtime stops in one line, and Drive is mounted only when asked."
+    import sys, types
+    from classification_vs_labeling.runs import start
+    mounted = []
+    fake = types.ModuleType('google.colab'); fake.drive = types.SimpleNamespace(mount=mounted.append)
+    monkeypatch.setenv('CVL_QUICK', '1')
+    line = start(drive=True)                                    # not in Colab: nothing is mounted
+    assert mounted == [] and line.startswith('Mode: quick') and 'unset CVL_QUICK for full mode' in line
+    assert capsys.readouterr().out == line + '\n'
+    monkeypatch.setitem(sys.modules, 'google.colab', fake)
+    start(); assert mounted == []
+    start(drive=True); assert mounted == ['/content/drive']
+    monkeypatch.setenv('CVL_QUICK', '0')
+    monkeypatch.setattr('torch.cuda.is_available', lambda: False)
+    with pytest.raises(SystemExit) as e: start(drive=True)
+    msg = str(e.value)
+    assert '\n' not in msg and 'T4 GPU' in msg and "CVL_QUICK'] = '1'" in msg and mounted == ['/content/drive']
+    monkeypatch.setattr('torch.cuda.is_available', lambda: True)
+    assert start().startswith('Mode: full') and mounted == ['/content/drive']   # a GPU: full mode goes on
+    monkeypatch.delitem(sys.modules, 'google.colab')
+    monkeypatch.setattr('torch.cuda.is_available', lambda: False)
+    assert start().startswith('Mode: full')                     # the offline rehearsal: full mode on a CPU, outside Colab
