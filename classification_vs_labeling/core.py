@@ -11,10 +11,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['LR', 'quick_mode', 'ood_words', 'device_name', 'atomic_path', 'to_np', 'check_scores', 'check_probs', 'check_targets',
-           'check_thresh', 'check_number', 'check_int', 'check_fraction', 'check_seeds', 'check_classes',
-           'softmax_probs', 'sigmoid_probs', 'looks_like_probs', 'warn_reader', 'check_logits', 'legend_below', 'scale',
-           'scaled_size']
+__all__ = ['LR', 'REPO_RAW', 'quick_mode', 'ood_words', 'device_name', 'atomic_path', 'to_np', 'check_scores', 'check_probs',
+           'check_targets', 'check_thresh', 'check_number', 'check_int', 'check_fraction', 'check_seeds',
+           'check_classes', 'softmax_probs', 'sigmoid_probs', 'looks_like_probs', 'warn_reader', 'check_logits',
+           'legend_below', 'scale', 'scaled_size', 'committed_results']
 
 # %% ../nbs/00_core.ipynb #08d25690
 _TRUE = {'1', 'true', 'yes', 'on'}
@@ -284,3 +284,29 @@ def scale() -> float:
 def scaled_size(size:int, s:float) -> int:
     "Image side `size` scaled by `s`, a multiple of 16 and at least 32 (never above `size`)."
     return size if s == 1 else min(size, max(32, 16*round(size*s/16)))
+
+# %% ../nbs/00_core.ipynb #4690396e
+REPO_RAW = 'https://raw.githubusercontent.com/cvl-course/classification_vs_labeling/main'   # the repository's files
+
+def committed_results(name:str,   # a folder under results/, e.g. 'sweep_quick'
+                      files=(),   # the files a chapter needs from it: fetched when there is no local copy
+                      where=None  # folders to look in first (default: ../results, results, the clone the package is in)
+                     ) -> Path:
+    "The folder of committed results `name`: the clone's copy when there is one, else its `files` fetched once from GitHub."
+    import urllib.request
+    from fastai.data.external import fastai_path
+    import classification_vs_labeling as pkg
+    clone = Path(pkg.__file__).resolve().parents[1]/'results'     # an editable install's clone
+    where = [Path('../results'), Path('results'), clone] if where is None else map(Path, where)
+    for d in where:
+        if (d/name).is_dir() and all((d/name/f).exists() for f in files): return (d/name).resolve()
+    dest = fastai_path('data')/'cvl_results'/name
+    for f in files:
+        if (dest/f).exists(): continue
+        url = f"{REPO_RAW}/results/{name}/{f}"
+        try:
+            with atomic_path(dest/f) as tmp: urllib.request.urlretrieve(url, tmp)
+        except OSError as e:
+            raise ValueError(f"results/{name}/{f} is not on this machine and could not be fetched from {url} ({e}); "
+                             "a clone of the repository has it") from None
+    return dest

@@ -1,5 +1,6 @@
 "core: the mode switch, atomic writes, the validators and float64 probabilities (the run defaults: tests/test_datasets.py)."
 import os
+from pathlib import Path
 import numpy as np, pytest, torch
 from hypothesis import given, strategies as st
 from classification_vs_labeling.core import *
@@ -138,3 +139,27 @@ def test_legend_below_sits_under_the_axes_whatever_their_size():
         plt.close(fig)
     with pytest.raises(ValueError, match='ncol: expected'): legend_below(plt.subplots()[1], ncol=0)
     plt.close('all')
+
+
+def test_committed_results_reads_the_clone_else_fetches_once(tmp_path, monkeypatch):
+    "A chapter opened alone fetches the committed results it needs from GitHub, once; a failed fetch leaves no file and says what to do."
+    import shutil, urllib.request
+    import fastai.data.external as fde
+    from classification_vs_labeling.core import committed_results, REPO_RAW
+    repo = Path(__file__).resolve().parents[1]/'results'
+    assert committed_results('sweep_quick', ['gaps.csv']) == repo/'sweep_quick'          # the clone's copy
+    monkeypatch.setattr(fde, 'fastai_path', lambda what: tmp_path/what)
+    asked = []
+    def fake_get(url, dest):                  # a stand-in for GitHub: serves the repository's own files
+        asked.append(url); shutil.copy(repo/url[len(REPO_RAW) + len('/results/'):], dest)
+    monkeypatch.setattr(urllib.request, 'urlretrieve', fake_get)
+    got = committed_results('sweep_quick', ['gaps.csv', 'seeds.csv'], where=[tmp_path/'none'])
+    assert got == tmp_path/'data'/'cvl_results'/'sweep_quick'
+    assert asked == [f'{REPO_RAW}/results/sweep_quick/{f}' for f in ('gaps.csv', 'seeds.csv')]
+    assert (got/'gaps.csv').read_bytes() == (repo/'sweep_quick'/'gaps.csv').read_bytes()
+    committed_results('sweep_quick', ['gaps.csv'], where=[]); assert len(asked) == 2       # fetched once
+    def offline(url, dest): Path(dest).write_text('half'); raise OSError('no network')
+    monkeypatch.setattr(urllib.request, 'urlretrieve', offline)
+    with pytest.raises(ValueError, match=r'results/sweep_quick/grid.csv is not on this machine .*a clone'):
+        committed_results('sweep_quick', ['grid.csv'], where=[])
+    assert sorted(p.name for p in got.iterdir()) == ['gaps.csv', 'seeds.csv']              # no partial file left
