@@ -7,7 +7,7 @@ PKG = Path(__file__).resolve().parents[1]/'classification_vs_labeling'
 LAYERS = [   # lowest first, as in DESIGN.md
     {'core', 'activations', 'losses'},
     {'data', 'files', 'probes', 'offline'},
-    {'fastpath', 'train'},
+    {'fastpath', 'train', 'frozen'},
     {'runs'},                  # the saved run the analyses' chapters share (above training, below them)
     {'metrics', 'calibration', 'ood', 'conformal', 'multilabel', 'count'},
     {'tables', 'report', 'sweep', 'sweep_plots', 'bench'},
