@@ -23,10 +23,10 @@ from .files import MAX_PIXELS, write_once, _why_not_image
 
 # %% auto #0
 __all__ = ['DEBIAN', 'APT', 'LITE0_PACKAGE', 'LITE0_ARCH', 'LITE0_STATS', 'MIN_SIDE', 'CLIPART_FOLDERS', 'PHOTO_FOLDERS',
-           'TAG_FOLDERS', 'TAG_STOP', 'TAG_SAME', 'CLIPART_DEFAULTS', 'PHOTOS_DEFAULTS', 'CLIPART_TAGS_DEFAULTS',
-           'debian_folder', 'lite0_file', 'lite0_tensors', 'load_lite0', 'lite0_imagenet', 'imagenet_top',
-           'lite0_model', 'on_white', 'cache_pictures', 'dedupe_pictures', 'clipart', 'is_photo', 'photos',
-           'lite0_features', 'svg_keywords', 'clipart_tags']
+           'PHOTO_DRAWINGS', 'TAG_FOLDERS', 'TAG_STOP', 'TAG_SAME', 'CLIPART_DEFAULTS', 'PHOTOS_DEFAULTS',
+           'CLIPART_TAGS_DEFAULTS', 'debian_folder', 'lite0_file', 'lite0_tensors', 'load_lite0', 'lite0_imagenet',
+           'imagenet_top', 'lite0_model', 'on_white', 'cache_pictures', 'dedupe_pictures', 'clipart', 'is_photo',
+           'photos', 'lite0_features', 'svg_keywords', 'clipart_tags']
 
 # %% ../nbs/03c_offline.ipynb #1a9ab1ef
 DEBIAN = {'openclipart-png': '/usr/share/openclipart/png', 'openclipart-svg': '/usr/share/openclipart/svg',
@@ -204,10 +204,13 @@ def clipart(classes=('building', 'clothing'),   # names in `CLIPART_FOLDERS` to 
     return _picture_set('clipart', 'openclipart-png', root, CLIPART_FOLDERS, classes, held_out, lambda f: True, size, valid_pct, seed, cache)
 
 # %% ../nbs/03c_offline.ipynb #e674e48d
+PHOTO_DRAWINGS = ('animals/mammals/echidna.png', 'animals/mammals/hedgehog.png')   # drawings the rule lets through, found by eye
+
 def is_photo(fn) -> bool:
-    "True for a tuxpaint stamp that is a photo cut-out: not in a cartoon or toys folder, no SVG beside it, not a mirrored copy."
+    "True for a tuxpaint stamp that is a photo cut-out: not in a cartoon or toys folder, no SVG beside it, not a mirrored copy, not in `PHOTO_DRAWINGS`."
     fn = Path(fn)
-    return not {'cartoon', 'toys'} & set(fn.parts) and not fn.with_suffix('.svg').exists() and not fn.stem.endswith('_mirror')
+    return (not {'cartoon', 'toys'} & set(fn.parts) and not fn.with_suffix('.svg').exists() and not fn.stem.endswith('_mirror')
+            and not fn.as_posix().endswith(PHOTO_DRAWINGS))
 
 def photos(classes=tuple(PHOTO_FOLDERS),   # names in `PHOTO_FOLDERS` to train on
            held_out=(),                    # names in `PHOTO_FOLDERS` whose photos are out-of-domain
@@ -285,9 +288,9 @@ def clipart_tags(n_tags:int=24,          # how many of the most common keywords 
                          valid_split([len(l) for l in labels], valid_pct, seed), skipped=skipped)
 
 # %% ../nbs/03c_offline.ipynb #6b496b87
-CLIPART_DEFAULTS = dict(mode='quick', arch='efficientnet_lite0', pretrained=True, epochs=3, size=96, bs=32, lr=2e-3,
-                        augment=False, ood='people (held out)', held_out=('people',))
-PHOTOS_DEFAULTS = dict(mode='quick', arch='efficientnet_lite0', pretrained=True, epochs=3, size=96, bs=32, lr=2e-3,
-                       augment=False, ood='none', held_out=())
-CLIPART_TAGS_DEFAULTS = dict(mode='quick', arch='efficientnet_lite0', pretrained=True, epochs=3, size=96, bs=64, lr=2e-3,
-                             augment=False, ood='none', held_out=())
+CLIPART_DEFAULTS = dict(mode='quick', arch='efficientnet_lite0', pretrained=True, epochs=3, size=96, bs=16, lr=2e-3,
+                        augment=False, ood='people (held out)', held_out=('people',))   # 94 training pictures: bs 16 gives 5 batches
+PHOTOS_DEFAULTS = dict(mode='quick', arch='efficientnet_lite0', pretrained=True, epochs=3, size=96, bs=16, lr=2e-3,
+                       augment=False, ood='none', held_out=())                          # 128px did better in one run (0.73 vs 0.68)
+CLIPART_TAGS_DEFAULTS = dict(mode='quick', arch='efficientnet_lite0', pretrained=True, epochs=2, size=64, bs=64, lr=2e-3,
+                             augment=False, ood='none', held_out=())                     # 2,076 training pictures: the cost is here
