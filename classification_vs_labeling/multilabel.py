@@ -15,7 +15,8 @@ from fastcore.basics import ifnone
 from fastcore.meta import delegates
 from fastai.vision.all import (DataBlock, DataLoaders, ImageBlock, MultiCategoryBlock, IndexSplitter, PILImage, Resize,
                                ResizeMethod, RandomResizedCrop, TransformBlock, IntToFloatTensor, TensorImage, untar_data, URLs, set_seed)
-from .core import default_data, run_defaults, check_int
+from .core import check_int
+from .datasets import default_data, run_defaults
 from .data import MultiLabelSet, valid_split, show_images
 _all_ = ['MultiLabelSet']   # chapter 03's set type, still importable from here
 

@@ -1,4 +1,4 @@
-"""Chapter 13a: the cached head phase gives fastai's own head phase (body frozen completely), batch for batch, for a
+"""Chapter 03g: the cached head phase gives fastai's own head phase (body frozen completely), batch for batch, for a
 paired learner and for a plain one; it refuses what would make cached features wrong."""
 import numpy as np, pytest, torch
 from PIL import Image
