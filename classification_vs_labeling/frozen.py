@@ -14,9 +14,12 @@ from fastai.data.core import DataLoaders
 from fastai.learner import Learner
 from fastai.torch_core import get_random_states, set_random_states
 from fastai.vision.augment import RandTransform, Resize, ResizeMethod
+from fastai.callback.core import TrainEvalCallback
+from fastai.callback.progress import ProgressCallback
+from fastai.learner import Recorder, CastToTensor
 
 # %% auto #0
-__all__ = ['body_and_heads', 'Heads', 'frozen_features', 'fit_head_cached']
+__all__ = ['body_and_heads', 'Heads', 'frozen_features', 'cacheable', 'fit_head_cached', 'fine_tune']
 
 # %% ../nbs/03g_frozen.ipynb #2aea5ef4
 def body_and_heads(model:nn.Module) -> tuple[nn.Module, list[nn.Module]]:
@@ -40,15 +43,20 @@ def frozen_features(body:nn.Module, dl) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat(fs), torch.cat(ys)
 
 # %% ../nbs/03g_frozen.ipynb #1a1bd27f
-def _check_cacheable(learn:Learner):
-    "A one-line ValueError unless `learn`'s body gives each training image the same features every epoch."
-    if learn.train_bn: raise ValueError("fit_head_cached: the body's BatchNorm layers train (train_bn=True): "
-                                       "build the Learner with train_bn=False and cbs=BnFreeze() to freeze the body completely")
+def cacheable(learn:Learner) -> str | None:
+    "None when `learn`'s body gives each training image the same features every epoch; else why not, in words."
+    if learn.train_bn: return ("the body's BatchNorm layers train (train_bn=True): "
+                               "build the Learner with train_bn=False and cbs=BnFreeze() to freeze the body completely")
     rand = [t for t in learn.dls.train.after_item.fs + learn.dls.train.after_batch.fs
             if isinstance(t, RandTransform) and not (isinstance(t, Resize) and t.method == ResizeMethod.Squish)]
-    if rand: raise ValueError(f"fit_head_cached: random augmentation ({type(rand[0]).__name__}) changes the images every epoch: "
-                              "features can only be cached without it (augment=False)")
-    if not learn.opt or learn.opt.frozen_idx < 1: raise ValueError("fit_head_cached: expected a frozen learner (learn.freeze())")
+    if rand: return (f"random augmentation ({type(rand[0]).__name__}) changes the images every epoch: "
+                     "features can only be cached without it (augment=False)")
+    if not learn.opt or learn.opt.frozen_idx < 1: return "expected a frozen learner (learn.freeze())"
+
+def _check_cacheable(learn:Learner):
+    "A one-line ValueError unless `learn`'s body gives each training image the same features every epoch."
+    why = cacheable(learn)
+    if why: raise ValueError(f"fit_head_cached: {why}")
 
 def fit_head_cached(learn:Learner,   # a frozen learner of a (body, head) model or a pair of them
                     epochs:int,      # epochs of the head phase (fine_tune's freeze_epochs)
@@ -66,6 +74,31 @@ def fit_head_cached(learn:Learner,   # a frozen learner of a (body, head) model 
     set_random_states(**states)                                  # so dropout's masks are those fastai would draw
     hl = Learner(DataLoaders(train, valid), Heads(heads), loss_func=learn.loss_func, opt_func=learn.opt_func, metrics=learn.metrics,
                  wd=learn.wd, moms=learn.moms, wd_bn_bias=learn.wd_bn_bias, train_bn=learn.train_bn)
-    with hl.no_bar(), hl.no_logging(): hl.fit_one_cycle(epochs, lr, **kwargs)
+    own = [cb for cb in learn.cbs if not isinstance(cb, (TrainEvalCallback, Recorder, CastToTensor, ProgressCallback))]
+    learn.remove_cbs(own); hl.add_cbs(own)                       # the caller's callbacks (a record of each epoch, say) see the head phase
+    try:
+        with hl.no_bar(), hl.no_logging(): hl.fit_one_cycle(epochs, lr, **kwargs)
+    finally: hl.remove_cbs(own); learn.add_cbs(own)
     learn.dls.train.rng = deepcopy(train.rng)                    # the second phase draws what it would have drawn
     return hl
+
+# %% ../nbs/03g_frozen.ipynb #1db9e8b1
+def fine_tune(learn:Learner,        # a learner whose splitter puts the body first and the head last
+              epochs:int,           # epochs of the second phase, everything trained
+              base_lr:float=2e-3,   # the head phase's rate; the second phase's top rate is half of it
+              freeze_epochs:int=1,  # epochs of the head phase
+              lr_mult:float=100,    # the body's first layers train at base_lr/2/lr_mult in the second phase
+              pct_start:float=0.3,  # the second phase's warm-up share
+              div:float=5.0,        # the second phase's starting rate is its top rate / div
+              *,
+              cache:bool=True,      # run the head phase on cached features when `cacheable(learn)` allows it
+              **kwargs              # more for `fit_one_cycle`
+             ) -> Learner:
+    "fastai's `Learner.fine_tune`, step for step, with its head phase on features computed once (`fit_head_cached`) when the body is frozen completely."
+    learn.freeze()
+    if cache and cacheable(learn) is None: fit_head_cached(learn, freeze_epochs, slice(base_lr), pct_start=0.99, **kwargs)
+    else: learn.fit_one_cycle(freeze_epochs, slice(base_lr), pct_start=0.99, **kwargs)
+    base_lr /= 2
+    learn.unfreeze()
+    learn.fit_one_cycle(epochs, slice(base_lr/lr_mult, base_lr), pct_start=pct_start, div=div, **kwargs)
+    return learn

