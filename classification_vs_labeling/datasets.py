@@ -15,7 +15,7 @@ from .files import show_name, _identity
 from .probes import probe_items
 from .data import (ImageSet, mnist_set, pets, book_illustrations, folder_set, hold_out, valid_split,
                                              _check_split, _inside)
-from .offline import CLIPART_FOLDERS, clipart, photos
+from .offline import CLIPART_FOLDERS, CLIPART_DEFAULTS, PHOTOS_DEFAULTS, CLIPART_TAGS_DEFAULTS, clipart, photos
 
 # %% auto #0
 __all__ = ['OOD_CHOICES', 'DATA_SETS', 'PETS_HELD_OUT', 'DEFAULT_DATA', 'DataSet', 'register_data', 'data_set', 'data_key',
@@ -108,7 +108,9 @@ register_data('digits', None, 'several digits per image, composed offline (chapt
 register_data('pascal', None, 'PASCAL VOC 2007, several labels per image (downloaded; chapters 09-10)', **_FULL, multi=True)
 
 # chapter 03c: a pretrained network and real pictures with no download; the head phase on cached features (chapter 03g)
-_OFFLINE = dict(mode='quick', arch='efficientnet_lite0', pretrained=True, augment=False, train_bn=False, lr=2e-3)
+def _offline(d:dict) -> dict:
+    "A row's settings from chapter 03c's proposals (its `ood` there is words; the people are `held_out` here), the body frozen completely in the head phase."
+    return {**{k: v for k, v in d.items() if k != 'ood'}, 'train_bn': False}
 
 def _clipart(path=None, *, valid_pct:float=0.2, seed:int=42) -> ImageSet:
     "Every class of openclipart's folders we name (`CLIPART_FOLDERS`): `load_set` holds the row's people out and keeps its classes."
@@ -119,11 +121,11 @@ def _photos(path=None, *, valid_pct:float=0.2, seed:int=42) -> ImageSet:
     return photos(valid_pct=valid_pct, seed=seed)
 
 register_data('clipart', _clipart, "openclipart's line art: building, clothing (Debian's openclipart-png; people held out)",
-              **_OFFLINE, epochs=3, size=96, bs=16, classes=('building', 'clothing'), held_out=('people',))
+              **_offline(CLIPART_DEFAULTS), classes=('building', 'clothing'))
 register_data('photos', _photos, "tuxpaint's photo cut-outs on white, 8 classes (Debian's tuxpaint-stamps-default)",
-              **_OFFLINE, epochs=3, size=96, bs=16)
+              **_offline(PHOTOS_DEFAULTS))
 register_data('clipart_tags', None, "openclipart's keywords, 24 tags, 0 to 4 per picture (Debian's openclipart-png and -svg; chapters 09-10)",
-              **_OFFLINE, epochs=2, size=64, bs=64, multi=True)
+              **_offline(CLIPART_TAGS_DEFAULTS), multi=True)
 
 # %% ../nbs/03e_datasets.ipynb #9d438f67
 DEFAULT_DATA = {'quick': ('mnist', 'digits'), 'full': ('pets', 'pascal')}   # mode -> (one label per image, several)
