@@ -16,7 +16,7 @@ from fastcore.meta import delegates
 from fastai.vision.all import (DataBlock, DataLoaders, ImageBlock, MultiCategoryBlock, IndexSplitter, PILImage, Resize,
                                ResizeMethod, RandomResizedCrop, TransformBlock, IntToFloatTensor, TensorImage, untar_data, URLs, set_seed)
 from .core import check_int
-from .datasets import default_data, run_defaults
+from .datasets import default_data, run_defaults, DATA_SETS
 from .data import MultiLabelSet, valid_split, show_images
 _all_ = ['MultiLabelSet']   # chapter 03's set type, still importable from here
 
@@ -127,8 +127,9 @@ class ImageOf(ItemOf):
         return PILImage.create(_rgb(self.xs[i]))
 
 def multi_size(mset:MultiLabelSet) -> int:
-    "Image side: the arrays' own size for composed images, 224 for image files."
-    return mset.items.shape[1] if isinstance(mset.items, np.ndarray) else run_defaults('pascal')['size']
+    "Image side: the arrays' own size for composed images; for image files, the registry's row of `mset.name` (`clipart_tags`: 64), else pascal's (224)."
+    if isinstance(mset.items, np.ndarray): return mset.items.shape[1]
+    return run_defaults(mset.name if mset.name in DATA_SETS else 'pascal')['size']
 
 @delegates(DataBlock.dataloaders, keep=True)
 def multi_dls(mset:MultiLabelSet,         # the images, their labels and the split
