@@ -49,6 +49,6 @@ if __name__ == '__main__':
     t = table(root)
     t = t[t.epochs.isin([1, 3])]   # the budgets every regime ran
     (root/'regimes').mkdir(exist_ok=True)
-    t.to_csv(root/'regimes'/'regimes.csv', index=False, float_format='%.4f')
+    t.to_csv(root/'regimes'/'regimes.csv', index=False)
     plot(t, root/'regimes'/'regimes.png')
     print(t[['regime', 'epochs', 'ce_accuracy', 'bce_exact_match'] + [f'gap_{p}{s}' for p in PARTS for s in ('', '_low', '_high')]].round(3).to_string(index=False))
