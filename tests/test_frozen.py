@@ -103,3 +103,16 @@ def test_fine_tune_uncached_where_features_change(iset):
     assert 'train_bn=True' in cacheable(learn)
     with learn.no_bar(), learn.no_logging(): fine_tune(learn, 1, 1e-3)
     assert len(learn.recorder.values) == 1   # the second phase's epoch (fastai's head phase logs to the same recorder, then fit resets it)
+
+def test_plain_learners_build_lite0(iset):
+    "plain_learners takes the offline architecture: two frozen Lite0 learners, the same initial weights, fastai's loss per block, Lite0's normalisation."
+    from fastai.losses import BCEWithLogitsLossFlat
+    from classification_vs_labeling.train import plain_learners
+    from classification_vs_labeling.offline import LITE0_STATS
+    dce, dbce = matched_dls(iset, size=32, bs=4, seed=1)
+    ce, bce = plain_learners(dce, dbce, 'efficientnet_lite0', pretrained=True, seed=2)
+    assert isinstance(ce.loss_func, CrossEntropyLossFlat) and isinstance(bce.loss_func, BCEWithLogitsLossFlat)
+    assert ce.opt.frozen_idx == bce.opt.frozen_idx >= 1
+    for a, b in zip(list(ce.model.parameters())[:-2], list(bce.model.parameters())[:-2]): torch.testing.assert_close(a, b)   # all but the last layer
+    norm = [t for t in dce.after_batch.fs if type(t).__name__ == 'Normalize'][0]
+    torch.testing.assert_close(norm.mean.flatten().cpu(), torch.tensor(LITE0_STATS[0]))
