@@ -17,6 +17,9 @@ import matplotlib.pyplot as plt
 from fastai.vision.all import DataLoaders, Learner, BCEWithLogitsLossFlat, set_seed, noop
 from .core import to_np, check_scores, check_targets, check_int, softmax_probs, legend_below
 from .train import RunSpec, create_model, PairedModel, paired_splitter, add_normalize, fit_batch_size
+from .datasets import DATA_SETS
+from .frozen import fine_tune
+from fastai.callback.training import BnFreeze
 from .metrics import exact_match, per_label_accuracy, predicted_sets, tune_split, tuned_threshold, prf
 from .multilabel import MultiLabelSet, multi_dls, multi_size
 
@@ -163,9 +166,10 @@ def predict_count_pair(learn:Learner, seed:int=0) -> MultiPredictions:
 
 # %% ../nbs/10_count.ipynb #34ecf3c4
 def multi_config(mset:MultiLabelSet, **kwargs) -> RunSpec:
-    "`RunSpec` for `mset`: the registry's digits (composed arrays, at their own size) or pascal (image files); `kwargs` are `RunSpec` fields that override them."
+    "`RunSpec` for `mset`: the registry's digits (composed arrays, at their own size), its own row (a registered name: `clipart_tags`) or pascal (image files); `kwargs` are `RunSpec` fields that override them."
     arrays = isinstance(mset.items, np.ndarray)
-    return RunSpec(**{'data': 'digits' if arrays else 'pascal', **({'size': multi_size(mset)} if arrays else {}), **kwargs})
+    data = 'digits' if arrays else mset.name if mset.name in DATA_SETS and DATA_SETS[mset.name].multi else 'pascal'
+    return RunSpec(**{'data': data, **({'size': multi_size(mset)} if arrays else {}), **kwargs})
 
 @delegates(count_pair_learner, but=['arch', 'pretrained', 'lr'])   # these come from `cfg`
 def train_count_pair(mset:MultiLabelSet,         # the images, their labels and the split
@@ -180,9 +184,11 @@ def train_count_pair(mset:MultiLabelSet,         # the images, their labels and 
     max_count = ifnone(max_count, int(mset.counts.max()))
     bs = fit_batch_size(len(mset.train_idx), len(mset.valid_idx), cfg.bs)   # chapter 04: never zero batches
     dls = multi_dls(mset, size=cfg.size, bs=bs, seed=seed, augment=cfg.augment)
+    if cfg.pretrained and not cfg.train_bn:   # the body frozen completely in the head phase, its features cached (chapter 03g)
+        kwargs.update(train_bn=False, cbs=[*(kwargs.get('cbs') or []), BnFreeze()])
     learn = count_pair_learner(dls, cfg.arch, cfg.pretrained, seed=seed, max_count=max_count, **kwargs)
     with (nullcontext() if progress else learn.no_bar()):
-        if cfg.pretrained: learn.fine_tune(cfg.epochs, cfg.lr)
+        if cfg.pretrained: fine_tune(learn, cfg.epochs, cfg.lr)   # fastai's, its head phase cached where `cacheable` allows
         else: learn.fit_one_cycle(cfg.epochs, cfg.lr)
         return predict_count_pair(learn, seed)
 

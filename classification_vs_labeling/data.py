@@ -28,7 +28,7 @@ from .files import CVLImage, show_name, class_folders, walk_files, scan_labelled
 from .probes import probe_items
 
 # %% auto #0
-__all__ = ['ILLUSTRATIONS_TREE', 'PETS_BREEDS', 'ImageSet', 'valid_split', 'pets_label', 'pets', 'folder_set',
+__all__ = ['ILLUSTRATIONS_TREE', 'PETS_BREEDS', 'ImageSet', 'MultiLabelSet', 'valid_split', 'pets_label', 'pets', 'folder_set',
            'book_illustrations', 'mnist_sample', 'mnist_set', 'show_images', 'show_set', 'hold_out', 'synthetic_pets',
            'LabelOf', 'presize_tfms', 'matched_dls']
 
@@ -70,6 +70,48 @@ class ImageSet:
             s += ' (' + '; '.join(f"{show_name(Path(p).name)}: {show_name(r)}" for p, r in self.skipped[:n_show]) + ('; ...' if len(self.skipped) > n_show else '') + ')'
         return s
     def __repr__(self): return f"ImageSet({self.summary()})"
+
+# %% ../nbs/03_data.ipynb #896cd8a3
+@dataclass(repr=False)
+class MultiLabelSet:
+    "Images (paths or uint8 arrays) with a list of zero, one or several labels each, the classes, and a fixed validation split."
+    name: str                         # the set's name, first in `summary` (e.g. 'multi-digits')
+    items: list | np.ndarray          # image files, or an (N, H, W) uint8 array
+    labels: list                      # one list of class names per item (possibly empty)
+    classes: list                     # every class name (K), in the order of `targs`' columns
+    valid_idx: np.ndarray             # distinct indices in [0, N) of the validation items; the rest train
+    sources: np.ndarray = None        # composed images only: (N, max_digits) index of each source digit, -1 for none
+    skipped: list = field(default_factory=list)   # (path, reason) of every file not used
+
+    def __post_init__(self):
+        self.labels, self.classes = [sorted(set(map(str, o))) for o in self.labels], [str(c) for c in self.classes]
+        self.valid_idx = np.asarray(self.valid_idx, dtype=np.int64).reshape(-1)
+        self.skipped = [(str(p), str(r)) for p, r in self.skipped]
+        n, v = len(self.items), self.valid_idx
+        if len(self.labels) != n: raise ValueError(f"MultiLabelSet: expected one list of labels per item, got {len(self.labels)} for {n} items")
+        unknown = {l for ls in self.labels for l in ls} - set(self.classes)
+        if unknown: raise ValueError(f"MultiLabelSet: labels {sorted(unknown)[:5]} are not in classes {self.classes}")
+        if len(v) and (v.min() < 0 or v.max() >= n or len(np.unique(v)) != len(v)):
+            raise ValueError(f"MultiLabelSet: expected distinct valid_idx in [0, {n}), got {len(v)} values in [{v.min()}, {v.max()}]")
+
+    @property
+    def targs(self) -> np.ndarray:
+        "(N, K) bool multi-hot labels."
+        o2i, t = {c: i for i, c in enumerate(self.classes)}, np.zeros((len(self.items), len(self.classes)), bool)
+        for i, ls in enumerate(self.labels): t[i, [o2i[l] for l in ls]] = True
+        return t
+    @property
+    def counts(self) -> np.ndarray: return np.array([len(o) for o in self.labels], dtype=np.int64)
+    @property
+    def train_idx(self) -> np.ndarray: return np.setdiff1d(np.arange(len(self.items)), self.valid_idx)
+
+    def summary(self) -> str:
+        "One line: images, classes, validation images, and how many images have 0, 1, 2... labels."
+        cnt = np.bincount(self.counts)
+        return (f"{self.name}: {len(self.items):,} images, {len(self.classes)} classes, {len(self.valid_idx):,} valid; "
+                "images with " + ', '.join(f"{i} label{'' if i == 1 else 's'}: {c:,}" for i, c in enumerate(cnt)) +
+                (f"; {len(self.skipped)} files skipped" if self.skipped else ''))
+    def __repr__(self): return f"MultiLabelSet({self.summary()})"
 
 # %% ../nbs/03_data.ipynb #63f6298d
 def _check_split(valid_pct, seed) -> tuple[float, int]:

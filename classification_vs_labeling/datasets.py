@@ -15,6 +15,7 @@ from .files import show_name, _identity
 from .probes import probe_items
 from .data import (ImageSet, mnist_set, pets, book_illustrations, folder_set, hold_out, valid_split,
                                              _check_split, _inside)
+from .offline import CLIPART_FOLDERS, CLIPART_DEFAULTS, PHOTOS_DEFAULTS, CLIPART_TAGS_DEFAULTS, clipart, photos
 
 # %% auto #0
 __all__ = ['OOD_CHOICES', 'DATA_SETS', 'PETS_HELD_OUT', 'DEFAULT_DATA', 'DataSet', 'register_data', 'data_set', 'data_key',
@@ -40,6 +41,8 @@ class DataSet:
     lr: float | None = None   # learning rate (None: chapter 00's `LR` for pretrained weights or for training from scratch)
     ood: str = 'none'         # the probes, far out-of-domain images: a name in `OOD_CHOICES`
     held_out: tuple = ()      # classes kept out of training, the near out-of-domain images
+    classes: tuple = ()       # the classes a run trains on when it names none (empty: all but `held_out`)
+    train_bn: bool = True     # fine_tune's head phase trains the frozen body's BatchNorm (fastai's default); False: frozen too, features cached (chapter 03g)
     multi: bool = False       # several labels per image (chapters 09-10): `load_set` does not load it
 
     def __post_init__(self):
@@ -47,15 +50,18 @@ class DataSet:
         if not isinstance(self.name, str) or not self.name: raise ValueError(f"name: expected a non-empty string, got {self.name!r}")
         if self.mode not in ('quick', 'full'): raise ValueError(f"mode: expected 'quick' or 'full', got {self.mode!r}")
         if self.ood not in OOD_CHOICES: raise ValueError(f"ood: expected one of {', '.join(OOD_CHOICES)}, got {self.ood!r}")
-        for k in ('pretrained', 'augment', 'multi'):
+        for k in ('pretrained', 'augment', 'train_bn', 'multi'):
             if not isinstance(getattr(self, k), bool): raise ValueError(f"{k}: expected True or False, got {getattr(self, k)!r}")
         put('epochs', check_int(self.epochs, 'epochs', lo=1)); put('size', check_int(self.size, 'size', lo=8)); put('bs', check_int(self.bs, 'bs', lo=1))
         put('lr', LR[self.pretrained] if self.lr is None else check_number(self.lr, 'lr', lo=0, lo_open=True))
         put('held_out', tuple(check_classes(self.held_out, 'held_out')) if len(self.held_out) else ())
+        put('classes', tuple(check_classes(self.classes)) if len(self.classes) else ())
+        if set(self.classes) & set(self.held_out): raise ValueError(f"classes: {sorted(set(self.classes) & set(self.held_out))} are also held out")
 
     def settings(self) -> str:
-        "The run's main settings in words: 'small from scratch, 28px, 1 epoch(s)'."
-        return f"{self.arch} {'pretrained' if self.pretrained else 'from scratch'}, {self.size}px, {self.epochs} epoch(s)"
+        "The run's main settings in words: 'small from scratch, 28px, 1 epoch(s)'; a body frozen completely in the head phase is said."
+        return (f"{self.arch} {'pretrained' if self.pretrained else 'from scratch'}, {self.size}px, {self.epochs} epoch(s)" +
+                (", BatchNorm frozen in the head phase" if self.pretrained and not self.train_bn else ''))
 
 # %% ../nbs/03e_datasets.ipynb #d77511be
 DATA_SETS: dict[str, DataSet] = {}   # name -> row; `register_data` adds one
@@ -100,6 +106,26 @@ register_data('illustrations', book_illustrations, '19th-century book illustrati
 register_data('folder', folder_set, 'any folder with one subfolder of images per class', **_FULL)
 register_data('digits', None, 'several digits per image, composed offline (chapters 09-10)', **_QUICK, epochs=5, size=56, multi=True)
 register_data('pascal', None, 'PASCAL VOC 2007, several labels per image (downloaded; chapters 09-10)', **_FULL, multi=True)
+
+# chapter 03c: a pretrained network and real pictures with no download; the head phase on cached features (chapter 03g)
+def _offline(d:dict) -> dict:
+    "A row's settings from chapter 03c's proposals (its `ood` there is words; the people are `held_out` here), the body frozen completely in the head phase."
+    return {**{k: v for k, v in d.items() if k != 'ood'}, 'train_bn': False}
+
+def _clipart(path=None, *, valid_pct:float=0.2, seed:int=42) -> ImageSet:
+    "Every class of openclipart's folders we name (`CLIPART_FOLDERS`): `load_set` holds the row's people out and keeps its classes."
+    return clipart(tuple(CLIPART_FOLDERS), (), valid_pct=valid_pct, seed=seed)
+
+def _photos(path=None, *, valid_pct:float=0.2, seed:int=42) -> ImageSet:
+    "tuxpaint's eight classes of photo cut-outs."
+    return photos(valid_pct=valid_pct, seed=seed)
+
+register_data('clipart', _clipart, "openclipart's line art: building, clothing (Debian's openclipart-png; people held out)",
+              **_offline(CLIPART_DEFAULTS), classes=('building', 'clothing'))
+register_data('photos', _photos, "tuxpaint's photo cut-outs on white, 8 classes (Debian's tuxpaint-stamps-default)",
+              **_offline(PHOTOS_DEFAULTS))
+register_data('clipart_tags', None, "openclipart's keywords, 24 tags, 0 to 4 per picture (Debian's openclipart-png and -svg; chapters 09-10)",
+              **_offline(CLIPART_TAGS_DEFAULTS), multi=True)
 
 # %% ../nbs/03e_datasets.ipynb #9d438f67
 DEFAULT_DATA = {'quick': ('mnist', 'digits'), 'full': ('pets', 'pascal')}   # mode -> (one label per image, several)
@@ -166,7 +192,7 @@ def load_set(data=None,              # a name in `data_choices()` or a folder of
              ood=None,               # far out-of-domain images: a name in `OOD_CHOICES`, a folder, or None for the row's own
              *,
              held_out=None,          # classes kept out of training, near out-of-domain images (None: the row's own)
-             classes=None,           # the classes to train on (None: all but `held_out`)
+             classes=None,           # the classes to train on (None: the row's, else all but `held_out`)
              valid_pct:float=0.2,    # the share of the items to validate on
              seed:int=42,            # seed of the split
              scale:float|None=None   # full mode's scale (None: `CVL_SCALE`), which sizes the probes
@@ -182,6 +208,7 @@ def load_set(data=None,              # a name in `data_choices()` or a folder of
     iset = row.load(data if folder else None, **split)
     d = run_defaults(data, scale)
     iset = hold_out(iset, d['held_out'] if held_out is None else held_out, **split)
+    classes = (d['classes'] or None) if classes is None else classes
     if classes is not None: iset = keep_classes(iset, classes, **split)
     if ood is None: ood = d['ood']
     if ood != 'none':

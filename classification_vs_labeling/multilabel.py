@@ -6,7 +6,6 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/multilabel.html.md
 
 # %% ../nbs/09_multilabel.ipynb #38212b08
 from __future__ import annotations
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -17,12 +16,13 @@ from fastcore.meta import delegates
 from fastai.vision.all import (DataBlock, DataLoaders, ImageBlock, MultiCategoryBlock, IndexSplitter, PILImage, Resize,
                                ResizeMethod, RandomResizedCrop, TransformBlock, IntToFloatTensor, TensorImage, untar_data, URLs, set_seed)
 from .core import check_int
-from .datasets import default_data, run_defaults
-from .data import valid_split, show_images
+from .datasets import default_data, run_defaults, DATA_SETS
+from .data import MultiLabelSet, valid_split, show_images
+_all_ = ['MultiLabelSet']   # chapter 03's set type, still importable from here
 
 # %% auto #0
-__all__ = ['compose_digits', 'MultiLabelSet', 'mnist_arrays', 'multi_digits', 'show_multi', 'pascal_2007', 'multi_set', 'ItemOf',
-           'ImageOf', 'multi_size', 'multi_dls']
+__all__ = ['compose_digits', 'mnist_arrays', 'multi_digits', 'show_multi', 'pascal_2007', 'multi_set', 'ItemOf', 'ImageOf',
+           'multi_size', 'multi_dls', 'MultiLabelSet']
 
 # %% ../nbs/09_multilabel.ipynb #435b4bdf
 def compose_digits(x,                # (M, h, w) uint8 digits to draw from
@@ -53,45 +53,6 @@ def compose_digits(x,                # (M, h, w) uint8 digits to draw from
             np.maximum(imgs[i, r0:r0+h, c0:c0+h], x[s], out=imgs[i, r0:r0+h, c0:c0+h])   # overlapping strokes: keep the brighter pixel
             targs[i, k] = True
     return imgs, targs, src
-
-# %% ../nbs/09_multilabel.ipynb #33504de8
-@dataclass(repr=False)
-class MultiLabelSet:
-    "Images (paths or uint8 arrays) with a list of zero, one or several labels each, the classes, and a fixed validation split."
-    name: str                         # the set's name, first in `summary` (e.g. 'multi-digits')
-    items: list | np.ndarray          # image files, or an (N, H, W) uint8 array
-    labels: list                      # one list of class names per item (possibly empty)
-    classes: list                     # every class name (K), in the order of `targs`' columns
-    valid_idx: np.ndarray             # distinct indices in [0, N) of the validation items; the rest train
-    sources: np.ndarray = None        # composed images only: (N, max_digits) index of each source digit, -1 for none
-
-    def __post_init__(self):
-        self.labels, self.classes = [sorted(set(map(str, o))) for o in self.labels], [str(c) for c in self.classes]
-        self.valid_idx = np.asarray(self.valid_idx, dtype=np.int64).reshape(-1)
-        n, v = len(self.items), self.valid_idx
-        if len(self.labels) != n: raise ValueError(f"MultiLabelSet: expected one list of labels per item, got {len(self.labels)} for {n} items")
-        unknown = {l for ls in self.labels for l in ls} - set(self.classes)
-        if unknown: raise ValueError(f"MultiLabelSet: labels {sorted(unknown)[:5]} are not in classes {self.classes}")
-        if len(v) and (v.min() < 0 or v.max() >= n or len(np.unique(v)) != len(v)):
-            raise ValueError(f"MultiLabelSet: expected distinct valid_idx in [0, {n}), got {len(v)} values in [{v.min()}, {v.max()}]")
-
-    @property
-    def targs(self) -> np.ndarray:
-        "(N, K) bool multi-hot labels."
-        o2i, t = {c: i for i, c in enumerate(self.classes)}, np.zeros((len(self.items), len(self.classes)), bool)
-        for i, ls in enumerate(self.labels): t[i, [o2i[l] for l in ls]] = True
-        return t
-    @property
-    def counts(self) -> np.ndarray: return np.array([len(o) for o in self.labels], dtype=np.int64)
-    @property
-    def train_idx(self) -> np.ndarray: return np.setdiff1d(np.arange(len(self.items)), self.valid_idx)
-
-    def summary(self) -> str:
-        "One line: images, classes, validation images, and how many images have 0, 1, 2... labels."
-        cnt = np.bincount(self.counts)
-        return (f"{self.name}: {len(self.items):,} images, {len(self.classes)} classes, {len(self.valid_idx):,} valid; "
-                "images with " + ', '.join(f"{i} label{'' if i == 1 else 's'}: {c:,}" for i, c in enumerate(cnt)))
-    def __repr__(self): return f"MultiLabelSet({self.summary()})"
 
 # %% ../nbs/09_multilabel.ipynb #85c61034
 @lru_cache(maxsize=1)
@@ -166,8 +127,9 @@ class ImageOf(ItemOf):
         return PILImage.create(_rgb(self.xs[i]))
 
 def multi_size(mset:MultiLabelSet) -> int:
-    "Image side: the arrays' own size for composed images, 224 for image files."
-    return mset.items.shape[1] if isinstance(mset.items, np.ndarray) else run_defaults('pascal')['size']
+    "Image side: the arrays' own size for composed images; for image files, the registry's row of `mset.name` (`clipart_tags`: 64), else pascal's (224)."
+    if isinstance(mset.items, np.ndarray): return mset.items.shape[1]
+    return run_defaults(mset.name if mset.name in DATA_SETS else 'pascal')['size']
 
 @delegates(DataBlock.dataloaders, keep=True)
 def multi_dls(mset:MultiLabelSet,         # the images, their labels and the split

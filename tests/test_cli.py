@@ -127,8 +127,8 @@ def test_help_is_written_from_the_registry_and_the_functions_defaults(monkeypatc
     monkeypatch.setitem(DS.DATA_SETS, 'mnist', dataclasses.replace(DS.DATA_SETS['mnist'], epochs=7, size=40))
     monkeypatch.setattr(SW, 'BUDGETS', {'quick': (2, 5), 'full': (1, 9)}); monkeypatch.setattr(SW, 'LR_FACTORS', (0.25, 1))
     h, hs = _help('compare'), _help('sweep')
-    assert 'epochs per model (default: 7 for mnist; 4 for pets, illustrations, PATH)' in h and '40 for mnist' in h and '40px, 7 epoch(s)' in h
-    assert 'training budgets in epochs (default: 2 5 for mnist; 1 9 for pets, illustrations, PATH' in hs and '(default: 0.25 1)' in hs
+    assert 'epochs per model (default: 7 for mnist; 4 for pets, illustrations, PATH; 3 for clipart, photos)' in h and '40 for mnist' in h and '40px, 7 epoch(s)' in h
+    assert 'training budgets in epochs (default: 2 5 for mnist, clipart, photos; 1 9 for pets, illustrations, PATH' in hs and '(default: 0.25 1)' in hs
     src = inspect.getsource(cli)
     for stale in ['224', '28px', '1 3 10', '0.5 1 2 4', "default='mnist'", '2e-3', '1e-2', 'RUN_DEFAULTS']:   # nothing restated by hand
         assert stale not in src, stale

@@ -224,3 +224,22 @@ def test_the_chapters_tables_fit_together():
     errs = pd.DataFrame({m: error_kinds(s, targs_h) for m, s in sets.items()}).T
     fc.test_close(errs[['right', 'too few', 'too many', 'right number, wrong labels']].to_numpy().sum(1), 1, eps=1e-9)
     fc.test_close(errs['right'].to_numpy(), table['exact_match'].to_numpy(), eps=1e-9)
+
+def test_file_based_tag_set_takes_its_row_and_caches_the_head_phase(tmp_path, monkeypatch):
+    "A set of image files named like a registered multi-label row (clipart_tags) gets that row's size and settings; its head phase runs on cached features."
+    from PIL import Image
+    from classification_vs_labeling.data import MultiLabelSet
+    from classification_vs_labeling.multilabel import multi_size
+    from classification_vs_labeling import frozen
+    rng = np.random.default_rng(0); files, labels = [], []
+    for i in range(12):
+        f = tmp_path/f'{i}.png'; Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(f)
+        files.append(f); labels.append([['a'], ['b'], ['a', 'b'], []][i % 4])
+    mset = MultiLabelSet('clipart_tags', files, labels, ['a', 'b'], valid_idx=[0, 1, 2, 3])
+    cfg = multi_config(mset)
+    assert (multi_size(mset), cfg.data, cfg.arch, cfg.pretrained, cfg.train_bn) == (64, 'clipart_tags', 'efficientnet_lite0', True, False)
+    assert multi_size(MultiLabelSet('mine', files, labels, ['a', 'b'], valid_idx=[0])) == 224   # another set of files: pascal's
+    calls = []
+    monkeypatch.setattr(frozen, 'fit_head_cached', lambda *a, f=frozen.fit_head_cached, **k: calls.append(1) or f(*a, **k))
+    p = train_count_pair(mset, cfg.replace(size=32, epochs=1, bs=4), progress=False)
+    assert calls == [1] and p.bce_logits.shape == (4, 2) and p.targs.shape == (4, 2)

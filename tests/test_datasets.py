@@ -35,7 +35,7 @@ def test_run_defaults(monkeypatch):
 
 def test_held_out_classes_are_one_setting():
     rows = {n: run_defaults(n, 1) for n in DATA_SETS}
-    assert {k for k, d in rows.items() if d['held_out']} == {'mnist', 'pets', 'illustrations'}   # the sets with a near kind
+    assert {k for k, d in rows.items() if d['held_out']} == {'mnist', 'pets', 'illustrations', 'clipart'}   # the sets with a near kind
     assert ood_words(rows['mnist']['held_out'], rows['mnist']['ood']) == 'classes 8, 9 held out (near) + letters+photos (far)'
     assert ood_words(rows['illustrations']['held_out'], rows['illustrations']['ood']) == 'classes people held out (near)'
     assert ood_words(rows['folder']['held_out'], rows['folder']['ood']) == 'none'
@@ -48,10 +48,22 @@ def test_rows_are_checked_and_frozen():
                       (dict(held_out=['a', 'a']), 'held_out: expected distinct')]:
         base = dict(mode='quick', arch='small', pretrained=False, epochs=1, size=28, augment=False)
         with pytest.raises(ValueError, match=words): DataSet('x', None, 'x', **{**base, **kw})
-    assert data_choices() == ('mnist', 'pets', 'illustrations')               # 'folder' is PATH; digits, pascal have several labels
+    with pytest.raises(ValueError, match="classes: \\['b'\\] are also held out"): DataSet('x', None, 'x', **base, classes=('a', 'b'), held_out=('b',))
+    with pytest.raises(ValueError, match='train_bn: expected True or False'): DataSet('x', None, 'x', **base, train_bn=0)
+    assert data_choices() == ('mnist', 'pets', 'illustrations', 'clipart', 'photos')   # 'folder' is PATH; digits, pascal, clipart_tags have several labels
+
+def test_offline_rows():
+    "The real pictures of chapter 03c: pretrained Lite0, the body frozen completely in the head phase, and the row's own classes."
+    for name in ('clipart', 'photos', 'clipart_tags'):
+        d = run_defaults(name, 1)
+        assert (d['arch'], d['pretrained'], d['train_bn'], d['augment'], d['mode']) == ('efficientnet_lite0', True, False, False, 'quick')
+    assert run_defaults('clipart', 1)['classes'] == ('building', 'clothing') and run_defaults('clipart', 1)['held_out'] == ('people',)
+    assert data_set('clipart_tags').multi and not data_set('photos').multi
+    assert data_set('clipart').settings() == 'efficientnet_lite0 pretrained, 96px, 3 epoch(s), BatchNorm frozen in the head phase'
+    assert data_set('pets').settings().endswith('epoch(s)') and run_defaults('pets', 1)['train_bn'] is True   # fastai's default elsewhere
 
 def test_load_set(tmp_path):
-    with pytest.raises(ValueError, match='mnist, pets, illustrations'): load_set('cifar10')
+    with pytest.raises(ValueError, match='mnist, pets, illustrations, clipart, photos'): load_set('cifar10')
     with pytest.raises(ValueError, match='several labels per image'): load_set('pascal')
     root = tree(tmp_path/'d', {'a': 4, 'b': 4})
     assert load_set(root, ood='none').classes == ['a', 'b']

@@ -6,8 +6,8 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[1]/'classification_vs_labeling'
 LAYERS = [   # lowest first, as in DESIGN.md
     {'core', 'paramdocs', 'activations', 'losses'},
-    {'data', 'files', 'probes', 'datasets'},
-    {'fastpath', 'train', 'predictions'},
+    {'data', 'files', 'probes', 'offline', 'datasets'},
+    {'fastpath', 'frozen', 'train', 'predictions'},
     {'runs', 'costs'},         # the one engine, the saved run the analyses' chapters share, what full mode costs (above training, below them)
     {'metrics', 'calibration', 'ood', 'conformal', 'multilabel', 'count', 'analysis', 'summary'},
     {'learners'},              # fastai-shaped pieces for one's own learners (a metric, Interpretations), built on the analyses

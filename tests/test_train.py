@@ -38,6 +38,9 @@ def test_run_spec_fills_its_gaps_from_the_registry_and_checks_each_field():
     assert RunSpec('pets', scale=0.5).size == 112 and RunSpec('pets', pretrained=False).lr == 1e-2   # scaled; from scratch: its rate
     assert RunSpec('pets', arch='small').pretrained is False                                           # 'small' has no weights
     assert RunSpec('mnist', classes=['3', '1']).classes == ('1', '3')                                  # a set of classes, in one order
+    c = RunSpec('clipart')                                                                              # chapter 03c's row: its classes, BatchNorm frozen
+    assert (c.arch, c.classes, c.held_out, c.train_bn, RunSpec('pets').train_bn) == ('efficientnet_lite0', ('building', 'clothing'), ('people',), False, True)
+    with pytest.raises(ValueError, match='train_bn: expected True or False'): RunSpec('clipart', train_bn='no')
     assert s.replace(lr=0.02).lr_bce == 0.02 and s.replace(lr_bce=0.02).lr_ce == 0.01
     with pytest.raises(ValueError, match='own learning rates'): s.replace(lr_bce=0.02).lr
     for kw, words in [(dict(arch='resnet35'), 'unknown architecture'), (dict(epochs=0), 'epochs: expected'), (dict(lr_ce=0), 'lr_ce: expected'),
@@ -51,8 +54,8 @@ def test_run_spec_is_one_run_and_its_key_says_so():
     s = RunSpec('pets', scale=0.5)
     assert s == RunSpec('pets', scale=0.5) and len({s, RunSpec('pets', scale=0.5)}) == 1 and RunSpec.from_dict(s.to_dict()) == s
     keys = {s.key} | {s.replace(**kw).key for kw in [dict(seed=1), dict(lr_ce=1e-3), dict(lr_bce=1e-3), dict(augment=False), dict(fast=True),
-                                                      dict(held_out=()), dict(ood='none'), dict(subset=100), dict(classes=['pug', 'boxer']), dict(bs=32)]}
-    assert len(keys) == 11                                                  # any field, another run
+                                                      dict(held_out=()), dict(ood='none'), dict(subset=100), dict(classes=['pug', 'boxer']), dict(bs=32), dict(train_bn=False)]}
+    assert len(keys) == 12                                                  # any field, another run
     assert s.key.startswith('pets_resnet34_pretrained_2ep_112px_seed0_') and RunSpec('/some/my data').key.startswith('my data_resnet34_')
     assert json.loads(s.json())['version'] == __version__ and s.describe() == 'pets, resnet34 pretrained, 2 epoch(s), 112px, seed 0'
     with pytest.raises(ValueError, match='unknown settings'): RunSpec.from_dict({**s.to_dict(), 'colour': 'red'})
