@@ -141,7 +141,7 @@ def test_a_data_set_added_in_one_place_is_everywhere(tmp_path, monkeypatch, caps
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit): parser().parse_args(['compare', '--help'])
     help_text = ' '.join(out.getvalue().split())
-    assert 'mnist | pets | illustrations | greys | PATH' in help_text
+    assert 'mnist | pets | illustrations | clipart | photos | greys | PATH' in help_text
     assert 'greys two shades of grey, 30 squares each small from scratch, 16px, 1 epoch(s), batch size 16' in help_text
     assert '16 for greys' in help_text                                   # --size's default, read from the row
     code = main(['compare', '--data', 'greys', '--seeds', '0', '--out', str(tmp_path/'out'), '--no-progress'])
