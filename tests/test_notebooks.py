@@ -77,6 +77,10 @@ MASKS = [(re.compile(p), r) for p, r in [
     (r'\b(torch|fastai|timm|numpy|python) [\w.+]+', r'\1 <v>'),                    # versions
     (r'\bat 0x[0-9a-f]+', ''),                                                # object ids
 ]]
+# Whether a chapter found its run saved or trained it depends on what ran before on this machine (chapter 04 saves
+# it for 05 to 08): the line that says which, and fastai's progress while training, are not results.
+TRAINED = re.compile(r'(Using the saved run|No saved run at|Its images are not on this machine|: training the classifier and the labeler|'
+                     r': done in \d|: reusing finished predictions|: not reusing it)')
 NUM = re.compile(r'(?<![\w.])[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[-+]?\d+)?(?![\w])')
 
 
@@ -98,8 +102,10 @@ def _outputs(cell):
         if o.output_type == 'stream' and o.get('name') == 'stderr': continue          # warnings, progress: not results
         if o.output_type in ('display_data', 'execute_result') and 'image/png' in o.get('data', {}):
             res.append(('image', _png_size(o))); continue
-        t = _text(o)
-        if not t.strip() or 'progress' in t[:40].lower(): continue
+        html_ = ''.join(o.get('data', {}).get('text/html', ''))
+        if '<progress' in html_ or 'train_loss' in html_: continue                      # fastai's progress bar and epoch table
+        t = ''.join(l for l in _text(o).splitlines(True) if not TRAINED.search(l))
+        if not t.strip(): continue
         for pat, rep in MASKS: t = pat.sub(rep, t)
         res.append(('text', NUM.sub('#', t), [float(n.replace(',', '')) for n in NUM.findall(t)]))
     return res
