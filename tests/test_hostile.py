@@ -216,6 +216,8 @@ def test_a_latin1_data_folder_and_file_name_train_report_and_resume(tmp_path):
     assert "d\\xe9: 50 images, 2 classes" in r.stdout and "x\\xe9\\nnote.txt: not an image file type" in r.stdout
     report = (tmp_path/'out'/'report.md').read_text(encoding='utf-8')
     assert '/d\\xe9`' in report and '/0/x\\xe9\\nnote.txt`' in report
+    text = (tmp_path/'out'/'metrics.json').read_text(encoding='utf-8')      # strict parsers refuse \udcNN escapes: none there
+    assert '\\ud' not in text and any(p.endswith('x\\xe9\\nnote.txt') for p, _ in json.loads(text)['skipped'])
     r = run()                                                # the resume reuses the seed and writes the report again
     assert r.returncode == 0 and 'reusing finished predictions' in r.stdout, r.stderr[-2000:]
 
