@@ -565,3 +565,10 @@ def test_any_names_in_metrics_json_are_valid_utf8_json(names):
     text = json.dumps(shown)
     text.encode('utf-8', 'strict'); assert '\\ud' not in text.lower()
     for (s, _), b in zip(json.loads(text)['skipped'], names): assert s == show_name(os.fsdecode(b)) or s == os.fsdecode(b)
+
+def test_a_latin1_out_folder_prints_its_last_line(tmp_path, capsys):
+    "The results are written, then the 'wrote ...' line names --out in its shown form (a strict UTF-8 stdout takes it)."
+    out = Path(os.fsdecode(os.fsencode(str(tmp_path)) + b'/r\xe9sultats'))
+    assert main(_compare_args(standins.digits_folder(tmp_path/'d', {'0': (0, 12), '1': (1, 12)}), out)) == 0
+    last = printable_line(capsys.readouterr().out.splitlines()[-1])
+    assert last.startswith('wrote ') and 'r\\xe9sultats/report.md' in last and (out/'report.md').exists()
