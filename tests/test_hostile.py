@@ -483,9 +483,16 @@ def test_an_out_that_cannot_hold_the_results_is_refused_before_training(tmp_path
     assert main(_compare_args(data, tmp_path/'out')) == 2
     _one_err(capsys, 'metrics.json: a folder where the run writes a file')
 
-def test_a_message_is_never_cut_at_a_line_break(tmp_path, capsys):
+def test_a_message_is_never_cut_at_a_line_break(tmp_path, capsys, monkeypatch):
+    "A refusal whose text holds a line break (a library's message, a raw name) is shown whole, the break escaped: cli.main used to keep only its first line."
+    import functools
+    import classification_vs_labeling.report as R
     assert main(_compare_args(tmp_path/'no\nsuch', tmp_path/'out')) == 2
     assert 'no\\nsuch' in _one_err(capsys)
+    def compare(**kw): raise ValueError(f"data: {tmp_path/'a'}\nb: expected a folder of class folders")
+    monkeypatch.setattr(R, 'compare', functools.wraps(R.compare)(compare))   # the flags' defaults are read from its signature
+    assert main(['compare', '--out', str(tmp_path/'o')]) == 2
+    assert _one_err(capsys).endswith("a\\nb: expected a folder of class folders")
 
 def test_metrics_json_holds_names_as_shown_so_strict_parsers_read_it():
     latin1 = os.fsdecode(b'caf\xe9.jpg')
