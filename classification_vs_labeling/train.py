@@ -150,11 +150,13 @@ def small_cnn(n_out:int, n_in:int=3) -> nn.Sequential:
 
 # %% ../nbs/04_train.ipynb #9d9cf40f
 def _tv_model(arch:str):
-    "torchvision's function for `arch`, as fastai should call it: itself when fastai's `model_meta` lists it (fastai passes `weights=`), else one that turns fastai's `pretrained` into `weights=` (torchvision's old `pretrained=` warns twice)."
+    "torchvision's function for `arch`, as fastai should call it: itself when fastai's `model_meta` lists it (fastai passes `weights=`), else one that turns fastai's `pretrained` into `weights=`: the ImageNet weights the old `pretrained=True` gave (IMAGENET1K_V1, not DEFAULT, which is V2 for mobilenet_v2), without its two warnings."
     fn = getattr(torchvision.models, check_arch(arch))
     if fn in model_meta: return fn
     @wraps(fn)
-    def make(pretrained:bool=False, **kwargs): return fn(weights='DEFAULT' if pretrained else None, **kwargs)
+    def make(pretrained:bool=False, **kwargs):
+        w = torchvision.models.get_model_weights(fn)               # V1 when there is one (vit_h_14 has only SWAG weights)
+        return fn(weights=getattr(w, 'IMAGENET1K_V1', w.DEFAULT) if pretrained else None, **kwargs)
     return make
 
 def create_model(arch:str, n_out:int, pretrained:bool=False):

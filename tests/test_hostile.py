@@ -581,3 +581,19 @@ def test_a_latin1_out_folder_prints_its_last_line(tmp_path, capsys):
     assert main(_compare_args(standins.digits_folder(tmp_path/'d', {'0': (0, 12), '1': (1, 12)}), out)) == 0
     last = printable_line(capsys.readouterr().out.splitlines()[-1])
     assert last.startswith('wrote ') and 'r\\xe9sultats/report.md' in last and (out/'report.md').exists()
+
+@pytest.mark.parametrize('arch', ['mobilenet_v2', 'regnet_y_400mf', 'efficientnet_b0'])
+def test_pretrained_torchvision_models_keep_the_weights_pretrained_true_gave(arch, monkeypatch):
+    "weights= replaces pretrained=True with the same ImageNet weights (IMAGENET1K_V1; DEFAULT is V2 for some), so a run means what it did: checked offline, stopping at the download."
+    import warnings, torchvision
+    from torchvision.models._api import WeightsEnum
+    from classification_vs_labeling.train import _tv_model
+    class Asked(Exception): pass
+    def stop(self, *a, **k): raise Asked(self)
+    monkeypatch.setattr(WeightsEnum, 'get_state_dict', stop)
+    got = []
+    for make in (lambda: _tv_model(arch)(pretrained=True), lambda: getattr(torchvision.models, arch)(pretrained=True)):
+        with warnings.catch_warnings(), pytest.raises(Asked) as e:
+            warnings.simplefilter('ignore'); make()
+        got.append(e.value.args[0])
+    assert got[0] == got[1] and got[0].name == 'IMAGENET1K_V1'
