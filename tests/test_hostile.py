@@ -4,7 +4,7 @@ is refused in one line before anything is written.
 
 Pixels are checked against what was encoded (lossless formats), against independent decoders (tifffile, imageio)
 and against scikit-image's rules for turning 16-bit and float images into 8 bits."""
-import math, os, shutil, sys, tempfile, unicodedata
+import json, math, os, shutil, sys, tempfile, unicodedata
 from collections import Counter
 from pathlib import Path
 import numpy as np
@@ -216,6 +216,8 @@ def test_a_latin1_data_folder_and_file_name_train_report_and_resume(tmp_path):
     assert "d\\xe9: 50 images, 2 classes" in r.stdout and "x\\xe9\\nnote.txt: not an image file type" in r.stdout
     report = (tmp_path/'out'/'report.md').read_text(encoding='utf-8')
     assert '/d\\xe9`' in report and '/0/x\\xe9\\nnote.txt`' in report
+    text = (tmp_path/'out'/'metrics.json').read_text(encoding='utf-8')      # strict parsers refuse \udcNN escapes: none there
+    assert '\\ud' not in text and any(p.endswith('x\\xe9\\nnote.txt') for p, _ in json.loads(text)['skipped'])
     r = run()                                                # the resume reuses the seed and writes the report again
     assert r.returncode == 0 and 'reusing finished predictions' in r.stdout, r.stderr[-2000:]
 
@@ -363,3 +365,235 @@ def test_integer_flags_refuse_what_is_not_a_whole_number(text, words, capsys):
     with pytest.raises(SystemExit) as e: parser().parse_args(['compare', '--bs', text])
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and words in err[-1] and '--bs' in err[-1]
+
+
+# ---- phase 2: a run's identity, paths and names, checks before writing, output that survives its reader ----
+
+from classification_vs_labeling.cli import main
+from classification_vs_labeling.datasets import as_data, load_set
+from classification_vs_labeling import runs as RN
+
+def _compare_args(data, out, *more):
+    return ['compare', '--data', str(data), '--ood', 'none', '--arch', 'small', '--no-pretrained', '--size', '8', '--bs', '4',
+            '--epochs', '1', '--seeds', '0', '--out', str(out), '--no-progress', *more]
+
+def _one_err(capsys, *words):
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and 'Traceback' not in err, err
+    for w in words: assert w in err, err
+    return printable_line(err.strip())
+
+SPELLINGS = st.lists(st.sampled_from(['.', 'x/..', '']), max_size=4)   # each leaves the folder it starts in (d/x and x exist)
+
+@given(before=SPELLINGS, after=SPELLINGS, slash=st.booleans())
+@settings(max_examples=40, deadline=None)
+def test_a_folder_however_written_is_one_run(before, after, slash):
+    "d/, ./d, ./x/../d, $PWD/d: one folder, so one spec, one run folder and one resume."
+    root = Path(tempfile.mkdtemp()); (root/'d'/'x').mkdir(parents=True); (root/'x').mkdir()
+    cwd = os.getcwd(); os.chdir(root)
+    try:
+        typed = '/'.join([p for p in before if p] + ['d'] + [p for p in after if p]) + ('/' if slash else '')
+        want = str((root/'d').resolve())
+        assert as_data(typed) == want and as_data(Path(typed)) == want and as_data(str(root/'d')) == want
+        assert RunSpec(typed).key == RunSpec(str(root/'d')).key
+    finally: os.chdir(cwd); shutil.rmtree(root)
+
+@pytest.mark.parametrize('flag', ['--data', '--ood'])
+def test_an_empty_data_or_ood_name_is_refused_in_one_line(tmp_path, capsys, flag):
+    args = _compare_args('mnist', tmp_path/'out'); args[args.index(flag) + 1] = ''
+    assert main(args) == 2
+    _one_err(capsys, flag.lstrip('-') + ': expected one of', 'got an empty name')
+    assert not (tmp_path/'out').exists()
+    with pytest.raises(ValueError, match='empty name'): RunSpec('')
+    with pytest.raises(ValueError, match='ood: expected one of letters'): RunSpec('mnist', ood='')
+
+@pytest.mark.parametrize('flag,name', [('--data', 'pets'), ('--data', 'mnist'), ('--ood', 'letters')])
+def test_a_folder_named_like_a_built_in_set_never_silently_means_it(tmp_path, capsys, monkeypatch, flag, name):
+    monkeypatch.chdir(tmp_path); (tmp_path/name).mkdir()
+    args = _compare_args('mnist', tmp_path/'out'); args[args.index(flag) + 1] = name
+    assert main(args) == 2
+    _one_err(capsys, f"{flag}: '{name}' is a built-in name", f'pass ./{name} for the folder')
+    assert not (tmp_path/'out').exists()
+    assert as_data(f'./{name}') == str(tmp_path/name)               # ./NAME: the folder, recorded resolved
+
+def test_fast_and_scale_are_part_of_a_runs_identity():
+    a = RunSpec('mnist')
+    assert len({a.key, a.replace(fast=True).key, a.replace(scale=0.5).key}) == 3
+
+def test_the_runs_scale_not_the_environments_draws_the_probes(digits, monkeypatch):
+    "CVL_SCALE never changes how many probes a run draws: the spec's scale does, and the spec records it."
+    n = lambda: len(load_set(str(digits), ood='letters', held_out=(), scale=0.2).ood_items)
+    monkeypatch.setenv('CVL_SCALE', '1'); a = n()
+    monkeypatch.setenv('CVL_SCALE', '0.05'); assert n() == a == 100
+
+def _swap_same_size_and_time(f):
+    "Rewrite image `f` with other pixels of the same byte count, then put its modification time back."
+    st_ = os.stat(f)
+    a = np.array(Image.open(f)); b = 255 - a
+    Image.fromarray(b).save(f, compress_level=0)
+    assert os.stat(f).st_size == st_.st_size, 'the inverted digit should compress to the same size'
+    os.utime(f, ns=(st_.st_atime_ns, st_.st_mtime_ns))
+
+def test_verify_hash_sees_a_file_swapped_under_the_same_size_and_time(tmp_path, capsys):
+    data = standins.digits_folder(tmp_path/'d', {'0': (0, 12), '1': (1, 12)})
+    for f in data.rglob('*.png'): Image.open(f).save(f, compress_level=0)     # stored, not deflated: any 28px digit has one size
+    assert main(_compare_args(data, tmp_path/'out', '--verify', 'hash')) == 0
+    assert json.loads((tmp_path/'out'/'run.json').read_text())['verify'] == 'hash'
+    assert main(_compare_args(data, tmp_path/'out')) == 2                    # a resume asks for the same check
+    _one_err(capsys, 'other settings (verify)')
+    f = sorted((data/'1').iterdir())[0]
+    before = F.fingerprint(folder_set(data))
+    _swap_same_size_and_time(f)
+    assert F.fingerprint(folder_set(data)) == before                         # sizes and times: blind to it
+    assert main(_compare_args(data, tmp_path/'out', '--verify', 'hash')) == 2
+    _one_err(capsys, 'on other data', 'file contents (their SHA-256 hashes) changed')
+
+def test_out_holding_only_hidden_files_is_accepted_and_anything_else_refused(tmp_path, capsys):
+    out = tmp_path/'out'; out.mkdir(); (out/'.gitkeep').touch(); (out/'.DS_Store').write_bytes(b'\0\0\0\1Bud1')
+    RN.check_out(out, {'fingerprint': {}})
+    (out/'notes.txt').write_text('mine')
+    with pytest.raises(ValueError, match='is not empty and holds no cvl run'): RN.check_out(out, {'fingerprint': {}})
+
+def test_a_second_run_on_the_same_out_is_refused_in_one_line(tmp_path, capsys):
+    "Another process holding out's lock (flock) is refused before any work; the lock goes with the process that held it."
+    import fcntl, subprocess
+    out = tmp_path/'out'; out.mkdir()
+    holder = subprocess.Popen([sys.executable, '-c', 'import fcntl, sys, time\nf = open(sys.argv[1], "a")\n'
+                               'fcntl.flock(f, fcntl.LOCK_EX)\nprint("held", flush=True)\ntime.sleep(60)', str(out/RN.LOCK)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'held'
+        assert main(_compare_args(standins.digits_folder(tmp_path/'d', {'0': (0, 12), '1': (1, 12)}), out)) == 2
+        _one_err(capsys, 'another cvl run is writing to', 'choose another --out')
+        assert sorted(p.name for p in out.iterdir()) == [RN.LOCK]
+    finally: holder.kill(); holder.wait()
+    RN.lock_out(out); RN.lock_out(out)                      # free again; this process may take it twice
+    RN.release_out(out)
+
+def test_an_out_that_cannot_hold_the_results_is_refused_before_training(tmp_path, capsys):
+    data = standins.digits_folder(tmp_path/'d', {'0': (0, 12), '1': (1, 12)})
+    os.symlink(tmp_path/'gone', tmp_path/'link')                           # a link that leads nowhere
+    assert main(_compare_args(data, tmp_path/'link')) == 2
+    _one_err(capsys, 'which does not exist: expected a folder')
+    assert main(_compare_args(data, tmp_path/'out')) == 0
+    shutil.rmtree(tmp_path/'out'/'runs'); (tmp_path/'out'/'runs').write_text('x')   # out/runs: a file
+    assert main(_compare_args(data, tmp_path/'out')) == 2
+    _one_err(capsys, 'runs: expected a folder, found a file')
+    (tmp_path/'out'/'runs').unlink(); (tmp_path/'out'/'metrics.json').unlink(); (tmp_path/'out'/'metrics.json').mkdir()
+    assert main(_compare_args(data, tmp_path/'out')) == 2
+    _one_err(capsys, 'metrics.json: a folder where the run writes a file')
+
+def test_a_message_is_never_cut_at_a_line_break(tmp_path, capsys, monkeypatch):
+    "A refusal whose text holds a line break (a library's message, a raw name) is shown whole, the break escaped: cli.main used to keep only its first line."
+    import functools
+    import classification_vs_labeling.report as R
+    assert main(_compare_args(tmp_path/'no\nsuch', tmp_path/'out')) == 2
+    assert 'no\\nsuch' in _one_err(capsys)
+    def compare(**kw): raise ValueError(f"data: {tmp_path/'a'}\nb: expected a folder of class folders")
+    monkeypatch.setattr(R, 'compare', functools.wraps(R.compare)(compare))   # the flags' defaults are read from its signature
+    assert main(['compare', '--out', str(tmp_path/'o')]) == 2
+    assert _one_err(capsys).endswith("a\\nb: expected a folder of class folders")
+
+def test_metrics_json_holds_names_as_shown_so_strict_parsers_read_it():
+    latin1 = os.fsdecode(b'caf\xe9.jpg')
+    text = json.dumps(F.show_names({'skipped': [[latin1, 'why']], 'n': 2}))
+    text.encode('utf-8'); assert '\\ud' not in text and json.loads(text)['skipped'][0][0] == 'caf\\xe9.jpg'
+
+def test_a_full_or_closed_stdout_never_stops_the_run(tmp_path, capsys, monkeypatch):
+    "`cvl compare > /dev/full` and `| head -1`: the results are written and the exit status is 0 (the usual one)."
+    import subprocess
+    data = standins.digits_folder(tmp_path/'d', {'0': (0, 12), '1': (1, 12)})
+    with open('/dev/full', 'w') as full:                                     # in-process: main's own stdout is full
+        monkeypatch.setattr(sys, 'stdout', full)
+        assert main(_compare_args(data, tmp_path/'full')) == 0
+        monkeypatch.undo()
+    assert (tmp_path/'full'/'report.md').exists()
+    assert capsys.readouterr().err.splitlines() == ['cvl compare: note: the output stopped taking lines (No space left on device); the run went on without them']
+    cmd = [sys.executable, '-m', 'classification_vs_labeling.cli', *_compare_args(data, tmp_path/'pipe')]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)   # a real process, to its exit's last flush
+    p.stdout.readline(); p.stdout.close()                                    # `| head -1`
+    assert p.wait(timeout=600) == 0 and (tmp_path/'pipe'/'report.md').exists()
+    assert p.stderr.read() == b''                                            # a reader that left wanted nothing more
+
+def test_bench_builds_its_architecture_before_any_image(tmp_path, capsys):
+    for arch, size, words in (('googlenet', 8, 'arch: googlenet cannot train on 8px images'), ('vit_b_16', 32, 'arch: vit_b_16 cannot train on 32px')):
+        assert main(['bench', '--arch', arch, '--size', str(size), '--out', str(tmp_path/'b.json')]) == 2
+        _one_err(capsys, words)
+    assert list(tmp_path.iterdir()) == []
+
+def test_out_of_domain_arrays_of_unequal_length_are_refused(tmp_path):
+    from classification_vs_labeling.predictions import Predictions
+    z = np.zeros((4, 2), np.float32)
+    kw = dict(ce_logits=z, bce_logits=z, targs=np.array([0, 1, 0, 1]), classes=['a', 'b'])
+    with pytest.raises(ValueError, match=r'ood_bce_logits: expected 3 rows .* got 2'):
+        Predictions(**kw, ood_ce_logits=np.zeros((3, 2), np.float32), ood_bce_logits=np.zeros((2, 2), np.float32))
+
+@pytest.mark.parametrize('arch', ['shufflenet_v2_x0_5', 'mobilenet_v3_small', 'efficientnet_b0'])
+def test_torchvision_models_fastai_does_not_list_build_without_deprecation_warnings(arch):
+    "fastai calls them with torchvision's old `pretrained=`, which warns twice on stderr: ours passes `weights=`."
+    import warnings
+    from classification_vs_labeling.train import create_model
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always'); create_model(arch, 3, pretrained=False)
+    assert [str(x.message) for x in w if 'pretrained' in str(x.message) or 'weights' in str(x.message)] == []
+
+def test_sweep_alpha_is_checked_and_used(tmp_path, capsys, monkeypatch):
+    import classification_vs_labeling.sweep as SW
+    assert main(['sweep', '--alpha', '2', '--out', str(tmp_path/'s')]) == 2
+    _one_err(capsys, '--alpha', 'strictly between 0 and 1')
+    got = {}
+    import functools
+    monkeypatch.setattr(SW, 'sweep', functools.wraps(SW.sweep)(lambda **kw: got.update(kw)))   # the parser reads its defaults
+    assert main(['sweep', '--alpha', '0.2', '--verify', 'hash', '--out', str(tmp_path/'s')]) == 0
+    assert got['alpha'] == 0.2 and got['verify'] == 'hash'
+    rng = np.random.default_rng(0); z = rng.normal(size=(200, 4)); t = rng.integers(0, 4, 200); m = np.arange(200) < 100
+    a, b = (SW.snapshot_metrics(z, z + rng.normal(size=z.shape), t, m, alpha=al)[0] for al in (0.1, 0.4))
+    assert any(a[k] != b[k] for k in a if 'set' in k), 'alpha changes the conformal sets'
+
+def test_out_of_domain_copies_of_data_images_are_skipped_or_refused(digits, tmp_path):
+    ood = tmp_path/'ood'; ood.mkdir()
+    shutil.copy(digits/'0'/'3.png', ood/'copy.png'); png(ood/'other.png', 1, size=(28, 28))
+    s = load_set(str(digits), ood=str(ood), held_out=())
+    assert [Path(f).name for f in s.ood_items] == ['other.png']
+    assert [why for p, why in s.skipped if Path(p).name == 'copy.png'] == [f"the same bytes as {show_name(digits/'0'/'3.png')}, an image of the data: not out-of-domain"]
+    (ood/'other.png').unlink()
+    with pytest.raises(ValueError, match='ood: all 1 out-of-domain images have the bytes of images of the data'):
+        load_set(str(digits), ood=str(ood), held_out=())
+
+@pytest.mark.parametrize('cmd', ['compare', 'sweep', 'bench'])
+def test_a_seed_past_numpys_range_is_refused_by_every_command(tmp_path, capsys, cmd):
+    "numpy seeds stop at 2**32 - 1: every command checks its seeds in one place (check_seeds) before any work."
+    assert main([cmd, '--seeds', str(2**32), '--out', str(tmp_path/'o')]) == 2
+    _one_err(capsys, '--seeds' if cmd != 'bench' else 'seeds', str(2**32))
+    assert not (tmp_path/'o').exists()
+
+@given(st.lists(st.binary(min_size=1, max_size=12), min_size=1, max_size=4))
+def test_any_names_in_metrics_json_are_valid_utf8_json(names):
+    "Whatever bytes the skipped files' names hold, the JSON has no lone surrogate (which strict parsers refuse)."
+    shown = F.show_names({'skipped': [[os.fsdecode(b), 'why'] for b in names]})
+    text = json.dumps(shown)                          # as write_json writes it: a character past U+FFFF is a valid \\ud8..\\udc.. pair
+    json.dumps(shown, ensure_ascii=False).encode('utf-8', 'strict')   # no lone surrogate anywhere (a name's raw byte)
+    for (s, _), b in zip(json.loads(text)['skipped'], names): assert s == show_name(os.fsdecode(b)) or s == os.fsdecode(b)
+
+def test_a_latin1_out_folder_prints_its_last_line(tmp_path, capsys):
+    "The results are written, then the 'wrote ...' line names --out in its shown form (a strict UTF-8 stdout takes it)."
+    out = Path(os.fsdecode(os.fsencode(str(tmp_path)) + b'/r\xe9sultats'))
+    assert main(_compare_args(standins.digits_folder(tmp_path/'d', {'0': (0, 12), '1': (1, 12)}), out)) == 0
+    last = printable_line(capsys.readouterr().out.splitlines()[-1])
+    assert last.startswith('wrote ') and 'r\\xe9sultats/report.md' in last and (out/'report.md').exists()
+
+@pytest.mark.parametrize('arch', ['mobilenet_v2', 'regnet_y_400mf', 'efficientnet_b0'])
+def test_pretrained_torchvision_models_keep_the_weights_pretrained_true_gave(arch, monkeypatch):
+    "weights= replaces pretrained=True with the same ImageNet weights (IMAGENET1K_V1; DEFAULT is V2 for some), so a run means what it did: checked offline, stopping at the download."
+    import warnings, torchvision
+    from torchvision.models._api import WeightsEnum
+    from classification_vs_labeling.train import _tv_model
+    class Asked(Exception): pass
+    def stop(self, *a, **k): raise Asked(self)
+    monkeypatch.setattr(WeightsEnum, 'get_state_dict', stop)
+    got = []
+    for make in (lambda: _tv_model(arch)(pretrained=True), lambda: getattr(torchvision.models, arch)(pretrained=True)):
+        with warnings.catch_warnings(), pytest.raises(Asked) as e:
+            warnings.simplefilter('ignore'); make()
+        got.append(e.value.args[0])
+    assert got[0] == got[1] and got[0].name == 'IMAGENET1K_V1'

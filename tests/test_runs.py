@@ -1,7 +1,7 @@
 """Chapter 04c, the one engine: a run is kept in a folder named by its spec and reused by one rule (same spec, same
 version, same data); a spec with two learning rates is realised from two runs; a folder that holds a comparison is
 guarded; chapter 04's saved run goes through it. Training is replaced by a fake that records what it was asked."""
-import json
+import json, os
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -199,3 +199,21 @@ def test_start_says_the_mode_and_in_colab_stops_full_mode_without_a_gpu(monkeypa
     monkeypatch.delitem(sys.modules, 'google.colab')
     monkeypatch.setattr('torch.cuda.is_available', lambda: False)
     assert start().startswith('Mode: full')                     # the offline rehearsal: full mode on a CPU, outside Colab
+def test_verify_hash_reuses_only_runs_whose_files_hash_the_same(tmp_path, toy, fake):
+    "A run saved with sizes and times only is not taken for a hashed check; a file swapped under the same size and time is seen by the hash alone."
+    run_specs([SPEC], toy, tmp_path)
+    said = []; run_specs([SPEC], toy, tmp_path, log=said.append, verify='hash')
+    assert 'records no hashes of its files (made without --verify hash)' in said[0] and len(fake.calls) == 2
+    said = []; run_specs([SPEC], toy, tmp_path, log=said.append, verify='hash')
+    assert said == [f"seed 0: reusing finished predictions from {run_path(SPEC, tmp_path)}"]
+    f = toy.items[5]; st = f.stat()
+    for v in range(6, 256):                                                        # another grey of the same PNG size
+        Image.fromarray(np.full((4, 4), v, np.uint8)).save(f)
+        if f.stat().st_size == st.st_size: break
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert f.stat().st_size == st.st_size                                          # same size, same time, other bytes
+    said = []; run_specs([SPEC], toy, tmp_path, log=said.append)                  # sizes and times: blind to it
+    assert said[0].startswith('seed 0: reusing')
+    said = []; run_specs([SPEC], toy, tmp_path, log=said.append, verify='hash')
+    assert 'was trained on other data' in said[0] and len(fake.calls) == 3
+    with pytest.raises(ValueError, match="verify: expected 'stat'"): run_specs([SPEC], toy, tmp_path, verify='sha')
