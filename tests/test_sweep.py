@@ -103,7 +103,7 @@ def test_gap_table_is_chapter_05s_decomposition_for_one_seed(tmp_path):
         ref = M.gap_decomposition(softmax_probs(z1)[held], sigmoid_probs(z2)[held], t[held], th, n_boot=300, seed=0)
         for k in ('total', 'ranking', 'decoding'):
             g = f'diff.gap_{k}'
-            assert (r[g], r[f'{g}_low'], r[f'{g}_high']) == pytest.approx(tuple(ref.loc[k, ['value', 'low', 'high']]), abs=1e-12), k
+            assert (r[g], r[f'{g}_low'], r[f'{g}_high']) == pytest.approx(tuple(ref.loc[k, ['value', 'ci_low', 'ci_high']]), abs=1e-12), k
         assert (r['ce.accuracy'], r['bce.argmax_accuracy'], r['bce.exact_match']) == pytest.approx(tuple(ref.loc[['classifier', 'argmax', 'exact'], 'value']), abs=1e-12)
         assert np.isnan(r['diff.gap_total_sd'])                                  # one seed: no spread
 
