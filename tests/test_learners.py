@@ -389,3 +389,17 @@ def test_compare_predictions_never_writes_over_other_files(preds, compared, tmp_
         compare_predictions(preds, compared, held_out=['8', '9'])
     (tmp_path/'notes.txt').write_text('mine')
     with pytest.raises(ValueError, match='holds other files'): compare_predictions(preds, tmp_path, held_out=['8', '9'])
+
+def test_the_readmes_lines_for_ones_own_learners_run_as_written(trained, tmp_path, monkeypatch):
+    "README's 'In five lines' block for your own learners, run as it is written there (read from nbs/index.ipynb, its source)."
+    import nbformat
+    nb = nbformat.read(Path(__file__).parents[1]/'nbs'/'index.ipynb', as_version=4)
+    blocks = [b for c in nb.cells if c.cell_type == 'markdown' for b in re.findall(r'```python\n(.*?)```', c.source, re.S)]
+    code = [b for b in blocks if 'from_learners' in b]
+    assert len(code) == 1
+    (tmp_path/'unseen_images').mkdir()
+    for f in probe_items('letters', size=28, n=10)[0]: shutil.copy2(f, tmp_path/'unseen_images'/Path(f).name)
+    monkeypatch.chdir(tmp_path)
+    ns = dict(learn_ce=trained['ce'], learn_bce=trained['bce'])
+    with trained['ce'].no_bar(), trained['bce'].no_bar(): exec(code[0], ns)
+    assert (tmp_path/'my_report'/'report.md').exists() and ns['m']['items']['far'] == 10 and 'ci95' in ns['m']['metrics']['diff.gap_total']
