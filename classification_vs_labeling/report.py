@@ -115,6 +115,10 @@ def compare_predictions(preds,                # `Predictions` of one pair of mod
     if not preds or not all(isinstance(p, Predictions) for p in preds): raise ValueError("preds: expected a `Predictions` or a non-empty list of them")
     seeds = [p.seed for p in preds]
     if len(set(seeds)) < len(seeds): raise ValueError(f"preds: expected one `Predictions` per seed, got seeds {seeds}: give each pair its own, `Predictions.from_learners(..., seed=1)`")
+    for p in preds[1:]:   # every seed's pair on the same classes, validation items and labels, and the same unseen images
+        bad = next((n for n, same in (('classes', p.classes == preds[0].classes), ('labels', np.array_equal(p.targs, preds[0].targs)),
+                    ('validation items', p.items == preds[0].items), ('unseen images', p.ood_items == preds[0].ood_items)) if not same), None)
+        if bad: raise ValueError(f"preds: expected every seed's predictions on the same {bad}; seed {p.seed}'s differ from seed {preds[0].seed}'s")
     tune_frac, alpha = check_fraction(tune_frac, 'tune_frac'), CF.check_alpha(alpha)
     held = check_classes(held_out, 'held_out') if len(held_out) else []
     if set(held) & set(preds[0].classes): raise ValueError(f"held_out: {sorted(set(held) & set(preds[0].classes))} are classes the models were trained on")

@@ -372,6 +372,11 @@ def test_compare_predictions_over_seeds_and_with_known_settings(preds, tmp_path)
     assert 'arch' not in m['settings']['unknown'] and 'epochs' not in m['settings']['unknown']
     compare_predictions(two, tmp_path/'two', held_out=['8', '9'], log=lambda s: None)      # its own earlier report: written again
 
+def _reseeded(p, seed, ood=slice(None), targs=None):
+    "The same predictions under another seed, with some of the unseen images or other labels."
+    return Predictions(p.classes, p.targs if targs is None else targs, p.ce_logits, p.bce_logits, p.ood_ce_logits[ood], p.ood_bce_logits[ood],
+                       seed=seed, items=p.items, ood_items=p.ood_items[ood])
+
 @pytest.mark.parametrize('call,msg', [
     (lambda p, o: compare_predictions([p, p], o), r"preds: expected one `Predictions` per seed, got seeds \[0, 0\]"),
     (lambda p, o: compare_predictions(p, o, held_out=['7']), r"held_out: \['7'\] are classes the models were trained on"),
@@ -379,6 +384,9 @@ def test_compare_predictions_over_seeds_and_with_known_settings(preds, tmp_path)
     (lambda p, o: compare_predictions(p, o, settings=dict(epoch=2)), r"settings: unknown names \['epoch'\]; expected some of data, "),
     (lambda p, o: compare_predictions([], o), 'preds: expected a `Predictions` or a non-empty list'),
     (lambda p, o: compare_predictions(p, o, tune_frac=1), 'tune_frac'),
+    (lambda p, o: compare_predictions([p, _reseeded(p, 1, ood=slice(1, None))], o),
+     r"preds: expected every seed's predictions on the same unseen images; seed 1's differ from seed 0's"),
+    (lambda p, o: compare_predictions([p, _reseeded(p, 2, targs=np.roll(p.targs, 1))], o), "on the same labels; seed 2's differ"),
 ])
 def test_compare_predictions_refuses_before_writing(preds, tmp_path, call, msg):
     with pytest.raises(ValueError, match=msg) as e: call(preds, tmp_path/'r')
