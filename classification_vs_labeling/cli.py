@@ -104,7 +104,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument('--out', default=_default(compare, 'out'), help='output folder (default: %(default)s)')
     c.add_argument('--fast', action='store_true', help='decode images once into memory, augment on the device, mixed '
                    'precision on CUDA (chapter 03f); same models, same comparison')
-    c.add_argument('--no-progress', action='store_true', help='no progress bars')
+    c.add_argument('--no-progress', action='store_true', help='no progress bars (always none when the output is not a terminal)')
     b = sub.add_parser('bench', help='time plain fastai against our training path, side by side',
                        description='Train the classifier and the labeler on synthetic PETS-like JPEGs three ways in one run: '
                        '(a) the plain fastbook code (two vision learners, default loaders), (b) our path (decode once, GPU '
@@ -167,8 +167,12 @@ def _spec(a, **changes):
 def _sweep(a) -> int:
     from classification_vs_labeling.sweep import sweep
     sweep(spec=_spec(a), budgets=a.epochs, seeds=a.seeds, factors=a.lr_factors, out=a.out, tune_frac=a.tune_frac, device=a.device,
-          progress=not a.no_progress)
+          progress=_progress(a))
     return 0
+
+def _progress(a) -> bool:
+    "fastai's progress bars: only for a person at a terminal; piped or written to a file they would be kilobytes of '\\r' redraws."
+    return not a.no_progress and sys.stdout.isatty()
 
 # %% ../nbs/15_cli.ipynb #1be36d5f
 def _alpha(s) -> float:
@@ -241,7 +245,7 @@ def _command(a, sub:argparse.ArgumentParser) -> int:
         alpha = _alpha(a.alpha)   # before any work
         from classification_vs_labeling.report import compare
         compare(spec=_spec(a, epochs=a.epochs), seeds=a.seeds, out=a.out, device=a.device, tune_frac=a.tune_frac,
-                progress=not a.no_progress, alpha=alpha)
+                progress=_progress(a), alpha=alpha)
     except (ValueError, FileNotFoundError, NotADirectoryError) as e:
         line = _flagged(str(e).splitlines()[0], sub) if str(e) else type(e).__name__
         sys.stderr.write(f"cvl {a.cmd}: error: {line}\n"); return 2

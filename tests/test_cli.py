@@ -141,9 +141,11 @@ def test_bad_files_are_skipped_and_reported(tmp_path):
     Image.fromarray(np.full((28, 28), 200, np.uint8), 'L').save(root/'digit7'/'gray.png')
     Image.new('CMYK', (28, 28), (0, 50, 100, 0)).save(root/'digit0'/'cmyk.jpg')
     out = tmp_path/'out'
-    r = cvl('compare', '--data', root, '--ood', 'none', '--arch', 'small', '--size', '28', '--seeds', '0', '--out', out, '--no-progress')
+    r = cvl('compare', '--data', root, '--ood', 'none', '--arch', 'small', '--size', '28', '--seeds', '0', '--out', out)   # progress bars left on
     assert r.returncode == 0, r.stderr[-3000:]
+    assert '\r' not in r.stdout and '\r' not in r.stderr and 'train_loss' not in r.stdout   # piped: no progress bars, without --no-progress
     report = (out/'report.md').read_text()
+    assert "Run: your folder, its defaults from the registry's `folder` row, on cpu" in report and 'Mode:' not in report
     for name in ['zero.png', 'cut.png', 'notes.png']: assert name in report, name
     for name in ['gray.png', 'cmyk.jpg']: assert name not in report.split('## Skipped files')[1], name
     m = json.loads((out/'metrics.json').read_text())
