@@ -74,6 +74,7 @@ def parser() -> argparse.ArgumentParser:
     from classification_vs_labeling.datasets import data_choices, default_data
     from classification_vs_labeling.report import compare
     from classification_vs_labeling.bench import bench
+    from classification_vs_labeling.train import RunSpec
     yes = lambda b: 'yes' if b else 'no'
     p = _Parser(prog='cvl', description='Classify or label? Train both kinds of model on the same data and compare them.')
     p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
@@ -95,6 +96,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument('--lr', type=_num(float, 1e-8), default=None, help=f"learning rate of both models (default: {_by_data('lr', '{:g}'.format)})")
     c.add_argument('--pretrained', action=argparse.BooleanOptionalAction, default=None,
                    help=f"start from ImageNet weights (default: {_by_data('pretrained', yes)})")
+    c.add_argument('--augment', action=argparse.BooleanOptionalAction, default=None,
+                   help=f"fastbook's presizing and aug_transforms (default: {_by_data('augment', yes)})")
+    c.add_argument('--held-out', nargs='+', default=None, metavar='CLASS', help="classes kept out of training, whose images are near "
+                   f"out-of-domain; none: no class (default: {_by_data('held_out', lambda h: ' '.join(h) or 'none')})")
+    c.add_argument('--valid-pct', type=_num(float, 0), default=_default(RunSpec, 'valid_pct'), help='share of the items to validate on (default: %(default)s)')
     c.add_argument('--scale', type=float, default=1.0, help="share of full mode's cost: smaller images (at least 32px), fewer epochs "
                    '(at least 1) and fewer letters and photos (at least 10); full-mode data sets only (default: 1)')
     c.add_argument('--device', default=None, help='cpu or cuda (default: cuda when available)')
@@ -162,7 +168,7 @@ def _spec(a, **changes):
     "The `RunSpec` of a command's flags: the data set's row, each flag given overriding one."
     from classification_vs_labeling.train import RunSpec
     return RunSpec(a.data, ood=a.ood, arch=a.arch, size=a.size, bs=a.bs, lr_ce=a.lr, lr_bce=a.lr, pretrained=a.pretrained,
-                   scale=a.scale, fast=a.fast, **changes)
+                   augment=a.augment, held_out=() if a.held_out == ['none'] else a.held_out, valid_pct=a.valid_pct, scale=a.scale, fast=a.fast, **changes)
 
 def _sweep(a) -> int:
     from classification_vs_labeling.sweep import sweep
