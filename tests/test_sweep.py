@@ -154,6 +154,7 @@ def test_report_files_from_saved_predictions_alone(tmp_path):
         assert (out/f).stat().st_size > 0, f
     rep = (out/'report.md').read_text()
     assert 'test machine' in rep and 'Budgets: 1, 3 epoch(s)' in rep and '![gaps](gaps.png)' in rep
+    assert "Defaults: the registry's `folder` row." in rep and 'Mode:' not in rep          # 'fake' is no registered set: a folder, no mode
     again = pd.read_csv(out/'gaps.csv')
     np.testing.assert_allclose(again['diff.gap_total'], tabs['gaps']['diff.gap_total'], rtol=1e-5)
     plot_curves(pd.read_csv(out/'epochs.csv'), budget=1, setting='own')         # the committed CSV files draw the figures
