@@ -25,7 +25,7 @@ _EXPORTS = {
     'calibration': ('error_table', 'ece', 'plot_reliability', 'fit_temperature', 'fit_bce_temperature'),
     'ood': ('msp', 'max_sigmoid', 'energy', 'ood_auroc', 'fpr_at_tpr', 'ood_summary', 'matched_refusal'),
     'conformal': ('fit_conformal', 'conformal_sets', 'conformal_summary'),
-    'report': ('compare',),
+    'report': ('compare', 'compare_predictions'),
 }
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
 __all__ = list(_WHERE)

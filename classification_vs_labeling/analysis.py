@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Callable
 import numpy as np
 from scipy.special import log_softmax
-from .core import to_np, softmax_probs, sigmoid_probs
+from .core import to_np, softmax_probs, sigmoid_probs, interval
 from . import metrics as M, calibration as C, ood as O, conformal as CF
 
 # %% auto #0
@@ -129,7 +129,7 @@ class Seeds:
     def gap_table(self):
         "Chapter 05's `gap_table` of each item's gap columns averaged over the seeds: every piece with its paired interval."
         return M.gap_table(sum(v.gap for v in self.views)/len(self.views), n_boot=self.n_boot, seed=0)
-    def gap_ci(self, piece:str) -> list: return [float(self.gap_table.loc[piece, 'low']), float(self.gap_table.loc[piece, 'high'])]
+    def gap_ci(self, piece:str) -> tuple: return interval(self.gap_table.loc[piece, ['ci_low', 'ci_high']])
     def ood_ci(self, k:str) -> dict:
         "Chapter 07's intervals on unseen group `k`: each model's refusals and their difference at the matched cut, the AUROC difference."
         if k not in self._ood:
@@ -137,7 +137,7 @@ class Seeds:
             st = lambda n: np.stack([getattr(v, n) for v in vs])
             r = O.matched_refusal(st('ce_in'), st('bce_in'), st('ce_out')[:, sel], st('bce_out')[:, sel], [v.thresh for v in vs], n_boot=self.n_boot)
             a = O.auroc_diff(st('ce_in'), st('ce_out')[:, sel], st('bce_in'), st('bce_out')[:, sel], n_boot=self.n_boot)
-            self._ood[k] = {'ce': r['ce_ci'], 'bce': r['bce_ci'], 'diff': r['diff_ci'], 'auroc': [a['low'], a['high']]}
+            self._ood[k] = {'ce': r.ce_ci, 'bce': r.bce_ci, 'diff': r.ci, 'auroc': a.ci}
         return self._ood[k]
 
 # %% ../nbs/10b_analysis.ipynb #8caeeff5
@@ -154,7 +154,7 @@ class Metric:
     fmt:str='.3f'                    # how report.md writes it
     part:str='held'                  # held, fit, tune or ood: the items it is measured on (`PARTS`)
     show:tuple=()                    # report.md: (table,) or (table, row, column) for each place it is shown
-    ci:Callable|None=None            # (Seeds, Metric) -> [low, high]: its 95% interval over items, where it has one
+    ci:Callable|None=None            # (Seeds, Metric) -> (low, high): its 95% interval over items, where it has one
     def __post_init__(self):
         if not _KEY.fullmatch(self.key): raise ValueError(f"key: expected model.metric[.items] with model ce, bce or diff and items tune, near, far or ood, got {self.key!r}")
         if self.part not in PARTS: raise ValueError(f"part: expected one of {list(PARTS)}, got {self.part!r}")
@@ -172,7 +172,7 @@ def metric(key:str,            # model.metric[.items]
            *, fmt='.3f',       # how report.md writes it
            part='held',        # held, fit, tune or ood
            show=(),            # the places in report.md's tables: (table,) or (table, row, column)
-           ci=None):           # (Seeds, Metric) -> [low, high], where it has an interval
+           ci=None):           # (Seeds, Metric) -> (low, high), where it has an interval
     "Declare the decorated function (SeedView -> number) as the metric `key` and register it in `METRICS`; returns the `Metric`."
     def _register(fn) -> Metric:
         m = Metric(key, label, fn, fmt, part, tuple(s if isinstance(s, tuple) else (s,) for s in show), ci)

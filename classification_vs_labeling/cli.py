@@ -78,6 +78,7 @@ def parser() -> argparse.ArgumentParser:
     from classification_vs_labeling.report import compare
     from classification_vs_labeling.bench import bench
     from classification_vs_labeling.runs import VERIFY
+    from classification_vs_labeling.train import RunSpec
     yes = lambda b: 'yes' if b else 'no'
     p = _Parser(prog='cvl', description='Classify or label? Train both kinds of model on the same data and compare them.')
     p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
@@ -99,6 +100,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument('--lr', type=_num(float, 1e-8), default=None, help=f"learning rate of both models (default: {_by_data('lr', '{:g}'.format)})")
     c.add_argument('--pretrained', action=argparse.BooleanOptionalAction, default=None,
                    help=f"start from ImageNet weights (default: {_by_data('pretrained', yes)})")
+    c.add_argument('--augment', action=argparse.BooleanOptionalAction, default=None,
+                   help=f"fastbook's presizing and aug_transforms (default: {_by_data('augment', yes)})")
+    c.add_argument('--held-out', nargs='+', default=None, metavar='CLASS', help="classes kept out of training, whose images are near "
+                   f"out-of-domain; none: no class (default: {_by_data('held_out', lambda h: ' '.join(h) or 'none')})")
+    c.add_argument('--valid-pct', type=_num(float, 0), default=_default(RunSpec, 'valid_pct'), help='share of the items to validate on (default: %(default)s)')
     c.add_argument('--scale', type=float, default=1.0, help="share of full mode's cost: smaller images (at least 32px), fewer epochs "
                    '(at least 1) and fewer letters and photos (at least 10); full-mode data sets only (default: 1)')
     c.add_argument('--device', default=None, help='cpu or cuda (default: cuda when available)')
@@ -111,7 +117,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument('--verify', choices=list(VERIFY), default=_default(compare, 'verify'), help='how a resume checks that the data '
                    "did not change: stat (file sizes and modification times) or hash (every file's bytes too, read each time; "
                    'give it from the first run on) (default: %(default)s)')
-    c.add_argument('--no-progress', action='store_true', help='no progress bars')
+    c.add_argument('--no-progress', action='store_true', help='no progress bars (always none when the output is not a terminal)')
     b = sub.add_parser('bench', help='time plain fastai against our training path, side by side',
                        description='Train the classifier and the labeler on synthetic PETS-like JPEGs three ways in one run: '
                        '(a) the plain fastbook code (two vision learners, default loaders), (b) our path (decode once, GPU '
@@ -179,14 +185,18 @@ def _spec(a, ood=None, **changes):
     data = default_data(mode='quick') if a.data is None else _bare('--data', a.data, DATA_SETS)   # the offline data: the command line never asks the environment
     ood = ood if a.ood is None else _bare('--ood', a.ood, OOD_CHOICES)
     return RunSpec(data, ood=ood, arch=a.arch, size=a.size, bs=a.bs, lr_ce=a.lr, lr_bce=a.lr, pretrained=a.pretrained,
-                   scale=a.scale, fast=a.fast, **changes)
+                   augment=a.augment, held_out=() if a.held_out == ['none'] else a.held_out, valid_pct=a.valid_pct, scale=a.scale, fast=a.fast, **changes)
 
 def _sweep(a) -> int:
     from classification_vs_labeling.sweep import sweep
     alpha = _alpha(a.alpha)   # before any work
     sweep(spec=_spec(a, ood=_default(sweep, 'ood')), budgets=a.epochs, seeds=a.seeds, factors=a.lr_factors, out=a.out,
-          tune_frac=a.tune_frac, device=a.device, progress=not a.no_progress, alpha=alpha, verify=a.verify)
+          tune_frac=a.tune_frac, device=a.device, progress=_progress(a), alpha=alpha, verify=a.verify)
     return 0
+
+def _progress(a) -> bool:
+    "fastai's progress bars: only for a person at a terminal; piped or written to a file they would be kilobytes of '\\r' redraws."
+    return not a.no_progress and sys.stdout.isatty()
 
 # %% ../nbs/15_cli.ipynb #1be36d5f
 def _alpha(s) -> float:
@@ -284,7 +294,7 @@ def _command(a, sub:argparse.ArgumentParser) -> int:
         alpha = _alpha(a.alpha)   # before any work
         from classification_vs_labeling.report import compare
         compare(spec=_spec(a, epochs=a.epochs), seeds=a.seeds, out=a.out, device=a.device, tune_frac=a.tune_frac,
-                progress=not a.no_progress, alpha=alpha, verify=a.verify)
+                progress=_progress(a), alpha=alpha, verify=a.verify)
     except (ValueError, FileNotFoundError, NotADirectoryError) as e:
         line = _flagged(show_name(str(e)), sub) if str(e) else type(e).__name__   # one line, never cut: a break in a name is shown as \\n
         sys.stderr.write(f"cvl {a.cmd}: error: {line}\n"); return 2

@@ -8,7 +8,7 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/conformal.html.md"
 from __future__ import annotations
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
-from .core import check_probs, check_scores, check_logits, check_targets, check_thresh, to_np, check_fraction, check_int, check_number, softmax_probs, sigmoid_probs, legend_below
+from .core import check_probs, check_scores, check_logits, check_targets, check_thresh, to_np, check_fraction, check_int, check_number, softmax_probs, sigmoid_probs, legend_below, Result
 from .metrics import THRESHS, predicted_sets, tune_split, check_tune_mask, tuned_threshold
 
 # %% auto #0
@@ -139,7 +139,7 @@ def fit_conformal(probs,                # (N, K) probabilities of the calibratio
                   raps_frac:float=0.2,  # RAPS: share of the items kept apart to choose lam and k_reg
                   seed:int=0,           # RAPS: which items are kept apart; `randomized`: the draws
                   randomized:bool=False # APS, RAPS: randomise the calibration score as MAPIE does (its default); False: the whole probability of the true class counts
-                 ) -> dict:
+                 ) -> Result:
     "One method's conformal cut `q`, fitted on calibration items (RAPS: `lam` and `k_reg` first, on a share kept apart). APS and RAPS scores are not randomised unless `randomized`: then a uniform draw u per item (numpy's `RandomState(seed)`, as MAPIE draws them) takes u * p(true class) off each score, which lowers the cut and gives smaller sets."
     if method not in METHODS: raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
     if not isinstance(randomized, (bool, np.bool_)): raise ValueError(f"randomized: expected True or False, got {randomized!r}")
@@ -154,8 +154,8 @@ def fit_conformal(probs,                # (N, K) probabilities of the calibratio
             cal = ~apart
     u = np.random.RandomState(check_int(seed, 'seed', lo=0, hi=2**32 - 1)).uniform(size=int(cal.sum())) if randomized and method != 'lac' else None
     s = lac_scores(p[cal]) if method == 'lac' else aps_scores(p[cal], lam=lam, k_reg=k_reg, u=u)
-    return dict(method=method, alpha=alpha, q=conformal_quantile(true_scores(s, t[cal]), alpha), lam=lam, k_reg=k_reg,
-                n=int(cal.sum()), randomized=bool(randomized) and method != 'lac')
+    return Result('fit_conformal', method=method, alpha=alpha, q=conformal_quantile(true_scores(s, t[cal]), alpha), lam=lam, k_reg=k_reg,
+                  n=int(cal.sum()), randomized=bool(randomized) and method != 'lac')
 
 def conformal_sets(probs, fit:dict) -> np.ndarray:
     "(N, K) bool prediction sets of a method fitted by `fit_conformal`."
@@ -169,12 +169,12 @@ def _check_sets(sets, name='sets') -> np.ndarray:
         raise ValueError(f"{name}: expected an (N, K) bool array of prediction sets, got {s.dtype} of shape {s.shape}")
     return s
 
-def set_stats(sets, targs) -> dict:
+def set_stats(sets, targs) -> Result:
     "Coverage (the true class is in the set), mean set size and the share of empty sets."
     s = _check_sets(sets)
     t = _class_of(targs, *s.shape)
-    return dict(coverage=float(s[np.arange(len(s)), t].mean()), mean_set_size=float(s.sum(1).mean()),
-                empty_rate=float((s.sum(1) == 0).mean()))
+    return Result('set_stats', coverage=float(s[np.arange(len(s)), t].mean()), mean_set_size=float(s.sum(1).mean()),
+                  empty_rate=float((s.sum(1) == 0).mean()))
 
 # %% ../nbs/08_conformal.ipynb #133d6c38
 NAMES = {'ce.lac': 'classifier, LAC', 'ce.aps': 'classifier, APS', 'ce.raps': 'classifier, RAPS',
@@ -213,6 +213,15 @@ def held_out_sets(ce_probs,          # (N, K) the classifier's probabilities
     sets['bce.thresh'] = predicted_sets(bce[~tune], fits['bce.thresh']['thresh'])
     return {k: sets[k] for k in NAMES}, fits
 
+class _SetsSummary(Result):
+    "`conformal_summary`'s numbers: `s['ce.lac.coverage']` (a dict, as before); `to_frame()` and the repr, one row per kind of set."
+    def to_frame(self) -> pd.DataFrame:
+        "One row per kind of set (`NAMES`): held-out coverage, mean set size, share of empty sets, and its cut (conformal `q`, or the labeler's threshold)."
+        rows = {k: {'sets': v, **{s: self[f'{k}.{s}'] for s in ('coverage', 'mean_set_size', 'empty_rate')},
+                    'cut': self.get(f'{k}.q', self.get(f'{k}.thresh'))} for k, v in NAMES.items()}
+        return pd.DataFrame.from_dict(rows, orient='index')
+    def __repr__(self): return f"conformal_summary(alpha={self['conformal.alpha']:g}), held-out items:\n{self.to_frame().round(3).to_string()}"
+
 def conformal_summary(ce_logits,               # (N, K) the classifier's logits (probabilities if not `from_logits`)
                       bce_logits,              # (N, K) the labeler's logits (probabilities if not `from_logits`)
                       targs,                   # (N,) true class indices, or (N, K) one-hot rows
@@ -223,8 +232,8 @@ def conformal_summary(ce_logits,               # (N, K) the classifier's logits 
                       from_logits:bool=True,   # False: the first two arguments are probabilities already
                       seed:int=0,              # RAPS: which tuning items choose lam and k_reg; `randomized`: the draws
                       randomized:bool=False,   # randomise APS's and RAPS's calibration scores (`fit_conformal`)
-                     ) -> dict:
-    "Held-out coverage, mean set size and empty-set rate of every method (keys like 'ce.lac.coverage'), and the cuts. Warns when logits look like probabilities."
+                     ) -> Result:
+    "Held-out coverage, mean set size and empty-set rate of every method (keys like 'ce.lac.coverage'; `to_frame()`: one row per method), and the cuts. Warns when logits look like probabilities."
     ce, bce, t = _probs_pair(ce_logits, bce_logits, targs, from_logits)
     tune = check_tune_mask(tune_mask, len(t))
     sets, fits = held_out_sets(ce, bce, t, tune, alpha=alpha, thresh=thresh, seed=seed, randomized=randomized)
@@ -232,7 +241,7 @@ def conformal_summary(ce_logits,               # (N, K) the classifier's logits 
     out.update({f'{k}.q': f['q'] for k, f in fits.items() if 'q' in f})
     out.update({'ce.raps.lam': fits['ce.raps']['lam'], 'ce.raps.k_reg': fits['ce.raps']['k_reg'],
                 'bce.thresh.thresh': fits['bce.thresh']['thresh'], 'conformal.alpha': check_alpha(alpha)})
-    return out
+    return _SetsSummary('conformal_summary', **out)
 
 # %% ../nbs/08_conformal.ipynb #ba66ca5d
 ALPHAS = np.round(np.linspace(0.01, 0.3, 30), 2)

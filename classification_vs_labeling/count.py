@@ -15,7 +15,7 @@ from fastcore.meta import delegates
 import torch.nn.functional as F
 import matplotlib.pyplot as plt
 from fastai.vision.all import DataLoaders, Learner, BCEWithLogitsLossFlat, set_seed, noop
-from .core import to_np, check_scores, check_targets, check_int, softmax_probs, legend_below
+from .core import to_np, check_scores, check_targets, check_int, softmax_probs, legend_below, Result
 from .train import RunSpec, create_model, PairedModel, paired_splitter, add_normalize, fit_batch_size
 from .datasets import DATA_SETS
 from .frozen import fine_tune
@@ -215,11 +215,11 @@ def _sets_targs(sets, targs) -> tuple[np.ndarray, np.ndarray]:
     s = check_targets(s, *s.shape, name='sets')
     return s, check_targets(targs, *s.shape)
 
-def set_metrics(sets, targs) -> dict:
+def set_metrics(sets, targs) -> Result:
     "Exact match, F1 (samples; an empty set for an empty truth scores 1), per-label accuracy and mean set size of predicted (N, K) sets."
     s, t = _sets_targs(sets, targs)
-    return dict(exact_match=exact_match(s.astype(float), t, 0.5), f1_samples=prf(s.astype(float), t, 0.5, 'samples', zero_division=1)['f1'],
-                per_label_accuracy=per_label_accuracy(s.astype(float), t, 0.5), mean_set_size=float(s.sum(1).mean()))
+    return Result('set_metrics', exact_match=exact_match(s.astype(float), t, 0.5), f1_samples=prf(s.astype(float), t, 0.5, 'samples', zero_division=1).f1,
+                  per_label_accuracy=per_label_accuracy(s.astype(float), t, 0.5), mean_set_size=float(s.sum(1).mean()))
 
 def sets_table(sets:dict, targs) -> pd.DataFrame:
     "`set_metrics` of each model's sets (rows), plus the number of items."
@@ -256,12 +256,12 @@ def plot_by_count(table:pd.DataFrame,    # from `by_count`
     return ax
 
 # %% ../nbs/10_count.ipynb #9a4daaa4
-def error_kinds(sets, targs) -> dict:
+def error_kinds(sets, targs) -> Result:
     "Shares of items whose predicted set is right, has too few labels (`none`: no label although the item has some), too many, or the right number but the wrong labels."
     s, t = _sets_targs(sets, targs)
     ns, nt, right = s.sum(1), t.sum(1), (s == t).all(1)
-    return {'right': float(right.mean()), 'too few': float((ns < nt).mean()), '(of which none)': float(((ns == 0) & (nt > 0)).mean()),
-            'too many': float((ns > nt).mean()), 'right number, wrong labels': float(((ns == nt) & ~right).mean())}
+    return Result('error_kinds', **{'right': float(right.mean()), 'too few': float((ns < nt).mean()), '(of which none)': float(((ns == 0) & (nt > 0)).mean()),
+                                    'too many': float((ns > nt).mean()), 'right number, wrong labels': float(((ns == nt) & ~right).mean())})
 
 def count_confusion(sets, targs) -> pd.DataFrame:
     "Number of items for each (true number of labels, predicted number of labels)."

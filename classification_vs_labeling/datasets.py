@@ -220,6 +220,8 @@ def load_set(data=None,              # a name in `data_choices()` or a folder of
     if row.name == 'folder' and not folder:
         raise ValueError(f"data: expected one of {', '.join(data_choices())} or a folder of class folders, got {str(data)!r}")
     iset = row.load(data if folder else None, **split)
+    missing = sorted(set(map(str, held_out or ())) - set(iset.labels)) if folder else []
+    if missing: raise ValueError(f"held_out: {', '.join(map(show_name, missing))} {'is not a class' if len(missing) == 1 else 'are not classes'} of {show_name(data)}; its classes: {', '.join(map(show_name, sorted(set(iset.labels))[:10]))}")
     d = run_defaults(data, scale)
     iset = hold_out(iset, d['held_out'] if held_out is None else held_out, **split)
     classes = (d['classes'] or None) if classes is None else classes

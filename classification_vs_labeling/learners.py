@@ -15,6 +15,7 @@ from fastai.interpret import Interpretation
 from .core import check_number, check_thresh, check_targets, check_logits, check_int, sigmoid_probs, softmax_probs
 from .metrics import predicted_sets
 from .calibration import OUTCOMES, error_table
+from .predictions import Predictions
 
 # %% auto #0
 __all__ = ['ExactMatch', 'set_outcomes', 'LabelerInterpretation', 'PairInterpretation']
@@ -161,12 +162,6 @@ class LabelerInterpretation(Interpretation):
         return [(a, b, int(c)) for a, b, c in n.itertuples(index=False)]
 
 # %% ../nbs/16_learners.ipynb #52e82ba5
-def _check_same(ce_names, bce_names, what:str):
-    "A one-line ValueError naming the first position where the two learners' lists differ."
-    if len(ce_names) != len(bce_names): raise ValueError(f"learn_bce: expected the classifier's {len(ce_names)} {what}, got {len(bce_names)}")
-    bad = next((i for i, (a, b) in enumerate(zip(ce_names, bce_names)) if a != b), None)
-    if bad is not None: raise ValueError(f"learn_bce: expected the classifier's {what} in the same order; at position {bad} the classifier has {ce_names[bad]!r}, the labeler {bce_names[bad]!r}")
-
 class PairInterpretation:
     "A classifier and a labeler on the same items: a table of both answers, the counts of who is right, and images where they disagree."
     def __init__(self,
@@ -199,19 +194,10 @@ class PairInterpretation:
                       ds_idx:int=1,   # which of each learner's `dls` (1: validation)
                       dl_ce=None,     # a labelled `DataLoader` for the classifier instead
                       dl_bce=None):   # the labeler's `DataLoader` of the same items
-        "Run both learners once on the same items (logits, `act=noop`); a one-line ValueError at the first item, class or label that differs."
+        "Run both learners once on the same items (logits, `act=noop`, as `Predictions.from_learners`); a one-line ValueError at the first item, class or label that differs."
         if dl_ce is None: dl_ce = learn_ce.dls[ds_idx].new(shuffle=False, drop_last=False)
-        if dl_bce is None: dl_bce = learn_bce.dls[ds_idx].new(shuffle=False, drop_last=False)
-        _check_same([str(v) for v in learn_ce.dls.vocab], [str(v) for v in learn_bce.dls.vocab], 'classes')
-        if getattr(dl_ce, 'items', None) is not None and getattr(dl_bce, 'items', None) is not None:
-            _check_same([str(o) for o in dl_ce.items], [str(o) for o in dl_bce.items], 'items')
-        ce, t = learn_ce.get_preds(dl=dl_ce, act=noop)
-        bce, tb = learn_bce.get_preds(dl=dl_bce, act=noop)
-        if t is None or tb is None: raise ValueError("dl_ce and dl_bce: expected labelled items (a validation set, or `test_dl(..., with_labels=True)`)")
-        t_ce, t_bce = check_targets(t, *ce.shape), check_targets(tb, *bce.shape, name='the labeler\'s targets')
-        bad = np.flatnonzero((t_ce != t_bce).any(1))
-        if len(bad): raise ValueError(f"learn_bce: expected the classifier's labels; item {bad[0]} is {learn_ce.dls.vocab[int(t_ce[bad[0]].argmax())]!r} for the classifier, {_set_names(t_bce[bad[:1]], learn_bce.dls.vocab)[0]} for the labeler")
-        return cls(ce, bce, t, learn_ce.dls.vocab, thresh, dl_ce)
+        p = Predictions.from_learners(learn_ce, learn_bce, ds_idx=ds_idx, dl_ce=dl_ce, dl_bce=dl_bce)
+        return cls(p.ce_logits, p.bce_logits, p.targs, p.classes, thresh, dl_ce)
 
     def counts(self) -> pd.DataFrame:
         "How many items: the classifier right or wrong (rows) against the labeler's outcome (columns), with totals."

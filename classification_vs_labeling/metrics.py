@@ -10,7 +10,7 @@ import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from scipy.special import softmax, expit
 from sklearn.metrics import precision_recall_fscore_support
-from .core import to_np, check_probs, check_targets, check_thresh, check_int, check_number, check_fraction, legend_below
+from .core import to_np, check_probs, check_targets, check_thresh, check_int, check_number, check_fraction, legend_below, Result, interval
 
 # %% auto #0
 __all__ = ['THRESHS', 'GAP_ROWS', 'GAP_PIECES', 'predicted_sets', 'set_sizes', 'none_rate', 'several_rate', 'per_label_accuracy',
@@ -87,7 +87,7 @@ def prf(probs,                      # (N, K) probabilities in [0, 1], one row pe
         thresh=0.5,                 # one threshold, or one per class
         average:str='samples',      # 'samples' (per item), 'macro' (per class) or 'micro' (over all decisions)
         *, zero_division:float=0    # the score of an item (or class) with nothing predicted and nothing true: 1 counts a right empty set as right
-       ) -> dict:
+       ) -> Result:
     "Precision, recall and F1 of the predicted sets: scikit-learn's `precision_recall_fscore_support`."
     if average not in _AVERAGES: raise ValueError(f"average: expected one of {_AVERAGES}, got {average!r}")
     p,t = _pt(probs, targs)
@@ -97,14 +97,14 @@ def prf(probs,                      # (N, K) probabilities in [0, 1], one row pe
         t, s, average = np.hstack([t, z]), np.hstack([s, z]), 'micro' if average == 'macro' else average
     if zero_division not in (0, 1): raise ValueError(f"zero_division: expected 0 or 1, got {zero_division!r}")
     pr,rc,f1,_ = precision_recall_fscore_support(t, s, average=average, zero_division=zero_division)
-    return dict(precision=float(pr), recall=float(rc), f1=float(f1))
+    return Result('prf', precision=float(pr), recall=float(rc), f1=float(f1))
 
 # %% ../nbs/05_metrics.ipynb #2566583e
-def accuracy_summary(probs, targs, thresh=0.5) -> dict:
+def accuracy_summary(probs, targs, thresh=0.5) -> Result:
     "The three accuracies, exact match with argmax fallback, sample-averaged F1 and the set-size rates at `thresh`."
     p,t = _pt(probs, targs)
     sizes = set_sizes(p, thresh)
-    return dict(per_label_accuracy=per_label_accuracy(p, t, thresh), exact_match=exact_match(p, t, thresh),
+    return Result('accuracy_summary', per_label_accuracy=per_label_accuracy(p, t, thresh), exact_match=exact_match(p, t, thresh),
                 exact_match_fallback=exact_match(p, t, thresh, fallback=True), argmax_accuracy=argmax_accuracy(p, t),
                 f1_samples=prf(p, t, thresh)['f1'], none_rate=float((sizes == 0).mean()),
                 several_rate=float((sizes >= 2).mean()), mean_set_size=float(sizes.mean()))
@@ -268,6 +268,8 @@ def tuned_threshold(probs, targs, tune_mask) -> float:
     return best_threshold(p[tune], np.asarray(targs)[tune], metric='exact_match')
 
 # %% ../nbs/05_metrics.ipynb #ea5eba67
+_LOW_HIGH = {'low': ('ci', 0), 'high': ('ci', 1)}   # the interval's ends under the names the bootstraps returned before `ci`
+
 def _check01(x, name) -> np.ndarray:
     "`x` as a non-empty 1-d float array of per-item correctness: 0/1 (or bools), or a fraction in [0, 1] such as the share of seeds right."
     a = to_np(x, name)
@@ -280,29 +282,28 @@ def paired_bootstrap(correct_a,               # (N,) per-item correctness of mod
                      correct_b,               # the same for model b, on the same items
                      *, n_boot:int=1000,      # bootstrap resamples
                      seed:int=0,              # seed of the resamples
-                     ci:float=0.95            # level of the interval
-                    ) -> dict:
-    "mean(a) - mean(b) for two models' per-item correctness on the same items, with a percentile bootstrap CI over items."
+                     level:float=0.95         # level of the interval
+                    ) -> Result:
+    "mean(a) - mean(b) for two models' per-item correctness on the same items, with a percentile bootstrap interval over items, `ci` = (low, high)."
     a,b = _check01(correct_a, 'correct_a'), _check01(correct_b, 'correct_b')
     if len(a) != len(b): raise ValueError(f"correct_a and correct_b: expected the same items, got lengths {len(a)} and {len(b)}")
-    n_boot, seed, ci = check_int(n_boot, 'n_boot', lo=1, hi=10**7), check_int(seed, 'seed', lo=0), check_fraction(ci, 'ci')
+    n_boot, seed, level = check_int(n_boot, 'n_boot', lo=1, hi=10**7), check_int(seed, 'seed', lo=0), check_fraction(level, 'level')
     n, d = len(a), a - b                              # per item: +1 only a right, -1 only b right, 0 both or neither (fractions with seeds)
     idx = np.random.default_rng(seed).integers(0, n, (int(n_boot), n), dtype=np.int32 if n < 2**31 else np.int64)
     boot = d[idx].mean(1)                             # one resampled difference per row
     diff = d.mean()
-    low,high = np.quantile(boot, [(1-ci)/2, (1+ci)/2])
     p = (1 + (np.abs(boot - diff) >= abs(diff)).sum())/(n_boot + 1)
-    return dict(diff=float(diff), low=float(low), high=float(high), p_value=float(p), mean_a=float(a.mean()),
-                mean_b=float(b.mean()), n=n, n_boot=int(n_boot), ci=float(ci))
+    return Result('paired_bootstrap', _LOW_HIGH, diff=float(diff), ci=interval(np.quantile(boot, [(1-level)/2, (1+level)/2])), p_value=float(p),
+                  mean_a=float(a.mean()), mean_b=float(b.mean()), n=n, n_boot=int(n_boot), level=float(level))
 
 # %% ../nbs/05_metrics.ipynb #41f2d789
-def seed_summary(values) -> dict:
+def seed_summary(values) -> Result:
     "Mean, sample standard deviation (ddof=1; NaN for a single value), min, max and count of one metric across seeds."
     a = to_np(values, 'values')
     if a.ndim != 1 or len(a) == 0: raise ValueError(f"values: expected non-empty 1-D numbers (one per seed), got shape {a.shape}")
     if not np.isfinite(a).all(): raise ValueError(f"values: expected finite numbers, got {a}")
-    return dict(mean=float(a.mean()), std=float(a.std(ddof=1)) if len(a) > 1 else float('nan'),
-                min=float(a.min()), max=float(a.max()), n=len(a))
+    return Result('seed_summary', mean=float(a.mean()), std=float(a.std(ddof=1)) if len(a) > 1 else float('nan'),
+                  min=float(a.min()), max=float(a.max()), n=len(a))
 
 # %% ../nbs/05_metrics.ipynb #8afc3913
 GAP_ROWS = {   # row of `gap_table`: (what it is, the per-item columns a and b whose paired difference mean(a) - mean(b) it is)
@@ -338,9 +339,9 @@ def gap_items(ce_probs,      # (N, K) the classifier's softmax probabilities
 def gap_table(items:pd.DataFrame,    # per-item columns from `gap_items`, or their mean over seeds
               *, n_boot:int=1000,    # bootstrap resamples of the items
               seed:int=0,            # seed of the resamples (the same for every row)
-              ci:float=0.95          # level of the intervals
+              level:float=0.95       # level of the intervals
              ) -> pd.DataFrame:
-    "Each row of `GAP_ROWS` from per-item columns (`gap_items`, or their mean over seeds): value and paired bootstrap CI."
+    "Each row of `GAP_ROWS` from per-item columns (`gap_items`, or their mean over seeds): value and paired bootstrap interval (`ci_low`, `ci_high`)."
     need = {c for _, a, b in GAP_ROWS.values() for c in (a, b) if c}
     missing = need - set(getattr(items, 'columns', ()))
     if missing: raise ValueError(f"items: expected a DataFrame from gap_items with columns {sorted(need)}, missing {sorted(missing)}")
@@ -348,8 +349,8 @@ def gap_table(items:pd.DataFrame,    # per-item columns from `gap_items`, or the
     col = lambda c: zero if c is None else items[c].to_numpy(float)
     rows = {}
     for key, (what, a, b) in GAP_ROWS.items():    # the same seed: every row is computed on the same resamples of items
-        r = paired_bootstrap(col(a), col(b), n_boot=n_boot, seed=seed, ci=ci)
-        rows[key] = dict(what=what, value=r['diff'], low=r['low'], high=r['high'])
+        r = paired_bootstrap(col(a), col(b), n_boot=n_boot, seed=seed, level=level)
+        rows[key] = dict(what=what, value=r.diff, ci_low=r.ci[0], ci_high=r.ci[1])
     return pd.DataFrame.from_dict(rows, orient='index')
 
 def gap_decomposition(ce_probs,              # (N, K) the classifier's softmax probabilities
@@ -358,10 +359,10 @@ def gap_decomposition(ce_probs,              # (N, K) the classifier's softmax p
                       thresh=0.5,            # the labeler's threshold, or one per class
                       *, n_boot:int=1000,    # bootstrap resamples of the items
                       seed:int=0,            # seed of the resamples
-                      ci:float=0.95          # level of the intervals
+                      level:float=0.95       # level of the intervals
                      ) -> pd.DataFrame:
-    "The classifier's lead over the labeler's exact match, split into ranking and decoding (none, several, wrong, rescued), with CIs."
-    return gap_table(gap_items(ce_probs, bce_probs, targs, thresh), n_boot=n_boot, seed=seed, ci=ci)
+    "The classifier's lead over the labeler's exact match, split into ranking and decoding (none, several, wrong, rescued), with intervals (`ci_low`, `ci_high`)."
+    return gap_table(gap_items(ce_probs, bce_probs, targs, thresh), n_boot=n_boot, seed=seed, level=level)
 
 # %% ../nbs/05_metrics.ipynb #47707876
 _GAP_TICKS = ['ranking\n', 'no\nlabel', 'several\n', 'one\nwrong', 'rescued\n']   # two lines each, so the numbers line up below
@@ -373,7 +374,7 @@ def _gap_steps(table:pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     end = -np.cumsum(v.value.to_numpy()[:-1])                        # the pieces, one after another, from 0 down
     start = np.r_[0, end[:-1], 0]                                     # the total: one bar from 0
     end = np.r_[end, -v.value.iloc[-1]]
-    return start, end, np.c_[start - v.high.to_numpy(), start - v.low.to_numpy()]   # a piece's interval, at its end
+    return start, end, np.c_[start - v.ci_high.to_numpy(), start - v.ci_low.to_numpy()]   # a piece's interval, at its end
 
 def gap_ylim(*tables:pd.DataFrame,     # tables from `gap_table`, drawn in panels that are compared
              pad:float=0.1             # room around the steps and intervals, as a share of their range

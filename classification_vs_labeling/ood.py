@@ -12,7 +12,7 @@ from scipy.special import logsumexp
 from sklearn.metrics import roc_auc_score
 from pathlib import Path
 from .core import (check_probs, check_scores, check_logits, looks_like_probs, check_thresh, to_np, softmax_probs,
-    sigmoid_probs, check_number, check_int, check_fraction, legend_below)
+    sigmoid_probs, check_number, check_int, check_fraction, legend_below, Result, interval)
 from .data import pets_label
 
 # %% auto #0
@@ -120,13 +120,13 @@ def _seeds_items(x, name) -> np.ndarray:
         raise ValueError(f"{name}: expected 1-D scores ({_ONE_PER_ITEM}), or (seeds, items), got what look like (items, classes) probabilities of shape {a.shape}")
     return a
 
-def _paired_scores(xs, names, n_boot, ci) -> tuple[np.ndarray, ...]:
-    "Two models' scores in and out of domain, (in 1, in 2, out 1, out 2), as (seeds, items) arrays on the same items; `n_boot`, `ci` checked."
+def _paired_scores(xs, names, n_boot, level) -> tuple[np.ndarray, ...]:
+    "Two models' scores in and out of domain, (in 1, in 2, out 1, out 2), as (seeds, items) arrays on the same items; `n_boot`, `level` checked."
     a, b, c, d = (_seeds_items(x, n) for x, n in zip(xs, names))
     if a.shape != b.shape or c.shape != d.shape or len(a) != len(c):
         shapes = ', '.join(f"{n} {to_np(x, n).shape}" for x, n in zip(xs, names))
         raise ValueError(f"expected 1-D scores ({_ONE_PER_ITEM}), or (seeds, items), on the same items for both models, got shapes {shapes}")
-    check_int(n_boot, 'n_boot', lo=1, hi=10**7); check_fraction(ci, 'ci')
+    check_int(n_boot, 'n_boot', lo=1, hi=10**7); check_fraction(level, 'level')
     return a, b, c, d
 
 def _matched_rates(ce_in, bce_in, ce_out, bce_out, t, ii, oi) -> np.ndarray:
@@ -145,10 +145,10 @@ def matched_refusal(ce_in,              # the classifier's MSP on in-domain item
                     thresh=0.5,         # the labeler's threshold, or one per seed
                     *, n_boot:int=1000, # bootstrap resamples
                     seed:int=0,         # seed of the resamples
-                    ci:float=0.95       # level of the intervals
-                   ) -> dict:
+                    level:float=0.95    # level of the intervals
+                   ) -> Result:
     "Share of out-of-domain items each model refuses when the classifier's MSP cut refuses as many in-domain items as the labeler's threshold."
-    ci_, bi, co, bo = _paired_scores((ce_in, bce_in, ce_out, bce_out), ('ce_in', 'bce_in', 'ce_out', 'bce_out'), n_boot, ci)
+    ci_, bi, co, bo = _paired_scores((ce_in, bce_in, ce_out, bce_out), ('ce_in', 'bce_in', 'ce_out', 'bce_out'), n_boot, level)
     t = check_thresh(thresh)
     if t.ndim and len(t) != len(ci_): raise ValueError(f"thresh: expected one threshold, or one per seed ({len(ci_)}), got {len(t)}")
     t = np.broadcast_to(t, (len(ci_),))
@@ -156,9 +156,10 @@ def matched_refusal(ce_in,              # the classifier's MSP on in-domain item
     rng = np.random.default_rng(seed)
     point = _matched_rates(ci_, bi, co, bo, t, np.arange(n)[None], np.arange(m)[None])[:, 0]
     boot = _matched_rates(ci_, bi, co, bo, t, rng.integers(0, n, (int(n_boot), n)), rng.integers(0, m, (int(n_boot), m)))
-    q = lambda x: [float(v) for v in np.quantile(x, [(1-ci)/2, (1+ci)/2])]
-    return dict(in_rate=float(point[0]), ce=float(point[1]), bce=float(point[2]), diff=float(point[2] - point[1]),
-                ce_ci=q(boot[1]), bce_ci=q(boot[2]), diff_ci=q(boot[2] - boot[1]), n_in=n, n_out=m, n_boot=int(n_boot))
+    q = lambda x: interval(np.quantile(x, [(1-level)/2, (1+level)/2]))
+    return Result('matched_refusal', {'diff_ci': ('ci', None)}, in_rate=float(point[0]), ce=float(point[1]), bce=float(point[2]),
+                  diff=float(point[2] - point[1]), ci=q(boot[2] - boot[1]), ce_ci=q(boot[1]), bce_ci=q(boot[2]), n_in=n, n_out=m,
+                  n_boot=int(n_boot), level=float(level))
 
 # %% ../nbs/07_ood.ipynb #2da2fc93
 def _weighted_auroc(s_in, s_out, w_in, w_out) -> np.ndarray:
@@ -176,10 +177,10 @@ def auroc_diff(in_a,                # score a on in-domain items: (items,) or (s
                out_b,               # score b on the same out-of-domain items
                *, n_boot:int=1000,  # bootstrap resamples
                seed:int=0,          # seed of the resamples
-               ci:float=0.95        # level of the interval
-              ) -> dict:
-    "AUROC of score a minus AUROC of score b on the same items, with a bootstrap CI that resamples in- and out-of-domain items."
-    ia, ib, oa, ob = _paired_scores((in_a, in_b, out_a, out_b), ('in_a', 'in_b', 'out_a', 'out_b'), n_boot, ci)
+               level:float=0.95     # level of the interval
+              ) -> Result:
+    "AUROC of score a minus AUROC of score b on the same items, with a bootstrap interval `ci` = (low, high) that resamples in- and out-of-domain items."
+    ia, ib, oa, ob = _paired_scores((in_a, in_b, out_a, out_b), ('in_a', 'in_b', 'out_a', 'out_b'), n_boot, level)
     rng = np.random.default_rng(seed)
     n_in, n_out = ia.shape[1], oa.shape[1]
     w_in, w_out = (rng.multinomial(n, np.full(n, 1/n), size=int(n_boot)).astype(float) for n in (n_in, n_out))
@@ -187,9 +188,9 @@ def auroc_diff(in_a,                # score a on in-domain items: (items,) or (s
     auc = lambda s_in, s_out, wi, wo: np.mean([_weighted_auroc(i, o, wi, wo) for i, o in zip(s_in, s_out)], axis=0)
     a, b = auc(ia, oa, one_in, one_out)[0], auc(ib, ob, one_in, one_out)[0]
     boot = auc(ia, oa, w_in, w_out) - auc(ib, ob, w_in, w_out)   # the same resamples for both scores: paired
-    low, high = np.quantile(boot, [(1-ci)/2, (1+ci)/2])
-    return dict(diff=float(a - b), low=float(low), high=float(high), auroc_a=float(a), auroc_b=float(b),
-                p_value=float((1 + (np.abs(boot - (a - b)) >= abs(a - b)).sum())/(n_boot + 1)), n_in=n_in, n_out=n_out, n_boot=int(n_boot))
+    return Result('auroc_diff', {'low': ('ci', 0), 'high': ('ci', 1)}, diff=float(a - b), ci=interval(np.quantile(boot, [(1-level)/2, (1+level)/2])),
+                  auroc_a=float(a), auroc_b=float(b), p_value=float((1 + (np.abs(boot - (a - b)) >= abs(a - b)).sum())/(n_boot + 1)),
+                  n_in=n_in, n_out=n_out, n_boot=int(n_boot), level=float(level))
 
 # %% ../nbs/07_ood.ipynb #f0dbaa93
 def _names(path) -> set[str]:

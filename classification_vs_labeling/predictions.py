@@ -10,8 +10,15 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-from .core import atomic_path, check_int, check_classes, to_np, softmax_probs, sigmoid_probs
+from fastcore.basics import noop
+from .core import atomic_path, check_int, check_classes, check_targets, to_np, softmax_probs, sigmoid_probs
 from .files import show_name
+
+def _check_same(ce_names, bce_names, what:str):
+    "A one-line ValueError naming the first position where the two learners' lists differ."
+    if len(ce_names) != len(bce_names): raise ValueError(f"learn_bce: expected the classifier's {len(ce_names)} {what}, got {len(bce_names)}")
+    bad = next((i for i, (a, b) in enumerate(zip(ce_names, bce_names)) if a != b), None)
+    if bad is not None: raise ValueError(f"learn_bce: expected the classifier's {what} in the same order; at position {bad} the classifier has {ce_names[bad]!r}, the labeler {bce_names[bad]!r}")
 
 # %% auto #0
 __all__ = ['Predictions']
@@ -53,6 +60,39 @@ class Predictions:
         self.items, self.ood_items, self.fingerprint, self.spec = [str(o) for o in self.items], [str(o) for o in self.ood_items], str(self.fingerprint), str(self.spec)
         for n, m in (('items', len(self.targs)), ('ood_items', len(self.ood_ce_logits))):
             if getattr(self, n) and len(getattr(self, n)) != m: raise ValueError(f"{n}: expected {m} names (one per row), got {len(getattr(self, n))}")
+
+    @classmethod
+    def from_learners(cls,
+                      learn_ce,        # the classifier: a fastai `Learner` on a `CategoryBlock` (softmax, cross-entropy)
+                      learn_bce,       # the labeler: a `Learner` on a `MultiCategoryBlock` (sigmoids, BCE), of the same items
+                      ood=None,        # unseen images to predict too: a list of image files, or a folder of them (None: none)
+                      *,
+                      seed:int=0,      # the training seed of this pair, kept with the predictions (one per pair of a list)
+                      ds_idx:int=1,    # which of each learner's `dls` to predict when `dl_ce` is None (1: validation)
+                      dl_ce=None,      # a labelled `DataLoader` for the classifier instead
+                      dl_bce=None      # the labeler's `DataLoader` of the same items
+                     ) -> Predictions:
+        "Both learners' logits (`get_preds(act=noop)`) on the same labelled items and on `ood`; a one-line ValueError at the first class, item or label on which they differ."
+        from fastai.data.transforms import get_image_files
+        if dl_ce is None: dl_ce = learn_ce.dls[ds_idx].new(shuffle=False, drop_last=False)
+        if dl_bce is None: dl_bce = learn_bce.dls[ds_idx].new(shuffle=False, drop_last=False)
+        vocab = [str(v) for v in learn_ce.dls.vocab]
+        if not vocab or isinstance(learn_ce.dls.vocab[0], (list, tuple)): raise ValueError("learn_ce: expected a classifier with one vocab (a `CategoryBlock`)")
+        _check_same(vocab, [str(v) for v in learn_bce.dls.vocab], 'classes')
+        items = getattr(dl_ce, 'items', None)
+        if items is not None and getattr(dl_bce, 'items', None) is not None: _check_same([str(o) for o in items], [str(o) for o in dl_bce.items], 'items')
+        ce, t = learn_ce.get_preds(dl=dl_ce, act=noop)
+        bce, tb = learn_bce.get_preds(dl=dl_bce, act=noop)
+        if t is None or tb is None: raise ValueError("dl_ce and dl_bce: expected labelled items (a validation set, or `test_dl(..., with_labels=True)`)")
+        t_ce, t_bce = check_targets(t, *ce.shape), check_targets(tb, *bce.shape, name="the labeler's targets")
+        if (t_ce.sum(1) != 1).any(): raise ValueError("learn_ce: expected one class per item (a `CategoryBlock`), got several")
+        bad = np.flatnonzero((t_ce != t_bce).any(1))
+        if len(bad): raise ValueError(f"learn_bce: expected the classifier's labels; item {bad[0]} is {vocab[int(t_ce[bad[0]].argmax())]!r} for the "
+                                      "classifier, {" + ', '.join(v for v, on in zip(vocab, t_bce[bad[0]]) if on) + "} for the labeler")
+        if isinstance(ood, (str, Path)): ood = sorted(get_image_files(ood))
+        ood = [] if ood is None else list(ood)
+        z = [learn.get_preds(dl=learn.dls.test_dl(ood), act=noop)[0] for learn in (learn_ce, learn_bce)] if ood else [None, None]
+        return cls(vocab, t_ce.argmax(1), ce, bce, *z, seed=seed, items=[] if items is None else list(items), ood_items=ood)
 
     # probabilities are always computed from the logits, in float64 (chapter 00), never stored beside them
     ce_probs = property(lambda self: softmax_probs(self.ce_logits), doc="Softmax probabilities of the classifier (float64)")

@@ -9,20 +9,21 @@ from __future__ import annotations
 import os, time, warnings
 from pathlib import Path
 import numpy as np
-from .core import atomic_path, check_fraction, check_seeds
+from .core import atomic_path, check_fraction, check_seeds, check_classes
 from .files import show_name, show_names
 from .data import ImageSet
 from .datasets import as_data, OOD_CHOICES
 from .runs import (run_settings, versions, machine, write_json, load_data, run_specs, check_out, start_out,
                                              release_out, check_verify)
 from .train import RunSpec, fit_config, check_build
+from .predictions import Predictions
 from .summary import stack_predictions, metrics_from_arrays, make_plots
 from .tables import results_table, write_report
-from . import metrics as M, conformal as CF
+from . import metrics as M, conformal as CF, ood as O
 _all_ = ['results_table']   # re-exported: the report's headline table, from chapter 11a
 
 # %% auto #0
-__all__ = ['compare', 'results_table']
+__all__ = ['SETTINGS_UNKNOWN', 'compare', 'compare_predictions', 'results_table']
 
 # %% ../nbs/11_report.ipynb #a5dceb95
 def _check_out_path(out, data, ood):
@@ -78,15 +79,65 @@ def compare(data=None,             # a registered data set or a folder with one 
     try:                                          # `start_out` takes the folder's lock: let go of it however this ends
         preds = run_specs([spec.replace(seed=s) for s in seeds], iset, out/'runs', device=device, log=log, progress=progress,
                           on_start=lambda: start_out(out, settings), verify=verify)
-        d = stack_predictions(preds, tune, held_out=spec.held_out)
-        m = metrics_from_arrays(d, alpha=alpha)
-        with atomic_path(out/'predictions.npz') as tmp: np.savez_compressed(tmp, **d)
-        m['settings'] = {**settings, 'versions': versions(), 'tune_frac': tune_frac, 'run_date': time.strftime('%Y-%m-%d'),
-                         'machine': machine(settings['device'])}
-        m['skipped'] = [[show_name(p), why] for p, why in iset.skipped]   # as report.md shows them
-        write_json(out/'metrics.json', show_names(m))                     # any name's bytes as text: JSON that strict parsers read
-        plots = make_plots(d, out)
-        write_report(out, m, settings, plots=plots, skipped=iset.skipped)
+        settings = {**settings, 'machine': machine(settings['device'])}
+        return _write_comparison(preds, tune, out, settings, held_out=spec.held_out, tune_frac=tune_frac, alpha=alpha, skipped=iset.skipped, log=log)
     finally: release_out(out)
+
+def _write_comparison(preds, tune, out, settings:dict, *, held_out, tune_frac, alpha, skipped, log) -> dict:
+    "A comparison's outputs from its predictions (one `Predictions` per seed): predictions.npz, metrics.json, the plots, report.md."
+    d = stack_predictions(preds, tune, held_out=held_out)
+    m = metrics_from_arrays(d, alpha=alpha)
+    out = Path(out)
+    with atomic_path(out/'predictions.npz') as tmp: np.savez_compressed(tmp, **d)
+    m['settings'] = {**settings, 'versions': versions(), 'tune_frac': tune_frac, 'run_date': time.strftime('%Y-%m-%d')}
+    m['skipped'] = None if skipped is None else [[show_name(p), why] for p, why in skipped]   # as report.md shows them
+    write_json(out/'metrics.json', show_names(m))                     # any name's bytes as text: JSON that strict parsers read
+    plots = make_plots(d, out)
+    write_report(out, m, m['settings'], plots=plots, skipped=skipped)
     log(f"wrote {show_name(out/'report.md')}, {show_name(out/'metrics.json')}, {show_name(out/'predictions.npz')} and {len(plots)} plots")
     return m
+
+# %% ../nbs/11_report.ipynb #33c8f42a
+SETTINGS_UNKNOWN = ('data', 'n_items', 'arch', 'pretrained', 'epochs', 'size', 'bs', 'lr', 'augment', 'device', 'machine')   # a report's settings that predictions do not carry
+_OUTPUTS = ('report.md', 'metrics.json', 'predictions.npz', 'accuracy_vs_threshold.png', 'reliability.png', 'risk_coverage.png', 'ood_histograms.png')
+
+def _check_report_out(out):
+    "`out` must be a new or empty folder, or one that holds only a report's own files (written again): never a `cvl compare` run or anything else."
+    out = Path(out)
+    if out.exists() and not out.is_dir(): raise ValueError(f"out: {show_name(out)} is a file, not a folder")
+    other = sorted(p.name for p in out.iterdir() if p.name not in _OUTPUTS) if out.is_dir() else []
+    if other: raise ValueError(f"out: {show_name(out)} holds other files ({', '.join(map(show_name, other[:3]))}{', ...' if len(other) > 3 else ''}): choose a new or empty folder")
+
+def compare_predictions(preds,                # `Predictions` of one pair of models, or a list of them, one per seed, on the same items
+                        out='cvl_report',     # the output folder: new, empty, or holding an earlier report of this function (overwritten)
+                        *,
+                        held_out=(),          # classes kept out of training: unseen images in folders of these names are near (chapter 07)
+                        settings:dict=None,   # what you know of the runs, by name (`SETTINGS_UNKNOWN`: data, arch, epochs, ...); the rest is unknown
+                        tune_frac:float=0.5,  # the share of validation items that fits thresholds, temperatures and cuts
+                        alpha:float=0.1,      # the share of new items a conformal set may miss (chapter 08)
+                        log=print             # where the last line goes
+                       ) -> dict:
+    "`cvl compare`'s outputs (predictions.npz, metrics.json, plots, report.md) from predictions made elsewhere; returns metrics.json's body."
+    preds = [preds] if isinstance(preds, Predictions) else list(preds)
+    if not preds or not all(isinstance(p, Predictions) for p in preds): raise ValueError("preds: expected a `Predictions` or a non-empty list of them")
+    seeds = [p.seed for p in preds]
+    if len(set(seeds)) < len(seeds): raise ValueError(f"preds: expected one `Predictions` per seed, got seeds {seeds}: give each pair its own, `Predictions.from_learners(..., seed=1)`")
+    for p in preds[1:]:   # every seed's pair on the same classes, validation items and labels, and the same unseen images
+        bad = next((n for n, same in (('classes', p.classes == preds[0].classes), ('labels', np.array_equal(p.targs, preds[0].targs)),
+                    ('validation items', p.items == preds[0].items), ('unseen images', p.ood_items == preds[0].ood_items)) if not same), None)
+        if bad: raise ValueError(f"preds: expected every seed's predictions on the same {bad}; seed {p.seed}'s differ from seed {preds[0].seed}'s")
+    tune_frac, alpha = check_fraction(tune_frac, 'tune_frac'), CF.check_alpha(alpha)
+    held = check_classes(held_out, 'held_out') if len(held_out) else []
+    if set(held) & set(preds[0].classes): raise ValueError(f"held_out: {sorted(set(held) & set(preds[0].classes))} are classes the models were trained on")
+    kind = O.ood_kinds(preds[0].ood_items, held)
+    if held and not (kind == 'near').any(): raise ValueError(f"held_out: no unseen image is in a folder named {', '.join(held)}: expected the images of the held-out classes among `ood`")
+    extra = set(settings or {}) - set(SETTINGS_UNKNOWN)
+    if extra: raise ValueError(f"settings: unknown names {sorted(extra)}; expected some of {', '.join(SETTINGS_UNKNOWN)}")
+    _check_report_out(out)
+    p0 = preds[0]
+    tune = M.tune_split(len(p0.targs), tune_frac, seed=0, strat=p0.targs)   # as `compare` cuts them
+    s = {**dict.fromkeys(SETTINGS_UNKNOWN), **(settings or {})}
+    s.update(ood='the unseen images given' if (kind == 'far').any() else 'none', held_out=held, n_valid=len(p0.targs), n_ood=len(p0.ood_items),
+             classes=p0.classes, seeds=seeds, mode='learners', unknown=[k for k in SETTINGS_UNKNOWN if s[k] is None])
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return _write_comparison(preds, tune, out, s, held_out=held, tune_frac=tune_frac, alpha=alpha, skipped=None, log=log)

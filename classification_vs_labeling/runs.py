@@ -59,8 +59,8 @@ def read_run(f) -> tuple[Predictions, dict]:
 
 # %% ../nbs/04c_runs.ipynb #b4299034
 def load_data(spec:RunSpec) -> ImageSet:
-    "The images `spec` describes: `load_set` with its classes, held-out classes, probes and scale; then its `subset`."
-    iset = load_set(spec.data, spec.ood, held_out=spec.held_out, classes=spec.classes, scale=spec.scale)
+    "The images `spec` describes: `load_set` with its classes, held-out classes, probes, validation share and scale; then its `subset`."
+    iset = load_set(spec.data, spec.ood, held_out=spec.held_out, classes=spec.classes, valid_pct=spec.valid_pct, scale=spec.scale)
     return subset(iset, spec.subset) if spec.subset else iset
 
 # %% ../nbs/04c_runs.ipynb #786a8d9d

@@ -12,7 +12,7 @@ import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from .core import atomic_path, check_number, check_fraction, check_seeds
 from .files import show_name
-from .datasets import default_data, run_defaults
+from .datasets import default_data, run_defaults, data_key
 from .train import RunSpec, Predictions, fit_config
 from . import metrics as M, analysis as A
 from .summary import seed_metrics, summarise
@@ -229,10 +229,11 @@ def write_sweep_report(out, n_boot:int=1000) -> dict[str, pd.DataFrame]:
         with atomic_path(out/f'{name}.png') as tmp: fig.savefig(tmp, dpi=80, format='png')
         plt.close(fig)
     s, v = sw['settings'], sw['versions']
+    mode = "Defaults: the registry's `folder` row" if data_key(s['data']) == 'folder' else f"Mode: {s['mode']}"   # a folder has no mode
     secs = sum(float(ep['seconds']) for runs in sw['runs'].values() for _, ep in runs.values())
     lines = ['# Does the gap close with training? A sweep', '',
              f"Data: **{s['data']}** ({s['n_items']} images, {len(s['classes'])} classes, {s['n_valid']} validation items). Model: {s['arch']} "
-             f"({'pretrained' if s['pretrained'] else 'from scratch'}), {s['size']}px, batch size {s['bs']}. Mode: {s['mode']}. "
+             f"({'pretrained' if s['pretrained'] else 'from scratch'}), {s['size']}px, batch size {s['bs']}. {mode}. "
              f"Budgets: {', '.join(map(str, sw['budgets']))} epoch(s); seeds {', '.join(map(str, sw['seeds']))}. Shared learning rate "
              f"{sw['lr']:g}; each model's own chosen from {', '.join(f'{x:g}' for x in sw['grid'])} on the tuning items (seed {sw['seeds'][0]}). "
              f"Run {sw['run_date']} on {sw['machine']} ({s['device']}), torch {v['torch']}, fastai {v['fastai']}: {secs/60:.0f} min of training.", '',

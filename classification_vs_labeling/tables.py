@@ -11,9 +11,10 @@ from pathlib import Path
 from .core import atomic_path, ood_words
 from .files import show_name
 from .analysis import METRICS, CAVEAT_TARGETS, CONFORMAL_METHODS, bce_none_rate, ce_refusal
+from .datasets import data_key
 
 # %% auto #0
-__all__ = ['results_table', 'interval_line', 'md_code', 'md_text', 'write_report']
+__all__ = ['results_table', 'interval_line', 'md_code', 'md_text', 'run_words', 'write_report']
 
 # %% ../nbs/11a_tables.ipynb #58801678
 def _f(v, fmt='.3f') -> str: return '-' if v is None else format(v, fmt)
@@ -74,9 +75,11 @@ def _extra_tables(m:dict) -> list[str]:
                 "mean set size and empty sets, means over seeds.", '']
         out += _md_rows(['sets', *_PIVOTS['sets'][0]], [f"| {r} | {' | '.join(c)} |" for r, c in _pivot(m, 'sets', list(CONFORMAL_METHODS.values()))])
     if _own(m, 'ood'):
-        near = f"images of the classes held out of training ({', '.join(m.get('held_out', []))})"
+        held = m.get('held_out', [])
+        near = (f"Near: images of the classes held out of training ({', '.join(held)}); far: the other unseen images." if held else
+                "No classes were held out of training, so no unseen image is near; far: the unseen images.")
         out += ['', f"**Out of domain, at the same in-domain refusal rate** (chapter 07): both models refuse {_f(mean(bce_none_rate))} of the "
-                f"held-out in-domain items (classifier: {_f(mean(ce_refusal))}, ties aside). Near: {near}; far: the probes. Means over "
+                f"held-out in-domain items (classifier: {_f(mean(ce_refusal))}, ties aside). {near} Means over "
                 "seeds, 95% CIs from a bootstrap over items.", '']
         out += _md_rows(['unseen images', 'n', *_PIVOTS['ood'][0]],
                         [f"| {'all' if r == 'ood' else r} | {m['items'][r]} | {' | '.join(c)} |" for r, c in _pivot(m, 'ood')])
@@ -111,26 +114,48 @@ def _paired(m:dict) -> dict | None:
     ci = [e['ci95'] for _, _, _, e in _shown(m, 'paired') if 'ci95' in e]
     return {'ci95': ci[0], 'n_held': m.get('items', {}).get('held')} if ci else None
 
+def _known(s:dict, k:str, fmt=str) -> str:
+    "A setting as a report writes it: `fmt` of its value, or 'unknown' where it was not recorded (absent or None)."
+    return 'unknown' if s.get(k) is None else fmt(s[k])
+
+def run_words(s:dict) -> str:
+    "What ran, in words, for a report's header: a registered data set and its mode, your folder, or your own learners; then the device and machine."
+    on = f"on {_known(s, 'device')}" + (f" ({s['machine']})" if s.get('machine') else '')
+    if s.get('mode') == 'learners': return "your own learners, trained outside cvl (the report read their predictions)"
+    if s.get('data') is None: return on
+    if data_key(s['data']) == 'folder': return f"your folder, its defaults from the registry's `folder` row, {on}"
+    return f"{md_code(s['data'])} in {s.get('mode', 'unknown')} mode, its defaults from its row of the registry, {on}"
+
 def write_report(out,                 # the output folder
                  m:dict,              # metrics.json's body (chapter 10c)
-                 settings:dict,       # the run's settings (`run_settings`, chapter 11)
+                 settings:dict,       # the run's settings (`run_settings`, chapter 11); a setting absent or None shows as unknown
                  *, plots:dict,       # name -> PNG path of the plots made (`make_plots`); those absent get no section
-                 skipped=()           # (file, why) for each file not read as an image
+                 skipped=()           # (file, why) for each file not read as an image; None: not known (images read by your own loaders)
                 ) -> Path:
-    "report.md: settings, results table, plots and the skipped files."
-    s = settings
+    "report.md: settings, results table, plots and the skipped files; settings not recorded are written as unknown, and listed."
+    s, has = settings, lambda key: settings.get(key) is not None      # a setting not recorded is left out here, and listed below
+    counts = [f"{s['n_items']} images"]*has('n_items') + [f"{len(s['classes'])} classes", f"{s['n_valid']} validation items", f"{s['n_ood']} out-of-domain items"]
+    trained = {True: 'pretrained', False: 'from scratch'}.get(s.get('pretrained'))
+    model = ' '.join([md_code(s['arch'])]*has('arch') + ([f"({trained})" if has('arch') else trained] if trained else []))
+    model = ', '.join([model]*bool(model) + [f"{s['epochs']} epoch(s)"]*has('epochs') + [f"{s['size']}px"]*has('size') +
+                      [f"batch size {s['bs']}"]*has('bs') + [f"lr {s['lr']}"]*has('lr'))
+    items = m.get('items', {})
     lines = ['# Classify or label: report', '',
-             f"Data: {md_code(s['data'])} ({s['n_items']} images, {len(s['classes'])} classes, {s['n_valid']} validation items, "
-             f"{s['n_ood']} out-of-domain items); out-of-domain: {ood_words(m.get('held_out', ()), s['ood'], md_code)}. Model: {md_code(s['arch'])} "
-             f"({'pretrained' if s['pretrained'] else 'from scratch'}), {s['epochs']} epoch(s), {s['size']}px, batch size {s['bs']}, "
-             f"lr {s['lr']}. Seeds: {', '.join(map(str, s['seeds']))}. Device: {s['device']}. Mode: {s['mode']}.", '',
-             'Thresholds and temperatures were fitted on half of the validation items (the tuning part); every number below is '
-             'from the other half (held-out).', '', results_table(m), '', *([interval_line(p), ''] if (p := _paired(m)) else [])]
-    for name, title in [('accuracy_vs_threshold', 'Accuracy against threshold (labeler), seed ' + str(s['seeds'][0])),
-                        ('reliability', 'Reliability diagrams'), ('risk_coverage', 'Accuracy when abstaining on the least confident items'),
+             f"Data: {md_code(s['data']) + ' (' + ', '.join(counts) + ')' if has('data') else ', '.join(counts)}; out-of-domain: "
+             f"{ood_words(m.get('held_out', ()), s.get('ood') or 'none', md_code)}." + (f" Model: {model}." if model else '') +
+             f" Seeds: {', '.join(map(str, s['seeds']))}. Run: {run_words(s)}.", '']
+    if s.get('unknown'): lines += [f"Not recorded (the models were trained outside cvl): {', '.join(s['unknown'])}.", '']
+    lines += [f"Thresholds and temperatures were fitted on {items.get('tune', 'half')} of the validation items (the tuning part); every "
+              f"number below is from the other {items.get('held', 'half')} (held-out).", '', results_table(m), '',
+              *([interval_line(p), ''] if (p := _paired(m)) else [])]
+    seeds = s['seeds']
+    which = f"seed {seeds[0]}" + (f"; the tables above average {'both' if len(seeds) == 2 else f'all {len(seeds)}'} seeds" if len(seeds) > 1 else '')
+    for name, title in [('accuracy_vs_threshold', 'Accuracy against threshold (labeler)'), ('reliability', 'Reliability diagrams'),
+                        ('risk_coverage', 'Accuracy when abstaining on the least confident items'),
                         ('ood_histograms', 'In-domain vs out-of-domain confidence')]:
-        if name in plots: lines += [f'## {title}', '', f'![{title}]({name}.png)', '']
+        if name in plots: lines += [f'## {title} ({which})', '', f'![{title}, {which}]({name}.png)', '']
     lines += ['## Skipped files', '']
-    lines += [f'- {md_code(p)}: {md_text(why)}' for p, why in skipped] if skipped else ['None: every file found was a readable image.']
+    if skipped is None: lines += ["Not recorded: your own loaders read the images."]
+    else: lines += [f'- {md_code(p)}: {md_text(why)}' for p, why in skipped] if skipped else ['None: every file found was a readable image.']
     with atomic_path(Path(out)/'report.md') as tmp: tmp.write_text('\n'.join(lines) + '\n')
     return Path(out)/'report.md'

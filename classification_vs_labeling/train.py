@@ -54,6 +54,7 @@ class RunSpec:
     held_out: tuple = None     # classes kept out of training, the near out-of-domain images
     ood: str = None            # the probes, the far out-of-domain images: a name in `OOD_CHOICES`, a folder (kept resolved), or 'none'
     subset: int = None         # train and validate on this many items drawn at random, without out-of-domain items (None: all)
+    valid_pct: float = 0.2     # the share of the items to validate on (the split's seed is fixed)
     arch: str = None           # 'small' or a torchvision model name
     pretrained: bool = None    # start from ImageNet weights
     epochs: int = None         # epochs per model
@@ -90,6 +91,7 @@ class RunSpec:
         put('held_out', tuple(check_classes(self.held_out, 'held_out')) if len(self.held_out) else ())
         put('ood', as_data(self.ood, OOD_CHOICES, 'ood')); put('scale', check_number(self.scale, 'scale', lo=0, hi=1, lo_open=True))
         if self.subset is not None: put('subset', check_int(self.subset, 'subset', lo=2))
+        put('valid_pct', check_number(self.valid_pct, 'valid_pct', lo=0, hi=1, lo_open=True, hi_open=True))
         put('recipe', check_recipe(self.recipe, self.label_noise)[0]); put('label_noise', float(self.label_noise))
         put('seed', check_int(self.seed, 'seed', lo=0, hi=2**32 - 1))
 

@@ -1,6 +1,6 @@
 """`cvl compare`: the faults and bad inputs it must survive, resuming after a kill, and metrics.json recomputed
 independently (scikit-learn, torchmetrics) from predictions.npz alone."""
-import json, os, signal, subprocess, sys, time
+import json, os, re, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np
 import pytest
@@ -141,9 +141,11 @@ def test_bad_files_are_skipped_and_reported(tmp_path):
     Image.fromarray(np.full((28, 28), 200, np.uint8), 'L').save(root/'digit7'/'gray.png')
     Image.new('CMYK', (28, 28), (0, 50, 100, 0)).save(root/'digit0'/'cmyk.jpg')
     out = tmp_path/'out'
-    r = cvl('compare', '--data', root, '--ood', 'none', '--arch', 'small', '--size', '28', '--seeds', '0', '--out', out, '--no-progress')
+    r = cvl('compare', '--data', root, '--ood', 'none', '--arch', 'small', '--size', '28', '--seeds', '0', '--out', out)   # progress bars left on
     assert r.returncode == 0, r.stderr[-3000:]
+    assert '\r' not in r.stdout and '\r' not in r.stderr and 'train_loss' not in r.stdout   # piped: no progress bars, without --no-progress
     report = (out/'report.md').read_text()
+    assert "Run: your folder, its defaults from the registry's `folder` row, on cpu" in report and 'Mode:' not in report
     for name in ['zero.png', 'cut.png', 'notes.png']: assert name in report, name
     for name in ['gray.png', 'cmyk.jpg']: assert name not in report.split('## Skipped files')[1], name
     m = json.loads((out/'metrics.json').read_text())
@@ -325,3 +327,46 @@ def test_environment_never_changes_an_explicit_pets_run(tmp_path):
     assert a['size'] == 32 and a['epochs'] == 1 and a['mode'] == 'full'
     assert a['n_ood'] == 20 + 2*len(PETS_HELD_OUT)      # 10 letters and 10 photos at scale 0.02, and the held-out breeds' 2 images each
     for k in ['classes', 'valid_items', 'ood_items', 'tune_mask']: assert (pa[k] == pb[k]).all(), k
+
+# ---------- the command line on your own folder: --no-augment, --held-out, --valid-pct (issue 23)
+
+@pytest.fixture(scope='module')
+def folder(tmp_path_factory):
+    return digits_tree(tmp_path_factory.mktemp('own')/'data', n=20)
+
+def test_folder_flags_reach_the_run_spec_and_the_split(folder):
+    from classification_vs_labeling.cli import parser, _spec
+    from classification_vs_labeling.runs import load_data
+    parse = lambda *flags: _spec(parser().parse_args(['compare', '--data', str(folder), '--ood', 'none', *flags]))
+    s = parse()                                                                    # the folder row's defaults
+    assert (s.augment, s.held_out, s.valid_pct) == (True, (), 0.2)
+    s = parse('--no-augment', '--held-out', 'digit7', '--valid-pct', '0.3')
+    assert (s.augment, s.held_out, s.valid_pct) == (False, ('digit7',), 0.3)
+    iset = load_data(s)
+    assert iset.classes == ['digit0', 'digit1'] and len(iset.valid_idx) == 12 and len(iset.items) == 40   # 30% of 40 validate
+    assert [Path(f).parent.name for f in iset.ood_items] == ['digit7']*20                                # held out: near unseen images
+    assert parse('--held-out', 'none').held_out == () and parse('--augment').augment is True
+
+@pytest.mark.parametrize('flags,words', [
+    (['--held-out', 'digit9'], ['--held-out: digit9 is not a class of', 'its classes: digit0, digit1, digit7']),
+    (['--held-out', 'digit0', 'digit1'], ['--held-out: holding out', 'expected 2 or more classes']),
+    (['--valid-pct', '1'], ['--valid-pct', 'got 1']),
+    (['--valid-pct', '0'], ['--valid-pct', 'got 0']),
+])
+def test_folder_flags_refused_in_one_line(folder, tmp_path, capsys, flags, words):
+    from classification_vs_labeling.cli import main
+    assert main(['compare', '--data', str(folder), '--ood', 'none', '--arch', 'small', *flags, '--out', str(tmp_path/'never')]) == 2
+    one_line(2, '', capsys.readouterr().err, *words)
+    assert not (tmp_path/'never').exists()
+
+def test_a_resume_with_other_folder_settings_is_refused(folder, tmp_path):
+    "The three settings are in the run's record: the same --out with other values is refused before any work."
+    from classification_vs_labeling.runs import load_data, run_settings, start_out, check_out
+    from classification_vs_labeling.train import RunSpec
+    spec = RunSpec(str(folder), ood='none', arch='small', held_out=('digit7',))
+    start_out(tmp_path, run_settings(load_data(spec), spec, [0]))
+    check_out(tmp_path, run_settings(load_data(spec), spec, [0, 1]))              # the same settings, another seed: resumes
+    for change, what in [(dict(augment=False), 'other settings (augment)'), (dict(valid_pct=0.3), 'other data'),
+                         (dict(held_out=()), 'other data')]:
+        other = spec.replace(**change)
+        with pytest.raises(ValueError, match=re.escape(what)): check_out(tmp_path, run_settings(load_data(other), other, [0]))

@@ -163,3 +163,44 @@ def test_committed_results_reads_the_clone_else_fetches_once(tmp_path, monkeypat
     with pytest.raises(ValueError, match=r'results/sweep_quick/grid.csv is not on this machine .*a clone'):
         committed_results('sweep_quick', ['grid.csv'], where=[])
     assert sorted(p.name for p in got.iterdir()) == ['gaps.csv', 'seeds.csv']              # no partial file left
+# ---------- Result: several numbers, one convention for intervals (issue 23)
+
+def test_result_reads_as_attributes_and_as_the_dict_it_replaces():
+    import json, pickle
+    r = Result('paired_bootstrap', {'low': ('ci', 0), 'high': ('ci', 1), 'diff_ci': ('ci', None)}, diff=0.25, ci=interval([0.1, 0.4]), n=8)
+    assert (r.diff, r['diff'], r.ci, r['low'], r['high'], r['diff_ci']) == (0.25, 0.25, (0.1, 0.4), 0.1, 0.4, (0.1, 0.4))
+    assert isinstance(r, dict) and r == {'diff': 0.25, 'ci': (0.1, 0.4), 'n': 8} and list(r) == ['diff', 'ci', 'n']   # old names aside
+    assert r.to_dict() == dict(r) and type(r.to_dict()) is dict
+    assert r.to_frame().to_dict('records') == [{'diff': 0.25, 'ci_low': 0.1, 'ci_high': 0.4, 'n': 8}]
+    assert repr(r) == 'paired_bootstrap(diff=0.25, ci=(0.1, 0.4), n=8)'
+    assert pickle.loads(pickle.dumps(r)) == r and pickle.loads(pickle.dumps(r))['low'] == 0.1 and repr(pickle.loads(pickle.dumps(r))) == repr(r)
+    assert json.loads(json.dumps(r)) == {'diff': 0.25, 'ci': [0.1, 0.4], 'n': 8}
+    with pytest.raises(AttributeError, match="paired_bootstrap has no 'p'; it has diff, ci, n"): r.p
+    with pytest.raises(KeyError): r['p']
+    with pytest.raises(AttributeError, match='not as an attribute'): r.diff = 1
+    assert interval(np.array([1, 2])) == (1.0, 2.0) and type(interval([1, 2])[0]) is float
+
+def test_every_function_with_several_numbers_returns_a_result_and_intervals_are_ci():
+    "One convention in the public API: a Result, its headline interval `ci` = (low, high), another's `<name>_ci`, the level `level`."
+    from classification_vs_labeling import metrics as M, ood as O, conformal as CF, count as CT
+    rng = np.random.default_rng(0)
+    a, b = rng.random(50) < 0.8, rng.random(50) < 0.7
+    s_in, s_out = rng.normal(1, 1, 40), rng.normal(0, 1, 30)
+    p, y = rng.dirichlet(np.ones(3), 60), rng.integers(0, 3, 60)
+    tune = M.tune_split(60, 0.5, seed=0)
+    got = {'paired_bootstrap': M.paired_bootstrap(a, b, n_boot=50), 'auroc_diff': O.auroc_diff(s_in, s_out, s_in + 0.1, s_out, n_boot=50),
+           'matched_refusal': O.matched_refusal(s_in/5 + 0.5, s_in/5 + 0.4, s_out/5 + 0.5, s_out/5 + 0.4, 0.5, n_boot=50),
+           'seed_summary': M.seed_summary([0.1, 0.2]), 'prf': M.prf(p, y), 'accuracy_summary': M.accuracy_summary(p, y),
+           'fit_conformal': CF.fit_conformal(p, y), 'set_stats': CF.set_stats(p > 0.3, y),
+           'conformal_summary': CF.conformal_summary(p, p, y, tune, from_logits=False),
+           'set_metrics': CT.set_metrics(p > 0.3, np.eye(3)[y]), 'error_kinds': CT.error_kinds(p > 0.3, np.eye(3)[y])}
+    for name, r in got.items():
+        assert isinstance(r, Result) and repr(r).startswith(name + '(') and len(r.to_frame()) >= 1, name
+        cis = {k: v for k, v in r.items() if k == 'ci' or k.endswith('_ci')}
+        assert all(isinstance(v, tuple) and len(v) == 2 and v[0] <= v[1] for v in cis.values()), name
+        assert not {'low', 'high', 'diff_ci'} & set(r), name            # the old names only as aliases
+        if cis: assert r.level == 0.95 and r.ci[0] <= r.diff <= r.ci[1], name
+    t = got['conformal_summary'].to_frame()
+    assert list(t.index) == list(CF.NAMES) and t.loc['ce.lac', 'coverage'] == got['conformal_summary']['ce.lac.coverage']
+    assert 'ce.lac' in repr(got['conformal_summary'])
+    assert list(M.gap_decomposition(p, p, y, 0.3, n_boot=20).columns) == ['what', 'value', 'ci_low', 'ci_high']   # a table: two columns

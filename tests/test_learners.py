@@ -12,7 +12,7 @@ from fastai.vision.all import (DataBlock, ImageBlock, CategoryBlock, MultiCatego
                                accuracy, accuracy_multi, set_seed, noop)
 from classification_vs_labeling.core import sigmoid_probs, softmax_probs
 from classification_vs_labeling.data import mnist_sample
-from classification_vs_labeling.metrics import exact_match, predicted_sets
+from classification_vs_labeling.metrics import exact_match, predicted_sets, tuned_threshold
 from classification_vs_labeling.calibration import error_table
 from classification_vs_labeling.train import small_cnn, bce_exact_match, PairedModel
 from classification_vs_labeling.learners import *
@@ -272,3 +272,142 @@ def test_pair_from_arrays_checks_them():
         warnings.simplefilter('always')
         PairInterpretation(softmax_probs(z), z, t, 'abc')
     assert len(w) == 1 and str(w[0].message).startswith('ce_logits: expected logits, got what look like softmax probabilities')
+
+# ---------- From two learners to the report: Predictions.from_learners, compare_predictions (issue 23, part 2)
+
+import json, re, shutil
+from pathlib import Path
+from markdown_it import MarkdownIt
+from classification_vs_labeling import Predictions, compare_predictions
+from classification_vs_labeling.report import compare, SETTINGS_UNKNOWN
+from classification_vs_labeling.train import RunSpec
+from classification_vs_labeling.probes import probe_items
+
+def _unseen():
+    "20 images of each of the classes 8 and 9 (held out of the learners' training: near) and 10 letters (far)."
+    root = mnist_sample()
+    return [f for c in '89' for f in sorted((root/c).glob('*.png'))[:20]] + probe_items('letters', size=28, n=10)[0]
+
+@pytest.fixture(scope='module')
+def preds(trained):
+    with trained['ce'].no_bar(), trained['bce'].no_bar(): return Predictions.from_learners(trained['ce'], trained['bce'], ood=_unseen())
+
+def test_predictions_from_learners_are_each_learners_logits(trained, preds):
+    ce, bce = trained['ce'], trained['bce']
+    with ce.no_bar(), bce.no_bar():
+        z_ce, t = ce.get_preds(act=noop)
+        z_bce, tb = bce.get_preds(act=noop)
+        o_ce = ce.get_preds(dl=ce.dls.test_dl(_unseen()), act=noop)[0]
+        o_bce = bce.get_preds(dl=bce.dls.test_dl(_unseen()), act=noop)[0]
+    np.testing.assert_array_equal(preds.ce_logits, z_ce.numpy()); np.testing.assert_array_equal(preds.bce_logits, z_bce.numpy())
+    np.testing.assert_array_equal(preds.ood_ce_logits, o_ce.numpy()); np.testing.assert_array_equal(preds.ood_bce_logits, o_bce.numpy())
+    np.testing.assert_array_equal(preds.targs, t.numpy()); np.testing.assert_array_equal(np.eye(8)[preds.targs], tb.numpy())
+    assert preds.classes == CLASSES and preds.items == [str(f) for f in ce.dls.valid.items] and preds.ood_items == [str(f) for f in _unseen()]
+    assert (preds.seed, preds.spec, preds.fingerprint) == (0, '', '')
+    folder = mnist_sample()/'8'                                          # a folder: its images, sorted
+    with ce.no_bar(), bce.no_bar(): p8 = Predictions.from_learners(ce, bce, ood=folder, seed=3)
+    assert p8.ood_items == sorted(str(f) for f in folder.glob('*.png')) and p8.seed == 3
+
+def test_predictions_from_learners_refuse_learners_that_saw_other_items_classes_or_labels(trained):
+    ce, bce, files = trained['ce'], trained['bce'], trained['files']
+    valid = list(bce.dls.valid.items)
+    with ce.no_bar(), bce.no_bar():
+        with pytest.raises(ValueError, match=r"learn_bce: expected the classifier's items in the same order; at position 0 the classifier has '.*\.png', the labeler '.*\.png'"):
+            Predictions.from_learners(ce, bce, dl_bce=bce.dls.test_dl(valid[::-1], with_labels=True))
+        with pytest.raises(ValueError, match=r"learn_bce: expected the classifier's classes in the same order; at position 0 the classifier has '0', the labeler '7'"):
+            Predictions.from_learners(ce, Learner(_dls(files, True, vocab=CLASSES[::-1]), small_cnn(8)))
+        with pytest.raises(ValueError, match=r"learn_bce: expected the classifier's labels; item 3 is '\d' for the classifier, \{\d\} for the labeler"):
+            Predictions.from_learners(ce, Learner(_dls(files, True, get_y=_label_of(valid[3:5])), small_cnn(8)))
+        with pytest.raises(ValueError, match='dl_ce and dl_bce: expected labelled items'):
+            Predictions.from_learners(ce, bce, dl_ce=ce.dls.test_dl(valid), dl_bce=bce.dls.test_dl(valid))
+
+def _structure(out:Path) -> dict:
+    "What a report is made of, numbers aside: report.md's headings and each table's header and first column; metrics.json's keys; the files."
+    text = (out/'report.md').read_text()
+    tokens = MarkdownIt().enable('table').parse(text)
+    heads = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == 'heading_open']
+    rows = re.findall(r'^\| ([^|]+) \|', text, re.M)
+    m = json.loads((out/'metrics.json').read_text())
+    with np.load(out/'predictions.npz') as d: arrays = sorted(d.files)
+    return dict(heads=heads, rows=rows, top=sorted(m), metrics=sorted(m['metrics']), items=sorted(m['items']), arrays=arrays,
+                files=sorted(p.name for p in out.iterdir() if p.name not in ('run.json', 'runs')))
+
+@pytest.fixture(scope='module')
+def compared(tmp_path_factory):
+    "cvl compare's report on a small folder like the learners' (digits 0-7 trained, 8 and 9 held out, 10 letters as probes), one seed."
+    root, data = mnist_sample(), tmp_path_factory.mktemp('digits')/'digits'
+    for c in '0123456789':
+        (data/c).mkdir(parents=True)
+        for f in sorted((root/c).glob('*.png'))[:30]: shutil.copy2(f, data/c/f.name)
+    out = data.parent/'compare'
+    spec = RunSpec(data, held_out=('8', '9'), ood='letters', arch='small', pretrained=False, size=28, epochs=1, bs=16, scale=0.02)
+    compare(spec=spec, seeds=[0], out=out, progress=False, log=lambda s: None)
+    return out
+
+def test_compare_predictions_writes_cvl_compares_report(preds, compared, tmp_path):
+    m = compare_predictions(preds, tmp_path/'mine', held_out=['8', '9'], log=lambda s: None)
+    mine, theirs = _structure(tmp_path/'mine'), _structure(compared)
+    for k in mine: assert mine[k] == theirs[k], k                     # the same sections, rows, keys and files as cvl compare's
+    assert m == json.loads((tmp_path/'mine'/'metrics.json').read_text())
+    assert m['items'] == {'tune': 40, 'held': 40, 'near': 40, 'far': 10, 'ood': 50} and m['held_out'] == ['8', '9']
+    s = m['settings']
+    assert s['unknown'] == list(SETTINGS_UNKNOWN) and all(s[k] is None for k in SETTINGS_UNKNOWN)   # recorded as unknown, never guessed
+    assert (s['n_valid'], s['n_ood'], s['classes'], s['seeds'], s['mode'], m['skipped']) == (80, 50, CLASSES, [0], 'learners', None)
+    text = (tmp_path/'mine'/'report.md').read_text()
+    assert 'unknown' not in text.split('\n')[2] and 'Model:' not in text.split('\n')[2]            # the header says only what it knows
+    assert f"Not recorded (the models were trained outside cvl): {', '.join(SETTINGS_UNKNOWN)}." in text
+    assert 'Run: your own learners, trained outside cvl' in text and text.endswith('Not recorded: your own loaders read the images.\n')
+    # the numbers: the threshold fitted on the tuning half, the accuracy measured on the other half
+    tune = np.load(tmp_path/'mine'/'predictions.npz')['tune_mask']
+    assert m['metrics']['ce.accuracy']['mean'] == pytest.approx((preds.ce_logits.argmax(1) == preds.targs)[~tune].mean(), abs=1e-12)
+    assert m['metrics']['bce.threshold']['mean'] == pytest.approx(tuned_threshold(preds.bce_probs, preds.targs, tune), abs=1e-12)
+
+def test_compare_predictions_over_seeds_and_with_known_settings(preds, tmp_path):
+    two = [preds, Predictions(preds.classes, preds.targs, preds.ce_logits, preds.bce_logits, preds.ood_ce_logits,
+                              preds.ood_bce_logits, seed=1, items=preds.items, ood_items=preds.ood_items)]
+    m = compare_predictions(two, tmp_path/'two', held_out=['8', '9'], settings=dict(arch='small', epochs=1, pretrained=False), log=lambda s: None)
+    assert m['metrics']['ce.accuracy']['per_seed'] == [m['metrics']['ce.accuracy']['mean']]*2 and m['settings']['seeds'] == [0, 1]
+    text = (tmp_path/'two'/'report.md').read_text()
+    assert 'Model: `small` (from scratch), 1 epoch(s). Seeds: 0, 1.' in text and '(seed 0; the tables above average both seeds)' in text
+    assert 'arch' not in m['settings']['unknown'] and 'epochs' not in m['settings']['unknown']
+    compare_predictions(two, tmp_path/'two', held_out=['8', '9'], log=lambda s: None)      # its own earlier report: written again
+
+def _reseeded(p, seed, ood=slice(None), targs=None):
+    "The same predictions under another seed, with some of the unseen images or other labels."
+    return Predictions(p.classes, p.targs if targs is None else targs, p.ce_logits, p.bce_logits, p.ood_ce_logits[ood], p.ood_bce_logits[ood],
+                       seed=seed, items=p.items, ood_items=p.ood_items[ood])
+
+@pytest.mark.parametrize('call,msg', [
+    (lambda p, o: compare_predictions([p, p], o), r"preds: expected one `Predictions` per seed, got seeds \[0, 0\]"),
+    (lambda p, o: compare_predictions(p, o, held_out=['7']), r"held_out: \['7'\] are classes the models were trained on"),
+    (lambda p, o: compare_predictions(p, o, held_out=['cat']), 'held_out: no unseen image is in a folder named cat'),
+    (lambda p, o: compare_predictions(p, o, settings=dict(epoch=2)), r"settings: unknown names \['epoch'\]; expected some of data, "),
+    (lambda p, o: compare_predictions([], o), 'preds: expected a `Predictions` or a non-empty list'),
+    (lambda p, o: compare_predictions(p, o, tune_frac=1), 'tune_frac'),
+    (lambda p, o: compare_predictions([p, _reseeded(p, 1, ood=slice(1, None))], o),
+     r"preds: expected every seed's predictions on the same unseen images; seed 1's differ from seed 0's"),
+    (lambda p, o: compare_predictions([p, _reseeded(p, 2, targs=np.roll(p.targs, 1))], o), "on the same labels; seed 2's differ"),
+])
+def test_compare_predictions_refuses_before_writing(preds, tmp_path, call, msg):
+    with pytest.raises(ValueError, match=msg) as e: call(preds, tmp_path/'r')
+    assert '\n' not in str(e.value) and not (tmp_path/'r').exists()
+
+def test_compare_predictions_never_writes_over_other_files(preds, compared, tmp_path):
+    with pytest.raises(ValueError, match=r"out: .* holds other files \(run\.json, runs\): choose a new or empty folder"):
+        compare_predictions(preds, compared, held_out=['8', '9'])
+    (tmp_path/'notes.txt').write_text('mine')
+    with pytest.raises(ValueError, match='holds other files'): compare_predictions(preds, tmp_path, held_out=['8', '9'])
+
+def test_the_readmes_lines_for_ones_own_learners_run_as_written(trained, tmp_path, monkeypatch):
+    "README's 'In five lines' block for your own learners, run as it is written there (read from nbs/index.ipynb, its source)."
+    import nbformat
+    nb = nbformat.read(Path(__file__).parents[1]/'nbs'/'index.ipynb', as_version=4)
+    blocks = [b for c in nb.cells if c.cell_type == 'markdown' for b in re.findall(r'```python\n(.*?)```', c.source, re.S)]
+    code = [b for b in blocks if 'from_learners' in b]
+    assert len(code) == 1
+    (tmp_path/'unseen_images').mkdir()
+    for f in probe_items('letters', size=28, n=10)[0]: shutil.copy2(f, tmp_path/'unseen_images'/Path(f).name)
+    monkeypatch.chdir(tmp_path)
+    ns = dict(learn_ce=trained['ce'], learn_bce=trained['bce'])
+    with trained['ce'].no_bar(), trained['bce'].no_bar(): exec(code[0], ns)
+    assert (tmp_path/'my_report'/'report.md').exists() and ns['m']['items']['far'] == 10 and 'ci95' in ns['m']['metrics']['diff.gap_total']

@@ -145,9 +145,9 @@ def test_paired_bootstrap():
     a = rng.random(2000) < 0.8; b = np.where(rng.random(2000) < 0.7, a, ~a)
     r = paired_bootstrap(a, b, n_boot=2000, seed=1)
     assert r['diff'] == pytest.approx(a.mean() - b.mean()) and r['n'] == 2000
-    assert r['low'] <= r['diff'] <= r['high']
+    assert r.ci[0] <= r.diff <= r.ci[1] and (r['low'], r['high']) == r.ci and r.level == 0.95   # the old names still read
     se = np.std(a.astype(int) - b.astype(int), ddof=0)/np.sqrt(2000)   # the standard error of a paired mean
-    assert (r['high'] - r['low'])/(2*1.96) == pytest.approx(se, rel=0.1)
+    assert (r.ci[1] - r.ci[0])/(2*1.96) == pytest.approx(se, rel=0.1)
     assert r == paired_bootstrap(a, b, n_boot=2000, seed=1)
     assert paired_bootstrap([1]*50 + [0]*50, [0]*100)['p_value'] < 0.01
     assert paired_bootstrap(a, a)['p_value'] == 1
@@ -252,9 +252,9 @@ def test_sweep_row_equals_functions_property(pt, thresh):
 def test_bootstrap_properties(pairs, seed):
     a, b = np.array(pairs).T
     r = paired_bootstrap(a, b, n_boot=300, seed=seed)
-    assert r['low'] <= r['diff'] <= r['high'] and 0 < r['p_value'] <= 1
+    assert r.ci[0] <= r.diff <= r.ci[1] and 0 < r.p_value <= 1
     same = paired_bootstrap(a, a, n_boot=50, seed=seed)
-    assert same['diff'] == same['low'] == same['high'] == 0
+    assert (same.diff, *same.ci) == (0, 0, 0)
 
 # ---- bad input
 P = np.full((3, 4), 0.5)
@@ -278,7 +278,7 @@ P = np.full((3, 4), 0.5)
     (lambda: paired_bootstrap([-0.5, 1], [1, 0]), '0/1'),
     (lambda: paired_bootstrap([], []), 'non-empty'),
     (lambda: paired_bootstrap([1, 0], [1, 0], n_boot=0), 'n_boot'),
-    (lambda: paired_bootstrap([1, 0], [1, 0], ci=1.5), 'ci'),
+    (lambda: paired_bootstrap([1, 0], [1, 0], level=1.5), 'level'),
     (lambda: tune_split(1), 'n_items'),
     (lambda: tune_split(10, 0), 'tune_frac'),
     (lambda: tune_split(10, strat=[0, 1]), r'\(10,\)'),
@@ -343,8 +343,8 @@ def test_gap_against_direct_counts_and_bootstrap():
     assert tab.loc['wrong', 'value'] == pytest.approx((a & (size == 1) & ~exact).mean()) and tab.loc['wrong', 'value'] > 0
     assert tab.loc['rescued', 'value'] == pytest.approx(-(~a & exact).mean()) and tab.loc['rescued', 'value'] < 0
     r = paired_bootstrap(c, a, n_boot=500, seed=4)                       # every row: paired_bootstrap on its two columns
-    assert tuple(tab.loc['ranking', ['value', 'low', 'high']]) == pytest.approx((r['diff'], r['low'], r['high']))
-    assert (tab.low <= tab.value + 1e-12).all() and (tab.value <= tab.high + 1e-12).all()
+    assert tuple(tab.loc['ranking', ['value', 'ci_low', 'ci_high']]) == pytest.approx((r.diff, *r.ci))
+    assert (tab.ci_low <= tab.value + 1e-12).all() and (tab.value <= tab.ci_high + 1e-12).all()
 
 def test_gap_over_seeds_is_the_mean_of_items():
     "The report averages per-item columns over seeds: the pieces are then the means of each seed's pieces."
@@ -369,7 +369,7 @@ def test_plot_gap():
     np.testing.assert_allclose(spans[:5], np.sort(np.c_[levels[:-1], levels[1:]], 1), atol=1e-12)
     np.testing.assert_allclose(spans[5], sorted((0, -v['total'])), atol=1e-12)   # the last bar: from 0 to the whole gap, uncut
     lo, hi = ax.get_ylim()
-    assert lo < min(0, -tab.loc['total', 'high']) and hi > 0                     # 0 and the gap's interval are inside
+    assert lo < min(0, -tab.loc['total', 'ci_high']) and hi > 0                     # 0 and the gap's interval are inside
     assert any(list(l.get_ydata()) == [0, 0] for l in ax.lines)                  # the line at 0: the classifier's accuracy
     ticks = [t.get_text() for t in ax.get_xticklabels()]
     assert ticks[0].endswith(f"{v['classifier']:.3f}") and ticks[-1].endswith(f"{v['exact']:.3f}\n(gap {-v['total'] + 0.:+.3f})")
@@ -561,17 +561,17 @@ def test_chapter_paired_bootstrap(sim):
     y, clas, lab, tune = sim
     held = ~tune
     res = paired_bootstrap(argmax_correct(clas[held], y[held]), exact_correct(lab[held], y[held], best_threshold(lab[tune], y[tune])))
-    unpaired = 1.96*np.sqrt((res['mean_a']*(1-res['mean_a']) + res['mean_b']*(1-res['mean_b']))/res['n'])
-    assert 0.9*unpaired < (res['high'] - res['low'])/2 < unpaired   # the two fail together a little: only slightly narrower
+    unpaired = 1.96*np.sqrt((res.mean_a*(1-res.mean_a) + res.mean_b*(1-res.mean_b))/res.n)
+    assert 0.9*unpaired < (res.ci[1] - res.ci[0])/2 < unpaired   # the two fail together a little: only slightly narrower
     fc.test_eq(paired_bootstrap([1, 0, 1], [1, 0, 1])['diff'], 0)
     fc.test_eq(paired_bootstrap([1, 0, 1], [1, 0, 1])['p_value'], 1)
     r = paired_bootstrap([1]*30 + [0]*10, [0]*40)
-    fc.test_eq(r['diff'], 0.75); assert r['low'] <= r['diff'] <= r['high'] and r['p_value'] < 0.01
+    fc.test_eq(r.diff, 0.75); assert r.ci[0] <= r.diff <= r.ci[1] and r.p_value < 0.01
     fc.test_eq(r, paired_bootstrap([1]*30 + [0]*10, [0]*40))          # reproducible from the seed
     fc.test_fail(lambda: paired_bootstrap([1, 0], [1, 0, 1]), contains='lengths 2 and 3')
     fc.test_fail(lambda: paired_bootstrap([1, 2], [1, 0]), contains='0/1')
     fc.test_eq(paired_bootstrap([0.5, 1], [0, 0.5])['diff'], 0.5)     # fractions of seeds right are per-item correctness too
-    fc.test_fail(lambda: paired_bootstrap([1, 0], [1, 0], ci=95), contains='(0, 1)')
+    fc.test_fail(lambda: paired_bootstrap([1, 0], [1, 0], level=95), contains='level: expected a value in (0, 1)')
 
 def test_chapter_seed_summary():
     v = [0.8, 0.9, 0.85]
@@ -611,8 +611,8 @@ def test_chapter_simulated_gap(sim):
     for t in g.values():
         fc.test_close(t.loc[list(GAP_PIECES), 'value'].sum(), t.loc['total', 'value'], eps=1e-12)
         fc.test_close(t.loc['ranking', 'value'] + t.loc['decoding', 'value'], t.loc['total', 'value'], eps=1e-12)
-        assert (t.low <= t.value + 1e-12).all() and (t.value <= t.high + 1e-12).all()
-    fc.test_eq(g['global'].loc[['wrong', 'rescued'], ['value', 'low', 'high']].to_numpy(), np.zeros((2, 3)))
+        assert (t.ci_low <= t.value + 1e-12).all() and (t.value <= t.ci_high + 1e-12).all()
+    fc.test_eq(g['global'].loc[['wrong', 'rescued'], ['value', 'ci_low', 'ci_high']].to_numpy(), np.zeros((2, 3)))
     fc.test_eq(g['global'].loc['ranking', 'value'], g['per class'].loc['ranking', 'value'])   # thresholds never touch the argmax
     assert g['global'].loc['decoding', 'value'] > g['global'].loc['ranking', 'value'] > 0      # one threshold: more decoding than ranking
     assert g['per class'].loc['decoding', 'value'] < g['global'].loc['decoding', 'value']
@@ -635,7 +635,7 @@ def test_trained_pair_identities(x, th):
     assert exact_match(bce, t, th) <= argmax_accuracy(bce, t)           # an exact match's one label is above thresh, so it is the argmax
     gap = paired_bootstrap(argmax_correct(ce, t), exact_correct(bce, t, th), n_boot=50)
     fc.test_close(gap['mean_a'], acc, eps=1e-12)
-    assert gap['low'] <= gap['diff'] <= gap['high']
+    assert gap.ci[0] <= gap.diff <= gap.ci[1]
     g = gap_decomposition(ce, bce, t, th, n_boot=50)
     fc.test_close(g.loc[list(GAP_PIECES), 'value'].sum(), gap['diff'], eps=1e-12)   # the same gap as the paired bootstrap
     fc.test_eq(g.loc[['wrong', 'rescued'], 'value'].tolist(), [0., 0.])           # one global threshold
@@ -677,8 +677,7 @@ def test_paired_bootstrap_matches_scipys_paired_percentile_interval(seed, n, pa,
     se = ref.standard_error
     assert ours['diff'] == pytest.approx(a.mean() - b.mean(), abs=1e-12)
     # two Monte Carlo estimates of the same percentiles: equal within a small share of the standard error
-    assert ours['low'] == pytest.approx(ref.confidence_interval.low, abs=0.1*se + 1/n)
-    assert ours['high'] == pytest.approx(ref.confidence_interval.high, abs=0.1*se + 1/n)
+    assert ours.ci == pytest.approx((ref.confidence_interval.low, ref.confidence_interval.high), abs=0.1*se + 1/n)
 
 def test_thresholds_are_on_their_grid():
     assert [repr(float(t)) for t in THRESHS[[0, 6, 27, 93, 98]]] == ['0.01', '0.07', '0.28', '0.94', '0.99']

@@ -206,7 +206,8 @@ def test_matched_refusal_matches_by_construction():
     rate, ce, bce, ce_in_rate = matched_by_hand(ce_in, bce_in, ce_out, bce_out, 0.5)
     assert ce_in_rate == rate == r['in_rate'] > 0                 # the same in-domain price
     assert (r['ce'], r['bce'], r['diff']) == pytest.approx((ce, bce, bce - ce), abs=1e-12)
-    for key in ('ce', 'bce', 'diff'): assert r[key + '_ci'][0] <= r[key] <= r[key + '_ci'][1]
+    for key, ci in (('ce', 'ce_ci'), ('bce', 'bce_ci'), ('diff', 'ci')): assert r[ci][0] <= r[key] <= r[ci][1]
+    assert r['diff_ci'] == r.ci and r.level == 0.95 and isinstance(r.ci, tuple)   # the old name still reads
     assert r['bce'] == pytest.approx(no_label_rate(np.c_[bce_out, bce_out*0], 0.5))   # max sigmoid <= t: no label above t
 
 def test_matched_refusal_over_seeds_averages_the_seeds():
@@ -215,7 +216,7 @@ def test_matched_refusal_over_seeds_averages_the_seeds():
     by_hand = [matched_by_hand(*x, t) for x, t in zip(runs, (0.5, 0.4, 0.6))]
     assert r['ce'] == pytest.approx(np.mean([b[1] for b in by_hand])) and r['bce'] == pytest.approx(np.mean([b[2] for b in by_hand]))
     one = matched_refusal(*runs[0], 0.5, n_boot=200)
-    assert r['diff_ci'][1] - r['diff_ci'][0] < one['diff_ci'][1] - one['diff_ci'][0]   # three seeds: a narrower interval
+    assert r.ci[1] - r.ci[0] < one.ci[1] - one.ci[0]   # three seeds: a narrower interval
 
 def test_auroc_diff_against_sklearn():
     ce_in, bce_in, ce_out, bce_out = sim_scores(1)
@@ -223,14 +224,14 @@ def test_auroc_diff_against_sklearn():
     y = labels(len(ce_in), len(ce_out))
     a, b = roc_auc_score(y, np.r_[ce_in, ce_out]), roc_auc_score(y, np.r_[bce_in, bce_out])
     assert (d['auroc_a'], d['auroc_b'], d['diff']) == pytest.approx((a, b, a - b), abs=1e-12)
-    assert d['low'] <= d['diff'] <= d['high'] and 0 < d['p_value'] <= 1
+    assert d.ci[0] <= d.diff <= d.ci[1] and 0 < d.p_value <= 1 and (d['low'], d['high']) == d.ci
     # the interval against a plain loop of resamples, each scored by scikit-learn
     rng = np.random.default_rng(7); boot = []
     for _ in range(300):
         i, o = rng.integers(0, len(ce_in), len(ce_in)), rng.integers(0, len(ce_out), len(ce_out))
         yy = labels(len(i), len(o))
         boot.append(roc_auc_score(yy, np.r_[ce_in[i], ce_out[o]]) - roc_auc_score(yy, np.r_[bce_in[i], bce_out[o]]))
-    assert d['low'] == pytest.approx(np.quantile(boot, 0.025), abs=0.01) and d['high'] == pytest.approx(np.quantile(boot, 0.975), abs=0.01)
+    assert d.ci == pytest.approx(tuple(np.quantile(boot, [0.025, 0.975])), abs=0.01)
 
 @settings(max_examples=50, deadline=None)
 @given(st.integers(0, 10**6))
@@ -267,7 +268,7 @@ def test_ood_kinds_and_held_out_classes_never_trained_on(monkeypatch):
     (lambda: energy(Z, T=True), 'T: expected a real number'),
     (lambda: auroc_diff([.5, .6], [.1], [.5], [.1]), 'same items'),
     (lambda: auroc_diff([.5, np.nan], [.1], [.5, .6], [.1]), 'NaN'),
-    (lambda: auroc_diff([.5, .6], [.1], [.5, .6], [.1], ci=0), r'ci: expected a value in \(0, 1\)'),
+    (lambda: auroc_diff([.5, .6], [.1], [.5, .6], [.1], level=0), r'level: expected a value in \(0, 1\)'),
 ])
 def test_matched_and_diff_bad_input(call, msg):
     with pytest.raises(ValueError, match=msg): call()
@@ -377,11 +378,11 @@ def test_chapter_auroc_diff(chapter_sim):
     d = auroc_diff(msp(ce_probs['in']), msp(ce_probs['out']), max_sigmoid(bce_probs['in']), max_sigmoid(bce_probs['out']))
     fc.test_close(d['auroc_a'], ood_auroc(msp(ce_probs['in']), msp(ce_probs['out'])), eps=1e-12)
     fc.test_close(d['diff'], ood_auroc(msp(ce_probs['in']), msp(ce_probs['out'])) - ood_auroc(max_sigmoid(bce_probs['in']), max_sigmoid(bce_probs['out'])), eps=1e-12)
-    assert d['low'] <= d['diff'] <= d['high']
+    assert d.ci[0] <= d.diff <= d.ci[1]
     same = auroc_diff(i, o, i, o, n_boot=50)
-    fc.test_eq((same['diff'], same['low'], same['high']), (0., 0., 0.))
+    fc.test_eq((same.diff, *same.ci), (0., 0., 0.))
     fc.test_fail(lambda: auroc_diff(i, o, i[:5], o), contains='same items')
-    fc.test_fail(lambda: auroc_diff(i, o, i, o, ci=2), contains='(0, 1)')
+    fc.test_fail(lambda: auroc_diff(i, o, i, o, level=2), contains='(0, 1)')
 
 def test_chapter_ood_kinds():
     fc.test_eq(list(ood_kinds(['mnist5k/8/0012.png', 'cvl_letters_28px_500_seed0/0001_A.png', 'oxford-iiit-pet/images/Ragdoll_12.jpg',

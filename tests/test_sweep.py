@@ -103,7 +103,7 @@ def test_gap_table_is_chapter_05s_decomposition_for_one_seed(tmp_path):
         ref = M.gap_decomposition(softmax_probs(z1)[held], sigmoid_probs(z2)[held], t[held], th, n_boot=300, seed=0)
         for k in ('total', 'ranking', 'decoding'):
             g = f'diff.gap_{k}'
-            assert (r[g], r[f'{g}_low'], r[f'{g}_high']) == pytest.approx(tuple(ref.loc[k, ['value', 'low', 'high']]), abs=1e-12), k
+            assert (r[g], r[f'{g}_low'], r[f'{g}_high']) == pytest.approx(tuple(ref.loc[k, ['value', 'ci_low', 'ci_high']]), abs=1e-12), k
         assert (r['ce.accuracy'], r['bce.argmax_accuracy'], r['bce.exact_match']) == pytest.approx(tuple(ref.loc[['classifier', 'argmax', 'exact'], 'value']), abs=1e-12)
         assert np.isnan(r['diff.gap_total_sd'])                                  # one seed: no spread
 
@@ -154,6 +154,7 @@ def test_report_files_from_saved_predictions_alone(tmp_path):
         assert (out/f).stat().st_size > 0, f
     rep = (out/'report.md').read_text()
     assert 'test machine' in rep and 'Budgets: 1, 3 epoch(s)' in rep and '![gaps](gaps.png)' in rep
+    assert "Defaults: the registry's `folder` row." in rep and 'Mode:' not in rep          # 'fake' is no registered set: a folder, no mode
     again = pd.read_csv(out/'gaps.csv')
     np.testing.assert_allclose(again['diff.gap_total'], tabs['gaps']['diff.gap_total'], rtol=1e-5)
     plot_curves(pd.read_csv(out/'epochs.csv'), budget=1, setting='own')         # the committed CSV files draw the figures

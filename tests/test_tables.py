@@ -54,7 +54,7 @@ def test_write_report_shows_hostile_names_as_text(tmp_path):
     assert not [t for t in tokens + inline if t.type.startswith(('html', 'link'))]          # no raw HTML, no links
     fc.test_eq([c.attrs['src'] for c in inline if c.type == 'image'], ['reliability.png'])  # a section for each plot given
     headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == 'heading_open']
-    fc.test_eq(headings, ['Classify or label: report', 'Reliability diagrams', 'Skipped files'])
+    fc.test_eq(headings, ['Classify or label: report', 'Reliability diagrams (seed 3; the tables above average both seeds)', 'Skipped files'])
     codes = [c.content for c in inline if c.type == 'code_inline']
     assert 'd`<b>x' in codes and HOSTILE.replace('\n', '\\n') in codes
     fc.test_eq(sum(t.type == 'list_item_open' for t in tokens), 2)
@@ -74,3 +74,34 @@ def test_write_report_names_both_out_of_domain_kinds(tmp_path):
     assert not [t for t in tokens if t.type.startswith('html')]
     fc.test_eq([tokens[i + 1].content for i, t in enumerate(tokens) if t.type == 'heading_open'], ['Classify or label: report', 'Skipped files'])
     assert 'out-of-domain: none. Model:' in write_report(tmp_path, TOY, SETTINGS, plots={}).read_text()
+
+# ---------- what ran, unknown settings, a run without held-out classes (issue 23)
+
+def test_the_run_line_says_what_ran_never_a_folder_as_full_mode(tmp_path):
+    from classification_vs_labeling.tables import run_words
+    folder = {**SETTINGS, 'data': str(tmp_path), 'mode': 'full', 'device': 'cpu', 'machine': 'x86_64, 2 CPU cores'}
+    assert run_words(folder) == "your folder, its defaults from the registry's `folder` row, on cpu (x86_64, 2 CPU cores)"
+    assert run_words({**SETTINGS, 'data': 'mnist'}) == "`mnist` in quick mode, its defaults from its row of the registry, on cpu"
+    assert run_words({'mode': 'learners', 'data': None}).startswith('your own learners')
+    text = write_report(tmp_path, TOY, folder, plots={}).read_text()
+    assert 'Mode:' not in text and 'full' not in text.split('\n')[2] and 'Run: your folder' in text
+
+def test_unknown_settings_are_left_out_and_listed(tmp_path):
+    s = {**{k: None for k in ('data', 'n_items', 'arch', 'pretrained', 'epochs', 'size', 'bs', 'lr', 'device')}, 'ood': 'none',
+         'classes': ['a', 'b', 'c'], 'n_valid': 18, 'n_ood': 0, 'seeds': [0], 'mode': 'learners', 'unknown': ['data', 'arch']}
+    head = write_report(tmp_path, TOY, {**s, 'epochs': 3}, plots={}, skipped=None).read_text().split('\n')
+    fc.test_eq(head[2], 'Data: 3 classes, 18 validation items, 0 out-of-domain items; out-of-domain: none. Model: 3 epoch(s). Seeds: 0. '
+                        'Run: your own learners, trained outside cvl (the report read their predictions).')
+    fc.test_eq(head[4], 'Not recorded (the models were trained outside cvl): data, arch.')
+    assert head[6].startswith('Thresholds and temperatures were fitted on 400 of the validation items')
+    assert head[-2] == 'Not recorded: your own loaders read the images.'
+
+def test_no_near_row_and_no_empty_class_list_without_held_out_classes():
+    from classification_vs_labeling.analysis import METRICS
+    ood = {k: {'label': d.label, 'mean': 0.5, 'sd': None, 'per_seed': [0.5]} for k, d in METRICS.items() if k.endswith(('.far', '.ood'))}
+    m = {**TOY, 'metrics': {**TOY['metrics'], **ood}, 'items': {**TOY['items'], 'far': 10, 'ood': 10}, 'held_out': []}
+    t = results_table(m)
+    assert 'No classes were held out of training, so no unseen image is near' in t and '()' not in t
+    assert '| near |' not in t and '| far | 10 |' in t
+    t = results_table({**m, 'held_out': ['8', '9']})
+    assert 'Near: images of the classes held out of training (8, 9); far: the other unseen images.' in t
