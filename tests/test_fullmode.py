@@ -105,7 +105,7 @@ def test_full_mode_settings_reach_the_fast_path(rehearsal):
     out = _outputs(rehearsal['work']/'03f_fastpath.ipynb')
     assert (f"RunSpec(data='pets', classes=None, held_out=('Egyptian_Mau', 'Ragdoll', 'american_bulldog', 'staffordshire_bull_terrier'), "
             f"ood='letters+photos', subset=None, valid_pct=0.2, arch='resnet34', pretrained=True, epochs=1, size=32, bs=64, lr_ce=0.002, lr_bce=0.002, "
-            f"augment=True, recipe='default', label_noise=0.0, fast=False, scale={float(SCALE)}, seed=0)") in out, out[:2000]
+            f"augment=True, train_bn=True, recipe='default', label_noise=0.0, fast=False, scale={float(SCALE)}, seed=0)") in out, out[:2000]
 
 
 def test_the_rehearsal_has_no_network(tmp_path):
