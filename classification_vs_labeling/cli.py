@@ -139,9 +139,10 @@ several runs at once (each run's logits are the same to the bit however many tra
   --workers N        N processes on this machine, each pinned to its share of the cores, or to one GPU each where there
                      are several (on a machine with 8 GPUs: --workers 8); on the CPU each run trains on --threads threads
   --ray auto|ADDR    each run a task on a Ray cluster (`ray start --head` on one machine, `ray start --address=HEAD:6379`
-                     on the others; pip install "classification_vs_labeling[ray]" on all): one GPU per run in full mode;
-                     the predictions come back to this machine, which writes them (no shared folder needed, but every
-                     machine needs the data at the same path, with the same file sizes and modification times)
+                     on the others; pip install "classification_vs_labeling[ray]" on all): in full mode one GPU per
+                     run where the cluster has GPUs; the predictions come back to this machine, which writes them (no
+                     shared folder needed, but every machine needs the data at the same path, with the same file sizes
+                     and modification times)
   a run that fails (an error, or its worker dies) is tried once more, then left for a rerun while the rest go on;
   a run that diverges is recorded as diverged and left out of the tables (a rerun does not train it again)
 

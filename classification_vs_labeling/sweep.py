@@ -66,6 +66,11 @@ def _grid(lr0:float, factors:list) -> list[float]:
                              f"({x:g}): expected factors that differ in their first 6 digits")
     return grid
 
+def _ray_gpu(spec:RunSpec, device) -> bool | None:
+    "Whether each Ray task asks for a GPU: in full mode one each (None: where the cluster has some, as a run here takes the GPU there is); on the CPU and in quick mode, none."
+    if spec.mode != "full" or str(device).startswith("cpu"): return False
+    return None if device is None else True
+
 def _name(s:RunSpec) -> str: return f"{s.epochs} epoch(s), lr {s.lr_ce:g}, seed {s.seed}"
 
 def sweep(data=None, *,           # a data set's name or a folder of class folders (default: the mode's, `default_data()`)
@@ -91,7 +96,7 @@ def sweep(data=None, *,           # a data set's name or a folder of class folde
     if min(budgets) < 1: raise ValueError(f"budgets: expected epochs >= 1, got {budgets}")
     tune_frac, lr0, threads = check_fraction(tune_frac, 'tune_frac'), spec.lr, cell_threads(device, threads)
     grid, root, failed = _grid(lr0, factors), Path(out)/'runs', []
-    with make_pool(workers, ray, device=device, threads=threads, gpu=spec.mode == 'full' and device != 'cpu', log=log, progress=progress) as pool:
+    with make_pool(workers, ray, device=device, threads=threads, gpu=_ray_gpu(spec, device), log=log, progress=progress) as pool:
         iset = load_data(spec)
         spec = fit_config(spec, iset, pool.log)
         base = {k: v for k, v in run_settings(iset, spec, seeds, device).items() if k not in ('epochs', 'lr_ce', 'lr_bce', 'lr')}

@@ -63,7 +63,7 @@ def _clock(s:float) -> str:
 class Progress:
     "One line for all the runs a pool trains, redrawn in place: done, running, failed, time elapsed and left; written only when `show` is true and `stream` is a terminal."
     def __init__(self, show:bool=True, log=print, stream=None):
-        self.stream = stream or sys.stdout
+        self.stream = sys.stdout if stream is None else stream
         self.on = bool(show) and getattr(self.stream, 'isatty', lambda: False)()
         self._log, self.t0, self.drawn = log, None, False
         self.total = self.done = self.running = self.failed = self.epochs = self.epochs_done = 0
@@ -81,7 +81,7 @@ class Progress:
 
     def show(self):
         "Redraw the line (on a terminal)."
-        if self.on: self.stream.write('\r\033[K' + self.line()); self.stream.flush(); self.drawn = True
+        if self.on and self.total: self.stream.write('\r\033[K' + self.line()); self.stream.flush(); self.drawn = True
 
     def log(self, msg:str):
         "Write `msg` where the progress lines go, above the line."
@@ -257,10 +257,14 @@ def _ray():
     except ImportError: raise ValueError('ray: Ray is not installed: pip install "classification_vs_labeling[ray]"') from None
     return ray
 
+def _task(fn, spec:RunSpec, device, threads):
+    "A Ray task: `fn` (any callable, `train_cell` unless told) trains `spec`."
+    return fn(spec, device=device, threads=threads)
+
 @delegates()
 class RayWorkers(Pool):
-    "Each run a Ray task on the cluster at `address` ('auto': the one this machine belongs to), asking for one GPU (`gpu`) or its CPU threads; the predictions come back to this process, which writes them, so the cluster needs no shared folder."
-    def __init__(self, address:str='auto', *, gpu:bool=False, **kwargs):
+    "Each run a Ray task on the cluster at `address` ('auto': the one this machine belongs to), asking for one GPU (`gpu`; None: when the cluster has GPUs) or its CPU threads; the predictions come back to this process, which writes them, so the cluster needs no shared folder."
+    def __init__(self, address:str='auto', *, gpu:bool|None=None, **kwargs):
         super().__init__(**kwargs)
         ray, self.own = _ray(), False
         if not ray.is_initialized():
@@ -270,14 +274,15 @@ class RayWorkers(Pool):
                                  "`ray start --head` (then `ray start --address=HEAD:6379` on each other node), or give its address") from None
             self.own = True
         have = ray.cluster_resources()
+        if gpu is None: gpu = bool(have.get('GPU'))
         if gpu and not have.get('GPU'):
-            raise ValueError("ray: the cluster has no GPU, and each full-mode run asks for one: add GPU nodes, or train on the CPU with --device cpu")
+            raise ValueError("ray: the cluster has no GPU, and each run asks for one (--device cuda): add GPU nodes, or leave --device out")
         need = {'num_gpus': 1} if gpu else {'num_cpus': self.threads or 1}
         self.capacity = max(1, int(have.get('GPU', 0) if gpu else have.get('CPU', 1)//(self.threads or 1)))
-        self.task, self.refs = ray.remote(self.fn or train_cell).options(max_retries=0, **need), {}
+        self.task, self.refs = ray.remote(_task).options(max_retries=0, **need), {}
 
     def _start(self, spec, iset) -> str:
-        self.refs[self.task.remote(spec, device=self.device, threads=self.threads)] = spec
+        self.refs[self.task.remote(self.fn or train_cell, spec, self.device, self.threads)] = spec
         return ', a Ray task'
 
     def _next(self):
@@ -302,7 +307,7 @@ def make_pool(workers:int=1,           # runs trained at once on this machine, e
               *,
               device=None,             # where each run trains (None: a GPU when there is one)
               threads:int|None=None,   # CPU threads of each run (None: `cell_threads`)
-              gpu:bool=False,          # each Ray task asks for one GPU (full mode)
+              gpu:bool|None=False,     # each Ray task asks for one GPU (None: when the cluster has some)
               log=print,               # where the progress lines go
               progress:bool=True       # one line for all the runs, on a terminal
              ) -> Pool:
