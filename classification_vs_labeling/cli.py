@@ -148,7 +148,19 @@ output (--out DIR; the same command again resumes, reusing every finished run):
   epochs.csv         the same numbers after every epoch; grid.csv: the tuning scores that chose each model's rate
   *.png, report.md   the gaps, the per-epoch curves, the labeler's sigmoids; tables
 
-exit status: 0 done, 2 bad input (one line on stderr, nothing written), 130 interrupted (finished runs kept)
+several runs at once (each run's logits are the same to the bit however many train at once):
+  --workers N        N processes on this machine, each pinned to its share of the cores, or to one GPU each where there
+                     are several (on a machine with 8 GPUs: --workers 8); on the CPU each run trains on --threads threads
+  --ray auto|ADDR    each run a task on a Ray cluster (`ray start --head` on one machine, `ray start --address=HEAD:6379`
+                     on the others; pip install "classification_vs_labeling[ray]" on all): in full mode one GPU per
+                     run where the cluster has GPUs; the predictions come back to this machine, which writes them (no
+                     shared folder needed, but every machine needs the data at the same path, with the same file sizes
+                     and modification times)
+  a run that fails (an error, or its worker dies) is tried once more, then left for a rerun while the rest go on;
+  a run that diverges is recorded as diverged and left out of the tables (a rerun does not train it again)
+
+exit status: 0 done, 1 runs failed twice (named; the others kept: the same command trains only what is missing),
+  2 bad input (one line on stderr, nothing written), 130 interrupted (finished runs kept)
 """
 
 def _add_sweep(sub, compare):
@@ -170,6 +182,17 @@ def _add_sweep(sub, compare):
                    help=f"the grid: --lr times these (default: {' '.join(f'{x:g}' for x in LR_FACTORS)})")
     s.add_argument('--ood', default=None, help=f"out-of-domain images to predict as well (default: {_default(sweep, 'ood')}; the analyses use none)")
     s.add_argument('--out', default=_default(sweep, 'out'), help='output folder (default: %(default)s)')
+    _add_parallel(s)
+
+def _add_parallel(s):
+    "`cvl sweep`'s flags for training several runs at once (chapter 04d)."
+    from classification_vs_labeling.sweep import sweep
+    s.add_argument('--workers', type=_num(int, 1), default=_default(sweep, 'workers'),
+                   help='runs trained at once, each in its own process, pinned to its share of the cores or to one GPU (default: %(default)s)')
+    s.add_argument('--threads', type=_num(int, 1), default=None,
+                   help='CPU threads of each run (default: 1 on the CPU, so its logits do not depend on --workers; a GPU run gets its share of the cores)')
+    s.add_argument('--ray', default=None, metavar='auto|ADDRESS', help='train each run as a task on a Ray cluster: auto (the cluster this '
+                   'machine belongs to) or its address (default: no Ray)')
 
 def _bare(flag:str, v, names):
     "`v` as typed after `flag`; a built-in name that also names a folder here is refused: never silently the built-in set."
@@ -191,7 +214,8 @@ def _sweep(a) -> int:
     from classification_vs_labeling.sweep import sweep
     alpha = _alpha(a.alpha)   # before any work
     sweep(spec=_spec(a, ood=_default(sweep, 'ood')), budgets=a.epochs, seeds=a.seeds, factors=a.lr_factors, out=a.out,
-          tune_frac=a.tune_frac, device=a.device, progress=_progress(a), alpha=alpha, verify=a.verify)
+          tune_frac=a.tune_frac, device=a.device, progress=_progress(a), alpha=alpha, verify=a.verify,
+          workers=a.workers, threads=a.threads, ray=a.ray)
     return 0
 
 def _progress(a) -> bool:
@@ -298,6 +322,10 @@ def _command(a, sub:argparse.ArgumentParser) -> int:
     except (ValueError, FileNotFoundError, NotADirectoryError) as e:
         line = _flagged(show_name(str(e)), sub) if str(e) else type(e).__name__   # one line, never cut: a break in a name is shown as \\n
         sys.stderr.write(f"cvl {a.cmd}: error: {line}\n"); return 2
+    except RuntimeError as e:
+        from classification_vs_labeling.runs import RunFailed
+        if not isinstance(e, RunFailed): raise
+        sys.stderr.write(f"cvl {a.cmd}: error: {show_name(str(e))}\n"); return 1
     except OSError as e:
         if type(e).__name__ != 'URLError' and 'urlopen' not in str(e):   # a full disk, a size limit, no permission, ...
             what = {errno.ENOSPC: ' (the disk is full)', errno.EFBIG: ' (over the file-size limit)', errno.EDQUOT: ' (over the disk quota)'}.get(e.errno, '')

@@ -11,17 +11,19 @@ from pathlib import Path
 import numpy as np, torch
 from fastai.callback.core import Callback
 from fastai.data.external import fastai_path
-from .core import atomic_path, device_name, to_np, quick_mode
+from contextlib import contextmanager
+from .core import atomic_path, device_name, to_np, check_int, quick_mode
 from .files import fingerprint, show_name, FINGERPRINT_PARTS
 from .data import ImageSet
 from .datasets import load_set, subset, show_mode
-from .train import RunSpec, Predictions, train_pair, fit_config, fit_batch_size
+from .train import RunSpec, Predictions, train_pair, fit_config, fit_batch_size, TrainingDiverged
 from .costs import DATA_SIZES, t4_minutes, _minutes
 
 # %% auto #0
-__all__ = ['RUN_FILE', 'VERIFY', 'LOCK', 'DRIVE', 'run_path', 'EpochLogits', 'save_run', 'read_run', 'load_data', 'reusable',
-           'realise', 'compose', 'check_verify', 'check_folder', 'run_specs', 'versions', 'machine', 'run_settings',
-           'write_json', 'lock_out', 'release_out', 'check_out', 'start_out', 'runs_dir', 'saved_run', 'start']
+__all__ = ['RUN_FILE', 'DIVERGED_FILE', 'VERIFY', 'LOCK', 'DRIVE', 'run_path', 'EpochLogits', 'save_run', 'read_run', 'load_data',
+           'reusable', 'realise', 'compose', 'cpu_threads', 'train_run', 'RunFailed', 'check_verify', 'check_folder',
+           'run_specs', 'versions', 'machine', 'run_settings', 'write_json', 'lock_out', 'release_out', 'check_out',
+           'start_out', 'runs_dir', 'saved_run', 'start']
 
 # %% ../nbs/04c_runs.ipynb #da4ad776
 RUN_FILE = 'run.npz'
@@ -72,23 +74,42 @@ def _data_changes(old, new:dict) -> list[str]:
     "What differs between two `fingerprint`s, in words; the files' hashes only where both have them (a run records whether it hashed)."
     if not isinstance(old, dict): return ['the data (the run records no fingerprint of it)']
     return [FINGERPRINT_PARTS[k] for k in new if old.get(k) != new[k] and not (k == 'hashes' and k not in old)]
+DIVERGED_FILE = 'diverged.json'   # beside run.npz: the record of a run that diverged
+
+def _same_run(old, spec:RunSpec, f) -> str:
+    "'' when the spec recorded in `f` (`old`, JSON text) is `spec`'s, with this version of the package; else why not."
+    try: old = json.loads(old)
+    except ValueError: old = None
+    if not isinstance(old, dict): return f"{show_name(f)} records no run spec"
+    new = json.loads(spec.json())
+    diff = _differing(old, new)
+    return f"{show_name(f)} holds another run: " + ', '.join(f"{k} {show_name(old.get(k))}, not {show_name(new.get(k))}" for k in diff) if diff else ''
+
+def _diverged_before(f:Path, spec:RunSpec, fp) -> tuple[TrainingDiverged | None, str]:
+    "The divergence recorded beside run file `f` when it is `spec`'s on data of fingerprint `fp`; else (None, why not)."
+    d = f.parent/DIVERGED_FILE
+    if not d.is_file(): return None, ''
+    try: rec = json.loads(d.read_text())
+    except (OSError, ValueError, UnicodeDecodeError) as e: return None, f"{show_name(d)}: not a readable record ({type(e).__name__})"
+    if not isinstance(rec, dict) or not all(isinstance(rec.get(k), str) for k in ('spec', 'fingerprint', 'message')):
+        return None, f"{show_name(d)}: expected a record of a divergence (spec, fingerprint, message)"
+    why = _same_run(rec['spec'], spec, d)
+    if why: return None, why
+    if fp is not None and rec['fingerprint'] != fp: return None, f"{show_name(d)} was recorded on other data"
+    return TrainingDiverged(f"{rec['message']} (recorded in {show_name(d)}: delete it to train the run again)"), ''
 
 def reusable(f,                 # a run's file (`run_path`)
              spec:RunSpec,      # the run wanted
              fp:str|None=None   # the data's fingerprint as JSON (None: not checked, for a run whose data is not loaded)
-            ) -> tuple[Predictions | None, str]:
-    "(the predictions in `f`, '') when they are `spec`'s, by this version of the package, on data of fingerprint `fp`; else (None, why not)."
+            ) -> tuple[Predictions | TrainingDiverged | None, str]:
+    "(the predictions in `f`, or the divergence recorded beside it, '') when they are `spec`'s, by this version of the package, on data of fingerprint `fp`; else (None, why not)."
     f = Path(f)
-    if not (f.exists() or f.is_symlink()): return None, ''
+    if not (f.exists() or f.is_symlink()): return _diverged_before(f, spec, fp)
     if f.is_dir() or f.is_symlink(): raise ValueError(f"{show_name(f)}: expected a run file, found a {'link' if f.is_symlink() else 'folder'}: remove it")
     try: p = Predictions.load(f)
     except ValueError as e: return None, str(e)
-    try: old = json.loads(p.spec)
-    except ValueError: old = None
-    if not isinstance(old, dict): return None, f"{show_name(f)} records no run spec"
-    new = json.loads(spec.json())
-    diff = _differing(old, new)
-    if diff: return None, f"{show_name(f)} holds another run: " + ', '.join(f"{k} {show_name(old.get(k))}, not {show_name(new.get(k))}" for k in diff)
+    why = _same_run(p.spec, spec, f)
+    if why: return None, why
     if fp is not None:
         try: old_fp = json.loads(p.fingerprint)
         except ValueError: old_fp = None
@@ -110,20 +131,52 @@ def compose(ce:Predictions, bce:Predictions, spec:RunSpec) -> Predictions:
     return Predictions(ce.classes, ce.targs, ce.ce_logits, bce.bce_logits, ce.ood_ce_logits, bce.ood_bce_logits, spec.seed,
                        ce.items, ce.ood_items, ce.fingerprint, spec.json())
 
-def _train(spec, iset, f, fp, *, device, log, progress, label) -> Predictions:
-    "Train `spec` on `iset` and save its run in `f`."
+@contextmanager
+def cpu_threads(n:int|None):
+    "Run the body with `n` CPU threads in torch's pool, then put the number back; None: leave it as it is."
+    if n is None: yield; return
+    old = torch.get_num_threads(); torch.set_num_threads(check_int(n, 'threads', lo=1))
+    try: yield
+    finally: torch.set_num_threads(old)
+
+def train_run(spec:RunSpec,          # the run, fitted to the data (`fit_config`)
+              iset:ImageSet,         # its data (`load_data`)
+              *,
+              device=None,           # where to train (None: a GPU when there is one)
+              progress:bool=False,   # fastai's progress bars
+              threads:int|None=None  # CPU threads to train with (None: torch's setting)
+             ) -> tuple[Predictions, dict]:
+    "Train `spec` on `iset` and return what `read_run` reads back: its `Predictions` (with the data's fingerprint) and its logits after every epoch, with the seconds it took. It writes nothing."
     if fit_batch_size(len(iset.train_idx), len(iset.valid_idx), spec.bs, log=lambda s: None) != spec.bs:
         raise ValueError(f"bs: {spec.bs} is more than the {len(iset.train_idx)} training images: fit the spec to the data first (`fit_config`)")
-    for piece in f.parent.glob('.*.tmp*'): piece.unlink()    # what a kill left of an earlier try
-    log(f"{label}: training the classifier and the labeler ({spec.arch}, {spec.epochs} epoch(s), {spec.size}px)")
     cb, t0 = EpochLogits(), time.time()
-    p = train_pair(iset, spec, device=device, progress=progress, cbs=[cb])
+    with cpu_threads(threads): p = train_pair(iset, spec, device=device, progress=progress, cbs=[cb])
     secs, (z, k) = time.time() - t0, (np.stack(cb.snaps), len(p.classes))
-    p.fingerprint, p.spec = fp, spec.json()
-    save_run(f, p, z[..., :k], z[..., k:], secs)
-    onehot = np.eye(k, dtype=bool)[p.targs]   # chapter 05's accuracy and exact match (a sigmoid above 0.5 is a logit above 0)
+    p.fingerprint, p.spec = json.dumps(fingerprint(iset), sort_keys=True), spec.json()
+    return p, {'ce_logits': z[..., :k], 'bce_logits': z[..., k:], 'seconds': secs}
+
+class RunFailed(RuntimeError):
+    "A run that ended in an error other than divergence, or whose worker died: nothing of it is kept, and a rerun trains it again."
+
+def _keep(r:RunSpec, res, f:Path, fp:str, log, name:str):
+    "Write a trained run's file (or record its divergence) and say so; what `run_specs` gives for `r`."
+    if isinstance(res, TrainingDiverged):
+        if f.exists(): f.unlink()                          # a file it could not reuse: the record takes its place
+        with atomic_path(f.parent/DIVERGED_FILE) as tmp:
+            tmp.write_text(json.dumps({'spec': r.json(), 'fingerprint': fp, 'message': str(res)}, indent=2) + '\n')
+        log(f"{name}: {show_name(str(res))}; recorded in {show_name(f.parent/DIVERGED_FILE)}")
+        return res
+    if isinstance(res, BaseException): return res
+    p, ep = res
+    if _data_changes(json.loads(p.fingerprint), json.loads(fp)):         # (a worker does not hash the files: the driver's hashes are kept)
+        return RunFailed(f"{name}: trained on data other than this machine's (their fingerprints differ): every "
+                         "machine needs the same files at the same path, with the same sizes and modification times")
+    p.fingerprint = fp
+    save_run(f, p, ep['ce_logits'], ep['bce_logits'], ep['seconds'])
+    (f.parent/DIVERGED_FILE).unlink(missing_ok=True)      # an old record this run replaces
+    k = len(p.classes); onehot = np.eye(k, dtype=bool)[p.targs]   # chapter 05's accuracy and exact match (a sigmoid above 0.5 is a logit above 0)
     acc, em = (p.ce_logits.argmax(1) == p.targs).mean(), ((p.bce_logits > 0) == onehot).all(1).mean()
-    log(f"{label}: done in {secs:.0f}s (all validation items: classifier accuracy {acc:.3f}, labeler exact match at 0.5 {em:.3f}), saved {show_name(f)}")
+    log(f"{name}: done in {ep['seconds']:.0f}s (all validation items: classifier accuracy {acc:.3f}, labeler exact match at 0.5 {em:.3f}), saved {show_name(f)}")
     return p
 
 VERIFY = {'stat': 'file sizes and modification times', 'hash': "file sizes, modification times and every file's SHA-256 hash"}
@@ -139,17 +192,20 @@ def check_folder(d, hint:str=''):
     if d.is_symlink() and not d.exists(): raise ValueError(f"{show_name(d)}: a link to {show_name(os.readlink(d))}, which does not exist: expected a folder{hint}")
     if d.exists() and not d.is_dir(): raise ValueError(f"{show_name(d)}: expected a folder, found a file{hint}")
 
-def run_specs(specs,                # `RunSpec`s on one data set (they may differ in anything else)
-              iset:ImageSet=None,   # the data they describe, loaded (None: `load_data` once a run must train)
-              root='cvl_runs',      # where runs are kept: root/<spec.key>/run.npz
+def run_specs(specs,                 # `RunSpec`s on one data set (they may differ in anything else)
+              iset:ImageSet=None,    # the data they describe, loaded (None: `load_data` once a run must train)
+              root='cvl_runs',       # where runs are kept: root/<spec.key>/run.npz
               *,
-              device=None,          # where to train (None: a GPU when there is one)
-              log=print,            # where the progress lines go
-              progress:bool=False,  # fastai's progress bars
-              label=None,           # a spec's name in the progress lines (None: 'seed S')
-              on_start=None,        # called once the saved runs are read, before anything is written
-              verify:str='stat'     # how a saved run's data is checked: 'stat' (sizes and times) or 'hash' (every file's bytes too)
-             ) -> list[Predictions]:
+              device=None,           # where to train (None: a GPU when there is one)
+              log=print,             # where the progress lines go
+              progress:bool=False,   # fastai's progress bars
+              label=None,            # a spec's name in the progress lines (None: 'seed S')
+              on_start=None,         # called once the saved runs are read, before anything is written
+              pool=None,             # what trains the missing runs, several at a time (chapter 04d); None: here, one after another
+              keep_going:bool=False, # a run that diverges or fails gives its error in place of its predictions, and the rest go on
+              threads:int|None=None, # CPU threads each run trains with here (None: torch's setting); a pool has its own
+              verify:str='stat'      # how a saved run's data is checked: 'stat' (sizes and times) or 'hash' (every file's bytes too)
+             ) -> list:
     "Each spec's predictions: its run trained into its own folder under `root`, or reused from there; a spec with two learning rates from two runs."
     specs, label, hashes = list(specs), label or (lambda s: f"seed {s.seed}"), check_verify(verify) == 'hash'
     parts = list(dict.fromkeys(r for s in specs for r in realise(s)))
@@ -158,14 +214,30 @@ def run_specs(specs,                # `RunSpec`s on one data set (they may diffe
     fp = None if iset is None else json.dumps(fingerprint(iset, hashes), sort_keys=True)
     saved = {r: reusable(run_path(r, root), r, fp) for r in parts}     # everything read before anything is written
     if on_start: on_start()
-    runs = {}
+    runs, todo = {}, []
     for r in parts:
         (p, why), f = saved[r], run_path(r, root)
-        if p is not None: log(f"{label(r)}: reusing finished predictions from {show_name(f)}"); runs[r] = p; continue
-        if why: log(f"{label(r)}: not reusing it ({why}): training it again")
-        if iset is None: iset = load_data(r); fp = json.dumps(fingerprint(iset, hashes), sort_keys=True)
-        runs[r] = _train(r, iset, f, fp, device=device, log=log, progress=progress, label=label(r))
-    return [compose(runs[a], runs[b], s) for s in specs for a, b in [realise(s)]]
+        if isinstance(p, Predictions): log(f"{label(r)}: reusing finished predictions from {show_name(f)}"); runs[r] = p
+        elif p is not None: log(f"{label(r)}: not training it again: {show_name(str(p))}"); runs[r] = p
+        else:
+            if why: log(f"{label(r)}: not reusing it ({why}): training it again")
+            todo.append(r)
+    if todo and iset is None: iset = load_data(todo[0]); fp = json.dumps(fingerprint(iset, hashes), sort_keys=True)
+    for r in todo:
+        for piece in run_path(r, root).parent.glob('.*.tmp*'): piece.unlink()    # what a kill left of an earlier try
+    def here(r):
+        log(f"{label(r)}: training the classifier and the labeler ({r.arch}, {r.epochs} epoch(s), {r.size}px)")
+        try: return train_run(r, iset, device=device, progress=progress, threads=threads)
+        except TrainingDiverged as e: return e
+    done = pool.run(todo, iset, label=label) if pool is not None else ((r, here(r)) for r in todo)
+    for r, res in done:
+        runs[r] = _keep(r, res, run_path(r, root), fp, log, label(r))
+        if isinstance(runs[r], BaseException) and not keep_going: raise runs[r]
+    out = []
+    for s in specs:
+        a, b = (runs[r] for r in realise(s))
+        out.append(a if isinstance(a, BaseException) else b if isinstance(b, BaseException) else compose(a, b, s))
+    return out
 
 # %% ../nbs/04c_runs.ipynb #2a8c5409
 def versions() -> dict:
@@ -272,6 +344,7 @@ def saved_run(data=None,           # a data set's name, a folder or a loaded `Im
     if iset is not None: spec = fit_config(spec, iset, log)
     f = run_path(spec, root)
     p, _ = reusable(f, spec, None if iset is None else json.dumps(fingerprint(iset), sort_keys=True))
+    if isinstance(p, TrainingDiverged): raise p
     if p is not None:
         log(f"Using the saved run at {show_name(f)} ({spec.describe()})")
         if files and iset is None and not all(Path(o).exists() for o in p.items + p.ood_items):

@@ -13,13 +13,14 @@ import matplotlib.pyplot as plt
 from .core import atomic_path, check_number, check_fraction, check_seeds
 from .files import show_name
 from .datasets import default_data, run_defaults, data_key
-from .train import RunSpec, Predictions, fit_config
+from .train import RunSpec, Predictions, fit_config, TrainingDiverged
 from . import metrics as M, analysis as A
 from .summary import seed_metrics, summarise
 from .sweep_plots import plot_curves, plot_mechanism, plot_gaps
 from .runs import (run_settings, write_json, versions, machine, load_data, run_specs, run_path, read_run,
-                                             check_out, start_out, release_out, check_verify)
+                                             check_out, start_out, release_out, check_verify, RunFailed, DIVERGED_FILE)
 from .conformal import check_alpha
+from .workers import make_pool, cell_threads
 
 # %% auto #0
 __all__ = ['BUDGETS', 'LR_FACTORS', 'default_budgets', 'tuning_scores', 'choose_lrs', 'sweep', 'snapshot_metrics', 'load_sweep',
@@ -57,6 +58,22 @@ def _distinct(xs, name:str, integer:bool) -> list:
     if len(set(xs)) != len(xs): raise ValueError(f"{name}: expected distinct values, got {xs}")
     return xs
 
+def _grid(lr0:float, factors:list) -> list[float]:
+    "The grid's learning rates, `lr0` among them; a ValueError when two would print alike in the tables (`:g`, 6 digits)."
+    grid = sorted({lr0*f for f in factors} | {lr0})
+    for x, y in zip(grid, grid[1:]):
+        if f"{x:g}" == f"{y:g}":
+            raise ValueError(f"factors: {x/lr0!r} and {y/lr0!r} give learning rates {x!r} and {y!r}, which the tables would show alike "
+                             f"({x:g}): expected factors that differ in their first 6 digits")
+    return grid
+
+def _ray_gpu(spec:RunSpec, device) -> bool | None:
+    "Whether each Ray task asks for a GPU: in full mode one each (None: where the cluster has some, as a run here takes the GPU there is); on the CPU and in quick mode, none."
+    if spec.mode != "full" or str(device).startswith("cpu"): return False
+    return None if device is None else True
+
+def _name(s:RunSpec) -> str: return f"{s.epochs} epoch(s), lr {s.lr_ce:g}, seed {s.seed}"
+
 def sweep(data=None, *,           # a data set's name or a folder of class folders (default: the mode's, `default_data()`)
           spec:RunSpec=None,       # settings besides epochs (default: `RunSpec(data, ood=ood, fast=fast)`); its lr is the shared one
           budgets=None,            # epochs of each training budget (default: `default_budgets(data)`)
@@ -67,34 +84,51 @@ def sweep(data=None, *,           # a data set's name or a folder of class folde
           tune_frac:float=0.5,     # share of the validation items that fits thresholds, temperatures and learning rates
           device=None,             # 'cpu' or 'cuda' (default: cuda when available)
           log=print,               # where progress lines go
-          progress:bool=False,     # fastai's progress bars
+          progress:bool=False,     # one line for the whole sweep (runs done, running, failed, time left), on a terminal
           fast:bool=False,         # chapter 03f's fast path (its own logits: a setting of the spec)
           alpha:float=0.1,         # the share of new items a conformal set may miss (chapter 08), in seeds.csv
           verify:str='stat',       # how a resume checks the data: 'stat' (file sizes and times) or 'hash' (every file's bytes too)
+          workers:int=1,           # runs trained at once, each in a process pinned to its share of the cores or to one GPU (chapter 04d)
+          ray:str|None=None,       # train the runs as tasks on a Ray cluster instead: 'auto' or its address (chapter 04d)
+          threads:int|None=None,   # CPU threads of each run (None: 1 on the CPU, so no run's logits depend on `workers`)
          ) -> dict[str, pd.DataFrame]:
     "At every budget: a learning-rate grid (first seed), then every seed at the shared lr and at each model's own; then the analyses."
     spec = spec or RunSpec(data, ood=ood, fast=fast)
     budgets = _distinct(default_budgets(spec.data, spec.scale) if budgets is None else budgets, 'budgets', True)
     seeds, factors, alpha, verify = check_seeds(seeds), _distinct(factors, 'factors', False), check_alpha(alpha), check_verify(verify)
     if min(budgets) < 1: raise ValueError(f"budgets: expected epochs >= 1, got {budgets}")
-    tune_frac, lr0 = check_fraction(tune_frac, 'tune_frac'), spec.lr
-    iset = load_data(spec)
-    spec = fit_config(spec, iset, log)
-    base = {k: v for k, v in run_settings(iset, spec, seeds, device, verify).items() if k not in ('epochs', 'lr_ce', 'lr_bce', 'lr')}
-    check_out(out, base, 'sweep')
-    log(iset.summary())
-    root, cells, grid, start = Path(out)/'runs', [], sorted({lr0*f for f in factors} | {lr0}), lambda: start_out(out, base)
-    kw = dict(device=device, log=log, progress=progress, label=lambda s: f"{s.epochs} epoch(s), lr {s.lr_ce:g}, seed {s.seed}", verify=verify)
+    tune_frac, lr0, threads = check_fraction(tune_frac, 'tune_frac'), spec.lr, cell_threads(device, threads)
+    grid, root, failed = _grid(lr0, factors), Path(out)/'runs', []
     try:                                           # `start_out` takes the folder's lock: let go of it however this ends
-        for e in budgets:
-            c = spec.replace(epochs=e)
-            preds = dict(zip(grid, run_specs([c.replace(lr=lr, seed=seeds[0]) for lr in grid], iset, root, on_start=start, **kw)))
-            tune, start = M.tune_split(len(iset.valid_idx), tune_frac, seed=0, strat=preds[lr0].targs), None
-            a, b = choose_lrs(pd.DataFrame([{'lr': lr, **tuning_scores(p, tune)} for lr, p in preds.items()]))
-            run_specs([c.replace(lr=lr, seed=s) for lr in sorted({lr0, a, b}) for s in seeds], iset, root, **kw)
-            cells += [dict(epochs=e, setting='shared', lr_ce=lr0, lr_bce=lr0), dict(epochs=e, setting='own', lr_ce=a, lr_bce=b)]
-        write_json(Path(out)/'sweep.json', dict(settings=base, spec=spec.to_dict(), budgets=budgets, seeds=seeds, lr=lr0, grid=grid, tune_frac=tune_frac,
-                   alpha=alpha, cells=cells, run_date=time.strftime('%Y-%m-%d'), machine=machine(base['device']), versions=versions()))
+        with make_pool(workers, ray, device=device, threads=threads, gpu=_ray_gpu(spec, device), log=log, progress=progress) as pool:
+            iset = load_data(spec)
+            spec = fit_config(spec, iset, pool.log)
+            base = {k: v for k, v in run_settings(iset, spec, seeds, device, verify).items() if k not in ('epochs', 'lr_ce', 'lr_bce', 'lr')}
+            check_out(out, base, 'sweep')
+            pool.log(iset.summary())
+            kw = dict(device=device, log=pool.log, label=_name, pool=pool, keep_going=True, verify=verify)
+            firsts = [spec.replace(epochs=e, lr=lr, seed=seeds[0]) for e in budgets for lr in grid]    # every budget's grid at once
+            got = dict(zip(firsts, run_specs(firsts, iset, root, on_start=lambda: start_out(out, base), **kw)))
+            cells, rest = [], []
+            for e in budgets:
+                preds = {lr: got[spec.replace(epochs=e, lr=lr, seed=seeds[0])] for lr in grid}
+                ok, bad = {lr: p for lr, p in preds.items() if isinstance(p, Predictions)}, [p for p in preds.values() if isinstance(p, RunFailed)]
+                gone = [f'{lr:g}' for lr, p in preds.items() if isinstance(p, TrainingDiverged)]
+                if gone: pool.log(f"{e} epoch(s): the grid diverged at lr {', '.join(gone)}; each model's rate is chosen from the others")
+                failed += bad
+                if bad or not ok: continue               # rates are chosen from a whole grid (a rerun trains what failed); none trained
+                tune = M.tune_split(len(iset.valid_idx), tune_frac, seed=0, strat=next(iter(ok.values())).targs)
+                a, b = choose_lrs(pd.DataFrame([{'lr': lr, **tuning_scores(p, tune)} for lr, p in ok.items()]))
+                rest += [spec.replace(epochs=e, lr=lr, seed=s) for lr in sorted({lr0, a, b}) for s in seeds]
+                cells += [dict(epochs=e, setting='shared', lr_ce=lr0, lr_bce=lr0), dict(epochs=e, setting='own', lr_ce=a, lr_bce=b)]
+            got.update(zip(rest, run_specs(rest, iset, root, **kw)))
+        failed += [p for r, p in got.items() if r in set(rest) and isinstance(p, RunFailed)]
+        if failed: raise RunFailed(f"{len(failed)} run(s) failed twice ({'; '.join(map(str, failed))}): the same command trains only what is missing")
+        if not cells: raise ValueError(f"lr: training diverged at every rate of the grid ({', '.join(f'{x:g}' for x in grid)}) at every budget: try a smaller --lr")
+        diverged = [dict(epochs=r.epochs, lr=r.lr, seed=r.seed) for r, p in got.items() if isinstance(p, TrainingDiverged)]
+        write_json(Path(out)/'sweep.json', dict(settings=base, spec=spec.to_dict(), budgets=budgets, seeds=seeds, lr=lr0, grid=grid,
+                   tune_frac=tune_frac, alpha=alpha, cells=cells, diverged=diverged, threads=threads, run_date=time.strftime('%Y-%m-%d'),
+                   machine=machine(base['device']), versions=versions()))
         return write_sweep_report(out)
     finally: release_out(out)
 
@@ -110,18 +144,27 @@ def snapshot_metrics(ce_logits,       # (N, K) classifier logits on the validati
     return seed_metrics(v), {'ce': v.ce_correct, 'bce_argmax': M.argmax_correct(v.bce, v.y), 'bce_exact': v.bce_correct}
 
 # %% ../nbs/12_sweep.ipynb #2312483c
+_RECORD = ('settings', 'spec', 'budgets', 'seeds', 'lr', 'grid', 'tune_frac', 'cells')   # what sweep.json must hold
+
 def load_sweep(out) -> dict:
-    "sweep.json, the tuning mask, and `runs`: {(epochs, lr): {seed: (Predictions, logits after each epoch)}} from the runs' folders (chapter 04c)."
-    out = Path(out); sw = json.loads((out/'sweep.json').read_text())
+    "sweep.json, the tuning mask, `runs`: {(epochs, lr): {seed: (Predictions, logits after each epoch)}} from the runs' folders (chapter 04c), and `diverged`: the runs recorded as diverged there."
+    out = Path(out); f = out/'sweep.json'
+    try: sw = json.loads(f.read_text())
+    except (ValueError, UnicodeDecodeError) as e: raise ValueError(f"{show_name(f)}: not a readable sweep record ({type(e).__name__}): run the sweep's command again") from None
+    missing = [k for k in _RECORD if k not in sw] if isinstance(sw, dict) else None
+    if missing != []:
+        raise ValueError(f"{show_name(f)}: expected a sweep record, a JSON object with {', '.join(_RECORD)}; got " +
+                         (f"a {type(sw).__name__}" if missing is None else f"one without {', '.join(missing)}") + ": run the sweep's command again")
     base = RunSpec.from_dict(sw['spec'])
     need = {(c['epochs'], lr) for c in sw['cells'] for lr in (c['lr_ce'], c['lr_bce'])} | {(e, lr) for e in sw['budgets'] for lr in sw['grid']}
-    sw['runs'] = {}
+    sw['runs'], sw['diverged'] = {}, []
     for e, lr in sorted(need):
         fs = {s: run_path(base.replace(epochs=e, lr=lr, seed=s), out/'runs') for s in sw['seeds']}
+        gone = [dict(epochs=e, lr=lr, seed=s) for s, f in fs.items() if not f.exists() and (f.parent/DIVERGED_FILE).exists()]
         fs = {s: f for s, f in fs.items() if f.exists()}
-        if not fs: raise ValueError(f"{show_name(out/'runs')}: no finished seed of {e} epoch(s) at lr {lr:g} (npz files are not committed): run the sweep's command to make them")
-        sw['runs'][e, lr] = {s: read_run(f) for s, f in fs.items()}
-    t = next(iter(next(iter(sw['runs'].values())).values()))[0].targs
+        if not fs and not gone: raise ValueError(f"{show_name(out/'runs')}: no finished seed of {e} epoch(s) at lr {lr:g} (npz files are not committed): run the sweep's command to make them")
+        sw['runs'][e, lr], sw['diverged'] = {s: read_run(f) for s, f in fs.items()}, sw['diverged'] + gone
+    t = next(p.targs for runs in sw['runs'].values() for p, _ in runs.values())
     sw['tune_mask'] = M.tune_split(len(t), sw['tune_frac'], seed=0, strat=t)
     return sw
 
@@ -172,7 +215,7 @@ def gap_table(sw:dict, n_boot:int=1000) -> pd.DataFrame:
         for s in _cell_seeds(sw, c):
             t, z1, z2, _, _ = cell_logits(sw, c, s)
             views.append(A.SeedView(z1, z2, t, sw['tune_mask']))
-        rows.append({**c, 'n_seeds': len(views), **_flat(summarise(views, n_boot, _GAPS))})   # chapter 10c, as for metrics.json
+        if views: rows.append({**c, 'n_seeds': len(views), **_flat(summarise(views, n_boot, _GAPS))})   # chapter 10c, as for metrics.json
     return pd.DataFrame(rows)
 
 # %% ../nbs/12_sweep.ipynb #4ec59ed0
@@ -180,10 +223,11 @@ def grid_table(sw:dict) -> pd.DataFrame:
     "Per budget and grid learning rate: each model's score and loss on the tuning items (first seed), and which lr each was given."
     rows = []
     for e in sw['budgets']:
-        own = next(c for c in sw['cells'] if c['epochs'] == e and c['setting'] == 'own')
+        own = next((c for c in sw['cells'] if c['epochs'] == e and c['setting'] == 'own'), {'lr_ce': None, 'lr_bce': None})
         for lr in sw['grid']:
-            p = sw['runs'][e, lr][sw['seeds'][0]][0]
-            rows.append({'epochs': e, 'lr': lr, **tuning_scores(p, sw['tune_mask']), 'ce.chosen': lr == own['lr_ce'], 'bce.chosen': lr == own['lr_bce']})
+            run = sw['runs'][e, lr].get(sw['seeds'][0])             # none: it diverged
+            scores = tuning_scores(run[0], sw['tune_mask']) if run else {m.key: np.nan for m in A.METRICS.values() if m.part == 'tune'}
+            rows.append({'epochs': e, 'lr': lr, **scores, 'ce.chosen': lr == own['lr_ce'], 'bce.chosen': lr == own['lr_bce'], 'diverged': not run})
     return pd.DataFrame(rows)
 
 # %% ../nbs/12_sweep.ipynb #67d457f8
@@ -240,6 +284,9 @@ def write_sweep_report(out, n_boot:int=1000) -> dict[str, pd.DataFrame]:
              "Thresholds, temperatures and learning rates were fitted on half of the validation items (the tuning part); every number "
              "below is from the other half. Ranking gap: classifier accuracy - labeler argmax accuracy. Decoding gap: labeler argmax "
              "accuracy - labeler exact match. They add up to the total gap.", '',
+             *([f"Training diverged (a NaN or infinite loss) in {len(sw['diverged'])} run(s), recorded in their folders and left out of "
+                "every number: " + '; '.join(f"{d['epochs']} epoch(s) at lr {d['lr']:g}, seed {d['seed']}" for d in sw['diverged']) + '.', '']
+               if sw['diverged'] else []),
              '## The gap at each budget', '', gap_markdown(tabs['gaps']), '', '![gaps](gaps.png)', '',
              f"## After every epoch ({max(sw['budgets'])}-epoch runs, shared learning rate)", '', '![curves](curves.png)', '',
              '![mechanism](mechanism.png)', '', '## Calibration', '', calibration_markdown(tabs['seeds']), '',
