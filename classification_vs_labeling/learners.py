@@ -6,7 +6,9 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/learners.html.md""
 
 # %% ../nbs/16_learners.ipynb #baffa459
 from __future__ import annotations
+from pathlib import Path
 import numpy as np, pandas as pd
+from PIL import Image
 import matplotlib.pyplot as plt
 import torch
 from fastcore.basics import noop
@@ -72,8 +74,8 @@ def _item_names(dl, n:int) -> list[str]:
     items = getattr(dl, 'items', None)
     return [str(o) for o in items] if items is not None and len(items) == n else [str(i) for i in range(n)]
 
-def _show(dl, idxs, titles, ncols:int, size:float) -> plt.Figure:
-    "A grid of the images `dl.dataset[i][0]` (as the loaders open and resize them), each with its title."
+def _show(dl, idxs, titles, ncols:int, size:float, items=None) -> plt.Figure:
+    "A grid of the images `dl.dataset[i][0]` (as the loaders open and resize them), or of the image files `items[i]` without `dl`, each with its title."
     idxs = list(idxs)
     if not idxs: raise ValueError("no items to show: none has the outcome asked for")
     ncols = min(ncols, len(idxs)); nrows = -(-len(idxs)//ncols)
@@ -81,9 +83,9 @@ def _show(dl, idxs, titles, ncols:int, size:float) -> plt.Figure:
     fig, axs = plt.subplots(nrows, ncols, figsize=(ncols*size, nrows*(size + 0.17*lines)), squeeze=False)
     for ax in axs.flat: ax.axis('off')
     for ax, i, t in zip(axs.flat, idxs, titles):
-        x = dl.dataset[int(i)][0]
-        if hasattr(x, 'show'): x.show(ctx=ax)
-        else: ax.imshow(np.asarray(x))
+        x = dl.dataset[int(i)][0] if dl is not None else Image.open(items[int(i)])
+        if hasattr(x, 'show') and dl is not None: x.show(ctx=ax)
+        else: ax.imshow(np.asarray(x), cmap='gray' if np.asarray(x).ndim == 2 else None)
         ax.set_title(t, fontsize=8)
     fig.tight_layout()
     return fig
@@ -206,30 +208,50 @@ class PairInterpretation:
                            margins=True, margins_name='all', dropna=False)
 
     def disagreements(self,
-                      right:str='ce',              # 'ce': the classifier right, the labeler not; 'bce': the other way round
+                      right:str|None='ce',         # 'ce': the classifier right, the labeler not; 'bce': the other way round; None: both wrong
                       outcome:str|None=None        # only the labeler's outcome ('none', 'several', 'wrong'; with right='bce': 'correct')
                      ) -> np.ndarray:
-        "Indices of the items one model gets right and the other does not, the wrong model's loss largest first."
-        if right not in ('ce', 'bce'): raise ValueError(f"right: expected 'ce' or 'bce', got {right!r}")
+        "Indices of the items one model gets right and the other does not (or, with `right=None`, that both miss), the wrong model's loss largest first."
+        if right not in ('ce', 'bce', None): raise ValueError(f"right: expected 'ce', 'bce' or None (both wrong), got {right!r}")
         if outcome is not None and outcome not in OUTCOMES: raise ValueError(f"outcome: expected one of {OUTCOMES} or None, got {outcome!r}")
         ce_ok, bce_ok = self.table.ce_correct.to_numpy(bool), (self.table.outcome == 'correct').to_numpy(bool)
-        keep = (ce_ok & ~bce_ok) if right == 'ce' else (bce_ok & ~ce_ok)
+        keep = (ce_ok & ~bce_ok) if right == 'ce' else (bce_ok & ~ce_ok) if right == 'bce' else (~ce_ok & ~bce_ok)
         if outcome is not None: keep &= (self.table.outcome == outcome).to_numpy(bool)
         idx = np.flatnonzero(keep)
-        return idx[np.argsort(-(self.bce_loss if right == 'ce' else self.ce_loss)[idx], kind='stable')]
+        return idx[np.argsort(-(self.ce_loss if right == 'bce' else self.bce_loss if right == 'ce' else self.ce_loss + self.bce_loss)[idx], kind='stable')]
 
     def plot_disagreements(self,
-                           right:str='ce',              # 'ce': the classifier right, the labeler not; 'bce': the other way round
+                           right:str|None='ce',         # 'ce': the classifier right, the labeler not; 'bce': the other way round; None: both wrong
                            k:int=9,                     # how many images
                            outcome:str|None=None,       # only the labeler's outcome ('none', 'several', 'wrong')
                            *,
                            ncols:int=3,                 # images per row
                            size:float=2.2):             # inches per image
         "The images of `disagreements`, each titled with the true class and both answers with their top probabilities."
-        if self.dl is None: raise ValueError("no images: build the PairInterpretation with `from_learners` (or pass `dl`)")
+        files = self.dl is None and all(Path(o).is_file() for o in self.items)   # a saved run's items are image files
+        if self.dl is None and not files: raise ValueError("no images: build the PairInterpretation with `from_learners` (or pass `dl`, or `items` that are image files)")
         idx = self.disagreements(right, outcome)[:check_int(k, 'k', lo=1)]
         r = self.table.iloc[idx]
         sets = _set_names(self.bce_probs[idx] > self.thresh, self.vocab, 3)
         titles = [f"true {t}\nclassifier: {p} ({c:.2f})\nlabeler: {s}\n{top}" for t, p, c, s, top in
                   zip(r.target, r.ce_pred, r.ce_conf, sets, _top(self.bce_probs[idx], self.vocab, 2))]
-        return _show(self.dl, idx.tolist(), titles, check_int(ncols, 'ncols', lo=1), check_number(size, 'size', lo=0, lo_open=True))
+        return _show(self.dl, idx.tolist(), titles, check_int(ncols, 'ncols', lo=1), check_number(size, 'size', lo=0, lo_open=True), self.items)
+
+    GAP = {'refused': ('ce', 'none', 'the labeler gave no label, the classifier was right'),
+           'several': ('ce', 'several', 'the labeler gave several labels, the classifier was right'),
+           'both': (None, None, 'both models missed')}
+
+    def plot_gap(self,
+                 k:int=8,            # images per kind, at most
+                 *,
+                 size:float=1.5,     # inches per image
+                 seed_note:str=''):  # appended to each title, e.g. ' (seed 0, held-out images)'
+        "The decoding gap as images, one figure per kind in `GAP` (refused, several, both missed), each titled with how many of how many."
+        figs = {}
+        for kind, (right, outcome, words) in self.GAP.items():
+            n = len(self.disagreements(right, outcome))
+            if not n: print(f"{words}: no such image{seed_note}"); continue
+            figs[kind] = fig = self.plot_disagreements(right, k, outcome, ncols=k, size=size)
+            fig.suptitle(f"{words}: {min(k, n)} of {n}{seed_note}", fontsize=10)
+            fig.tight_layout()
+        return figs

@@ -411,3 +411,33 @@ def test_the_readmes_lines_for_ones_own_learners_run_as_written(trained, tmp_pat
     ns = dict(learn_ce=trained['ce'], learn_bce=trained['bce'])
     with trained['ce'].no_bar(), trained['bce'].no_bar(): exec(code[0], ns)
     assert (tmp_path/'my_report'/'report.md').exists() and ns['m']['items']['far'] == 10 and 'ci95' in ns['m']['metrics']['diff.gap_total']
+
+
+def test_plot_gap_shows_the_saved_runs_files_by_kind(tmp_path, capsys):
+    "From a saved run's logits and image files (no DataLoader): refused and several-labels items the classifier got right, and items both missed, each kind its own figure with its count."
+    from PIL import Image
+    items = []
+    for i in range(6):
+        f = tmp_path/f'{i}.png'; Image.fromarray(np.full((8, 8), 40*i, np.uint8)).save(f); items.append(str(f))
+    y = np.array([0, 1, 2, 0, 1, 2])
+    ce = np.eye(3)[[0, 1, 2, 0, 2, 0]]*4                 # right on 0-3, wrong on 4 and 5
+    bce = np.full((6, 3), -4.)
+    bce[0, 0] = 4                                          # right
+    bce[2, [1, 2]] = 4                                     # several, classifier right
+    bce[4, 0] = 4                                          # wrong, classifier wrong too
+    pair = PairInterpretation(ce, bce, y, ['a', 'b', 'c'], items=items)   # items 1, 3: no label (refused), classifier right
+    assert pair.disagreements('ce', 'none').tolist() == [1, 3] and pair.disagreements('ce', 'several').tolist() == [2]
+    assert sorted(pair.disagreements(None).tolist()) == [4, 5]                       # both wrong: 4 (wrong label), 5 (no label)
+    figs = pair.plot_gap(k=4, seed_note=' (toy)')
+    assert list(figs) == ['refused', 'several', 'both']
+    assert figs['refused']._suptitle.get_text() == 'the labeler gave no label, the classifier was right: 2 of 2 (toy)'
+    ax_titles = [ax.get_title() for ax in figs['both'].axes if ax.get_title()]
+    assert len(ax_titles) == 2 and all('classifier:' in t and 'labeler:' in t for t in ax_titles)
+    assert figs['refused'].axes[0].images[0].get_array().shape == (8, 8)                # the file itself, as a picture
+    plt.close('all')
+    bce[2, 1] = -4                                         # no several-labels item left
+    assert list(PairInterpretation(ce, bce, y, ['a', 'b', 'c'], items=items).plot_gap()) == ['refused', 'both']
+    assert 'several labels, the classifier was right: no such image' in capsys.readouterr().out
+    with pytest.raises(ValueError, match="right: expected 'ce', 'bce' or None"): pair.disagreements('x')
+    with pytest.raises(ValueError, match='no images'): PairInterpretation(ce, bce, y, ['a', 'b', 'c']).plot_gap()
+    plt.close('all')
