@@ -18,17 +18,18 @@ from torch import nn
 import torch.nn.functional as F
 from fastcore.meta import delegates
 from fastai.vision.all import (Learner, DataLoaders, vision_learner, create_vision_model, model_meta, default_split,
-                               ConvLayer, Flatten, Normalize, CrossEntropyLossFlat, BCEWithLogitsLossFlat, accuracy,
+                               ConvLayer, Flatten, Normalize, CrossEntropyLossFlat, accuracy,
                                accuracy_multi, set_seed, noop, L, partial, Callback, CancelFitException)
 from .core import (atomic_path, run_defaults, default_data, check_int, check_number, check_classes, to_np,
                                              LR, softmax_probs, sigmoid_probs)
 from .data import ImageSet, matched_dls
 from .fastpath import cached_dls, speed_up
+from .recipes import check_recipe, prior_bias, set_head_bias, labeler_loss, mixup_lambda, mixup_batch, soft_cross_entropy
 
 # %% auto #0
 __all__ = ['RunConfig', 'arch_names', 'check_arch', 'small_cnn', 'create_model', 'add_normalize', 'plain_learners', 'PairedModel',
-           'PairedLoss', 'ce_accuracy', 'bce_accuracy_multi', 'bce_exact_match', 'paired_splitter', 'paired_learner',
-           'check_build', 'Predictions', 'predict_pair', 'fit_batch_size', 'fit_config', 'StopOnNaN',
+           'PairedLoss', 'ce_accuracy', 'bce_accuracy_multi', 'bce_exact_match', 'PairedMixUp', 'paired_splitter',
+           'paired_learner', 'check_build', 'Predictions', 'predict_pair', 'fit_batch_size', 'fit_config', 'StopOnNaN',
            'TrainingDiverged', 'train_pair']
 
 # %% ../nbs/04_train.ipynb #1882141e
@@ -122,13 +123,14 @@ class PairedModel(nn.Module):
 
 # %% ../nbs/04_train.ipynb #b7d9123e
 class PairedLoss:
-    "Cross-entropy on the first `n_classes` outputs plus BCE with one-hot targets on the rest."
-    def __init__(self, n_classes:int):
-        self.k, self.ce, self.bce = n_classes, CrossEntropyLossFlat(), BCEWithLogitsLossFlat()
+    "Cross-entropy on the first `n_classes` outputs plus the labeler's BCE under `recipe` (chapter 02a) on the rest; (N, K) soft targets (mixup's) for both."
+    def __init__(self, n_classes:int, recipe='default'):
+        self.k, self.recipe, self.ce = n_classes, check_recipe(recipe), CrossEntropyLossFlat()
     def split(self, out): return out[:, :self.k], out[:, self.k:]
     def __call__(self, out, targ, **kwargs):
         ce_out, bce_out = self.split(out)
-        return self.ce(ce_out, targ) + self.bce(bce_out, F.one_hot(targ.long(), self.k).float())
+        ce = soft_cross_entropy(ce_out, targ) if targ.ndim == 2 else self.ce(ce_out, targ)   # soft targets: a mixup batch
+        return ce + labeler_loss(bce_out, targ, self.recipe)
     def activation(self, out):
         ce_out, bce_out = self.split(out)
         return torch.cat([ce_out.softmax(dim=1), bce_out.sigmoid()], dim=1)
@@ -150,6 +152,15 @@ def bce_exact_match(out, targ, thresh=0.5):
     _, bce_out, k = _halves(out)
     return ((bce_out.sigmoid() > thresh) == F.one_hot(targ.long(), k).bool()).all(dim=1).float().mean()
 
+# %% ../nbs/04_train.ipynb #f3d6c272
+class PairedMixUp(Callback):
+    "Mixup on every training batch (chapter 02a's `mixup_batch`, weights from Beta(`alpha`, `alpha`)): both models see the same blend, with soft targets."
+    run_valid = False
+    def __init__(self, alpha:float, seed:int=0): self.alpha, self.rng = check_number(alpha, 'alpha', lo=0, lo_open=True), np.random.default_rng(check_int(seed, 'seed', lo=0))
+    def before_batch(self):
+        x, y = mixup_batch(self.xb[0], self.yb[0], len(self.dls.vocab), mixup_lambda(self.alpha, self.rng))
+        self.learn.xb, self.learn.yb = (x,), (y,)
+
 # %% ../nbs/04_train.ipynb #d78094ad
 def paired_splitter(split):
     "Parameter groups of a `PairedModel`: group i of the classifier together with group i of the labeler."
@@ -160,14 +171,19 @@ def paired_learner(dls:DataLoaders,        # single-label loaders (the first of 
                    arch:str='small',       # 'small' or a torchvision model name
                    pretrained:bool=False,  # start from ImageNet weights (the bodies frozen at first)
                    *,
-                   seed:int=0,             # seed of the one network both models copy
+                   seed:int=0,             # seed of the one network both models copy (and of mixup's blends)
+                   recipe='default',       # the labeler's recipe: a name in `RECIPES` (chapter 02a) or a `Recipe`
                    **kwargs) -> Learner:
-    "One fastai `Learner` that trains a classifier and a labeler, same initial weights, on the same batches."
+    "One fastai `Learner` that trains a classifier and a labeler, same initial weights, on the same batches; `recipe` changes only the labeler (mixup: both models' batches)."
+    r = check_recipe(recipe)
     set_seed(check_int(seed, 'seed', lo=0))
     k = len(dls.vocab)
     model, split, stats = create_model(arch, k, pretrained)
     add_normalize(dls, stats)
-    learn = Learner(dls, PairedModel(model), loss_func=PairedLoss(k), splitter=paired_splitter(split),
+    pair = PairedModel(model)
+    if r.head_bias == 'prior': set_head_bias(pair.bce, prior_bias(k))          # the labeler's sigmoids start at 1/K
+    if r.mixup: kwargs['cbs'] = [*L(kwargs.get('cbs')), PairedMixUp(r.mixup, seed=seed)]
+    learn = Learner(dls, pair, loss_func=PairedLoss(k, r), splitter=paired_splitter(split),
                     metrics=[ce_accuracy, bce_accuracy_multi, bce_exact_match], **kwargs)
     if pretrained: learn.freeze()
     return learn

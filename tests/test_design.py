@@ -5,7 +5,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1]/'classification_vs_labeling'
 LAYERS = [   # lowest first, as in DESIGN.md
-    {'core', 'activations', 'losses'},
+    {'core', 'activations', 'losses', 'recipes'},
     {'data', 'files', 'probes'},
     {'fastpath', 'train'},
     {'runs'},                  # the saved run the analyses' chapters share (above training, below them)
