@@ -6,7 +6,7 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[1]/'classification_vs_labeling'
 LAYERS = [   # lowest first, as in DESIGN.md
     {'core', 'activations', 'losses', 'recipes'},
-    {'data', 'files', 'probes'},
+    {'data', 'files', 'probes', 'glyphs'},
     {'fastpath', 'train'},
     {'runs'},                  # the saved run the analyses' chapters share (above training, below them)
     {'metrics', 'calibration', 'ood', 'conformal', 'multilabel', 'count'},
