@@ -16,7 +16,8 @@ from .core import to_np, check_probs, check_targets, check_thresh, check_int, ch
 __all__ = ['THRESHS', 'GAP_ROWS', 'GAP_PIECES', 'predicted_sets', 'set_sizes', 'none_rate', 'several_rate', 'per_label_accuracy',
            'exact_correct', 'exact_match', 'argmax_correct', 'argmax_accuracy', 'prf', 'accuracy_summary',
            'simulate_preds', 'threshold_sweep', 'plot_threshold_sweep', 'best_threshold', 'per_class_thresholds',
-           'tune_split', 'paired_bootstrap', 'seed_summary', 'gap_items', 'gap_table', 'gap_decomposition', 'plot_gap']
+           'tune_split', 'tuned_decoders', 'paired_bootstrap', 'seed_summary', 'gap_items', 'gap_table',
+           'gap_decomposition', 'plot_gap']
 
 # %% ../nbs/05_metrics.ipynb #d1f69d8c
 def _pt(probs, targs) -> tuple[np.ndarray, np.ndarray]:
@@ -248,6 +249,24 @@ def tune_split(n_items:int,             # items in the validation set
     mask[order] = np.floor(pos + tune_frac) > np.floor(pos)
     if mask.all() or not mask.any(): raise ValueError(f"tune_frac: {tune_frac} of {n} items leaves one part empty")
     return mask
+
+# %% ../nbs/05_metrics.ipynb #834654c7
+def tuned_decoders(bce_probs,      # (N, K) the labeler's sigmoid probabilities on the validation items
+                   targs,          # (N,) true class indices, or (N, K) multi-hot 0/1
+                   tune_mask,      # (N,) bool: True = tuning items (thresholds fitted there), False = held-out (scored)
+                   threshs=None    # the grid to choose from (default `THRESHS`, 0.01 to 0.99)
+                  ) -> tuple[pd.DataFrame, dict]:
+    "Per held-out item, 0/1: labeler argmax right; exact match at the threshold tuned for it; exact match with argmax fallback at the threshold tuned for that. And the two thresholds."
+    p, t = _pt(bce_probs, targs)
+    tune = np.asarray(tune_mask)
+    if tune.dtype != bool or tune.shape != (len(p),): raise ValueError(f"tune_mask: expected ({len(p)},) bools, got {tune.dtype} of shape {tune.shape}")
+    if tune.all() or not tune.any(): raise ValueError(f"tune_mask: expected both tuning and held-out items, got {int(tune.sum())} of {len(tune)} tuning")
+    th = {'thresh': best_threshold(p[tune], t[tune], threshs),
+          'thresh_fallback': best_threshold(p[tune], t[tune], threshs, metric='exact_match_fallback')}
+    held = ~tune
+    items = pd.DataFrame(dict(argmax=argmax_correct(p[held], t[held]), exact=exact_correct(p[held], t[held], th['thresh']),
+                              exact_fallback=exact_correct(p[held], t[held], th['thresh_fallback'], fallback=True))).astype(float)
+    return items, th
 
 # %% ../nbs/05_metrics.ipynb #ea5eba67
 def _check01(x, name) -> np.ndarray:

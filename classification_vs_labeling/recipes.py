@@ -65,6 +65,10 @@ def set_head_bias(model:nn.Module, value:float) -> nn.Module:
     return model
 
 # %% ../nbs/02a_recipes.ipynb #152dcd66
+def _plain(x:torch.Tensor) -> torch.Tensor:
+    "`x` as a plain tensor: fastai's tensor subclasses (a model's output on a `TensorImage`, a `TensorCategory` target) pick their own implementations of some functions."
+    return x.as_subclass(torch.Tensor) if type(x) is not torch.Tensor else x
+
 def bce_targets(targs,                    # (N,) class indices, or (N, K) soft targets (mixup's)
                 n_classes:int,            # K
                 *,
@@ -73,7 +77,7 @@ def bce_targets(targs,                    # (N,) class indices, or (N, K) soft t
                ) -> torch.Tensor:
     "The labeler's (N, K) float targets as timm's `BinaryCrossEntropy` builds them: one-hot with smoothing, then thresholded."
     k, smoothing = check_int(n_classes, 'n_classes', lo=1), check_number(smoothing, 'smoothing', lo=0, hi=1, hi_open=True)
-    t = torch.as_tensor(targs)
+    t = _plain(torch.as_tensor(targs))
     if t.ndim == 2:
         if t.shape[1] != k: raise ValueError(f"targs: expected (N,) class indices or (N, {k}) soft targets, got shape {tuple(t.shape)}")
         y = t.float()
@@ -91,10 +95,11 @@ def labeler_loss(logits,                 # (N, K) the labeler's logits
                  recipe='default'        # a name in `RECIPES` or a `Recipe`
                 ) -> torch.Tensor:
     "The labeler's BCE under `recipe`: its targets (`bce_targets`), then the mean over items and classes, or the sum over classes."
-    r = check_recipe(recipe)
-    y = bce_targets(targs, logits.shape[-1], smoothing=r.smoothing, target_threshold=r.target_threshold).to(logits.dtype)
-    if r.sum_classes: return F.binary_cross_entropy_with_logits(logits, y, reduction='none').sum(-1).mean()
-    return F.binary_cross_entropy_with_logits(logits, y)
+    r, z = check_recipe(recipe), _plain(logits)
+    y = bce_targets(targs, z.shape[-1], smoothing=r.smoothing, target_threshold=r.target_threshold).to(z.dtype)
+    z, y = z.contiguous().view(-1), y.view(-1)   # flat, as fastai's loss computes it: the same float sums, to the bit
+    if r.sum_classes: return F.binary_cross_entropy_with_logits(z, y, reduction='none').view(-1, logits.shape[-1]).sum(-1).mean()
+    return F.binary_cross_entropy_with_logits(z, y)
 
 # %% ../nbs/02a_recipes.ipynb #bf00b906
 def mixup_lambda(alpha:float, rng:np.random.Generator) -> float:
@@ -114,7 +119,7 @@ def mixup_batch(x:torch.Tensor,      # (N, ...) a batch of images
 
 def soft_cross_entropy(logits, soft_targs) -> torch.Tensor:
     "The classifier's loss on (N, K) soft targets: the mean over items of `-(soft_targs * log_softmax(logits)).sum()`."
-    return torch.sum(-soft_targs*F.log_softmax(logits, dim=-1), dim=-1).mean()
+    return torch.sum(-_plain(soft_targs)*F.log_softmax(_plain(logits), dim=-1), dim=-1).mean()
 
 # %% ../nbs/02a_recipes.ipynb #b1f686a5
 def noisy_labels(labels,              # one label per item (any hashable values)
