@@ -172,3 +172,27 @@ def test_prior_bias_starts_the_labelers_sigmoids_at_one_over_k(tiny):
     # the labeler starts as the classifier with its head bias replaced by -log(K - 1): the logits shift by the difference
     np.testing.assert_allclose(z0.bce_logits - z0.ce_logits, np.broadcast_to(prior_bias(k) - b_init, z0.ce_logits.shape), atol=1e-5)
     assert abs(np.median(1/(1 + np.exp(-z0.bce_logits))) - 1/k) < 0.5/k         # so its sigmoids start near 1/K
+
+def test_sum_is_the_default_with_adams_eps_divided_by_k(tiny):
+    "Adam cancels a constant loss factor except against eps (weight decay is decoupled): 'sum' trains the labeler as 'default' with eps/K."
+    from functools import partial
+    from fastai.optimizer import Adam
+    from classification_vs_labeling.train import predict_pair
+    k = len(set(tiny.labels))
+    def run(recipe, eps):
+        learn = _fresh(tiny, recipe)
+        learn.opt_func = partial(Adam, eps=eps)
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, 1e-2)
+        return predict_pair(learn).bce_logits
+    summed, scaled = run('sum', 1e-5), run('default', 1e-5/k)
+    same, other = np.abs(summed - scaled).max(), np.abs(summed - run('default', 1e-5)).max()
+    print(f"largest labeler logit difference from 'sum': default with eps/K {same:.2e}, default with eps {other:.2e}")
+    assert same < 0.01 and other > 10*same                                         # the same training to float rounding; eps itself matters
+
+def test_train_pair_takes_a_recipe():
+    import inspect
+    from classification_vs_labeling.train import train_pair
+    assert 'recipe' in inspect.signature(train_pair).parameters                   # passed on to paired_learner
+    with pytest.raises(ValueError, match='recipe: expected one of'):
+        from classification_vs_labeling.train import paired_learner
+        paired_learner(None, recipe='focal')
