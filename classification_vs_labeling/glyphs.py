@@ -6,6 +6,8 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/glyphs.html.md"""
 
 # %% ../nbs/03d_glyphs.ipynb #62fcd41a
 from __future__ import annotations
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
 import matplotlib
@@ -55,23 +57,25 @@ def draw_glyph(ch:str,                    # the character
 # %% ../nbs/03d_glyphs.ipynb #f8a0af0a
 def glyphs(dest=None,     # the folder to write (default: one in fastai's data folder, named after the settings)
            *,
-           n:int=100,     # images per class
+           n:int=500,     # images per class (MNIST has about 500 of each digit in the 5,000 we use)
            size:int=28,   # their side in pixels
            seed:int=0     # seed of the fonts, strokes, sizes, places, tilts, brightness and noise
           ) -> Path:
     "Write `n` images of each of the 49 `GLYPH_CLASSES` as `dest/<digit|upper|lower>_<ch>/<i>.png` once; return `dest`."
     n, size, seed = check_int(n, 'n', lo=1), check_int(size, 'size', lo=8), check_int(seed, 'seed', lo=0)
     def write(tmp):
-        rng, fonts = np.random.default_rng(seed), glyph_fonts()
-        for ch in GLYPH_CLASSES:
-            (tmp/_folder(ch)).mkdir()
-            for i in range(n): draw_glyph(ch, size, rng, fonts).save(tmp/_folder(ch)/f'{i:04d}.png')
+        fonts = glyph_fonts()
+        def one_class(c:int):   # a generator per class: a class's images depend on the seed and the class only
+            rng, d = np.random.default_rng([seed, c]), tmp/_folder(GLYPH_CLASSES[c])
+            d.mkdir()
+            for i in range(n): draw_glyph(GLYPH_CLASSES[c], size, rng, fonts).save(d/f'{i:04d}.png')
+        with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as ex: list(ex.map(one_class, range(len(GLYPH_CLASSES))))
     return write_once(Path(dest) if dest else fastai_path('data')/f'cvl_glyphs_{size}px_{n}_seed{seed}', n*len(GLYPH_CLASSES), '*/*.png', write)
 
 # %% ../nbs/03d_glyphs.ipynb #92440f88
 def glyph_set(k:int=len(GLYPH_CLASSES),   # the number of classes: the first k of `GLYPH_CLASSES`, 2 to 49
               *,
-              n:int=100,                  # images per class
+              n:int=500,                  # images per class
               size:int=28,                # their side in pixels
               valid_pct:float=0.2,        # the share of the items to validate on
               seed:int=42,                # seed of the split

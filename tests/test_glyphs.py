@@ -46,7 +46,7 @@ def test_a_k_class_set_is_the_first_k_classes_split_per_class():
     small, big = glyph_set(3, ood='none'), glyph_set(20, ood='none')
     assert small.classes == ['0', '1', '2'] and big.classes == sorted(GLYPH_CLASSES[:20]) and big.name == 'glyphs20'
     assert set(map(str, small.items)) <= set(map(str, big.items))                # the sets nest
-    assert Counter(big.labels[i] for i in big.valid_idx) == {c: 20 for c in GLYPH_CLASSES[:20]}
+    assert Counter(big.labels[i] for i in big.valid_idx) == {c: 100 for c in GLYPH_CLASSES[:20]}
     assert np.array_equal(glyph_set(3, ood='none').valid_idx, small.valid_idx)
     assert not np.array_equal(glyph_set(3, ood='none', seed=1).valid_idx, small.valid_idx)
     assert len(glyph_set(3).ood_items) == 500                                    # the photo probes by default
@@ -71,3 +71,9 @@ def test_the_classes_can_be_told_apart():
 
 def test_defaults_have_the_keys_of_a_run_defaults_row():
     assert set(GLYPHS_DEFAULTS) == set(RUN_DEFAULTS['mnist']) and GLYPHS_DEFAULTS['ood'] == 'photos'
+
+def test_a_class_depends_on_the_seed_and_the_class_only(tmp_path):
+    "Each class has its own generator (so the classes are drawn in parallel): the same class, the same images, whatever n."
+    a, b = glyphs(tmp_path/'a', n=2, size=16, seed=0), glyphs(tmp_path/'b', n=3, size=16, seed=0)
+    assert all((a/'upper_Q'/f'{i:04d}.png').read_bytes() == (b/'upper_Q'/f'{i:04d}.png').read_bytes() for i in range(2))
+    assert (a/'upper_Q'/'0000.png').read_bytes() != (a/'upper_R'/'0000.png').read_bytes()
