@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
-from .core import check_int
+from matplotlib.lines import Line2D
+from .core import check_int, legend_below
 
 # %% auto #0
 __all__ = ['to_float_tensor', 'softmax', 'sigmoid', 'plot_activations', 'plot_softmax_push']
@@ -44,15 +45,15 @@ def _check_acts(acts, classes=None):
 def plot_activations(acts, classes=None, ax=None) -> plt.Axes:
     "Grouped bars for one item: each class's raw activation, softmax and sigmoid; the legend gives the sums of the probabilities."
     a, classes = _check_acts(acts, classes)
-    if ax is None: ax = plt.subplots(figsize=(7, 3.5))[1]
+    if ax is None: ax = plt.subplots(figsize=(7, 4))[1]
     x, w = np.arange(len(a)), 0.27
     for k, (name, v) in enumerate([('activation', a), ('softmax', softmax(a)), ('sigmoid', sigmoid(a))]):
         bars = ax.bar(x + (k-1)*w, v.numpy(), w, label=name if k == 0 else f'{name} (sum {v.sum():.2f})')
         ax.bar_label(bars, fmt='%.2f', fontsize=7)
     ax.axhline(0, color='k', lw=0.5)
     ax.set_xticks(x, classes)
-    ax.set(ylabel='value', title='One item: activations, softmax, sigmoid')
-    ax.legend(fontsize=8)
+    ax.set(ylabel='activation or probability', title='One item: activations, softmax, sigmoid')
+    legend_below(ax, ncol=3, inches=0.3)
     return ax
 
 # %% ../nbs/01_activations.ipynb #8df08c18
@@ -71,12 +72,14 @@ def plot_softmax_push(acts,                     # one item's activations, (K,)
     grid = a.repeat(n, 1)
     grid[:, idx] = zs
     sm, sg = softmax(grid), sigmoid(grid)
-    if ax is None: ax = plt.subplots(figsize=(7, 4))[1]
+    if ax is None: ax = plt.subplots(figsize=(7, 5))[1]
     for j, c in enumerate(classes):
         ax.plot(zs, sm[:, j], color=f'C{j}', lw=2.5 if j == idx else 1.5, label=f'{c}: softmax')
         ax.plot(zs, sg[:, j], color=f'C{j}', ls='--', lw=2.5 if j == idx else 1.5, label=f'{c}: sigmoid')
     ax.axvline(a[idx], color='gray', lw=0.8, ls=':')
     ax.set(xlabel=f'activation of {classes[idx]}', ylabel='probability', ylim=(-0.02, 1.02),
            title=f'Raising {classes[idx]}: softmax takes from the others, sigmoid does not')
-    ax.legend(fontsize=7, ncol=2)
+    key = [Line2D([], [], c=f'C{j}', lw=2.5 if j == idx else 1.5, label=c) for j, c in enumerate(classes)]   # colour: the class
+    key += [Line2D([], [], c='k', label='softmax'), Line2D([], [], c='k', ls='--', label='sigmoid')]            # style: the function
+    legend_below(ax, key, [h.get_label() for h in key], ncol=4)
     return ax

@@ -11,9 +11,10 @@ from functools import partial
 import numpy as np
 import torch
 import fastai
-from .core import device_name
+from .core import device_name, check_seeds
 from .data import matched_dls, synthetic_pets, pets
-from .train import paired_learner, plain_learners, create_model, PairedModel, PairedLoss, predict_pair, fit_batch_size
+from .train import (RunSpec, paired_learner, plain_learners, create_model, PairedModel, PairedLoss, predict_pair,
+                                              fit_config)
 from .fastpath import cached_dls, speed_up, _bf16, _STORE
 from .metrics import argmax_accuracy, exact_match
 
@@ -88,14 +89,15 @@ def bench(device=None, *,          # 'cpu' or 'cuda' (default: cuda when availab
           log=print,               # where progress lines go
          ) -> dict:
     "Time (a) plain fastai, (b) our path, (c) the model-only ceiling on `synthetic_pets`, for each of `seeds`; one JSON-ready record."
-    device, seed_list = device_name(device), [int(s) for s in seeds]
-    if not seed_list or len(set(seed_list)) != len(seed_list): raise ValueError(f"seeds: expected distinct seeds, got {seeds}")
+    device, seed_list = device_name(device), check_seeds(seeds)
+    # (b)'s runs as chapter 04 specifies them: from scratch, on the fast path, fastbook's augmentation from 64px up
+    spec = RunSpec('synthetic_pets', ood='none', arch=arch, pretrained=False, epochs=epochs, size=size, bs=bs, lr_ce=lr, lr_bce=lr,
+                   augment=size >= 64, fast=True, seed=seed_list[0])
     n_train = n - min(n - 1, int(np.ceil(0.2*n)))          # what `pets` leaves to train on (valid_split's 20%)
     if n_train < bs: raise ValueError(f"n: {n} images leave {n_train} to train on, fewer than one batch of {bs}: use a larger --n or a smaller --bs")
     iset = pets(synthetic_pets(data_dir, n=n), seed=seed_list[0])    # one split for every seed: the seeds vary the training only
-    k, n_train = len(iset.classes), len(iset.train_idx)
-    bs = fit_batch_size(n_train, len(iset.valid_idx), bs, log=log)   # chapter 04: never zero batches
-    augment = size >= 64
+    spec = fit_config(spec, iset, log)                               # chapter 04: never zero batches
+    k, n_train, bs, augment = len(iset.classes), len(iset.train_idx), spec.bs, spec.augment
     rec = dict(bench='classify_vs_label_pair', device=device, gpu=torch.cuda.get_device_name() if device.startswith('cuda') else None,
                cpus=os.cpu_count(), n=n, n_train=n_train, arch=arch, epochs=epochs, size=size, bs=bs, presize=round(size*460/224) if augment else size,
                seeds=seed_list, torch=torch.__version__, fastai=fastai.__version__, python=platform.python_version(), date=time.strftime('%Y-%m-%d'))
@@ -118,10 +120,11 @@ def bench(device=None, *,          # 'cpu' or 'cuda' (default: cuda when availab
     rec['b_cache_s'], b_train, b_scores = 0.0, [], []
     for s in seed_list:
         log(f"(b) ours, seed {s}: decode once, augmentation on the device, paired steps, mixed precision on CUDA")
-        t, dls = _timed(device, lambda: cached_dls(iset, size, bs=bs, seed=s, device=device, augment=augment))
+        sp = spec.replace(seed=s)
+        t, dls = _timed(device, lambda: cached_dls(iset, sp.size, bs=sp.bs, seed=s, device=device, augment=sp.augment))
         rec['b_cache_s'] += t
-        learn = speed_up(paired_learner(dls, arch, pretrained=False, seed=s), device)
-        b_train.append(_timed(device, partial(_fit, learn, epochs, lr))[0])
+        learn = speed_up(paired_learner(dls, sp.arch, sp.pretrained, seed=s), device)
+        b_train.append(_timed(device, partial(_fit, learn, sp.epochs, sp.lr))[0])
         b_scores.append(_paired_scores(learn))
         del learn, dls
     rec['b_train_s'] = sum(b_train)

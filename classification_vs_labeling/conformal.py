@@ -8,8 +8,8 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/conformal.html.md"
 from __future__ import annotations
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
-from .core import check_probs, check_scores, check_targets, check_thresh, to_np, check_fraction, check_int, check_number, softmax_probs, sigmoid_probs
-from .metrics import THRESHS, best_threshold, predicted_sets, tune_split
+from .core import check_probs, check_scores, check_logits, check_targets, check_thresh, to_np, check_fraction, check_int, check_number, softmax_probs, sigmoid_probs, legend_below
+from .metrics import THRESHS, predicted_sets, tune_split, check_tune_mask, tuned_threshold
 
 # %% auto #0
 __all__ = ['METHODS', 'RAPS_LAMS', 'NAMES', 'ALPHAS', 'check_alpha', 'conformal_rank', 'conformal_quantile', 'true_scores',
@@ -35,7 +35,7 @@ def conformal_rank(n:int, alpha=0.1) -> int:
 def conformal_quantile(scores, alpha=0.1) -> float:
     "The conformal cut q: the k-th smallest calibration score, k = ceil((n+1)(1-alpha)); inf when k > n."
     s = to_np(scores, 'scores')
-    if s.ndim != 1 or len(s) == 0: raise ValueError(f"scores: expected a non-empty 1-d array of calibration scores, got shape {s.shape}")
+    if s.ndim != 1 or len(s) == 0: raise ValueError(f"scores: expected non-empty 1-D scores (one per calibration item, e.g. `true_scores(lac_scores(probs), targs)`), got shape {s.shape}")
     if not np.isfinite(s).all(): raise ValueError(f"scores: expected finite values, got {int((~np.isfinite(s)).sum())} NaN or infinite")
     k = conformal_rank(len(s), alpha)
     return float('inf') if k > len(s) else float(np.partition(s, k-1)[k-1])
@@ -104,7 +104,7 @@ def aps_sets(probs,          # (N, K) probabilities, one row per item
              lam:float=0.,   # RAPS: penalty added per rank beyond `k_reg` (0: plain APS)
              k_reg:int=0,    # RAPS: ranks 1..k_reg go unpenalised
             ) -> np.ndarray:
-    "(N, K) bool: classes by decreasing probability until the running score reaches `q`, that class included. Never empty."
+    "(N, K) bool: classes by decreasing probability until the running score reaches `q`, that class included (MAPIE's `include_last_label=True`). Never empty; not randomised."
     p = check_probs(probs)
     o, run = _ranked(p, *_check_raps(lam, k_reg))
     keep = np.ones(run.shape, bool)
@@ -137,10 +137,12 @@ def fit_conformal(probs,                # (N, K) probabilities of the calibratio
                   method:str='lac',     # 'lac', 'aps' or 'raps'
                   alpha:float=0.1,      # the share of new items the sets may miss
                   raps_frac:float=0.2,  # RAPS: share of the items kept apart to choose lam and k_reg
-                  seed:int=0,           # RAPS: which items are kept apart
+                  seed:int=0,           # RAPS: which items are kept apart; `randomized`: the draws
+                  randomized:bool=False # APS, RAPS: randomise the calibration score as MAPIE does (its default); False: the whole probability of the true class counts
                  ) -> dict:
-    "One method's conformal cut `q`, fitted on calibration items (RAPS: `lam` and `k_reg` first, on a share kept apart)."
+    "One method's conformal cut `q`, fitted on calibration items (RAPS: `lam` and `k_reg` first, on a share kept apart). APS and RAPS scores are not randomised unless `randomized`: then a uniform draw u per item (numpy's `RandomState(seed)`, as MAPIE draws them) takes u * p(true class) off each score, which lowers the cut and gives smaller sets."
     if method not in METHODS: raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
+    if not isinstance(randomized, (bool, np.bool_)): raise ValueError(f"randomized: expected True or False, got {randomized!r}")
     p, alpha = check_probs(probs), check_alpha(alpha)
     t = _class_of(targs, *p.shape)
     lam, k_reg, cal = 0., 0, np.ones(len(p), bool)
@@ -150,9 +152,10 @@ def fit_conformal(probs,                # (N, K) probabilities of the calibratio
         if apart is not None:
             lam, k_reg = fit_raps(p[apart], t[apart], alpha=alpha)
             cal = ~apart
-    s = lac_scores(p[cal]) if method == 'lac' else aps_scores(p[cal], lam=lam, k_reg=k_reg)
+    u = np.random.RandomState(check_int(seed, 'seed', lo=0, hi=2**32 - 1)).uniform(size=int(cal.sum())) if randomized and method != 'lac' else None
+    s = lac_scores(p[cal]) if method == 'lac' else aps_scores(p[cal], lam=lam, k_reg=k_reg, u=u)
     return dict(method=method, alpha=alpha, q=conformal_quantile(true_scores(s, t[cal]), alpha), lam=lam, k_reg=k_reg,
-                n=int(cal.sum()))
+                n=int(cal.sum()), randomized=bool(randomized) and method != 'lac')
 
 def conformal_sets(probs, fit:dict) -> np.ndarray:
     "(N, K) bool prediction sets of a method fitted by `fit_conformal`."
@@ -179,18 +182,14 @@ NAMES = {'ce.lac': 'classifier, LAC', 'ce.aps': 'classifier, APS', 'ce.raps': 'c
 
 def _probs_pair(ce, bce, targs, from_logits:bool=False) -> tuple:
     "Both models' float64 probabilities (from logits: softmax and sigmoid) and the (N,) class indices, checked."
-    if from_logits: ce, bce = softmax_probs(check_scores(ce, 'ce_logits')), sigmoid_probs(check_scores(bce, 'bce_logits'))
+    if from_logits:
+        hint = ', or probabilities with from_logits=False'
+        ce = softmax_probs(check_logits(ce, 'ce_logits', kind='ce', hint=hint))
+        bce = sigmoid_probs(check_logits(bce, 'bce_logits', kind='bce', hint=hint))
     else: ce, bce = check_probs(ce, 'ce_probs'), check_probs(bce, 'bce_probs')
     if bce.shape != ce.shape:
         raise ValueError(f"{'bce_logits' if from_logits else 'bce_probs'}: expected the classifier's shape {ce.shape}, got {bce.shape}")
     return ce, bce, _class_of(targs, *ce.shape)
-
-def _check_mask(tune_mask, n:int) -> np.ndarray:
-    m = np.asarray(tune_mask)
-    if m.dtype != bool or m.shape != (n,):
-        raise ValueError(f"tune_mask: expected ({n},) bools (True: tuning item), got {m.dtype} of shape {m.shape}")
-    if m.all() or not m.any(): raise ValueError(f"tune_mask: expected items in both parts, got {int(m.sum())} of {n} for tuning")
-    return m
 
 def held_out_sets(ce_probs,          # (N, K) the classifier's probabilities
                   bce_probs,         # (N, K) the labeler's probabilities
@@ -199,13 +198,14 @@ def held_out_sets(ce_probs,          # (N, K) the classifier's probabilities
                   *,
                   alpha:float=0.1,   # the share of new items the conformal sets may miss
                   thresh=None,       # the labeler's threshold; None: the best exact match on the tuning items
-                  seed:int=0,        # RAPS: which tuning items choose lam and k_reg
+                  seed:int=0,        # RAPS: which tuning items choose lam and k_reg; `randomized`: the draws
+                  randomized:bool=False,   # randomise APS's and RAPS's calibration scores (`fit_conformal`)
                  ) -> tuple[dict, dict]:
     "Every method's sets on the held-out items (`tune_mask` False), fitted on the tuning items; and what was fitted."
     ce, bce, t = _probs_pair(ce_probs, bce_probs, targs)
-    tune = _check_mask(tune_mask, len(t))
-    fits = {f'ce.{m}': fit_conformal(ce[tune], t[tune], method=m, alpha=alpha, seed=seed) for m in METHODS}
-    th = best_threshold(bce[tune], t[tune], metric='exact_match') if thresh is None else check_thresh(thresh)
+    tune = check_tune_mask(tune_mask, len(t))
+    fits = {f'ce.{m}': fit_conformal(ce[tune], t[tune], method=m, alpha=alpha, seed=seed, randomized=randomized) for m in METHODS}
+    th = tuned_threshold(bce, t, tune) if thresh is None else check_thresh(thresh)
     if np.ndim(th): raise ValueError(f"thresh: expected one threshold for every class, got shape {np.shape(th)}")
     fits['bce.thresh'] = dict(thresh=float(th))
     fits['bce.conformal'] = fit_conformal(bce[tune], t[tune], method='lac', alpha=alpha)
@@ -221,12 +221,13 @@ def conformal_summary(ce_logits,               # (N, K) the classifier's logits 
                       alpha:float=0.1,         # the share of new items the conformal sets may miss
                       thresh=None,             # the labeler's threshold; None: the best exact match on the tuning items
                       from_logits:bool=True,   # False: the first two arguments are probabilities already
-                      seed:int=0,              # RAPS: which tuning items choose lam and k_reg
+                      seed:int=0,              # RAPS: which tuning items choose lam and k_reg; `randomized`: the draws
+                      randomized:bool=False,   # randomise APS's and RAPS's calibration scores (`fit_conformal`)
                      ) -> dict:
-    "Held-out coverage, mean set size and empty-set rate of every method (keys like 'ce.lac.coverage'), and the cuts."
+    "Held-out coverage, mean set size and empty-set rate of every method (keys like 'ce.lac.coverage'), and the cuts. Warns when logits look like probabilities."
     ce, bce, t = _probs_pair(ce_logits, bce_logits, targs, from_logits)
-    tune = _check_mask(tune_mask, len(t))
-    sets, fits = held_out_sets(ce, bce, t, tune, alpha=alpha, thresh=thresh, seed=seed)
+    tune = check_tune_mask(tune_mask, len(t))
+    sets, fits = held_out_sets(ce, bce, t, tune, alpha=alpha, thresh=thresh, seed=seed, randomized=randomized)
     out = {f'{k}.{stat}': v for k, s in sets.items() for stat, v in set_stats(s, t[~tune]).items()}
     out.update({f'{k}.q': f['q'] for k, f in fits.items() if 'q' in f})
     out.update({'ce.raps.lam': fits['ce.raps']['lam'], 'ce.raps.k_reg': fits['ce.raps']['k_reg'],
@@ -247,7 +248,7 @@ def coverage_size_curves(ce_probs,          # (N, K) the classifier's probabilit
                         ) -> pd.DataFrame:
     "Held-out coverage, mean set size and empty-set rate: each conformal method at every alpha, the labeler at every threshold."
     ce, bce, t = _probs_pair(ce_probs, bce_probs, targs)
-    tune = _check_mask(tune_mask, len(t))
+    tune = check_tune_mask(tune_mask, len(t))
     alphas = [check_alpha(a, 'alphas') for a in np.atleast_1d(ALPHAS if alphas is None else alphas).tolist()]
     rows = [dict(method=k, param=a, **set_stats(s, t[~tune])) for a in alphas
             for k, s in held_out_sets(ce, bce, t, tune, alpha=a, thresh=0.5, seed=seed)[0].items() if k != 'bce.thresh']
@@ -258,36 +259,41 @@ def coverage_size_curves(ce_probs,          # (N, K) the classifier's probabilit
 # %% ../nbs/08_conformal.ipynb #a749dcfd
 _STYLE = {'ce.lac': ('C0', '-'), 'ce.aps': ('C1', '-'), 'ce.raps': ('C2', '-'), 'bce.thresh': ('C3', '--'),
           'bce.conformal': ('C3', '-')}
+_UNDER = {'ce.lac': dict(lw=6, alpha=0.35, zorder=1)}   # drawn wide and pale under the labeler's lines, which often run along it
 
 def plot_coverage_size(curves:pd.DataFrame,          # from `coverage_size_curves`
                        *,
                        alpha:float=0.1,              # mark the sets fitted at this alpha (stars)
                        thresh:float|None=None,       # mark the labeler at this threshold (a dot)
                        ax=None,                      # the Axes to draw on (default: a new figure)
+                       title:str|None=None,          # the plot's title: which items, which seed
                       ) -> plt.Axes:
-    "Coverage against mean set size (log scale), one line per method; the sets at `alpha` (and the labeler at `thresh`) marked."
+    "Coverage against mean set size (log scale), one line per method; the sets at `alpha` (and the labeler at `thresh`) marked, their values in the legend below."
     need = {'method', 'param', 'coverage', 'mean_set_size'}
     if not need <= set(getattr(curves, 'columns', ())):
         raise ValueError(f"curves: expected a DataFrame from coverage_size_curves with columns {sorted(need)}")
-    if ax is None: ax = plt.subplots(figsize=(7, 4.5))[1]
+    if ax is None: ax = plt.subplots(figsize=(7, 6))[1]
     for k, d in curves.groupby('method', sort=False):
         c, ls = _STYLE.get(k, ('k', '-'))
         sweep = k == 'bce.thresh'
         d = d[d.mean_set_size > 0].sort_values(['mean_set_size', 'coverage'])   # no empty-set-only points on a log axis
-        ax.plot(d.mean_set_size, d.coverage, ls, c=c, lw=1.5, marker=None if sweep else '.', ms=4,
-                label='labeler, threshold sweep (dot: tuned threshold)' if sweep else NAMES.get(k, k))
         at = d[np.isclose(d.param, (np.nan if thresh is None else thresh) if sweep else alpha)]
+        name = 'labeler, threshold sweep' if sweep else NAMES.get(k, k)
+        if len(at): name += f" ({'dot' if sweep else 'star'}: coverage {at.coverage.iloc[0]:.3f}, size {at.mean_set_size.iloc[0]:.2f})"
+        kw = dict(lw=1.5, zorder=3 if k.startswith('bce') else 2) | _UNDER.get(k, {})
+        ax.plot(d.mean_set_size, d.coverage, ls, c=c, marker=None if sweep or k in _UNDER else '.', ms=4, label=name, **kw)
         ax.plot(at.mean_set_size, at.coverage, 'o' if sweep else '*', c=c, ms=7 if sweep else 11, mec='k', mew=0.5,
-                zorder=3 if sweep else 4)   # the stars above the dot
-    ax.axhline(1 - alpha, c='gray', lw=1, ls=':', label=f'1 - alpha = {1 - alpha:.2f} (stars: the sets at this alpha)')
+                zorder=5 if sweep else 6)   # the stars above the dot, the marks above every line
+    ax.axhline(1 - alpha, c='gray', lw=1, ls=':', label=f'1 - alpha = {1 - alpha:.2f}: the coverage promised (stars: the sets at this alpha)')
     conf = curves[curves.method != 'bce.thresh']   # the threshold sweep runs from no label to every label: zoom on the rest
     ax.set_xscale('log')
     if len(conf):
         ax.set(xlim=(0.9*conf.mean_set_size.min(), 1.1*conf.mean_set_size.max()), ylim=(conf.coverage.min() - 0.02, 1.005))
     ticks = [t for t in (0.5, 0.7, 1, 1.5, 2, 3, 5, 7, 10, 20, 50) if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
     ax.set_xticks(ticks, [f'{t:g}' for t in ticks]); ax.set_xticks([], minor=True)
-    ax.set(xlabel='mean set size on the held-out items (log scale)', ylabel='coverage: true class in the set')
-    ax.legend(fontsize='small', loc='lower right')
+    ax.set(xlabel='mean set size on the held-out items (classes per item, log scale)', ylabel='coverage: true class in the set',
+           title=title or 'Coverage against set size, held-out items')
+    legend_below(ax, ncol=1)
     return ax
 
 # %% ../nbs/08_conformal.ipynb #9864c932
@@ -333,9 +339,12 @@ def plot_set_diagnostics(sets:dict,                # name: (N, K) bool sets, e.g
                          classes=None,             # class names for the per-class panel
                          *,
                          alpha:float|None=None,    # draw the promised coverage 1 - alpha
-                         figsize=(13, 3.6),        # the figure's (width, height) in inches
+                         figsize=(10.5, 4.2),      # the figure's (width, height) in inches
+                         min_count:int=10,         # a set size held by fewer items is marked x: its coverage is a guess
+                         title:str|None=None       # the figure's title: which items, which seed
                         ) -> plt.Figure:
-    "Three views of each method's sets: how big they are, coverage per class, coverage by set size."
+    "Three views of each method's sets: how big they are, coverage per class, coverage by set size (x: fewer than `min_count` items); one legend below."
+    min_count = check_int(min_count, 'min_count', lo=1)
     fig, axs = plt.subplots(1, 3, figsize=figsize)
     for j, (k, s) in enumerate(sets.items()):
         c, ls = _STYLE.get(k, (f'C{j}', '-'))
@@ -347,14 +356,21 @@ def plot_set_diagnostics(sets:dict,                # name: (N, K) bool sets, e.g
         axs[1].plot(np.arange(len(by_class)) + off*0.12, by_class.values, 'o' if k.startswith('ce') else 's', c=c, ms=4,
                     mfc='none' if ls == '--' else c)
         by_size = coverage_by_size(s, targs)
-        axs[2].plot(by_size.index, by_size.coverage, ls, marker='o', c=c, ms=3)
-    axs[0].set(xlabel='set size', ylabel='share of the items', title='how big the sets are')
-    axs[0].legend(fontsize='x-small')
+        x, few = by_size.index + off*0.1, (by_size.n_items < min_count).values   # side by side, as in the middle panel
+        axs[2].plot(x, by_size.coverage, ls, c=c, lw=1)
+        for m, mk in [(~few, 'o'), (few, 'x')]: axs[2].plot(x[m], by_size.coverage[m], mk, c=c, ms=4 if mk == 'o' else 6, ls='none')
+    n_class = np.bincount(_class_of(targs, *s.shape), minlength=s.shape[1])
+    axs[0].set(xlabel='set size (classes)', ylabel='share of the items', title='How big the sets are')
     axs[1].set_xticks(np.arange(len(by_class)), [str(n) for n in by_class.index], fontsize='small',
                       rotation=90 if len(by_class) > 12 else 0)
-    axs[1].set(xlabel='true class', ylabel='coverage', title='coverage per class')
-    axs[2].set(xlabel='set size', ylabel='coverage', title='coverage by set size', ylim=(-0.03, 1.03))
+    axs[1].set(xlabel='true class', ylabel='coverage', title=f"Coverage per class ({n_class.min()}{'' if n_class.min() == n_class.max() else f'-{n_class.max()}'} items each)")
+    axs[2].set(xlabel='set size (classes)', ylabel='coverage', title=f'Coverage by set size\n(x: fewer than {min_count} items)',
+               ylim=(-0.03, 1.03))
     if alpha is not None:
-        for ax in axs[1:]: ax.axhline(1 - alpha, c='gray', lw=1, ls=':')
-    fig.tight_layout()
+        for ax in axs[1:]: ax.axhline(1 - alpha, c='gray', lw=1, ls=':', label=f'1 - alpha = {1 - alpha:.2f}' if ax is axs[1] else None)
+    if title: fig.suptitle(title)
+    h = [x for ax in axs for x in zip(*ax.get_legend_handles_labels())]
+    if not h: fig.tight_layout(); return fig
+    leg = fig.legend(*zip(*h), loc='lower center', ncol=3, fontsize='small', frameon=False)   # one legend for the three panels
+    fig.tight_layout(rect=(0, leg.get_window_extent(fig.canvas.get_renderer()).height/fig.bbox.height, 1, 1))   # the panels above it
     return fig

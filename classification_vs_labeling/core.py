@@ -11,10 +11,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['LR', 'PETS_HELD_OUT', 'RUN_DEFAULTS', 'quick_mode', 'ood_words', 'mode_line', 'show_mode', 'device_name',
-           'atomic_path', 'to_np', 'check_scores', 'check_probs', 'check_targets', 'check_thresh', 'check_number',
-           'check_int', 'check_fraction', 'check_classes', 'softmax_probs', 'sigmoid_probs', 'data_key', 'default_data',
-           'scale', 'scaled_size', 'run_defaults']
+__all__ = ['LR', 'quick_mode', 'ood_words', 'device_name', 'atomic_path', 'to_np', 'check_scores', 'check_probs', 'check_targets',
+           'check_thresh', 'check_number', 'check_int', 'check_fraction', 'check_seeds', 'check_classes',
+           'softmax_probs', 'sigmoid_probs', 'looks_like_probs', 'warn_reader', 'check_logits', 'legend_below', 'scale',
+           'scaled_size']
 
 # %% ../nbs/00_core.ipynb #08d25690
 _TRUE = {'1', 'true', 'yes', 'on'}
@@ -32,25 +32,6 @@ def ood_words(held_out=(),    # classes kept out of training: the near out-of-do
     near = f"classes {', '.join(fmt(str(c)) for c in held_out)} held out (near)" if len(held_out) else ''
     far = f"{fmt(ood)} (far)" if ood != 'none' and '(held out)' not in ood else ''
     return ' + '.join(w for w in (near, far) if w) or 'none'
-
-def mode_line() -> str:
-    "One line that says which mode is in force and what it implies."
-    d = run_defaults(default_data())
-    what = (f"{d['arch']} {'pretrained' if d['pretrained'] else 'from scratch'}, {d['size']}px, {d['epochs']} epoch(s), "
-            f"out-of-domain: {ood_words(d['held_out'], d['ood'])}")
-    if quick_mode(): return f"Mode: quick (CVL_QUICK=1): offline MNIST-5k digits; {what}"
-    s = scale()
-    return (f"Mode: full: PETS (downloaded), {what}" + (f" (CVL_SCALE={s:g})" if s != 1 else '') +
-            "; set CVL_QUICK=1 for the offline quick mode")
-
-_shown = False
-def show_mode(force=False) -> str:
-    "Print the mode line once per process (again with `force`); return it."
-    global _shown
-    line = mode_line()
-    if force or not _shown: print(line)
-    _shown = True
-    return line
 
 # %% ../nbs/00_core.ipynb #0219c899
 def device_name(device=None) -> str:
@@ -194,6 +175,12 @@ def check_fraction(x, name:str) -> float:
     "`x` as a fraction strictly between 0 and 1."
     return check_number(x, name, lo=0, hi=1, lo_open=True, hi_open=True)
 
+def check_seeds(seeds, name:str='seeds') -> list[int]:
+    "`seeds` (one seed or several) as a list of distinct integers that every random generator takes (0 to 2**32 - 1)."
+    seeds = [check_int(s, name, lo=0, hi=2**32 - 1) for s in (seeds if hasattr(seeds, '__iter__') and not isinstance(seeds, str) else [seeds])]
+    if not seeds or len(set(seeds)) != len(seeds): raise ValueError(f"{name}: expected one or more distinct seeds, got {seeds}")
+    return seeds
+
 def check_classes(classes, name:str='classes') -> list[str]:
     "`classes` as a list of distinct, non-empty class names (strings or integers, returned as strings; a string is its letters)."
     if isinstance(classes, bytes) or not hasattr(classes, '__iter__'):
@@ -225,29 +212,65 @@ def sigmoid_probs(logits) -> np.ndarray:
     "The labeler's probabilities: a sigmoid of each of the (N, K) `logits`, in float64."
     return _expit(_logits64(logits))
 
+# %% ../nbs/00_core.ipynb #9f26f7bc
+import sys, warnings
+
+def looks_like_probs(x,            # (N, K) finite scores, checked (`check_scores`)
+                     kind='ce'     # 'ce': softmax probabilities (each row sums to 1); 'bce': sigmoid probabilities
+                    ) -> bool:
+    "Whether `x` looks like probabilities rather than logits: every value in [0, 1] and, for `kind='ce'`, every row summing to 1."
+    if kind not in ('ce', 'bce'): raise ValueError(f"kind: expected 'ce' or 'bce', got {kind!r}")
+    a = np.asarray(x)
+    if a.size == 0 or a.min() < 0 or a.max() > 1: return False
+    return kind == 'bce' or bool(np.allclose(a.sum(-1), 1, rtol=0, atol=1e-3))
+
+_HERE = os.path.dirname(os.path.abspath(__file__)) if '__file__' in globals() else None   # None: run in a notebook
+
+def _caller_level() -> int:
+    "The `stacklevel` of the first frame outside this package, so that a warning points at the reader's own line."
+    if _HERE is None: return 3     # defined in a notebook: the caller of the function that called `warn_reader`
+    f, level = sys._getframe(1), 1
+    while f is not None and os.path.dirname(os.path.abspath(f.f_code.co_filename)) == _HERE: f, level = f.f_back, level + 1
+    return level
+
+def warn_reader(msg:str) -> None:
+    "Warn (a `UserWarning`) at the reader's own line: the first caller outside this package. Python shows it once per line."
+    warnings.warn(msg, UserWarning, stacklevel=_caller_level())
+
+_ACT = {'ce': 'softmax', 'bce': 'sigmoid'}
+
+def check_logits(x,                # (N, K) logits: array, tensor or nested list
+                 name='logits',    # what messages call `x`
+                 n_classes=None,   # the number of columns K required (None: any)
+                 *,
+                 kind='ce',        # whose logits: 'ce' (the classifier's: softmax) or 'bce' (the labeler's: a sigmoid each)
+                 hint=''           # what else to say in the warning (e.g. an option that takes probabilities)
+                ) -> np.ndarray:
+    "`x` as a finite (N, K) float array (`check_scores`); a warning naming the mix-up when it looks like probabilities (`looks_like_probs`)."
+    a = check_scores(x, name, n_classes)
+    if looks_like_probs(a, kind):
+        what = 'every row in [0, 1], summing to 1' if kind == 'ce' else 'every value in [0, 1]'
+        warn_reader(f"{name}: expected logits, got what look like {_ACT[kind]} probabilities ({what}): pass the raw "
+                    f"outputs, e.g. `learn.get_preds(act=noop)`{hint}")
+    return a
+
+# %% ../nbs/00_core.ipynb #9b741fed
+def legend_below(ax,                # the Axes whose legend it is
+                 handles=None,      # the artists to list (default: the Axes' own labelled ones)
+                 labels=None,       # their labels (default: theirs)
+                 *, ncol:int=2,     # columns of the legend
+                 inches:float=0.5,  # gap between the lower edge and the legend, room for tick labels and the x label
+                 under=None         # the Axes to go under, such as a panel below `ax` (default: `ax` itself)
+                ):
+    "A legend centred under `ax` (or `under`), `inches` below its lower edge: clear of the data whatever the data are."
+    from matplotlib.transforms import ScaledTranslation
+    if handles is None: handles, labels = ax.get_legend_handles_labels()
+    off = ScaledTranslation(0, -check_number(inches, 'inches', lo=0), ax.figure.dpi_scale_trans)
+    return ax.legend(handles, labels, loc='upper center', ncol=check_int(ncol, 'ncol', lo=1), fontsize='small', frameon=False,
+                     bbox_to_anchor=(0.5, 0), bbox_transform=(under or ax).transAxes + off)
+
 # %% ../nbs/00_core.ipynb #74b4b3ad
 LR = {True: 2e-3, False: 1e-2}   # learning rate: fine-tuning pretrained weights, or training from scratch
-# breeds held out of PETS training (each has a look-alike that stays: Bengal, Birman, american_pit_bull_terrier)
-PETS_HELD_OUT = ('Egyptian_Mau', 'Ragdoll', 'american_bulldog', 'staffordshire_bull_terrier')
-
-RUN_DEFAULTS = {   # data set -> the settings of a run on it; `mode` says which mode it belongs to
-    'mnist':         dict(mode='quick', arch='small',    pretrained=False, epochs=1, size=28,  bs=64, lr=LR[False], augment=False, ood='letters+photos', held_out=('8', '9')),
-    'pets':          dict(mode='full',  arch='resnet34', pretrained=True,  epochs=4, size=224, bs=64, lr=LR[True],  augment=True,  ood='letters+photos', held_out=PETS_HELD_OUT),
-    'illustrations': dict(mode='full',  arch='resnet34', pretrained=True,  epochs=4, size=224, bs=64, lr=LR[True],  augment=True,  ood='people (held out)', held_out=('people',)),
-    'folder':        dict(mode='full',  arch='resnet34', pretrained=True,  epochs=4, size=224, bs=64, lr=LR[True],  augment=True,  ood='none', held_out=()),
-    'digits':        dict(mode='quick', arch='small',    pretrained=False, epochs=5, size=56,  bs=64, lr=LR[False], augment=False, ood='none', held_out=()),
-    'pascal':        dict(mode='full',  arch='resnet34', pretrained=True,  epochs=4, size=224, bs=64, lr=LR[True],  augment=True,  ood='none', held_out=()),
-}   # digits and pascal: the several-labels data of chapters 09-10; folder: any folder of class folders
-# held_out: classes kept out of training; their images are the near out-of-domain kind (chapter 07), the `ood` probes the far one
-
-def data_key(data) -> str:
-    "The `RUN_DEFAULTS` key of `data`: its own name for a named data set, 'folder' for a path to class folders."
-    return data if isinstance(data, str) and data in RUN_DEFAULTS else 'folder'
-
-def default_data(multi:bool=False) -> str:
-    "The data set a chapter uses when none is named: the offline digits in quick mode, the real data in full mode."
-    if multi: return 'digits' if quick_mode() else 'pascal'
-    return 'mnist' if quick_mode() else 'pets'
 
 # %% ../nbs/00_core.ipynb #b9ce1926
 def scale() -> float:
@@ -261,10 +284,3 @@ def scale() -> float:
 def scaled_size(size:int, s:float) -> int:
     "Image side `size` scaled by `s`, a multiple of 16 and at least 32 (never above `size`)."
     return size if s == 1 else min(size, max(32, 16*round(size*s/16)))
-
-def run_defaults(data='mnist', s:float|None=None) -> dict:
-    "The settings of a run on `data` (a name in `RUN_DEFAULTS` or a folder); full-mode sets scaled by `s` (default: `scale()`)."
-    d = dict(RUN_DEFAULTS[data_key(data)])
-    s = scale() if s is None else check_number(s, 'scale', lo=0, hi=1, lo_open=True)
-    if d['mode'] == 'full' and s != 1: d.update(size=scaled_size(d['size'], s), epochs=max(1, round(d['epochs']*s)))
-    return {**d, 'scale': s if d['mode'] == 'full' else 1.0}

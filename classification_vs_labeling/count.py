@@ -15,9 +15,9 @@ from fastcore.meta import delegates
 import torch.nn.functional as F
 import matplotlib.pyplot as plt
 from fastai.vision.all import DataLoaders, Learner, BCEWithLogitsLossFlat, set_seed, noop
-from .core import to_np, check_scores, check_targets, check_int, softmax_probs
-from .train import RunConfig, create_model, PairedModel, paired_splitter, add_normalize, fit_batch_size
-from .metrics import exact_match, per_label_accuracy, predicted_sets, tune_split, best_threshold, prf
+from .core import to_np, check_scores, check_targets, check_int, softmax_probs, legend_below
+from .train import RunSpec, create_model, PairedModel, paired_splitter, add_normalize, fit_batch_size
+from .metrics import exact_match, per_label_accuracy, predicted_sets, tune_split, tuned_threshold, prf
 from .multilabel import MultiLabelSet, multi_dls, multi_size
 
 # %% auto #0
@@ -162,14 +162,14 @@ def predict_count_pair(learn:Learner, seed:int=0) -> MultiPredictions:
     return MultiPredictions(list(learn.dls.vocab), targs.numpy(), c.numpy(), b.numpy(), learn.loss_func.count.max_count, seed)
 
 # %% ../nbs/10_count.ipynb #34ecf3c4
-def multi_config(mset:MultiLabelSet, **kwargs) -> RunConfig:
-    "`RunConfig` for `mset`: `RUN_DEFAULTS`' digits (composed arrays, at their own size) or pascal (image files); `kwargs` are `RunConfig` fields that override them."
+def multi_config(mset:MultiLabelSet, **kwargs) -> RunSpec:
+    "`RunSpec` for `mset`: the registry's digits (composed arrays, at their own size) or pascal (image files); `kwargs` are `RunSpec` fields that override them."
     arrays = isinstance(mset.items, np.ndarray)
-    return RunConfig(**{'data': 'digits' if arrays else 'pascal', **({'size': multi_size(mset)} if arrays else {}), **kwargs})
+    return RunSpec(**{'data': 'digits' if arrays else 'pascal', **({'size': multi_size(mset)} if arrays else {}), **kwargs})
 
 @delegates(count_pair_learner, but=['arch', 'pretrained', 'lr'])   # these come from `cfg`
 def train_count_pair(mset:MultiLabelSet,         # the images, their labels and the split
-                     cfg:RunConfig|None=None,    # the run's settings (default: `multi_config(mset)`)
+                     cfg:RunSpec|None=None,      # the run's settings (default: `multi_config(mset)`)
                      *,
                      seed:int=0,                 # seed of the initial weights and of the batches
                      max_count:int|None=None,    # the count head's largest count (default: the most labels in `mset`)
@@ -195,7 +195,7 @@ def top1_sets(probs) -> np.ndarray:
 def held_out_sets(preds:MultiPredictions, tune_frac:float=0.5, seed:int=0) -> tuple[dict, np.ndarray, np.ndarray, float]:
     "({model: (M, K) bool sets} on the held-out part, its (M, K) targets, the (N,) held-out mask, the labeler's threshold tuned for exact match on the tuning part)."
     tune = tune_split(len(preds.targs), tune_frac, seed, strat=preds.counts)   # same mix of label counts in both parts
-    thresh = best_threshold(preds.bce_probs[tune], preds.targs[tune], metric='exact_match')
+    thresh = tuned_threshold(preds.bce_probs, preds.targs, tune)
     p, held = preds.bce_probs, ~tune
     sets = {'labeler (tuned thresh)': predicted_sets(p[held], thresh), 'labeler (thresh 0.5)': predicted_sets(p[held], 0.5),
             'count model': preds.count_sets[held], 'softmax top-1': top1_sets(preds.dist_probs[held])}
@@ -228,15 +228,25 @@ def by_count(sets:dict, targs) -> pd.DataFrame:
                                                  for m, s in sets.items()}} for c in np.unique(n)}
     return pd.DataFrame.from_dict(rows, orient='index').rename_axis('true labels')
 
-def plot_by_count(table:pd.DataFrame, ax=None) -> plt.Axes:
-    "Grouped bars: exact match of each model (a `by_count` column) for each true number of labels."
+def plot_by_count(table:pd.DataFrame,    # from `by_count`
+                  ax=None,               # the Axes to draw on (default: a new figure)
+                  *, min_count:int=10,   # a group of fewer images is hatched: its exact match is a guess
+                  title:str|None=None    # the plot's title: which images, which seed
+                 ) -> plt.Axes:
+    "Grouped bars: exact match of each model (a `by_count` column) for each true number of labels; groups of fewer than `min_count` images hatched."
+    from matplotlib.patches import Patch
     models = [c for c in table.columns if c != 'items']
-    if ax is None: _, ax = plt.subplots(figsize=(7, 3.5))
+    few = table['items'].to_numpy() < check_int(min_count, 'min_count', lo=1)
+    if ax is None: _, ax = plt.subplots(figsize=(7, 4.2))
     w = 0.8/len(models)
-    for i, m in enumerate(models): ax.bar(np.arange(len(table)) + (i - (len(models)-1)/2)*w, table[m], w, label=m)
-    ax.set_xticks(np.arange(len(table)), [f"{c} label{'' if c == 1 else 's'}\n({n} images)" for c, n in zip(table.index, table['items'])])
-    ax.set(ylabel='exact match', ylim=(0, 1.05), title='Exact match by true number of labels (held-out images)')
-    ax.legend(fontsize='small', ncol=2)
+    for i, m in enumerate(models):
+        bars = ax.bar(np.arange(len(table)) + (i - (len(models)-1)/2)*w, table[m], w, label=m)
+        for b in np.asarray(bars.patches)[few]: b.set(hatch='//', alpha=0.5)
+    ax.set_xticks(np.arange(len(table)), [f"{c} label{'' if c == 1 else 's'}\n({n} image{'' if n == 1 else 's'})" for c, n in zip(table.index, table['items'])])
+    ax.set(xlabel='true number of labels', ylabel='exact match', ylim=(0, 1.05), title=title or 'Exact match by true number of labels (held-out images)')
+    h, l = ax.get_legend_handles_labels()
+    if few.any(): h, l = h + [Patch(fill=False, hatch='//', lw=0.5)], l + [f'hatched: fewer than {min_count} images']
+    legend_below(ax, h, l, ncol=3, inches=0.7)
     return ax
 
 # %% ../nbs/10_count.ipynb #9a4daaa4

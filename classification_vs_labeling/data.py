@@ -23,14 +23,14 @@ from fastai.data.core import DataLoaders
 from fastai.torch_core import set_seed
 from fastai.vision.data import ImageBlock
 from fastai.vision.augment import Resize, ResizeMethod, aug_transforms
-from .core import run_defaults, check_int, check_number
-from .files import CVLImage, walk_files, dedupe_files, scan_images, scan_folder, write_once, _identity
+from .core import check_int, check_number
+from .files import CVLImage, show_name, class_folders, walk_files, scan_labelled, scan_folder, write_once
 from .probes import probe_items
 
 # %% auto #0
-__all__ = ['ILLUSTRATIONS_TREE', 'DATA_CHOICES', 'OOD_CHOICES', 'PETS_BREEDS', 'ImageSet', 'valid_split', 'pets_label', 'pets',
-           'folder_set', 'book_illustrations', 'mnist_sample', 'mnist_set', 'show_images', 'show_set', 'hold_out',
-           'load_set', 'synthetic_pets', 'LabelOf', 'presize_tfms', 'matched_dls']
+__all__ = ['ILLUSTRATIONS_TREE', 'PETS_BREEDS', 'ImageSet', 'valid_split', 'pets_label', 'pets', 'folder_set',
+           'book_illustrations', 'mnist_sample', 'mnist_set', 'show_images', 'show_set', 'hold_out', 'synthetic_pets',
+           'LabelOf', 'presize_tfms', 'matched_dls']
 
 # %% ../nbs/03_data.ipynb #0c7765e8
 @dataclass(repr=False)
@@ -62,11 +62,12 @@ class ImageSet:
     def train_idx(self) -> np.ndarray: return np.setdiff1d(np.arange(len(self.items)), self.valid_idx)
 
     def summary(self, n_show=3) -> str:
-        "One line: how many items, classes, validation and out-of-domain images, and which files were skipped."
-        s = (f"{self.name}: {len(self.items):,} images, {len(self.classes)} classes, {len(self.valid_idx):,} valid, "
-             f"{len(self.ood_items):,} out-of-domain, {len(self.skipped)} skipped")
+        "One line: how many items, classes, validation and out-of-domain images, and which files were skipped (names as `show_name` shows them)."
+        unseen = len(self.classes) - len(set(np.array(self.labels)[self.valid_idx])) if len(self.valid_idx) else 0
+        s = (f"{show_name(self.name)}: {len(self.items):,} images, {len(self.classes)} classes, {len(self.valid_idx):,} valid"
+             + (f" ({unseen} classes too small to validate on)" if unseen else '') + f", {len(self.ood_items):,} out-of-domain, {len(self.skipped)} skipped")
         if self.skipped:
-            s += ' (' + '; '.join(f"{Path(p).name}: {r}" for p, r in self.skipped[:n_show]) + ('; ...' if len(self.skipped) > n_show else '') + ')'
+            s += ' (' + '; '.join(f"{show_name(Path(p).name)}: {show_name(r)}" for p, r in self.skipped[:n_show]) + ('; ...' if len(self.skipped) > n_show else '') + ')'
         return s
     def __repr__(self): return f"ImageSet({self.summary()})"
 
@@ -75,15 +76,31 @@ def _check_split(valid_pct, seed) -> tuple[float, int]:
     "`valid_pct` (a fraction in [0, 1)) and `seed` (a seed scikit-learn takes), checked at the door."
     return check_number(valid_pct, 'valid_pct', lo=0, hi=1, hi_open=True), check_int(seed, 'seed', lo=0, hi=2**32 - 1)
 
+def _small_split(y:np.ndarray, n_valid:int, seed:int) -> np.ndarray:
+    "Stratified as far as the counts allow: each class (codes `y`) gives about its share of `n_valid`, and keeps one item to train on."
+    rng, counts = np.random.default_rng(seed), np.bincount(y)
+    cap = counts - 1                                                  # a class of one item stays in training
+    n_valid = min(n_valid, cap.sum())
+    share = n_valid*counts/counts.sum()
+    take = np.minimum(np.floor(share).astype(int), cap)
+    order = np.lexsort((rng.permutation(len(counts)), take - share))   # largest remainder first, ties in a seeded order
+    while take.sum() < n_valid:                                        # one more item at a time, to classes with room
+        for c in order:
+            if take.sum() < n_valid and take[c] < cap[c]: take[c] += 1
+    return np.concatenate([rng.choice(np.flatnonzero(y == c), k, replace=False) for c, k in enumerate(take)] + [np.zeros(0, int)])
+
 def valid_split(labels, valid_pct:float=0.2, seed:int=42) -> np.ndarray:
-    "Sorted indices of a random validation split, stratified by label when every class has 2+ items; same seed, same split."
+    "Sorted indices of a seeded validation split, stratified by label; every class keeps a training item (a class of one item is never validated on)."
     valid_pct, seed = _check_split(valid_pct, seed)
     idx = np.arange(len(labels))
     n_valid = min(len(idx) - 1, int(np.ceil(valid_pct*len(idx))))     # always leave at least one item to train on
     if n_valid < 1: return idx[:0]
-    try: _, v = train_test_split(idx, test_size=n_valid, random_state=seed, stratify=list(labels))
-    except ValueError: _, v = train_test_split(idx, test_size=n_valid, random_state=seed)   # a class too small to stratify
-    return np.sort(v)
+    y = np.unique(np.asarray(list(labels)), return_inverse=True)[1].reshape(-1)   # class codes
+    try:
+        _, v = train_test_split(idx, test_size=n_valid, random_state=seed, stratify=list(labels))
+        if (np.bincount(np.delete(y, v), minlength=y.max() + 1) > 0).all(): return np.sort(v)
+    except ValueError: pass   # scikit-learn cannot stratify: a class of one item, or fewer validation items than classes
+    return np.sort(_small_split(y, n_valid, seed))
 
 # %% ../nbs/03_data.ipynb #ded83be4
 _PETS_RE = re.compile(r'^(.+)_\d+\.\w+$')    # PETS names all end in .jpg; any image extension is accepted
@@ -91,8 +108,8 @@ _PETS_RE = re.compile(r'^(.+)_\d+\.\w+$')    # PETS names all end in .jpg; any i
 def pets_label(fname) -> str:
     "The breed in a PETS file name: `great_pyrenees_12.jpg` -> `great_pyrenees`."
     m = _PETS_RE.match(Path(fname).name)
-    if not m: raise ValueError(f"pets_label: expected a name like Breed_name_<number>.jpg, got {Path(fname).name!r}")
-    return m.group(1)
+    if not m: raise ValueError(f"pets_label: expected a name like Breed_name_<number>.jpg, got '{show_name(Path(fname).name)}'")
+    return show_name(m.group(1))
 
 # %% ../nbs/03_data.ipynb #c59d7bfe
 def pets(path=None, *, valid_pct:float=0.2, seed:int=42) -> ImageSet:
@@ -100,12 +117,13 @@ def pets(path=None, *, valid_pct:float=0.2, seed:int=42) -> ImageSet:
     valid_pct, seed = _check_split(valid_pct, seed)         # before a download or a scan
     path = untar_data(URLs.PETS)/'images' if path is None else Path(path)
     if (path/'images').is_dir(): path = path/'images'
-    if not path.is_dir(): raise FileNotFoundError(f"pets: no folder at {path}: expected PETS' images/ folder of Breed_name_<number>.jpg files (or path=None to download it)")
-    imgs, skipped = scan_folder(path, recurse=False)
-    items = [f for f in imgs if _PETS_RE.match(f.name)]
-    skipped = sorted(skipped + [(str(f), "name is not Breed_name_<number>.<ext>") for f in imgs if not _PETS_RE.match(f.name)])
-    if not items: raise ValueError(f"pets: no Breed_name_<number>.jpg images in {path} ({len(skipped)} files skipped)")
-    labels = [pets_label(f) for f in items]
+    if not path.is_dir(): raise FileNotFoundError(f"pets: no folder at {show_name(path)}: expected PETS' images/ folder of Breed_name_<number>.jpg files (or path=None to download it)")
+    files, skipped = walk_files(path, recurse=False)
+    skipped += [(str(f), "name is not Breed_name_<number>.<ext>") for f in files if not _PETS_RE.match(f.name)]
+    files = [f for f in files if _PETS_RE.match(f.name)]
+    items, labels, sk = scan_labelled(files, [pets_label(f) for f in files])   # one picture under two breeds has no one label
+    skipped = sorted(skipped + sk)
+    if not items: raise ValueError(f"pets: no Breed_name_<number>.jpg images in {show_name(path)} ({len(skipped)} files skipped)")
     return ImageSet('pets', items, labels, valid_split(labels, valid_pct, seed), [], skipped)
 
 # %% ../nbs/03_data.ipynb #4a9c8073
@@ -126,38 +144,34 @@ def folder_set(path,                 # a folder of class folders: path/<class>/<
                ood_path=None,        # a folder of more out-of-domain images, outside `path`
                name=None             # the set's name (default: the folder's)
               ) -> ImageSet:
-    "Images in `path/<class>/...`, labelled by class folder; folders in `ood_classes` and images under `ood_path` are out-of-domain."
+    "Images in `path/<class>/...`, labelled by class folder (`class_folders`); folders in `ood_classes` and images under `ood_path` are out-of-domain."
     valid_pct, seed = _check_split(valid_pct, seed)
     if path is None or not Path(path).exists():
-        raise FileNotFoundError(f"folder_set: no folder at {path}: expected path/<class>/<image> with 2 or more class folders")
-    path = Path(path)
-    if not path.is_dir(): raise ValueError(f"folder_set: expected a folder of class folders, got the file {path}")
+        raise FileNotFoundError(f"folder_set: no folder at {show_name(path)}: expected path/<class>/<image> with 2 or more class folders")
+    path, where = Path(path), show_name(path)
+    if not path.is_dir(): raise ValueError(f"folder_set: expected a folder of class folders, got the file {where}")
+    folders = class_folders(path)    # name -> label; refuses two folders of the same images, look-alike names, a split
     files, skipped = walk_files(path)
     skipped += [(str(f), 'not inside a class folder') for f in files if _top_folder(f, path) is None]
     files = [f for f in files if _top_folder(f, path) is not None]
-    keep, sk = dedupe_files(files, [_top_folder(f, path) for f in files])   # a file under two classes has no one label
-    imgs, sk2 = scan_images([files[i] for i in keep])
-    skipped += sk + sk2
-    ood = [f for f in imgs if _top_folder(f, path) in set(ood_classes)]
-    items = [f for f in imgs if _top_folder(f, path) not in set(ood_classes)]
-    labels = [_top_folder(f, path) for f in items]
+    imgs, tops, sk = scan_labelled(files, [_top_folder(f, path) for f in files])   # a file or picture under two classes has no one label
+    skipped, ood_classes = skipped + sk, set(ood_classes)
+    ood = [f for f, t in zip(imgs, tops) if t in ood_classes]
+    items, labels = [f for f, t in zip(imgs, tops) if t not in ood_classes], [folders[t] for t in tops if t not in ood_classes]
     classes = sorted(set(labels))
-    if not items: raise ValueError(f"folder_set: no usable images in class folders of {path} ({len(skipped)} files skipped): expected path/<class>/<image>")
-    if set(classes) <= {'train', 'valid', 'val', 'test'}:
-        raise ValueError(f"folder_set: {path} holds only {classes} folders: pass the folder whose subfolders are the classes (e.g. {path/classes[0]})")
-    folders = sorted(e.name for e in os.scandir(path) if e.is_dir() and not e.name.startswith('.') and e.name not in set(ood_classes))
+    if not items: raise ValueError(f"folder_set: no usable images in class folders of {where} ({len(skipped)} files skipped): expected path/<class>/<image>")
     for c in folders:   # a class that vanishes changes the question (6 classes become 5), so it stops the run
-        if c not in classes:
+        if c not in ood_classes and c not in set(tops):
             n = sum(_top_folder(Path(p), path) == c for p, _ in skipped if Path(p).is_relative_to(path))
-            raise ValueError(f"folder_set: class folder {c!r} in {path} holds no usable image ({n} files or links skipped): add images or move it out")
-    if len(classes) < 2: raise ValueError(f"folder_set: need at least 2 classes, found 1 ({classes[0]!r}) in {path}: expected one subfolder per class")
+            raise ValueError(f"folder_set: class folder '{folders[c]}' in {where} holds no usable image ({n} files or links skipped): add images or move it out")
+    if len(classes) < 2: raise ValueError(f"folder_set: need at least 2 classes, found 1 ('{classes[0]}') in {where}: expected one subfolder per class")
     if ood_path is not None:
-        if not Path(ood_path).is_dir(): raise FileNotFoundError(f"folder_set: no out-of-domain folder at {ood_path}")
+        if not Path(ood_path).is_dir(): raise FileNotFoundError(f"folder_set: no out-of-domain folder at {show_name(ood_path)}")
         if _inside(ood_path, path) or _inside(path, ood_path):
-            raise ValueError(f"ood: the out-of-domain folder {ood_path} and the data folder {path} overlap: pass a folder outside the data")
+            raise ValueError(f"ood: the out-of-domain folder {show_name(ood_path)} and the data folder {where} overlap: pass a folder outside the data")
         more, sk = scan_folder(ood_path)
         ood, skipped = ood + more, skipped + sk
-    return ImageSet(name or path.name, items, labels, valid_split(labels, valid_pct, seed), ood, sorted(skipped))
+    return ImageSet(name or show_name(path.name), items, labels, valid_split(labels, valid_pct, seed), ood, sorted(skipped))
 
 # %% ../nbs/03_data.ipynb #fa0d4610
 ILLUSTRATIONS_TREE = "path/building/*.jpg, path/coat/*.jpg and path/people/*.jpg"
@@ -171,7 +185,7 @@ def book_illustrations(path=None,             # the folder of class folders (def
     "19th-century book illustrations in `path/building`, `path/coat`, `path/people`; people are held back as out-of-domain."
     path = Path(path) if path is not None else fastai_path('data')/'book_illustrations'
     if not path.is_dir():
-        raise FileNotFoundError(f"book_illustrations: no folder at {path}: expected {ILLUSTRATIONS_TREE}: illustrations from "
+        raise FileNotFoundError(f"book_illustrations: no folder at {show_name(path)}: expected {ILLUSTRATIONS_TREE}: illustrations from "
                                 "the British Library's digitised 19th Century Books (published on Flickr, labelled by volunteers), as in the blog post this course follows")
     return folder_set(path, valid_pct=valid_pct, seed=seed, ood_classes=ood_classes, name='illustrations')
 
@@ -198,9 +212,10 @@ def show_images(items,           # image files
                 titles=None,     # one title per image (None: no titles)
                 *,
                 ncols:int=8,     # images per row
-                size:float=1.2   # inches per image
+                size:float=1.2,  # inches per image
+                title:str|None=None   # a title over the grid: what the images are, which run
                ) -> plt.Figure:
-    "A grid of images as fastai loads them (3-channel), with optional titles; returns the Figure."
+    "A grid of images as fastai loads them (3-channel), with optional titles and a title over the grid; returns the Figure."
     ncols, size = check_int(ncols, 'ncols', lo=1), check_number(size, 'size', lo=0, lo_open=True)
     items = list(items); nrows = max(1, -(-len(items)//ncols))
     lines = max((str(t).count('\n') + 1 for t in titles), default=0) if titles is not None else 0
@@ -210,6 +225,7 @@ def show_images(items,           # image files
         if i >= len(items): continue
         ax.imshow(np.array(CVLImage.create(items[i])))
         if titles is not None: ax.set_title(str(titles[i]), fontsize=8)
+    if title: fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -225,9 +241,6 @@ def show_set(iset:ImageSet, *, n:int=8, seed:int=0) -> plt.Figure:
     return show_images(items, titles, ncols=n)
 
 # %% ../nbs/03_data.ipynb #c39fad0d
-DATA_CHOICES = ('mnist', 'pets', 'illustrations')
-OOD_CHOICES = ('letters', 'photos', 'letters+photos', 'none')
-
 def hold_out(iset:ImageSet,          # the set to take classes out of
              classes,                # the classes to hold out (those `iset` lacks are ignored)
              *,
@@ -242,35 +255,6 @@ def hold_out(iset:ImageSet,          # the set to take classes out of
     if len(set(labels)) < 2: raise ValueError(f"held_out: holding out {sorted(held)} leaves {sorted(set(labels))}: expected 2 or more classes to train on")
     return ImageSet(iset.name, [f for f, k in zip(iset.items, keep) if k], labels, valid_split(labels, valid_pct, seed),
                     [f for f, k in zip(iset.items, keep) if not k] + iset.ood_items, iset.skipped)
-
-def load_set(data='mnist',           # a name in `DATA_CHOICES` or a folder of class folders
-             ood=None,               # far out-of-domain images: a name in `OOD_CHOICES`, a folder, or None for the set's own
-             *,
-             valid_pct:float=0.2,    # the share of the items to validate on
-             seed:int=42,            # seed of the split
-             scale:float|None=None   # full mode's scale (None: `CVL_SCALE`), which sizes the probes
-            ) -> ImageSet:
-    "The `ImageSet` for `data` (a name in `DATA_CHOICES` or a folder of class folders): its `held_out` classes (`RUN_DEFAULTS`), then the probes `ood` (a name in `OOD_CHOICES`, a folder, or None for the default), are out-of-domain; probes as `run_defaults(data, scale)` says."
-    valid_pct, seed = _check_split(valid_pct, seed)
-    split = dict(valid_pct=valid_pct, seed=seed)
-    if data == 'mnist': iset = mnist_set(ood='none', **split)
-    elif data == 'pets': iset = pets(None, **split)
-    elif data == 'illustrations': iset = book_illustrations(None, **split)
-    elif isinstance(data, (str, Path)) and Path(data).is_dir(): iset = folder_set(data, **split)
-    else: raise ValueError(f"data: expected one of {', '.join(DATA_CHOICES)} or a folder of class folders, got {str(data)!r}")
-    d = run_defaults(data, scale)
-    iset = hold_out(iset, d['held_out'], **split)   # illustrations: book_illustrations already held the people out
-    if ood is None: ood = d['ood'] if d['ood'] in OOD_CHOICES else 'none'
-    if ood != 'none':
-        if isinstance(data, (str, Path)) and Path(data).is_dir() and isinstance(ood, (str, Path)) and Path(ood).is_dir() \
-           and (_inside(ood, data) or _inside(data, ood)):
-            raise ValueError(f"ood: the out-of-domain folder {ood} and the data folder {data} overlap: pass a folder outside the data")
-        probes, sk = probe_items(ood, size=d['size'], n=max(10, round(500*d['scale'])))   # CVL_SCALE: fewer probes too
-        ids = {_identity(f) for f in iset.items}
-        both = [f for f in probes if _identity(f) in ids]
-        if both: raise ValueError(f"ood: {len(both)} out-of-domain images are also in-domain items (e.g. {both[0]}): pass a folder outside the data")
-        iset.ood_items, iset.skipped = iset.ood_items + probes, sorted(iset.skipped + sk)
-    return iset
 
 # %% ../nbs/03_data.ipynb #fa89f694
 PETS_BREEDS = ('Abyssinian', 'Bengal', 'Birman', 'Bombay', 'British_Shorthair', 'Egyptian_Mau', 'Maine_Coon', 'Persian',

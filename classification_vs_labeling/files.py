@@ -6,7 +6,7 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/files.html.md"""
 
 # %% ../nbs/03a_files.ipynb #2ffa891d
 from __future__ import annotations
-import hashlib, json, os, shutil, tempfile, warnings
+import hashlib, json, os, shutil, tempfile, unicodedata, warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
@@ -17,8 +17,21 @@ from fastai.vision.core import PILImage
 from .core import check_int
 
 # %% auto #0
-__all__ = ['MAX_PIXELS', 'GENERATED_MTIME_NS', 'FINGERPRINT_PARTS', 'ImageRefused', 'open_image', 'CVLImage', 'scan_images',
-           'walk_files', 'dedupe_files', 'scan_folder', 'write_once', 'fingerprint']
+__all__ = ['MAX_PIXELS', 'JUNK_FOLDERS', 'SPLIT_NAMES', 'GENERATED_MTIME_NS', 'FINGERPRINT_PARTS', 'show_name', 'ImageRefused',
+           'open_image', 'CVLImage', 'scan_images', 'walk_files', 'dedupe_files', 'dedupe_contents', 'scan_labelled',
+           'scan_folder', 'class_folders', 'write_once', 'fingerprint']
+
+# %% ../nbs/03a_files.ipynb #afd89a24
+def _escape(c:str) -> str:
+    "One character that is not printable, as an escape: a byte that was not UTF-8 (a surrogate, PEP 383) as \\xNN."
+    o = ord(c)
+    if 0xdc80 <= o <= 0xdcff: return f'\\x{o - 0xdc00:02x}'
+    return {'\n': '\\n', '\t': '\\t', '\r': '\\r'}.get(c) or (f'\\x{o:02x}' if o < 0x100 else f'\\u{o:04x}' if o < 0x10000 else f'\\U{o:08x}')
+
+def show_name(name) -> str:
+    "A name from the file system (str, bytes or path) as one printable line: bytes that are not UTF-8 as `\\xNN`, control and invisible characters escaped."
+    s = os.fsdecode(name) if isinstance(name, (bytes, os.PathLike)) else str(name)
+    return s if s.isprintable() else ''.join(c if c.isprintable() else _escape(c) for c in s)
 
 # %% ../nbs/03a_files.ipynb #d9fc50a4
 _IMG_EXTS = {e.lower() for e in image_extensions}
@@ -28,8 +41,22 @@ warnings.filterwarnings('ignore', category=Image.DecompressionBombWarning)   # o
 class ImageRefused(ValueError):
     "An image file that decodes but that we refuse to use (too many pixels)."
 
+def _to_8bit(im:Image.Image) -> Image.Image:
+    "A 16-bit, 32-bit integer or 32-bit float grayscale image scaled to 8 bits, or `ImageRefused` when its range has no known scale."
+    a = np.asarray(im, dtype=np.float64)
+    lo, hi = (a.min(), a.max()) if a.size else (0., 0.)
+    what = {'F': '32-bit float', 'I': '32-bit integer'}.get(im.mode, '16-bit')
+    if not np.isfinite(a).all(): raise ImageRefused(f"{what} pixels that are NaN or infinite")
+    if im.mode.startswith('I;16'): k = 255/65535
+    elif im.mode == 'F' and lo >= 0 and hi <= 1: k = 255             # floats in [0, 1], as scikit-image and tifffile write them
+    elif lo >= 0 and hi <= 255: k = 1                                  # 8-bit values in a wider type
+    elif im.mode == 'I' and lo >= 0 and hi <= 65535: k = 255/65535    # 16-bit values in a 32-bit type
+    else: raise ImageRefused(f"{what} pixels in [{lo:g}, {hi:g}]: no known scale to 8 bits (expected [0, 1] or [0, 255]"
+                             f"{' or [0, 65535]' if im.mode == 'I' else ''})")
+    return Image.fromarray(np.clip(np.round(a*k), 0, 255).astype(np.uint8)).convert('RGB')
+
 def open_image(fn, *, max_pixels:int|None=None) -> Image.Image:
-    "`fn` decoded as an 8-bit RGB image: 16- and 32-bit grayscale scaled to 8 bits (not clipped), more than `max_pixels` refused."
+    "`fn` decoded as an 8-bit RGB image: 16-bit, 32-bit and float grayscale scaled to 8 bits (not clipped), signed or unknown ranges and more than `max_pixels` refused."
     limit = MAX_PIXELS if max_pixels is None else check_int(max_pixels, 'max_pixels', lo=1)
     try: im = Image.open(fn)                                      # reads the header only
     except Image.DecompressionBombError: raise ImageRefused(f"too large: over {2*Image.MAX_IMAGE_PIXELS:,} pixels "
@@ -38,10 +65,9 @@ def open_image(fn, *, max_pixels:int|None=None) -> Image.Image:
         w, h = im.size
         if w*h > limit: raise ImageRefused(f"too large: {w:,} x {h:,} = {w*h:,} pixels, over the limit of {limit:,} (files.MAX_PIXELS)")
         im.load()
-        if im.mode in ('I;16', 'I;16L', 'I;16B', 'I;16N', 'I', 'F'):   # Pillow's convert('RGB') would clip these at 255
-            a = np.asarray(im, dtype=np.float64)
-            if im.mode.startswith('I;16') or a.max() > 255: a = a*(255/65535)
-            return Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8)).convert('RGB')
+        if im.mode not in ('I', 'F') and 2 in np.atleast_1d(getattr(im, 'tag_v2', {}).get(339, 1)):   # Pillow reads int8 as 0..255
+            raise ImageRefused("signed 8-bit pixels (TIFF SampleFormat 2): no known scale to 8 bits")
+        if im.mode in ('I;16', 'I;16L', 'I;16B', 'I;16N', 'I', 'F'): return _to_8bit(im)   # convert('RGB') would clip at 255
         return im.convert('RGB')
 
 class CVLImage(PILImage):
@@ -60,7 +86,7 @@ def _why_not_image(fn) -> str | None:
         open_image(fn)               # what training does: open, decode every byte, convert to 8-bit RGB
     except ImageRefused as e: return str(e)
     except Exception as e:           # any failure means "skip it": a scan must never stop on one bad file
-        msg = (str(e).splitlines() or [''])[0].replace(str(fn), fn.name)[:80]
+        msg = show_name(str(e).replace(str(fn), fn.name))[:80]
         return f"cannot decode ({type(e).__name__}: {msg})"
     return None
 
@@ -76,8 +102,10 @@ def scan_images(files, *, n_workers:int|None=None) -> tuple[list[Path], list[tup
     return [f for f, w in zip(files, why) if w is None], [(str(f), w) for f, w in zip(files, why) if w is not None]
 
 # %% ../nbs/03a_files.ipynb #a7e3c0d1
+JUNK_FOLDERS = {'__MACOSX': "a Mac archive's metadata (__MACOSX), not images"}   # skipped wherever they are, and listed
+
 def walk_files(path, *, recurse:bool=True) -> tuple[list[Path], list[tuple[str, str]]]:
-    "Files under `path` (hidden names aside, sorted), following folder links except those that loop or lead to a folder already walked."
+    "Files under `path` (hidden names aside, sorted), following folder links except those that loop or lead to a folder already walked; `JUNK_FOLDERS` skipped."
     files, skipped, linked = [], [], set()
     def walk(d:Path, real:Path):
         try: entries = sorted(os.scandir(d), key=lambda e: e.name)
@@ -88,11 +116,12 @@ def walk_files(path, *, recurse:bool=True) -> tuple[list[Path], list[tuple[str, 
             try: is_dir = e.is_dir()                          # follows links
             except OSError: is_dir = False
             if not is_dir: files.append(p); continue
+            if e.name in JUNK_FOLDERS: skipped.append((str(p), JUNK_FOLDERS[e.name])); continue
             if not recurse: continue
             r = p.resolve()
             if e.is_symlink():
-                if real == r or real.is_relative_to(r): skipped.append((str(p), f"link loop: leads back to {r.name or r}")); continue
-                if r in linked: skipped.append((str(p), f"link to a folder already walked ({r})")); continue
+                if real == r or real.is_relative_to(r): skipped.append((str(p), f"link loop: leads back to {show_name(r.name or r)}")); continue
+                if r in linked: skipped.append((str(p), f"link to a folder already walked ({show_name(r)})")); continue
                 linked.add(r)
             walk(p, r)
     walk(Path(path), Path(path).resolve())
@@ -103,25 +132,87 @@ def _identity(f) -> tuple:
     try: st = os.stat(f); return st.st_dev, st.st_ino
     except OSError: return ('path', str(f))
 
+def _dedupe(files, groups, labels, one:str, same:str) -> tuple[list[int], list[tuple[str, str]]]:
+    "Keep the first of each group of indices into `files`; drop a whole group found under several `labels`."
+    keep, skipped = [], []
+    for idx in groups:
+        labs = sorted({labels[i] for i in idx}) if labels is not None else []
+        if len(labs) > 1:
+            skipped += [(str(files[i]), f"{one} under several classes ({', '.join(map(show_name, labs))})") for i in idx]; continue
+        keep.append(idx[0])
+        skipped += [(str(files[i]), f"{same} {show_name(files[idx[0]])}") for i in idx[1:]]
+    return sorted(keep), skipped
+
 def dedupe_files(files, labels=None) -> tuple[list[int], list[tuple[str, str]]]:
     "Indices of `files` keeping each real file once (links and hard links resolved); one found under two `labels` is dropped under both."
     groups = {}
     for i, f in enumerate(files): groups.setdefault(_identity(f), []).append(i)
-    keep, skipped = [], []
-    for idx in groups.values():
-        labs = sorted({labels[i] for i in idx}) if labels is not None else []
-        if len(labs) > 1:
-            skipped += [(str(files[i]), f"one file under several classes ({', '.join(labs)})") for i in idx]; continue
-        keep.append(idx[0])
-        skipped += [(str(files[i]), f"same file as {files[idx[0]]}") for i in idx[1:]]
-    return sorted(keep), skipped
+    return _dedupe(files, groups.values(), labels, 'one file', 'same file as')
+
+def _digest(f) -> str:
+    "SHA-256 of the bytes of `f` (its path when it cannot be read: the scan has judged it already)."
+    try:
+        with open(f, 'rb') as fh: return hashlib.file_digest(fh, 'sha256').hexdigest()
+    except OSError: return f'unreadable {f}'
+
+def dedupe_contents(files, labels=None) -> tuple[list[int], list[tuple[str, str]]]:
+    "Indices of `files` keeping each content once (only files of equal size are hashed); byte-identical files under two `labels` are dropped under both."
+    by_size = {}
+    for i, f in enumerate(files):
+        try: by_size.setdefault(os.stat(f).st_size, []).append(i)
+        except OSError: by_size[('unreadable', i)] = [i]
+    groups = []
+    for idx in by_size.values():
+        if len(idx) == 1: groups.append(idx); continue
+        by_hash = {}
+        for i in idx: by_hash.setdefault(_digest(files[i]), []).append(i)
+        groups += by_hash.values()
+    return _dedupe(files, groups, labels, 'the same bytes', 'same bytes as')
+
+def scan_labelled(files, labels=None) -> tuple[list[Path], list, list[tuple[str, str]]]:
+    "The images among `files` (sorted), their `labels`, and (path, reason) for the rest: each real file and each content kept once, one under two labels dropped."
+    labels = [None]*len(files) if labels is None else list(labels)
+    keep, sk = dedupe_files(files, labels)
+    label = {str(files[i]): labels[i] for i in keep}
+    imgs, sk2 = scan_images([files[i] for i in keep])
+    labels = [label[str(f)] for f in imgs]
+    keep, sk3 = dedupe_contents(imgs, labels)
+    return [imgs[i] for i in keep], [labels[i] for i in keep], sk + sk2 + sk3
 
 def scan_folder(path, *, recurse:bool=True) -> tuple[list[Path], list[tuple[str, str]]]:
-    "Every file under `path` (hidden names aside), each real file once, scanned: (the images, (path, reason) for the rest)."
+    "Every file under `path` (hidden names aside), each real file and each content once, scanned: (the images, (path, reason) for the rest)."
     files, skipped = walk_files(path, recurse=recurse)
-    keep, sk = dedupe_files(files)
-    imgs, sk2 = scan_images([files[i] for i in keep])
-    return imgs, sorted(skipped + sk + sk2)
+    imgs, _, sk = scan_labelled(files)
+    return imgs, sorted(skipped + sk)
+
+# %% ../nbs/03a_files.ipynb #58f1cb8c
+SPLIT_NAMES = ('train', 'training', 'trn', 'valid', 'validation', 'val', 'dev', 'test', 'testing', 'tst', 'eval', 'evaluation', 'holdout')
+
+def class_folders(path) -> dict[str, str]:
+    "The folders in `path` (hidden names and `JUNK_FOLDERS` aside), each mapped to its label (`show_name`); a one-line ValueError for two that hold the same images, names that look the same, or only split folders."
+    path, real = Path(path), {}
+    for e in sorted(os.scandir(path), key=lambda e: e.name):
+        try: is_dir = e.is_dir()                                          # follows links
+        except OSError: is_dir = False
+        if is_dir and not e.name.startswith('.') and e.name not in JUNK_FOLDERS: real[e.name] = Path(e.path).resolve()
+    where = {}
+    for n, r in real.items(): where.setdefault(r, []).append(n)
+    for n, r in real.items():   # a link to another class folder, or into one: its images would carry two labels
+        m = next((m for q in (r, *r.parents) for m in where.get(q, []) if m != n), None)
+        if m is None: continue
+        link, other = (n, m) if os.path.islink(path/n) else (m, n)
+        raise ValueError(f"data: class folders '{show_name(link)}' and '{show_name(other)}' in {show_name(path)} hold the same images "
+                         f"('{show_name(link)}' is a link to {show_name(real[link])}): an image cannot have two classes: remove the link")
+    labels, seen = {n: show_name(n) for n in real}, {}
+    for n in real:              # one name in two Unicode forms (NFC, NFD), or not UTF-8: two classes that look like one
+        key = unicodedata.normalize('NFC', labels[n])
+        if key in seen: raise ValueError(f"data: class folders {ascii(seen[key])} and {ascii(n)} in {show_name(path)} have names that look "
+                                         "the same (one name in two Unicode forms, or not UTF-8): rename one, or merge them into one folder")
+        seen[key] = n
+    if labels and all(l.lower() in SPLIT_NAMES for l in labels.values()):
+        raise ValueError(f"data: {show_name(path)} holds only {sorted(labels.values())} folders, the parts of a split: pass the folder "
+                         f"whose subfolders are the classes (e.g. {show_name(path/next(iter(real)))})")
+    return labels
 
 # %% ../nbs/03a_files.ipynb #37a2e273
 def _n_files(path:Path, pattern:str) -> int: return sum(1 for _ in path.glob(pattern))

@@ -13,13 +13,13 @@ import numpy as np
 import matplotlib
 from PIL import Image
 from fastai.data.external import fastai_path
-from .core import LR, check_int
+from .core import check_int
 from .files import write_once
 from .data import ImageSet, valid_split, _check_split
 from .probes import _letter, probe_items
 
 # %% auto #0
-__all__ = ['GLYPH_CLASSES', 'GLYPHS_DEFAULTS', 'glyph_fonts', 'draw_glyph', 'glyphs', 'glyph_set']
+__all__ = ['GLYPH_CLASSES', 'glyph_fonts', 'draw_glyph', 'glyphs', 'glyph_set']
 
 # %% ../nbs/03d_glyphs.ipynb #9fe07df3
 GLYPH_CLASSES = tuple('0123456789' 'ABCDEFGHJKLMNPQRSTUVWXYZ' 'abdefghijmnqrty')   # a K-class set is the first K
@@ -94,7 +94,3 @@ def glyph_set(k:int=len(GLYPH_CLASSES),   # the number of classes: the first k o
         items += fs; labels += [ch]*len(fs)
     ood_items, skipped = probe_items(ood, size=size)
     return ImageSet(f'glyphs{k}', items, labels, valid_split(labels, valid_pct, seed), ood_items, skipped)
-
-# %% ../nbs/03d_glyphs.ipynb #401b9bda
-GLYPHS_DEFAULTS = dict(mode='quick', arch='small', pretrained=False, epochs=5, size=28, bs=64, lr=LR[False], augment=False,
-                       ood='photos', held_out=())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
-from .core import to_np, check_scores, check_targets, check_int
+from .core import to_np, check_scores, check_targets, check_int, legend_below
 from .activations import to_float_tensor, sigmoid
 
 # %% auto #0
@@ -116,7 +116,8 @@ def plot_loss_curves(other_logits=(1., 0., -1., -2.),  # the wrong classes' logi
     t, y = torch.zeros(n, dtype=torch.long), one_hot(torch.zeros(n), len(o) + 1, torch.float64)
     ce, bce = cross_entropy(x, t, 'none'), binary_cross_entropy(x, y, 'none')
     g_ce, g_bce = logit_grads(cross_entropy, x, t), logit_grads(binary_cross_entropy, x, y)
-    if axs is None: axs = plt.subplots(1, 2, figsize=(11, 4))[1]
+    new = axs is None
+    if new: axs = plt.subplots(1, 2, figsize=(10, 5))[1]
     a0, a1 = axs
     a0.plot(zs, ce, label='CE: -log softmax(target)')
     a0.plot(zs, bce[:, 0], label='BCE term of the target: -log sigmoid')
@@ -128,8 +129,8 @@ def plot_loss_curves(other_logits=(1., 0., -1., -2.),  # the wrong classes' logi
     a1.plot(zs, g_bce[:, 1], ls='--', color='C1', label=f'BCE, first wrong logit ({o[0]:g}): sigmoid')
     a1.axhline(0, color='k', lw=0.5)
     a1.set(xlabel='logit of the target class', ylabel='gradient of the loss', title='Gradients (autograd)')
-    a0.legend(fontsize=8)
-    a1.legend(fontsize=8, loc='center left')
+    for a in axs: legend_below(a, ncol=1)
+    if new: a0.figure.tight_layout()
     return a0.figure
 
 # %% ../nbs/02_losses.ipynb #eb93c693

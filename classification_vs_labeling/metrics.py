@@ -10,14 +10,14 @@ import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from scipy.special import softmax, expit
 from sklearn.metrics import precision_recall_fscore_support
-from .core import to_np, check_probs, check_targets, check_thresh, check_int, check_number, check_fraction
+from .core import to_np, check_probs, check_targets, check_thresh, check_int, check_number, check_fraction, legend_below
 
 # %% auto #0
 __all__ = ['THRESHS', 'GAP_ROWS', 'GAP_PIECES', 'predicted_sets', 'set_sizes', 'none_rate', 'several_rate', 'per_label_accuracy',
            'exact_correct', 'exact_match', 'argmax_correct', 'argmax_accuracy', 'prf', 'accuracy_summary',
            'simulate_preds', 'threshold_sweep', 'plot_threshold_sweep', 'best_threshold', 'per_class_thresholds',
-           'tune_split', 'tuned_decoders', 'paired_bootstrap', 'seed_summary', 'gap_items', 'gap_table',
-           'gap_decomposition', 'plot_gap']
+           'tune_split', 'check_tune_mask', 'tuned_threshold', 'tuned_decoders', 'paired_bootstrap', 'seed_summary',
+           'gap_items', 'gap_table', 'gap_decomposition', 'gap_ylim', 'plot_gap']
 
 # %% ../nbs/05_metrics.ipynb #d1f69d8c
 def _pt(probs, targs) -> tuple[np.ndarray, np.ndarray]:
@@ -130,7 +130,7 @@ def simulate_preds(n:int=1000,              # items
     return targs, softmax(logits[0], axis=1), expit(logits[1] + shift)
 
 # %% ../nbs/05_metrics.ipynb #61f86fa9
-THRESHS = np.linspace(0.01, 0.99, 99)
+THRESHS = np.round(np.linspace(0.01, 0.99, 99), 2)   # 0.01, 0.02, ..., 0.99: rounded, so a chosen threshold prints as 0.94, not 0.9400000000000001
 
 def _grid(threshs) -> np.ndarray:
     "Checked 1-d grid of thresholds (the default grid when None)."
@@ -165,32 +165,34 @@ def threshold_sweep(probs, targs, threshs=None) -> pd.DataFrame:
         several_rate=(size >= 2).mean(1), mean_set_size=size.mean(1)))
 
 # %% ../nbs/05_metrics.ipynb #b7e8a106
-def plot_threshold_sweep(sweep_df:pd.DataFrame,     # from `threshold_sweep`
-                         *, ax=None,                # the Axes to draw on (default: a new figure)
-                         best:float|None=None,      # a threshold to mark with a vertical line
-                         title:str|None=None        # the plot's title
+def plot_threshold_sweep(sweep_df:pd.DataFrame,            # from `threshold_sweep`
+                         *, ax=None,                       # the Axes to draw on (default: a new figure)
+                         best:float|None=None,             # a threshold to mark with a vertical line
+                         classifier_acc:float|None=None,   # the classifier's accuracy on the same items, drawn under the labeler's argmax line
+                         title:str|None=None               # the plot's title: which model, which items, which seed
                         ) -> plt.Axes:
-    "Per-label accuracy, exact match and argmax accuracy against the threshold; none/several rates on a twin axis; `best` marked."
+    "Per-label accuracy, exact match and argmax accuracy against the threshold; none/several rates on a twin axis; `best` marked; the legend below the plot."
     need = {'thresh', 'per_label_accuracy', 'exact_match', 'argmax_accuracy', 'none_rate', 'several_rate'}
     if not need <= set(getattr(sweep_df, 'columns', ())):
         raise ValueError(f"sweep_df: expected a DataFrame from threshold_sweep with columns {sorted(need)}")
     d = sweep_df.sort_values('thresh')
-    if ax is None: _,ax = plt.subplots(figsize=(7, 4))
-    ax.plot(d.thresh, d.per_label_accuracy, lw=2, label='per-label accuracy')
-    ax.plot(d.thresh, d.exact_match, lw=2, label='exact match')
-    ax.plot(d.thresh, d.argmax_accuracy, 'k--', label='argmax accuracy')
-    ax.set(xlabel='threshold', ylabel='accuracy', ylim=(0, 1.02), xlim=(0, 1))
-    if title: ax.set_title(title)
+    if ax is None: _,ax = plt.subplots(figsize=(7, 5))
+    ax.plot(d.thresh, d.per_label_accuracy, lw=2, zorder=2, label='per-label accuracy')
+    ax.plot(d.thresh, d.exact_match, lw=2, zorder=2, label=f'exact match (peak {d.exact_match.max():.3f})')
+    ax.plot(d.thresh, d.argmax_accuracy, 'k--', lw=1.2, zorder=3, label=f'labeler argmax accuracy {d.argmax_accuracy.iloc[0]:.3f}')
+    if classifier_acc is not None:                  # a wide pale band under the argmax line: both show where they meet
+        acc = check_number(classifier_acc, 'classifier_acc', lo=0, hi=1)
+        ax.axhline(acc, c='tab:green', lw=6, alpha=0.4, zorder=1, label=f'classifier accuracy {acc:.3f} (no threshold)')
+    ax.set(xlabel='threshold', ylabel='accuracy (fraction)', ylim=(0, 1.02), xlim=(0, 1),
+           title=title or 'The labeler against its threshold')
     ax2 = ax.twinx()
-    ax2.plot(d.thresh, d.none_rate, ':', c='tab:red', label='no label (right axis)')
-    ax2.plot(d.thresh, d.several_rate, ':', c='tab:purple', label='several labels (right axis)')
+    ax2.plot(d.thresh, d.none_rate, ':', c='tab:red', lw=1.5, label='no label (right axis)')
+    ax2.plot(d.thresh, d.several_rate, ':', c='tab:purple', lw=1.5, label='several labels (right axis)')
     ax2.set(ylabel='fraction of items', ylim=(0, 1.02))
-    ax.set_zorder(ax2.get_zorder() + 1); ax.patch.set_visible(False)   # the legend (on ax) above the twin's lines
-    if best is not None:
-        ax.axvline(best, c='gray', lw=1)
-        ax.annotate(f'thresh={best:.2f}', (best, 0.02), xytext=(4, 0), textcoords='offset points', color='gray')
+    ax.set_zorder(ax2.get_zorder() + 1); ax.patch.set_visible(False)   # the accuracies above the twin's lines
+    if best is not None: ax.axvline(best, c='gray', lw=1, zorder=1, label=f'chosen threshold {best:.2f}')
     h1,l1 = ax.get_legend_handles_labels(); h2,l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1+h2, l1+l2, loc='center right', fontsize='small')
+    legend_below(ax, h1+h2, l1+l2)
     return ax
 
 # %% ../nbs/05_metrics.ipynb #99f23e12
@@ -250,6 +252,27 @@ def tune_split(n_items:int,             # items in the validation set
     if mask.all() or not mask.any(): raise ValueError(f"tune_frac: {tune_frac} of {n} items leaves one part empty")
     return mask
 
+# %% ../nbs/05_metrics.ipynb #176b0d53
+def check_tune_mask(tune_mask, n_items:int) -> np.ndarray:
+    "`tune_mask` as an (N,) bool array with items in both parts (True: tuning, False: held-out), or a one-line ValueError."
+    m = np.asarray(tune_mask)
+    if m.dtype != bool or m.shape != (n_items,):
+        raise ValueError(f"tune_mask: expected ({n_items},) bools (True: tuning item), got {m.dtype} of shape {m.shape}")
+    if m.all() or not m.any(): raise ValueError(f"tune_mask: expected items in both parts, got {int(m.sum())} of {n_items} for tuning")
+    return m
+
+def tuned_threshold(probs,                       # (N, K) the labeler's probabilities on the validation items
+                    targs,                       # (N,) true class indices, or (N, K) multi-hot 0/1
+                    tune_mask,                   # (N,) bool: True = tuning items (the threshold is fitted there)
+                    *, metric='exact_match',     # what it maximises: 'exact_match', or 'exact_match_fallback' (the argmax when no label)
+                    threshs=None                 # the grid to choose from (default `THRESHS`)
+                   ) -> float:
+    "The labeler's one threshold: the best exact match (or `metric`) on the tuning items (`tune_mask` True), ties as in `best_threshold`."
+    if metric not in ('exact_match', 'exact_match_fallback'): raise ValueError(f"metric: expected 'exact_match' or 'exact_match_fallback', got {metric!r}")
+    p = check_probs(probs)
+    tune = check_tune_mask(tune_mask, len(p))
+    return best_threshold(p[tune], np.asarray(targs)[tune], threshs, metric=metric)
+
 # %% ../nbs/05_metrics.ipynb #834654c7
 def tuned_decoders(bce_probs,      # (N, K) the labeler's sigmoid probabilities on the validation items
                    targs,          # (N,) true class indices, or (N, K) multi-hot 0/1
@@ -258,11 +281,9 @@ def tuned_decoders(bce_probs,      # (N, K) the labeler's sigmoid probabilities 
                   ) -> tuple[pd.DataFrame, dict]:
     "Per held-out item, 0/1: labeler argmax right; exact match at the threshold tuned for it; exact match with argmax fallback at the threshold tuned for that. And the two thresholds."
     p, t = _pt(bce_probs, targs)
-    tune = np.asarray(tune_mask)
-    if tune.dtype != bool or tune.shape != (len(p),): raise ValueError(f"tune_mask: expected ({len(p)},) bools, got {tune.dtype} of shape {tune.shape}")
-    if tune.all() or not tune.any(): raise ValueError(f"tune_mask: expected both tuning and held-out items, got {int(tune.sum())} of {len(tune)} tuning")
-    th = {'thresh': best_threshold(p[tune], t[tune], threshs),
-          'thresh_fallback': best_threshold(p[tune], t[tune], threshs, metric='exact_match_fallback')}
+    tune = check_tune_mask(tune_mask, len(p))
+    th = {'thresh': tuned_threshold(p, t, tune, threshs=threshs),
+          'thresh_fallback': tuned_threshold(p, t, tune, metric='exact_match_fallback', threshs=threshs)}
     held = ~tune
     items = pd.DataFrame(dict(argmax=argmax_correct(p[held], t[held]), exact=exact_correct(p[held], t[held], th['thresh']),
                               exact_fallback=exact_correct(p[held], t[held], th['thresh_fallback'], fallback=True))).astype(float)
@@ -272,7 +293,7 @@ def tuned_decoders(bce_probs,      # (N, K) the labeler's sigmoid probabilities 
 def _check01(x, name) -> np.ndarray:
     "`x` as a non-empty 1-d float array of per-item correctness: 0/1 (or bools), or a fraction in [0, 1] such as the share of seeds right."
     a = to_np(x, name)
-    if a.ndim != 1 or len(a) == 0: raise ValueError(f"{name}: expected a non-empty 1-d array of per-item 0/1 correctness, got shape {a.shape}")
+    if a.ndim != 1 or len(a) == 0: raise ValueError(f"{name}: expected non-empty 1-D per-item correctness (0/1, e.g. `exact_correct(probs, targs)`), got shape {a.shape}")
     bad = ~np.isfinite(a) | (a < 0) | (a > 1)
     if bad.any(): raise ValueError(f"{name}: expected per-item correctness 0/1 (or a fraction in [0, 1]), got {a[bad][:3]}")
     return a
@@ -300,7 +321,7 @@ def paired_bootstrap(correct_a,               # (N,) per-item correctness of mod
 def seed_summary(values) -> dict:
     "Mean, sample standard deviation (ddof=1; NaN for a single value), min, max and count of one metric across seeds."
     a = to_np(values, 'values')
-    if a.ndim != 1 or len(a) == 0: raise ValueError(f"values: expected a non-empty 1-d list of numbers (one per seed), got shape {a.shape}")
+    if a.ndim != 1 or len(a) == 0: raise ValueError(f"values: expected non-empty 1-D numbers (one per seed), got shape {a.shape}")
     if not np.isfinite(a).all(): raise ValueError(f"values: expected finite numbers, got {a}")
     return dict(mean=float(a.mean()), std=float(a.std(ddof=1)) if len(a) > 1 else float('nan'),
                 min=float(a.min()), max=float(a.max()), n=len(a))
@@ -365,28 +386,46 @@ def gap_decomposition(ce_probs,              # (N, K) the classifier's softmax p
     return gap_table(gap_items(ce_probs, bce_probs, targs, thresh), n_boot=n_boot, seed=seed, ci=ci)
 
 # %% ../nbs/05_metrics.ipynb #47707876
-_GAP_TICKS = ['classifier\naccuracy', 'ranking', 'no label', 'several', 'one wrong', 'rescued', 'labeler\nexact match']
+_GAP_TICKS = ['ranking\n', 'no\nlabel', 'several\n', 'one\nwrong', 'rescued\n']   # two lines each, so the numbers line up below
 
-def plot_gap(table:pd.DataFrame, ax=None, title:str|None=None) -> plt.Axes:
-    "A waterfall from the classifier's accuracy down to the labeler's exact match, one step per piece of `gap_table`; CIs as bars."
+def _gap_steps(table:pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "Per step of the waterfall (the pieces, then the total): where it starts and ends, and its interval's two ends, all relative to the classifier's accuracy."
     if not set(GAP_ROWS) <= set(getattr(table, 'index', ())): raise ValueError("table: expected a DataFrame from gap_table")
-    if ax is None: ax = plt.subplots(figsize=(7.5, 3.5))[1]
+    v = table.loc[[*GAP_PIECES, 'total']]
+    end = -np.cumsum(v.value.to_numpy()[:-1])                        # the pieces, one after another, from 0 down
+    start = np.r_[0, end[:-1], 0]                                     # the total: one bar from 0
+    end = np.r_[end, -v.value.iloc[-1]]
+    return start, end, np.c_[start - v.high.to_numpy(), start - v.low.to_numpy()]   # a piece's interval, at its end
+
+def gap_ylim(*tables:pd.DataFrame,     # tables from `gap_table`, drawn in panels that are compared
+             pad:float=0.1             # room around the steps and intervals, as a share of their range
+            ) -> tuple[float, float]:
+    "One pair of y limits for `plot_gap` panels that are compared: every step, every interval and 0 inside, the same for all."
+    if not tables: raise ValueError("tables: expected at least one table from gap_table")
+    ys = np.concatenate([np.r_[0, s, e, w.ravel()] for s, e, w in map(_gap_steps, tables)])
+    lo, hi = ys.min(), ys.max()
+    m = max(check_number(pad, 'pad', lo=0)*(hi - lo), 0.005)
+    return float(lo - m), float(hi + m)
+
+def plot_gap(table:pd.DataFrame,         # from `gap_table` (or `gap_decomposition`)
+             ax=None,                    # the Axes to draw on (default: a new figure)
+             title:str|None=None,        # the plot's title: which items, which seed(s)
+             *, ylim=None                # (low, high) limits shared with other panels (`gap_ylim`); default: this table's own
+            ) -> plt.Axes:
+    "A waterfall from the classifier's accuracy (0) to the labeler's exact match, one step per piece of `gap_table`; CIs as bars."
+    start, end, ci = _gap_steps(table)
     v = table['value']
-    level = v['classifier'] - np.r_[0, np.cumsum(v[list(GAP_PIECES)])]   # after each step; the last is the exact match
-    lo = min(level.min(), table.loc['exact', 'low']) - 0.02
-    for i, s in enumerate(['classifier', *GAP_PIECES, 'exact']):
-        r = table.loc[s]
-        if s in ('classifier', 'exact'):             # the two ends: whole bars, with the interval of the accuracy itself
-            a, b, err = lo, r.value, [[r.value - r.low], [r.high - r.value]]
-            ax.bar(i, b - a, bottom=a, color='tab:green' if s == 'classifier' else 'tab:blue', alpha=0.7)
-            txt = f'{r.value:.3f}'
-        else:                                        # a step down by the piece (up for a negative one), interval at its end
-            a, b, err = level[i-1], level[i], [[r.high - r.value], [r.value - r.low]]
-            ax.bar(i, b - a, bottom=a, color='tab:red' if r.value >= 0 else 'tab:green', alpha=0.6)
-            txt = f'{-r.value + 0.:+.3f}'                 # + 0. turns -0.0 into 0.0
-        ax.errorbar(i, b, err, color='k', capsize=3, lw=1)
-        ax.annotate(txt, (i, max(a, b) + err[1][0] if s in ('classifier', 'exact') else max(a, b + err[0][0])),
-                    xytext=(0, 3), textcoords='offset points', ha='center', fontsize=8)
-    ax.set_xticks(range(len(_GAP_TICKS)), _GAP_TICKS, fontsize=8)
-    ax.set(ylim=(lo, min(1.005, level.max() + 0.03)), ylabel='accuracy', title=title or 'from classifier accuracy to exact match')
+    if ax is None: ax = plt.subplots(figsize=(7.5, 4))[1]
+    ax.axhline(0, c='k', lw=1, zorder=1)
+    ax.plot(0, 0, 'D', c='tab:green', ms=7, zorder=3)               # the classifier: where the waterfall starts
+    for i, (a, b, (lo, hi)) in enumerate(zip(start, end, ci), 1):
+        total = i == len(start)
+        ax.bar(i, b - a, bottom=a, color='tab:blue' if total else 'tab:red' if b <= a else 'tab:green', alpha=0.7 if total else 0.6, zorder=2)
+        ax.errorbar(i, b, [[b - lo], [hi - b]], color='k', capsize=3, lw=1, zorder=3)
+    ticks = [f"classifier\naccuracy\n{v['classifier']:.3f}"] + [f'{name}\n{-v[k] + 0.:+.3f}' for name, k in zip(_GAP_TICKS, GAP_PIECES)]   # + 0. turns -0.0 into 0.0
+    ticks.append(f"labeler\nexact match\n{v['exact']:.3f}\n(gap {-v['total'] + 0.:+.3f})")
+    ax.set_xticks(range(len(ticks)), ticks, fontsize=7.5)
+    ax.set(ylim=gap_ylim(table) if ylim is None else ylim, xlim=(-0.6, len(ticks) - 0.4),
+           ylabel="accuracy minus the classifier's",
+           title=title or "From the classifier's accuracy to the labeler's exact match")
     return ax

@@ -16,7 +16,8 @@ from fastcore.basics import ifnone
 from fastcore.meta import delegates
 from fastai.vision.all import (DataBlock, DataLoaders, ImageBlock, MultiCategoryBlock, IndexSplitter, PILImage, Resize,
                                ResizeMethod, RandomResizedCrop, TransformBlock, IntToFloatTensor, TensorImage, untar_data, URLs, set_seed)
-from .core import default_data, run_defaults, check_int
+from .core import check_int
+from .datasets import default_data, run_defaults
 from .data import valid_split, show_images
 
 # %% auto #0

@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt
 from scipy.special import logsumexp
 from sklearn.metrics import roc_auc_score
 from pathlib import Path
-from .core import check_probs, check_scores, check_thresh, to_np, softmax_probs, sigmoid_probs, check_number, check_int, check_fraction
+from .core import (check_probs, check_scores, check_logits, looks_like_probs, check_thresh, to_np, softmax_probs,
+    sigmoid_probs, check_number, check_int, check_fraction, legend_below)
 from .data import pets_label
 
 # %% auto #0
@@ -26,12 +27,14 @@ def msp(probs) -> np.ndarray:
 
 def max_logit(logits) -> np.ndarray:
     "Largest logit per item (higher = more in-domain)."
-    return check_scores(logits, 'logits').max(1)
+    return check_logits(logits, 'logits').max(1)
+
+def _energy(z, T=1.) -> np.ndarray: return T*logsumexp(z/T, axis=1)
 
 def energy(logits, T=1.) -> np.ndarray:
     "Negative energy T*logsumexp(logits/T) per item: higher = more in-domain (the energy itself is minus this)."
     T = check_number(T, 'T', lo=0, lo_open=True)
-    return T*logsumexp(check_scores(logits, 'logits')/T, axis=1)
+    return _energy(check_logits(logits, 'logits'), T)
 
 def max_sigmoid(probs) -> np.ndarray:
     "The labeler's largest probability per item (higher = more in-domain)."
@@ -43,9 +46,11 @@ def no_label_rate(probs, thresh=0.5) -> float:
     return float((~(p > check_thresh(thresh, n_classes=p.shape[1])).any(1)).mean())
 
 # %% ../nbs/07_ood.ipynb #6f2d4dfe
+_ONE_PER_ITEM = "one per item, e.g. `msp(probs)` or `max_sigmoid(probs)`"
+
 def _check_1d(x, name) -> np.ndarray:
     a = to_np(x, name)
-    if a.ndim != 1: raise ValueError(f"{name}: expected a 1-d array of scores (one per item), got shape {a.shape}")
+    if a.ndim != 1: raise ValueError(f"{name}: expected 1-D scores ({_ONE_PER_ITEM}), got shape {a.shape}")
     if a.size == 0: raise ValueError(f"{name}: expected at least one score, got an empty array")
     if not np.isfinite(a).all(): raise ValueError(f"{name}: expected finite scores, got {int((~np.isfinite(a)).sum())} NaN or infinite")
     return a
@@ -56,10 +61,16 @@ def ood_auroc(scores_in, scores_out) -> float:
     return float(roc_auc_score(np.r_[np.ones(len(s_in)), np.zeros(len(s_out))], np.r_[s_in, s_out]))
 
 # %% ../nbs/07_ood.ipynb #42f2b75b
-def fpr_at_tpr(scores_in, scores_out, tpr=0.95) -> float:
-    "Fraction of out-of-domain items accepted (score >= t) at the largest t that accepts at least `tpr` of in-domain items."
+def fpr_at_tpr(scores_in,           # (N,) a score per in-domain item (higher = more in-domain)
+               scores_out,          # (M,) the same score per out-of-domain item
+               tpr=0.95,            # the share of the positives that must be caught
+               *, positive='in'     # 'in': accept in-domain items (ours); 'out': refuse out-of-domain ones (pytorch-ood's)
+              ) -> float:
+    "`positive='in'`: share of out-of-domain items accepted (score >= t) at the largest t accepting `tpr` of in-domain items. `positive='out'`: share of in-domain items refused (score <= t) at the smallest t refusing `tpr` of out-of-domain items, pytorch-ood's FPR95 on outlier scores -score."
     s_in, s_out = _check_1d(scores_in, 'scores_in'), _check_1d(scores_out, 'scores_out')
     tpr = check_number(tpr, 'tpr', lo=0, lo_open=True, hi=1)
+    if positive not in ('in', 'out'): raise ValueError(f"positive: expected 'in' or 'out', got {positive!r}")
+    if positive == 'out': s_in, s_out = -s_out, -s_in   # outlier scores, the out-of-domain items as positives
     s = np.sort(s_in)[::-1]
     k = np.searchsorted(np.arange(1, len(s)+1)/len(s), tpr)   # the fewest in-domain items reaching `tpr`, minus one
     return float((s_out >= s[k]).mean())
@@ -71,12 +82,12 @@ def ood_summary(ce_logits_in,       # (N_in, K) classifier logits on in-domain i
                 bce_logits_out,     # (N_out, K) labeler logits on the same out-of-domain items
                 *, thresh=0.5       # the labeler's threshold (or one per class), for its no-label rates
                ) -> pd.DataFrame:
-    "AUROC and FPR at 95% TPR of each score (classifier: msp, max_logit, energy; labeler: max_sigmoid), plus no-label rates."
-    ce = {'in': check_scores(ce_logits_in, 'ce_logits_in')}
+    "AUROC and FPR at 95% TPR (`fpr_at_tpr`, in-domain items positive) of each score (classifier: msp, max_logit, energy; labeler: max_sigmoid), plus no-label rates. Warns when the in-domain logits look like probabilities."
+    ce = {'in': check_logits(ce_logits_in, 'ce_logits_in', kind='ce')}
     ce['out'] = check_scores(ce_logits_out, 'ce_logits_out', ce['in'].shape[1])
-    bce = {'in': check_scores(bce_logits_in, 'bce_logits_in')}
+    bce = {'in': check_logits(bce_logits_in, 'bce_logits_in', kind='bce')}
     bce['out'] = check_scores(bce_logits_out, 'bce_logits_out', bce['in'].shape[1])
-    scores = {'ce msp': lambda z: msp(softmax_probs(z)), 'ce max_logit': max_logit, 'ce energy': energy}
+    scores = {'ce msp': lambda z: msp(softmax_probs(z)), 'ce max_logit': lambda z: z.max(1), 'ce energy': _energy}
     rows = {name: (f(ce['in']), f(ce['out'])) for name, f in scores.items()}
     rows['bce max_sigmoid'] = (max_sigmoid(sigmoid_probs(bce['in'])), max_sigmoid(sigmoid_probs(bce['out'])))
     df = pd.DataFrame({'auroc': [ood_auroc(*v) for v in rows.values()], 'fpr95': [fpr_at_tpr(*v) for v in rows.values()]},
@@ -104,15 +115,18 @@ def _seeds_items(x, name) -> np.ndarray:
     "Scores as a finite (seeds, items) array: one row for a 1-d array."
     a = to_np(x, name)
     a = a[None] if a.ndim == 1 else a
-    if a.ndim != 2 or a.shape[1] == 0: raise ValueError(f"{name}: expected (items,) or (seeds, items) scores, got shape {to_np(x, name).shape}")
+    if a.ndim != 2 or a.shape[1] == 0: raise ValueError(f"{name}: expected 1-D scores ({_ONE_PER_ITEM}), or (seeds, items), got shape {to_np(x, name).shape}")
     if not np.isfinite(a).all(): raise ValueError(f"{name}: expected finite scores, got {int((~np.isfinite(a)).sum())} NaN or infinite")
+    if a.shape[1] > 1 and len(a) > 1 and looks_like_probs(a, 'ce'):   # MSPs of several seeds never sum to 1 across items
+        raise ValueError(f"{name}: expected 1-D scores ({_ONE_PER_ITEM}), or (seeds, items), got what look like (items, classes) probabilities of shape {a.shape}")
     return a
 
 def _paired_scores(xs, names, n_boot, ci) -> tuple[np.ndarray, ...]:
     "Two models' scores in and out of domain, (in 1, in 2, out 1, out 2), as (seeds, items) arrays on the same items; `n_boot`, `ci` checked."
     a, b, c, d = (_seeds_items(x, n) for x, n in zip(xs, names))
     if a.shape != b.shape or c.shape != d.shape or len(a) != len(c):
-        raise ValueError(f"expected the same items (and seeds) for both models, got shapes in {a.shape}, {b.shape}; out {c.shape}, {d.shape}")
+        shapes = ', '.join(f"{n} {to_np(x, n).shape}" for x, n in zip(xs, names))
+        raise ValueError(f"expected 1-D scores ({_ONE_PER_ITEM}), or (seeds, items), on the same items for both models, got shapes {shapes}")
     check_int(n_boot, 'n_boot', lo=1, hi=10**7); check_fraction(ci, 'ci')
     return a, b, c, d
 
@@ -228,18 +242,19 @@ def ood_kinds(ood_items, held_out=()) -> np.ndarray:
     return np.array(['near' if _names(f) & held else 'far' for f in ood_items], dtype='<U4')
 
 # %% ../nbs/07_ood.ipynb #2d7673bd
-def plot_ood_hist(scores_in,         # (N,) a score per in-domain item (higher = more in-domain)
-                  scores_out,        # (M,) the same score per out-of-domain item
-                  *, ax=None,        # the Axes to draw on (default: a new figure)
-                  name='score',      # the score's name, for the axis and the title
-                  bins=30            # histogram bins over the range of both
+def plot_ood_hist(scores_in,             # (N,) a score per in-domain item (higher = more in-domain)
+                  scores_out,            # (M,) the same score per out-of-domain item
+                  *, ax=None,            # the Axes to draw on (default: a new figure)
+                  name='score',          # the score's name, for the axis and the title
+                  bins=30,               # histogram bins over the range of both, or their edges (the same edges share an x axis)
+                  title:str|None=None    # the title before the AUROC: which model, which items, which seed (default: `name`)
                  ) -> plt.Axes:
-    "Overlaid histograms (each normalised to area 1) of a score on in-domain and out-of-domain items, AUROC in the title."
+    "Overlaid histograms (each normalised to area 1) of a score on in-domain and out-of-domain items, their counts in the legend below, AUROC in the title."
     s_in, s_out = _check_1d(scores_in, 'scores_in'), _check_1d(scores_out, 'scores_out')
-    if ax is None: ax = plt.subplots(figsize=(4.5, 3))[1]
+    if ax is None: ax = plt.subplots(figsize=(4.5, 3.8))[1]
     edges = np.histogram_bin_edges(np.r_[s_in, s_out], bins=bins)
-    ax.hist(s_in, edges, density=True, alpha=0.55, label=f'in-domain ({len(s_in)})')
-    ax.hist(s_out, edges, density=True, alpha=0.55, label=f'out-of-domain ({len(s_out)})')
-    ax.set(xlabel=name, ylabel='density', title=f'{name}: AUROC {ood_auroc(s_in, s_out):.3f}')
-    ax.legend(fontsize='small')
+    ax.hist(s_in, edges, density=True, alpha=0.55, label=f'in-domain ({len(s_in)} items)')
+    ax.hist(s_out, edges, density=True, alpha=0.55, label=f'out-of-domain ({len(s_out)} items)')
+    ax.set(xlabel=name, ylabel='density (each group: area 1)', title=f'{title or name}: AUROC {ood_auroc(s_in, s_out):.3f}')
+    legend_below(ax)
     return ax

@@ -13,7 +13,7 @@ import matplotlib
 from PIL import Image, ImageDraw, ImageFont
 from fastai.data.external import fastai_path
 from .core import check_int
-from .files import scan_folder, write_once
+from .files import show_name, scan_folder, write_once
 
 # %% auto #0
 __all__ = ['PROBES', 'font_files', 'letters', 'photo_arrays', 'photos', 'probe_items']
@@ -105,6 +105,6 @@ def probe_items(ood, *, size:int=28, n:int=500) -> tuple[list[Path], list[tuple[
         return sorted(f for o in names for f in PROBES[o](size=size, n=n).glob('*.png')), []
     if isinstance(ood, (str, Path)) and Path(ood).is_dir():
         imgs, skipped = scan_folder(ood)
-        if not imgs: raise ValueError(f"ood: no usable image in {ood} ({len(skipped)} files skipped): expected a folder of images")
+        if not imgs: raise ValueError(f"ood: no usable image in {show_name(ood)} ({len(skipped)} files skipped): expected a folder of images")
         return imgs, skipped
     raise ValueError(f"ood: expected one of 'letters', 'photos', 'letters+photos', 'none' or a folder of images, got {ood!r}")

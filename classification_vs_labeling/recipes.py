@@ -16,7 +16,7 @@ from .core import check_int, check_number, to_np
 
 # %% auto #0
 __all__ = ['RECIPES', 'Recipe', 'check_recipe', 'prior_bias', 'head_linear', 'set_head_bias', 'bce_targets', 'labeler_loss',
-           'mixup_lambda', 'mixup_batch', 'soft_cross_entropy', 'noisy_labels']
+           'mixup_lambda', 'mixup_batch', 'soft_cross_entropy', 'check_label_noise', 'noisy_labels']
 
 # %% ../nbs/02a_recipes.ipynb #78d28de8
 @dataclass(frozen=True)
@@ -122,13 +122,17 @@ def soft_cross_entropy(logits, soft_targs) -> torch.Tensor:
     return torch.sum(-_plain(soft_targs)*F.log_softmax(_plain(logits), dim=-1), dim=-1).mean()
 
 # %% ../nbs/02a_recipes.ipynb #b1f686a5
+def check_label_noise(label_noise) -> float:
+    "`label_noise`, the share of training labels to change, as a float in [0, 1); anything else is a one-line ValueError."
+    return check_number(label_noise, 'label_noise', lo=0, hi=1, hi_open=True)
+
 def noisy_labels(labels,              # one label per item (any hashable values)
                  train_idx,           # indices of the training items: only these can change
                  label_noise:float,   # the fraction of training labels changed, in [0, 1)
                  *, seed:int=0        # seed of which items change and to what
                 ) -> list:
     "`labels` with round(`label_noise` x training items) training labels each changed to another class drawn uniformly."
-    p, seed = check_number(label_noise, 'label_noise', lo=0, hi=1, hi_open=True), check_int(seed, 'seed', lo=0)
+    p, seed = check_label_noise(label_noise), check_int(seed, 'seed', lo=0)
     labels = list(labels)
     idx = to_np(train_idx, 'train_idx', np.int64)
     if idx.ndim != 1 or (len(idx) and (idx.min() < 0 or idx.max() >= len(labels))) or len(np.unique(idx)) != len(idx):

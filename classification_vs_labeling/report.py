@@ -6,293 +6,28 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/report.html.md"""
 
 # %% ../nbs/11_report.ipynb #b21584f6
 from __future__ import annotations
-import json, os, re, time
+import os, time, warnings
 from pathlib import Path
 import numpy as np
-import matplotlib.pyplot as plt
-from .core import atomic_path, run_defaults, softmax_probs, sigmoid_probs, check_int, check_fraction
-from .data import ImageSet, load_set
-from .files import FINGERPRINT_PARTS
-from .runs import run_settings, versions, machine, write_json
-from .train import RunConfig, Predictions, train_pair, fit_config, check_build
-from .tables import CAVEAT_TARGETS, CONFORMAL_METHODS, results_table, write_report
-from . import metrics as M, calibration as C, ood as O, conformal as CF
+from .core import atomic_path, check_fraction, check_seeds
+from .files import show_name
+from .data import ImageSet
+from .runs import run_settings, versions, machine, write_json, load_data, run_specs, check_out, start_out
+from .train import RunSpec, fit_config, check_build
+from .summary import stack_predictions, metrics_from_arrays, make_plots
+from .tables import results_table, write_report
+from . import metrics as M, conformal as CF
 _all_ = ['results_table']   # re-exported: the report's headline table, from chapter 11a
 
 # %% auto #0
-__all__ = ['N_BINS', 'fit_threshold', 'seed_items', 'seed_metrics', 'summarise', 'stack_predictions', 'metrics_from_arrays',
-           'make_plots', 'check_out_dir', 'run_seeds', 'compare', 'results_table']
-
-# %% ../nbs/11_report.ipynb #e43d5c8e
-N_BINS = 15
-
-def fit_threshold(bce_logits, targs, tune_mask) -> float:
-    "The labeler's global threshold: the one with the best exact match on the tuning items."
-    tune = np.asarray(tune_mask, bool)
-    return float(M.best_threshold(sigmoid_probs(bce_logits)[tune], np.asarray(targs)[tune], metric='exact_match'))
-
-def seed_items(ce_logits,              # (N, K) the classifier's logits on the validation items
-               bce_logits,             # (N, K) the labeler's logits on the same items
-               targs,                  # (N,) true class indices
-               tune_mask,              # (N,) True for the tuning items (the threshold is fitted there), False for held-out
-               ood_ce_logits=None,     # (M, K) the classifier's logits on out-of-domain items, or None
-               ood_bce_logits=None     # (M, K) the labeler's logits on them, or None
-              ) -> dict:
-    "One seed's per-item results behind the intervals: the gap's columns (held-out items), both models' MSP / max sigmoid in and out of domain."
-    tune, held = np.asarray(tune_mask, bool), ~np.asarray(tune_mask, bool)
-    targs = np.asarray(targs)
-    ce_p, bce_p = softmax_probs(ce_logits), sigmoid_probs(bce_logits)
-    t = fit_threshold(bce_logits, targs, tune)
-    it = {'thresh': t, 'gap': M.gap_items(ce_p[held], bce_p[held], targs[held], t), 'ce_in': O.msp(ce_p[held]), 'bce_in': O.max_sigmoid(bce_p[held])}
-    if ood_ce_logits is not None and len(ood_ce_logits):
-        it.update(ce_out=O.msp(softmax_probs(ood_ce_logits)), bce_out=O.max_sigmoid(sigmoid_probs(ood_bce_logits)))
-    return it
-
-def _ood_groups(ood_kind, n:int) -> dict:
-    "The out-of-domain items reported together: all of them, then the near and the far kind where there are some."
-    kind = np.full(n, '') if ood_kind is None else np.asarray(ood_kind, str)
-    return {'all': np.ones(n, bool), **{k: kind == k for k in ('near', 'far') if (kind == k).any()}}
-
-def seed_metrics(ce_logits,             # (N, K) the classifier's logits on the validation items
-                 bce_logits,            # (N, K) the labeler's logits on the same items
-                 targs,                 # (N,) true class indices
-                 tune_mask,             # (N,) True for the tuning items (threshold, temperature, cuts), False for held-out
-                 ood_ce_logits=None,    # (M, K) the classifier's logits on out-of-domain items, or None
-                 ood_bce_logits=None,   # (M, K) the labeler's logits on them, or None
-                 *, ood_kind=None,      # (M,) 'near' or 'far' per out-of-domain item (`ood_kinds`, chapter 07), or None
-                 items=None,            # this seed's `seed_items`, when already computed
-                 alpha:float=0.1        # the conformal sets' promised miss rate (chapter 08)
-                ) -> tuple[dict, np.ndarray, np.ndarray]:
-    "Every reported number for one seed: fitted on the items where `tune_mask` is True, scored on the rest; with both models' per-item correctness."
-    tune, held = np.asarray(tune_mask, bool), ~np.asarray(tune_mask, bool)
-    targs = np.asarray(targs)
-    ce_p, bce_p = softmax_probs(ce_logits), sigmoid_probs(bce_logits)
-    it = items or seed_items(ce_logits, bce_logits, targs, tune_mask, ood_ce_logits, ood_bce_logits)
-    t = it['thresh']
-    temp = C.fit_temperature(np.asarray(ce_logits)[tune], targs[tune])
-    ce_correct = M.argmax_correct(ce_p[held], targs[held])
-    bce_correct = M.exact_correct(bce_p[held], targs[held], t)
-    r = {'bce.threshold': float(t), 'ce.temperature': float(temp),
-         'ce.accuracy': float(ce_correct.mean()),
-         'ce.ece': C.ece(ce_p[held], targs[held], n_bins=N_BINS),
-         'ce.ece_after_temperature': C.ece(C.apply_temperature(np.asarray(ce_logits)[held], temp), targs[held], n_bins=N_BINS),
-         'bce.exact_match': M.exact_match(bce_p[held], targs[held], t),
-         'bce.per_label_accuracy': M.per_label_accuracy(bce_p[held], targs[held], t),
-         'bce.argmax_accuracy': M.argmax_accuracy(bce_p[held], targs[held]),
-         'bce.none_rate': M.none_rate(bce_p[held], t),
-         'bce.several_rate': M.several_rate(bce_p[held], t),
-         'bce.ece': C.ece(bce_p[held], targs[held], n_bins=N_BINS, multilabel=True)}
-    g = it['gap'].mean()
-    for k in ('total', 'ranking', 'decoding', *M.GAP_PIECES):   # each piece: mean(a) - mean(b) of its two columns (chapter 05)
-        _, a, b = M.GAP_ROWS[k]
-        r[f'gap.{k}'] = float((g[a] if a else 0.) - (g[b] if b else 0.))
-    for m, p in (('ce', ce_p), ('bce', bce_p)):                 # answer / with caveat / don't know (chapter 06)
-        cuts = C.fit_caveat(p[tune], targs[tune], CAVEAT_TARGETS)
-        s = C.caveat_summary(p[held], targs[held], cuts)
-        r[f'{m}.caveat_answer_from'], r[f'{m}.caveat_caveat_from'] = float(cuts[0]), float(cuts[1])
-        for grp, key in zip(C.CAVEAT_GROUPS, ('answer', 'caveat', 'dont_know')):
-            r[f'{m}.caveat_{key}_share'], r[f'{m}.caveat_{key}_accuracy'] = float(s.loc[grp, 'share']), float(s.loc[grp, 'accuracy'])
-    cs = CF.conformal_summary(ce_logits, bce_logits, targs, tune_mask, alpha=alpha, thresh=t)   # sets with a promise (chapter 08)
-    r.update({f'conformal.{k}.{s}': float(cs[f'{k}.{s}']) for k in CONFORMAL_METHODS for s in ('coverage', 'mean_set_size', 'empty_rate')})
-    if 'ce_out' in it:
-        ood_ce_p, ood_bce_p = softmax_probs(ood_ce_logits), sigmoid_probs(ood_bce_logits)
-        r['ce.ood_auroc_msp'] = O.ood_auroc(O.msp(ce_p[held]), O.msp(ood_ce_p))
-        r['bce.ood_auroc_max_sigmoid'] = O.ood_auroc(O.max_sigmoid(bce_p[held]), O.max_sigmoid(ood_bce_p))
-        r['bce.ood_none_rate'] = O.no_label_rate(ood_bce_p, t)
-        rate = float((it['bce_in'] <= t).mean())                 # matched refusal (chapter 07): the labeler's in-domain price
-        cut = O.refusal_cut(it['ce_in'], rate)
-        r.update({'ood.in_refusal': rate, 'ood.ce_in_refusal': float((it['ce_in'] < cut).mean()), 'ood.ce_cut': cut})
-        for k, sel in _ood_groups(ood_kind, len(it['ce_out'])).items():
-            co, bo = it['ce_out'][sel], it['bce_out'][sel]
-            a, b, cr, br = O.ood_auroc(it['ce_in'], co), O.ood_auroc(it['bce_in'], bo), float((co < cut).mean()), float((bo <= t).mean())
-            r.update({f'ood.ce_auroc_{k}': a, f'ood.bce_auroc_{k}': b, f'ood.auroc_diff_{k}': a - b,
-                      f'ood.ce_refusal_{k}': cr, f'ood.bce_refusal_{k}': br, f'ood.refusal_diff_{k}': br - cr})
-    return r, ce_correct, bce_correct
-
-# %% ../nbs/11_report.ipynb #0af46ce5
-def _num(x): return float(x) if np.isfinite(x) else None   # JSON has no NaN or infinity: an empty group, a cut never reached
-
-def summarise(per_seed:list[dict],           # each seed's numbers, from `seed_metrics`
-              ce_correct:np.ndarray,         # (seeds, held-out items) the classifier's 0/1 correctness
-              bce_correct:np.ndarray,        # (seeds, held-out items) the labeler's exact-match correctness
-              n_boot:int=1000,               # bootstrap resamples for every interval
-              *, items:list[dict]|None=None, # each seed's `seed_items`: adds the gap's and out-of-domain intervals
-              ood_kind=None                  # (M,) 'near' or 'far' per out-of-domain item, or None
-             ) -> dict:
-    "metrics.json's body: means over seeds, `_per_seed` lists, paired differences with 95% CIs (and, given `items`, those of chapters 05-07)."
-    out = {}
-    for key in per_seed[0]:
-        group, name = key.split('.', 1)
-        vals = np.array([float(d[key]) for d in per_seed])
-        out.setdefault(group, {})[name] = _num(vals[np.isfinite(vals)].mean()) if np.isfinite(vals).any() else None
-        out[group][name + '_per_seed'] = [_num(v) for v in vals]
-    b = M.paired_bootstrap(ce_correct.mean(0), bce_correct.mean(0), n_boot=n_boot, seed=0)
-    out['paired'] = {'accuracy_diff': float(b['diff']), 'ci95': [float(b['low']), float(b['high'])], 'n_held': int(ce_correct.shape[1]),
-                     'definition': 'ce.accuracy - bce.exact_match on held-out items; 95% percentile CI of a paired '
-                                   f'bootstrap over items ({n_boot} resamples) of per-item correctness averaged over seeds'}
-    if not items: return out
-    tab = M.gap_table(sum(i['gap'] for i in items)/len(items), n_boot=n_boot, seed=0)
-    for k in ('total', 'ranking', 'decoding', *M.GAP_PIECES):
-        out['gap'][k + '_ci95'] = [float(tab.loc[k, 'low']), float(tab.loc[k, 'high'])]
-        out['gap'][k + '_seed_sd'] = _num(M.seed_summary(out['gap'][k + '_per_seed'])['std'])
-    out['gap']['definition'] = ('total = ranking + none + several + wrong + rescued (chapter 05), on held-out items; 95% CI: paired '
-                                'bootstrap over items of per-item results averaged over seeds; seed_sd: standard deviation across seeds')
-    if 'ce_out' not in items[0]: return out
-    st = lambda n: np.stack([i[n] for i in items])
-    for k, sel in _ood_groups(ood_kind, len(items[0]['ce_out'])).items():
-        r = O.matched_refusal(st('ce_in'), st('bce_in'), st('ce_out')[:, sel], st('bce_out')[:, sel], [i['thresh'] for i in items], n_boot=n_boot)
-        a = O.auroc_diff(st('ce_in'), st('ce_out')[:, sel], st('bce_in'), st('bce_out')[:, sel], n_boot=n_boot)
-        out['ood'].update({f'n_{k}': int(sel.sum()), f'ce_refusal_{k}_ci95': r['ce_ci'], f'bce_refusal_{k}_ci95': r['bce_ci'],
-                           f'refusal_diff_{k}_ci95': r['diff_ci'], f'auroc_diff_{k}_ci95': [a['low'], a['high']]})
-    out['ood']['definition'] = ('near: images of classes held out of training; far: the probes. The labeler refuses an item with no label '
-        'above its threshold; the classifier one whose MSP is below the cut that refuses as many held-out in-domain items (ce_cut). '
-        '95% CIs: bootstrap over in-domain (the cut refitted) and out-of-domain items, seeds averaged within each resample; '
-        'auroc_diff = MSP AUROC - max-sigmoid AUROC')
-    return out
-
-# %% ../nbs/11_report.ipynb #0a78e97c
-def stack_predictions(preds:list[Predictions], tune_mask, *, held_out=()) -> dict:
-    "The arrays of predictions.npz (all but `bce_threshold`, which `seed_metrics` fits) from one `Predictions` per seed."
-    p0 = preds[0]
-    for p in preds[1:]:
-        if p.classes != p0.classes or not np.array_equal(p.targs, p0.targs): raise ValueError("seeds disagree on classes or validation items")
-    st = lambda n: np.stack([getattr(p, n) for p in preds])   # logits float32 as trained; probabilities float64 from them
-    return dict(classes=np.array(p0.classes, dtype=str), seeds=np.array([p.seed for p in preds]), valid_targets=p0.targs,
-                tune_mask=np.asarray(tune_mask, bool), ce_probs=st('ce_probs'), bce_probs=st('bce_probs'),
-                ood_ce_probs=st('ood_ce_probs'), ood_bce_probs=st('ood_bce_probs'),
-                ce_logits=st('ce_logits'), bce_logits=st('bce_logits'), ood_ce_logits=st('ood_ce_logits'), ood_bce_logits=st('ood_bce_logits'),
-                valid_items=np.array(p0.items, dtype=str), ood_items=np.array(p0.ood_items, dtype=str),
-                held_out=np.array(held_out, dtype=str), ood_kind=O.ood_kinds(p0.ood_items, held_out))
-
-def metrics_from_arrays(d:dict, n_boot:int=1000, *, alpha:float=0.1) -> dict:
-    "Recompute metrics.json's numbers from the arrays of predictions.npz alone (`alpha`: metrics.json's `conformal.alpha`)."
-    per_seed, ce_c, bce_c, items = [], [], [], []
-    kind = d['ood_kind'] if 'ood_kind' in d else None          # files written before near and far were told apart lack it
-    for s in range(len(d['seeds'])):
-        args = (d['ce_logits'][s], d['bce_logits'][s], d['valid_targets'], d['tune_mask'], d['ood_ce_logits'][s], d['ood_bce_logits'][s])
-        items.append(seed_items(*args))
-        r, c1, c2 = seed_metrics(*args, ood_kind=kind, items=items[-1], alpha=alpha)
-        per_seed.append(r); ce_c.append(c1); bce_c.append(c2)
-    m = summarise(per_seed, np.array(ce_c, float), np.array(bce_c, float), n_boot, items=items, ood_kind=kind)
-    if 'ood' in m and 'held_out' in d: m['ood']['held_out'] = [str(c) for c in d['held_out']]
-    m['conformal']['alpha'] = float(alpha)
-    return m
-
-# %% ../nbs/11_report.ipynb #b3eefc37
-def make_plots(d:dict, out:Path, seed_idx:int=0) -> dict[str, Path]:
-    "accuracy-vs-threshold, reliability, risk-coverage and out-of-domain histograms as PNGs in `out`; returns the paths."
-    out = Path(out); held = ~d['tune_mask']; targs = d['valid_targets'][held]
-    ce_p, bce_p = d['ce_probs'][seed_idx][held], d['bce_probs'][seed_idx][held]
-    t = float(d['bce_threshold'][seed_idx]); paths = {}
-    def save(fig, name):
-        fig.tight_layout()
-        with atomic_path(out/f'{name}.png') as tmp: fig.savefig(tmp, dpi=110, format='png')
-        plt.close(fig); paths[name] = out/f'{name}.png'
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    M.plot_threshold_sweep(M.threshold_sweep(bce_p, targs), ax=ax, best=t)
-    ax.axhline(M.argmax_accuracy(ce_p, targs), color='tab:green', ls='-.', label='classifier accuracy')
-    hl = [h for a in fig.axes for h in zip(*a.get_legend_handles_labels())]   # both y axes of the sweep plot
-    ax.legend(*zip(*hl), loc='center right', fontsize='small')
-    save(fig, 'accuracy_vs_threshold')
-    fig, axs = plt.subplots(1, 2, figsize=(10, 4.5))
-    C.plot_reliability(ce_p, targs, n_bins=N_BINS, ax=axs[0], label='classifier (softmax)')
-    C.plot_reliability(bce_p, targs, n_bins=N_BINS, ax=axs[1], label='labeler (max sigmoid)', multilabel=True)
-    save(fig, 'reliability')
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    C.plot_risk_coverage({'classifier (softmax)': (ce_p, targs), 'labeler (max sigmoid)': (bce_p, targs)}, ax=ax)
-    save(fig, 'risk_coverage')
-    if len(d['ood_ce_probs'][seed_idx]):
-        fig, axs = plt.subplots(1, 2, figsize=(10, 4))
-        O.plot_ood_hist(O.msp(ce_p), O.msp(d['ood_ce_probs'][seed_idx]), ax=axs[0], name='classifier: max softmax')
-        O.plot_ood_hist(O.max_sigmoid(bce_p), O.max_sigmoid(d['ood_bce_probs'][seed_idx]), ax=axs[1], name='labeler: max sigmoid')
-        save(fig, 'ood_histograms')
-    return paths
-
-# %% ../nbs/11_report.ipynb #2bf94094
-def _differing(old:dict, new:dict) -> list[str]:
-    "Settings that change predictions and differ between two runs (seeds and device may differ)."
-    return [k for k in {**old, **new} if k not in ('seeds', 'device', 'fingerprint') and old.get(k) != new.get(k)]
-
-
-# %% ../nbs/11_report.ipynb #894d59bd
-def _data_changes(old, new:dict) -> list[str]:
-    "What differs between two `fingerprint`s, in words."
-    if not isinstance(old, dict): return ['the data (the run records no fingerprint of it)']
-    return [FINGERPRINT_PARTS[k] for k in new if old.get(k) != new[k]]
-
-def check_out_dir(out, settings:dict):
-    "Raise a one-line ValueError if `out` holds a run on other data or with other settings, or something else (nothing is written)."
-    out = Path(out); f = out/'run.json'
-    if out.exists() and not out.is_dir(): raise ValueError(f"--out: {out} is a file, not a folder")
-    if f.exists() or f.is_symlink():
-        try: old = json.loads(f.read_text())
-        except (OSError, ValueError, UnicodeDecodeError) as e:
-            raise ValueError(f"{f}: not a readable run record ({type(e).__name__}): delete {out} or choose another --out") from None
-        if not isinstance(old, dict): raise ValueError(f"{f}: expected a JSON object, got a {type(old).__name__}: delete {out} or choose another --out")
-        changed = _data_changes(old.get('fingerprint'), settings['fingerprint'])
-        if changed: raise ValueError(f"{out} holds a run on other data ({'; '.join(changed)} changed since it started): "
-                                     "choose another --out, or delete it to start again")
-        diff = _differing(old, settings)
-        if diff: raise ValueError(f"{out} holds a run with other settings ({', '.join(diff)}): choose another --out or delete it")
-    elif out.exists() and any(not re.match(r'\..*\.tmp', p.name) for p in out.iterdir()):   # a killed first write leaves a piece
-        raise ValueError(f"{out} is not empty and holds no cvl run: choose another --out")
-
-def _saved_seed(f:Path, seed:int, iset:ImageSet, fp:str) -> tuple[Predictions | None, str]:
-    "(predictions to reuse, '') from a seed file that is whole and belongs to this run, else (None, why not)."
-    if not (f.exists() or f.is_symlink()): return None, ''
-    if f.is_dir() or f.is_symlink(): raise ValueError(f"{f}: expected a seed file, found a {'link' if f.is_symlink() else 'folder'}: remove it")
-    try: p = Predictions.load(f)
-    except ValueError as e: return None, str(e)
-    targs = [iset.classes.index(iset.labels[i]) for i in iset.valid_idx]
-    if p.seed != seed: return None, f"{f} holds seed {p.seed}, not {seed}"
-    if p.fingerprint != fp: return None, f"{f} was trained on other data"
-    if p.classes != iset.classes or p.targs.tolist() != targs: return None, f"{f} holds other classes or validation items"
-    return p, ''
-
-def run_seeds(iset:ImageSet,         # the data, its split and its out-of-domain images (`load_set`)
-              cfg:RunConfig,         # the models and their training
-              seeds,                 # one pair of models per seed
-              out,                   # the run's folder: run.json and seeds/seed_S.npz
-              *, settings:dict,      # this run's `run_settings`: checked against `out`/run.json, then written there
-              device=None,           # cpu or cuda (None: cuda when available)
-              log=print,             # where the progress lines go
-              progress:bool=True,    # fastai's progress bars
-              fast:bool=False        # the fast path (chapter 13)
-             ) -> list[Predictions]:
-    "Train (or reuse from `out`/seeds/) one pair per seed; each seed's predictions are saved as soon as it ends."
-    out = Path(out); check_out_dir(out, settings)
-    fp = json.dumps(settings['fingerprint'], sort_keys=True)
-    saved = {s: _saved_seed(out/'seeds'/f'seed_{s}.npz', s, iset, fp) for s in seeds}   # read everything before writing
-    for f in out.rglob('.*.tmp*'): f.unlink()     # pieces of files whose writing a kill interrupted
-    write_json(out/'run.json', settings)
-    preds = []
-    for s in seeds:
-        f = out/'seeds'/f'seed_{s}.npz'
-        p, why = saved[s]
-        if p is not None: log(f"seed {s}: reusing finished predictions from {f}"); preds.append(p); continue
-        if why: log(f"seed {s}: not reusing it ({why}): training it again")
-        log(f"seed {s}: training the classifier and the labeler ({cfg.arch}, {cfg.epochs} epoch(s), {cfg.size}px)")
-        t0 = time.time()
-        p = train_pair(iset, cfg, seed=s, device=device, progress=progress, fast=fast)
-        p.fingerprint = fp
-        p.save(f); preds.append(p)
-        acc, em = M.argmax_accuracy(p.ce_probs, p.targs), M.exact_match(p.bce_probs, p.targs, 0.5)
-        log(f"seed {s}: done in {time.time()-t0:.0f}s (all validation items: classifier accuracy {acc:.3f}, "
-            f"labeler exact match at 0.5 {em:.3f}), saved {f}")
-    return preds
+__all__ = ['compare', 'results_table']
 
 # %% ../nbs/11_report.ipynb #a5dceb95
-def _check_seeds(seeds) -> list[int]:
-    "Distinct seeds, each an integer that every random generator takes (0 to 2**32 - 1)."
-    seeds = [check_int(s, 'seeds', lo=0, hi=2**32 - 1) for s in (seeds if hasattr(seeds, '__iter__') else [seeds])]
-    if not seeds or len(set(seeds)) != len(seeds): raise ValueError(f"seeds: expected one or more distinct seeds, got {seeds}")
-    return seeds
-
 def _check_out_path(out, data, ood):
     "`out` must not lie inside the data or the out-of-domain folder: its files would be read as images on the next run."
     for what, d in (('data', data), ('out-of-domain', ood)):
         if isinstance(d, (str, os.PathLike)) and Path(d).is_dir() and Path(out).resolve().is_relative_to(Path(d).resolve()):
-            raise ValueError(f"--out: {out} is inside the {what} folder {d}: its files would be read as images next time; choose a folder outside")
+            raise ValueError(f"--out: {show_name(out)} is inside the {what} folder {show_name(d)}: its files would be read as images next time; choose a folder outside")
 
 def _check_scorable(iset:ImageSet, tune_frac:float) -> np.ndarray:
     "The tuning mask of the validation items, after scoring random logits with it once: what cannot be scored stops here, before training."
@@ -302,37 +37,43 @@ def _check_scorable(iset:ImageSet, tune_frac:float) -> np.ndarray:
     tune = M.tune_split(len(targs), tune_frac, seed=0, strat=targs)
     rng, k = np.random.default_rng(0), len(iset.classes)
     z = lambda n: rng.normal(size=(1, n, k))
-    metrics_from_arrays(dict(seeds=[0], ce_logits=z(len(targs)), bce_logits=z(len(targs)), valid_targets=targs, tune_mask=tune,
-                             ood_ce_logits=z(len(iset.ood_items)), ood_bce_logits=z(len(iset.ood_items))), n_boot=10)
+    with warnings.catch_warnings():   # random logits fit a temperature at its bound: a warning about them is not the reader's
+        warnings.simplefilter('ignore')
+        metrics_from_arrays(dict(seeds=[0], ce_logits=z(len(targs)), bce_logits=z(len(targs)), valid_targets=targs, tune_mask=tune,
+                                 ood_ce_logits=z(len(iset.ood_items)), ood_bce_logits=z(len(iset.ood_items))), n_boot=10)
     return tune
 
-def compare(data='mnist',            # mnist, pets, illustrations, or a folder with one subfolder of images per class
-            ood=None,                # letters, photos, letters+photos, none, or a folder (None: the data set's own)
-            cfg:RunConfig=None,      # the models and their training (None: the data set's `RUN_DEFAULTS`)
-            *, seeds=(0, 1, 2),      # one pair of models per seed
-            out='cvl_out',           # the output folder; the same folder again resumes
-            device=None,             # cpu or cuda (None: cuda when available)
-            tune_frac:float=0.5,     # the share of validation items that fits thresholds, temperatures and cuts
-            log=print,               # where the progress lines go
-            progress:bool=True,      # fastai's progress bars
-            fast:bool=False,         # the fast path (chapter 13)
-            alpha:float=0.1          # the share of new items a conformal set may miss (chapter 08)
+def compare(data=None,             # a registered data set or a folder with one subfolder of images per class (None: the mode's, `default_data()`)
+            ood=None,              # letters, photos, letters+photos, none, or a folder (None: the data set's own)
+            spec:RunSpec=None,     # the runs' settings but their seed (None: `RunSpec(data, ood=ood, fast=fast)`, the data set's row)
+            *, seeds=(0, 1, 2),    # one pair of models per seed
+            out='cvl_out',         # the output folder; the same folder again resumes
+            device=None,           # cpu or cuda (None: cuda when available)
+            tune_frac:float=0.5,   # the share of validation items that fits thresholds, temperatures and cuts
+            log=print,             # where the progress lines go
+            progress:bool=True,    # fastai's progress bars
+            fast:bool=False,       # the fast path (chapter 03f)
+            alpha:float=0.1        # the share of new items a conformal set may miss (chapter 08)
            ) -> dict:
-    "The whole comparison: data, paired training per seed (resumable), predictions.npz, metrics.json, plots, report.md."
-    seeds, tune_frac, alpha = _check_seeds(seeds), check_fraction(tune_frac, 'tune_frac'), CF.check_alpha(alpha)
-    _check_out_path(out, data, ood)
-    cfg = cfg or RunConfig(data)
-    iset = load_set(data, ood, scale=cfg.scale)               # the run's own scale, never the environment's
-    cfg = fit_config(cfg, iset, log)                          # a batch size that fits the split, before anything is written
-    settings = run_settings(iset, cfg, seeds, data, ood, device)
-    check_out_dir(out, settings)                  # before the slow checks: a clash is the most likely mistake
+    "The whole comparison: data, one paired run per seed (resumable), predictions.npz, metrics.json, plots, report.md."
+    seeds, tune_frac, alpha = check_seeds(seeds), check_fraction(tune_frac, 'tune_frac'), CF.check_alpha(alpha)
+    if spec is None: spec = RunSpec(data, ood=ood, fast=fast)
+    else:
+        for k, v in (('data', data), ('ood', ood)):
+            if v is not None and str(v) != getattr(spec, k): raise ValueError(f"{k}: {str(v)!r} is not the spec's {getattr(spec, k)!r}: give it once, in the spec")
+        if fast: spec = spec.replace(fast=True)
+    _check_out_path(out, spec.data, spec.ood)
+    iset = load_data(spec)                                    # the run's own scale, never the environment's
+    spec = fit_config(spec, iset, log)                        # a batch size that fits the split, before anything is written
+    settings = run_settings(iset, spec, seeds, device)
+    check_out(out, settings)                      # before the slow checks: a clash is the most likely mistake
     tune = _check_scorable(iset, tune_frac)
-    check_build(cfg.arch, len(iset.classes), cfg.size, cfg.pretrained)
+    check_build(spec.arch, len(iset.classes), spec.size, spec.pretrained)
     log(iset.summary())
-    preds = run_seeds(iset, cfg, seeds, out, settings=settings, device=device, log=log, progress=progress, fast=fast)
-    d = stack_predictions(preds, tune, held_out=run_defaults(data)['held_out'])
+    preds = run_specs([spec.replace(seed=s) for s in seeds], iset, Path(out)/'runs', device=device, log=log, progress=progress,
+                      on_start=lambda: start_out(out, settings))
+    d = stack_predictions(preds, tune, held_out=spec.held_out)
     m = metrics_from_arrays(d, alpha=alpha)
-    d['bce_threshold'] = np.asarray(m['bce']['threshold_per_seed'], np.float64)   # fitted once, in seed_metrics
     out = Path(out)
     with atomic_path(out/'predictions.npz') as tmp: np.savez_compressed(tmp, **d)
     m['settings'] = {**settings, 'versions': versions(), 'tune_frac': tune_frac, 'run_date': time.strftime('%Y-%m-%d'),
@@ -341,5 +82,5 @@ def compare(data='mnist',            # mnist, pets, illustrations, or a folder w
     write_json(out/'metrics.json', m)
     plots = make_plots(d, out)
     write_report(out, m, settings, plots=plots, skipped=iset.skipped)
-    log(f"wrote {out/'report.md'}, {out/'metrics.json'}, {out/'predictions.npz'} and {len(plots)} plots")
+    log(f"wrote {show_name(out/'report.md')}, {show_name(out/'metrics.json')}, {show_name(out/'predictions.npz')} and {len(plots)} plots")
     return m

@@ -7,37 +7,23 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/sweep.html.md"""
 # %% ../nbs/12_sweep.ipynb #9eb2fd21
 from __future__ import annotations
 import json, time
-from dataclasses import replace
 from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
-from scipy.special import log_softmax
-from fastai.callback.core import Callback
-from .core import atomic_path, check_number, check_fraction, default_data, run_defaults, to_np, softmax_probs, sigmoid_probs
-from .data import ImageSet, load_set
-from .train import RunConfig, Predictions, train_pair
-from . import metrics as M, calibration as C
-from .report import seed_items
+from .core import atomic_path, check_number, check_fraction, check_seeds
+from .files import show_name
+from .datasets import default_data, run_defaults
+from .train import RunSpec, Predictions, fit_config
+from . import metrics as M, analysis as A
+from .summary import seed_metrics, summarise
 from .sweep_plots import plot_curves, plot_mechanism, plot_gaps
-from .report import N_BINS, check_out_dir, seed_metrics, fit_threshold
-from .runs import run_settings, write_json, versions, machine
+from .runs import (run_settings, write_json, versions, machine, load_data, run_specs, run_path, read_run,
+                                             check_out, start_out)
 
 # %% auto #0
-__all__ = ['BUDGETS', 'LR_FACTORS', 'EpochLogits', 'default_budgets', 'run_dir', 'train_run', 'read_run', 'subset', 'val_losses',
-           'tuning_scores', 'choose_lrs', 'check_sweep_dir', 'sweep', 'snapshot_metrics', 'load_sweep', 'cell_logits',
-           'seed_table', 'epoch_table', 'gap_table', 'grid_table', 'gap_markdown', 'calibration_markdown',
-           'grid_markdown', 'write_sweep_report']
-
-# %% ../nbs/12_sweep.ipynb #7f21f54a
-class EpochLogits(Callback):
-    "Keeps both models' raw validation outputs after every epoch of training in `snaps` (not those of later `get_preds`)."
-    def __init__(self): self.snaps, self._on = [], False
-    def after_train(self): self._on, self._buf = True, []     # an epoch's training is over: its validation comes next
-    def after_batch(self):
-        if self._on and not self.training: self._buf.append(to_np(self.pred, 'pred', np.float32))
-    def after_validate(self):
-        if self._on: self.snaps.append(np.concatenate(self._buf))
-        self._on = False
+__all__ = ['BUDGETS', 'LR_FACTORS', 'default_budgets', 'tuning_scores', 'choose_lrs', 'sweep', 'snapshot_metrics', 'load_sweep',
+           'cell_logits', 'seed_table', 'epoch_table', 'gap_table', 'grid_table', 'gap_markdown',
+           'calibration_markdown', 'grid_markdown', 'write_sweep_report']
 
 # %% ../nbs/12_sweep.ipynb #84644a04
 BUDGETS = {'quick': (1, 3, 10), 'full': (1, 4, 10)}   # the training budgets (epochs) of a sweep, per mode
@@ -48,75 +34,18 @@ def default_budgets(data=None, s:float|None=None) -> list[int]:
     d = run_defaults(data or default_data(), s)
     return sorted({max(1, round(e*d['scale'])) for e in BUDGETS[d['mode']]})
 
-# %% ../nbs/12_sweep.ipynb #dc2e9cff
-def run_dir(out, epochs:int, lr:float) -> Path:
-    "The folder, in sweep folder `out`, of the paired runs of `epochs` epochs at learning rate `lr`."
-    return Path(out)/'runs'/f'e{epochs}_lr{lr:g}'
-
-def _done(out:Path, seed:int, iset:ImageSet) -> bool:
-    "True when `out` holds both files of `seed`, made for `iset`'s classes and validation items."
-    fp = out/'seeds'/f'seed_{seed}.npz'
-    return (fp.exists() and (out/'epochs'/f'seed_{seed}.npz').exists() and (p := Predictions.load(fp)).classes == iset.classes
-            and len(p.targs) == len(iset.valid_idx))
-
-def train_run(iset:ImageSet,        # the images
-              cfg:RunConfig,        # the run's settings, its epochs and learning rate included
-              seeds,                # training seeds, one pair each
-              out, *,               # the run folder (`run_dir`); the same call again reuses the finished seeds
-              ood:str='none',       # the out-of-domain images named in run.json (those of `iset` are predicted)
-              device=None,          # 'cpu' or 'cuda' (default: cuda when available)
-              log=print,            # where progress lines go
-              progress:bool=False,  # fastai's progress bars
-              fast:bool=False):     # chapter 13's fast path (on the CPU: the same logits)
-    "Train (or reuse) one pair per seed into `out` as `cvl compare` does, keeping also the validation logits after every epoch."
-    out = Path(out)
-    settings = run_settings(iset, cfg, seeds, iset.name, ood, device)
-    check_out_dir(out, settings)
-    for f in out.rglob('.*.tmp*'): f.unlink()     # pieces of files whose writing a kill interrupted
-    write_json(out/'run.json', settings)
-    for s in seeds:
-        if _done(out, s, iset): log(f"{out.name} seed {s}: reusing finished predictions"); continue
-        cb, t0 = EpochLogits(), time.time()
-        p = train_pair(iset, cfg, seed=s, device=device, progress=progress, fast=fast, cbs=[cb])
-        z, k, secs = np.stack(cb.snaps), len(p.classes), time.time() - t0
-        with atomic_path(out/'epochs'/f'seed_{s}.npz') as tmp:
-            np.savez_compressed(tmp, ce_logits=z[..., :k], bce_logits=z[..., k:], seconds=secs)
-        p.save(out/'seeds'/f'seed_{s}.npz')      # written last: its presence marks the seed finished
-        log(f"{out.name} seed {s}: {len(z)} epoch(s) in {secs:.0f}s; all validation items: classifier accuracy "
-            f"{M.argmax_accuracy(p.ce_probs, p.targs):.3f}, labeler exact match at 0.5 {M.exact_match(p.bce_probs, p.targs):.3f}")
-
-def read_run(out, seed:int) -> tuple[Predictions, dict]:
-    "A run folder's final `Predictions` of `seed`, and its logits after each epoch (`ce_logits`, `bce_logits`: epochs x items x classes)."
-    with np.load(Path(out)/'epochs'/f'seed_{seed}.npz') as f: ep = {k: f[k] for k in f.files}
-    return Predictions.load(Path(out)/'seeds'/f'seed_{seed}.npz'), ep
-
-def subset(iset:ImageSet, n:int, seed:int=0) -> ImageSet:
-    "`n` of `iset`'s items drawn at random, each keeping its side of the split; no out-of-domain items. For small runs."
-    keep = np.sort(np.random.default_rng(seed).choice(len(iset.items), min(n, len(iset.items)), replace=False))
-    return ImageSet(f'{iset.name}[{len(keep)}]', [iset.items[i] for i in keep], [iset.labels[i] for i in keep],
-                    np.flatnonzero(np.isin(keep, iset.valid_idx)))
-
-# %% ../nbs/12_sweep.ipynb #ecef9076
-def val_losses(ce_logits, bce_logits, targs) -> tuple[float, float]:
-    "Each model's own loss in float64: the classifier's cross-entropy; the labeler's BCE with one-hot targets, mean over items and classes."
-    z1, z2 = to_np(ce_logits, 'ce_logits'), to_np(bce_logits, 'bce_logits')
-    t = np.asarray(targs, np.int64)
-    return (float(-log_softmax(z1, axis=1)[np.arange(len(t)), t].mean()),
-            float((np.logaddexp(0, z2) - np.eye(z2.shape[1])[t]*z2).mean()))
-
 # %% ../nbs/12_sweep.ipynb #6cbb12b1
 def tuning_scores(p:Predictions, tune_mask) -> dict:
-    "Each model's own loss on the tuning items alone, and its score there (accuracy; exact match at a threshold fitted on them)."
-    tune = np.asarray(tune_mask, bool); t = p.targs[tune]
-    ce_loss, bce_loss = val_losses(p.ce_logits[tune], p.bce_logits[tune], t)
-    em = M.exact_match(sigmoid_probs(p.bce_logits[tune]), t, fit_threshold(p.bce_logits, p.targs, tune))
-    return {'ce.loss': ce_loss, 'bce.loss': bce_loss, 'ce.score': M.argmax_accuracy(softmax_probs(p.ce_logits[tune]), t), 'bce.score': em}
+    "The numbers chapter 10b declares on the tuning items: each model's own loss there, and its score (accuracy; exact match at the threshold fitted there)."
+    v = A.SeedView(p.ce_logits, p.bce_logits, p.targs, tune_mask)
+    return {m.key: m(v) for m in A.METRICS.values() if m.part == 'tune'}
 
 def choose_lrs(grid:pd.DataFrame) -> tuple[float, float]:
     "(the classifier's lr, the labeler's): for each model, the `lr` of the row of `grid` with its lowest loss on the tuning items."
-    missing = [c for c in ('lr', 'ce.loss', 'bce.loss') if c not in getattr(grid, 'columns', ())]
-    if missing or not len(grid): raise ValueError(f"grid: expected a non-empty DataFrame with columns lr, ce.loss and bce.loss, missing {missing}")
-    return float(grid.lr.iloc[grid['ce.loss'].to_numpy().argmin()]), float(grid.lr.iloc[grid['bce.loss'].to_numpy().argmin()])
+    cols = ['lr', A.ce_loss_tune.key, A.bce_loss_tune.key]
+    missing = [c for c in cols if c not in getattr(grid, 'columns', ())]
+    if missing or not len(grid): raise ValueError(f"grid: expected a non-empty DataFrame with columns {', '.join(cols)}, missing {missing}")
+    return float(grid.lr.iloc[grid[cols[1]].to_numpy().argmin()]), float(grid.lr.iloc[grid[cols[2]].to_numpy().argmin()])
 
 # %% ../nbs/12_sweep.ipynb #3221b08c
 def _distinct(xs, name:str, integer:bool) -> list:
@@ -127,53 +56,41 @@ def _distinct(xs, name:str, integer:bool) -> list:
     if len(set(xs)) != len(xs): raise ValueError(f"{name}: expected distinct values, got {xs}")
     return xs
 
-def check_sweep_dir(out, settings:dict):
-    "Raise ValueError if `out` holds anything but a sweep with these settings (its budgets, seeds and lr may differ)."
-    out, f = Path(out), Path(out)/'sweep.json'
-    if f.exists():
-        old = json.loads(f.read_text())['settings']
-        diff = [k for k in {**old, **settings} if k not in ('seeds', 'device') and old.get(k) != settings.get(k)]
-        if diff: raise ValueError(f"{out} holds a sweep with other settings ({', '.join(diff)}): choose another --out or delete it")
-    elif out.exists() and any(p.name != 'runs' for p in out.iterdir()):
-        raise ValueError(f"{out} is not empty and holds no cvl sweep: choose another --out")
-
 def sweep(data=None, *,           # a data set's name or a folder of class folders (default: the mode's, `default_data()`)
-          cfg:RunConfig=None,      # settings besides epochs (default: `data`'s RUN_DEFAULTS); its lr is the shared one
+          spec:RunSpec=None,       # settings besides epochs (default: `RunSpec(data, ood=ood, fast=fast)`); its lr is the shared one
           budgets=None,            # epochs of each training budget (default: `default_budgets(data)`)
           seeds=(0, 1, 2),         # training seeds; the first also trains the learning-rate grid
-          factors=LR_FACTORS,      # the grid: cfg.lr times these
+          factors=LR_FACTORS,      # the grid: the spec's lr times these
           out='cvl_sweep',         # the sweep folder; the same call again resumes
-          iset:ImageSet=None,      # the images (default: `load_set(data, ood)`)
           ood:str='none',          # out-of-domain images to predict as well (the sweep's analyses use none)
           tune_frac:float=0.5,     # share of the validation items that fits thresholds, temperatures and learning rates
           device=None,             # 'cpu' or 'cuda' (default: cuda when available)
           log=print,               # where progress lines go
           progress:bool=False,     # fastai's progress bars
-          fast:bool=False,         # chapter 13's fast path (on the CPU: the same logits)
+          fast:bool=False,         # chapter 03f's fast path (on the CPU: the same logits)
          ) -> dict[str, pd.DataFrame]:
     "At every budget: a learning-rate grid (first seed), then every seed at the shared lr and at each model's own; then the analyses."
-    data = default_data() if data is None else data
-    cfg = cfg or RunConfig(data)
-    budgets = _distinct(default_budgets(data, cfg.scale) if budgets is None else budgets, 'budgets', True)
-    seeds, factors = _distinct(seeds, 'seeds', True), _distinct(factors, 'factors', False)
+    spec = spec or RunSpec(data, ood=ood, fast=fast)
+    budgets = _distinct(default_budgets(spec.data, spec.scale) if budgets is None else budgets, 'budgets', True)
+    seeds, factors = check_seeds(seeds), _distinct(factors, 'factors', False)
     if min(budgets) < 1: raise ValueError(f"budgets: expected epochs >= 1, got {budgets}")
-    tune_frac = check_fraction(tune_frac, 'tune_frac')
-    iset = iset or load_set(data, ood)
-    base = {k: v for k, v in run_settings(iset, cfg, seeds, iset.name, ood, device).items() if k not in ('epochs', 'lr')}
-    check_sweep_dir(out, base)
+    tune_frac, lr0 = check_fraction(tune_frac, 'tune_frac'), spec.lr
+    iset = load_data(spec)
+    spec = fit_config(spec, iset, log)
+    base = {k: v for k, v in run_settings(iset, spec, seeds, device).items() if k not in ('epochs', 'lr_ce', 'lr_bce', 'lr')}
+    check_out(out, base, 'sweep')
     log(iset.summary())
-    lr0, cells, kw = cfg.lr, [], dict(ood=ood, device=device, log=log, progress=progress, fast=fast)
-    grid = sorted({lr0*f for f in factors} | {lr0})
+    root, cells, grid, start = Path(out)/'runs', [], sorted({lr0*f for f in factors} | {lr0}), lambda: start_out(out, base)
+    kw = dict(device=device, log=log, progress=progress, label=lambda s: f"{s.epochs} epoch(s), lr {s.lr_ce:g}, seed {s.seed}")
     for e in budgets:
-        c = replace(cfg, epochs=e)
-        for lr in grid: train_run(iset, replace(c, lr=lr), seeds[:1], run_dir(out, e, lr), **kw)
-        preds = {lr: read_run(run_dir(out, e, lr), seeds[0])[0] for lr in grid}
-        tune = M.tune_split(len(iset.valid_idx), tune_frac, seed=0, strat=preds[lr0].targs)
+        c = spec.replace(epochs=e)
+        preds = dict(zip(grid, run_specs([c.replace(lr=lr, seed=seeds[0]) for lr in grid], iset, root, on_start=start, **kw)))
+        tune, start = M.tune_split(len(iset.valid_idx), tune_frac, seed=0, strat=preds[lr0].targs), None
         a, b = choose_lrs(pd.DataFrame([{'lr': lr, **tuning_scores(p, tune)} for lr, p in preds.items()]))
-        for lr in sorted({lr0, a, b}): train_run(iset, replace(c, lr=lr), seeds, run_dir(out, e, lr), **kw)
+        run_specs([c.replace(lr=lr, seed=s) for lr in sorted({lr0, a, b}) for s in seeds], iset, root, **kw)
         cells += [dict(epochs=e, setting='shared', lr_ce=lr0, lr_bce=lr0), dict(epochs=e, setting='own', lr_ce=a, lr_bce=b)]
-    write_json(Path(out)/'sweep.json', dict(settings=base, budgets=budgets, seeds=seeds, lr=lr0, grid=grid, tune_frac=tune_frac,
-               cells=cells, run_date=time.strftime('%Y-%m-%d'), machine=machine(base['device']), versions=versions()))
+    write_json(Path(out)/'sweep.json', dict(settings=base, spec=spec.to_dict(), budgets=budgets, seeds=seeds, lr=lr0, grid=grid,
+               tune_frac=tune_frac, cells=cells, run_date=time.strftime('%Y-%m-%d'), machine=machine(base['device']), versions=versions()))
     return write_sweep_report(out)
 
 # %% ../nbs/12_sweep.ipynb #2285c657
@@ -182,37 +99,28 @@ def snapshot_metrics(ce_logits,     # (N, K) classifier logits on the validation
                      targs,         # (N,) true class indices
                      tune_mask      # (N,) bool: True = tuning items (fit), False = held-out items (scored)
                     ) -> tuple[dict, dict]:
-    "`seed_metrics` and the labeler's own temperature, both losses and its sigmoids per item; with each held-out item's correctness."
-    r, ce_ok, exact_ok = seed_metrics(ce_logits, bce_logits, targs, tune_mask)
-    tune = np.asarray(tune_mask, bool); held, t = ~tune, np.asarray(targs)
-    z = to_np(bce_logits, 'bce_logits')
-    temp = C.fit_bce_temperature(z[tune], t[tune])
-    p = sigmoid_probs(z[held]); th = t[held]; n = np.arange(len(th))
-    total, true = p.sum(1), p[n, th].copy()
-    p[n, th] = 0                                          # p: the other classes' sigmoids
-    r['ce.loss'], r['bce.loss'] = val_losses(np.asarray(ce_logits)[held], z[held], th)
-    r.update({'bce.temperature': temp, 'bce.ece_after_temperature': C.ece(C.apply_bce_temperature(z[held], temp), th, n_bins=N_BINS, multilabel=True),
-              'bce.sigmoid_sum': total.mean(), **{f'bce.sigmoid_sum_q{q}': np.quantile(total, q/100) for q in (10, 50, 90)},
-              'bce.true_sigmoid': true.mean(), 'bce.top_other_sigmoid': p.max(1).mean()})
-    return r, {'ce': ce_ok, 'bce_argmax': M.argmax_correct(sigmoid_probs(z[held]), th), 'bce_exact': exact_ok}
+    "Every number chapter 10b declares, for one pair of logits; with each held-out item's correctness (classifier, labeler's argmax, exact match)."
+    v = A.SeedView(ce_logits, bce_logits, targs, tune_mask)
+    return seed_metrics(v), {'ce': v.ce_correct, 'bce_argmax': M.argmax_correct(v.bce, v.y), 'bce_exact': v.bce_correct}
 
 # %% ../nbs/12_sweep.ipynb #2312483c
 def load_sweep(out) -> dict:
-    "sweep.json, the tuning mask, and `runs`: {(epochs, lr): {seed: (Predictions, logits after each epoch)}} from the run folders."
-    sw = json.loads((Path(out)/'sweep.json').read_text())
+    "sweep.json, the tuning mask, and `runs`: {(epochs, lr): {seed: (Predictions, logits after each epoch)}} from the runs' folders (chapter 04c)."
+    out = Path(out); sw = json.loads((out/'sweep.json').read_text())
+    base = RunSpec.from_dict(sw['spec'])
     need = {(c['epochs'], lr) for c in sw['cells'] for lr in (c['lr_ce'], c['lr_bce'])} | {(e, lr) for e in sw['budgets'] for lr in sw['grid']}
     sw['runs'] = {}
     for e, lr in sorted(need):
-        d = run_dir(out, e, lr)
-        seeds = [s for s in sw['seeds'] if (d/'seeds'/f'seed_{s}.npz').exists()]
-        if not seeds: raise ValueError(f"{d}: no finished seed (npz files are not committed): run the sweep's command to make them")
-        sw['runs'][e, lr] = {s: read_run(d, s) for s in seeds}
+        fs = {s: run_path(base.replace(epochs=e, lr=lr, seed=s), out/'runs') for s in sw['seeds']}
+        fs = {s: f for s, f in fs.items() if f.exists()}
+        if not fs: raise ValueError(f"{show_name(out/'runs')}: no finished seed of {e} epoch(s) at lr {lr:g} (npz files are not committed): run the sweep's command to make them")
+        sw['runs'][e, lr] = {s: read_run(f) for s, f in fs.items()}
     t = next(iter(next(iter(sw['runs'].values())).values()))[0].targs
     sw['tune_mask'] = M.tune_split(len(t), sw['tune_frac'], seed=0, strat=t)
     return sw
 
 def cell_logits(sw:dict, cell:dict, seed:int) -> tuple:
-    "(targets, classifier logits, labeler logits, and both after each epoch): the run at `lr_ce`'s classifier, the run at `lr_bce`'s labeler."
+    "(targets, classifier logits, labeler logits, and both after each epoch): the run at `lr_ce`'s classifier, the run at `lr_bce`'s labeler (chapter 04c's `realise`)."
     (p1, e1), (p2, e2) = sw['runs'][cell['epochs'], cell['lr_ce']][seed], sw['runs'][cell['epochs'], cell['lr_bce']][seed]
     if p1.items != p2.items or not np.array_equal(p1.targs, p2.targs): raise ValueError(f"seed {seed}: runs disagree on validation items")
     return p1.targs, p1.ce_logits, p2.bce_logits, e1['ce_logits'], e2['bce_logits']
@@ -239,24 +147,26 @@ def epoch_table(sw:dict) -> pd.DataFrame:
     return _table(sw, per_epoch=True)
 
 # %% ../nbs/12_sweep.ipynb #c05d543d
-_ACCS = {'ce': 'classifier', 'bce_argmax': 'argmax', 'bce_exact': 'exact'}   # gap_table's accuracy columns: those of chapter 05's gap_items
+_GAPS = (A.ce_accuracy, A.bce_argmax_accuracy, A.bce_exact_match, A.diff_gap_total, A.diff_gap_ranking, A.diff_gap_decoding)   # gaps.csv
+
+def _flat(summary:dict) -> dict:
+    "`summarise`'s entries as flat columns: each key's mean, then `_low` and `_high` (its 95% interval, where it has one) and `_sd`."
+    out = {}
+    for k, e in summary.items():
+        out[k] = e['mean']
+        if 'ci95' in e: out[k + '_low'], out[k + '_high'] = e['ci95']
+        out[k + '_sd'] = np.nan if e['sd'] is None else e['sd']
+    return out
 
 def gap_table(sw:dict, n_boot:int=1000) -> pd.DataFrame:
-    "Per budget and setting: the gap (classifier accuracy - exact match) = ranking + decoding; paired 95% CIs over items, sd over seeds."
+    "Per budget and setting: the accuracies and the gap (classifier accuracy - exact match) = ranking + decoding; paired 95% CIs over items, sd over seeds."
     rows = []
     for c in sw['cells']:
-        its = []                          # per seed: each held-out item's columns of chapter 05's `gap_items`
+        views = []
         for s in _cell_seeds(sw, c):
             t, z1, z2, _, _ = cell_logits(sw, c, s)
-            its.append(seed_items(z1, z2, t, sw['tune_mask'])['gap'])
-        # chapter 05's gap_table on the share of seeds in which each item is right; items resampled
-        g = M.gap_table(pd.DataFrame(np.mean(its, 0), columns=its[0].columns), n_boot=n_boot, seed=0)
-        r = {**c, 'n_seeds': len(its), **{k: float(np.mean([i[m].mean() for i in its])) for k, m in _ACCS.items()}}
-        for k in ('total', 'ranking', 'decoding'):
-            _, a, b = M.GAP_ROWS[k]
-            sd = M.seed_summary([i[a].mean() - i[b].mean() for i in its])['std']
-            r.update({k: g.value[k], f'{k}_low': g.low[k], f'{k}_high': g.high[k], f'{k}_seed_sd': sd})
-        rows.append(r)
+            views.append(A.SeedView(z1, z2, t, sw['tune_mask']))
+        rows.append({**c, 'n_seeds': len(views), **_flat(summarise(views, n_boot, _GAPS))})   # chapter 10c, as for metrics.json
     return pd.DataFrame(rows)
 
 # %% ../nbs/12_sweep.ipynb #4ec59ed0
@@ -276,11 +186,11 @@ def _md(header:list[str], rows:list[list]) -> str:
 
 def gap_markdown(gaps:pd.DataFrame) -> str:
     "The gap table as markdown: accuracies (mean over seeds), and each gap with its paired 95% CI over items."
-    ci = lambda r, g: f"{r[g]:+.3f} [{r[g+'_low']:+.3f}, {r[g+'_high']:+.3f}]"
+    ci = lambda r, g: f"{r[g.key]:+.3f} [{r[g.key + '_low']:+.3f}, {r[g.key + '_high']:+.3f}]"
     return _md(['budget', 'lr: classifier / labeler', 'seeds', 'classifier accuracy', 'labeler argmax accuracy', 'labeler exact match',
                 'ranking gap [95% CI]', 'decoding gap [95% CI]', 'total gap [95% CI]'],
-               [[f"{r['epochs']} ep.", f"{r['setting']}: {r['lr_ce']:g} / {r['lr_bce']:g}", r['n_seeds'], f"{r['ce']:.3f}", f"{r['bce_argmax']:.3f}",
-                 f"{r['bce_exact']:.3f}", ci(r, 'ranking'), ci(r, 'decoding'), ci(r, 'total')] for r in gaps.to_dict('records')])
+               [[f"{r['epochs']} ep.", f"{r['setting']}: {r['lr_ce']:g} / {r['lr_bce']:g}", r['n_seeds'], *(f"{r[m.key]:.3f}" for m in _GAPS[:3]),
+                 ci(r, A.diff_gap_ranking), ci(r, A.diff_gap_decoding), ci(r, A.diff_gap_total)] for r in gaps.to_dict('records')])
 
 def _confidence(temps) -> str:
     "What fitted temperatures say: over-confident (all above 1), under-confident (all below 1), or mixed over the seeds."
@@ -291,9 +201,10 @@ def calibration_markdown(seeds:pd.DataFrame) -> str:
     "Per budget and setting: each model's fitted temperature (mean, range over seeds, verdict), ECE before -> after it (means)."
     rows = []
     for (e, st), d in seeds.groupby(['epochs', 'setting'], sort=False):
-        t = lambda c: f"{d[c].mean():.2f} ({d[c].min():.2f}-{d[c].max():.2f}), {_confidence(d[c])}"
-        ece = lambda m: f"{d[m+'.ece'].mean():.3f} -> {d[m+'.ece_after_temperature'].mean():.3f}"
-        rows.append([f"{e} ep.", st, t('ce.temperature'), ece('ce'), t('bce.temperature'), ece('bce')])
+        t = lambda m: f"{d[m.key].mean():.2f} ({d[m.key].min():.2f}-{d[m.key].max():.2f}), {_confidence(d[m.key])}"
+        ece = lambda a, b: f"{d[a.key].mean():.3f} -> {d[b.key].mean():.3f}"
+        rows.append([f"{e} ep.", st, t(A.ce_temperature), ece(A.ce_ece, A.ce_ece_after_temperature), t(A.bce_temperature),
+                     ece(A.bce_ece, A.bce_ece_after_temperature)])
     return _md(['budget', 'lr', 'classifier temperature', 'classifier ECE before -> after', 'labeler temperature (one for all classes)',
                 'labeler ECE before -> after'], rows)
 

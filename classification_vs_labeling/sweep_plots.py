@@ -8,7 +8,9 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/sweep_plots.html.m
 from __future__ import annotations
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, FuncFormatter
+from .core import legend_below
+from . import analysis as A
 
 # %% auto #0
 __all__ = ['plot_curves', 'plot_mechanism', 'plot_gaps']
@@ -20,56 +22,72 @@ def _panels(df:pd.DataFrame, budget, setting, panels:list, title:str) -> plt.Fig
     budget = int(df.epochs.max()) if budget is None else budget
     d = df[(df.epochs == budget) & (df.setting == setting)]
     if not len(d): raise ValueError(f"no rows at budget {budget!r} and setting {setting!r}: budgets {sorted(set(df.epochs))}, settings {sorted(set(df.setting))}")
-    fig, axs = plt.subplots(1, len(panels), figsize=(4.8*len(panels), 4))
+    fig, axs = plt.subplots(1, len(panels), figsize=(3.5*len(panels), 4.8))
     for ax, (ylabel, lines) in zip(axs, panels):
         for col, lbl, kw in lines:
+            kw = {'zorder': 2 if kw.get('ls', '-') == '-' else 2.5, **kw}   # dashed and dotted above solid: a line along another still shows
             g = d.groupby('epoch')[col]; m = g.mean()
             line, = ax.plot(m.index, m.values, marker='o', ms=3, label=lbl, **kw)
             if g.size().max() > 1: ax.fill_between(m.index, g.min(), g.max(), color=line.get_color(), alpha=0.15, lw=0)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True)); ax.set(xlabel='epoch', ylabel=ylabel); ax.legend(fontsize='small')
-    fig.suptitle(f"{title}: {d.epochs.iloc[0]}-epoch runs, {d.setting.iloc[0]} learning rate, held-out items, {d.seed.nunique()} seed(s)"
-                 + (" (mean; range shaded)" if d.seed.nunique() > 1 else ''))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True)); ax.set(xlabel='epoch', ylabel=ylabel)
+    n = d.seed.nunique()
+    fig.suptitle(f"{title}: {d.epochs.iloc[0]}-epoch runs, {d.setting.iloc[0]} learning rate, held-out items,\n"
+                 + (f"{n} seeds (mean; range shaded)" if n > 1 else f"one seed ({d.seed.iloc[0]})"))
+    return fig
+
+def _finish(fig:plt.Figure, log:tuple=()) -> plt.Figure:
+    "Each panel's legend under it, the panels in `log` on a log scale with plain numbers (0.02, 0.05, 0.1), then the layout."
+    for i in log:
+        ax = fig.axes[i]
+        ax.set_yscale('log')
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f'{y:g}'))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda y, _: f'{y:g}' if f'{y:.0e}'[0] in '25' else ''))
+    for ax in fig.axes: legend_below(ax, ncol=1)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/12a_sweep_plots.ipynb #5da0c243
-_CE, _BCE, _RATES = dict(c='tab:green'), dict(c='tab:blue'), [('bce.none_rate', 'no label', dict(c='tab:red')),
-                                                              ('bce.several_rate', 'several labels', dict(c='tab:purple'))]
+_CE, _BCE, _RATES = dict(c='tab:green'), dict(c='tab:blue'), [(A.bce_none_rate.key, 'no label', dict(c='tab:red')),
+                                                              (A.bce_several_rate.key, 'several labels', dict(c='tab:purple'))]
 
 def plot_curves(epochs:pd.DataFrame, budget:int|None=None, setting:str='shared') -> plt.Figure:
     "Both models after every epoch: accuracies and exact match, the labeler's none and several rates, each model's loss."
-    fig = _panels(epochs, budget, setting, [('accuracy', [('ce.accuracy', 'classifier accuracy', _CE), ('bce.argmax_accuracy', 'labeler argmax accuracy', dict(c='tab:blue', ls='--')),
-                                    ('bce.exact_match', 'labeler exact match (tuned threshold)', _BCE)]),
+    fig = _panels(epochs, budget, setting, [('accuracy', [(A.ce_accuracy.key, 'classifier accuracy', _CE),
+                                                          (A.bce_argmax_accuracy.key, 'labeler argmax accuracy', dict(c='tab:blue', ls='--')),
+                                                          (A.bce_exact_match.key, 'labeler exact match (tuned threshold)', _BCE)]),
                       ('fraction of items (labeler)', _RATES),
-                      ('validation loss (log scale)', [('ce.loss', 'classifier: cross-entropy', _CE), ('bce.loss', 'labeler: BCE per label', _BCE)])],
+                      ('validation loss (log scale)', [(A.ce_loss.key, 'classifier: cross-entropy', _CE), (A.bce_loss.key, 'labeler: BCE per label', _BCE)])],
                   'Per-epoch validation')
-    fig.axes[2].set_yscale('log')
-    return fig
+    return _finish(fig, log=(2,))
 
 def plot_mechanism(epochs:pd.DataFrame, budget:int|None=None, setting:str='shared') -> plt.Figure:
     "After every epoch: the labeler's sum of sigmoids per item, its true-class and largest other sigmoid, its none and several rates."
-    q = lambda p, ls: (f'bce.sigmoid_sum_q{p}', f'labeler: {p}th percentile of items', dict(c='tab:blue', ls=ls))
-    fig = _panels(epochs, budget, setting, [("sum of an item's probabilities", [q(90, ':'), q(50, '-'), q(10, ':')]),
-                      ('mean sigmoid', [('bce.true_sigmoid', 'true class', _BCE), ('bce.top_other_sigmoid', 'largest other class', dict(c='tab:orange')),
-                                        ('bce.threshold', 'tuned threshold', dict(c='gray', ls='--'))]),
+    q = lambda m, p, ls: (m.key, f'labeler: {p}th percentile of items', dict(c='tab:blue', ls=ls))
+    fig = _panels(epochs, budget, setting, [("sum of an item's probabilities", [q(A.bce_sigmoid_sum_q90, 90, ':'), q(A.bce_sigmoid_sum_q50, 50, '-'),
+                                                                               q(A.bce_sigmoid_sum_q10, 10, ':')]),
+                      ('mean sigmoid', [(A.bce_true_sigmoid.key, 'true class', _BCE), (A.bce_top_other_sigmoid.key, 'largest other class', dict(c='tab:orange')),
+                                        (A.bce_threshold.key, 'tuned threshold', dict(c='gray', ls='--'))]),
                       ('fraction of items (labeler)', _RATES)], "The labeler's sigmoids")
-    fig.axes[0].axhline(1, c='tab:green', lw=2, label='classifier: softmax sums to 1'); fig.axes[0].legend(fontsize='small')
-    return fig
+    fig.axes[0].axhline(1, c='tab:green', lw=2, zorder=1, label='classifier: softmax sums to 1')
+    return _finish(fig)
 
 # %% ../nbs/12a_sweep_plots.ipynb #d629923d
 def plot_gaps(gaps:pd.DataFrame) -> plt.Figure:
-    "The gap and its two parts against the training budget, one panel per learning-rate setting, with paired 95% CIs over items."
+    "The gap and its two parts against the training budget, one panel per learning-rate setting (one y axis), with paired 95% CIs over items; one legend below."
     settings = list(dict.fromkeys(gaps.setting))
-    fig, axs = plt.subplots(1, len(settings), figsize=(6.5*len(settings), 4.2), sharey=True, squeeze=False)
+    fig, axs = plt.subplots(1, len(settings), figsize=(min(4.5*len(settings), 10), 4.8), sharey=True, squeeze=False)
     for ax, st in zip(axs[0], settings):
         d = gaps[gaps.setting == st].sort_values('epochs')
-        for j, (g, lbl, c) in enumerate([('total', 'total: classifier accuracy - exact match', 'k'),
-                                         ('ranking', 'ranking: classifier accuracy - labeler argmax accuracy', 'tab:orange'),
-                                         ('decoding', 'decoding: labeler argmax accuracy - exact match', 'tab:red')]):
-            ax.errorbar(np.arange(len(d)) + (j-1)*0.08, d[g], yerr=[d[g] - d[f'{g}_low'], d[f'{g}_high'] - d[g]], marker='o', capsize=3, c=c, label=lbl)
+        for j, (m, lbl, c) in enumerate([(A.diff_gap_total, 'total: classifier accuracy - exact match', 'k'),
+                                         (A.diff_gap_ranking, 'ranking: classifier accuracy - labeler argmax accuracy', 'tab:orange'),
+                                         (A.diff_gap_decoding, 'decoding: labeler argmax accuracy - exact match', 'tab:red')]):
+            g = m.key
+            ax.errorbar(np.arange(len(d)) + (j-1)*0.15, d[g], yerr=[d[g] - d[f'{g}_low'], d[f'{g}_high'] - d[g]], marker='o', capsize=3, c=c, label=lbl)
         ax.axhline(0, c='gray', lw=1)
-        ax.set(xticks=range(len(d)), xticklabels=[f"{e} epoch{'s'*(e > 1)}" for e in d.epochs], xlabel='training budget')
-        ax.set_title(f"{st} learning rate, {d.n_seeds.min()} seed(s), held-out items")
-    axs[0, 0].set(ylabel='difference in accuracy'); axs[0, 0].legend(fontsize='small')
-    fig.tight_layout()
+        ax.set(xticks=range(len(d)), xticklabels=[f"{e} epoch{'s'*(e > 1)}" for e in d.epochs], xlabel='training budget', xlim=(-0.5, len(d) - 0.5))
+        n = int(d.n_seeds.min())
+        ax.set_title(f"{st} learning rate,\n{n} seed{'s'*(n > 1)}, held-out items")
+    axs[0, 0].set(ylabel='difference in accuracy (fraction of items)')
+    leg = fig.legend(*axs[0, 0].get_legend_handles_labels(), loc='lower center', ncol=1, fontsize='small', frameon=False)
+    fig.tight_layout(rect=(0, leg.get_window_extent(fig.canvas.get_renderer()).height/fig.bbox.height, 1, 1))   # the panels above it
     return fig

@@ -9,80 +9,78 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from .core import atomic_path, ood_words
+from .files import show_name
+from .analysis import METRICS, CAVEAT_TARGETS, CONFORMAL_METHODS, bce_none_rate, ce_refusal
 
 # %% auto #0
-__all__ = ['CAVEAT_TARGETS', 'CONFORMAL_METHODS', 'results_table', 'interval_line', 'md_code', 'md_text', 'write_report']
-
-# %% ../nbs/11a_tables.ipynb #1e3179cc
-CAVEAT_TARGETS = (0.99, 0.97)   # accuracy of the plain answers, and of all answers with the caveat ones (chapter 06)
-CONFORMAL_METHODS = {'ce.lac': 'classifier, LAC', 'ce.aps': 'classifier, APS', 'ce.raps': 'classifier, RAPS',
-                     'bce.thresh': 'labeler, at its tuned threshold', 'bce.conformal': 'labeler, conformal cut'}   # chapter 08
+__all__ = ['results_table', 'interval_line', 'md_code', 'md_text', 'write_report']
 
 # %% ../nbs/11a_tables.ipynb #58801678
-_ROWS = [('Classifier accuracy (argmax)', 'ce', 'accuracy'), ('Labeler exact match (tuned threshold)', 'bce', 'exact_match'),
-         ('Labeler argmax accuracy', 'bce', 'argmax_accuracy'), ('Labeler per-label accuracy (accuracy_multi)', 'bce', 'per_label_accuracy'),
-         ('Labeler: no label', 'bce', 'none_rate'), ('Labeler: several labels', 'bce', 'several_rate'),
-         ('Classifier ECE', 'ce', 'ece'), ('Classifier ECE after temperature scaling', 'ce', 'ece_after_temperature'),
-         ('Labeler ECE (max sigmoid)', 'bce', 'ece'), ('Out-of-domain AUROC, classifier (max softmax)', 'ce', 'ood_auroc_msp'),
-         ('Out-of-domain AUROC, labeler (max sigmoid)', 'bce', 'ood_auroc_max_sigmoid'),
-         ('Out-of-domain items given no label', 'bce', 'ood_none_rate')]
-
-def results_table(m:dict) -> str:
-    "Markdown tables: the headline numbers (mean over seeds, per-seed values), then the gap, the caveats and the fair out-of-domain comparison."
-    rows = ['| metric (held-out items) | mean over seeds | per seed |', '|---|---|---|']
-    for label, g, k in _ROWS:
-        if k not in m.get(g, {}): continue
-        per = m[g][k + '_per_seed']
-        rows.append(f"| {label} | {m[g][k]:.3f} | {', '.join(f'{v:.3f}' for v in per)} |")
-    p = m['paired']
-    rows.append(f"| Classifier accuracy - labeler exact match | {p['accuracy_diff']:+.3f} | 95% CI [{p['ci95'][0]:+.3f}, {p['ci95'][1]:+.3f}] |")
-    return '\n'.join(rows + _extra_tables(m))
-
-# %% ../nbs/11a_tables.ipynb #f073b747
-_GAP_MD = [('total', 'Gap: classifier accuracy - labeler exact match'), ('ranking', 'Ranking: classifier accuracy - labeler argmax accuracy'),
-           ('decoding', 'Decoding: labeler argmax accuracy - exact match'), ('none', '- argmax right, no label'),
-           ('several', '- argmax right, several labels'), ('wrong', '- argmax right, one wrong label'), ('rescued', '- argmax wrong, exact match (negative)')]
-
 def _f(v, fmt='.3f') -> str: return '-' if v is None else format(v, fmt)
 def _ci(v, sign='+') -> str: return f"[{v[0]:{sign}.3f}, {v[1]:{sign}.3f}]"
 
+def _shown(m:dict, table:str) -> list[tuple]:
+    "(row, column, Metric, its metrics.json entry) for each place in `table` whose number `m` holds, in the declarations' order."
+    ms = m.get('metrics', {})
+    return [(p[1] if len(p) > 1 and p[1] is not None else d.label, p[2] if len(p) > 2 else None, d, ms[d.key])
+            for d in METRICS.values() if d.key in ms for p in d.show if p[0] == table]
+
+def _own(m:dict, table:str) -> bool:
+    "Whether `table` shows a number of `m` that no other table shows."
+    return any(all(p[0] == table for p in d.show) for _, _, d, _ in _shown(m, table))
+
+def results_table(m:dict) -> str:
+    "Markdown tables: the headline numbers (mean over seeds, per-seed values), then the gap, the caveats, the sets and the fair out-of-domain comparison."
+    rows = ['| metric (held-out items) | mean over seeds | per seed |', '|---|---|---|']
+    rows += [f"| {row} | {_f(e['mean'], d.fmt)} | {', '.join(_f(x, d.fmt) for x in e['per_seed'])} |" for row, _, d, e in _shown(m, 'results')]
+    rows += [f"| {row} | {_f(e['mean'], d.fmt)} | 95% CI {_ci(e['ci95'])} |" for row, _, d, e in _shown(m, 'paired') if 'ci95' in e]
+    return '\n'.join(rows + _extra_tables(m))
+
+# %% ../nbs/11a_tables.ipynb #f073b747
+_PIVOTS = {   # the tables with a column per number: their columns after the row's name, and what a cell without a number shows
+    'caveat': (['from top probability', 'share', 'accuracy'], '0'),         # "don't know" starts from 0
+    'sets': (['coverage', 'mean size', 'empty'], '-'),
+    'ood': (['labeler refuses', 'classifier refuses', 'labeler - classifier', 'AUROC classifier (MSP)', 'AUROC labeler (max sigmoid)',
+             'AUROC difference'], '-')}
+
+def _pivot(m:dict, table:str, first=()) -> list[tuple]:
+    "(row, cells) of a table of `_PIVOTS`: a mean in each cell, with its interval where it has one; the rows in `first` first."
+    cols, blank = _PIVOTS[table]
+    cells = {}
+    for row, col, d, e in _shown(m, table):
+        cells.setdefault(row, {})[col] = _f(e['mean'], d.fmt) + (f" {_ci(e['ci95'], '+' if d.fmt[0] == '+' else '')}" if 'ci95' in e else '')
+    rows = [r for r in first if r in cells] + [r for r in cells if r not in first]
+    return [(r, [cells[r].get(c, blank) for c in cols]) for r in rows]
+
+def _md_rows(header:list, rows:list) -> list[str]: return ['| ' + ' | '.join(header) + ' |', '|' + '---|'*len(header)] + rows
+
 def _extra_tables(m:dict) -> list[str]:
-    "report.md's tables for the gap decomposed, the caveat groups and the fair out-of-domain comparison, when metrics.json has them."
-    rows, g = [], m.get('gap', {})
-    if 'total_ci95' in g:
-        rows += ['', '**The gap, decomposed** (chapter 05). 95% CI: paired bootstrap over held-out items; sd: across seeds.', '',
-                 '| piece | mean over seeds | 95% CI | per seed | sd |', '|---|---|---|---|---|']
-        rows += [f"| {lbl} | {g[k]:+.3f} | {_ci(g[k + '_ci95'])} | {', '.join(f'{v:+.3f}' for v in g[k + '_per_seed'])} | {_f(g[k + '_seed_sd'])} |"
-                 for k, lbl in _GAP_MD]
-    if 'caveat_answer_share' in m.get('ce', {}):
-        rows += ['', f"**Answer, answer with a caveat, or don't know** (chapter 06): cuts on the top probability fitted on the tuning part "
-                 f"so that plain answers are right {CAVEAT_TARGETS[0]:.0%} and all answers {CAVEAT_TARGETS[1]:.0%} of the time; shares "
-                 "and accuracies on held-out items, means over seeds (the labeler's score: its largest sigmoid).", '',
-                 '| model | group | from top probability | share | accuracy |', '|---|---|---|---|---|']
-        for md, name in (('ce', 'classifier'), ('bce', 'labeler')):
-            for key, grp, frm in (('answer', 'answer', 'answer_from'), ('caveat', 'with caveat', 'caveat_from'), ('dont_know', "don't know", None)):
-                rows.append(f"| {name} | {grp} | {_f(m[md]['caveat_' + frm]) if frm else '0'} | {_f(m[md][f'caveat_{key}_share'])} | "
-                            f"{_f(m[md][f'caveat_{key}_accuracy'])} |")
-    o = m.get('ood', {})
-    c = m.get('conformal', {})
-    if 'alpha' in c:
-        rows += ['', f"**Sets of classes** (chapter 08): conformal sets fitted on the tuning part to miss at most alpha = {c['alpha']:g} of "
-                 "new items, and the labeler's own sets at its tuned threshold (no promise); held-out coverage (true class in the set), "
-                 "mean set size and empty sets, means over seeds.", '', '| sets | coverage | mean size | empty |', '|---|---|---|---|']
-        rows += [f"| {name} | {c[k + '.coverage']:.3f} | {c[k + '.mean_set_size']:.2f} | {c[k + '.empty_rate']:.3f} |" for k, name in CONFORMAL_METHODS.items()]
-    if 'refusal_diff_all_ci95' in o:
-        near = f"images of the classes held out of training ({', '.join(o.get('held_out', []))})"
-        rows += ['', f"**Out of domain, at the same in-domain refusal rate** (chapter 07): both models refuse {o['in_refusal']:.3f} of the "
-                 f"held-out in-domain items (classifier: {o['ce_in_refusal']:.3f}, ties aside). Near: {near}; far: the probes. Means over "
-                 "seeds, 95% CIs from a bootstrap over items.", '',
-                 '| unseen images | n | labeler refuses | classifier refuses | labeler - classifier | AUROC classifier (MSP) | '
-                 'AUROC labeler (max sigmoid) | AUROC difference |', '|---|---|---|---|---|---|---|---|']
-        for k in ('near', 'far', 'all'):
-            if f'n_{k}' not in o: continue
-            rows.append(f"| {k} | {o[f'n_{k}']} | {o[f'bce_refusal_{k}']:.3f} {_ci(o[f'bce_refusal_{k}_ci95'], '')} | "
-                        f"{o[f'ce_refusal_{k}']:.3f} {_ci(o[f'ce_refusal_{k}_ci95'], '')} | {o[f'refusal_diff_{k}']:+.3f} {_ci(o[f'refusal_diff_{k}_ci95'])} | "
-                        f"{o[f'ce_auroc_{k}']:.3f} | {o[f'bce_auroc_{k}']:.3f} | {o[f'auroc_diff_{k}']:+.3f} {_ci(o[f'auroc_diff_{k}_ci95'])} |")
-    return rows
+    "report.md's tables after the headline one, each where metrics.json holds numbers of its own for it."
+    out, ms = [], m.get('metrics', {})
+    mean = lambda d: ms[d.key]['mean'] if d.key in ms else None
+    if _own(m, 'gap'):
+        out += ['', '**The gap, decomposed** (chapter 05). 95% CI: paired bootstrap over held-out items; sd: across seeds.', '']
+        out += _md_rows(['piece', 'mean over seeds', '95% CI', 'per seed', 'sd'],
+                        [f"| {row} | {_f(e['mean'], d.fmt)} | {_ci(e['ci95']) if 'ci95' in e else '-'} | "
+                         f"{', '.join(_f(x, d.fmt) for x in e['per_seed'])} | {_f(e['sd'])} |" for row, _, d, e in _shown(m, 'gap')])
+    if _own(m, 'caveat'):
+        out += ['', f"**Answer, answer with a caveat, or don't know** (chapter 06): cuts on the top probability fitted on the tuning part "
+                f"so that plain answers are right {CAVEAT_TARGETS[0]:.0%} and all answers {CAVEAT_TARGETS[1]:.0%} of the time; shares "
+                "and accuracies on held-out items, means over seeds (the labeler's score: its largest sigmoid).", '']
+        out += _md_rows(['model', 'group', *_PIVOTS['caveat'][0]], [f"| {' | '.join(r)} | {' | '.join(c)} |" for r, c in _pivot(m, 'caveat')])
+    if _own(m, 'sets'):
+        out += ['', f"**Sets of classes** (chapter 08): conformal sets fitted on the tuning part to miss at most alpha = {m['alpha']:g} of "
+                "new items, and the labeler's own sets at its tuned threshold (no promise); held-out coverage (true class in the set), "
+                "mean set size and empty sets, means over seeds.", '']
+        out += _md_rows(['sets', *_PIVOTS['sets'][0]], [f"| {r} | {' | '.join(c)} |" for r, c in _pivot(m, 'sets', list(CONFORMAL_METHODS.values()))])
+    if _own(m, 'ood'):
+        near = f"images of the classes held out of training ({', '.join(m.get('held_out', []))})"
+        out += ['', f"**Out of domain, at the same in-domain refusal rate** (chapter 07): both models refuse {_f(mean(bce_none_rate))} of the "
+                f"held-out in-domain items (classifier: {_f(mean(ce_refusal))}, ties aside). Near: {near}; far: the probes. Means over "
+                "seeds, 95% CIs from a bootstrap over items.", '']
+        out += _md_rows(['unseen images', 'n', *_PIVOTS['ood'][0]],
+                        [f"| {'all' if r == 'ood' else r} | {m['items'][r]} | {' | '.join(c)} |" for r, c in _pivot(m, 'ood')])
+    return out
 
 # %% ../nbs/11a_tables.ipynb #10263819
 def interval_line(paired:dict) -> str:
@@ -95,23 +93,26 @@ def interval_line(paired:dict) -> str:
     return s + f": it includes 0, so on these items the two models are equally accurate to within {max(-lo, hi):.3f}."
 
 # %% ../nbs/11a_tables.ipynb #831e5104
-_CTRL = re.compile('[\x00-\x1f\x7f\x85\u2028\u2029]')
-
 def md_code(s) -> str:
-    "`s` as a markdown code span, shown as it is: control characters written as escapes, a fence longer than any run of backticks in it."
-    s = _CTRL.sub(lambda m: repr(m.group())[1:-1], str(s))
+    "`s` as a markdown code span, shown as `show_name` shows it (escapes for control characters and bytes that are not UTF-8), a fence longer than any run of backticks in it."
+    s = show_name(s)
     fence = '`'*(1 + max((len(r) for r in re.findall('`+', s)), default=0))
     pad = ' ' if s[:1] == '`' or s[-1:] == '`' or (s[:1] == s[-1:] == ' ' and s.strip(' ')) else ''   # CommonMark strips one space each side
     return f"{fence}{pad}{s}{pad}{fence}"
 
 def md_text(s) -> str:
-    "`s` as plain markdown text: control characters escaped, characters markdown or HTML would act on backslash-escaped."
-    s = _CTRL.sub(lambda m: repr(m.group())[1:-1], str(s))
+    "`s` as plain markdown text: shown as `show_name` shows it, characters markdown or HTML would act on backslash-escaped."
+    s = show_name(s)
     return re.sub(r'([\\`*_\[\]<>&|~$!#{}])', r'\\\1', s)
 
 # %% ../nbs/11a_tables.ipynb #fdd0466c
+def _paired(m:dict) -> dict | None:
+    "The paired difference's interval and the number of held-out items, for `interval_line`, or None where metrics.json has none."
+    ci = [e['ci95'] for _, _, _, e in _shown(m, 'paired') if 'ci95' in e]
+    return {'ci95': ci[0], 'n_held': m.get('items', {}).get('held')} if ci else None
+
 def write_report(out,                 # the output folder
-                 m:dict,              # metrics.json's body (chapter 11)
+                 m:dict,              # metrics.json's body (chapter 10c)
                  settings:dict,       # the run's settings (`run_settings`, chapter 11)
                  *, plots:dict,       # name -> PNG path of the plots made (`make_plots`); those absent get no section
                  skipped=()           # (file, why) for each file not read as an image
@@ -120,11 +121,11 @@ def write_report(out,                 # the output folder
     s = settings
     lines = ['# Classify or label: report', '',
              f"Data: {md_code(s['data'])} ({s['n_items']} images, {len(s['classes'])} classes, {s['n_valid']} validation items, "
-             f"{s['n_ood']} out-of-domain items); out-of-domain: {ood_words(m.get('ood', {}).get('held_out', ()), s['ood'], md_code)}. Model: {md_code(s['arch'])} "
+             f"{s['n_ood']} out-of-domain items); out-of-domain: {ood_words(m.get('held_out', ()), s['ood'], md_code)}. Model: {md_code(s['arch'])} "
              f"({'pretrained' if s['pretrained'] else 'from scratch'}), {s['epochs']} epoch(s), {s['size']}px, batch size {s['bs']}, "
              f"lr {s['lr']}. Seeds: {', '.join(map(str, s['seeds']))}. Device: {s['device']}. Mode: {s['mode']}.", '',
              'Thresholds and temperatures were fitted on half of the validation items (the tuning part); every number below is '
-             'from the other half (held-out).', '', results_table(m), '', interval_line(m['paired']), '']
+             'from the other half (held-out).', '', results_table(m), '', *([interval_line(p), ''] if (p := _paired(m)) else [])]
     for name, title in [('accuracy_vs_threshold', 'Accuracy against threshold (labeler), seed ' + str(s['seeds'][0])),
                         ('reliability', 'Reliability diagrams'), ('risk_coverage', 'Accuracy when abstaining on the least confident items'),
                         ('ood_histograms', 'In-domain vs out-of-domain confidence')]:

@@ -6,10 +6,10 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/train.html.md"""
 
 # %% ../nbs/04_train.ipynb #42415073
 from __future__ import annotations
-import zipfile
+import hashlib, json
 from contextlib import ExitStack
 from copy import deepcopy
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 import numpy as np
 import torch
@@ -20,46 +20,113 @@ from fastcore.meta import delegates
 from fastai.vision.all import (Learner, DataLoaders, vision_learner, create_vision_model, model_meta, default_split,
                                ConvLayer, Flatten, Normalize, CrossEntropyLossFlat, accuracy,
                                accuracy_multi, set_seed, noop, L, partial, Callback, CancelFitException)
-from .core import (atomic_path, run_defaults, default_data, check_int, check_number, check_classes, to_np,
-                                             LR, softmax_probs, sigmoid_probs)
+from . import __version__
+from .core import check_int, check_number, check_classes, LR
+from .files import show_name
 from .data import ImageSet, matched_dls
+from .predictions import Predictions
+from .datasets import DATA_SETS, run_defaults, default_data
 from .fastpath import cached_dls, speed_up
-from .recipes import check_recipe, prior_bias, set_head_bias, labeler_loss, mixup_lambda, mixup_batch, soft_cross_entropy
+from .recipes import (RECIPES, check_recipe, check_label_noise, noisy_labels, prior_bias, set_head_bias,
+                                                labeler_loss, mixup_lambda, mixup_batch, soft_cross_entropy)
 
 # %% auto #0
-__all__ = ['RunConfig', 'arch_names', 'check_arch', 'small_cnn', 'create_model', 'add_normalize', 'plain_learners', 'PairedModel',
+__all__ = ['RunSpec', 'arch_names', 'check_arch', 'small_cnn', 'create_model', 'add_normalize', 'plain_learners', 'PairedModel',
            'PairedLoss', 'ce_accuracy', 'bce_accuracy_multi', 'bce_exact_match', 'PairedMixUp', 'paired_splitter',
-           'paired_learner', 'check_build', 'Predictions', 'predict_pair', 'fit_batch_size', 'fit_config', 'StopOnNaN',
+           'paired_learner', 'check_build', 'predict_pair', 'fit_batch_size', 'fit_config', 'StopOnNaN',
            'TrainingDiverged', 'train_pair']
 
 # %% ../nbs/04_train.ipynb #1882141e
-@dataclass
-class RunConfig:
-    "Training settings of a run; a `None` field takes `data`'s default from `RUN_DEFAULTS` (chapter 00)."
-    data: str = None          # data set whose defaults fill the gaps (default: the mode's, `default_data()`)
-    arch: str = None          # 'small' or a torchvision model name
-    epochs: int = None        # epochs per model
-    size: int = None          # image side in pixels
-    bs: int = None            # batch size
-    lr: float = None          # learning rate (fit_one_cycle's maximum; fine_tune's base)
-    pretrained: bool = None   # start from ImageNet weights
-    augment: bool = None      # fastbook's presizing + aug_transforms
-    scale: float = None       # the share of full mode's cost (`CVL_SCALE`); full-mode data sets only
+@dataclass(frozen=True)
+class RunSpec:
+    "Everything that decides a run's logits; a `None` field takes `data`'s default from its row of the registry (chapter 03e)."
+    data: str = None           # a registered data set or a folder of class folders (default: the mode's, `default_data()`)
+    classes: tuple = None      # the classes to train on, or a number K: the first K (None: all but `held_out`)
+    held_out: tuple = None     # classes kept out of training, the near out-of-domain images
+    ood: str = None            # the probes, the far out-of-domain images: a name in `OOD_CHOICES`, a folder, or 'none'
+    subset: int = None         # train and validate on this many items drawn at random, without out-of-domain items (None: all)
+    arch: str = None           # 'small' or a torchvision model name
+    pretrained: bool = None    # start from ImageNet weights
+    epochs: int = None         # epochs per model
+    size: int = None           # image side in pixels
+    bs: int = None             # batch size
+    lr_ce: float = None        # the classifier's learning rate (fit_one_cycle's maximum; fine_tune's base)
+    lr_bce: float = None       # the labeler's learning rate
+    augment: bool = None       # fastbook's presizing + aug_transforms
+    recipe: str = 'default'    # the labeler's recipe, a name in chapter 02a's `RECIPES`
+    label_noise: float = 0.0   # the share of training labels changed at random, in [0, 1): the same for both models
+    fast: bool = False         # the fast path (chapter 03f): images decoded once, augmented on the device
+    scale: float = None        # the share of full mode's cost (`CVL_SCALE`); full-mode data sets only
+    seed: int = 0              # seed of the initial weights and of the batches
 
     def __post_init__(self):
-        self.data = default_data() if self.data is None else str(self.data)
+        put = lambda k, v: object.__setattr__(self, k, v)   # a frozen spec: each field is settled once, here
+        put('data', default_data() if self.data is None else str(self.data))
         d = run_defaults(self.data, self.scale)
-        if self.arch == 'small' and self.pretrained is None: self.pretrained = False   # no weights to start from
-        if self.lr is None and self.pretrained is not None and self.pretrained != d['pretrained']: self.lr = LR[self.pretrained]
-        for k in ('arch', 'epochs', 'size', 'bs', 'lr', 'pretrained', 'augment', 'scale'):
-            if getattr(self, k) is None: setattr(self, k, d[k])
-        check_arch(self.arch)
-        self.epochs, self.size, self.bs = check_int(self.epochs, 'epochs', lo=1), check_int(self.size, 'size', lo=8), check_int(self.bs, 'bs', lo=1)
-        self.lr = check_number(self.lr, 'lr', lo=0, lo_open=True)
+        if self.arch == 'small' and self.pretrained is None: put('pretrained', False)   # no weights to start from
+        if self.pretrained is not None and self.pretrained != d['pretrained']: d['lr'] = LR[bool(self.pretrained)]
+        for k in ('held_out', 'ood', 'arch', 'pretrained', 'epochs', 'size', 'bs', 'augment', 'scale'):
+            if getattr(self, k) is None: put(k, d[k])
+        for k in ('lr_ce', 'lr_bce'):
+            put(k, check_number(d['lr'] if getattr(self, k) is None else getattr(self, k), k, lo=0, lo_open=True))
+        put('arch', check_arch(self.arch))
+        for k, lo in (('epochs', 1), ('size', 8), ('bs', 1)): put(k, check_int(getattr(self, k), k, lo=lo))
+        for k in ('pretrained', 'augment', 'fast'):
+            if not isinstance(getattr(self, k), (bool, np.bool_)): raise ValueError(f"{k}: expected True or False, got {getattr(self, k)!r}")
+            put(k, bool(getattr(self, k)))
         if self.arch == 'small' and self.pretrained: raise ValueError("arch 'small' has no pretrained weights: use --no-pretrained")
+        if isinstance(self.classes, (int, np.integer)) and not isinstance(self.classes, bool): put('classes', check_int(self.classes, 'classes', lo=2))
+        elif self.classes is not None: put('classes', tuple(sorted(check_classes(self.classes))))
+        put('held_out', tuple(check_classes(self.held_out, 'held_out')) if len(self.held_out) else ())
+        put('ood', str(self.ood)); put('scale', check_number(self.scale, 'scale', lo=0, hi=1, lo_open=True))
+        if self.subset is not None: put('subset', check_int(self.subset, 'subset', lo=2))
+        r = check_recipe(self.recipe)   # chapter 02a: the one check of a recipe and of the label noise
+        if RECIPES.get(r.name) != r: raise ValueError(f"recipe: a run records its recipe by name: expected one of {', '.join(RECIPES)}, got an unregistered {r!r}")
+        put('recipe', r.name); put('label_noise', check_label_noise(self.label_noise))
+        put('seed', check_int(self.seed, 'seed', lo=0, hi=2**32 - 1))
 
     @property
     def mode(self) -> str: return run_defaults(self.data)['mode']
+    @property
+    def lr(self) -> float:
+        "Both models' learning rate, when they share one."
+        if self.lr_ce != self.lr_bce: raise ValueError(f"lr: the models have their own learning rates ({self.lr_ce:g} and {self.lr_bce:g}), not one")
+        return self.lr_ce
+
+    def replace(self, **changes) -> RunSpec:
+        "A copy with `changes` (`dataclasses.replace`); `lr=` sets both models' learning rate."
+        if 'lr' in changes: lr = changes.pop('lr'); changes.update(lr_ce=lr, lr_bce=lr)
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        "Every field, as JSON writes it (tuples as lists)."
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d:dict) -> RunSpec:
+        "The spec `to_dict` wrote (keys it does not know are refused, so a record of another version is never half read)."
+        names = {f.name for f in fields(cls)}
+        if set(d) - names: raise ValueError(f"spec: unknown settings {sorted(set(d) - names)}")
+        return cls(**d)
+
+    def json(self) -> str:
+        "The spec and the version of this package, as one line of JSON: what a run's predictions carry."
+        return json.dumps({**self.to_dict(), 'version': __version__}, sort_keys=True)
+
+    @property
+    def key(self) -> str:
+        "The run's name: its data set and main settings in words, then a hash of every field."
+        name = self.data if self.data in DATA_SETS else Path(self.data).name
+        h = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+        extra = ((f"_{self.classes}classes" if isinstance(self.classes, int) else '') + (f"_{self.recipe}" if self.recipe != 'default' else '')
+                 + (f"_noise{self.label_noise:g}" if self.label_noise else ''))
+        return f"{name}_{self.arch}_{'pretrained' if self.pretrained else 'scratch'}_{self.epochs}ep_{self.size}px{extra}_seed{self.seed}_{h}"
+
+    def describe(self) -> str:
+        "The run in words: 'pets, resnet34 pretrained, 4 epoch(s), 224px, seed 0' (and the labeler's recipe and the label noise, when not the default's)."
+        extra = ((f", labeler recipe {self.recipe}" if self.recipe != 'default' else '') + (f", label noise {self.label_noise:g}" if self.label_noise else ''))
+        first = f" (first {self.classes} classes)" if isinstance(self.classes, int) else ''
+        return f"{show_name(self.data)}{first}, {self.arch} {'pretrained' if self.pretrained else 'from scratch'}, {self.epochs} epoch(s), {self.size}px{extra}, seed {self.seed}"
 
 # %% ../nbs/04_train.ipynb #d3679205
 def arch_names() -> list[str]:
@@ -148,9 +215,11 @@ def bce_accuracy_multi(out, targ, thresh=0.5):
     _, bce_out, k = _halves(out); return accuracy_multi(bce_out, F.one_hot(targ.long(), k), thresh=thresh)
 
 def bce_exact_match(out, targ, thresh=0.5):
-    "Fraction of items whose set of labels with sigmoid > `thresh` is exactly the true label."
-    _, bce_out, k = _halves(out)
-    return ((bce_out.sigmoid() > thresh) == F.one_hot(targ.long(), k).bool()).all(dim=1).float().mean()
+    "Fraction of items whose set of labels with sigmoid > `thresh` is exactly the true set: the labeler's half of a paired output against class indices, or a plain labeler's (N, K) output against its (N, K) multi-hot targets."
+    if targ.ndim == 2 and targ.shape == out.shape: bce_out, y = out, targ > 0.5   # a labeler of its own (fastai's MultiCategoryBlock)
+    elif targ.ndim == 1 and out.ndim == 2 and out.shape[1] % 2 == 0: _, bce_out, k = _halves(out); y = F.one_hot(targ.long(), k).bool()
+    else: raise ValueError(f"bce_exact_match: expected (N, K) outputs and (N, K) multi-hot targets, or a paired (N, 2K) output and (N,) class indices; got {tuple(out.shape)} and {tuple(targ.shape)}")
+    return ((bce_out.sigmoid() > thresh) == y).all(dim=1).float().mean()
 
 # %% ../nbs/04_train.ipynb #f3d6c272
 class PairedMixUp(Callback):
@@ -189,88 +258,24 @@ def paired_learner(dls:DataLoaders,        # single-label loaders (the first of 
     return learn
 
 # %% ../nbs/04_train.ipynb #f2a3b4c5
-def check_build(arch:str,              # 'small' or a torchvision model name
-                n_classes:int,         # outputs of each model
-                size:int,              # image side in pixels
-                pretrained:bool=False  # fetch the ImageNet weights too
+def check_build(arch:str,               # 'small' or a torchvision model name
+                n_classes:int,          # outputs of each model
+                size:int,               # image side in pixels
+                pretrained:bool=False,  # fetch the ImageNet weights too
+                bs:int=2                # the batch size: a batch of 1 is tried as it is, larger ones as 2 images
                ):
     "Build `arch` (downloading its weights if `pretrained`) and compute the paired loss, as in training, on a dummy batch of `size`-pixel images; a one-line ValueError if it cannot."
-    n_classes, size = check_int(n_classes, 'n_classes', lo=1), check_int(size, 'size', lo=1)
+    n_classes, size, n = check_int(n_classes, 'n_classes', lo=1), check_int(size, 'size', lo=1), min(2, check_int(bs, 'bs', lo=1))
     try:
         m = PairedModel(create_model(arch, n_classes, pretrained=False)[0]).train()   # training mode: some models answer differently
-        with torch.no_grad(): PairedLoss(n_classes)(m(torch.zeros(2, 3, size, size)), torch.arange(2) % n_classes)
+        with torch.no_grad(): PairedLoss(n_classes)(m(torch.zeros(n, 3, size, size)), torch.arange(n) % n_classes)
     except Exception as e:   # torchvision's errors vary: a fixed input size, too small a feature map, an auxiliary output
         msg = (str(e).splitlines() or [''])[0][:100] or ('fastai finds no pooling layer to cut its body at' if isinstance(e, StopIteration) else 'no message')
+        if n == 1 and 'more than 1 value per channel' in msg:   # BatchNorm, training on a batch of one
+            raise ValueError(f"bs: batch size 1 cannot train {arch} on {size}px images: one image gives a BatchNorm layer one value "
+                             "per channel, and it needs more: use a batch size of 2 or more") from None
         raise ValueError(f"arch: {arch} cannot train on {size}px images ({type(e).__name__}: {msg}): try another --arch or --size") from None
     if pretrained: create_model(arch, n_classes, pretrained=True)   # fetch the weights now: a failed download says so itself
-
-# %% ../nbs/04_train.ipynb #bac37500
-@dataclass
-class Predictions:
-    "Both models' logits on the validation items (and out-of-domain items) of one training run."
-    classes: list                                  # class names, in the order of the logits' columns (K)
-    targs: np.ndarray                              # (N,) class index of each validation item
-    ce_logits: np.ndarray                          # (N, K) classifier
-    bce_logits: np.ndarray                         # (N, K) labeler
-    ood_ce_logits: np.ndarray = None               # (M, K) classifier on out-of-domain items (M may be 0; None = (0, K))
-    ood_bce_logits: np.ndarray = None              # (M, K) labeler on the same out-of-domain items
-    seed: int = 0                                  # the training run's seed (>= 0)
-    items: list = field(default_factory=list)      # N names (file paths) of the validation items; [] when unknown
-    ood_items: list = field(default_factory=list)  # M names of the out-of-domain items; [] when unknown
-    fingerprint: str = ''                          # of the data it was trained on (`data.fingerprint`), as JSON; '' when unknown
-
-    def __post_init__(self):
-        self.classes = check_classes(self.classes); k = len(self.classes)
-        self.seed = check_int(self.seed, 'seed', lo=0)
-        for n in ('ood_ce_logits', 'ood_bce_logits'):
-            if getattr(self, n) is None: setattr(self, n, np.zeros((0, k), np.float32))
-        t = to_np(self.targs, 'targs')
-        if t.ndim != 1 or (t != np.round(t)).any() or (len(t) and (t.min() < 0 or t.max() >= k)):
-            raise ValueError(f"targs: expected (N,) class indices in [0, {k}), got shape {t.shape}" + (f", values in [{t.min():g}, {t.max():g}]" if t.size else ''))
-        self.targs = t.astype(np.int64)
-        for n in ('ce_logits', 'bce_logits', 'ood_ce_logits', 'ood_bce_logits'):
-            a = to_np(getattr(self, n), n, np.float32)
-            if a.ndim != 2 or a.shape[1] != k: raise ValueError(f"{n}: expected shape (items, {k}), got {a.shape}")
-            if not np.isfinite(a).all(): raise ValueError(f"{n}: expected finite logits, got {int((~np.isfinite(a)).sum())} NaN or infinite")
-            setattr(self, n, a)
-        if len(self.ce_logits) != len(self.targs) or len(self.bce_logits) != len(self.targs):
-            raise ValueError(f"expected {len(self.targs)} rows of logits (one per target), got {len(self.ce_logits)} and {len(self.bce_logits)}")
-        self.items, self.ood_items, self.fingerprint = [str(o) for o in self.items], [str(o) for o in self.ood_items], str(self.fingerprint)
-        for n, m in (('items', len(self.targs)), ('ood_items', len(self.ood_ce_logits))):
-            if getattr(self, n) and len(getattr(self, n)) != m: raise ValueError(f"{n}: expected {m} names (one per row), got {len(getattr(self, n))}")
-
-    # probabilities are always computed from the logits, in float64 (chapter 00), never stored beside them
-    ce_probs = property(lambda self: softmax_probs(self.ce_logits), doc="Softmax probabilities of the classifier (float64)")
-    bce_probs = property(lambda self: sigmoid_probs(self.bce_logits), doc="Sigmoid probabilities of the labeler (float64)")
-    ood_ce_probs = property(lambda self: softmax_probs(self.ood_ce_logits))
-    ood_bce_probs = property(lambda self: sigmoid_probs(self.ood_bce_logits))
-
-    def save(self, path) -> Path:
-        "Write to `path` (.npz) atomically (see `atomic_path`)."
-        with atomic_path(path) as tmp:
-            np.savez_compressed(tmp, classes=np.array(self.classes, dtype=str), targs=self.targs, ce_logits=self.ce_logits,
-                                bce_logits=self.bce_logits, ood_ce_logits=self.ood_ce_logits, ood_bce_logits=self.ood_bce_logits,
-                                seed=self.seed, items=np.array(self.items, dtype=str), ood_items=np.array(self.ood_items, dtype=str),
-                                fingerprint=np.array(self.fingerprint))
-        return Path(path)
-
-    @classmethod
-    def load(cls, path) -> Predictions:
-        "Read what `save` wrote, checking every array as `__init__` does; a one-line ValueError naming `path` if it is not such a file."
-        keys = ('classes', 'targs', 'ce_logits', 'bce_logits', 'ood_ce_logits', 'ood_bce_logits', 'seed', 'items', 'ood_items')
-        try:
-            d = np.load(path, allow_pickle=False)
-            if not isinstance(d, np.lib.npyio.NpzFile): raise ValueError("a single array, not an .npz archive")
-            with d:
-                missing = [k for k in keys if k not in d.files]
-                if missing: raise ValueError(f"no {', '.join(missing)}")
-                a = {k: d[k] for k in d.files}
-            return cls(a['classes'].tolist(), a['targs'], a['ce_logits'], a['bce_logits'], a['ood_ce_logits'], a['ood_bce_logits'],
-                       a['seed'], a['items'].tolist(), a['ood_items'].tolist(), str(a.get('fingerprint', '')))
-        except FileNotFoundError: raise
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:   # never numpy's advice to load it unsafely
-            msg = 'it holds pickled objects, which are never loaded' if 'pickle' in str(e) else (str(e).splitlines() or [''])[0][:120]
-            raise ValueError(f"{path}: not a readable predictions file ({type(e).__name__}: {msg})") from None
 
 # %% ../nbs/04_train.ipynb #f7d23839
 def _logits(learn, dl):
@@ -311,10 +316,11 @@ def fit_batch_size(n_train:int,   # training images
     log(f"batch size {bs} is more than the {n_train} training images: using {fit} ({n_train//fit} batches per epoch)")
     return fit
 
-def fit_config(cfg:RunConfig, iset:ImageSet, log=print) -> RunConfig:
-    "`cfg` with the batch size `fit_batch_size` allows on `iset`'s split (`cfg` itself when its batch size fits)."
-    bs = fit_batch_size(len(iset.train_idx), len(iset.valid_idx), cfg.bs, log=log)
-    return cfg if bs == cfg.bs else replace(cfg, bs=bs)
+def fit_config(spec:RunSpec, iset:ImageSet, log=print) -> RunSpec:
+    "`spec` with the batch size `fit_batch_size` allows on `iset`'s split (`spec` itself when its batch size fits); a batch of 1 is tried on the model first."
+    bs = fit_batch_size(len(iset.train_idx), len(iset.valid_idx), spec.bs, log=log)
+    if bs == 1: check_build(spec.arch, len(iset.classes), spec.size, bs=1)   # BatchNorm may need 2+ values per channel
+    return spec if bs == spec.bs else spec.replace(bs=bs)
 
 # %% ../nbs/04_train.ipynb #147ce8c4
 class StopOnNaN(Callback):
@@ -333,31 +339,39 @@ class TrainingDiverged(ValueError):
 def _diverged(seed, lr, where:str):
     return TrainingDiverged(f"seed {seed}: training diverged ({where}) with learning rate {lr:g}: try a smaller --lr")
 
-@delegates(paired_learner, but=['arch', 'pretrained', 'seed', 'lr'])   # these come from `cfg` and `seed`
+def _recipe(iset:ImageSet, spec:RunSpec) -> tuple[ImageSet, dict]:
+    "Where the labeler's recipe and the label noise act (`RunSpec` checked both): the data to train on, and `paired_learner`'s recipe."
+    if spec.label_noise:   # training labels only, drawn from the spec's seed: both models learn from the same changed labels
+        iset = replace(iset, labels=noisy_labels(iset.labels, iset.train_idx, spec.label_noise, seed=spec.seed))
+    return iset, {'recipe': spec.recipe}
+
+@delegates(paired_learner, but=['arch', 'pretrained', 'seed', 'lr', 'recipe'])   # these come from `spec`
 def train_pair(iset:ImageSet,        # the images, their labels and the split
-               cfg:RunConfig=None,   # the run's settings (default: `RunConfig()`, the mode's)
+               spec:RunSpec=None,    # the run's settings, seed included (default: `RunSpec()`, the mode's)
                *,
-               seed:int=0,           # seed of the initial weights and of the batches
                device=None,          # where to train (default: a GPU when there is one)
                progress:bool=True,   # show fastai's progress bars and epoch table
-               fast:bool=False,      # the fast path of chapter 13: images decoded once, augmented on the device
                **kwargs) -> Predictions:
-    "Train a classifier and a labeler on `iset` with settings `cfg` (its batch size fitted to the split) and return their `Predictions`."
-    seed = check_int(seed, 'seed', lo=0)
-    cfg = fit_config(cfg or RunConfig(), iset)
-    if fast:   # chapter 13: images decoded once into a tensor, augmented on the device, mixed precision on CUDA
-        dls = cached_dls(iset, cfg.size, bs=cfg.bs, seed=seed, device=device, augment=cfg.augment)
-    else: dls, _ = matched_dls(iset, size=cfg.size, bs=cfg.bs, seed=seed, device=device, augment=cfg.augment)
+    "Train a classifier and a labeler on `iset` as `spec` says (its batch size fitted to the split) and return their `Predictions`."
+    spec = fit_config(spec or RunSpec(), iset)
+    if spec.lr_ce != spec.lr_bce: raise ValueError("lr: train_pair trains both models at one rate; `runs.run_specs` (chapter 04c) realises a spec with two from two runs")
+    seed, lr = spec.seed, spec.lr_ce
+    iset, extra = _recipe(iset, spec)
+    if spec.fast:   # chapter 03f: images decoded once into a tensor, augmented on the device, mixed precision on CUDA
+        dls = cached_dls(iset, spec.size, bs=spec.bs, seed=seed, device=device, augment=spec.augment)
+    else: dls, _ = matched_dls(iset, size=spec.size, bs=spec.bs, seed=seed, device=device, augment=spec.augment)
     nan = StopOnNaN()
-    cbs = [nan, *(kwargs.pop('cbs', None) or [])]   # the caller's callbacks (the sweep's per-epoch logits) beside ours
-    learn = paired_learner(dls, cfg.arch, cfg.pretrained, seed=seed, cbs=cbs, **kwargs)
-    if fast: learn = speed_up(learn, dls.device)
+    cbs = [nan, *(kwargs.pop('cbs', None) or [])]   # the caller's callbacks (the per-epoch logits of chapter 04c) beside ours
+    learn = paired_learner(dls, spec.arch, spec.pretrained, seed=seed, cbs=cbs, **extra, **kwargs)
+    if spec.fast: learn = speed_up(learn, dls.device)
     with ExitStack() as stack:
         if not progress: stack.enter_context(learn.no_bar()); stack.enter_context(learn.no_logging())
-        if cfg.pretrained: learn.fine_tune(cfg.epochs, cfg.lr)
-        else: learn.fit_one_cycle(cfg.epochs, cfg.lr)
-        if nan.bad: raise _diverged(seed, cfg.lr, f"loss {nan.bad[2]} at epoch {nan.bad[0]}, batch {nan.bad[1]}")
-        try: return predict_pair(learn, iset.ood_items, seed=seed, items=[iset.items[i] for i in iset.valid_idx])
+        if spec.pretrained: learn.fine_tune(spec.epochs, lr)
+        else: learn.fit_one_cycle(spec.epochs, lr)
+        if nan.bad: raise _diverged(seed, lr, f"loss {nan.bad[2]} at epoch {nan.bad[0]}, batch {nan.bad[1]}")
+        try: p = predict_pair(learn, iset.ood_items, seed=seed, items=[iset.items[i] for i in iset.valid_idx])
         except ValueError as e:
             if 'finite' not in str(e): raise
-            raise _diverged(seed, cfg.lr, str(e)) from None
+            raise _diverged(seed, lr, str(e)) from None
+    p.spec = spec.json()
+    return p

@@ -94,6 +94,9 @@ def test_plot_activations():
 def test_plot_softmax_push():
     ax = plot_softmax_push(acts, 2, classes=classes, n=50)
     fc.test_eq(len(ax.lines), 2*len(classes) + 1)
+    fc.test_eq([t.get_text() for t in ax.get_legend().get_texts()], classes + ['softmax', 'sigmoid'])   # colour: class, style: function
+    ax.figure.canvas.draw()
+    assert ax.get_legend().get_window_extent().y1 < ax.get_window_extent().y0                          # under the curves
     ys = {l.get_label(): l.get_ydata() for l in ax.lines}
     fc.test_close(ys['pen: sigmoid'], np.full(50, sigmoid(acts[0]).item()), eps=1e-6)   # other sigmoids are flat
     assert (np.diff(ys['pen: softmax']) < 0).all() and (np.diff(ys['mug: softmax']) > 0).all()

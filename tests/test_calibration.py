@@ -210,10 +210,60 @@ def test_plots_return_axes():
     probs, targs = rand_probs(rng, 50, 3), rng.integers(0, 3, 50)
     ax = plot_reliability(probs, targs, label='a'); plot_reliability(probs**2, targs, ax=ax, label='b')
     assert isinstance(ax, plt.Axes) and sum('ECE' in t.get_text() for t in ax.get_legend().get_texts()) == 2
-    ax2 = plot_risk_coverage({'m1': (probs, targs), 'm2': (probs[:, ::-1], targs)})
-    assert len(ax2.get_lines()) == 2
+    ax2 = plot_risk_coverage({'m1': (probs, targs), 'm2': (probs[:, ::-1], targs)}, title='seed 0')
+    assert len(ax2.get_lines()) == 2 and ax2.get_title() == 'seed 0'
     ax3 = plot_confidence(error_table(probs, probs, targs, 'abc'), 'bce')
-    assert isinstance(ax3, plt.Axes)
+    assert isinstance(ax3, plt.Axes) and ax3.get_title() == 'labeler'
+    plt.close('all')
+
+def _below(leg, ax) -> bool:
+    "The legend lies wholly under the Axes (and so on none of their data)."
+    ax.figure.canvas.draw()
+    return leg.get_window_extent().y1 < ax.get_window_extent().y0
+
+def test_reliability_counts_each_bin_and_marks_the_small_ones():
+    "The panel below holds each bin's item count; bins under `min_count` are hollow and dashed, the others filled and hatched to their confidence."
+    rng = np.random.default_rng(1)
+    probs, targs = rand_probs(rng, 300, 4, conc=0.3), rng.integers(0, 4, 300)
+    r = reliability(probs, targs, n_bins=10)
+    assert ((r['count'] > 0) & (r['count'] < 10)).any() and (r['count'] >= 10).any()   # the data have both kinds of bin
+    ax = plot_reliability(probs, targs, n_bins=10, title='seed 0 (one seed)')
+    cax = next(a for a in ax.child_axes if a.get_label() == 'counts')
+    (st,) = cax.patches
+    np.testing.assert_array_equal(np.nan_to_num(st.get_data().values), r['count'])   # the counts, bin by bin
+    np.testing.assert_allclose(st.get_data().edges, np.linspace(0, 1, 11))
+    assert cax.get_yscale() == 'log' and cax.get_xlabel().startswith('confidence') and ax.get_title() == 'seed 0 (one seed)'
+    acc_bars, gap_bars = ax.containers
+    for p in acc_bars.patches:
+        n = r['count'][np.isclose(r.lo + 0.05, p.get_x() + p.get_width()/2)].item()
+        assert (p.get_fill() and p.get_facecolor()[3] > 0) == (n >= 10) and (p.get_linestyle() == '--') == (n < 10)
+    assert len(acc_bars) == (r['count'] > 0).sum() and len(gap_bars) == (r['count'] >= 10).sum()
+    assert 'fewer than 10 items (dashed)' in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert _below(ax.get_legend(), cax)                                        # under the count panel, off the diagram
+    ax2 = plot_reliability(probs, targs, n_bins=10, min_count=1)              # min_count=1: no bin is small
+    assert not any(p.get_linestyle() == '--' for p in ax2.containers[0].patches)
+    assert 'fewer than' not in ' '.join(t.get_text() for t in ax2.get_legend().get_texts())
+    with pytest.raises(ValueError, match='min_count'): plot_reliability(probs, targs, min_count=0)
+    plt.close('all')
+
+def test_reliability_overlay_shares_one_count_panel():
+    rng = np.random.default_rng(2)
+    probs, targs = rand_probs(rng, 200, 3), rng.integers(0, 3, 200)
+    ax = plot_reliability(probs, targs, n_bins=8); plot_reliability(probs**3/(probs**3).sum(1, keepdims=True), targs, n_bins=8, ax=ax)
+    (cax,) = [a for a in ax.child_axes if a.get_label() == 'counts']
+    assert len(cax.patches) == 2 and [p.get_edgecolor() for p in cax.patches] != [cax.patches[0].get_edgecolor()]*2
+    plt.close('all')
+
+def test_risk_coverage_and_confidence_legends_are_off_the_data():
+    rng = np.random.default_rng(3)
+    probs, targs = rand_probs(rng, 120, 3), rng.integers(0, 3, 120)
+    ax = plot_risk_coverage({'a': (probs, targs)})
+    assert _below(ax.get_legend(), ax)
+    top = [c for c in ax.child_axes if c.get_xlabel() == 'items answered']          # the count on top: 120 items
+    assert len(top) == 1 and top[0].get_xlim()[1] == pytest.approx(120)
+    assert not [c for c in plot_risk_coverage({'a': (probs, targs), 'b': (probs[:60], targs[:60])}).child_axes]   # different items: no one count
+    ax = plot_confidence(error_table(probs, probs, targs, 'abc'), 'ce', title='x')
+    assert _below(ax.get_legend(), ax) and ax.get_title() == 'x'
     plt.close('all')
 
 # ---------- bad input
@@ -417,7 +467,7 @@ def test_chapter_bce_temperature(sim):
 
 def test_chapter_reliability_overlay(sim):
     ax = plot_reliability(sim['ce_probs'], sim['targs'], label='x'); plot_reliability(sim['cal_probs'], sim['targs'], ax=ax, label='y')
-    fc.test_eq([t.get_text().split(' (')[0] for t in ax.get_legend().get_texts()], ['calibrated', 'x', 'gap to confidence', 'y'])
+    fc.test_eq([t.get_text().split(' (')[0] for t in ax.get_legend().get_texts() if not t.get_text().startswith('fewer')], ['calibrated', 'x', 'gap to confidence', 'y'])
     fc.test_eq(len(ax.containers), 4); plt.close(ax.figure)
 
 def test_chapter_risk_coverage(sim):
@@ -459,3 +509,50 @@ def test_chapter_caveat_on_the_simulated_pair(sim):
             lower = conf[conf < c]
             if len(lower): assert ok[conf >= lower.max()].mean() < a
         fc.test_eq(caveat_summary(p[~tune], targs[~tune], cuts)['n'].sum(), (~tune).sum())
+
+# ---------- misuse: probabilities as logits, and temperatures at the end of the search range (issue 23)
+
+import warnings
+
+def _warnings_of(f):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        out = f()
+    return out, [str(x.message) for x in w]
+
+def _sim_logits(n=600, k=8, seed=0, scale=2.5):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    return y, scale*(rng.uniform(1, 4, (n, 1))*np.eye(k)[y] + rng.normal(size=(n, k)))
+
+def test_temperatures_fitted_on_logits_do_not_warn():
+    y, z = _sim_logits()
+    for f in (lambda: fit_temperature(z, y), lambda: fit_bce_temperature(z - 4, y), lambda: fit_bce_temperature(z - 4, y, per_class=True),
+              lambda: apply_temperature(z, 2.), lambda: apply_bce_temperature(z, 2.)):
+        assert _warnings_of(f)[1] == []
+
+def test_fit_temperature_on_probabilities_warns_and_names_the_mix_up():
+    y, z = _sim_logits()
+    T, msgs = _warnings_of(lambda: fit_temperature(softmax(z, axis=1), y))
+    assert len(msgs) == 1 and msgs[0].startswith('logits: expected logits, got what look like softmax probabilities')
+    assert T < 1                                              # the silent wrong answer the issue saw (0.37 there)
+    _, msgs = _warnings_of(lambda: fit_bce_temperature(expit(z - 4), y))
+    assert msgs and msgs[0].startswith('logits: expected logits, got what look like sigmoid probabilities')
+
+def test_a_temperature_at_the_end_of_its_search_range_warns():
+    y, z = _sim_logits()
+    # every tuning item right, by a small margin: sharper is always better, and T runs to 0.01
+    sep = 0.05*np.eye(8)[y]
+    T, msgs = _warnings_of(lambda: fit_temperature(sep, y))
+    assert T == pytest.approx(0.01, rel=1e-3) and len(msgs) == 1
+    assert 'fit_temperature: the fitted temperature 0.01' in msgs[0] and 'end of the search range [0.01, 100]' in msgs[0]
+    # logits that say nothing about the labels: the flattest sigmoid is best, T runs to 100
+    rng = np.random.default_rng(1)
+    noise = 3*rng.normal(size=(600, 8))                        # centred on 0: any T < inf is worse than a coin
+    T, msgs = _warnings_of(lambda: fit_bce_temperature(noise, rng.integers(0, 8, 600)))
+    assert T == pytest.approx(100, rel=1e-3) and any('fit_bce_temperature: the fitted temperature 100' in m for m in msgs)
+    # per class: the classes at the bound are named
+    zz = np.c_[z[:, :7] - 4, noise[:, :1]]
+    Ts, msgs = _warnings_of(lambda: fit_bce_temperature(zz, y, per_class=True))
+    assert Ts[7] == pytest.approx(100, rel=1e-3) and (Ts[:7] < 99).all()
+    assert len(msgs) == 1 and 'temperatures of classes [7] (100)' in msgs[0]

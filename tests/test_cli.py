@@ -64,6 +64,23 @@ def test_refused_in_process_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err
     assert 'is a folder' in err and len(err.splitlines()) == 1
 
+def test_a_warning_on_the_way_is_a_progress_line_and_stderr_keeps_the_error(tmp_path, capsys, monkeypatch):
+    "A warning during a command (the analyses' temperature at a bound, say) is one 'warning:' line where the progress goes; stderr has only the error."
+    import functools, warnings
+    import classification_vs_labeling.report as R
+    from classification_vs_labeling.cli import main
+    @functools.wraps(R.compare)              # the flags' defaults are read from its signature
+    def compare(**kw):
+        warnings.warn("fit_temperature: the fitted temperature 100 lies at an end\nof the search range", UserWarning)
+        raise ValueError("data: something after the warning")
+    monkeypatch.setattr(R, 'compare', compare)
+    shown = warnings.showwarning
+    assert main(['compare', '--out', str(tmp_path/'o')]) == 2
+    c = capsys.readouterr()
+    assert c.err == "cvl compare: error: --data: something after the warning\n", c.err
+    assert c.out.splitlines() == ['warning: fit_temperature: the fitted temperature 100 lies at an end']
+    assert warnings.showwarning is shown                      # the caller's own display is back
+
 def test_empty_folder_and_single_class(tmp_path):
     (tmp_path/'empty').mkdir()
     r = cvl('compare', '--data', tmp_path/'empty', '--out', tmp_path/'o1')
@@ -89,6 +106,33 @@ def test_help_documents_the_flags_and_outputs():
               'predictions.npz', 'metrics.json', 'report.md', 'resume']:
         assert w in r.stdout, w
 
+def _help(*cmd) -> str:
+    "`cvl CMD --help`, in this process, with its lines joined."
+    import contextlib, io
+    from classification_vs_labeling.cli import parser
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit): parser().parse_args([*cmd, '--help'])
+    return ' '.join(out.getvalue().split())
+
+def test_help_is_written_from_the_registry_and_the_functions_defaults(monkeypatch):
+    "Every data set and default the help shows is read from where it is decided: change the row, BUDGETS or LR_FACTORS and the help follows."
+    import dataclasses, inspect
+    from classification_vs_labeling import cli, datasets as DS, sweep as SW
+    from classification_vs_labeling.report import compare
+    h = _help('compare')
+    for n in DS.data_choices():
+        d = DS.DATA_SETS[n]
+        assert f"{n} {d.help}" in h and f"{d.settings()}, batch size {d.bs}, lr {d.lr:g}" in h, n
+    assert f"(default: {DS.default_data(mode='quick')})" in h and f"(default: {' '.join(map(str, inspect.signature(compare).parameters['seeds'].default))})" in h
+    monkeypatch.setitem(DS.DATA_SETS, 'mnist', dataclasses.replace(DS.DATA_SETS['mnist'], epochs=7, size=40))
+    monkeypatch.setattr(SW, 'BUDGETS', {'quick': (2, 5), 'full': (1, 9)}); monkeypatch.setattr(SW, 'LR_FACTORS', (0.25, 1))
+    h, hs = _help('compare'), _help('sweep')
+    assert 'epochs per model (default: 7 for mnist; 4 for pets, illustrations, PATH; 5 for glyphs)' in h and '40 for mnist' in h and '40px, 7 epoch(s)' in h
+    assert 'training budgets in epochs (default: 2 5 for mnist, glyphs; 1 9 for pets, illustrations, PATH' in hs and '(default: 0.25 1)' in hs
+    src = inspect.getsource(cli)
+    for stale in ['224', '28px', '1 3 10', '0.5 1 2 4', "default='mnist'", '2e-3', '1e-2', 'RUN_DEFAULTS']:   # nothing restated by hand
+        assert stale not in src, stale
+
 def test_bad_files_are_skipped_and_reported(tmp_path):
     root = digits_tree(tmp_path/'data', n=30)
     (root/'digit0'/'zero.png').write_bytes(b'')
@@ -112,7 +156,7 @@ def resumed_run(tmp_path_factory):
     cmd = [sys.executable, '-m', 'classification_vs_labeling.cli', 'compare', '--seeds', '0', '1', '--out', str(out), '--no-progress']
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
     t0 = time.time()
-    while not (out/'seeds'/'seed_0.npz').exists():
+    while not list(out.glob('runs/*_seed0_*/run.npz')):
         assert p.poll() is None, p.stdout.read()[-3000:]
         assert time.time() - t0 < 600, 'seed 0 never finished'
         time.sleep(0.2)
@@ -125,6 +169,8 @@ def test_kill_and_resume_reuses_finished_seed(resumed_run):
     out, r = resumed_run
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'seed 0: reusing' in r.stdout and 'seed 1: training' in r.stdout
+    # a run on the default data warns of nothing: the dry run that checks the split can be scored (random logits) keeps its warnings
+    assert r.stderr == '' and 'warning:' not in r.stdout, (r.stderr[-2000:], [l for l in r.stdout.splitlines() if 'warning' in l])
     for f in ['predictions.npz', 'metrics.json', 'report.md', 'accuracy_vs_threshold.png', 'reliability.png',
               'risk_coverage.png', 'ood_histograms.png']:
         assert (out/f).stat().st_size > 0, f
@@ -137,7 +183,7 @@ def test_metrics_json_recomputed_from_predictions_npz(resumed_run):
     from torchmetrics.functional.classification import multiclass_calibration_error
     out, _ = resumed_run
     m = json.loads((out/'metrics.json').read_text())
-    d = np.load(out/'predictions.npz')
+    ms, d = m['metrics'], np.load(out/'predictions.npz')
     S, N, K = d['ce_probs'].shape
     assert d['bce_probs'].shape == (S, N, K) and d['ood_ce_probs'].shape[0] == S and d['ood_ce_probs'].shape[2] == K
     assert len(d['classes']) == K and list(d['seeds']) == [0, 1] and d['valid_targets'].shape == (N,)
@@ -148,7 +194,7 @@ def test_metrics_json_recomputed_from_predictions_npz(resumed_run):
         bins = np.clip(np.ceil(conf*n_bins).astype(int) - 1, 0, n_bins - 1)
         return sum(abs(correct[bins == b].mean() - conf[bins == b].mean())*(bins == b).mean() for b in range(n_bins) if (bins == b).any())
     per = {k: [] for k in ['ce.accuracy', 'ce.ece', 'bce.exact_match', 'bce.per_label_accuracy', 'bce.argmax_accuracy',
-                           'bce.none_rate', 'bce.several_rate', 'bce.ece', 'ce.ood_auroc_msp', 'bce.ood_auroc_max_sigmoid', 'bce.ood_none_rate',
+                           'bce.none_rate', 'bce.several_rate', 'bce.ece', 'ce.auroc.ood', 'bce.auroc.ood', 'bce.none_rate.ood',
                            'ce.ece_after_temperature']}
     for s in range(S):
         ce, bce, t = d['ce_probs'][s][held], d['bce_probs'][s][held], d['bce_threshold'][s]
@@ -162,32 +208,31 @@ def test_metrics_json_recomputed_from_predictions_npz(resumed_run):
         per['bce.ece'].append(ece(bce.max(1), onehot[np.arange(len(bce)), bce.argmax(1)].astype(float)))
         ood_ce, ood_bce = d['ood_ce_probs'][s], d['ood_bce_probs'][s]
         lab = np.r_[np.ones(held.sum()), np.zeros(len(ood_ce))]
-        per['ce.ood_auroc_msp'].append(roc_auc_score(lab, np.r_[ce.max(1), ood_ce.max(1)]))
-        per['bce.ood_auroc_max_sigmoid'].append(roc_auc_score(lab, np.r_[bce.max(1), ood_bce.max(1)]))
-        per['bce.ood_none_rate'].append(((ood_bce > t).sum(1) == 0).mean())
-        T = m['ce']['temperature_per_seed'][s]
+        per['ce.auroc.ood'].append(roc_auc_score(lab, np.r_[ce.max(1), ood_ce.max(1)]))
+        per['bce.auroc.ood'].append(roc_auc_score(lab, np.r_[bce.max(1), ood_bce.max(1)]))
+        per['bce.none_rate.ood'].append(((ood_bce > t).sum(1) == 0).mean())
+        T = ms['ce.temperature']['per_seed'][s]
         scaled = torch.tensor(d['ce_logits'][s][held]/T).softmax(1)
         per['ce.ece_after_temperature'].append(multiclass_calibration_error(scaled, torch.tensor(y[held]), num_classes=K, n_bins=15, norm='l1').item())
         # the temperature minimises the tuning items' NLL: nudging it either way does not help
         nll = lambda T_: torch.nn.functional.cross_entropy(torch.tensor(d['ce_logits'][s][~held]/T_), torch.tensor(y[~held])).item()
         assert nll(T) <= min(nll(T*1.1), nll(T/1.1)) + 1e-6
-        assert m['bce']['threshold_per_seed'][s] == pytest.approx(t)
+        assert ms['bce.threshold']['per_seed'][s] == pytest.approx(t)
     for key, vals in per.items():
-        g, k = key.split('.')
-        assert m[g][k + '_per_seed'] == pytest.approx(vals, abs=2e-5), key
-        assert m[g][k] == pytest.approx(np.mean(vals), abs=2e-5), key
+        assert ms[key]['per_seed'] == pytest.approx(vals, abs=2e-5), key
+        assert ms[key]['mean'] == pytest.approx(np.mean(vals), abs=2e-5), key
     diff = np.mean(per['ce.accuracy']) - np.mean(per['bce.exact_match'])
-    assert m['paired']['accuracy_diff'] == pytest.approx(diff, abs=1e-9)
-    lo, hi = m['paired']['ci95']
+    assert ms['diff.gap_total']['mean'] == pytest.approx(diff, abs=1e-9)
+    lo, hi = ms['diff.gap_total']['ci95']
     assert lo <= diff <= hi and hi - lo < 0.5
     for k in ['data', 'arch', 'epochs', 'size', 'device', 'versions', 'mode']: assert k in m['settings'], k
-    # chapters 05-07's numbers (recomputed one by one in tests/test_report.py) follow from the file too; near and far are marked
-    from classification_vs_labeling.core import RUN_DEFAULTS
-    from classification_vs_labeling.report import metrics_from_arrays
-    assert list(d['held_out']) == list(RUN_DEFAULTS['mnist']['held_out']) and set(d['ood_kind']) == {'near', 'far'}
+    # chapters 05-08's numbers (recomputed one by one in tests/test_summary.py) follow from the file too; near and far are marked
+    from classification_vs_labeling.datasets import data_set
+    from classification_vs_labeling.summary import metrics_from_arrays
+    assert list(d['held_out']) == list(data_set('mnist').held_out) and set(d['ood_kind']) == {'near', 'far'}
     assert all(Path(f).parent.name in d['held_out'] for f, k in zip(d['ood_items'], d['ood_kind']) if k == 'near')
     again = metrics_from_arrays({k: d[k] for k in d.files})
-    for g in ('gap', 'ood'): assert again[g] == m[g], g                # JSON floats read back exactly
+    assert again['metrics'] == ms and again['items'] == m['items']    # JSON floats read back exactly
 
 def test_bench_prints_one_record_side_by_side(tmp_path):
     "`cvl bench` on the CPU at toy size, two seeds: (a), (b) and (c) measured in one run, one JSON record."
@@ -245,7 +290,7 @@ def test_compare_pets_through_the_real_download_code_offline(tmp_path):
                            capture_output=True, text=True, timeout=600, env=env)
         assert r.returncode == 0, r.stderr[-3000:]
         m = json.loads((out/'metrics.json').read_text())
-        from classification_vs_labeling.core import PETS_HELD_OUT
+        from classification_vs_labeling.datasets import PETS_HELD_OUT
         assert m['settings']['data'] == 'pets' and m['settings']['classes'] == sorted(set(PETS_BREEDS) - set(PETS_HELD_OUT))   # 33 breeds trained
         assert m['settings']['n_items'] == 2*(37 - len(PETS_HELD_OUT)) + 2     # + the CMYK and grayscale JPEGs; held-out breeds are out-of-domain
         assert {Path(p).name for p, _ in m['skipped']} == {'Abyssinian_4.jpg', 'Abyssinian_5.mat'}   # empty, and not an image
@@ -276,7 +321,7 @@ def test_environment_never_changes_an_explicit_pets_run(tmp_path):
     (a, pa), (b, pb) = runs['plain'], runs['env']
     assert a == b
     assert a['augment'] is True and a['scale'] == 0.02 and a['pretrained'] is True and a['arch'] == 'resnet34'
-    from classification_vs_labeling.core import PETS_HELD_OUT
+    from classification_vs_labeling.datasets import PETS_HELD_OUT
     assert a['size'] == 32 and a['epochs'] == 1 and a['mode'] == 'full'
     assert a['n_ood'] == 20 + 2*len(PETS_HELD_OUT)      # 10 letters and 10 photos at scale 0.02, and the held-out breeds' 2 images each
     for k in ['classes', 'valid_items', 'ood_items', 'tune_mask']: assert (pa[k] == pb[k]).all(), k

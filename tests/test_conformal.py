@@ -58,7 +58,7 @@ def test_conformal_quantile_is_the_kth_smallest(n, alpha, seed):
         assert (s <= q).sum() == k                          # exactly k calibration scores at or below the cut
 
 def test_conformal_quantile_refuses_bad_scores():
-    for bad, msg in [([], 'non-empty 1-d'), ([[.1, .2]], 'non-empty 1-d'), ([.1, np.nan], 'NaN'), ([.1, np.inf], 'NaN or infinite'),
+    for bad, msg in [([], 'non-empty 1-D scores'), ([[.1, .2]], 'non-empty 1-D scores'), ([.1, np.nan], 'NaN'), ([.1, np.inf], 'NaN or infinite'),
                      (['a'], 'expected numbers')]:
         with pytest.raises(ValueError, match=msg): conformal_quantile(bad, 0.1)
     with pytest.raises(ValueError, match='alpha'): conformal_quantile([.1, .2], 0)
@@ -336,8 +336,19 @@ def test_coverage_size_curves_and_plot():
     sw = c[c.method == 'bce.thresh']
     pt = lab[~tune][np.arange((~tune).sum()), y[~tune]]
     np.testing.assert_allclose(sw.coverage, [(pt > t).mean() for t in threshs])
-    ax = plot_coverage_size(c, alpha=0.1, thresh=0.5)
-    assert isinstance(ax, plt.Axes) and len(ax.get_legend().get_texts()) == 6
+    ax = plot_coverage_size(c, alpha=0.1, thresh=0.5, title='seed 0 (one seed)')
+    assert isinstance(ax, plt.Axes) and len(ax.get_legend().get_texts()) == 6 and ax.get_title() == 'seed 0 (one seed)'
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    for k in ('ce.lac', 'bce.conformal'):                           # each method's values at alpha, in its legend entry
+        assert f"{NAMES[k]} (star: coverage {s[f'{k}.coverage']:.3f}, size {s[f'{k}.mean_set_size']:.2f})" in texts
+    p5 = sw[np.isclose(sw.param, 0.5)].iloc[0]
+    assert f'labeler, threshold sweep (dot: coverage {p5.coverage:.3f}, size {p5.mean_set_size:.2f})' in texts
+    line = {l.get_label().split(' (')[0]: l for l in ax.lines}
+    lac, cut, thr = line[NAMES['ce.lac']], line[NAMES['bce.conformal']], line['labeler, threshold sweep']
+    assert lac.get_zorder() < min(cut.get_zorder(), thr.get_zorder()) and lac.get_linewidth() >= 3*cut.get_linewidth()   # LAC under the labeler's lines
+    assert lac.get_alpha() < 1 and thr.get_linestyle() == '--'
+    ax.figure.canvas.draw()
+    assert ax.get_legend().get_window_extent().y1 < ax.get_window_extent().y0   # the legend under the axes, off the curves
     plt.close(ax.figure)
     with pytest.raises(ValueError, match='coverage_size_curves'): plot_coverage_size(pd.DataFrame(dict(x=[1])))
     with pytest.raises(ValueError, match='^alphas:'): coverage_size_curves(ce, lab, y, tune, alphas=[0.1, 1.0])
@@ -356,8 +367,15 @@ def test_coverage_by_class_and_size_against_pandas():
     assert np.isnan(coverage_by_class(sets[y != 2], y[y != 2])[2])   # a class with no items: no coverage to report
     with pytest.raises(ValueError, match='6 names'): coverage_by_class(sets, y, list('abc'))
     with pytest.raises(ValueError, match='bool'): coverage_by_size(sets.astype(float), y)
-    fig = plot_set_diagnostics({'ce.lac': sets, 'mine': ~sets}, y, list('abcdef'), alpha=0.1)
-    assert isinstance(fig, plt.Figure) and len(fig.axes) == 3
+    fig = plot_set_diagnostics({'ce.lac': sets, 'mine': ~sets}, y, list('abcdef'), alpha=0.1, title='seed 0 (one seed)')
+    assert isinstance(fig, plt.Figure) and len(fig.axes) == 3 and fig._suptitle.get_text() == 'seed 0 (one seed)'
+    (leg,) = fig.legends
+    assert [t.get_text() for t in leg.get_texts()] == [NAMES['ce.lac'], 'mine', '1 - alpha = 0.90']
+    fig.canvas.draw()
+    assert leg.get_window_extent().y1 <= min(a.get_tightbbox().y0 for a in fig.axes) + 1   # under the panels and their tick labels
+    xs = {round(float(x)) for l in fig.axes[2].lines if l.get_marker() == 'x' for x in l.get_xdata()}   # x: the set sizes few items have
+    expect = {int(k) for s_ in (sets, ~sets) for k, n in coverage_by_size(s_, y).n_items.items() if n < 10}
+    assert xs == expect and expect                                    # this data has sizes held by few items
     plt.close(fig)
 
 def test_raps_on_too_few_items_to_keep_some_apart_is_aps():
@@ -365,3 +383,51 @@ def test_raps_on_too_few_items_to_keep_some_apart_is_aps():
     p = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]]); y = np.array([0, 1, 2])
     f = fit_conformal(p, y, method='raps', alpha=0.3)
     assert f['lam'] == 0 and f['n'] == 3 and f['q'] == fit_conformal(p, y, method='aps', alpha=0.3)['q']
+
+# ---------- APS randomised as MAPIE does by default, or not (issue 23)
+
+@pytest.mark.parametrize('seed,k,n', CASES)
+def test_randomized_aps_gives_mapies_default_cut_and_sets(seed, k, n):
+    y, p, _ = sim(n + 500, k, seed)
+    m, cs = mapie_fit('aps', p[:n], y[:n], ALPHAS_MAPIE, seed)
+    _, mapie_sets = m.predict_set(p[n:])
+    for i, a in enumerate(ALPHAS_MAPIE):
+        f = fit_conformal(p[:n], y[:n], method='aps', alpha=a, seed=seed, randomized=True)
+        assert f['randomized'] and f['q'] == pytest.approx(cs.quantiles_[i], abs=1e-12)
+        np.testing.assert_array_equal(conformal_sets(p[n:], f), mapie_sets[:, :, i])
+        plain = fit_conformal(p[:n], y[:n], method='aps', alpha=a)       # the default: the whole p(true class) counts
+        assert not plain['randomized'] and plain['q'] >= f['q']
+        assert conformal_sets(p[n:], plain).sum() >= mapie_sets[:, :, i].sum()   # larger cut, larger (or equal) sets
+
+def test_randomized_changes_nothing_for_lac_and_checks_its_flag():
+    y, p, _ = sim(600, 10, 0)
+    assert fit_conformal(p, y, method='lac', randomized=True) == fit_conformal(p, y, method='lac')
+    with pytest.raises(ValueError, match='randomized: expected True or False'): fit_conformal(p, y, method='aps', randomized='yes')
+
+def test_on_a_confident_model_plain_aps_sets_are_much_larger_than_mapies():
+    "The issue saw mean sizes 6.28 (ours) against 4.19 (MAPIE) at alpha 0.1: a confident classifier, most p(true) near 1."
+    rng = np.random.default_rng(0)
+    n, k = 1200, 8
+    y = rng.integers(0, k, n)
+    p = softmax(4*(2.5*np.eye(k)[y] + rng.normal(size=(n, k))), axis=1)     # 84% right, half the items at p > 0.99
+    tune = tune_split(n, 0.5, seed=0)
+    sizes = {}
+    for r in (False, True):
+        s = conformal_summary(p, p, y, tune, alpha=0.1, from_logits=False, randomized=r)
+        sizes[r] = (s['ce.aps.mean_set_size'], s['ce.aps.coverage'])
+    m, _ = mapie_fit('aps', p[tune], y[tune], [0.1], 0)
+    _, ms = m.predict_set(p[~tune])
+    assert sizes[True][0] == pytest.approx(ms[:, :, 0].sum(1).mean())   # randomized=True: MAPIE's sets, seed 0
+    assert sizes[False][0] > 1.5*sizes[True][0] and min(sizes[False][1], sizes[True][1]) >= 0.9 - 0.03
+
+def test_conformal_summary_warns_when_its_logits_are_probabilities():
+    y, p, lab = sim(600, 10, 0)
+    tune = tune_split(600, 0.5, seed=0)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        conformal_summary(p, lab, y, tune)                  # from_logits=True by default: softmax twice, without a word before
+    msgs = [str(x.message) for x in w]
+    assert len(msgs) == 2 and all(m.endswith('or probabilities with from_logits=False') for m in msgs)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        conformal_summary(p, lab, y, tune, from_logits=False)

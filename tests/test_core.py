@@ -1,4 +1,4 @@
-"core: the mode switch, atomic writes, the validators, float64 probabilities and the run defaults."
+"core: the mode switch, atomic writes, the validators and float64 probabilities (the run defaults: tests/test_datasets.py)."
 import os
 import numpy as np, pytest, torch
 from hypothesis import given, strategies as st
@@ -62,25 +62,12 @@ def test_probabilities_are_float64_from_logits():
     assert softmax_probs(np.zeros((0, 3))).shape == (0, 3)                      # no out-of-domain items is fine
     with pytest.raises(ValueError, match='finite'): softmax_probs([[0., np.nan]])
 
-def test_run_defaults(monkeypatch):
-    assert run_defaults('no/such/folder')['arch'] == 'resnet34'             # any folder: the 'folder' row
-    assert run_defaults('mnist', s=0.1)['size'] == 28                        # quick-mode sets are never scaled
-    assert (scaled_size(224, 0.5), scaled_size(224, 0.01), scaled_size(28, 0.5)) == (112, 32, 28)
-    assert run_defaults('pets', s=0.5)['epochs'] == 2 and run_defaults('pets', s=0.15)['epochs'] == 1
-    monkeypatch.setenv('CVL_QUICK', '1'); assert (default_data(), default_data(multi=True)) == ('mnist', 'digits')
-    monkeypatch.setenv('CVL_QUICK', '');  assert (default_data(), default_data(multi=True)) == ('pets', 'pascal')
-    monkeypatch.setenv('CVL_SCALE', '0.5'); assert scale() == 0.5 and run_defaults('pets')['size'] == 112
-    for bad in ('0', '1.5', 'half', 'nan'):
-        monkeypatch.setenv('CVL_SCALE', bad)
-        with pytest.raises(ValueError, match='CVL_SCALE'): scale()
-    assert set(RUN_DEFAULTS['mnist']) == set(RUN_DEFAULTS['pets'])            # every row names every setting
-
-def test_held_out_classes_are_one_setting():
-    from classification_vs_labeling.core import ood_words
-    assert {k for k, d in RUN_DEFAULTS.items() if d['held_out']} == {'mnist', 'pets', 'illustrations'}   # the sets with a near kind
-    assert ood_words(RUN_DEFAULTS['mnist']['held_out'], RUN_DEFAULTS['mnist']['ood']) == 'classes 8, 9 held out (near) + letters+photos (far)'
-    assert ood_words(RUN_DEFAULTS['illustrations']['held_out'], RUN_DEFAULTS['illustrations']['ood']) == 'classes people held out (near)'
-    assert ood_words(RUN_DEFAULTS['folder']['held_out'], RUN_DEFAULTS['folder']['ood']) == 'none'
+def test_check_seeds():
+    assert check_seeds(3) == [3] and check_seeds(np.arange(2)) == [0, 1] and check_seeds([2**32 - 1]) == [2**32 - 1]
+    for bad, words in [([1, 1], 'distinct'), ([], 'one or more'), ([-1], r'\[0, 4294967295\]'), ([2**32], r'\[0, 4294967295\]'),
+                       (['a'], 'real number'), ([1.5], 'whole number')]:
+        with pytest.raises(ValueError, match='seeds: expected.*' + words): check_seeds(bad)
+    with pytest.raises(ValueError, match='--seeds: expected'): check_seeds([0, 0], '--seeds')
 
 def test_validators_never_raise_type_errors_or_cast_silently():
     for bad in [np.array([[0.2 + 1j, 0.8]]), [[0.2, 0.8j]], [[10**400, 1]], None, 'abc', [['a', 'b']]]:   # never a TypeError or a silent cast
@@ -94,3 +81,60 @@ def test_check_classes():
     for bad in ['aba', 3, ['a', None], [1.5], [''], [True], ['cat', 'dog', 'cat']]:
         with pytest.raises(ValueError, match='classes: expected'): check_classes(bad)
     assert check_classes(np.array(['a', 'b'])) == ['a', 'b'] and check_classes(range(3)) == ['0', '1', '2']
+
+# ---------- probabilities where logits are expected (issue 23)
+
+import warnings
+from scipy.special import softmax as _sm, expit as _ex
+
+def _logits(n=50, k=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return 3*np.eye(k)[rng.integers(0, k, n)] + rng.normal(size=(n, k)) - 1
+
+def test_check_logits_is_silent_on_logits_and_returns_check_scores():
+    z = _logits()
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')                      # any warning fails the test
+        for kind in ('ce', 'bce'): np.testing.assert_array_equal(check_logits(z, kind=kind), check_scores(z))
+        check_logits(torch.tensor(z, dtype=torch.float32), kind='ce')
+    with pytest.raises(ValueError, match='logits: expected a 2-d array'): check_logits(z[0])
+    with pytest.raises(ValueError, match="kind: expected 'ce' or 'bce'"): looks_like_probs(z, 'softmax')
+
+@pytest.mark.parametrize('kind,probs,what', [('ce', lambda z: _sm(z, axis=1), 'softmax probabilities (every row in [0, 1], summing to 1)'),
+                                             ('bce', lambda z: _ex(z), 'sigmoid probabilities (every value in [0, 1])'),
+                                             ('bce', lambda z: _sm(z, axis=1), 'sigmoid probabilities'),   # any probabilities for the labeler
+                                             ('ce', lambda z: torch.softmax(torch.tensor(z, dtype=torch.float32), 1), 'softmax')])
+def test_check_logits_warns_on_probabilities_at_the_callers_line(kind, probs, what):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        check_logits(probs(_logits()), 'ce_logits', kind=kind, hint=', or from_logits=False')
+    assert len(w) == 1 and w[0].category is UserWarning
+    msg = str(w[0].message)
+    assert msg.startswith('ce_logits: expected logits, got what look like') and what in msg
+    assert '`learn.get_preds(act=noop)`' in msg and msg.endswith(', or from_logits=False')
+    assert w[0].filename == __file__                          # the reader's own line, not the package's
+
+def test_sigmoid_probabilities_do_not_pass_for_the_classifiers():
+    # sigmoids do not sum to 1 across classes: as classifier logits they are odd, but not the mix-up we name
+    assert not looks_like_probs(_ex(_logits()), 'ce') and looks_like_probs(_ex(_logits()), 'bce')
+    assert not looks_like_probs(np.zeros((0, 3)), 'bce') and not looks_like_probs(_logits(), 'bce')
+
+def test_a_warning_prints_once_per_line_in_a_loop():
+    "Python's default filter shows a warning once per line: five seeds in a loop, one warning."
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('default')
+        for seed in range(5): check_logits(_sm(_logits(seed=seed), axis=1))
+    assert len(w) == 1
+def test_legend_below_sits_under_the_axes_whatever_their_size():
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    for size in [(3, 2), (9, 6)]:
+        fig, ax = plt.subplots(figsize=size)
+        ax.plot([0, 1], [0, 1], label='a'); ax.plot([0, 1], [1, 0], label='b'); ax.set(xlabel='threshold')
+        leg = legend_below(ax, ncol=1)
+        fig.canvas.draw()
+        lb, box, xl = leg.get_window_extent(), ax.get_window_extent(), ax.xaxis.label.get_window_extent()
+        assert lb.y1 < xl.y0 < box.y0 and [t.get_text() for t in leg.get_texts()] == ['a', 'b']   # under the x label, the axes' own labels
+        plt.close(fig)
+    with pytest.raises(ValueError, match='ncol: expected'): legend_below(plt.subplots()[1], ncol=0)
+    plt.close('all')

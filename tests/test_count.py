@@ -147,6 +147,12 @@ def test_by_count_and_error_kinds():
     assert cc.to_numpy().sum() == len(t) and np.trace(count_confusion(t, t).to_numpy()) == len(t)
     ax = plot_by_count(bc)
     assert len(ax.patches) == 2*len(bc)
+    few = bc['items'].to_numpy() < 10                                   # groups of few images are hatched, the others not
+    assert few.any() and not few.all()
+    for p, f in zip(ax.patches, np.tile(few, 2)): assert (p.get_hatch() == '//') == f
+    ax.figure.canvas.draw()
+    assert ax.get_legend().get_window_extent().y1 < ax.get_window_extent().y0 and 'hatched: fewer than 10 images' in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert [p.get_hatch() for p in plot_by_count(bc, min_count=1, title='one seed').patches] == [None]*len(ax.patches)
 
 def test_held_out_sets_tunes_on_the_other_part():
     rng = np.random.default_rng(0)

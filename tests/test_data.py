@@ -1,5 +1,6 @@
 "The data layer: bad files are caught, splits are fixed, offline sets are built once, and the two views match."
 import os
+from collections import Counter
 from pathlib import Path
 import numpy as np
 import pytest
@@ -83,7 +84,8 @@ def test_valid_split_properties(labels, pct, seed):
     assert len(np.unique(v)) == len(v) and (len(v) == 0 or (v.min() >= 0 and v.max() < len(labels)))
     assert (np.diff(v) > 0).all()
     np.testing.assert_array_equal(v, valid_split(labels, pct, seed))
-    if len(labels) >= 2 and pct > 0: assert 1 <= len(v) < len(labels)
+    counts = Counter(labels)                 # every class keeps a training item, so a class of one is never validated on
+    if pct > 0 and any(n >= 2 for n in counts.values()): assert 1 <= len(v) <= len(labels) - len(counts)
 
 def test_valid_split_stratified():
     labels = ['a']*50 + ['b']*10
@@ -98,7 +100,7 @@ def test_valid_split_toy():
     np.testing.assert_array_equal(v, valid_split(labels, 0.5, seed=0))
     assert not np.array_equal(v, valid_split(labels, 0.5, seed=1))
     assert sorted(np.array(labels)[v]) == ['cat']*3 + ['dog']*2
-    np.testing.assert_array_equal(valid_split(['a', 'b', 'c'], 0.4), valid_split(['a', 'b', 'c'], 0.4))   # too small to stratify
+    assert len(valid_split(['a', 'b', 'c'], 0.4)) == 0      # one item per class: each stays in training, none is validated on
     assert len(valid_split(labels, 0)) == 0
     with pytest.raises(ValueError, match='valid_pct'): valid_split(labels, 1.0)
 
@@ -228,37 +230,11 @@ def test_book_illustrations(tmp_path):
     assert len(s.ood_items) == 4 and all(f.parent.name == 'people' for f in s.ood_items)
     assert set(np.array(s.labels)[s.valid_idx]) == {'building', 'coat'}         # stratified: both classes validated
 
-def test_load_set(tmp_path):
-    with pytest.raises(ValueError, match='mnist, pets, illustrations'): load_set('cifar10')
-    root = _tree(tmp_path/'d', {'a': 4, 'b': 4})
-    assert load_set(root, ood='none').classes == ['a', 'b']
-    ood = _tree(tmp_path/'o', {'x': 3})
-    assert len(load_set(root, ood=str(ood)).ood_items) == 3
-    with pytest.raises(ValueError, match='letters\\+photos'): load_set(root, ood='people')
-
 @pytest.fixture
 def ill(tmp_path):
     "The chapter's stand-in for the book illustrations, and a folder of other images."
     _tree(tmp_path/'other', {'x': 5})
     return _tree(tmp_path/'ill', {'building': 11, 'coat': 7, 'people': 9})
-
-def test_load_set_named_sets_and_folders(ill, tmp_path):
-    m = load_set('mnist')
-    assert sorted({f.parent.name for f in m.ood_items[:-1000]}) == ['8', '9']         # near kind first: the held-out digits
-    assert len(m.ood_items[-1000:]) == 1000 and m.classes == list('01234567')         # then the letters and photos
-    assert not {'8', '9'} & {Path(f).parent.name for f in m.items}
-    assert len(load_set('mnist', ood='photos').ood_items) == len(m.ood_items) - 500
-    assert len(load_set('mnist', ood='none').ood_items) == len(m.ood_items) - 1000
-    assert load_set(ill).classes == ['building', 'coat', 'people']                     # a plain folder: every folder is a class
-    assert len(load_set(ill, ood=str(tmp_path/'other'/'x')).ood_items) == 5            # a folder of out-of-domain images
-    assert hold_out(load_set(ill, ood='none'), ['people', 'cats']).classes == ['building', 'coat']   # classes it lacks are ignored
-    with pytest.raises(ValueError, match='2 or more classes'): hold_out(load_set(ill, ood='none'), ['people', 'coat'])
-    with pytest.raises(ValueError, match='mnist, pets, illustrations'): load_set('cifar')
-    with pytest.raises(ValueError, match='letters\\+photos'): load_set('mnist', ood='faces')
-    with pytest.raises(ValueError, match='overlap'): load_set(ill, ood=ill)
-    with pytest.raises(ValueError, match='overlap'): load_set(ill, ood=ill/'coat')
-    (tmp_path/'empty').mkdir()
-    with pytest.raises(ValueError, match='no usable image'): load_set(ill, ood=tmp_path/'empty')
 
 def test_broken_files_never_reach_the_loaders(ill):
     "Two good files in odd modes and two broken ones in the illustrations: the broken are skipped, every batch loads."
@@ -300,17 +276,6 @@ def test_synthetic_pets_learnable(tmp_path):
     clf = NearestCentroid().fit(X[s.train_idx], y[s.train_idx])
     assert clf.score(X[s.valid_idx], y[s.valid_idx]) > 0.3
 
-def test_load_set_reads_run_defaults(monkeypatch):
-    "load_set's out-of-domain default and probe size come from the data set's row of RUN_DEFAULTS, whatever the mode."
-    from classification_vs_labeling.core import RUN_DEFAULTS
-    for q in ('1', ''):
-        monkeypatch.setenv('CVL_QUICK', q)
-        s = load_set('mnist')
-        near = [f for f in s.ood_items if f.parent.name in RUN_DEFAULTS['mnist']['held_out']]
-        assert RUN_DEFAULTS['mnist']['ood'] == 'letters+photos' and len(s.ood_items) - len(near) == 1000
-        assert s.classes == sorted(set(map(str, range(10))) - set(RUN_DEFAULTS['mnist']['held_out'])) and len(near) == 1000
-        assert np.array(PILImage.create(s.ood_items[-1])).shape[:2] == (28, 28)
-
 # ---- scalars checked at the door ----
 
 BAD = {'nan': float('nan'), 'text': 'abc', 'a bool': True, 'negative': -1, 'complex': 1j, 'a list': [1, 2]}
@@ -319,7 +284,6 @@ DOOR = {   # call(tmp, **{param: bad}), param: each refuses before any scan, dow
     'valid_split-valid_pct': (lambda tmp, **kw: valid_split(['a', 'b']*5, **kw), 'valid_pct'),
     'valid_split-seed': (lambda tmp, **kw: valid_split(['a', 'b']*5, **kw), 'seed'),
     'pets-valid_pct': (lambda tmp, **kw: pets(tmp/'pets', **kw), 'valid_pct'), 'folder_set-seed': (lambda tmp, **kw: folder_set(tmp/'f', **kw), 'seed'),
-    'load_set-valid_pct': (lambda tmp, **kw: load_set('mnist', **kw), 'valid_pct'), 'load_set-seed': (lambda tmp, **kw: load_set('mnist', **kw), 'seed'),
     'matched_dls-size': (lambda tmp, **kw: matched_dls(_TOY, **kw), 'size'), 'matched_dls-bs': (lambda tmp, **kw: matched_dls(_TOY, size=8, **kw), 'bs'),
     'matched_dls-seed': (lambda tmp, **kw: matched_dls(_TOY, size=8, **kw), 'seed'),
     'show_images-ncols': (lambda tmp, **kw: show_images([], **kw), 'ncols'), 'show_images-size': (lambda tmp, **kw: show_images([], **kw), 'size'),
@@ -334,3 +298,13 @@ def test_scalars_refused_at_the_door_naming_the_parameter(case, bad, tmp_path):
     with pytest.raises(ValueError) as e: call(tmp_path, **{param: BAD[bad]})
     assert str(e.value).startswith(f'{param}: expected') and '\n' not in str(e.value), str(e.value)
     assert list(tmp_path.iterdir()) == []                               # nothing written
+
+def test_show_images_titles_each_image_and_the_grid():
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    ims = [np.full((28, 28, 3), v, np.uint8) for v in (0, 120, 255)]
+    fig = show_images(ims, ['a', 'b\nc', 'd'], ncols=2, title='three greys, one seed')
+    assert fig._suptitle.get_text() == 'three greys, one seed' and len(fig.axes) == 4          # 2 x 2, one left empty
+    assert [a.get_title() for a in fig.axes] == ['a', 'b\nc', 'd', ''] and [len(a.images) for a in fig.axes] == [1, 1, 1, 0]
+    assert show_images(ims)._suptitle is None                                                  # no title unless asked
+    plt.close('all')

@@ -5,11 +5,12 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1]/'classification_vs_labeling'
 LAYERS = [   # lowest first, as in DESIGN.md
-    {'core', 'activations', 'losses', 'recipes'},
-    {'data', 'files', 'probes', 'glyphs'},
-    {'fastpath', 'train'},
-    {'runs'},                  # the saved run the analyses' chapters share (above training, below them)
-    {'metrics', 'calibration', 'ood', 'conformal', 'multilabel', 'count'},
+    {'core', 'paramdocs', 'activations', 'losses', 'recipes'},
+    {'data', 'files', 'probes', 'glyphs', 'datasets'},
+    {'fastpath', 'train', 'predictions'},
+    {'runs', 'costs'},         # the one engine, the saved run the analyses' chapters share, what full mode costs (above training, below them)
+    {'metrics', 'calibration', 'ood', 'conformal', 'multilabel', 'count', 'analysis', 'summary'},
+    {'learners'},              # fastai-shaped pieces for one's own learners (a metric, Interpretations), built on the analyses
     {'tables', 'report', 'sweep', 'sweep_plots', 'bench'},
     {'cli'},
 ]
@@ -37,6 +38,24 @@ def test_every_module_has_a_layer():
 def test_no_module_imports_from_a_layer_above():
     bad = [(m, d) for m in modules() if m in RANK for d in imports(m) if RANK.get(d, -1) > RANK[m]]
     assert not bad, f"imports from a higher layer: {bad}"
+
+def chapters() -> dict[str, str]:
+    "Module -> the notebook it is exported from (its `default_exp`), e.g. 'fastpath' -> '03f_fastpath'."
+    import json, re
+    out = {}
+    for nb in sorted((PKG.parent/'nbs').glob('[0-9]*.ipynb')):
+        src = ''.join(c['source'] if isinstance(c['source'], str) else ''.join(c['source']) for c in json.loads(nb.read_text())['cells'])
+        m = re.search(r'#\|\s*default_exp\s+(\w+)', src)
+        if m: out[m.group(1)] = nb.stem
+    return out
+
+def test_no_module_imports_a_later_chapter():
+    "A chapter uses only what earlier chapters taught: a module never imports one whose chapter number is higher (a chapter and its lettered sub-chapters are one)."
+    ch = chapters()
+    assert set(modules()) - {'_modidx'} <= set(ch), f"modules without a chapter: {set(modules()) - {'_modidx'} - set(ch)}"
+    num = lambda m: int(ch[m][:2])
+    bad = [(f"{m} ({ch[m]})", f"{d} ({ch[d]})") for m in ch for d in imports(m) if d in ch and num(d) > num(m)]
+    assert not bad, f"imports from a later chapter: {bad}"
 
 def test_no_import_cycle():
     graph = {m: imports(m) for m in modules() if m in RANK}

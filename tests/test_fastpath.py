@@ -1,4 +1,4 @@
-"""Chapter 13's fast path: `TensorDL` against fastai's own `DataLoader`, the two decoders against the plain pipeline's
+"""Chapter 03f's fast path: `TensorDL` against fastai's own `DataLoader`, the two decoders against the plain pipeline's
 item (PIL through fastai's `Resize`), the files handed back to PIL, the image store reused, and a run on the fast path
 against the plain one."""
 from pathlib import Path
@@ -10,8 +10,8 @@ from fastcore import test as fc       # fastcore's test_eq/test_close/test_fail,
 from fastai.data.load import DataLoader
 from fastai.torch_core import set_seed
 from fastai.vision.all import IntToFloatTensor, Resize, ResizeMethod
-from classification_vs_labeling.data import load_set
-from classification_vs_labeling.train import RunConfig, train_pair
+from classification_vs_labeling.datasets import load_set
+from classification_vs_labeling.train import RunSpec, train_pair
 from classification_vs_labeling.fastpath import TensorDL, cache_images, stored_images, cached_dls, _load, _gpu_decodable
 from test_cli import digits_tree
 
@@ -109,8 +109,8 @@ def test_cached_dls_split_and_vocab(digits):
 
 def test_fast_run_is_the_plain_run_on_the_cpu(digits):
     "Quick-mode settings on the CPU (no augmentation, full precision): the same classes, items and logits on both paths."
-    cfg = RunConfig('mnist', arch='small', pretrained=False, size=28, augment=False, epochs=1)
-    slow, fast = train_pair(digits, cfg, seed=0, progress=False), train_pair(digits, cfg, seed=0, progress=False, fast=True)
+    spec = RunSpec('mnist', arch='small', pretrained=False, size=28, augment=False, epochs=1)
+    slow, fast = train_pair(digits, spec, progress=False), train_pair(digits, spec.replace(fast=True), progress=False)
     fc.test_eq(fast.classes, slow.classes); fc.test_eq(fast.targs, slow.targs); fc.test_eq(fast.items, slow.items)
     fc.test_eq(fast.ood_ce_logits.shape, slow.ood_ce_logits.shape)
     np.testing.assert_allclose(fast.ce_logits, slow.ce_logits, atol=1e-5); np.testing.assert_allclose(fast.bce_logits, slow.bce_logits, atol=1e-5)

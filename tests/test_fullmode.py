@@ -80,19 +80,19 @@ def _outputs(nb_path) -> str:
 
 def test_one_run_trained_once_and_reused(rehearsal):
     "Chapter 04 trains the full-mode run (pretrained resnet34 on PETS, scaled) and saves it; chapters 05 to 07 say they use it."
-    runs = sorted((rehearsal['fastai_home']/'data'/'cvl_runs').glob('*.npz'))
-    pets = [f for f in runs if f.name.startswith('pets_resnet34_pretrained_1ep_32px_seed0_')]
-    assert len(pets) == 1, [f.name for f in runs]
+    runs = sorted((rehearsal['fastai_home']/'data'/'cvl_runs').glob('*/run.npz'))
+    pets = [f for f in runs if f.parent.name.startswith('pets_resnet34_pretrained_1ep_32px_seed0_')]
+    assert len(pets) == 1, [f.parent.name for f in runs]
     out = {n: _outputs(rehearsal['work']/n) for n in ['04_train.ipynb', '05_metrics.ipynb', '06_calibration.ipynb', '07_ood.ipynb']}
     assert f"No saved run at {pets[0]}: training it now (pets, resnet34 pretrained, 1 epoch(s), 32px, seed 0" in out['04_train.ipynb']
     for n in ['05_metrics.ipynb', '06_calibration.ipynb', '07_ood.ipynb']: assert f"Using the saved run at {pets[0]}" in out[n], n
-    assert [f for f in runs if f.name.startswith('illustrations_resnet34_pretrained_1ep_32px_seed0_')], "chapter 07 on the illustrations saves its run too"
+    assert [f for f in runs if f.parent.name.startswith('illustrations_resnet34_pretrained_1ep_32px_seed0_')], "chapter 07 on the illustrations saves its run too"
 
 
 def test_chapter_heads_say_what_full_mode_costs():
-    "Each chapter's head carries the line `train.cost_line` computes from chapter 04's stated assumptions, marked as an estimate."
+    "Each chapter's head carries the line `costs.cost_line` computes from chapter 04b's stated assumptions, marked as an estimate."
     import nbformat
-    from classification_vs_labeling.runs import cost_line
+    from classification_vs_labeling.costs import cost_line
     for p in NOTEBOOKS:
         if p.name == 'index.ipynb': continue
         head = next(c.source for c in nbformat.read(p, as_version=4).cells if c.cell_type == 'markdown')
@@ -101,9 +101,11 @@ def test_chapter_heads_say_what_full_mode_costs():
 
 
 def test_full_mode_settings_reach_the_fast_path(rehearsal):
-    "Chapter 13 trains full mode's settings (pretrained resnet34, ImageNet normalisation, augmentation) on both paths."
-    out = _outputs(rehearsal['work']/'13_fastpath.ipynb')
-    assert f"RunConfig(data='pets', arch='resnet34', epochs=1, size=32, bs=64, lr=0.002, pretrained=True, augment=True, scale={float(SCALE)})" in out, out[:2000]
+    "Chapter 03f trains full mode's settings (pretrained resnet34, ImageNet normalisation, augmentation) on both paths."
+    out = _outputs(rehearsal['work']/'03f_fastpath.ipynb')
+    assert (f"RunSpec(data='pets', classes=None, held_out=('Egyptian_Mau', 'Ragdoll', 'american_bulldog', 'staffordshire_bull_terrier'), "
+            f"ood='letters+photos', subset=None, arch='resnet34', pretrained=True, epochs=1, size=32, bs=64, lr_ce=0.002, lr_bce=0.002, "
+            f"augment=True, recipe='default', label_noise=0.0, fast=False, scale={float(SCALE)}, seed=0)") in out, out[:2000]
 
 
 def test_the_rehearsal_has_no_network(tmp_path):

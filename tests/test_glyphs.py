@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from matplotlib.ft2font import FT2Font
-from classification_vs_labeling.glyphs import GLYPH_CLASSES, GLYPHS_DEFAULTS, glyph_fonts, draw_glyph, glyphs, glyph_set
-from classification_vs_labeling.core import RUN_DEFAULTS
+from classification_vs_labeling.glyphs import GLYPH_CLASSES, glyph_fonts, draw_glyph, glyphs, glyph_set
 
 
 def test_the_class_set_leaves_out_look_alikes():
@@ -69,8 +68,20 @@ def test_the_classes_can_be_told_apart():
     acc = LogisticRegression(max_iter=500).fit(X[~v], y[~v]).score(X[v], y[v])
     assert acc > 0.35, acc                                                       # chance is 0.05 (measured: 0.52)
 
-def test_defaults_have_the_keys_of_a_run_defaults_row():
-    assert set(GLYPHS_DEFAULTS) == set(RUN_DEFAULTS['mnist']) and GLYPHS_DEFAULTS['ood'] == 'photos'
+def test_a_data_set_of_the_registry_whose_runs_keep_the_first_k_classes():
+    from classification_vs_labeling.datasets import data_set, load_set
+    from classification_vs_labeling.train import RunSpec
+    from classification_vs_labeling.runs import load_data
+    row = data_set('glyphs')
+    assert (row.mode, row.arch, row.pretrained, row.ood, row.held_out) == ('quick', 'small', False, 'photos', ())
+    full = load_set('glyphs', 'none')
+    assert full.classes == sorted(GLYPH_CLASSES) and full.name == 'glyphs'
+    k8 = load_data(RunSpec('glyphs', classes=8, ood='none'))
+    assert k8.classes == list('01234567') and len(k8.items) == 8*500
+    assert Counter(k8.labels[i] for i in k8.valid_idx) == {c: 100 for c in '01234567'}   # split anew, per class
+    assert {str(f) for f in k8.items} == {str(f) for f, l in zip(glyph_set(8, ood='none').items, glyph_set(8, ood='none').labels)}
+    with pytest.raises(ValueError, match='classes: expected at most the 49 classes of glyphs, got 50'): load_set('glyphs', 'none', classes=50)
+    with pytest.raises(ValueError, match=r'classes: expected a value in \[2'): RunSpec('glyphs', classes=1)
 
 def test_a_class_depends_on_the_seed_and_the_class_only(tmp_path):
     "Each class has its own generator (so the classes are drawn in parallel): the same class, the same images, whatever n."

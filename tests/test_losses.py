@@ -227,6 +227,9 @@ def test_plot_loss_curves():
     fc.test_close(lines['CE, target logit: p - 1'], softmax(torch.cat([zs[:, None], others.repeat(31, 1)], 1))[:, 0].numpy() - 1, eps=1e-9)
     assert np.ptp(lines['BCE, first wrong logit (1): sigmoid']) < 1e-12 and np.ptp(lines['CE, first wrong logit (1): p']) > 0.3
     fc.test_close(lines['CE: -log softmax(target)'], -log_sigmoid(zs - logsumexp(others)).numpy(), eps=1e-9)  # CE is BCE's target term, shifted
+    fig.canvas.draw()
+    for a in (a0, a1): assert a.get_legend().get_window_extent().y1 < a.get_window_extent().y0   # legends under the panels, off the curves
+    assert a0.get_tightbbox().x1 <= a1.get_tightbbox().x0 + 1                                      # the panels' labels do not meet
     fc.test_fail(lambda: plot_loss_curves(other_logits=[[1.]]), contains='1-d')
     fc.test_fail(lambda: plot_loss_curves(n=0), contains='n:')
     plt.close('all')

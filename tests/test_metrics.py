@@ -163,12 +163,52 @@ def test_simulate_preds():
     assert np.allclose(c.sum(1), 1) and (l >= 0).all() and (l <= 1).all()
     assert all((u == v).all() for u, v in zip((y, c, l), simulate_preds(n=50, k=7, seed=2)))
 
+def _px(ax, x, y):
+    "Display coordinates of the data point (x, y) of `ax`."
+    return ax.transData.transform((x, y))
+
 def test_plot():
     p, t = rand(seed=7)
-    ax = plot_threshold_sweep(threshold_sweep(p, t), best=0.4)
-    assert len(ax.lines) == 4 and ax.get_xlabel() == 'threshold'   # three accuracies + the marked threshold
-    assert {'per-label accuracy', 'exact match', 'argmax accuracy'} <= {l.get_label() for l in ax.lines}
+    sw = threshold_sweep(p, t)
+    ax = plot_threshold_sweep(sw, best=0.4)
+    assert len(ax.lines) == 4 and ax.get_xlabel() == 'threshold' and ax.get_title()   # three accuracies + the marked threshold; a title by default
+    labels = {l.get_label() for l in ax.lines}
+    assert {'per-label accuracy', 'chosen threshold 0.40', f'labeler argmax accuracy {sw.argmax_accuracy[0]:.3f}'} <= labels
+    assert f'exact match (peak {sw.exact_match.max():.3f})' in labels
     with pytest.raises(ValueError, match='threshold_sweep'): plot_threshold_sweep(pd.DataFrame({'x': [1]}))
+    with pytest.raises(ValueError, match='classifier_acc'): plot_threshold_sweep(sw, classifier_acc=1.5)
+    plt.close('all')
+
+@pytest.mark.parametrize('seed', [0, 7])
+def test_plot_legend_is_clear_of_the_data(seed):
+    "The legend lies wholly under the axes, so it cannot cover the exact-match peak, nor any other point drawn."
+    p, t = rand(seed=seed)
+    sw = threshold_sweep(p, t)
+    ax = plot_threshold_sweep(sw, best=0.4, classifier_acc=float(sw.argmax_accuracy[0]), title='seed 0 (one seed)')
+    fig = ax.figure; fig.canvas.draw()
+    leg, box = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert leg.y1 < box.y0 and box.x0 <= leg.x0 + 1 and leg.x1 <= box.x1 + 1   # below the axes, within their width
+    peak = sw.loc[sw.exact_match.idxmax()]
+    assert not leg.contains(*_px(ax, peak.thresh, peak.exact_match))
+    for a in fig.axes:                                           # every drawn point of both y axes is outside the legend
+        for l in a.lines:
+            xy = a.transData.transform(np.c_[np.broadcast_to(l.get_xdata(), np.shape(l.get_ydata())), l.get_ydata()].astype(float))
+            assert not ((xy[:, 0] > leg.x0) & (xy[:, 0] < leg.x1) & (xy[:, 1] > leg.y0) & (xy[:, 1] < leg.y1)).any(), l.get_label()
+    plt.close(fig)
+
+def test_plot_classifier_line_stays_visible_under_the_argmax_line():
+    "The classifier's accuracy and the labeler's argmax accuracy, equal here, are both visible: a wide pale band under a thin dashed line, each named with its value."
+    p, t = rand(seed=3)
+    sw = threshold_sweep(p, t)
+    acc = float(sw.argmax_accuracy[0])
+    ax = plot_threshold_sweep(sw, classifier_acc=acc)
+    clf = next(l for l in ax.lines if l.get_label().startswith('classifier accuracy'))
+    amax = next(l for l in ax.lines if l.get_label().startswith('labeler argmax accuracy'))
+    assert clf.get_label() == f'classifier accuracy {acc:.3f} (no threshold)' and set(clf.get_ydata()) == {acc}
+    assert clf.get_zorder() < amax.get_zorder() and clf.get_linewidth() >= 3*amax.get_linewidth()
+    assert amax.get_linestyle() == '--' and clf.get_linestyle() == '-' and clf.get_alpha() < 1
+    assert {t.get_text() for t in ax.get_legend().get_texts()} >= {clf.get_label(), amax.get_label()}
+    plt.close('all')
 
 # ---- properties
 @settings(max_examples=80, deadline=None)
@@ -243,7 +283,7 @@ P = np.full((3, 4), 0.5)
     (lambda: tune_split(10, 0), 'tune_frac'),
     (lambda: tune_split(10, strat=[0, 1]), r'\(10,\)'),
     (lambda: seed_summary([]), 'non-empty'),
-    (lambda: seed_summary([[0.1, 0.2]]), '1-d'),
+    (lambda: seed_summary([[0.1, 0.2]]), 'expected non-empty 1-D numbers'),
 ])
 def test_bad_input(call, msg):
     with pytest.raises(ValueError, match=msg): call()
@@ -314,17 +354,50 @@ def test_gap_over_seeds_is_the_mean_of_items():
         per = [gap_table(f, n_boot=1).loc[piece, 'value'] for f in frames]
         assert mean.loc[piece, 'value'] == pytest.approx(np.mean(per), abs=1e-12)
 
+def _bar_spans(ax) -> np.ndarray:
+    "(bottom, top) of every bar of `ax`, left to right."
+    return np.array([sorted((p.get_y(), p.get_y() + p.get_height())) for p in sorted(ax.patches, key=lambda p: p.get_x())])
+
 def test_plot_gap():
     y, clas, lab = simulate_preds(n=300, k=5, seed=1)
     tab = gap_decomposition(clas, lab, y, 0.3, n_boot=50)
-    ax = plot_gap(tab)
-    assert len(ax.patches) == 7 and ax.get_ylim()[0] < tab.loc['exact', 'low']
-    tops = sorted(p.get_y() + p.get_height() for p in ax.patches)
-    assert tab.loc['classifier', 'value'] == pytest.approx(max(tops))
+    ax = plot_gap(tab, title='one seed')
+    v = tab['value']
+    assert len(ax.patches) == 6 and ax.get_title() == 'one seed'        # five steps and the whole gap
+    levels = -np.r_[0, np.cumsum(v[list(GAP_PIECES)])]                 # after each step, relative to the classifier
+    spans = _bar_spans(ax)
+    np.testing.assert_allclose(spans[:5], np.sort(np.c_[levels[:-1], levels[1:]], 1), atol=1e-12)
+    np.testing.assert_allclose(spans[5], sorted((0, -v['total'])), atol=1e-12)   # the last bar: from 0 to the whole gap, uncut
+    lo, hi = ax.get_ylim()
+    assert lo < min(0, -tab.loc['total', 'high']) and hi > 0                     # 0 and the gap's interval are inside
+    assert any(list(l.get_ydata()) == [0, 0] for l in ax.lines)                  # the line at 0: the classifier's accuracy
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks[0].endswith(f"{v['classifier']:.3f}") and ticks[-1].endswith(f"{v['exact']:.3f}\n(gap {-v['total'] + 0.:+.3f})")
+    assert ticks[1] == f"ranking\n\n{-v['ranking'] + 0.:+.3f}"
     with pytest.raises(ValueError, match='gap_table'): plot_gap(tab.drop(index='none'))
     with pytest.raises(ValueError, match="missing"): gap_table(pd.DataFrame({'classifier': [1.]}))
     with pytest.raises(ValueError, match='5 items'): gap_items(clas[:5], lab[:4], y[:5])
     with pytest.raises(ValueError, match='exactly one true class'): gap_items(clas[:2], lab[:2], [[1, 1, 0, 0, 0], [0, 0, 0, 0, 0]])
+    plt.close('all')
+
+def test_gap_panels_share_their_y_limits():
+    "Two tables compared side by side: `gap_ylim` gives both panels one y axis that holds every step and interval of both."
+    tabs = [gap_decomposition(*simulate_preds(n=300, k=5, seed=s)[1:], simulate_preds(n=300, k=5, seed=s)[0], th, n_boot=50)
+            for s, th in [(1, 0.3), (2, 0.7)]]
+    lim = gap_ylim(*tabs)
+    fig, axs = plt.subplots(1, 2)
+    for ax, t in zip(axs, tabs): plot_gap(t, ax=ax, ylim=lim)
+    fc.test_eq(axs[0].get_ylim(), axs[1].get_ylim())
+    for ax, t in zip(axs, tabs):
+        own = gap_ylim(t)
+        assert lim[0] <= own[0] and own[1] <= lim[1]                            # the shared limits hold each table's own
+        ys = np.concatenate([_bar_spans(ax).ravel(), *[np.asarray(c.lines[2][0].get_segments())[:, :, 1].ravel() for c in ax.containers if hasattr(c, 'has_yerr')]])
+        assert lim[0] < ys.min() and ys.max() < lim[1]
+    assert plot_gap(tabs[0]).get_ylim() == pytest.approx(gap_ylim(tabs[0]))     # alone: its own limits
+    with pytest.raises(ValueError, match='at least one'): gap_ylim()
+    with pytest.raises(ValueError, match='gap_table'): gap_ylim(tabs[0].drop(index='total'))
+    plt.close('all')
+
 
 # ---- chapter 05's checks, moved from its hidden cells: its toy examples and its simulated labeler, rebuilt here
 
@@ -547,7 +620,7 @@ def test_chapter_simulated_gap(sim):
     assert g['per class'].loc['rescued', 'value'] < 0
     fig, axs = plt.subplots(1, 2)
     for ax, (name, t) in zip(axs, g.items()): plot_gap(t, ax=ax, title=name)
-    fc.test_eq([len(a.patches) for a in axs], [7, 7]); plt.close(fig)   # two ends and five steps
+    fc.test_eq([len(a.patches) for a in axs], [6, 6]); plt.close(fig)   # five steps and the whole gap
 
 @settings(max_examples=80, deadline=None)
 @given(pairs(), threshs)
@@ -567,6 +640,59 @@ def test_trained_pair_identities(x, th):
     fc.test_close(g.loc[list(GAP_PIECES), 'value'].sum(), gap['diff'], eps=1e-12)   # the same gap as the paired bootstrap
     fc.test_eq(g.loc[['wrong', 'rescued'], 'value'].tolist(), [0., 0.])           # one global threshold
     fc.test_close(g.loc['argmax', 'value'], argmax_accuracy(bce, t), eps=1e-12)
+
+# ---- the tuned threshold and the tuning mask: one rule, one check (every chapter uses them)
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31), st.integers(2, 6), st.integers(20, 80))
+def test_tuned_threshold_is_the_best_subset_accuracy_on_the_tuning_items_alone(seed, k, n):
+    "Brute force with scikit-learn's subset accuracy over the grid, ties to the threshold closest to 0.5, then the lower."
+    y, _, lab = simulate_preds(n=n, k=k, seed=seed, class_shift=1.0)
+    tune = tune_split(n, 0.5, seed=seed, strat=y)
+    acc = np.array([accuracy_score(np.eye(k, dtype=int)[y[tune]], (lab[tune] > t).astype(int)) for t in THRESHS])
+    best = THRESHS[np.abs(acc - acc.max()) < 1e-12]
+    want = min(best, key=lambda t: (abs(t - 0.5), t))
+    assert tuned_threshold(lab, y, tune) == pytest.approx(want)
+    other = lab.copy(); other[~tune] = np.random.default_rng(seed).random(((~tune).sum(), k))   # held-out items play no part
+    assert tuned_threshold(other, y, tune) == tuned_threshold(lab, y, tune)
+
+@pytest.mark.parametrize('mask,words', [(np.r_[True, False, True].astype(int), 'bools'), ([True, False], r'\(3,\) bools'),
+                                        (np.ones(3, bool), 'both parts'), (np.zeros(3, bool), 'both parts'),
+                                        (np.ones((3, 1), bool), 'shape'), (['yes', 'no', 'yes'], 'bools')])
+def test_check_tune_mask_refuses_what_is_not_a_mask_of_both_parts(mask, words):
+    with pytest.raises(ValueError, match='tune_mask: expected.*' + words) as e: check_tune_mask(mask, 3)
+    assert '\n' not in str(e.value)
+    fc.test_eq(check_tune_mask([True, False, True], 3), np.array([True, False, True]))
+# ---------- cross-check with scipy's paired bootstrap; thresholds on their grid (issue 23)
+
+from scipy.stats import bootstrap
+
+@pytest.mark.parametrize('seed,n,pa,pb', [(0, 400, 0.9, 0.85), (1, 150, 0.7, 0.72), (2, 1000, 0.95, 0.9)])
+def test_paired_bootstrap_matches_scipys_paired_percentile_interval(seed, n, pa, pb):
+    rng = np.random.default_rng(seed)
+    both = rng.random(n)                                   # correlated: the two models err on the same hard items
+    a, b = (both < pa).astype(float), (both + rng.normal(0, 0.05, n) < pb).astype(float)
+    ours = paired_bootstrap(a, b, n_boot=20000, seed=seed)
+    ref = bootstrap((a, b), lambda x, y: x.mean() - y.mean(), paired=True, vectorized=False, n_resamples=20000,
+                    confidence_level=0.95, method='percentile', random_state=seed + 100)
+    se = ref.standard_error
+    assert ours['diff'] == pytest.approx(a.mean() - b.mean(), abs=1e-12)
+    # two Monte Carlo estimates of the same percentiles: equal within a small share of the standard error
+    assert ours['low'] == pytest.approx(ref.confidence_interval.low, abs=0.1*se + 1/n)
+    assert ours['high'] == pytest.approx(ref.confidence_interval.high, abs=0.1*se + 1/n)
+
+def test_thresholds_are_on_their_grid():
+    assert [repr(float(t)) for t in THRESHS[[0, 6, 27, 93, 98]]] == ['0.01', '0.07', '0.28', '0.94', '0.99']
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, 300)
+    p = np.clip(0.9*np.eye(5)[y] + rng.normal(0, 0.2, (300, 5)), 0, 1)
+    t = best_threshold(p, y)
+    assert t in THRESHS and repr(t) == f'{t:.2f}'.rstrip('0').rstrip('.')
+    assert set(per_class_thresholds(p, y).tolist()) <= set(THRESHS.tolist())
+    assert best_threshold(p, y, [0.3, 0.45, 0.6]) in (0.3, 0.45, 0.6)   # a grid of one's own: its own values
+
+def test_paired_bootstrap_asks_for_one_correctness_per_item():
+    fc.test_fail(lambda: paired_bootstrap(np.ones((10, 3)), np.ones(10)),
+                 contains='correct_a: expected non-empty 1-D per-item correctness (0/1, e.g. `exact_correct(probs, targs)`), got shape (10, 3)')
 
 
 # ---- the labeler's decoders, each at its own tuned threshold ----
@@ -595,4 +721,4 @@ def test_the_fallback_adds_exactly_the_no_label_piece_of_the_gap():
 def test_tuned_decoders_refuse_a_bad_mask():
     y, _, lab = simulate_preds(n=50, k=4, seed=0)
     with pytest.raises(ValueError, match=r'tune_mask: expected \(50,\) bools'): tuned_decoders(lab, y, np.ones(50))
-    with pytest.raises(ValueError, match='tune_mask: expected both tuning and held-out items'): tuned_decoders(lab, y, np.ones(50, bool))
+    with pytest.raises(ValueError, match='tune_mask: expected items in both parts'): tuned_decoders(lab, y, np.ones(50, bool))

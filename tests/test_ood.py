@@ -135,6 +135,13 @@ def test_plot_ood_hist():
     ax = plot_ood_hist([1., 2., 3.], [0., 1.], name='energy', bins=5)
     assert isinstance(ax, plt.Axes) and ax.get_title() == f'energy: AUROC {ood_auroc([1., 2., 3.], [0., 1.]):.3f}'
     assert len(ax.patches) == 10
+    ax.figure.canvas.draw()
+    assert ax.get_legend().get_window_extent().y1 < ax.get_window_extent().y0          # the legend under the axes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ['in-domain (3 items)', 'out-of-domain (2 items)']
+    edges = np.linspace(-1, 4, 6)                                                       # edges given: the x axis another panel shares
+    ax = plot_ood_hist([1., 2., 3.], [0., 1.], bins=edges, title='seed 0')
+    np.testing.assert_allclose(sorted({p.get_x() for p in ax.patches}), edges[:-1])
+    assert ax.get_title().startswith('seed 0: AUROC')
     plt.close('all')
 
 # ---------- bad input
@@ -144,13 +151,13 @@ Z = np.zeros((4, 3))
 @pytest.mark.parametrize('call,msg', [
     (lambda: ood_auroc([], [1.]), 'empty'),
     (lambda: ood_auroc([1.], []), 'empty'),
-    (lambda: ood_auroc([[1., 2.]], [1.]), '1-d'),
+    (lambda: ood_auroc([[1., 2.]], [1.]), 'expected 1-D scores'),
     (lambda: ood_auroc([1., np.nan], [1.]), 'NaN'),
     (lambda: ood_auroc([1., 2.], [np.inf]), 'NaN or infinite'),
     (lambda: ood_auroc(['a'], [1.]), 'expected numbers'),
     (lambda: fpr_at_tpr([1.], [1.], tpr=0), '(0, 1]'),
     (lambda: fpr_at_tpr([1.], [1.], tpr=1.01), '(0, 1]'),
-    (lambda: fpr_at_tpr([1.], [[1.]]), '1-d'),
+    (lambda: fpr_at_tpr([1.], [[1.]]), 'expected 1-D scores'),
     (lambda: msp(Z + 2), '[0, 1]'),
     (lambda: msp(np.zeros((0, 3))), 'empty'),
     (lambda: max_sigmoid(-Z - 1), '[0, 1]'),
@@ -239,10 +246,9 @@ def test_auroc_diff_seeds_and_ties(seed):
 def test_ood_kinds_and_held_out_classes_never_trained_on(monkeypatch):
     "load_set's held-out classes are out-of-domain, marked near, and never among the training (or validation) items."
     from pathlib import Path
-    from classification_vs_labeling.core import RUN_DEFAULTS
-    from classification_vs_labeling.data import load_set
+    from classification_vs_labeling.datasets import load_set, data_set
     monkeypatch.setenv('CVL_QUICK', '1')
-    held = RUN_DEFAULTS['mnist']['held_out']
+    held = data_set('mnist').held_out
     s = load_set('mnist')
     kinds = ood_kinds(s.ood_items, held)
     assert not set(held) & set(s.labels) and not set(held) & {Path(f).parent.name for f in s.items}
@@ -252,7 +258,7 @@ def test_ood_kinds_and_held_out_classes_never_trained_on(monkeypatch):
 
 @pytest.mark.parametrize('call, msg', [
     (lambda: refusal_cut([0.1, 0.2], -0.1), r'\[0, 1\]'),
-    (lambda: refusal_cut([[0.1, 0.2]], 0.5), '1-d'),
+    (lambda: refusal_cut([[0.1, 0.2]], 0.5), 'expected 1-D scores'),
     (lambda: matched_refusal([.5, .6], [.5, .6], [.1], [.1, .2]), 'same items'),
     (lambda: matched_refusal([.5, .6], [.5, .6], [.1], [.1], 1.5), r'\[0, 1\]'),
     (lambda: matched_refusal([.5, .6], [.5, .6], [.1], [.1], n_boot=0), 'n_boot'),
@@ -306,7 +312,7 @@ def test_chapter_auroc_by_hand():
     fc.test_close(ood_auroc(a, b), 1 - ood_auroc(b, a), eps=1e-12)
     fc.test_close(ood_auroc(np.exp(a), np.exp(b)), ood_auroc(a, b), eps=1e-12)
     fc.test_fail(lambda: ood_auroc([], b), contains='empty')
-    fc.test_fail(lambda: ood_auroc(a[:, None], b), contains='1-d')
+    fc.test_fail(lambda: ood_auroc(a[:, None], b), contains='expected 1-D scores (one per item, e.g. `msp(probs)`')
     fc.test_fail(lambda: ood_auroc(a, [1., float('nan')]), contains='NaN')
 
 def test_chapter_fpr_at_tpr():
@@ -389,6 +395,68 @@ def test_chapter_hist_title(chapter_sim):
     ax = plot_ood_hist(msp(ce_probs['in']), msp(ce_probs['out']), name='classifier MSP')
     fc.test_eq(ax.get_title(), f"classifier MSP: AUROC {ood_auroc(msp(ce_probs['in']), msp(ce_probs['out'])):.3f}")
     plt.close('all')
+
+# ---------- FPR95's two conventions, and pytorch-ood's (issue 23)
+
+from pytorch_ood.metrics.functional import fpr_at_tpr as pood_fpr_at_tpr
+
+def pood_fpr95(s_in, s_out, tpr=0.95) -> float:
+    "pytorch-ood's FPR at `tpr`: out-of-domain items positive (label < 0), outlier scores = minus our in-domain scores."
+    scores = torch.tensor(-np.r_[s_in, s_out], dtype=torch.float64)
+    labels = torch.tensor(np.r_[np.zeros(len(s_in)), -np.ones(len(s_out))], dtype=torch.long)
+    return float(pood_fpr_at_tpr(scores, labels, tpr))
+
+@settings(max_examples=300, deadline=None)
+@given(arrays(np.float64, st.integers(1, 40), elements=st.sampled_from([0., 0.1, 0.25, 0.5, 0.75, 1.])),   # ties on purpose
+       arrays(np.float64, st.integers(1, 40), elements=st.sampled_from([0., 0.1, 0.25, 0.5, 0.75, 1.])),
+       st.sampled_from([0.5, 0.8, 0.9, 0.95, 1.0]))
+def test_fpr_with_out_of_domain_positive_is_pytorch_oods(s_in, s_out, tpr):
+    assert fpr_at_tpr(s_in, s_out, tpr, positive='out') == pytest.approx(pood_fpr95(s_in, s_out, tpr), abs=1e-12)
+
+def test_the_two_fpr95_conventions_differ_and_are_each_others_mirror():
+    rng = np.random.default_rng(0)
+    s_in, s_out = rng.normal(2, 1, 800), rng.normal(0, 1.5, 300)
+    ours, theirs = fpr_at_tpr(s_in, s_out), fpr_at_tpr(s_in, s_out, positive='out')
+    assert theirs == pytest.approx(pood_fpr95(s_in, s_out), abs=1e-12)
+    assert abs(ours - theirs) > 0.05                          # not the same number: a report must say which it gives
+    assert theirs == fpr_at_tpr(-s_out, -s_in)                # in-domain and out swapped, scores negated
+    fc.test_fail(lambda: fpr_at_tpr(s_in, s_out, positive='ood'), contains="positive: expected 'in' or 'out'")
+
+# ---------- misuse: probabilities as logits, (N, K) arrays as scores (issue 23)
+
+import warnings
+
+def simulate_logits(seed=0):
+    "({'in', 'out'} classifier logits, the same for the labeler): 300 in-domain and 200 out-of-domain items, 5 classes."
+    rng = np.random.default_rng(seed)
+    ce = {'in': sim(rng, 300, 5, (3, 6)), 'out': sim(rng, 200, 5, (0, 1))}
+    return ce, {'in': sim(rng, 300, 5, (3, 6)) - 2, 'out': sim(rng, 200, 5, (0, 1)) - 2}
+
+def _messages(f):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        f()
+    return [str(x.message) for x in w]
+
+def test_ood_summary_warns_once_per_model_on_probabilities():
+    ce, bce = simulate_logits()
+    assert _messages(lambda: ood_summary(ce['in'], ce['out'], bce['in'], bce['out'])) == []
+    msgs = _messages(lambda: ood_summary(softmax(ce['in'], axis=1), softmax(ce['out'], axis=1), expit(bce['in']), expit(bce['out'])))
+    assert len(msgs) == 2 and msgs[0].startswith('ce_logits_in: expected logits, got what look like softmax probabilities')
+    assert msgs[1].startswith('bce_logits_in: expected logits, got what look like sigmoid probabilities')
+    for f in (max_logit, energy): assert len(_messages(lambda: f(softmax(ce['in'], axis=1)))) == 1
+
+def test_matched_refusal_asks_for_one_score_per_item():
+    ce, bce = simulate_logits()
+    P, B, Po, Bo = softmax(ce['in'], axis=1), expit(bce['in']), softmax(ce['out'], axis=1), expit(bce['out'])
+    # the issue's call: the classifier's MSP, but the labeler's (N, K) sigmoids
+    fc.test_fail(lambda: matched_refusal(msp(P), B, msp(Po), Bo),
+                 contains=f"expected 1-D scores (one per item, e.g. `msp(probs)` or `max_sigmoid(probs)`), or (seeds, items), on the same items for both models, got shapes ce_in ({len(P)},), bce_in {B.shape}")
+    # both models' (N, K) probabilities: the classifier's rows sum to 1, which no (seeds, items) scores do
+    fc.test_fail(lambda: matched_refusal(P, B, Po, Bo), contains=f"ce_in: expected 1-D scores (one per item, e.g. `msp(probs)`")
+    fc.test_fail(lambda: auroc_diff(P, Po, msp(P), msp(Po)), contains="got what look like (items, classes) probabilities")
+    r = matched_refusal(msp(P), max_sigmoid(B), msp(Po), max_sigmoid(Bo), n_boot=50)   # the right call runs
+    assert 0 <= r['ce'] <= 1
 
 
 # ---- scores made for labelers: JointEnergy and max logit, beside the classifier's ----

@@ -158,3 +158,64 @@ def test_ci_workflow_runs_the_readme_test_command():
     wf = yaml.safe_load((ROOT/'.github'/'workflows'/'test.yaml').read_text())
     runs = [s.get('run', '').strip() for j in wf['jobs'].values() for s in j['steps']]
     assert cmd in runs, runs
+
+
+# ---------- the top level: main names re-exported, parameter notes in help() (issue 23)
+
+def test_main_names_resolve_at_the_top_level_to_their_modules_objects():
+    import importlib
+    import classification_vs_labeling as pkg
+    assert len(pkg.__all__) >= 35 and set(pkg.__all__) <= set(dir(pkg))
+    for name, mod in pkg._WHERE.items():
+        assert getattr(pkg, name) is getattr(importlib.import_module(f'{PKG}.{mod}'), name), name
+    from classification_vs_labeling import ExactMatch, LabelerInterpretation, PairInterpretation, fit_temperature, compare
+    assert ExactMatch.__module__ == f'{PKG}.learners' and fit_temperature.__module__ == f'{PKG}.calibration'
+    with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"): pkg.nothing_here
+
+def test_importing_the_package_is_quick_and_loads_neither_fastai_nor_torch():
+    code = ("import sys, time; t = time.perf_counter(); import classification_vs_labeling as c; dt = time.perf_counter() - t\n"
+            "print(dt, 'fastai' in sys.modules, 'torch' in sys.modules)")
+    env = {**os.environ, 'PYTHONPATH': str(ROOT)}
+    dt, fastai, torch = _run(sys.executable, '-W', 'error', '-c', code, env=env).stdout.split()
+    assert (fastai, torch) == ('False', 'False') and float(dt) < 1.0
+
+def _symbols_and_methods():
+    "Every public function, class and public method the package's modules define, with its module."
+    import inspect, importlib
+    for p in sorted((ROOT/PKG).glob('[a-z]*.py')):
+        m = importlib.import_module(f'{PKG}.{p.stem}')
+        for name in getattr(m, '__all__', []):
+            obj = getattr(m, name)
+            if getattr(obj, '__module__', None) != m.__name__: continue
+            if inspect.isfunction(obj): yield m, obj, obj
+            elif inspect.isclass(obj):
+                yield m, obj, obj
+                for k, v in vars(obj).items():
+                    f = getattr(v, '__func__', v)
+                    if not k.startswith('_') and inspect.isfunction(f): yield m, f, getattr(obj, k)
+
+def test_help_shows_every_parameter_note_that_show_doc_shows():
+    "For each public function, class and method: the docments fastcore reads (what show_doc tables) are in help()'s text."
+    import pydoc
+    from fastcore.docments import docments
+    from test_design import own_params        # a function's own parameters, not those `@delegates` adds to its signature
+    checked = 0
+    for m, obj, attr in _symbols_and_methods():
+        own = own_params(obj)
+        ref = {k: v for k, v in docments(obj, returns=False).items() if k in own and v}
+        if not ref: continue
+        checked += 1
+        text = pydoc.getdoc(attr)                 # the docstring help() prints (indented by it under a class)
+        flat = lambda t: '\n'.join(l.strip(' |') for l in t.splitlines())
+        assert flat(text) in flat(pydoc.render_doc(attr, renderer=pydoc.plaintext)) and 'Parameters\n' in text, f"{m.__name__}.{obj.__qualname__}"
+        for k, v in ref.items():
+            assert f"\n{k}" in text and v.splitlines()[0] in text, f"{m.__name__}.{obj.__qualname__}({k})"
+    assert checked > 90
+
+def test_show_doc_drops_the_section_when_every_parameter_has_its_type():
+    "fastcore's show_doc leaves out a NumPy 'Parameters' section whose types match the signature's: no note is shown twice."
+    from nbdev.showdoc import show_doc
+    from classification_vs_labeling.train import RunSpec
+    assert 'Parameters\n----------' in RunSpec.__doc__ and 'epochs : int\n    epochs per model' in RunSpec.__doc__
+    md = show_doc(RunSpec)._repr_markdown_()
+    assert 'epochs per model' in md and 'Parameters\n---' not in md and md.count('epochs per model') == 1

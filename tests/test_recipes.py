@@ -1,6 +1,7 @@
 """Chapter 02a: the labeler recipes' targets and losses against timm's (`BinaryCrossEntropy`, `Mixup`,
 `SoftTargetCrossEntropy`) and fastai's, label noise, and (chapter 04) what a recipe changes in a paired run: only the
 labeler, except mixup."""
+import json
 import numpy as np
 import pytest
 import torch
@@ -189,10 +190,56 @@ def test_sum_is_the_default_with_adams_eps_divided_by_k(tiny):
     print(f"largest labeler logit difference from 'sum': default with eps/K {same:.2e}, default with eps {other:.2e}")
     assert same < 0.01 and other > 10*same                                         # the same training to float rounding; eps itself matters
 
-def test_train_pair_takes_a_recipe():
-    import inspect
-    from classification_vs_labeling.train import train_pair
-    assert 'recipe' in inspect.signature(train_pair).parameters                   # passed on to paired_learner
-    with pytest.raises(ValueError, match='recipe: expected one of'):
-        from classification_vs_labeling.train import paired_learner
-        paired_learner(None, recipe='focal')
+# ---- the run spec's recipe and label noise, applied by train_pair (chapter 04) ----
+
+def _spy(monkeypatch):
+    "Record what train_pair hands on: the labeler's recipe of the learner it builds, and the labels of the data it loads."
+    import classification_vs_labeling.train as T
+    seen, learner, loaders = {}, T.paired_learner, T.cached_dls
+    def paired_learner(*a, **kw):
+        learn = learner(*a, **kw); seen['recipe'] = learn.loss_func.recipe.name; return learn
+    def cached_dls(iset, *a, **kw): seen['labels'] = list(iset.labels); return loaders(iset, *a, **kw)
+    monkeypatch.setattr(T, 'paired_learner', paired_learner); monkeypatch.setattr(T, 'cached_dls', cached_dls)
+    return seen
+
+def test_a_spec_with_a_recipe_trains_the_labeler_with_it(tiny, monkeypatch):
+    "train_pair gives the spec's recipe to the labeler only: the classifier's logits are bit-identical to the default run's but under mixup."
+    from classification_vs_labeling.train import RunSpec, train_pair
+    torch.set_num_threads(1)
+    seen = _spy(monkeypatch)
+    spec = RunSpec('mnist', arch='small', epochs=1, size=28, bs=32, fast=True, seed=3)
+    base = train_pair(tiny, spec, device='cpu', progress=False)
+    assert seen['recipe'] == 'default'
+    for name in ('prior-bias', 'mixup'):
+        p = train_pair(tiny, spec.replace(recipe=name), device='cpu', progress=False)
+        assert seen['recipe'] == name and json.loads(p.spec)['recipe'] == name
+        assert np.array_equal(p.ce_logits, base.ce_logits) == (name != 'mixup'), name
+        assert not np.allclose(p.bce_logits, base.bce_logits), name
+        assert seen['labels'] == tiny.labels                                      # no noise: the labels as they are
+
+def test_label_noise_is_applied_to_training_labels_once_for_both_and_recorded(tiny, monkeypatch):
+    from classification_vs_labeling.train import RunSpec, train_pair
+    torch.set_num_threads(1)
+    seen = _spy(monkeypatch)
+    spec = RunSpec('mnist', arch='small', epochs=1, size=28, bs=32, fast=True, seed=3, label_noise=0.25)
+    p = train_pair(tiny, spec, device='cpu', progress=False)
+    got, train = seen['labels'], tiny.train_idx
+    changed = [i for i, (a, b) in enumerate(zip(tiny.labels, got)) if a != b]
+    assert len(changed) == round(0.25*len(train)) and set(changed) <= set(train.tolist())    # training labels only, never validation
+    assert got == noisy_labels(tiny.labels, train, 0.25, seed=3)                 # drawn from the spec's seed
+    # one loader feeds both models (one paired learner), and the scores use the true validation labels
+    assert [p.classes[t] for t in p.targs] == [tiny.labels[i] for i in tiny.valid_idx]
+    rec = json.loads(p.spec)
+    assert rec['label_noise'] == 0.25 and rec['recipe'] == 'default' and 'noise0.25' in spec.key
+    assert train_pair(tiny, spec, device='cpu', progress=False).ce_logits.tobytes() == p.ce_logits.tobytes()   # the same flips again
+    clean = train_pair(tiny, spec.replace(label_noise=0.), device='cpu', progress=False)
+    assert not np.array_equal(clean.ce_logits, p.ce_logits) and not np.array_equal(clean.bce_logits, p.bce_logits)   # both models see the noise
+
+@pytest.mark.parametrize('kw,msg', [(dict(recipe='focal'), 'recipe: expected one of default, prior-bias, smooth, sum, mixup'),
+                                    (dict(label_noise=1.0), r'label_noise: expected a value in \[0, 1\)'),
+                                    (dict(label_noise=-0.1), 'label_noise: expected'),
+                                    (dict(recipe=Recipe('mine', smoothing=0.3)), 'a run records its recipe by name')])
+def test_a_spec_refuses_an_unknown_recipe_or_noise(kw, msg):
+    from classification_vs_labeling.train import RunSpec
+    with pytest.raises(ValueError, match=msg) as e: RunSpec('mnist', **kw)
+    assert '\n' not in str(e.value)

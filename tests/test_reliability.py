@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from hypothesis import given, settings, strategies as st, HealthCheck
 from markdown_it import MarkdownIt
-from classification_vs_labeling import core, data as D, files as FL, report as R, tables as TB, train as T, runs as RN, metrics as M, calibration as C, ood as O
+from classification_vs_labeling import core, data as D, files as FL, tables as TB, train as T, runs as RN, metrics as M, calibration as C, ood as O
 from classification_vs_labeling.cli import main
 from test_cli import digits_tree, ENV, one_line
 
@@ -48,18 +48,27 @@ def reference(digits, tmp_path_factory):
     assert main(['compare', '--data', str(digits), *RUN, '--seeds', '0', '1', '--out', str(out)]) == 0
     return out
 
+def seed_file(out, seed:int) -> Path:
+    "The run file of `seed` in a `cvl compare` folder: runs/<its spec's key, which names the seed>/run.npz."
+    fs = list((Path(out)/'runs').glob(f'*_seed{seed}_*/run.npz'))
+    assert len(fs) == 1, fs
+    return fs[0]
+
 def seeded(out, reference, seeds=(0, 1)) -> Path:
-    "`out` as a run killed after its seeds were saved: the reference's run.json and seed files."
-    (out/'seeds').mkdir(parents=True)
-    for f in ['run.json'] + [f'seeds/seed_{s}.npz' for s in seeds]: shutil.copy2(reference/f, out/f)
+    "`out` as a run killed after its seeds were saved: the reference's run.json and seeds' run folders."
+    out.mkdir(parents=True); shutil.copy2(reference/'run.json', out/'run.json')
+    for s in seeds: shutil.copytree(seed_file(reference, s).parent, out/'runs'/seed_file(reference, s).parent.name)
     return out
 
 def fake_training(monkeypatch, reference) -> list:
     "Training replaced by reading the reference's seed files (for tests about what happens around training); returns the seeds 'trained'."
     trained = []
-    def train_pair(iset, cfg, seed, **kwargs):
-        trained.append(seed); return T.Predictions.load(reference/'seeds'/f'seed_{seed}.npz')
-    monkeypatch.setattr(R, 'train_pair', train_pair)
+    def train_pair(iset, spec, cbs=(), **kwargs):
+        trained.append(spec.seed)
+        p, ep = RN.read_run(seed_file(reference, spec.seed))
+        for cb in cbs: cb.snaps += list(np.concatenate([ep['ce_logits'], ep['bce_logits']], -1))   # what EpochLogits kept
+        return p
+    monkeypatch.setattr(RN, 'train_pair', train_pair)
     return trained
 
 # ---------------------------------------------------------------- data integrity
@@ -72,7 +81,7 @@ def test_symlink_loop_counts_each_file_once(tmp_path):
     s = D.folder_set(root)
     assert len(s.items) == 60 and s.classes == ['digit0', 'digit1', 'digit7']
     assert dict(s.skipped)[str(root/'digit0'/'again')].startswith('link loop')
-    ids = [D._identity(f) for f in s.items]
+    ids = [FL._identity(f) for f in s.items]
     assert len(set(ids)) == len(ids)
 
 def _png(path, v=0):
@@ -83,7 +92,7 @@ def _png(path, v=0):
 def test_any_links_no_file_twice_and_each_under_its_own_class(tmp_path_factory, links):
     "Random folder and file links (loops, siblings, outside folders): the walk ends, no real file is counted twice, no file gets another class's label."
     base = tmp_path_factory.mktemp('links'); root, ext = base/'root', base/'ext'
-    for c in 'abc': (root/c).mkdir(parents=True); [_png(root/c/f'{c}{i}.png', 40*i) for i in range(2)]
+    for k, c in enumerate('abc'): (root/c).mkdir(parents=True); [_png(root/c/f'{c}{i}.png', 40*i + 10*k) for i in range(2)]   # distinct pictures
     ext.mkdir(); [_png(ext/f'e{i}.png', 200 + i) for i in range(2)]
     targets = [root, root/'a', root/'b', root/'c', ext, root/'a'/'a0.png']
     for j, (where, t, as_file) in enumerate(links):
@@ -93,7 +102,7 @@ def test_any_links_no_file_twice_and_each_under_its_own_class(tmp_path_factory, 
     try: s = D.folder_set(root, valid_pct=0.3)
     except ValueError as e:
         assert 'holds no usable image' in str(e) or 'at least 2 classes' in str(e); return
-    ids = [D._identity(f) for f in s.items]
+    ids = [FL._identity(f) for f in s.items]
     assert len(set(ids)) == len(ids)
     assert not set(ids[i] for i in s.valid_idx) & set(ids[i] for i in s.train_idx)
     for f, label in zip(s.items, s.labels):
@@ -109,7 +118,7 @@ def test_file_under_two_classes_and_hard_links(tmp_path):
     assert 'several classes (digit0, digit1)' in why[str(root/'digit1'/'from0.png')]
     assert 'several classes' in why[str(root/'digit0'/'3.png')]
     assert why[str(root/'digit7'/'copy.png')].startswith('same file as')
-    assert len(s.items) == 30 - 1 and len({D._identity(f) for f in s.items}) == len(s.items)
+    assert len(s.items) == 30 - 1 and len({FL._identity(f) for f in s.items}) == len(s.items)
 
 def test_folders_that_would_change_the_question_are_refused(tmp_path, digits, capsys):
     out = tmp_path/'out'
@@ -169,9 +178,8 @@ def test_resume_on_changed_data_is_refused(tmp_path, digits, reference, capsys, 
     trained = fake_training(monkeypatch, reference)
     root, out = tmp_path/'d', tmp_path/'out'; shutil.copytree(digits, root)      # a copy with the same times: the same fingerprint
     RUN2 = [*RUN, '--seeds', '0', '1']
-    (out/'seeds').mkdir(parents=True); shutil.copy2(reference/'seeds'/'seed_0.npz', out/'seeds')
-    settings = json.loads((reference/'run.json').read_text()); settings['data'] = str(root); (out/'run.json').write_text(json.dumps(settings))
-    assert cvl(capsys, 'compare', '--data', root, *RUN2, '--out', out)[0] == 0 and trained == [1]
+    assert cvl(capsys, 'compare', '--data', root, *RUN, '--seeds', '0', '--out', out)[0] == 0 and trained == [0]
+    assert cvl(capsys, 'compare', '--data', root, *RUN2, '--out', out)[0] == 0 and trained == [0, 1]   # seed 0 reused
     before = outputs(out)
     f = root/'digit1'/'3.png'
     Image.fromarray(255 - np.array(Image.open(f))).save(f)              # same name, same count, new content
@@ -203,12 +211,12 @@ def _pickled(f):
     ('pickled', _pickled, ['holds pickled objects, which are never loaded']),
     ('nan', _nan_logits, ['ce_logits: expected finite logits']),
     ('targets', _bad_targets, ['targs: expected (N,) class indices in [0, 3)']),
-    ('other seed', lambda f: shutil.copy(f.parent/'seed_0.npz', f), ['holds seed 0, not 1']),
+    ('other seed', lambda f: shutil.copy(seed_file(f.parents[2], 0), f), ['holds another run: seed 0, not 1']),
 ])
 def test_damaged_seed_file_is_named_and_retrained(tmp_path, reference, digits, capsys, monkeypatch, name, damage, words):
     "A damaged or foreign seed file is named and trained again (here training returns what the uninterrupted run trained)."
     out = tmp_path/'out'; shutil.copytree(reference, out)
-    f = out/'seeds'/'seed_1.npz'; damage(f)
+    f = seed_file(out, 1); damage(f)
     trained = fake_training(monkeypatch, reference)
     code, log, err = cvl(capsys, 'compare', '--data', digits, *RUN, '--seeds', '0', '1', '--out', out)
     assert code == 0 and trained == [1], err
@@ -222,7 +230,7 @@ def test_damaged_seed_file_is_named_and_retrained(tmp_path, reference, digits, c
     (lambda out: (out/'run.json').write_text('[1, 2]'), ['run.json: expected a JSON object, got a list']),
     (lambda out: (out/'run.json').write_text('{"data": '), ['run.json: not a readable run record']),
     (lambda out: ((out/'run.json').unlink(), (out/'run.json').mkdir()), ['run.json: not a readable run record']),
-    (lambda out: ((out/'seeds'/'seed_1.npz').unlink(), (out/'seeds'/'seed_1.npz').mkdir()), ['seed_1.npz: expected a seed file, found a folder']),
+    (lambda out: (f := seed_file(out, 1), f.unlink(), f.mkdir()), ['run.npz: expected a run file, found a folder']),
 ])
 def test_damaged_run_folder_is_one_line_and_untouched(tmp_path, reference, digits, capsys, damage, words):
     out = tmp_path/'out'; shutil.copytree(reference, out); damage(out)
@@ -236,7 +244,7 @@ def test_checked_before_anything_is_written(tmp_path, digits, capsys):
     out = tmp_path/'out'
     refused(capsys, out, '--data', digits, *RUN[2:], '--arch', 'alexnet', words=['alexnet cannot train on 28px'])
     refused(capsys, out, '--data', digits, *RUN[2:], '--arch', 'vit_b_16', words=['vit_b_16 cannot train on 28px'])
-    refused(capsys, out, '--data', digits, *RUN, '--tune-frac', '0.999', words=['tune_frac'])
+    refused(capsys, out, '--data', digits, *RUN, '--tune-frac', '0.999', words=['--tune-frac'])
     refused(capsys, out, '--data', digits, *RUN, '--seeds', str(2**64), words=['seeds: expected a value in [0, 4294967295]'])
     tiny = digits_tree(tmp_path/'tiny', n=1)                            # 3 images: too few to split and score
     refused(capsys, out, '--data', tiny, *RUN, words=['expected at least'])
@@ -246,7 +254,7 @@ def test_checked_before_anything_is_written(tmp_path, digits, capsys):
 def test_diverging_run_names_seed_and_lr_and_keeps_no_seed_file(tmp_path, digits, capsys):
     out = tmp_path/'out'
     one_line(*cvl(capsys, 'compare', '--data', digits, *RUN, '--lr', '1e30', '--out', out), 'seed 0: training diverged', 'learning rate 1e+30')
-    assert not (out/'seeds').exists() and not list(out.rglob('*.npz'))
+    assert not list(out.rglob('*.npz'))
 
 def _writers() -> list:
     "Every module of the package that writes through `atomic_path`: a fault injected in each reaches every write, wherever it lives."
@@ -309,7 +317,7 @@ def one_seed(reference, digits, tmp_path_factory):
     assert main(['compare', '--data', str(digits), *RUN, '--out', str(out)]) == 0
     return out, outputs(out)
 
-# A one-seed run without out-of-domain images writes 8 files: run.json, seeds/seed_0.npz, then predictions.npz,
+# A one-seed run without out-of-domain images writes 8 files: run.json, runs/<seed 0's key>/run.npz, then predictions.npz,
 # metrics.json, three plots and report.md; a run that finds the seed saved writes run.json again and the last six.
 # Each run of the chain is killed at the next write point (just before its rename, leaving a piece, or just after),
 # and every run resumes from what the one before left: the last one must finish with the uninterrupted run's numbers.
@@ -324,7 +332,7 @@ def test_kill_at_each_write_then_resume_equals_uninterrupted(tmp_path, digits, o
             with pytest.raises(_Killed): cvl(capsys, *args)
         monkeypatch.undo()
         reused.append('seed 0: reusing' in capsys.readouterr().out)
-        for f in (out/'seeds').glob('*.npz'): T.Predictions.load(f)   # a seed file left behind is whole
+        for f in out.glob('runs/*/run.npz'): RN.read_run(f)            # a run file left behind is whole
     assert reused == [False]*4 + [True]*7          # trained twice (killed before, then after its rename), then reused
     code, log, err = cvl(capsys, *args)
     assert code == 0 and 'seed 0: reusing' in log, err
@@ -349,7 +357,7 @@ def test_real_kill_before_a_rename_then_resume(tmp_path, digits, one_seed):
 HOSTILE = ['<img src=x onerror=alert(1)>.png', 'evil\n# Injected heading [click](javascript:alert(1)).png', 'tick`tock``.png',
            '*star*_under_|pipe|~~strike~~.png', '&lt;amp.png', ' spaced .png']
 
-def _esc(s): return TB._CTRL.sub(lambda m: repr(m.group())[1:-1], s)
+def _esc(s): return FL.show_name(s)   # how the report shows a name (chapter 03a)
 
 def test_report_escapes_hostile_names(tmp_path, digits, reference, capsys, monkeypatch):
     fake_training(monkeypatch, reference)
@@ -437,11 +445,16 @@ def test_bench_refuses_up_front(tmp_path, capsys):
 
 def test_damaged_saved_run_is_retrained_not_trusted(tmp_path, monkeypatch):
     "`saved_run` reads a saved file back: a damaged one is named and replaced."
-    fresh = T.Predictions(['a', 'b'], [0, 1], np.eye(2), np.eye(2))
-    monkeypatch.setenv('CVL_RUNS', str(tmp_path))
-    monkeypatch.setattr(RN, 'load_set', lambda data, **kw: None)
-    monkeypatch.setattr(RN, 'train_pair', lambda iset, cfg, seed, progress: fresh)
-    f = RN.run_file(T.RunConfig(core.default_data()), 0)
+    toy = D.folder_set(digits_tree(tmp_path/'toy', n=40))             # 96 to train on: a batch of 64 fits
+    v = len(toy.valid_idx)
+    fresh = T.Predictions(toy.classes, [toy.classes.index(toy.labels[i]) for i in toy.valid_idx], np.eye(3)[[0]*v], np.eye(3)[[0]*v])
+    def train_pair(iset, spec, cbs=(), **kwargs):
+        for cb in cbs: cb.snaps.append(np.zeros((v, 6), np.float32))
+        return fresh
+    monkeypatch.setenv('CVL_RUNS', str(tmp_path/'runs'))
+    monkeypatch.setattr(RN, 'load_data', lambda spec: toy)
+    monkeypatch.setattr(RN, 'train_pair', train_pair)
+    f = RN.run_path(T.RunSpec(), RN.runs_dir())
     f.parent.mkdir(parents=True, exist_ok=True); f.write_bytes(b'PK\x03\x04 torn')
     lines = []
     p = RN.saved_run(log=lines.append)

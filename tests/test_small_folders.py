@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, strategies as st
 from classification_vs_labeling.data import folder_set, matched_dls
 from classification_vs_labeling.fastpath import cached_dls
-from classification_vs_labeling.train import fit_batch_size, fit_config, RunConfig
+from classification_vs_labeling.train import fit_batch_size, fit_config, RunSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tools'))
 import standins
@@ -40,7 +40,7 @@ def test_blog_folder_has_batches_on_both_paths(tmp_path):
     "The blog's shape: 56 training images. Batch size 64 would make zero training batches on either path; the fitted one makes four."
     iset = folder_set(standins.digits_folder(tmp_path/'blog', BLOG))
     assert (len(iset.train_idx), len(iset.valid_idx)) == (56, 14)
-    cfg = fit_config(RunConfig('mnist'), iset, log=lambda s: None)
+    cfg = fit_config(RunSpec('mnist'), iset, log=lambda s: None)
     assert cfg.bs == 14
     for bs, n in [(64, 0), (cfg.bs, 4)]:
         assert len(matched_dls(iset, size=28, bs=bs)[0].train) == n
@@ -68,14 +68,14 @@ def test_blog_folder_trains_for_real(blog_run):
     assert settings['bs'] == 14 and settings['n_valid'] == 14 and settings['n_ood'] == 38
     acc = float(re.search(r'classifier accuracy ([0-9.]+)', r.stdout).group(1))      # on all 14 validation items
     m = json.loads((out/'metrics.json').read_text())
-    assert acc >= 0.85 and m['ce']['accuracy'] >= 0.8, (acc, m['ce'])             # chance is 0.5 (0.63 always saying 'building')
+    assert acc >= 0.85 and m['metrics']['ce.accuracy']['mean'] >= 0.8, (acc, m['metrics']['ce.accuracy'])             # chance is 0.5 (0.63 always saying 'building')
 
 
 def test_blog_report_says_how_wide_its_interval_is(blog_run):
     _, out = blog_run
     m = json.loads((out/'metrics.json').read_text())
-    lo, hi = m['paired']['ci95']
-    assert m['paired']['n_held'] == 7
+    lo, hi = m['metrics']['diff.gap_total']['ci95']
+    assert m['items']['held'] == 7
     report = (out/'report.md').read_text()
     line = f"With 7 held-out items, the 95% interval on the difference spans {hi - lo:.3f} (from {lo:+.3f} to {hi:+.3f})"
     assert line in report, report

@@ -8,9 +8,12 @@ import torch, torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 from fastai.test_utils import synth_learner
 from classification_vs_labeling.core import softmax_probs, sigmoid_probs
-from classification_vs_labeling.data import load_set, matched_dls
-from classification_vs_labeling.train import Predictions, RunConfig, train_pair, plain_learners
+from classification_vs_labeling.data import matched_dls
+from classification_vs_labeling.datasets import load_set
+from classification_vs_labeling.train import Predictions, RunSpec, train_pair, plain_learners
+from classification_vs_labeling.runs import EpochLogits, run_path, save_run
 from classification_vs_labeling import metrics as M, calibration as C, sweep as S
+from classification_vs_labeling.analysis import val_losses
 from classification_vs_labeling.sweep_plots import plot_curves, plot_mechanism
 from classification_vs_labeling.cli import main as cvl_main
 from test_cli import digits_tree, one_line
@@ -21,21 +24,22 @@ def fake_sweep(out, budgets=(1, 3), lrs=(0.01, 0.02), seeds=(0, 1), own=(0.01, 0
     "A saved sweep of made-up logits: per run and seed, logits after each epoch; the final ones are the last epoch's."
     rng = np.random.default_rng(0)
     t = rng.integers(0, K, N)
+    base = RunSpec('fake', arch='small', pretrained=False, size=28, bs=64, ood='none')
     for e in budgets:
         for lr in lrs:
-            d = S.run_dir(out, e, lr); (d/'epochs').mkdir(parents=True)
             for s in seeds:
                 grow = (1 + np.arange(e))[:, None, None]*lr*100      # sharper with epochs and learning rate
                 ce = (rng.normal(size=(e, N, K)) + grow*np.eye(K)[t]).astype(np.float32)
                 bce = (rng.normal(size=(e, N, K)) + grow*np.eye(K)[t] - 2).astype(np.float32)
-                Predictions([f'c{j}' for j in range(K)], t, ce[-1], bce[-1], seed=s, items=[f'i{i}' for i in range(N)]).save(d/'seeds'/f'seed_{s}.npz')
-                np.savez(d/'epochs'/f'seed_{s}.npz', ce_logits=ce, bce_logits=bce, seconds=2.0)
+                spec = base.replace(epochs=e, lr=lr, seed=s)
+                p = Predictions([f'c{j}' for j in range(K)], t, ce[-1], bce[-1], seed=s, items=[f'i{i}' for i in range(N)], spec=spec.json())
+                save_run(run_path(spec, Path(out)/'runs'), p, ce, bce, 2.0)
     cells = [c for e in budgets for c in (dict(epochs=e, setting='shared', lr_ce=lrs[0], lr_bce=lrs[0]),
                                           dict(epochs=e, setting='own', lr_ce=own[0], lr_bce=own[1]))]
     settings = dict(data='fake', n_items=2*N, n_valid=N, classes=[f'c{j}' for j in range(K)], arch='small', pretrained=False,
                     size=28, bs=64, mode='quick', device='cpu')
-    (Path(out)/'sweep.json').write_text(json.dumps(dict(settings=settings, budgets=list(budgets), seeds=list(seeds), lr=lrs[0], grid=list(lrs),
-        tune_frac=0.5, cells=cells, run_date='2026-01-01', machine='test machine', versions={'torch': 't', 'fastai': 'f'})))
+    (Path(out)/'sweep.json').write_text(json.dumps(dict(settings=settings, spec=base.to_dict(), budgets=list(budgets), seeds=list(seeds),
+        lr=lrs[0], grid=list(lrs), tune_frac=0.5, cells=cells, run_date='2026-01-01', machine='test machine', versions={'torch': 't', 'fastai': 'f'})))
     return Path(out)
 
 @pytest.fixture(scope='module')
@@ -79,13 +83,14 @@ def test_gap_table_parts_add_up_and_match_the_seed_table(sw):
     for r in g.to_dict('records'):
         d = seeds[(seeds.epochs == r['epochs']) & (seeds.setting == r['setting'])]
         assert r['n_seeds'] == len(d) == 2
-        assert r['ce'] == pytest.approx(d['ce.accuracy'].mean()) and r['bce_exact'] == pytest.approx(d['bce.exact_match'].mean())
-        assert r['bce_argmax'] == pytest.approx(d['bce.argmax_accuracy'].mean())
-        assert r['total'] == pytest.approx(r['ranking'] + r['decoding'])
-        assert r['ranking'] == pytest.approx(r['ce'] - r['bce_argmax'])
+        for k in ('ce.accuracy', 'bce.exact_match', 'bce.argmax_accuracy'):
+            assert r[k] == pytest.approx(d[k].mean()) and r[k + '_sd'] == pytest.approx(d[k].std(ddof=1))
+        assert r['diff.gap_total'] == pytest.approx(r['diff.gap_ranking'] + r['diff.gap_decoding'])
+        assert r['diff.gap_ranking'] == pytest.approx(r['ce.accuracy'] - r['bce.argmax_accuracy'])
         for k in ('total', 'ranking', 'decoding'):
-            assert r[f'{k}_low'] <= r[k] <= r[f'{k}_high']
-            assert r[f'{k}_seed_sd'] == pytest.approx(np.std((d['ce.accuracy'] if k != 'decoding' else d['bce.argmax_accuracy']).values -
+            g = f'diff.gap_{k}'
+            assert r[f'{g}_low'] <= r[g] <= r[f'{g}_high']
+            assert r[f'{g}_sd'] == pytest.approx(np.std((d['ce.accuracy'] if k != 'decoding' else d['bce.argmax_accuracy']).values -
                 (d['bce.exact_match'] if k != 'ranking' else d['bce.argmax_accuracy']).values, ddof=1))
 
 def test_gap_table_is_chapter_05s_decomposition_for_one_seed(tmp_path):
@@ -97,9 +102,10 @@ def test_gap_table_is_chapter_05s_decomposition_for_one_seed(tmp_path):
         th = M.best_threshold(sigmoid_probs(z2)[~held], t[~held], metric='exact_match')
         ref = M.gap_decomposition(softmax_probs(z1)[held], sigmoid_probs(z2)[held], t[held], th, n_boot=300, seed=0)
         for k in ('total', 'ranking', 'decoding'):
-            assert (r[k], r[f'{k}_low'], r[f'{k}_high']) == pytest.approx(tuple(ref.loc[k, ['value', 'low', 'high']]), abs=1e-12), k
-        assert (r['ce'], r['bce_argmax'], r['bce_exact']) == pytest.approx(tuple(ref.loc[['classifier', 'argmax', 'exact'], 'value']), abs=1e-12)
-        assert np.isnan(r['total_seed_sd'])                                      # one seed: no spread
+            g = f'diff.gap_{k}'
+            assert (r[g], r[f'{g}_low'], r[f'{g}_high']) == pytest.approx(tuple(ref.loc[k, ['value', 'low', 'high']]), abs=1e-12), k
+        assert (r['ce.accuracy'], r['bce.argmax_accuracy'], r['bce.exact_match']) == pytest.approx(tuple(ref.loc[['classifier', 'argmax', 'exact'], 'value']), abs=1e-12)
+        assert np.isnan(r['diff.gap_total_sd'])                                  # one seed: no spread
 
 def test_grid_table_scores_tuning_items_only(sw):
     g = S.grid_table(sw)
@@ -107,16 +113,20 @@ def test_grid_table_scores_tuning_items_only(sw):
     tune = sw['tune_mask']
     p = sw['runs'][1, 0.02][0][0]
     r = g[(g.epochs == 1) & (g.lr == 0.02)].iloc[0]
-    assert r['ce.score'] == pytest.approx((p.ce_logits[tune].argmax(1) == p.targs[tune]).mean())
+    assert r['ce.accuracy.tune'] == pytest.approx((p.ce_logits[tune].argmax(1) == p.targs[tune]).mean())
+    th = M.best_threshold(sigmoid_probs(p.bce_logits)[tune], p.targs[tune])
+    assert r['bce.exact_match.tune'] == pytest.approx(M.exact_match(sigmoid_probs(p.bce_logits)[tune], p.targs[tune], th))
+    assert r['ce.loss.tune'] == pytest.approx(F.cross_entropy(torch.tensor(p.ce_logits[tune]).double(), torch.tensor(p.targs[tune])).item())
     p.ce_logits[~tune] = 0; p.bce_logits[~tune] = 0                  # held-out items change nothing
-    assert S.tuning_scores(p, tune)['ce.score'] == r['ce.score'] and S.tuning_scores(p, tune)['bce.score'] == r['bce.score']
+    again = S.tuning_scores(p, tune)
+    assert all(again[k] == r[k] for k in ('ce.loss.tune', 'bce.loss.tune', 'ce.accuracy.tune', 'bce.exact_match.tune'))
 
 @settings(max_examples=30, deadline=None)
 @given(st.integers(1, 20), st.integers(2, 6), st.integers(0, 2**31), st.floats(0.1, 30))
 def test_val_losses_match_torch(n, k, seed, scale):
     rng = np.random.default_rng(seed)
     zc, zb, t = scale*rng.normal(size=(n, k)), scale*rng.normal(size=(n, k)), rng.integers(0, k, n)
-    ce, bce = S.val_losses(zc, zb, t)
+    ce, bce = val_losses(zc, zb, t)
     tt = torch.tensor(t)
     assert ce == pytest.approx(F.cross_entropy(torch.tensor(zc), tt).item(), rel=1e-9, abs=1e-12)
     assert bce == pytest.approx(F.binary_cross_entropy_with_logits(torch.tensor(zb), F.one_hot(tt, k).double()).item(), rel=1e-9, abs=1e-12)
@@ -124,13 +134,13 @@ def test_val_losses_match_torch(n, k, seed, scale):
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=1, max_size=8))
 def test_choose_lrs_lowest_own_loss(rows):
-    g = pd.DataFrame([{'lr': 0.001*(i+1), 'ce.loss': a, 'bce.loss': b} for i, (a, b) in enumerate(rows)])
+    g = pd.DataFrame([{'lr': 0.001*(i+1), 'ce.loss.tune': a, 'bce.loss.tune': b} for i, (a, b) in enumerate(rows)])
     for m, lr in zip(('ce', 'bce'), S.choose_lrs(g)):
-        assert g[g.lr == lr][f'{m}.loss'].iloc[0] == g[f'{m}.loss'].min()
-    with pytest.raises(ValueError, match='missing'): S.choose_lrs(g.drop(columns='ce.loss'))
+        assert g[g.lr == lr][f'{m}.loss.tune'].iloc[0] == g[f'{m}.loss.tune'].min()
+    with pytest.raises(ValueError, match='missing'): S.choose_lrs(g.drop(columns='ce.loss.tune'))
 
 def test_epoch_logits_one_snapshot_per_training_epoch_across_fits():
-    cb = S.EpochLogits()
+    cb = EpochLogits()
     learn = synth_learner(n_trn=3, n_val=2, cbs=cb)
     with learn.no_bar(), learn.no_logging():
         learn.fit(1, 1e-2); learn.fit(2, 1e-2)       # fine_tune fits twice: both fits' epochs are kept
@@ -145,7 +155,7 @@ def test_report_files_from_saved_predictions_alone(tmp_path):
     rep = (out/'report.md').read_text()
     assert 'test machine' in rep and 'Budgets: 1, 3 epoch(s)' in rep and '![gaps](gaps.png)' in rep
     again = pd.read_csv(out/'gaps.csv')
-    np.testing.assert_allclose(again['total'], tabs['gaps']['total'], rtol=1e-5)
+    np.testing.assert_allclose(again['diff.gap_total'], tabs['gaps']['diff.gap_total'], rtol=1e-5)
     plot_curves(pd.read_csv(out/'epochs.csv'), budget=1, setting='own')         # the committed CSV files draw the figures
     with pytest.raises(ValueError, match=r'budget 7.*budgets \[1, 3\]'): plot_mechanism(tabs['epochs'], budget=7)
     with pytest.raises(ValueError, match='epoch_table'): plot_curves(tabs['seeds'])
@@ -155,14 +165,6 @@ def test_committed_sweep_without_npz_says_what_to_do(tmp_path):
     for f in out.rglob('*.npz'): f.unlink()
     with pytest.raises(ValueError, match='no finished seed.*npz'): S.load_sweep(out)
 
-def test_sweep_dir_refuses_other_contents(tmp_path):
-    (tmp_path/'notes.txt').write_text('mine')
-    with pytest.raises(ValueError, match='holds no cvl sweep'): S.check_sweep_dir(tmp_path, {})
-    out = fake_sweep(tmp_path/'sw')
-    s = json.loads((out/'sweep.json').read_text())['settings']
-    S.check_sweep_dir(out, {**s, 'seeds': [5], 'device': 'cuda'})             # seeds and device may differ
-    with pytest.raises(ValueError, match='other settings.*size'): S.check_sweep_dir(out, {**s, 'size': 32})
-
 @pytest.fixture(scope='module')
 def digits(tmp_path_factory):
     return digits_tree(tmp_path_factory.mktemp('digits'), classes=(0, 1, 7), n=30)
@@ -170,11 +172,10 @@ def digits(tmp_path_factory):
 def test_own_rates_pair_equals_two_plain_learners(digits):
     "The classifier of the paired run at lr a and the labeler of the run at lr b are two plain learners trained at a and b."
     iset = load_set(digits, 'none')
-    cfg = RunConfig(str(digits), arch='small', pretrained=False, size=28, augment=False, epochs=2)
+    spec = RunSpec(str(digits), arch='small', pretrained=False, size=28, augment=False, epochs=2, seed=3)
     a, b = 0.01, 0.03
-    pa = train_pair(iset, cfg, seed=3, progress=False)
-    pb = train_pair(iset, RunConfig(str(digits), arch='small', pretrained=False, size=28, augment=False, epochs=2, lr=b), seed=3, progress=False)
-    dce, dbce = matched_dls(iset, size=28, bs=cfg.bs, seed=3)
+    pa, pb = train_pair(iset, spec.replace(lr=a), progress=False), train_pair(iset, spec.replace(lr=b), progress=False)
+    dce, dbce = matched_dls(iset, size=28, bs=spec.bs, seed=3)
     lce, lbce = plain_learners(dce, dbce, seed=3)
     out = []
     for learn, lr in ((lce, a), (lbce, b)):
@@ -202,12 +203,13 @@ def test_tiny_sweep_resumes_and_reuses(digits, tmp_path):
     assert sw['budgets'] == [1] and sw['seeds'] == [0, 1] and len(sw['cells']) == 2 and (out/'report.md').exists()
     stamps = {f: f.stat().st_mtime_ns for f in out.rglob('*.npz')}
     code, log, err = run_main(*args)                                           # finished: nothing trains again
-    assert code == 0 and 'epoch(s) in' not in log and log.count('reusing') >= 4, log
+    assert code == 0 and 'done in' not in log and log.count('reusing') >= 4, log
     assert {f: f.stat().st_mtime_ns for f in out.rglob('*.npz')} == stamps
-    gone = S.run_dir(out, 1, sw['lr'])/'seeds'/'seed_1.npz'; gone.unlink()      # as if killed while training that seed
+    spec = RunSpec.from_dict(sw['spec']).replace(epochs=1, lr=sw['lr'], seed=1)
+    gone = run_path(spec, out/'runs'); gone.unlink()                           # as if killed while training that seed
     code, log, err = run_main(*args)
-    assert code == 0 and gone.exists() and log.count('epoch(s) in') == 1, log
-    assert sorted(f for f in stamps if f.stat().st_mtime_ns != stamps[f]) == sorted([gone, gone.parents[1]/'epochs'/'seed_1.npz'])
+    assert code == 0 and gone.exists() and log.count('done in') == 1, log
+    assert [f for f in stamps if f.stat().st_mtime_ns != stamps[f]] == [gone]
     stamps = {f: f.stat().st_mtime_ns for f in out.rglob('*')}
     code, log, err = run_main(*[a if a != 28 else 32 for a in args])          # other settings: refused, nothing written
     assert code == 2 and 'other settings' in err and 'size' in err and len(err.strip().splitlines()) == 1, err

@@ -6,9 +6,14 @@ from markdown_it import MarkdownIt
 from classification_vs_labeling.tables import results_table, interval_line, md_code, md_text, write_report
 
 HOSTILE = 'a`b<img src=x onerror=alert(1)>\n# Heading [link](http://x).png'
-TOY = {'ce': {'accuracy': 0.9, 'accuracy_per_seed': [0.88, 0.92]},
-       'bce': {'exact_match': 0.85, 'exact_match_per_seed': [0.84, 0.86]},
-       'paired': {'accuracy_diff': 0.05, 'ci95': [0.01, 0.09], 'n_held': 400}}
+TOY = {'metrics': {'ce.accuracy': {'mean': 0.9, 'sd': 0.028, 'per_seed': [0.88, 0.92]},
+                   'bce.exact_match': {'mean': 0.85, 'sd': 0.014, 'per_seed': [0.84, 0.86]},
+                   'diff.gap_total': {'mean': 0.05, 'sd': 0.014, 'ci95': [0.01, 0.09], 'per_seed': [0.04, 0.06]}},
+       'items': {'tune': 400, 'held': 400}}
+
+def with_ci(m, ci):
+    "`m` with another interval on the paired difference."
+    return {**m, 'metrics': {**m['metrics'], 'diff.gap_total': {**m['metrics']['diff.gap_total'], 'ci95': ci}}}
 SETTINGS = dict(data='d`<b>x', ood='none', n_items=90, classes=['a', 'b', 'c'], n_valid=18, n_ood=0, arch='small', pretrained=False,
                 epochs=1, size=28, bs=16, lr=0.01, seeds=[3, 5], device='cpu', mode='quick')
 
@@ -40,7 +45,7 @@ def test_interval_line_says_which_case_holds():
     assert interval_line({'ci95': [-0.05, 0.05]}).startswith('The 95% interval')   # no item count: not invented
 
 def test_write_report_shows_hostile_names_as_text(tmp_path):
-    m = {**TOY, 'paired': {**TOY['paired'], 'ci95': [-0.01, 0.02]}}
+    m = with_ci(TOY, [-0.01, 0.02])
     f = write_report(tmp_path, m, SETTINGS, plots={'reliability': tmp_path/'reliability.png'},
                      skipped=[(HOSTILE, 'cannot decode (x.png: <b>bold</b> *not* _this_)'), ('ok.png', 'empty file')])
     fc.test_eq(f, tmp_path/'report.md')
@@ -62,7 +67,7 @@ def test_write_report_with_nothing_skipped(tmp_path):
 
 def test_write_report_names_both_out_of_domain_kinds(tmp_path):
     "The header names the held-out classes (near) beside the probes (far); a hostile class name stays code."
-    m = {**TOY, 'ood': {'held_out': ['8', HOSTILE]}}
+    m = {**TOY, 'held_out': ['8', HOSTILE]}
     text = write_report(tmp_path, m, {**SETTINGS, 'ood': 'letters+photos'}, plots={}).read_text()
     assert "out-of-domain: classes `8`, " in text and "held out (near) + `letters+photos` (far). Model:" in text
     tokens = MarkdownIt().parse(text)

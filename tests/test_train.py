@@ -1,9 +1,11 @@
-"""Chapter 04: what the paired learner refuses before training, how the batch size fits a small split, and the saved
-predictions (kept, read back, and refused when damaged or inconsistent)."""
+"""Chapter 04: the run spec (its defaults, its checks, its key), what the paired learner refuses before training and
+how the batch size fits a small split (the saved predictions: tests/test_predictions.py)."""
+import json, re
 import numpy as np
 import pytest
 from classification_vs_labeling.data import ImageSet
-from classification_vs_labeling.train import (RunConfig, Predictions, check_build, fit_batch_size, fit_config, small_cnn, create_model,
+from classification_vs_labeling import __version__
+from classification_vs_labeling.train import (RunSpec, check_build, fit_batch_size, fit_config, small_cnn, create_model,
                                               plain_learners, paired_learner, train_pair)
 
 
@@ -24,37 +26,41 @@ def test_fit_batch_size_says_when_it_shrinks():
 def test_fit_config_on_the_blogs_split():
     "The blog's 44 buildings and 26 coats, every fifth image validated: 56 to train on, so a batch of 14."
     blog = ImageSet('blog', [f'{i}.png' for i in range(70)], ['building']*44 + ['coat']*26, np.arange(0, 70, 5))
-    assert fit_config(RunConfig('mnist'), blog, log=lambda s: None).bs == 14
-    cfg = RunConfig('mnist', bs=8)
-    assert fit_config(cfg, blog) is cfg                             # a batch size that fits: the same config back
+    assert fit_config(RunSpec('mnist'), blog, log=lambda s: None).bs == 14
+    spec = RunSpec('mnist', bs=8)
+    assert fit_config(spec, blog) is spec                           # a batch size that fits: the same spec back
 
 
-@pytest.fixture
-def preds():
-    rng = np.random.default_rng(0)
-    return Predictions(['a', 'b', 'c'], rng.integers(0, 3, 6), rng.normal(size=(6, 3)), rng.normal(size=(6, 3)),
-                       rng.normal(size=(2, 3)), rng.normal(size=(2, 3)), seed=4, items=[f'v{i}.png' for i in range(6)],
-                       ood_items=['o0.png', 'o1.png'], fingerprint='{"items": "x"}')
+def test_run_spec_fills_its_gaps_from_the_registry_and_checks_each_field():
+    s = RunSpec('mnist')
+    assert (s.arch, s.pretrained, s.epochs, s.size, s.bs, s.lr_ce, s.lr_bce, s.held_out, s.ood) == \
+           ('small', False, 1, 28, 64, 1e-2, 1e-2, ('8', '9'), 'letters+photos')
+    assert RunSpec('pets', scale=0.5).size == 112 and RunSpec('pets', pretrained=False).lr == 1e-2   # scaled; from scratch: its rate
+    assert RunSpec('pets', arch='small').pretrained is False                                           # 'small' has no weights
+    assert RunSpec('mnist', classes=['3', '1']).classes == ('1', '3')                                  # a set of classes, in one order
+    assert s.replace(lr=0.02).lr_bce == 0.02 and s.replace(lr_bce=0.02).lr_ce == 0.01
+    with pytest.raises(ValueError, match='own learning rates'): s.replace(lr_bce=0.02).lr
+    for kw, words in [(dict(arch='resnet35'), 'unknown architecture'), (dict(epochs=0), 'epochs: expected'), (dict(lr_ce=0), 'lr_ce: expected'),
+                      (dict(recipe='focal'), 'recipe: expected one of default, prior-bias'),
+                      (dict(label_noise=1), 'label_noise: expected a value in [0, 1)'), (dict(fast='yes'), 'fast: expected True or False'),
+                      (dict(arch='small', pretrained=True), 'no pretrained weights'), (dict(subset=1), 'subset: expected'),
+                      (dict(seed=2**32), 'seed: expected a value in [0, 4294967295]')]:
+        with pytest.raises(ValueError, match=re.escape(words)): RunSpec('mnist', **kw)
 
-def test_predictions_saved_and_read_back(preds, tmp_path):
-    back = Predictions.load(preds.save(tmp_path/'p.npz'))
-    assert back.classes == preds.classes and back.seed == 4 and back.fingerprint == preds.fingerprint
-    for k in ('targs', 'ce_logits', 'bce_logits', 'ood_ce_logits', 'ood_bce_logits'): np.testing.assert_array_equal(getattr(back, k), getattr(preds, k))
-    assert back.items == preds.items and back.ood_items == preds.ood_items
-    np.testing.assert_allclose(preds.ce_probs.sum(1), 1, atol=1e-12)
-    assert preds.ce_probs.dtype == preds.bce_probs.dtype == np.float64
+def test_run_spec_is_one_run_and_its_key_says_so():
+    s = RunSpec('pets', scale=0.5)
+    assert s == RunSpec('pets', scale=0.5) and len({s, RunSpec('pets', scale=0.5)}) == 1 and RunSpec.from_dict(s.to_dict()) == s
+    keys = {s.key} | {s.replace(**kw).key for kw in [dict(seed=1), dict(lr_ce=1e-3), dict(lr_bce=1e-3), dict(augment=False), dict(fast=True),
+                                                      dict(held_out=()), dict(ood='none'), dict(subset=100), dict(classes=['pug', 'boxer']), dict(bs=32)]}
+    assert len(keys) == 11                                                  # any field, another run
+    assert s.key.startswith('pets_resnet34_pretrained_2ep_112px_seed0_') and RunSpec('/some/my data').key.startswith('my data_resnet34_')
+    assert json.loads(s.json())['version'] == __version__ and s.describe() == 'pets, resnet34 pretrained, 2 epoch(s), 112px, seed 0'
+    with pytest.raises(ValueError, match='unknown settings'): RunSpec.from_dict({**s.to_dict(), 'colour': 'red'})
+    with pytest.raises(Exception): s.epochs = 3                             # frozen: a run's settings never change under it
 
-def test_predictions_refuse_what_does_not_fit(preds, tmp_path):
-    z = np.zeros((1, 2))
-    with pytest.raises(ValueError, match='expected shape'): Predictions(['a', 'b'], [0], np.zeros((1, 3)), z)
-    with pytest.raises(ValueError, match='classes: expected distinct'): Predictions(['a', 'a'], [0], z, z)
-    with pytest.raises(ValueError, match=r'targs: expected \(N,\) class indices in \[0, 2\)'): Predictions(['a', 'b'], [2], z, z)
-    with pytest.raises(ValueError, match='ce_logits: expected finite'): Predictions(['a', 'b'], [0], np.full((1, 2), np.nan), z)
-    f = preds.save(tmp_path/'p.npz')
-    f.write_bytes(f.read_bytes()[:100])
-    with pytest.raises(ValueError, match='not a readable predictions file') as e: Predictions.load(f)
-    assert str(f) in str(e.value)
-
+def test_train_pair_trains_one_rate_and_says_where_two_go():
+    iset = ImageSet('toy', [f'{i}.png' for i in range(20)], ['a', 'b']*10, [0, 1, 2, 3])
+    with pytest.raises(ValueError, match='runs.run_specs'): train_pair(iset, RunSpec('mnist', lr_bce=0.02))
 
 BAD = {'nan': float('nan'), 'text': 'abc', 'a bool': True, 'negative': -1, 'complex': 1j}
 DOOR = [   # each refuses before it builds, loads or trains anything
@@ -62,11 +68,11 @@ DOOR = [   # each refuses before it builds, loads or trains anything
     (lambda **kw: create_model('small', **kw), 'n_out'), (lambda **kw: check_build('small', **{'n_classes': 3, 'size': 28, **kw}), 'n_classes'),
     (lambda **kw: check_build('small', 3, **kw), 'size'), (lambda **kw: plain_learners(None, None, **kw), 'seed'),
     (lambda **kw: plain_learners(None, None, **kw), 'thresh'), (lambda **kw: paired_learner(None, **kw), 'seed'),
-    (lambda **kw: train_pair(None, **kw), 'seed')]
+    (lambda **kw: RunSpec('mnist', **kw), 'seed')]
 
 @pytest.mark.parametrize('bad', BAD)
 @pytest.mark.parametrize('call,param', DOOR, ids=['small_cnn', 'small_cnn-n_in', 'create_model', 'check_build', 'check_build-size',
-                                                  'plain_learners', 'plain_learners-thresh', 'paired_learner', 'train_pair'])
+                                                  'plain_learners', 'plain_learners-thresh', 'paired_learner', 'RunSpec'])
 def test_scalars_refused_at_the_door_naming_the_parameter(call, param, bad):
     with pytest.raises(ValueError) as e: call(**{param: BAD[bad]})
     assert str(e.value).startswith(f'{param}: expected') and '\n' not in str(e.value), str(e.value)

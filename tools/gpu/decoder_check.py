@@ -1,4 +1,4 @@
-"""Chapter 13's check, run on a GPU: the image store decoded by nvJPEG (torchvision's decode_jpeg on CUDA) against the
+"""Chapter 03f's check, run on a GPU: the image store decoded by nvJPEG (torchvision's decode_jpeg on CUDA) against the
 plain PIL path, pixel by pixel, for a crop and a squish resize. Prints the mean and 99th-percentile difference in
 grey levels and fails when the mean reaches 4 (nvJPEG may upsample colour differently from libjpeg)."""
 import sys, tempfile, time

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run THERE, on the GPU machine, from the repository root (issue 15): every measurement in one script.
 #   bash tools/gpu/run.sh bench       cvl bench --device cuda --seeds 0 1 2 at its defaults (7,390 images, resnet34, 224px)
-#   bash tools/gpu/run.sh decoder     the nvJPEG store against PIL's (chapter 13's check), on the GPU
+#   bash tools/gpu/run.sh decoder     the nvJPEG store against PIL's (chapter 03f's check), on the GPU
 #   bash tools/gpu/run.sh profile     torch.profiler over one epoch of (b), the fast path: where the time goes
 #   bash tools/gpu/run.sh rehearsal [GLOB]   every chapter (or those matching GLOB, e.g. '0[0-7]_*') in full mode on
 #                                     full-size stand-ins (7,390 PETS images, 224px, planted weights), each timed
