@@ -29,6 +29,14 @@ class Recipe:
     mixup: float = 0.                      # mixup's alpha, on the batches of both models (0: no mixup)
     target_threshold: float | None = None  # soft targets above it become 1, the others 0 (None: targets stay as they are)
 
+    def describe(self) -> str:
+        "The recipe in words, from its fields: 'mixup 0.2 on both models' batches, targets above 0.2 become labels'."
+        words = [w for on, w in ((self.head_bias == 'prior', 'head bias -log(K-1): sigmoids start at 1/K'),
+                                 (self.smoothing, f'label smoothing {self.smoothing:g}'), (self.sum_classes, 'BCE summed over the classes'),
+                                 (self.mixup, f"mixup {self.mixup:g} on both models' batches"),
+                                 (self.target_threshold is not None, f'targets above {self.target_threshold} become labels')) if on]
+        return ', '.join(words) or "fastai's BCEWithLogitsLossFlat on one-hot targets, bias from the architecture"
+
 RECIPES = {r.name: r for r in (
     Recipe('default'),                                    # today's: BCEWithLogitsLossFlat on one-hot targets, mean over N x K
     Recipe('prior-bias', head_bias='prior'),              # each sigmoid starts at 1/K (RetinaNet, big_vision)

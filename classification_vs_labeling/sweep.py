@@ -10,20 +10,21 @@ import json, time
 from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
-from .core import atomic_path, check_number, check_fraction, check_seeds
+from .core import atomic_path, check_int, check_number, check_fraction, check_seeds
 from .files import show_name
 from .datasets import default_data, run_defaults
 from .train import RunSpec, Predictions, fit_config
-from . import metrics as M, analysis as A
+from .recipes import check_recipe, check_label_noise
+from . import metrics as M, ood as O, analysis as A
 from .summary import seed_metrics, summarise
-from .sweep_plots import plot_curves, plot_mechanism, plot_gaps
+from .sweep_plots import plot_curves, plot_mechanism, plot_gaps, plot_arms, plot_ood_scores
 from .runs import (run_settings, write_json, versions, machine, load_data, run_specs, run_path, read_run,
                                              check_out, start_out)
 
 # %% auto #0
 __all__ = ['BUDGETS', 'LR_FACTORS', 'default_budgets', 'tuning_scores', 'choose_lrs', 'sweep', 'snapshot_metrics', 'load_sweep',
-           'cell_logits', 'seed_table', 'epoch_table', 'gap_table', 'grid_table', 'gap_markdown',
-           'calibration_markdown', 'grid_markdown', 'write_sweep_report']
+           'cell_logits', 'seed_table', 'epoch_table', 'gap_table', 'ood_table', 'grid_table', 'arm_label',
+           'gap_markdown', 'ood_markdown', 'calibration_markdown', 'grid_markdown', 'write_sweep_report']
 
 # %% ../nbs/12_sweep.ipynb #84644a04
 BUDGETS = {'quick': (1, 3, 10), 'full': (1, 4, 10)}   # the training budgets (epochs) of a sweep, per mode
@@ -48,49 +49,70 @@ def choose_lrs(grid:pd.DataFrame) -> tuple[float, float]:
     return float(grid.lr.iloc[grid[cols[1]].to_numpy().argmin()]), float(grid.lr.iloc[grid[cols[2]].to_numpy().argmin()])
 
 # %% ../nbs/12_sweep.ipynb #3221b08c
-def _distinct(xs, name:str, integer:bool) -> list:
-    "`xs` as a non-empty list of distinct numbers: whole and >= 0 (`integer`), or > 0."
-    xs = [] if xs is None else list(np.atleast_1d(xs))
+def _distinct(xs, name:str, integer:bool, check=None) -> list:
+    "`xs` as a non-empty list of distinct values: whole numbers >= 0 (`integer`), numbers > 0, or each checked by `check`."
+    xs = [] if xs is None else [xs] if isinstance(xs, str) else list(xs) if isinstance(xs, (list, tuple)) else np.atleast_1d(xs).tolist()
     if not xs: raise ValueError(f"{name}: expected at least one value, got none")
-    xs = [check_number(x, name, lo=0, lo_open=not integer, integer=integer) for x in xs]
+    xs = [check(x) for x in xs] if check else [check_number(x, name, lo=0, lo_open=not integer, integer=integer) for x in xs]
     if len(set(xs)) != len(xs): raise ValueError(f"{name}: expected distinct values, got {xs}")
     return xs
+
+def _arms(spec:RunSpec, recipes, label_noise, classes) -> list[RunSpec]:
+    "The sweep's arms: `spec` for every number of classes, recipe and label noise asked for (each default: the spec's own)."
+    rs = _distinct(spec.recipe if recipes is None else recipes, 'recipes', False, lambda r: check_recipe(r).name)
+    ps = _distinct(spec.label_noise if label_noise is None else label_noise, 'label_noise', False, check_label_noise)
+    ks = [spec.classes] if classes is None else _distinct(classes, 'classes', True, lambda k: check_int(k, 'classes', lo=2))
+    return [spec.replace(classes=k, recipe=r, label_noise=p) for k in ks for r in rs for p in ps]
+
+def _arm_cols(a:RunSpec, iset) -> dict:
+    return dict(recipe=a.recipe, label_noise=a.label_noise, n_classes=len(iset.classes))
 
 def sweep(data=None, *,           # a data set's name or a folder of class folders (default: the mode's, `default_data()`)
           spec:RunSpec=None,       # settings besides epochs (default: `RunSpec(data, ood=ood, fast=fast)`); its lr is the shared one
           budgets=None,            # epochs of each training budget (default: `default_budgets(data)`)
           seeds=(0, 1, 2),         # training seeds; the first also trains the learning-rate grid
-          factors=LR_FACTORS,      # the grid: the spec's lr times these
+          factors=LR_FACTORS,      # the grid: the spec's lr times these ([1]: no grid, the shared rate only)
+          recipes=None,            # the labeler's recipes to compare, names in `RECIPES` (chapter 02a; default: the spec's)
+          label_noise=None,        # the shares of training labels changed, each in [0, 1) (default: the spec's)
+          classes=None,            # numbers of classes K: runs on the data's first K classes (default: the spec's classes)
           out='cvl_sweep',         # the sweep folder; the same call again resumes
-          ood:str='none',          # out-of-domain images to predict as well (the sweep's analyses use none)
+          ood:str='none',          # out-of-domain images to predict as well (then ood.csv compares the scores of chapter 07)
           tune_frac:float=0.5,     # share of the validation items that fits thresholds, temperatures and learning rates
           device=None,             # 'cpu' or 'cuda' (default: cuda when available)
           log=print,               # where progress lines go
           progress:bool=False,     # fastai's progress bars
           fast:bool=False,         # chapter 03f's fast path (on the CPU: the same logits)
          ) -> dict[str, pd.DataFrame]:
-    "At every budget: a learning-rate grid (first seed), then every seed at the shared lr and at each model's own; then the analyses."
+    "For every arm (number of classes x recipe x label noise) and budget: a learning-rate grid (first seed), then every seed at the shared lr and at each model's own; then the analyses."
     spec = spec or RunSpec(data, ood=ood, fast=fast)
     budgets = _distinct(default_budgets(spec.data, spec.scale) if budgets is None else budgets, 'budgets', True)
-    seeds, factors = check_seeds(seeds), _distinct(factors, 'factors', False)
+    seeds, factors, arms = check_seeds(seeds), _distinct(factors, 'factors', False), _arms(spec, recipes, label_noise, classes)
     if min(budgets) < 1: raise ValueError(f"budgets: expected epochs >= 1, got {budgets}")
     tune_frac, lr0 = check_fraction(tune_frac, 'tune_frac'), spec.lr
-    iset = load_data(spec)
+    loaded = spec.replace(classes=None) if len({a.classes for a in arms}) > 1 else arms[0]   # all classes, or the arms' one K
+    iset = load_data(loaded)
     spec = fit_config(spec, iset, log)
-    base = {k: v for k, v in run_settings(iset, spec, seeds, device).items() if k not in ('epochs', 'lr_ce', 'lr_bce', 'lr')}
+    axes = ('epochs', 'lr_ce', 'lr_bce', 'lr', 'recipe', 'label_noise')   # the sweep's own axes, in sweep.json; the rest: the folder's record
+    base = {k: v for k, v in run_settings(iset, spec, seeds, device).items() if k not in axes}
     check_out(out, base, 'sweep')
     log(iset.summary())
     root, cells, grid, start = Path(out)/'runs', [], sorted({lr0*f for f in factors} | {lr0}), lambda: start_out(out, base)
-    kw = dict(device=device, log=log, progress=progress, label=lambda s: f"{s.epochs} epoch(s), lr {s.lr_ce:g}, seed {s.seed}")
-    for e in budgets:
-        c = spec.replace(epochs=e)
-        preds = dict(zip(grid, run_specs([c.replace(lr=lr, seed=seeds[0]) for lr in grid], iset, root, on_start=start, **kw)))
-        tune, start = M.tune_split(len(iset.valid_idx), tune_frac, seed=0, strat=preds[lr0].targs), None
-        a, b = choose_lrs(pd.DataFrame([{'lr': lr, **tuning_scores(p, tune)} for lr, p in preds.items()]))
-        run_specs([c.replace(lr=lr, seed=s) for lr in sorted({lr0, a, b}) for s in seeds], iset, root, **kw)
-        cells += [dict(epochs=e, setting='shared', lr_ce=lr0, lr_bce=lr0), dict(epochs=e, setting='own', lr_ce=a, lr_bce=b)]
-    write_json(Path(out)/'sweep.json', dict(settings=base, spec=spec.to_dict(), budgets=budgets, seeds=seeds, lr=lr0, grid=grid,
-               tune_frac=tune_frac, cells=cells, run_date=time.strftime('%Y-%m-%d'), machine=machine(base['device']), versions=versions()))
+    fitted = []
+    for i, arm in enumerate(arms):
+        data = iset if arm.classes == loaded.classes else load_data(arm)
+        arm = fit_config(arm.replace(bs=spec.bs), data, log); fitted.append(arm)
+        what = '' if len(arms) == 1 else f"{arm.recipe}, noise {arm.label_noise:g}, {len(data.classes)} classes, "
+        kw = dict(device=device, log=log, progress=progress, label=lambda s: f"{what}{s.epochs} epoch(s), lr {s.lr_ce:g}, seed {s.seed}")
+        for e in budgets:
+            c = arm.replace(epochs=e)
+            preds = dict(zip(grid, run_specs([c.replace(lr=lr, seed=seeds[0]) for lr in grid], data, root, on_start=start, **kw)))
+            tune, start = M.tune_split(len(data.valid_idx), tune_frac, seed=0, strat=preds[lr0].targs), None
+            a, b = choose_lrs(pd.DataFrame([{'lr': lr, **tuning_scores(p, tune)} for lr, p in preds.items()]))
+            run_specs([c.replace(lr=lr, seed=s) for lr in sorted({lr0, a, b}) for s in seeds], data, root, **kw)
+            cells += [dict(arm=i, **_arm_cols(arm, data), epochs=e, setting='shared', lr_ce=lr0, lr_bce=lr0)]
+            if len(grid) > 1: cells.append(dict(arm=i, **_arm_cols(arm, data), epochs=e, setting='own', lr_ce=a, lr_bce=b))
+    write_json(Path(out)/'sweep.json', dict(settings=base, spec=spec.to_dict(), arms=[a.to_dict() for a in fitted], budgets=budgets, seeds=seeds,
+               lr=lr0, grid=grid, tune_frac=tune_frac, cells=cells, run_date=time.strftime('%Y-%m-%d'), machine=machine(base['device']), versions=versions()))
     return write_sweep_report(out)
 
 # %% ../nbs/12_sweep.ipynb #2285c657
@@ -105,28 +127,36 @@ def snapshot_metrics(ce_logits,     # (N, K) classifier logits on the validation
 
 # %% ../nbs/12_sweep.ipynb #2312483c
 def load_sweep(out) -> dict:
-    "sweep.json, the tuning mask, and `runs`: {(epochs, lr): {seed: (Predictions, logits after each epoch)}} from the runs' folders (chapter 04c)."
+    "sweep.json, each arm's tuning mask, and `runs`: {(arm, epochs, lr): {seed: (Predictions, logits after each epoch)}} from the runs' folders (chapter 04c)."
     out = Path(out); sw = json.loads((out/'sweep.json').read_text())
-    base = RunSpec.from_dict(sw['spec'])
-    need = {(c['epochs'], lr) for c in sw['cells'] for lr in (c['lr_ce'], c['lr_bce'])} | {(e, lr) for e in sw['budgets'] for lr in sw['grid']}
-    sw['runs'] = {}
-    for e, lr in sorted(need):
-        fs = {s: run_path(base.replace(epochs=e, lr=lr, seed=s), out/'runs') for s in sw['seeds']}
+    arms = [RunSpec.from_dict(a) for a in sw.get('arms', [sw['spec']])]   # a sweep of one arm, written before arms existed: its spec
+    for c in sw['cells']: c.setdefault('arm', 0)
+    need = {(c['arm'], c['epochs'], lr) for c in sw['cells'] for lr in (c['lr_ce'], c['lr_bce'])}
+    need |= {(c['arm'], e, lr) for c in sw['cells'] for e in sw['budgets'] for lr in sw['grid']}
+    sw['runs'], sw['tune_masks'] = {}, {}
+    for i, e, lr in sorted(need):
+        fs = {s: run_path(arms[i].replace(epochs=e, lr=lr, seed=s), out/'runs') for s in sw['seeds']}
         fs = {s: f for s, f in fs.items() if f.exists()}
-        if not fs: raise ValueError(f"{show_name(out/'runs')}: no finished seed of {e} epoch(s) at lr {lr:g} (npz files are not committed): run the sweep's command to make them")
-        sw['runs'][e, lr] = {s: read_run(f) for s, f in fs.items()}
-    t = next(iter(next(iter(sw['runs'].values())).values()))[0].targs
-    sw['tune_mask'] = M.tune_split(len(t), sw['tune_frac'], seed=0, strat=t)
+        if not fs: raise ValueError(f"{show_name(out/'runs')}: no finished seed of {arms[i].describe().split(', seed')[0]}, lr {lr:g} (npz files are not committed): run the sweep's command to make them")
+        sw['runs'][i, e, lr] = {s: read_run(f) for s, f in fs.items()}
+        if i not in sw['tune_masks']:
+            t = next(iter(sw['runs'][i, e, lr].values()))[0].targs
+            sw['tune_masks'][i] = M.tune_split(len(t), sw['tune_frac'], seed=0, strat=t)
+    sw['arm_specs'], sw['tune_mask'] = arms, sw['tune_masks'][0]
     return sw
 
-def cell_logits(sw:dict, cell:dict, seed:int) -> tuple:
-    "(targets, classifier logits, labeler logits, and both after each epoch): the run at `lr_ce`'s classifier, the run at `lr_bce`'s labeler (chapter 04c's `realise`)."
-    (p1, e1), (p2, e2) = sw['runs'][cell['epochs'], cell['lr_ce']][seed], sw['runs'][cell['epochs'], cell['lr_bce']][seed]
+def _runs(sw, cell, lr): return sw['runs'][cell.get('arm', 0), cell['epochs'], lr]
+
+def cell_logits(sw:dict, cell:dict, seed:int, ood:bool=False) -> tuple:
+    "(targets, classifier logits, labeler logits, and both after each epoch; with `ood`, both on the unseen images too): the run at `lr_ce`'s classifier, the run at `lr_bce`'s labeler (chapter 04c's `realise`)."
+    (p1, e1), (p2, e2) = _runs(sw, cell, cell['lr_ce'])[seed], _runs(sw, cell, cell['lr_bce'])[seed]
     if p1.items != p2.items or not np.array_equal(p1.targs, p2.targs): raise ValueError(f"seed {seed}: runs disagree on validation items")
-    return p1.targs, p1.ce_logits, p2.bce_logits, e1['ce_logits'], e2['bce_logits']
+    return (p1.targs, p1.ce_logits, p2.bce_logits, e1['ce_logits'], e2['bce_logits']) + ((p1.ood_ce_logits, p2.ood_bce_logits, p1.ood_items) if ood else ())
 
 def _cell_seeds(sw, cell) -> list[int]:
-    return [s for s in sw['seeds'] if all(s in sw['runs'][cell['epochs'], lr] for lr in (cell['lr_ce'], cell['lr_bce']))]
+    return [s for s in sw['seeds'] if all(s in _runs(sw, cell, lr) for lr in (cell['lr_ce'], cell['lr_bce']))]
+
+def _tune(sw, cell): return sw['tune_masks'][cell.get('arm', 0)]
 
 def _table(sw:dict, per_epoch:bool) -> pd.DataFrame:
     rows = []
@@ -134,20 +164,21 @@ def _table(sw:dict, per_epoch:bool) -> pd.DataFrame:
         for s in _cell_seeds(sw, c):
             t, z1, z2, e1, e2 = cell_logits(sw, c, s)
             snaps = zip(e1, e2) if per_epoch else [(z1, z2)]
-            rows += [{**c, 'seed': s, **({'epoch': i+1} if per_epoch else {}), **snapshot_metrics(a, b, t, sw['tune_mask'])[0]}
+            rows += [{**c, 'seed': s, **({'epoch': i+1} if per_epoch else {}), **snapshot_metrics(a, b, t, _tune(sw, c))[0]}
                      for i, (a, b) in enumerate(snaps)]
     return pd.DataFrame(rows)
 
 def seed_table(sw:dict) -> pd.DataFrame:
-    "One row per budget, setting and seed: every number of `snapshot_metrics` on the held-out items, after the last epoch."
+    "One row per arm, budget, setting and seed: every number of `snapshot_metrics` on the held-out items, after the last epoch."
     return _table(sw, per_epoch=False)
 
 def epoch_table(sw:dict) -> pd.DataFrame:
-    "One row per budget, setting, seed and epoch: `snapshot_metrics` of the logits saved after that epoch."
+    "One row per arm, budget, setting, seed and epoch: `snapshot_metrics` of the logits saved after that epoch."
     return _table(sw, per_epoch=True)
 
 # %% ../nbs/12_sweep.ipynb #c05d543d
-_GAPS = (A.ce_accuracy, A.bce_argmax_accuracy, A.bce_exact_match, A.diff_gap_total, A.diff_gap_ranking, A.diff_gap_decoding)   # gaps.csv
+_GAPS = (A.ce_accuracy, A.bce_argmax_accuracy, A.bce_exact_match, A.bce_exact_match_fallback, A.diff_gap_total, A.diff_gap_ranking,
+         A.diff_gap_decoding, A.diff_gap_fallback)   # gaps.csv
 
 def _flat(summary:dict) -> dict:
     "`summarise`'s entries as flat columns: each key's mean, then `_low` and `_high` (its 95% interval, where it has one) and `_sd`."
@@ -158,39 +189,71 @@ def _flat(summary:dict) -> dict:
         out[k + '_sd'] = np.nan if e['sd'] is None else e['sd']
     return out
 
+def _views(sw:dict, c:dict, ood:bool=False) -> list:
+    "One `SeedView` (chapter 10b) per finished seed of cell `c`; with `ood`, its unseen images too, near or far (held-out classes or probes)."
+    vs = []
+    for s in _cell_seeds(sw, c):
+        t, z1, z2, _, _, *o = cell_logits(sw, c, s, ood)
+        kind = O.ood_kinds(o[2], sw['arm_specs'][c.get('arm', 0)].held_out) if o else None
+        vs.append(A.SeedView(z1, z2, t, _tune(sw, c), *o[:2], ood_kind=kind))
+    return vs
+
 def gap_table(sw:dict, n_boot:int=1000) -> pd.DataFrame:
-    "Per budget and setting: the accuracies and the gap (classifier accuracy - exact match) = ranking + decoding; paired 95% CIs over items, sd over seeds."
+    "Per arm, budget and setting: the accuracies and the gap (classifier accuracy - exact match) = ranking + decoding, and the gap with the argmax fallback; paired 95% CIs over items, sd over seeds."
     rows = []
     for c in sw['cells']:
-        views = []
-        for s in _cell_seeds(sw, c):
-            t, z1, z2, _, _ = cell_logits(sw, c, s)
-            views.append(A.SeedView(z1, z2, t, sw['tune_mask']))
+        views = _views(sw, c)
         rows.append({**c, 'n_seeds': len(views), **_flat(summarise(views, n_boot, _GAPS))})   # chapter 10c, as for metrics.json
+    return pd.DataFrame(rows)
+
+def ood_table(sw:dict, n_boot:int=1000) -> pd.DataFrame:
+    "Per arm, budget and setting with unseen images: every out-of-domain number chapter 10b declares (chapter 07's six scores, AUROC and refusals at the labeler's price), with intervals and sd over seeds."
+    ood = [m for m in A.METRICS.values() if m.part == 'ood']
+    rows = [{**c, 'n_seeds': len(vs), **_flat(summarise(vs, n_boot, ood))} for c in sw['cells'] if (vs := _views(sw, c, ood=True)) and vs[0].has_ood]
     return pd.DataFrame(rows)
 
 # %% ../nbs/12_sweep.ipynb #4ec59ed0
 def grid_table(sw:dict) -> pd.DataFrame:
-    "Per budget and grid learning rate: each model's score and loss on the tuning items (first seed), and which lr each was given."
+    "Per arm, budget and grid learning rate: each model's score and loss on the tuning items (first seed), and which lr each was given."
     rows = []
-    for e in sw['budgets']:
-        own = next(c for c in sw['cells'] if c['epochs'] == e and c['setting'] == 'own')
+    for c in (c for c in sw['cells'] if c['setting'] == 'shared'):
+        own = next((o for o in sw['cells'] if o['setting'] == 'own' and (o.get('arm', 0), o['epochs']) == (c.get('arm', 0), c['epochs'])), c)
+        arm = {k: c[k] for k in ('arm', 'recipe', 'label_noise', 'n_classes') if k in c}
         for lr in sw['grid']:
-            p = sw['runs'][e, lr][sw['seeds'][0]][0]
-            rows.append({'epochs': e, 'lr': lr, **tuning_scores(p, sw['tune_mask']), 'ce.chosen': lr == own['lr_ce'], 'bce.chosen': lr == own['lr_bce']})
+            p = _runs(sw, c, lr)[sw['seeds'][0]][0]
+            rows.append({**arm, 'epochs': c['epochs'], 'lr': lr, **tuning_scores(p, _tune(sw, c)), 'ce.chosen': lr == own['lr_ce'], 'bce.chosen': lr == own['lr_bce']})
     return pd.DataFrame(rows)
 
 # %% ../nbs/12_sweep.ipynb #67d457f8
 def _md(header:list[str], rows:list[list]) -> str:
     return '\n'.join(['| ' + ' | '.join(header) + ' |', '|' + '---|'*len(header)] + ['| ' + ' | '.join(map(str, r)) + ' |' for r in rows])
 
+def arm_label(r:dict) -> str:
+    "An arm in words: 'prior-bias, noise 0.2, 8 classes'."
+    return f"{r.get('recipe', 'default')}, noise {r.get('label_noise', 0):g}, {r['n_classes']} classes" if 'n_classes' in r else 'the spec'
+
 def gap_markdown(gaps:pd.DataFrame) -> str:
-    "The gap table as markdown: accuracies (mean over seeds), and each gap with its paired 95% CI over items."
+    "The gap table as markdown: accuracies (mean over seeds), and each gap with its paired 95% CI over items (with several arms, one row per arm)."
     ci = lambda r, g: f"{r[g.key]:+.3f} [{r[g.key + '_low']:+.3f}, {r[g.key + '_high']:+.3f}]"
-    return _md(['budget', 'lr: classifier / labeler', 'seeds', 'classifier accuracy', 'labeler argmax accuracy', 'labeler exact match',
-                'ranking gap [95% CI]', 'decoding gap [95% CI]', 'total gap [95% CI]'],
-               [[f"{r['epochs']} ep.", f"{r['setting']}: {r['lr_ce']:g} / {r['lr_bce']:g}", r['n_seeds'], *(f"{r[m.key]:.3f}" for m in _GAPS[:3]),
-                 ci(r, A.diff_gap_ranking), ci(r, A.diff_gap_decoding), ci(r, A.diff_gap_total)] for r in gaps.to_dict('records')])
+    arms = 'arm' in gaps and gaps.arm.nunique() > 1
+    fb = A.bce_exact_match_fallback.key in gaps
+    return _md(['arm: recipe, label noise, classes']*arms + ['budget', 'lr: classifier / labeler', 'seeds', 'classifier accuracy', 'labeler argmax accuracy',
+                'labeler exact match'] + ['exact match, argmax fallback']*fb + ['ranking gap [95% CI]', 'decoding gap [95% CI]', 'total gap [95% CI]']
+               + ['gap with fallback [95% CI]']*fb,
+               [[arm_label(r)]*arms + [f"{r['epochs']} ep.", f"{r['setting']}: {r['lr_ce']:g} / {r['lr_bce']:g}", r['n_seeds'],
+                 *(f"{r[m.key]:.3f}" for m in _GAPS[:3 + fb]), ci(r, A.diff_gap_ranking), ci(r, A.diff_gap_decoding), ci(r, A.diff_gap_total)]
+                + [ci(r, A.diff_gap_fallback)]*fb for r in gaps.to_dict('records')])
+
+def ood_markdown(ood:pd.DataFrame, group:str='ood') -> str:
+    "Unseen images of `group` (near, far or ood: all): each score's AUROC, and the share refused at the labeler's price, per arm and budget."
+    sc = [(m, s) for m, s in (n.split() for n in O.OOD_SCORES)]
+    auc = lambda m, s: f"{m}.auroc.{group}" if s in ('msp', 'max_sigmoid') else f"{m}.auroc_{s}.{group}"
+    ref = lambda m, s: {'msp': f"ce.refusal.{group}", 'max_sigmoid': f"bce.none_rate.{group}"}.get(s, f"{m}.refusal_{s}.{group}")
+    d = ood.get(f'diff.auroc_msp_joint_energy.{group}')
+    rows = [[arm_label(r), f"{r['epochs']} ep.", *(f"{r[auc(m, s)]:.3f} / {r[ref(m, s)]:.2f}" for m, s in sc),
+             f"{r[d.name]:+.3f} [{r[d.name + '_low']:+.3f}, {r[d.name + '_high']:+.3f}]" if d is not None else ''] for r in ood.to_dict('records')]
+    return _md(['arm', 'budget', *(f"{'classifier' if m == 'ce' else 'labeler'} {s}: AUROC / refused" for m, s in sc),
+                'AUROC classifier MSP - labeler JointEnergy [95% CI]'], rows)
 
 def _confidence(temps) -> str:
     "What fitted temperatures say: over-confident (all above 1), under-confident (all below 1), or mixed over the seeds."
@@ -199,8 +262,9 @@ def _confidence(temps) -> str:
 
 def calibration_markdown(seeds:pd.DataFrame) -> str:
     "Per budget and setting: each model's fitted temperature (mean, range over seeds, verdict), ECE before -> after it (means)."
-    rows = []
-    for (e, st), d in seeds.groupby(['epochs', 'setting'], sort=False):
+    rows, by = [], ['arm', 'epochs', 'setting'] if 'arm' in seeds and seeds.arm.nunique() > 1 else ['epochs', 'setting']
+    for key, d in seeds.groupby(by, sort=False):
+        e, st = key[-2:]
         t = lambda m: f"{d[m.key].mean():.2f} ({d[m.key].min():.2f}-{d[m.key].max():.2f}), {_confidence(d[m.key])}"
         ece = lambda a, b: f"{d[a.key].mean():.3f} -> {d[b.key].mean():.3f}"
         rows.append([f"{e} ep.", st, t(A.ce_temperature), ece(A.ce_ece, A.ce_ece_after_temperature), t(A.bce_temperature),
@@ -214,28 +278,39 @@ def grid_markdown(grid:pd.DataFrame) -> str:
 
 # %% ../nbs/12_sweep.ipynb #8af47ee3
 def write_sweep_report(out, n_boot:int=1000) -> dict[str, pd.DataFrame]:
-    "From the predictions saved in `out` alone: seeds.csv, gaps.csv, epochs.csv, grid.csv, three figures and report.md."
+    "From the predictions saved in `out` alone: seeds.csv, gaps.csv, epochs.csv, grid.csv (ood.csv with unseen images), the figures and report.md."
     out = Path(out); sw = load_sweep(out)
     tabs = {'seeds': seed_table(sw), 'gaps': gap_table(sw, n_boot), 'epochs': epoch_table(sw), 'grid': grid_table(sw)}
+    if len(ood := ood_table(sw, n_boot)): tabs['ood'] = ood
     for name, df in tabs.items():
         with atomic_path(out/f'{name}.csv') as tmp: df.to_csv(tmp, index=False, float_format='%.6g')
-    for name, fig in {'gaps': plot_gaps(tabs['gaps']), 'curves': plot_curves(tabs['epochs']), 'mechanism': plot_mechanism(tabs['epochs'])}.items():
+    arms = tabs['gaps'].arm.nunique() > 1
+    figs = {'gaps': plot_arms(tabs['gaps']) if arms else plot_gaps(tabs['gaps']), 'curves': plot_curves(tabs['epochs']), 'mechanism': plot_mechanism(tabs['epochs'])}
+    if 'ood' in tabs: figs['ood'] = plot_ood_scores(tabs['ood'])
+    for name, fig in figs.items():
         with atomic_path(out/f'{name}.png') as tmp: fig.savefig(tmp, dpi=80, format='png')
         plt.close(fig)
     s, v = sw['settings'], sw['versions']
     secs = sum(float(ep['seconds']) for runs in sw['runs'].values() for _, ep in runs.values())
+    first = arm_label(sw['cells'][0]) if arms else ''
     lines = ['# Does the gap close with training? A sweep', '',
              f"Data: **{s['data']}** ({s['n_items']} images, {len(s['classes'])} classes, {s['n_valid']} validation items). Model: {s['arch']} "
              f"({'pretrained' if s['pretrained'] else 'from scratch'}), {s['size']}px, batch size {s['bs']}. Mode: {s['mode']}. "
+             + (f"Arms (recipe, label noise, classes): {'; '.join(dict.fromkeys(arm_label(c) for c in sw['cells']))}. " if arms else '') +
              f"Budgets: {', '.join(map(str, sw['budgets']))} epoch(s); seeds {', '.join(map(str, sw['seeds']))}. Shared learning rate "
              f"{sw['lr']:g}; each model's own chosen from {', '.join(f'{x:g}' for x in sw['grid'])} on the tuning items (seed {sw['seeds'][0]}). "
              f"Run {sw['run_date']} on {sw['machine']} ({s['device']}), torch {v['torch']}, fastai {v['fastai']}: {secs/60:.0f} min of training.", '',
              "Thresholds, temperatures and learning rates were fitted on half of the validation items (the tuning part); every number "
              "below is from the other half. Ranking gap: classifier accuracy - labeler argmax accuracy. Decoding gap: labeler argmax "
              "accuracy - labeler exact match. They add up to the total gap.", '',
-             '## The gap at each budget', '', gap_markdown(tabs['gaps']), '', '![gaps](gaps.png)', '',
-             f"## After every epoch ({max(sw['budgets'])}-epoch runs, shared learning rate)", '', '![curves](curves.png)', '',
-             '![mechanism](mechanism.png)', '', '## Calibration', '', calibration_markdown(tabs['seeds']), '',
-             '## Learning rates (tuning items, first seed)', '', grid_markdown(tabs['grid']), '']
+             '## The gap at each budget', '', gap_markdown(tabs['gaps']), '', '![gaps](gaps.png)', '']
+    if 'ood' in tabs: lines += ['## Unseen images: six scores at the same price', '', "Each score's AUROC, then the share of unseen images it refuses with a cut "
+                                "that refuses as many held-out items as the labeler's threshold.", '']
+    for g in ('near', 'far') if 'ood' in tabs else ():
+        if f'ce.auroc.{g}' in tabs['ood']: lines += [f"### {g}", '', ood_markdown(tabs['ood'], g), '']
+    if 'ood' in tabs: lines += ['![ood](ood.png)', '']
+    lines += [f"## After every epoch ({max(sw['budgets'])}-epoch runs, shared learning rate{', ' + first if first else ''})", '', '![curves](curves.png)', '',
+              '![mechanism](mechanism.png)', '', '## Calibration', '', calibration_markdown(tabs['seeds']), '',
+              '## Learning rates (tuning items, first seed)', '', grid_markdown(tabs['grid']), '']
     with atomic_path(out/'report.md') as tmp: tmp.write_text('\n'.join(lines))
     return tabs

@@ -225,6 +225,12 @@ def test_tiny_sweep_resumes_and_reuses(digits, tmp_path):
     (['--data', 'no/such/folder'], ['no/such/folder']),
     (['--arch', 'resnet35'], ['unknown architecture']),
     (['--lr', 'fast'], ['--lr']),
+    (['--recipes', 'default', 'focal'], ['--recipes', 'expected one of default', "'focal'"]),
+    (['--recipe', 'focal'], ['--recipes', "'focal'"]),
+    (['--recipes', 'sum', 'sum'], ['--recipes', 'distinct']),
+    (['--label-noise', '0', '1'], ['--label-noise', '[0, 1)']),
+    (['--label-noise', '0.2', '0.2'], ['--label-noise', 'distinct']),
+    (['--classes', '1'], ['--classes']),
 ])
 def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, args, words):
     out = tmp_path/'out'
@@ -243,3 +249,36 @@ def test_sweep_flags_leave_compare_flags_alone():
     assert a.epochs == 3 and a.ood is None and a.out == 'x'
     a = p.parse_args(['sweep', '--epochs', '1', '3', '--lr-factors', '1', '2'])
     assert a.epochs == [1, 3] and a.lr_factors == [1, 2] and a.ood == 'none' and a.out == 'cvl_sweep' and a.seeds == [0, 1, 2]
+
+def test_arms_sweep_recipes_noise_and_classes(digits, tmp_path, monkeypatch):
+    "A sweep's arms (K x recipe x label noise): each recipe trains only the labeler (the classifier's logits are the same "
+    "bits), the noise changes both models' training, each arm's spec is recorded, and gaps.csv is recomputed from the npz."
+    from functools import partial
+    monkeypatch.setattr(S, 'write_sweep_report', partial(S.write_sweep_report, n_boot=50))
+    out = tmp_path/'sw'
+    spec = RunSpec(str(digits), arch='small', pretrained=False, size=28, augment=False, ood='none')
+    S.sweep(spec=spec, budgets=[1], seeds=[0], factors=[1], recipes=['default', 'prior-bias'], label_noise=[0, 0.3], classes=[2, 3],
+            out=out, log=lambda s: None)
+    sw = S.load_sweep(out)
+    arms = [(a.classes, a.recipe, a.label_noise) for a in sw['arm_specs']]
+    assert arms == [(k, r, p) for k in (2, 3) for r in ('default', 'prior-bias') for p in (0, 0.3)]
+    logits = {arm: S.cell_logits(sw, c, 0) for arm, c in zip(arms, sw['cells'])}
+    for k in (2, 3):
+        for p in (0, 0.3):
+            (t, ce1, bce1, *_), (_, ce2, bce2, *_) = logits[k, 'default', p], logits[k, 'prior-bias', p]
+            assert ce1.shape == (len(t), k)
+            np.testing.assert_array_equal(ce1, ce2)                             # the recipe never touches the classifier
+            assert np.abs(bce1 - bce2).max() > 1e-3                             # but trains the labeler differently
+        for r in ('default', 'prior-bias'):                                     # noise: both models trained on other labels
+            (t0, ce0, bce0, *_), (t3, ce3, bce3, *_) = logits[k, r, 0], logits[k, r, 0.3]
+            np.testing.assert_array_equal(t0, t3)                               # never a validation label
+            assert np.abs(ce0 - ce3).max() > 1e-3 and np.abs(bce0 - bce3).max() > 1e-3
+    gaps = pd.read_csv(out/'gaps.csv')
+    assert list(zip(gaps.n_classes, gaps.recipe, gaps.label_noise)) == arms and set(gaps.setting) == {'shared'}
+    for arm, g in zip(arms, gaps.to_dict('records')):                           # recomputed from the saved predictions
+        t, ce, bce, *_ = logits[arm]
+        held = ~sw['tune_masks'][arms.index(arm)]
+        assert g['ce.accuracy'] == pytest.approx((ce.argmax(1) == t)[held].mean(), abs=1e-6)
+        assert g['bce.argmax_accuracy'] == pytest.approx((bce.argmax(1) == t)[held].mean(), abs=1e-6)
+        assert g['diff.gap_ranking'] == pytest.approx(g['ce.accuracy'] - g['bce.argmax_accuracy'], abs=1e-5)
+    assert 'prior-bias, noise 0.3, 2 classes' in (out/'report.md').read_text()
