@@ -147,7 +147,11 @@ def load_sweep(out) -> dict:
 
 def _runs(sw, cell, lr): return sw['runs'][cell.get('arm', 0), cell['epochs'], lr]
 
-def cell_logits(sw:dict, cell:dict, seed:int, ood:bool=False) -> tuple:
+def cell_logits(sw:dict,           # a sweep, as `load_sweep` returns it
+                cell:dict,         # one of its cells: arm, epochs, lr_ce, lr_bce
+                seed:int,          # a finished seed of that cell
+                ood:bool=False     # also the logits on the unseen images, and their item names
+               ) -> tuple:
     "(targets, classifier logits, labeler logits, and both after each epoch; with `ood`, both on the unseen images too): the run at `lr_ce`'s classifier, the run at `lr_bce`'s labeler (chapter 04c's `realise`)."
     (p1, e1), (p2, e2) = _runs(sw, cell, cell['lr_ce'])[seed], _runs(sw, cell, cell['lr_bce'])[seed]
     if p1.items != p2.items or not np.array_equal(p1.targs, p2.targs): raise ValueError(f"seed {seed}: runs disagree on validation items")

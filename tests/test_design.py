@@ -11,7 +11,7 @@ LAYERS = [   # lowest first, as in DESIGN.md
     {'runs', 'costs'},         # the one engine, the saved run the analyses' chapters share, what full mode costs (above training, below them)
     {'metrics', 'calibration', 'ood', 'conformal', 'multilabel', 'count', 'analysis', 'summary'},
     {'learners'},              # fastai-shaped pieces for one's own learners (a metric, Interpretations), built on the analyses
-    {'tables', 'report', 'sweep', 'sweep_plots', 'bench'},
+    {'tables', 'report', 'sweep', 'sweep_plots', 'findings', 'bench'},
     {'cli'},
 ]
 RANK = {m: i for i, layer in enumerate(LAYERS) for m in layer}
