@@ -3,7 +3,7 @@ a small CNN from scratch, 64px + augmentation, 8 epochs, the fast path) through 
 at the from-scratch default 1e-2, for the default and the prior-bias recipe. Writes results/bench37_lr/: gaps.csv
 (per lr and recipe: accuracies, ranking and decoding with paired 95% CIs over held-out items, sd over seeds) and
 commands.txt. Resumable (runs kept under results/bench37_lr/runs, npz not committed).
-Usage: OMP_NUM_THREADS=1 python tools/bench37_lr.py [SEED ...]   (default seeds 0 1 2)"""
+Usage: OMP_NUM_THREADS=1 python tools/bench37_lr.py [SEED ...]   (default seeds 0 1 2; the committed run: seed 0 only, on a shared machine)"""
 import sys, time, platform
 from pathlib import Path
 import pandas as pd

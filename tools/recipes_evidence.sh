@@ -12,7 +12,7 @@ run() {   # run DIR ARGS...: one sweep into results/DIR, its command, date, wall
   python -m classification_vs_labeling.cli sweep "$@" --seeds 0 1 2 --lr-factors 1 --fast --no-progress --out "$dir"
   mkdir -p "$dir"
   printf '%s\n' "date: $(date -u +%FT%TZ)" "command: cvl sweep $* --seeds 0 1 2 --lr-factors 1 --fast --no-progress --out $dir  (CVL_QUICK=1, OMP_NUM_THREADS=1)" \
-    "wall: $(( $(date +%s) - t0 )) s" "machine: $(nproc) CPU cores, shared with other jobs (load average now: $(cut -d' ' -f1-3 /proc/loadavg))" "" >> "$dir/commands.txt"
+    "wall: $(( $(date +%s) - t0 )) s" "machine: $(nproc --all) CPU cores, shared with other jobs (load average now: $(cut -d' ' -f1-3 /proc/loadavg))" "" >> "$dir/commands.txt"
 }
 case $what in recipes|all) run recipes_quick --data mnist --epochs 1 3 --recipes default prior-bias smooth sum mixup --ood letters+photos;; esac
 case $what in noise|all) run noise_quick --data mnist --epochs 3 --recipes default prior-bias mixup --label-noise 0.2 --ood letters+photos;; esac
