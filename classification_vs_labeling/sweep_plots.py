@@ -118,7 +118,7 @@ def plot_arms(gaps:pd.DataFrame, setting:str='shared') -> plt.Figure:
             ax.set_xticks(sorted(set(d0.n_classes)), [str(k) for k in sorted(set(d0.n_classes))]); ax.minorticks_off(); ax.axhline(0, c='gray', lw=1)
     else:
         budgets = sorted(set(d0.epochs))
-        fig, axs = plt.subplots(1, len(budgets), figsize=(min(5.5*len(budgets), 11), 4.8), sharey=True, squeeze=False)
+        fig, axs = plt.subplots(1, len(budgets), figsize=(min(max(5.5*len(budgets), 8.5), 11), 4.8), sharey=True, squeeze=False)
         axs = axs[0]
         for ax, e in zip(axs, budgets):
             d = d0[d0.epochs == e].reset_index(drop=True)
