@@ -18,7 +18,8 @@ TABLES = ('gaps', 'seeds', 'ood', 'epochs', 'grid')   # a sweep's CSV files (cha
 
 def results_dir() -> Path:
     "The repository's `results/` folder, beside the package's folder (absent in an installed package)."
-    return Path(__file__).resolve().parents[1]/'results'
+    import classification_vs_labeling as package   # its folder, also when this runs as a notebook
+    return Path(package.__file__).resolve().parents[1]/'results'
 
 def load_results(name:str, table:str='gaps', root=None) -> pd.DataFrame:
     "Table `table` of the committed sweep `results/<name>/`: from `root` (default: the repository's), else from `RESULTS_URL`."
