@@ -240,13 +240,13 @@ def gap_markdown(gaps:pd.DataFrame) -> str:
     "The gap table as markdown: accuracies (mean over seeds), and each gap with its paired 95% CI over items (with several arms, one row per arm)."
     ci = lambda r, g: f"{r[g.key]:+.3f} [{r[g.key + '_low']:+.3f}, {r[g.key + '_high']:+.3f}]"
     arms = 'arm' in gaps and gaps.arm.nunique() > 1
-    fb = A.bce_exact_match_fallback.key in gaps
+    fb = A.bce_exact_match_fallback.key in gaps and A.diff_gap_fallback.key in gaps   # tables written before the fallback have neither
     return _md(['arm: recipe, label noise, classes']*arms + ['budget', 'lr: classifier / labeler', 'seeds', 'classifier accuracy', 'labeler argmax accuracy',
                 'labeler exact match'] + ['exact match, argmax fallback']*fb + ['ranking gap [95% CI]', 'decoding gap [95% CI]', 'total gap [95% CI]']
                + ['gap with fallback [95% CI]']*fb,
                [[arm_label(r)]*arms + [f"{r['epochs']} ep.", f"{r['setting']}: {r['lr_ce']:g} / {r['lr_bce']:g}", r['n_seeds'],
                  *(f"{r[m.key]:.3f}" for m in _GAPS[:3 + fb]), ci(r, A.diff_gap_ranking), ci(r, A.diff_gap_decoding), ci(r, A.diff_gap_total)]
-                + [ci(r, A.diff_gap_fallback)]*fb for r in gaps.to_dict('records')])
+                + ([ci(r, A.diff_gap_fallback)] if fb else []) for r in gaps.to_dict('records')])
 
 def ood_markdown(ood:pd.DataFrame, group:str='ood') -> str:
     "Unseen images of `group` (near, far or ood: all): each score's AUROC, and the share refused at the labeler's price, per arm and budget."

@@ -51,8 +51,8 @@ def test_seed_table_by_hand_and_own_pairs_take_each_model_from_its_run(sw):
     assert len(tab) == 2*2*2 and set(tab.setting) == {'shared', 'own'}
     held = ~sw['tune_mask']
     for r in tab.to_dict('records'):
-        p_ce, _ = sw['runs'][r['epochs'], r['lr_ce']][r['seed']]
-        p_bce, _ = sw['runs'][r['epochs'], r['lr_bce']][r['seed']]
+        p_ce, _ = sw['runs'][0, r['epochs'], r['lr_ce']][r['seed']]
+        p_bce, _ = sw['runs'][0, r['epochs'], r['lr_bce']][r['seed']]
         t = p_ce.targs[held]
         ce_p, bce_p = softmax_probs(p_ce.ce_logits[held]), sigmoid_probs(p_bce.bce_logits[held])
         assert r['ce.accuracy'] == pytest.approx((ce_p.argmax(1) == t).mean())
@@ -111,7 +111,7 @@ def test_grid_table_scores_tuning_items_only(sw):
     g = S.grid_table(sw)
     assert len(g) == 2*2 and g['ce.chosen'].sum() == 2 and g['bce.chosen'].sum() == 2
     tune = sw['tune_mask']
-    p = sw['runs'][1, 0.02][0][0]
+    p = sw['runs'][0, 1, 0.02][0][0]
     r = g[(g.epochs == 1) & (g.lr == 0.02)].iloc[0]
     assert r['ce.accuracy.tune'] == pytest.approx((p.ce_logits[tune].argmax(1) == p.targs[tune]).mean())
     th = M.best_threshold(sigmoid_probs(p.bce_logits)[tune], p.targs[tune])
