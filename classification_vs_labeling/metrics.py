@@ -16,8 +16,8 @@ from .core import to_np, check_probs, check_targets, check_thresh, check_int, ch
 __all__ = ['THRESHS', 'GAP_ROWS', 'GAP_PIECES', 'predicted_sets', 'set_sizes', 'none_rate', 'several_rate', 'per_label_accuracy',
            'exact_correct', 'exact_match', 'argmax_correct', 'argmax_accuracy', 'prf', 'accuracy_summary',
            'simulate_preds', 'threshold_sweep', 'plot_threshold_sweep', 'best_threshold', 'per_class_thresholds',
-           'tune_split', 'check_tune_mask', 'tuned_threshold', 'paired_bootstrap', 'seed_summary', 'gap_items',
-           'gap_table', 'gap_decomposition', 'gap_ylim', 'plot_gap']
+           'tune_split', 'check_tune_mask', 'tuned_threshold', 'tuned_decoders', 'paired_bootstrap', 'seed_summary',
+           'gap_items', 'gap_table', 'gap_decomposition', 'gap_ylim', 'plot_gap']
 
 # %% ../nbs/05_metrics.ipynb #d1f69d8c
 def _pt(probs, targs) -> tuple[np.ndarray, np.ndarray]:
@@ -261,11 +261,33 @@ def check_tune_mask(tune_mask, n_items:int) -> np.ndarray:
     if m.all() or not m.any(): raise ValueError(f"tune_mask: expected items in both parts, got {int(m.sum())} of {n_items} for tuning")
     return m
 
-def tuned_threshold(probs, targs, tune_mask) -> float:
-    "The labeler's one threshold: the best exact match on the tuning items (`tune_mask` True), ties as in `best_threshold`."
+def tuned_threshold(probs,                       # (N, K) the labeler's probabilities on the validation items
+                    targs,                       # (N,) true class indices, or (N, K) multi-hot 0/1
+                    tune_mask,                   # (N,) bool: True = tuning items (the threshold is fitted there)
+                    *, metric='exact_match',     # what it maximises: 'exact_match', or 'exact_match_fallback' (the argmax when no label)
+                    threshs=None                 # the grid to choose from (default `THRESHS`)
+                   ) -> float:
+    "The labeler's one threshold: the best exact match (or `metric`) on the tuning items (`tune_mask` True), ties as in `best_threshold`."
+    if metric not in ('exact_match', 'exact_match_fallback'): raise ValueError(f"metric: expected 'exact_match' or 'exact_match_fallback', got {metric!r}")
     p = check_probs(probs)
     tune = check_tune_mask(tune_mask, len(p))
-    return best_threshold(p[tune], np.asarray(targs)[tune], metric='exact_match')
+    return best_threshold(p[tune], np.asarray(targs)[tune], threshs, metric=metric)
+
+# %% ../nbs/05_metrics.ipynb #834654c7
+def tuned_decoders(bce_probs,      # (N, K) the labeler's sigmoid probabilities on the validation items
+                   targs,          # (N,) true class indices, or (N, K) multi-hot 0/1
+                   tune_mask,      # (N,) bool: True = tuning items (thresholds fitted there), False = held-out (scored)
+                   threshs=None    # the grid to choose from (default `THRESHS`, 0.01 to 0.99)
+                  ) -> tuple[pd.DataFrame, dict]:
+    "Per held-out item, 0/1: labeler argmax right; exact match at the threshold tuned for it; exact match with argmax fallback at the threshold tuned for that. And the two thresholds."
+    p, t = _pt(bce_probs, targs)
+    tune = check_tune_mask(tune_mask, len(p))
+    th = {'thresh': tuned_threshold(p, t, tune, threshs=threshs),
+          'thresh_fallback': tuned_threshold(p, t, tune, metric='exact_match_fallback', threshs=threshs)}
+    held = ~tune
+    items = pd.DataFrame(dict(argmax=argmax_correct(p[held], t[held]), exact=exact_correct(p[held], t[held], th['thresh']),
+                              exact_fallback=exact_correct(p[held], t[held], th['thresh_fallback'], fallback=True))).astype(float)
+    return items, th
 
 # %% ../nbs/05_metrics.ipynb #ea5eba67
 _LOW_HIGH = {'low': ('ci', 0), 'high': ('ci', 1)}   # the interval's ends under the names the bootstraps returned before `ci`

@@ -16,8 +16,9 @@ from .core import (check_probs, check_scores, check_logits, looks_like_probs, ch
 from .data import pets_label
 
 # %% auto #0
-__all__ = ['msp', 'max_logit', 'energy', 'max_sigmoid', 'no_label_rate', 'ood_auroc', 'fpr_at_tpr', 'ood_summary', 'refusal_cut',
-           'matched_refusal', 'auroc_diff', 'ood_kinds', 'plot_ood_hist']
+__all__ = ['OOD_SCORES', 'msp', 'max_logit', 'energy', 'max_sigmoid', 'no_label_rate', 'ood_auroc', 'fpr_at_tpr', 'ood_summary',
+           'refusal_cut', 'matched_refusal', 'auroc_diff', 'joint_energy', 'ood_scores', 'score_table', 'ood_kinds',
+           'plot_ood_hist']
 
 # %% ../nbs/07_ood.ipynb #24eee9ed
 def msp(probs) -> np.ndarray:
@@ -191,6 +192,43 @@ def auroc_diff(in_a,                # score a on in-domain items: (items,) or (s
     return Result('auroc_diff', {'low': ('ci', 0), 'high': ('ci', 1)}, diff=float(a - b), ci=interval(np.quantile(boot, [(1-level)/2, (1+level)/2])),
                   auroc_a=float(a), auroc_b=float(b), p_value=float((1 + (np.abs(boot - (a - b)) >= abs(a - b)).sum())/(n_boot + 1)),
                   n_in=n_in, n_out=n_out, n_boot=int(n_boot), level=float(level))
+
+# %% ../nbs/07_ood.ipynb #b6f9696e
+def joint_energy(logits) -> np.ndarray:
+    "JointEnergy (Wang et al. 2021) per item: the sum over classes of softplus(logit) = log(1 + e^logit); higher = more in-domain. For a labeler's logits."
+    return np.logaddexp(0, check_scores(logits, 'logits')).sum(1)
+
+def _msp_of(z): return msp(softmax_probs(z))
+def _max_sigmoid_of(z): return max_sigmoid(sigmoid_probs(z))
+
+OOD_SCORES = {   # name -> (whose logits, the score computed from them); each: higher = more in-domain
+    'ce msp': ('ce', _msp_of), 'ce max_logit': ('ce', max_logit), 'ce energy': ('ce', energy),
+    'bce max_sigmoid': ('bce', _max_sigmoid_of), 'bce max_logit': ('bce', max_logit), 'bce joint_energy': ('bce', joint_energy),
+}
+
+def ood_scores(ce_logits_in,     # (N_in, K) classifier logits on in-domain items
+               ce_logits_out,    # (N_out, K) classifier logits on out-of-domain items
+               bce_logits_in,    # (N_in, K) labeler logits on the same in-domain items
+               bce_logits_out    # (N_out, K) labeler logits on the same out-of-domain items
+              ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    "Each score of `OOD_SCORES` as (in-domain scores, out-of-domain scores), ready for `ood_auroc`, `auroc_diff` or `refusal_cut`."
+    z = {'ce': {'in': check_scores(ce_logits_in, 'ce_logits_in')}, 'bce': {'in': check_scores(bce_logits_in, 'bce_logits_in')}}
+    z['ce']['out'] = check_scores(ce_logits_out, 'ce_logits_out', z['ce']['in'].shape[1])
+    z['bce']['out'] = check_scores(bce_logits_out, 'bce_logits_out', z['bce']['in'].shape[1])
+    return {name: (f(z[m]['in']), f(z[m]['out'])) for name, (m, f) in OOD_SCORES.items()}
+
+def score_table(ce_logits_in,     # (N_in, K) classifier logits on in-domain items
+                ce_logits_out,    # (N_out, K) classifier logits on out-of-domain items
+                bce_logits_in,    # (N_in, K) labeler logits on the same in-domain items
+                bce_logits_out,   # (N_out, K) labeler logits on the same out-of-domain items
+                *, rate=0.05      # the share of in-domain items every score's cut refuses
+               ) -> pd.DataFrame:
+    "Per score of `OOD_SCORES`: AUROC, FPR at 95% TPR, and the share of out-of-domain items refused at a cut refusing `rate` of in-domain ones."
+    rate = check_number(rate, 'rate', lo=0, hi=1)
+    s = ood_scores(ce_logits_in, ce_logits_out, bce_logits_in, bce_logits_out)
+    return pd.DataFrame({'auroc': [ood_auroc(i, o) for i, o in s.values()], 'fpr95': [fpr_at_tpr(i, o) for i, o in s.values()],
+                         'refused_out': [float((o < refusal_cut(i, rate)).mean()) for i, o in s.values()]},
+                        index=pd.Index(list(s), name='score'))
 
 # %% ../nbs/07_ood.ipynb #f0dbaa93
 def _names(path) -> set[str]:

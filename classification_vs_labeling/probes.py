@@ -34,15 +34,15 @@ def font_files() -> list[Path]:
     if not fs: raise FileNotFoundError(f"font_files: none of {_FONTS} found in {d}")
     return fs
 
-def _letter(ch:str, font:Path, size:int, rng) -> Image.Image:
-    "`ch` drawn white on black with `font` at a random size, position and tilt, as a `size` x `size` grayscale image."
+def _letter(ch:str, font:Path, size:int, rng, stroke:int=0) -> Image.Image:
+    "`ch` drawn white on black with `font` at a random size, position and tilt, as a `size` x `size` grayscale image; `stroke` thickens it (pixels of the large drawing)."
     big = max(112, 2*size)                            # draw large, then shrink: smooth edges like MNIST's strokes
     f = ImageFont.truetype(str(font), int(big*rng.uniform(0.45, 0.8)))
     im = Image.new('L', (big, big), 0); draw = ImageDraw.Draw(im)
-    l, t, r, b = draw.textbbox((0, 0), ch, font=f)
+    l, t, r, b = draw.textbbox((0, 0), ch, font=f, stroke_width=stroke)
     m = big//10
     x, y = rng.uniform(m, max(m, big-m-(r-l))) - l, rng.uniform(m, max(m, big-m-(b-t))) - t
-    draw.text((x, y), ch, fill=255, font=f)
+    draw.text((x, y), ch, fill=255, font=f, stroke_width=stroke, stroke_fill=255)
     return im.rotate(rng.uniform(-15, 15), resample=Image.BILINEAR).resize((size, size), Image.LANCZOS)
 
 def letters(dest=None,     # the folder to write (default: one in fastai's data folder, named after the settings)

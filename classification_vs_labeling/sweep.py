@@ -10,13 +10,14 @@ import json, time
 from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
-from .core import atomic_path, check_number, check_fraction, check_seeds
+from .core import atomic_path, check_int, check_number, check_fraction, check_seeds
 from .files import show_name
 from .datasets import default_data, run_defaults, data_key
 from .train import RunSpec, Predictions, fit_config, TrainingDiverged
-from . import metrics as M, analysis as A
+from .recipes import check_recipe, check_label_noise
+from . import metrics as M, ood as O, analysis as A
 from .summary import seed_metrics, summarise
-from .sweep_plots import plot_curves, plot_mechanism, plot_gaps
+from .sweep_plots import plot_curves, plot_mechanism, plot_gaps, plot_arms, plot_ood_scores
 from .runs import (run_settings, write_json, versions, machine, load_data, run_specs, run_path, read_run,
                                              check_out, start_out, release_out, check_verify, RunFailed, DIVERGED_FILE)
 from .conformal import check_alpha
@@ -24,8 +25,8 @@ from .workers import make_pool, cell_threads
 
 # %% auto #0
 __all__ = ['BUDGETS', 'LR_FACTORS', 'default_budgets', 'tuning_scores', 'choose_lrs', 'sweep', 'snapshot_metrics', 'load_sweep',
-           'cell_logits', 'seed_table', 'epoch_table', 'gap_table', 'grid_table', 'gap_markdown',
-           'calibration_markdown', 'grid_markdown', 'write_sweep_report']
+           'cell_logits', 'seed_table', 'epoch_table', 'gap_table', 'ood_table', 'grid_table', 'arm_label',
+           'gap_markdown', 'ood_markdown', 'calibration_markdown', 'grid_markdown', 'write_sweep_report']
 
 # %% ../nbs/12_sweep.ipynb #84644a04
 BUDGETS = {'quick': (1, 3, 10), 'full': (1, 4, 10)}   # the training budgets (epochs) of a sweep, per mode
@@ -50,11 +51,11 @@ def choose_lrs(grid:pd.DataFrame) -> tuple[float, float]:
     return float(grid.lr.iloc[grid[cols[1]].to_numpy().argmin()]), float(grid.lr.iloc[grid[cols[2]].to_numpy().argmin()])
 
 # %% ../nbs/12_sweep.ipynb #3221b08c
-def _distinct(xs, name:str, integer:bool) -> list:
-    "`xs` as a non-empty list of distinct numbers: whole and >= 0 (`integer`), or > 0."
-    xs = [] if xs is None else list(np.atleast_1d(xs))
+def _distinct(xs, name:str, integer:bool, check=None) -> list:
+    "`xs` as a non-empty list of distinct values: whole numbers >= 0 (`integer`), numbers > 0, or each checked by `check`."
+    xs = [] if xs is None else [xs] if isinstance(xs, str) else list(xs) if isinstance(xs, (list, tuple)) else np.atleast_1d(xs).tolist()
     if not xs: raise ValueError(f"{name}: expected at least one value, got none")
-    xs = [check_number(x, name, lo=0, lo_open=not integer, integer=integer) for x in xs]
+    xs = [check(x) for x in xs] if check else [check_number(x, name, lo=0, lo_open=not integer, integer=integer) for x in xs]
     if len(set(xs)) != len(xs): raise ValueError(f"{name}: expected distinct values, got {xs}")
     return xs
 
@@ -73,14 +74,26 @@ def _ray_gpu(spec:RunSpec, device) -> bool | None:
     return None if device is None else True
 
 def _name(s:RunSpec) -> str: return f"{s.epochs} epoch(s), lr {s.lr_ce:g}, seed {s.seed}"
+def _arms(spec:RunSpec, recipes, label_noise, classes) -> list[RunSpec]:
+    "The sweep's arms: `spec` for every number of classes, recipe and label noise asked for (each default: the spec's own)."
+    rs = _distinct(spec.recipe if recipes is None else recipes, 'recipes', False, lambda r: check_recipe(r).name)
+    ps = _distinct(spec.label_noise if label_noise is None else label_noise, 'label_noise', False, check_label_noise)
+    ks = [spec.classes] if classes is None else _distinct(classes, 'classes', True, lambda k: check_int(k, 'classes', lo=2))
+    return [spec.replace(classes=k, recipe=r, label_noise=p) for k in ks for r in rs for p in ps]
+
+def _arm_cols(a:RunSpec, iset) -> dict:
+    return dict(recipe=a.recipe, label_noise=a.label_noise, n_classes=len(iset.classes))
 
 def sweep(data=None, *,           # a data set's name or a folder of class folders (default: the mode's, `default_data()`)
           spec:RunSpec=None,       # settings besides epochs (default: `RunSpec(data, ood=ood, fast=fast)`); its lr is the shared one
           budgets=None,            # epochs of each training budget (default: `default_budgets(data)`)
           seeds=(0, 1, 2),         # training seeds; the first also trains the learning-rate grid
-          factors=LR_FACTORS,      # the grid: the spec's lr times these
+          factors=LR_FACTORS,      # the grid: the spec's lr times these ([1]: no grid, the shared rate only)
+          recipes=None,            # the labeler's recipes to compare, names in `RECIPES` (chapter 02a; default: the spec's)
+          label_noise=None,        # the shares of training labels changed, each in [0, 1) (default: the spec's)
+          classes=None,            # numbers of classes K: runs on the data's first K classes (default: the spec's classes)
           out='cvl_sweep',         # the sweep folder; the same call again resumes
-          ood:str='none',          # out-of-domain images to predict as well (the sweep's analyses use none)
+          ood:str='none',          # out-of-domain images to predict as well (then ood.csv compares the scores of chapter 07)
           tune_frac:float=0.5,     # share of the validation items that fits thresholds, temperatures and learning rates
           device=None,             # 'cpu' or 'cuda' (default: cuda when available)
           log=print,               # where progress lines go
@@ -92,43 +105,52 @@ def sweep(data=None, *,           # a data set's name or a folder of class folde
           ray:str|None=None,       # train the runs as tasks on a Ray cluster instead: 'auto' or its address (chapter 04d)
           threads:int|None=None,   # CPU threads of each run (None: 1 on the CPU, so no run's logits depend on `workers`)
          ) -> dict[str, pd.DataFrame]:
-    "At every budget: a learning-rate grid (first seed), then every seed at the shared lr and at each model's own; then the analyses."
+    "For every arm (number of classes x recipe x label noise) and budget: a learning-rate grid (first seed), then every seed at the shared lr and at each model's own; then the analyses."
     spec = spec or RunSpec(data, ood=ood, fast=fast)
     budgets = _distinct(default_budgets(spec.data, spec.scale) if budgets is None else budgets, 'budgets', True)
     seeds, factors, alpha, verify = check_seeds(seeds), _distinct(factors, 'factors', False), check_alpha(alpha), check_verify(verify)
+    arms = _arms(spec, recipes, label_noise, classes)
     if min(budgets) < 1: raise ValueError(f"budgets: expected epochs >= 1, got {budgets}")
     tune_frac, lr0, threads = check_fraction(tune_frac, 'tune_frac'), spec.lr, cell_threads(device, threads)
-    grid, root, failed = _grid(lr0, factors), Path(out)/'runs', []
+    grid, root, failed, diverged = _grid(lr0, factors), Path(out)/'runs', [], []
+    loaded = spec.replace(classes=None) if len({a.classes for a in arms}) > 1 else arms[0]   # all classes, or the arms' one K
     try:                                           # `start_out` takes the folder's lock: let go of it however this ends
         with make_pool(workers, ray, device=device, threads=threads, gpu=_ray_gpu(spec, device), log=log, progress=progress) as pool:
-            iset = load_data(spec)
+            iset = load_data(loaded)
             spec = fit_config(spec, iset, pool.log)
-            base = {k: v for k, v in run_settings(iset, spec, seeds, device, verify).items() if k not in ('epochs', 'lr_ce', 'lr_bce', 'lr')}
+            axes = ('epochs', 'lr_ce', 'lr_bce', 'lr', 'recipe', 'label_noise')   # the sweep's own axes, in sweep.json; the rest: the folder's record
+            base = {k: v for k, v in run_settings(iset, spec, seeds, device, verify).items() if k not in axes}
             check_out(out, base, 'sweep')
             pool.log(iset.summary())
-            kw = dict(device=device, log=pool.log, label=_name, pool=pool, keep_going=True, verify=verify)
-            firsts = [spec.replace(epochs=e, lr=lr, seed=seeds[0]) for e in budgets for lr in grid]    # every budget's grid at once
-            got = dict(zip(firsts, run_specs(firsts, iset, root, on_start=lambda: start_out(out, base), **kw)))
-            cells, rest = [], []
-            for e in budgets:
-                preds = {lr: got[spec.replace(epochs=e, lr=lr, seed=seeds[0])] for lr in grid}
-                ok, bad = {lr: p for lr, p in preds.items() if isinstance(p, Predictions)}, [p for p in preds.values() if isinstance(p, RunFailed)]
-                gone = [f'{lr:g}' for lr, p in preds.items() if isinstance(p, TrainingDiverged)]
-                if gone: pool.log(f"{e} epoch(s): the grid diverged at lr {', '.join(gone)}; each model's rate is chosen from the others")
-                failed += bad
-                if bad or not ok: continue               # rates are chosen from a whole grid (a rerun trains what failed); none trained
-                tune = M.tune_split(len(iset.valid_idx), tune_frac, seed=0, strat=next(iter(ok.values())).targs)
-                a, b = choose_lrs(pd.DataFrame([{'lr': lr, **tuning_scores(p, tune)} for lr, p in ok.items()]))
-                rest += [spec.replace(epochs=e, lr=lr, seed=s) for lr in sorted({lr0, a, b}) for s in seeds]
-                cells += [dict(epochs=e, setting='shared', lr_ce=lr0, lr_bce=lr0), dict(epochs=e, setting='own', lr_ce=a, lr_bce=b)]
-            got.update(zip(rest, run_specs(rest, iset, root, **kw)))
-        failed += [p for r, p in got.items() if r in set(rest) and isinstance(p, RunFailed)]
+            cells, fitted, start = [], [], lambda: start_out(out, base)
+            for i, arm in enumerate(arms):
+                data = iset if arm.classes == loaded.classes else load_data(arm)
+                arm = fit_config(arm.replace(bs=spec.bs), data, pool.log); fitted.append(arm)
+                what = '' if len(arms) == 1 else f"{arm.recipe}, noise {arm.label_noise:g}, {len(data.classes)} classes, "
+                kw = dict(device=device, log=pool.log, label=lambda s, w=what: w + _name(s), pool=pool, keep_going=True, verify=verify)
+                firsts = [arm.replace(epochs=e, lr=lr, seed=seeds[0]) for e in budgets for lr in grid]    # every budget's grid at once
+                got = dict(zip(firsts, run_specs(firsts, data, root, on_start=start, **kw)))
+                start, rest = None, []
+                for e in budgets:
+                    preds = {lr: got[arm.replace(epochs=e, lr=lr, seed=seeds[0])] for lr in grid}
+                    ok, bad = {lr: p for lr, p in preds.items() if isinstance(p, Predictions)}, [p for p in preds.values() if isinstance(p, RunFailed)]
+                    gone = [f'{lr:g}' for lr, p in preds.items() if isinstance(p, TrainingDiverged)]
+                    if gone: pool.log(f"{what}{e} epoch(s): the grid diverged at lr {', '.join(gone)}; each model's rate is chosen from the others")
+                    failed += bad
+                    if bad or not ok: continue               # rates are chosen from a whole grid (a rerun trains what failed); none trained
+                    tune = M.tune_split(len(data.valid_idx), tune_frac, seed=0, strat=next(iter(ok.values())).targs)
+                    a, b = choose_lrs(pd.DataFrame([{'lr': lr, **tuning_scores(p, tune)} for lr, p in ok.items()]))
+                    rest += [arm.replace(epochs=e, lr=lr, seed=s) for lr in sorted({lr0, a, b}) for s in seeds]
+                    cells += [dict(arm=i, **_arm_cols(arm, data), epochs=e, setting='shared', lr_ce=lr0, lr_bce=lr0)]
+                    if len(grid) > 1: cells.append(dict(arm=i, **_arm_cols(arm, data), epochs=e, setting='own', lr_ce=a, lr_bce=b))
+                got.update(zip(rest, run_specs(rest, data, root, **kw)))
+                failed += [p for r, p in got.items() if r in set(rest) and isinstance(p, RunFailed)]
+                diverged += [dict(arm=i, epochs=r.epochs, lr=r.lr, seed=r.seed) for r, p in got.items() if isinstance(p, TrainingDiverged)]
         if failed: raise RunFailed(f"{len(failed)} run(s) failed twice ({'; '.join(map(str, failed))}): the same command trains only what is missing")
         if not cells: raise ValueError(f"lr: training diverged at every rate of the grid ({', '.join(f'{x:g}' for x in grid)}) at every budget: try a smaller --lr")
-        diverged = [dict(epochs=r.epochs, lr=r.lr, seed=r.seed) for r, p in got.items() if isinstance(p, TrainingDiverged)]
-        write_json(Path(out)/'sweep.json', dict(settings=base, spec=spec.to_dict(), budgets=budgets, seeds=seeds, lr=lr0, grid=grid,
-                   tune_frac=tune_frac, alpha=alpha, cells=cells, diverged=diverged, threads=threads, run_date=time.strftime('%Y-%m-%d'),
-                   machine=machine(base['device']), versions=versions()))
+        write_json(Path(out)/'sweep.json', dict(settings=base, spec=spec.to_dict(), arms=[a.to_dict() for a in fitted], budgets=budgets,
+                   seeds=seeds, lr=lr0, grid=grid, tune_frac=tune_frac, alpha=alpha, cells=cells, diverged=diverged, threads=threads,
+                   run_date=time.strftime('%Y-%m-%d'), machine=machine(base['device']), versions=versions()))
         return write_sweep_report(out)
     finally: release_out(out)
 
@@ -147,7 +169,7 @@ def snapshot_metrics(ce_logits,       # (N, K) classifier logits on the validati
 _RECORD = ('settings', 'spec', 'budgets', 'seeds', 'lr', 'grid', 'tune_frac', 'cells')   # what sweep.json must hold
 
 def load_sweep(out) -> dict:
-    "sweep.json, the tuning mask, `runs`: {(epochs, lr): {seed: (Predictions, logits after each epoch)}} from the runs' folders (chapter 04c), and `diverged`: the runs recorded as diverged there."
+    "sweep.json, each arm's tuning mask, `runs`: {(arm, epochs, lr): {seed: (Predictions, logits after each epoch)}} from the runs' folders (chapter 04c), and `diverged`: the runs recorded as diverged there."
     out = Path(out); f = out/'sweep.json'
     try: sw = json.loads(f.read_text())
     except (ValueError, UnicodeDecodeError) as e: raise ValueError(f"{show_name(f)}: not a readable sweep record ({type(e).__name__}): run the sweep's command again") from None
@@ -155,27 +177,39 @@ def load_sweep(out) -> dict:
     if missing != []:
         raise ValueError(f"{show_name(f)}: expected a sweep record, a JSON object with {', '.join(_RECORD)}; got " +
                          (f"a {type(sw).__name__}" if missing is None else f"one without {', '.join(missing)}") + ": run the sweep's command again")
-    base = RunSpec.from_dict(sw['spec'])
-    need = {(c['epochs'], lr) for c in sw['cells'] for lr in (c['lr_ce'], c['lr_bce'])} | {(e, lr) for e in sw['budgets'] for lr in sw['grid']}
-    sw['runs'], sw['diverged'] = {}, []
-    for e, lr in sorted(need):
-        fs = {s: run_path(base.replace(epochs=e, lr=lr, seed=s), out/'runs') for s in sw['seeds']}
-        gone = [dict(epochs=e, lr=lr, seed=s) for s, f in fs.items() if not f.exists() and (f.parent/DIVERGED_FILE).exists()]
+    arms = [RunSpec.from_dict(a) for a in sw.get('arms', [sw['spec']])]   # a sweep of one arm, written before arms existed: its spec
+    for c in sw['cells']: c.setdefault('arm', 0)
+    need = {(c['arm'], c['epochs'], lr) for c in sw['cells'] for lr in (c['lr_ce'], c['lr_bce'])}
+    need |= {(c['arm'], e, lr) for c in sw['cells'] for e in sw['budgets'] for lr in sw['grid']}
+    sw['runs'], sw['tune_masks'], sw['diverged'] = {}, {}, []
+    for i, e, lr in sorted(need):
+        fs = {s: run_path(arms[i].replace(epochs=e, lr=lr, seed=s), out/'runs') for s in sw['seeds']}
+        gone = [dict(arm=i, epochs=e, lr=lr, seed=s) for s, f in fs.items() if not f.exists() and (f.parent/DIVERGED_FILE).exists()]
         fs = {s: f for s, f in fs.items() if f.exists()}
-        if not fs and not gone: raise ValueError(f"{show_name(out/'runs')}: no finished seed of {e} epoch(s) at lr {lr:g} (npz files are not committed): run the sweep's command to make them")
-        sw['runs'][e, lr], sw['diverged'] = {s: read_run(f) for s, f in fs.items()}, sw['diverged'] + gone
-    t = next(p.targs for runs in sw['runs'].values() for p, _ in runs.values())
-    sw['tune_mask'] = M.tune_split(len(t), sw['tune_frac'], seed=0, strat=t)
+        if not fs and not gone: raise ValueError(f"{show_name(out/'runs')}: no finished seed of {arms[i].describe().split(', seed')[0]}, lr {lr:g} (npz files are not committed): run the sweep's command to make them")
+        sw['runs'][i, e, lr], sw['diverged'] = {s: read_run(f) for s, f in fs.items()}, sw['diverged'] + gone
+        if fs and i not in sw['tune_masks']:
+            t = next(iter(sw['runs'][i, e, lr].values()))[0].targs
+            sw['tune_masks'][i] = M.tune_split(len(t), sw['tune_frac'], seed=0, strat=t)
+    sw['arm_specs'], sw['tune_mask'] = arms, sw['tune_masks'][0]
     return sw
 
-def cell_logits(sw:dict, cell:dict, seed:int) -> tuple:
-    "(targets, classifier logits, labeler logits, and both after each epoch): the run at `lr_ce`'s classifier, the run at `lr_bce`'s labeler (chapter 04c's `realise`)."
-    (p1, e1), (p2, e2) = sw['runs'][cell['epochs'], cell['lr_ce']][seed], sw['runs'][cell['epochs'], cell['lr_bce']][seed]
+def _runs(sw, cell, lr): return sw['runs'][cell.get('arm', 0), cell['epochs'], lr]
+
+def cell_logits(sw:dict,           # a sweep, as `load_sweep` returns it
+                cell:dict,         # one of its cells: arm, epochs, lr_ce, lr_bce
+                seed:int,          # a finished seed of that cell
+                ood:bool=False     # also the logits on the unseen images, and their item names
+               ) -> tuple:
+    "(targets, classifier logits, labeler logits, and both after each epoch; with `ood`, both on the unseen images too): the run at `lr_ce`'s classifier, the run at `lr_bce`'s labeler (chapter 04c's `realise`)."
+    (p1, e1), (p2, e2) = _runs(sw, cell, cell['lr_ce'])[seed], _runs(sw, cell, cell['lr_bce'])[seed]
     if p1.items != p2.items or not np.array_equal(p1.targs, p2.targs): raise ValueError(f"seed {seed}: runs disagree on validation items")
-    return p1.targs, p1.ce_logits, p2.bce_logits, e1['ce_logits'], e2['bce_logits']
+    return (p1.targs, p1.ce_logits, p2.bce_logits, e1['ce_logits'], e2['bce_logits']) + ((p1.ood_ce_logits, p2.ood_bce_logits, p1.ood_items) if ood else ())
 
 def _cell_seeds(sw, cell) -> list[int]:
-    return [s for s in sw['seeds'] if all(s in sw['runs'][cell['epochs'], lr] for lr in (cell['lr_ce'], cell['lr_bce']))]
+    return [s for s in sw['seeds'] if all(s in _runs(sw, cell, lr) for lr in (cell['lr_ce'], cell['lr_bce']))]
+
+def _tune(sw, cell): return sw['tune_masks'][cell.get('arm', 0)]
 
 def _table(sw:dict, per_epoch:bool) -> pd.DataFrame:
     rows = []
@@ -183,20 +217,21 @@ def _table(sw:dict, per_epoch:bool) -> pd.DataFrame:
         for s in _cell_seeds(sw, c):
             t, z1, z2, e1, e2 = cell_logits(sw, c, s)
             snaps = zip(e1, e2) if per_epoch else [(z1, z2)]
-            rows += [{**c, 'seed': s, **({'epoch': i+1} if per_epoch else {}), **snapshot_metrics(a, b, t, sw['tune_mask'], sw.get('alpha', 0.1))[0]}
+            rows += [{**c, 'seed': s, **({'epoch': i+1} if per_epoch else {}), **snapshot_metrics(a, b, t, _tune(sw, c), sw.get('alpha', 0.1))[0]}
                      for i, (a, b) in enumerate(snaps)]
     return pd.DataFrame(rows)
 
 def seed_table(sw:dict) -> pd.DataFrame:
-    "One row per budget, setting and seed: every number of `snapshot_metrics` on the held-out items, after the last epoch."
+    "One row per arm, budget, setting and seed: every number of `snapshot_metrics` on the held-out items, after the last epoch."
     return _table(sw, per_epoch=False)
 
 def epoch_table(sw:dict) -> pd.DataFrame:
-    "One row per budget, setting, seed and epoch: `snapshot_metrics` of the logits saved after that epoch."
+    "One row per arm, budget, setting, seed and epoch: `snapshot_metrics` of the logits saved after that epoch."
     return _table(sw, per_epoch=True)
 
 # %% ../nbs/12_sweep.ipynb #c05d543d
-_GAPS = (A.ce_accuracy, A.bce_argmax_accuracy, A.bce_exact_match, A.diff_gap_total, A.diff_gap_ranking, A.diff_gap_decoding)   # gaps.csv
+_GAPS = (A.ce_accuracy, A.bce_argmax_accuracy, A.bce_exact_match, A.bce_exact_match_fallback, A.diff_gap_total, A.diff_gap_ranking,
+         A.diff_gap_decoding, A.diff_gap_fallback)   # gaps.csv
 
 def _flat(summary:dict) -> dict:
     "`summarise`'s entries as flat columns: each key's mean, then `_low` and `_high` (its 95% interval, where it has one) and `_sd`."
@@ -207,40 +242,72 @@ def _flat(summary:dict) -> dict:
         out[k + '_sd'] = np.nan if e['sd'] is None else e['sd']
     return out
 
+def _views(sw:dict, c:dict, ood:bool=False) -> list:
+    "One `SeedView` (chapter 10b) per finished seed of cell `c`; with `ood`, its unseen images too, near or far (held-out classes or probes)."
+    vs = []
+    for s in _cell_seeds(sw, c):
+        t, z1, z2, _, _, *o = cell_logits(sw, c, s, ood)
+        kind = O.ood_kinds(o[2], sw['arm_specs'][c.get('arm', 0)].held_out) if o else None
+        vs.append(A.SeedView(z1, z2, t, _tune(sw, c), *o[:2], ood_kind=kind))
+    return vs
+
 def gap_table(sw:dict, n_boot:int=1000) -> pd.DataFrame:
-    "Per budget and setting: the accuracies and the gap (classifier accuracy - exact match) = ranking + decoding; paired 95% CIs over items, sd over seeds."
+    "Per arm, budget and setting: the accuracies and the gap (classifier accuracy - exact match) = ranking + decoding, and the gap with the argmax fallback; paired 95% CIs over items, sd over seeds."
     rows = []
     for c in sw['cells']:
-        views = []
-        for s in _cell_seeds(sw, c):
-            t, z1, z2, _, _ = cell_logits(sw, c, s)
-            views.append(A.SeedView(z1, z2, t, sw['tune_mask']))
+        views = _views(sw, c)
         if views: rows.append({**c, 'n_seeds': len(views), **_flat(summarise(views, n_boot, _GAPS))})   # chapter 10c, as for metrics.json
+    return pd.DataFrame(rows)
+
+def ood_table(sw:dict, n_boot:int=1000) -> pd.DataFrame:
+    "Per arm, budget and setting with unseen images: every out-of-domain number chapter 10b declares (chapter 07's six scores, AUROC and refusals at the labeler's price), with intervals and sd over seeds."
+    ood = [m for m in A.METRICS.values() if m.part == 'ood']
+    rows = [{**c, 'n_seeds': len(vs), **_flat(summarise(vs, n_boot, ood))} for c in sw['cells'] if (vs := _views(sw, c, ood=True)) and vs[0].has_ood]
     return pd.DataFrame(rows)
 
 # %% ../nbs/12_sweep.ipynb #4ec59ed0
 def grid_table(sw:dict) -> pd.DataFrame:
-    "Per budget and grid learning rate: each model's score and loss on the tuning items (first seed), and which lr each was given."
+    "Per arm, budget and grid learning rate: each model's score and loss on the tuning items (first seed), and which lr each was given."
     rows = []
-    for e in sw['budgets']:
-        own = next((c for c in sw['cells'] if c['epochs'] == e and c['setting'] == 'own'), {'lr_ce': None, 'lr_bce': None})
+    for c in (c for c in sw['cells'] if c['setting'] == 'shared'):
+        own = next((o for o in sw['cells'] if o['setting'] == 'own' and (o.get('arm', 0), o['epochs']) == (c.get('arm', 0), c['epochs'])), c)
+        arm = {k: c[k] for k in ('arm', 'recipe', 'label_noise', 'n_classes') if k in c}
         for lr in sw['grid']:
-            run = sw['runs'][e, lr].get(sw['seeds'][0])             # none: it diverged
-            scores = tuning_scores(run[0], sw['tune_mask']) if run else {m.key: np.nan for m in A.METRICS.values() if m.part == 'tune'}
-            rows.append({'epochs': e, 'lr': lr, **scores, 'ce.chosen': lr == own['lr_ce'], 'bce.chosen': lr == own['lr_bce'], 'diverged': not run})
+            run = _runs(sw, c, lr).get(sw['seeds'][0])             # none: it diverged
+            scores = tuning_scores(run[0], _tune(sw, c)) if run else {m.key: np.nan for m in A.METRICS.values() if m.part == 'tune'}
+            rows.append({**arm, 'epochs': c['epochs'], 'lr': lr, **scores, 'ce.chosen': lr == own['lr_ce'], 'bce.chosen': lr == own['lr_bce'], 'diverged': not run})
     return pd.DataFrame(rows)
 
 # %% ../nbs/12_sweep.ipynb #67d457f8
 def _md(header:list[str], rows:list[list]) -> str:
     return '\n'.join(['| ' + ' | '.join(header) + ' |', '|' + '---|'*len(header)] + ['| ' + ' | '.join(map(str, r)) + ' |' for r in rows])
 
+def arm_label(r:dict) -> str:
+    "An arm in words: 'prior-bias, noise 0.2, 8 classes'."
+    return f"{r.get('recipe', 'default')}, noise {r.get('label_noise', 0):g}, {r['n_classes']} classes" if 'n_classes' in r else 'the spec'
+
 def gap_markdown(gaps:pd.DataFrame) -> str:
-    "The gap table as markdown: accuracies (mean over seeds), and each gap with its paired 95% CI over items."
+    "The gap table as markdown: accuracies (mean over seeds), and each gap with its paired 95% CI over items (with several arms, one row per arm)."
     ci = lambda r, g: f"{r[g.key]:+.3f} [{r[g.key + '_low']:+.3f}, {r[g.key + '_high']:+.3f}]"
-    return _md(['budget', 'lr: classifier / labeler', 'seeds', 'classifier accuracy', 'labeler argmax accuracy', 'labeler exact match',
-                'ranking gap [95% CI]', 'decoding gap [95% CI]', 'total gap [95% CI]'],
-               [[f"{r['epochs']} ep.", f"{r['setting']}: {r['lr_ce']:g} / {r['lr_bce']:g}", r['n_seeds'], *(f"{r[m.key]:.3f}" for m in _GAPS[:3]),
-                 ci(r, A.diff_gap_ranking), ci(r, A.diff_gap_decoding), ci(r, A.diff_gap_total)] for r in gaps.to_dict('records')])
+    arms = 'arm' in gaps and gaps.arm.nunique() > 1
+    fb = A.bce_exact_match_fallback.key in gaps and A.diff_gap_fallback.key in gaps   # tables written before the fallback have neither
+    return _md(['arm: recipe, label noise, classes']*arms + ['budget', 'lr: classifier / labeler', 'seeds', 'classifier accuracy', 'labeler argmax accuracy',
+                'labeler exact match'] + ['exact match, argmax fallback']*fb + ['ranking gap [95% CI]', 'decoding gap [95% CI]', 'total gap [95% CI]']
+               + ['gap with fallback [95% CI]']*fb,
+               [[arm_label(r)]*arms + [f"{r['epochs']} ep.", f"{r['setting']}: {r['lr_ce']:g} / {r['lr_bce']:g}", r['n_seeds'],
+                 *(f"{r[m.key]:.3f}" for m in _GAPS[:3 + fb]), ci(r, A.diff_gap_ranking), ci(r, A.diff_gap_decoding), ci(r, A.diff_gap_total)]
+                + ([ci(r, A.diff_gap_fallback)] if fb else []) for r in gaps.to_dict('records')])
+
+def ood_markdown(ood:pd.DataFrame, group:str='ood') -> str:
+    "Unseen images of `group` (near, far or ood: all): each score's AUROC, and the share refused at the labeler's price, per arm and budget."
+    sc = [(m, s) for m, s in (n.split() for n in O.OOD_SCORES)]
+    auc = lambda m, s: f"{m}.auroc.{group}" if s in ('msp', 'max_sigmoid') else f"{m}.auroc_{s}.{group}"
+    ref = lambda m, s: {'msp': f"ce.refusal.{group}", 'max_sigmoid': f"bce.none_rate.{group}"}.get(s, f"{m}.refusal_{s}.{group}")
+    d = ood.get(f'diff.auroc_msp_joint_energy.{group}')
+    rows = [[arm_label(r), f"{r['epochs']} ep.", *(f"{r[auc(m, s)]:.3f} / {r[ref(m, s)]:.2f}" for m, s in sc),
+             f"{r[d.name]:+.3f} [{r[d.name + '_low']:+.3f}, {r[d.name + '_high']:+.3f}]" if d is not None else ''] for r in ood.to_dict('records')]
+    return _md(['arm', 'budget', *(f"{'classifier' if m == 'ce' else 'labeler'} {s}: AUROC / refused" for m, s in sc),
+                'AUROC classifier MSP - labeler JointEnergy [95% CI]'], rows)
 
 def _confidence(temps) -> str:
     "What fitted temperatures say: over-confident (all above 1), under-confident (all below 1), or mixed over the seeds."
@@ -249,8 +316,9 @@ def _confidence(temps) -> str:
 
 def calibration_markdown(seeds:pd.DataFrame) -> str:
     "Per budget and setting: each model's fitted temperature (mean, range over seeds, verdict), ECE before -> after it (means)."
-    rows = []
-    for (e, st), d in seeds.groupby(['epochs', 'setting'], sort=False):
+    rows, by = [], ['arm', 'epochs', 'setting'] if 'arm' in seeds and seeds.arm.nunique() > 1 else ['epochs', 'setting']
+    for key, d in seeds.groupby(by, sort=False):
+        e, st = key[-2:]
         t = lambda m: f"{d[m.key].mean():.2f} ({d[m.key].min():.2f}-{d[m.key].max():.2f}), {_confidence(d[m.key])}"
         ece = lambda a, b: f"{d[a.key].mean():.3f} -> {d[b.key].mean():.3f}"
         rows.append([f"{e} ep.", st, t(A.ce_temperature), ece(A.ce_ece, A.ce_ece_after_temperature), t(A.bce_temperature),
@@ -264,20 +332,26 @@ def grid_markdown(grid:pd.DataFrame) -> str:
 
 # %% ../nbs/12_sweep.ipynb #8af47ee3
 def write_sweep_report(out, n_boot:int=1000) -> dict[str, pd.DataFrame]:
-    "From the predictions saved in `out` alone: seeds.csv, gaps.csv, epochs.csv, grid.csv, three figures and report.md."
+    "From the predictions saved in `out` alone: seeds.csv, gaps.csv, epochs.csv, grid.csv (ood.csv with unseen images), the figures and report.md."
     out = Path(out); sw = load_sweep(out)
     tabs = {'seeds': seed_table(sw), 'gaps': gap_table(sw, n_boot), 'epochs': epoch_table(sw), 'grid': grid_table(sw)}
+    if len(ood := ood_table(sw, n_boot)): tabs['ood'] = ood
     for name, df in tabs.items():
         with atomic_path(out/f'{name}.csv') as tmp: df.to_csv(tmp, index=False, float_format='%.6g')
-    for name, fig in {'gaps': plot_gaps(tabs['gaps']), 'curves': plot_curves(tabs['epochs']), 'mechanism': plot_mechanism(tabs['epochs'])}.items():
+    arms = tabs['gaps'].arm.nunique() > 1
+    figs = {'gaps': plot_arms(tabs['gaps']) if arms else plot_gaps(tabs['gaps']), 'curves': plot_curves(tabs['epochs']), 'mechanism': plot_mechanism(tabs['epochs'])}
+    if 'ood' in tabs: figs['ood'] = plot_ood_scores(tabs['ood'])
+    for name, fig in figs.items():
         with atomic_path(out/f'{name}.png') as tmp: fig.savefig(tmp, dpi=80, format='png')
         plt.close(fig)
     s, v = sw['settings'], sw['versions']
     mode = "Defaults: the registry's `folder` row" if data_key(s['data']) == 'folder' else f"Mode: {s['mode']}"   # a folder has no mode
     secs = sum(float(ep['seconds']) for runs in sw['runs'].values() for _, ep in runs.values())
+    first = arm_label(sw['cells'][0]) if arms else ''
     lines = ['# Does the gap close with training? A sweep', '',
              f"Data: **{s['data']}** ({s['n_items']} images, {len(s['classes'])} classes, {s['n_valid']} validation items). Model: {s['arch']} "
              f"({'pretrained' if s['pretrained'] else 'from scratch'}), {s['size']}px, batch size {s['bs']}. {mode}. "
+             + (f"Arms (recipe, label noise, classes): {'; '.join(dict.fromkeys(arm_label(c) for c in sw['cells']))}. " if arms else '') +
              f"Budgets: {', '.join(map(str, sw['budgets']))} epoch(s); seeds {', '.join(map(str, sw['seeds']))}. Shared learning rate "
              f"{sw['lr']:g}; each model's own chosen from {', '.join(f'{x:g}' for x in sw['grid'])} on the tuning items (seed {sw['seeds'][0]}). "
              f"Run {sw['run_date']} on {sw['machine']} ({s['device']}), torch {v['torch']}, fastai {v['fastai']}: {secs/60:.0f} min of training.", '',
@@ -287,9 +361,14 @@ def write_sweep_report(out, n_boot:int=1000) -> dict[str, pd.DataFrame]:
              *([f"Training diverged (a NaN or infinite loss) in {len(sw['diverged'])} run(s), recorded in their folders and left out of "
                 "every number: " + '; '.join(f"{d['epochs']} epoch(s) at lr {d['lr']:g}, seed {d['seed']}" for d in sw['diverged']) + '.', '']
                if sw['diverged'] else []),
-             '## The gap at each budget', '', gap_markdown(tabs['gaps']), '', '![gaps](gaps.png)', '',
-             f"## After every epoch ({max(sw['budgets'])}-epoch runs, shared learning rate)", '', '![curves](curves.png)', '',
-             '![mechanism](mechanism.png)', '', '## Calibration', '', calibration_markdown(tabs['seeds']), '',
-             '## Learning rates (tuning items, first seed)', '', grid_markdown(tabs['grid']), '']
+             '## The gap at each budget', '', gap_markdown(tabs['gaps']), '', '![gaps](gaps.png)', '']
+    if 'ood' in tabs: lines += ['## Unseen images: six scores at the same price', '', "Each score's AUROC, then the share of unseen images it refuses with a cut "
+                                "that refuses as many held-out items as the labeler's threshold.", '']
+    for g in ('near', 'far') if 'ood' in tabs else ():
+        if f'ce.auroc.{g}' in tabs['ood']: lines += [f"### {g}", '', ood_markdown(tabs['ood'], g), '']
+    if 'ood' in tabs: lines += ['![ood](ood.png)', '']
+    lines += [f"## After every epoch ({max(sw['budgets'])}-epoch runs, shared learning rate{', ' + first if first else ''})", '', '![curves](curves.png)', '',
+              '![mechanism](mechanism.png)', '', '## Calibration', '', calibration_markdown(tabs['seeds']), '',
+              '## Learning rates (tuning items, first seed)', '', grid_markdown(tabs['grid']), '']
     with atomic_path(out/'report.md') as tmp: tmp.write_text('\n'.join(lines))
     return tabs

@@ -19,7 +19,7 @@ from torch import nn
 import torch.nn.functional as F
 from fastcore.meta import delegates
 from fastai.vision.all import (Learner, DataLoaders, vision_learner, create_vision_model, model_meta, default_split,
-                               ConvLayer, Flatten, Normalize, CrossEntropyLossFlat, BCEWithLogitsLossFlat, accuracy,
+                               ConvLayer, Flatten, Normalize, CrossEntropyLossFlat, accuracy,
                                accuracy_multi, set_seed, noop, L, partial, Callback, CancelFitException, BnFreeze)
 from . import __version__
 from .core import check_int, check_number, check_classes, LR
@@ -29,28 +29,21 @@ from .predictions import Predictions
 from .datasets import DATA_SETS, OOD_CHOICES, run_defaults, default_data, as_data
 from .fastpath import cached_dls, speed_up
 from .frozen import fine_tune
+from .recipes import (RECIPES, check_recipe, check_label_noise, noisy_labels, prior_bias, set_head_bias,
+                                                labeler_loss, mixup_lambda, mixup_batch, soft_cross_entropy)
 
 # %% auto #0
-__all__ = ['RECIPES', 'OFFLINE_ARCHS', 'check_recipe', 'RunSpec', 'arch_names', 'check_arch', 'small_cnn', 'create_model',
-           'add_normalize', 'plain_learners', 'PairedModel', 'PairedLoss', 'ce_accuracy', 'bce_accuracy_multi',
-           'bce_exact_match', 'paired_splitter', 'paired_learner', 'check_build', 'predict_pair', 'fit_batch_size',
-           'fit_config', 'StopOnNaN', 'TrainingDiverged', 'train_pair']
+__all__ = ['OFFLINE_ARCHS', 'RunSpec', 'arch_names', 'check_arch', 'small_cnn', 'create_model', 'add_normalize', 'plain_learners',
+           'PairedModel', 'PairedLoss', 'ce_accuracy', 'bce_accuracy_multi', 'bce_exact_match', 'PairedMixUp',
+           'paired_splitter', 'paired_learner', 'check_build', 'predict_pair', 'fit_batch_size', 'fit_config',
+           'StopOnNaN', 'TrainingDiverged', 'train_pair']
 
 # %% ../nbs/04_train.ipynb #1882141e
-RECIPES = ('default',)   # the labeler's recipes a run knows (chapter 02a adds more)
-
-def check_recipe(recipe:str='default', label_noise:float=0.0) -> tuple[str, float]:
-    "The labeler's `recipe` and the share of training labels flipped (`label_noise`), checked: the one place both are validated."
-    if recipe not in RECIPES: raise ValueError(f"recipe: expected one of {', '.join(RECIPES)}, got {recipe!r}")
-    noise = check_number(label_noise, 'label_noise', lo=0, hi=1, hi_open=True)
-    if noise != 0: raise ValueError(f"label_noise: only 0.0 (no noise) is implemented so far, got {noise:g}")
-    return recipe, noise
-
 @dataclass(frozen=True)
 class RunSpec:
     "Everything that decides a run's logits; a `None` field takes `data`'s default from its row of the registry (chapter 03e)."
     data: str = None           # a registered data set's name (never a folder of that name: pass ./pets) or a folder of class folders, kept resolved (default: the mode's)
-    classes: tuple = None      # the classes to train on (None: the data set's row's, else all but `held_out`)
+    classes: tuple = None      # the classes to train on, or a number K: the first K (None: the data set's row's, else all but `held_out`)
     held_out: tuple = None     # classes kept out of training, the near out-of-domain images
     ood: str = None            # the probes, the far out-of-domain images: a name in `OOD_CHOICES`, a folder (kept resolved), or 'none'
     subset: int = None         # train and validate on this many items drawn at random, without out-of-domain items (None: all)
@@ -64,8 +57,8 @@ class RunSpec:
     lr_bce: float = None       # the labeler's learning rate
     augment: bool = None       # fastbook's presizing + aug_transforms
     train_bn: bool = None      # fine_tune's head phase trains the frozen body's BatchNorm (fastai's default); False: frozen too, features cached (chapter 03g)
-    recipe: str = 'default'    # the labeler's recipe, one of `RECIPES`
-    label_noise: float = 0.0   # the share of training labels flipped at random, the same for both models
+    recipe: str = 'default'    # the labeler's recipe, a name in chapter 02a's `RECIPES`
+    label_noise: float = 0.0   # the share of training labels changed at random, in [0, 1): the same for both models
     fast: bool = False         # the fast path (chapter 03f): images decoded once, augmented on the device
     scale: float = None        # the share of full mode's cost (`CVL_SCALE`); full-mode data sets only
     seed: int = 0              # seed of the initial weights and of the batches
@@ -87,12 +80,15 @@ class RunSpec:
             if not isinstance(getattr(self, k), (bool, np.bool_)): raise ValueError(f"{k}: expected True or False, got {getattr(self, k)!r}")
             put(k, bool(getattr(self, k)))
         if self.arch == 'small' and self.pretrained: raise ValueError("arch 'small' has no pretrained weights: use --no-pretrained")
-        put('classes', None if self.classes is None else tuple(sorted(check_classes(self.classes))))
+        if isinstance(self.classes, (int, np.integer)) and not isinstance(self.classes, bool): put('classes', check_int(self.classes, 'classes', lo=2))
+        elif self.classes is not None: put('classes', tuple(sorted(check_classes(self.classes))))
         put('held_out', tuple(check_classes(self.held_out, 'held_out')) if len(self.held_out) else ())
         put('ood', as_data(self.ood, OOD_CHOICES, 'ood')); put('scale', check_number(self.scale, 'scale', lo=0, hi=1, lo_open=True))
         if self.subset is not None: put('subset', check_int(self.subset, 'subset', lo=2))
         put('valid_pct', check_number(self.valid_pct, 'valid_pct', lo=0, hi=1, lo_open=True, hi_open=True))
-        put('recipe', check_recipe(self.recipe, self.label_noise)[0]); put('label_noise', float(self.label_noise))
+        r = check_recipe(self.recipe)   # chapter 02a: the one check of a recipe and of the label noise
+        if RECIPES.get(r.name) != r: raise ValueError(f"recipe: a run records its recipe by name: expected one of {', '.join(RECIPES)}, got an unregistered {r!r}")
+        put('recipe', r.name); put('label_noise', check_label_noise(self.label_noise))
         put('seed', check_int(self.seed, 'seed', lo=0, hi=2**32 - 1))
 
     @property
@@ -128,11 +124,15 @@ class RunSpec:
         "The run's name: its data set and main settings in words, then a hash of every field."
         name = self.data if self.data in DATA_SETS else Path(self.data).name
         h = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
-        return f"{name}_{self.arch}_{'pretrained' if self.pretrained else 'scratch'}_{self.epochs}ep_{self.size}px_seed{self.seed}_{h}"
+        extra = ((f"_{self.classes}classes" if isinstance(self.classes, int) else '') + (f"_{self.recipe}" if self.recipe != 'default' else '')
+                 + (f"_noise{self.label_noise:g}" if self.label_noise else ''))
+        return f"{name}_{self.arch}_{'pretrained' if self.pretrained else 'scratch'}_{self.epochs}ep_{self.size}px{extra}_seed{self.seed}_{h}"
 
     def describe(self) -> str:
-        "The run in words: 'pets, resnet34 pretrained, 4 epoch(s), 224px, seed 0'."
-        return f"{show_name(self.data)}, {self.arch} {'pretrained' if self.pretrained else 'from scratch'}, {self.epochs} epoch(s), {self.size}px, seed {self.seed}"
+        "The run in words: 'pets, resnet34 pretrained, 4 epoch(s), 224px, seed 0' (and the labeler's recipe and the label noise, when not the default's)."
+        extra = ((f", labeler recipe {self.recipe}" if self.recipe != 'default' else '') + (f", label noise {self.label_noise:g}" if self.label_noise else ''))
+        first = f" (first {self.classes} classes)" if isinstance(self.classes, int) else ''
+        return f"{show_name(self.data)}{first}, {self.arch} {'pretrained' if self.pretrained else 'from scratch'}, {self.epochs} epoch(s), {self.size}px{extra}, seed {self.seed}"
 
 # %% ../nbs/04_train.ipynb #d3679205
 OFFLINE_ARCHS = ('efficientnet_lite0',)   # pretrained from a PyPI wheel, no download (chapter 03c)
@@ -214,13 +214,14 @@ class PairedModel(nn.Module):
 
 # %% ../nbs/04_train.ipynb #b7d9123e
 class PairedLoss:
-    "Cross-entropy on the first `n_classes` outputs plus BCE with one-hot targets on the rest."
-    def __init__(self, n_classes:int):
-        self.k, self.ce, self.bce = n_classes, CrossEntropyLossFlat(), BCEWithLogitsLossFlat()
+    "Cross-entropy on the first `n_classes` outputs plus the labeler's BCE under `recipe` (chapter 02a) on the rest; (N, K) soft targets (mixup's) for both."
+    def __init__(self, n_classes:int, recipe='default'):
+        self.k, self.recipe, self.ce = n_classes, check_recipe(recipe), CrossEntropyLossFlat()
     def split(self, out): return out[:, :self.k], out[:, self.k:]
     def __call__(self, out, targ, **kwargs):
         ce_out, bce_out = self.split(out)
-        return self.ce(ce_out, targ) + self.bce(bce_out, F.one_hot(targ.long(), self.k).float())
+        ce = soft_cross_entropy(ce_out, targ) if targ.ndim == 2 else self.ce(ce_out, targ)   # soft targets: a mixup batch
+        return ce + labeler_loss(bce_out, targ, self.recipe)
     def activation(self, out):
         ce_out, bce_out = self.split(out)
         return torch.cat([ce_out.softmax(dim=1), bce_out.sigmoid()], dim=1)
@@ -244,6 +245,15 @@ def bce_exact_match(out, targ, thresh=0.5):
     else: raise ValueError(f"bce_exact_match: expected (N, K) outputs and (N, K) multi-hot targets, or a paired (N, 2K) output and (N,) class indices; got {tuple(out.shape)} and {tuple(targ.shape)}")
     return ((bce_out.sigmoid() > thresh) == y).all(dim=1).float().mean()
 
+# %% ../nbs/04_train.ipynb #f3d6c272
+class PairedMixUp(Callback):
+    "Mixup on every training batch (chapter 02a's `mixup_batch`, weights from Beta(`alpha`, `alpha`)): both models see the same blend, with soft targets."
+    run_valid = False
+    def __init__(self, alpha:float, seed:int=0): self.alpha, self.rng = check_number(alpha, 'alpha', lo=0, lo_open=True), np.random.default_rng(check_int(seed, 'seed', lo=0))
+    def before_batch(self):
+        x, y = mixup_batch(self.xb[0], self.yb[0], len(self.dls.vocab), mixup_lambda(self.alpha, self.rng))
+        self.learn.xb, self.learn.yb = (x,), (y,)
+
 # %% ../nbs/04_train.ipynb #d78094ad
 def paired_splitter(split):
     "Parameter groups of a `PairedModel`: group i of the classifier together with group i of the labeler."
@@ -254,14 +264,19 @@ def paired_learner(dls:DataLoaders,        # single-label loaders (the first of 
                    arch:str='small',       # 'small' or a torchvision model name
                    pretrained:bool=False,  # start from ImageNet weights (the bodies frozen at first)
                    *,
-                   seed:int=0,             # seed of the one network both models copy
+                   seed:int=0,             # seed of the one network both models copy (and of mixup's blends)
+                   recipe='default',       # the labeler's recipe: a name in `RECIPES` (chapter 02a) or a `Recipe`
                    **kwargs) -> Learner:
-    "One fastai `Learner` that trains a classifier and a labeler, same initial weights, on the same batches."
+    "One fastai `Learner` that trains a classifier and a labeler, same initial weights, on the same batches; `recipe` changes only the labeler (mixup: both models' batches)."
+    r = check_recipe(recipe)
     set_seed(check_int(seed, 'seed', lo=0))
     k = len(dls.vocab)
     model, split, stats = create_model(arch, k, pretrained)
     add_normalize(dls, stats)
-    learn = Learner(dls, PairedModel(model), loss_func=PairedLoss(k), splitter=paired_splitter(split),
+    pair = PairedModel(model)
+    if r.head_bias == 'prior': set_head_bias(pair.bce, prior_bias(k))          # the labeler's sigmoids start at 1/K
+    if r.mixup: kwargs['cbs'] = [*L(kwargs.get('cbs')), PairedMixUp(r.mixup, seed=seed)]
+    learn = Learner(dls, pair, loss_func=PairedLoss(k, r), splitter=paired_splitter(split),
                     metrics=[ce_accuracy, bce_accuracy_multi, bce_exact_match], **kwargs)
     if pretrained: learn.freeze()
     return learn
@@ -351,11 +366,12 @@ def _diverged(seed, lr, where:str):
     return TrainingDiverged(f"seed {seed}: training diverged ({where}) with learning rate {lr:g}: try a smaller --lr")
 
 def _recipe(iset:ImageSet, spec:RunSpec) -> tuple[ImageSet, dict]:
-    "Where the labeler's recipe and label noise act (`check_recipe` validates them): the data to train on, and `paired_learner`'s extra arguments."
-    check_recipe(spec.recipe, spec.label_noise)
-    return iset, {}                        # 'default' without noise: the data as it is, the paired learner as it is
+    "Where the labeler's recipe and the label noise act (`RunSpec` checked both): the data to train on, and `paired_learner`'s recipe."
+    if spec.label_noise:   # training labels only, drawn from the spec's seed: both models learn from the same changed labels
+        iset = replace(iset, labels=noisy_labels(iset.labels, iset.train_idx, spec.label_noise, seed=spec.seed))
+    return iset, {'recipe': spec.recipe}
 
-@delegates(paired_learner, but=['arch', 'pretrained', 'seed', 'lr'])   # these come from `spec`
+@delegates(paired_learner, but=['arch', 'pretrained', 'seed', 'lr', 'recipe'])   # these come from `spec`
 def train_pair(iset:ImageSet,        # the images, their labels and the split
                spec:RunSpec=None,    # the run's settings, seed included (default: `RunSpec()`, the mode's)
                *,

@@ -47,6 +47,11 @@ def assert_one_line_error(r, *words):
     (['--alpha', 'ten percent'], ['--alpha']),
     (['--device', 'tpu'], ['--device']),
     (['--colour', 'red'], ['unrecognized']),
+    (['--recipe', 'focal'], ['--recipe', 'expected one of default, prior-bias', "'focal'"]),
+    (['--label-noise', '1'], ['--label-noise', '[0, 1)']),
+    (['--label-noise', '-0.1'], ['--label-noise', '[0, 1)']),
+    (['--label-noise', 'lots'], ['--label-noise', 'expected a number', "'lots'"]),
+    (['--classes', '1'], ['--classes']),
 ])
 def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, args, words):
     out = tmp_path/'out'
@@ -127,8 +132,11 @@ def test_help_is_written_from_the_registry_and_the_functions_defaults(monkeypatc
     monkeypatch.setitem(DS.DATA_SETS, 'mnist', dataclasses.replace(DS.DATA_SETS['mnist'], epochs=7, size=40))
     monkeypatch.setattr(SW, 'BUDGETS', {'quick': (2, 5), 'full': (1, 9)}); monkeypatch.setattr(SW, 'LR_FACTORS', (0.25, 1))
     h, hs = _help('compare'), _help('sweep')
-    assert 'epochs per model (default: 7 for mnist; 4 for pets, illustrations, PATH; 3 for clipart, photos)' in h and '40 for mnist' in h and '40px, 7 epoch(s)' in h
-    assert 'training budgets in epochs (default: 2 5 for mnist, clipart, photos; 1 9 for pets, illustrations, PATH' in hs and '(default: 0.25 1)' in hs
+    assert 'epochs per model (default: 7 for mnist; 4 for pets, illustrations, PATH; 5 for glyphs; 3 for clipart, photos)' in h and '40 for mnist' in h and '40px, 7 epoch(s)' in h
+    assert 'training budgets in epochs (default: 2 5 for mnist, glyphs, clipart, photos; 1 9 for pets, illustrations, PATH' in hs and '(default: 0.25 1)' in hs
+    from classification_vs_labeling.recipes import RECIPES
+    for r in RECIPES.values():                                                   # the recipes' help is RECIPES in words
+        assert f"{r.name}: {r.describe()}" in h and f"{r.name}: {r.describe()}" in hs, r.name
     src = inspect.getsource(cli)
     for stale in ['224', '28px', '1 3 10', '0.5 1 2 4', "default='mnist'", '2e-3', '1e-2', 'RUN_DEFAULTS']:   # nothing restated by hand
         assert stale not in src, stale

@@ -50,7 +50,7 @@ def test_rows_are_checked_and_frozen():
         with pytest.raises(ValueError, match=words): DataSet('x', None, 'x', **{**base, **kw})
     with pytest.raises(ValueError, match="classes: \\['b'\\] are also held out"): DataSet('x', None, 'x', **base, classes=('a', 'b'), held_out=('b',))
     with pytest.raises(ValueError, match='train_bn: expected True or False'): DataSet('x', None, 'x', **base, train_bn=0)
-    assert data_choices() == ('mnist', 'pets', 'illustrations', 'clipart', 'photos')   # 'folder' is PATH; digits, pascal, clipart_tags have several labels
+    assert data_choices() == ('mnist', 'pets', 'illustrations', 'glyphs', 'clipart', 'photos')   # 'folder' is PATH; digits, pascal, clipart_tags have several labels
 
 def test_offline_rows():
     "The real pictures of chapter 03c: pretrained Lite0, the body frozen completely in the head phase, and the row's own classes."
@@ -63,7 +63,7 @@ def test_offline_rows():
     assert data_set('pets').settings().endswith('epoch(s)') and run_defaults('pets', 1)['train_bn'] is True   # fastai's default elsewhere
 
 def test_load_set(tmp_path):
-    with pytest.raises(ValueError, match='mnist, pets, illustrations, clipart, photos'): load_set('cifar10')
+    with pytest.raises(ValueError, match='mnist, pets, illustrations, glyphs, clipart, photos'): load_set('cifar10')
     with pytest.raises(ValueError, match='several labels per image'): load_set('pascal')
     root = tree(tmp_path/'d', {'a': 4, 'b': 4})
     assert load_set(root, ood='none').classes == ['a', 'b']
@@ -141,7 +141,7 @@ def test_a_data_set_added_in_one_place_is_everywhere(tmp_path, monkeypatch, caps
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit): parser().parse_args(['compare', '--help'])
     help_text = ' '.join(out.getvalue().split())
-    assert 'mnist | pets | illustrations | clipart | photos | greys | PATH' in help_text
+    assert 'mnist | pets | illustrations | glyphs | clipart | photos | greys | PATH' in help_text
     assert 'greys two shades of grey, 30 squares each small from scratch, 16px, 1 epoch(s), batch size 16' in help_text
     assert '16 for greys' in help_text                                   # --size's default, read from the row
     code = main(['compare', '--data', 'greys', '--seeds', '0', '--out', str(tmp_path/'out'), '--no-progress'])

@@ -5,13 +5,13 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1]/'classification_vs_labeling'
 LAYERS = [   # lowest first, as in DESIGN.md
-    {'core', 'paramdocs', 'activations', 'losses'},
-    {'data', 'files', 'probes', 'offline', 'datasets'},
+    {'core', 'paramdocs', 'activations', 'losses', 'recipes'},
+    {'data', 'files', 'probes', 'offline', 'glyphs', 'datasets'},
     {'fastpath', 'frozen', 'train', 'predictions'},
     {'runs', 'costs', 'workers'},   # the one engine (and its workers), the saved run the analyses' chapters share, what full mode costs (above training, below them)
     {'metrics', 'calibration', 'ood', 'conformal', 'multilabel', 'count', 'analysis', 'summary'},
     {'learners'},              # fastai-shaped pieces for one's own learners (a metric, Interpretations), built on the analyses
-    {'tables', 'report', 'sweep', 'sweep_plots', 'bench'},
+    {'tables', 'report', 'sweep', 'sweep_plots', 'findings', 'bench'},
     {'cli'},
 ]
 RANK = {m: i for i, layer in enumerate(LAYERS) for m in layer}

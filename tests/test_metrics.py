@@ -692,3 +692,32 @@ def test_thresholds_are_on_their_grid():
 def test_paired_bootstrap_asks_for_one_correctness_per_item():
     fc.test_fail(lambda: paired_bootstrap(np.ones((10, 3)), np.ones(10)),
                  contains='correct_a: expected non-empty 1-D per-item correctness (0/1, e.g. `exact_correct(probs, targs)`), got shape (10, 3)')
+
+
+# ---- the labeler's decoders, each at its own tuned threshold ----
+from classification_vs_labeling.metrics import tuned_decoders
+
+def test_tuned_decoders_fit_on_tuning_items_and_score_the_rest():
+    y, _, lab = simulate_preds(n=600, k=12, seed=3, class_shift=1.0)
+    tune = tune_split(len(y), seed=0, strat=y)
+    items, th = tuned_decoders(lab, y, tune)
+    assert th == dict(thresh=best_threshold(lab[tune], y[tune]), thresh_fallback=best_threshold(lab[tune], y[tune], metric='exact_match_fallback'))
+    held = ~tune
+    assert len(items) == held.sum() and list(items.columns) == ['argmax', 'exact', 'exact_fallback']
+    assert items.argmax.mean() == argmax_accuracy(lab[held], y[held])
+    assert items.exact.mean() == exact_match(lab[held], y[held], th['thresh'])
+    assert items.exact_fallback.mean() == exact_match(lab[held], y[held], th['thresh_fallback'], fallback=True)
+
+def test_the_fallback_adds_exactly_the_no_label_piece_of_the_gap():
+    "At one threshold, the fallback turns each item with no label and a right argmax into a right answer, and nothing else."
+    y, ce, lab = simulate_preds(n=500, k=8, seed=1, bce_bias=-4.0)
+    tune = tune_split(len(y), seed=0, strat=y)
+    items, th = tuned_decoders(lab, y, tune, threshs=[0.5])
+    g = gap_items(ce[~tune], lab[~tune], y[~tune], 0.5)
+    np.testing.assert_array_equal(items.exact_fallback - items.exact, g['none'])
+    assert g['none'].sum() > 10                                                  # the case is exercised
+
+def test_tuned_decoders_refuse_a_bad_mask():
+    y, _, lab = simulate_preds(n=50, k=4, seed=0)
+    with pytest.raises(ValueError, match=r'tune_mask: expected \(50,\) bools'): tuned_decoders(lab, y, np.ones(50))
+    with pytest.raises(ValueError, match='tune_mask: expected items in both parts'): tuned_decoders(lab, y, np.ones(50, bool))

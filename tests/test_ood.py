@@ -458,3 +458,47 @@ def test_matched_refusal_asks_for_one_score_per_item():
     fc.test_fail(lambda: auroc_diff(P, Po, msp(P), msp(Po)), contains="got what look like (items, classes) probabilities")
     r = matched_refusal(msp(P), max_sigmoid(B), msp(Po), max_sigmoid(Bo), n_boot=50)   # the right call runs
     assert 0 <= r['ce'] <= 1
+
+
+# ---- scores made for labelers: JointEnergy and max logit, beside the classifier's ----
+import torch
+from pytorch_ood.detector import EnergyBased, MaxLogit
+from classification_vs_labeling.ood import joint_energy, ood_scores, score_table, OOD_SCORES
+
+
+def _logits(seed=0, n=(300, 200), k=6):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(m, 2, (nn, k)) + 4*np.eye(k)[rng.integers(0, k, nn)]*(m == 0) for nn, m in zip(n*2, (0, -2, 0, -2))]
+
+def test_joint_energy_and_max_logit_match_pytorch_ood():
+    z = _logits()[2]
+    zt = torch.as_tensor(z)
+    np.testing.assert_allclose(joint_energy(z), torch.nn.functional.softplus(zt).sum(1).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(joint_energy(z), -EnergyBased.score(torch.stack([torch.zeros_like(zt), zt], 1)).sum(1).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(max_logit(z), -MaxLogit.score(zt).numpy())
+    np.testing.assert_allclose(energy(z), -EnergyBased.score(zt).numpy(), rtol=1e-12)
+    assert np.isfinite(joint_energy([[800., -800.]])).all() and joint_energy([[800., -800.]])[0] == 800.   # no overflow
+
+def test_score_table_rows_and_the_matched_refusal():
+    ce_in, ce_out, bce_in, bce_out = _logits()
+    t = score_table(ce_in, ce_out, bce_in, bce_out, rate=0.1)
+    assert list(t.index) == list(OOD_SCORES) and list(t.columns) == ['auroc', 'fpr95', 'refused_out']
+    s = ood_scores(ce_in, ce_out, bce_in, bce_out)
+    for name, (i, o) in s.items():
+        assert t.loc[name, 'auroc'] == ood_auroc(i, o)
+        assert (i < refusal_cut(i, 0.1)).mean() == 0.1                         # every cut refuses 10% of in-domain items
+        assert t.loc[name, 'refused_out'] == (o < refusal_cut(i, 0.1)).mean()
+    assert t.loc['bce max_logit'].equals(t.loc['bce max_sigmoid'])             # a sigmoid keeps the order: the same ranking
+    old = ood_summary(ce_in, ce_out, bce_in, bce_out)                          # the rows both tables have agree
+    np.testing.assert_allclose(t.loc[old.index, ['auroc', 'fpr95']], old[['auroc', 'fpr95']])
+
+def test_joint_energy_sees_several_raised_labels():
+    "Two out-of-domain items, one raising one label, one raising three half as much: max logit prefers the first, JointEnergy the second."
+    z = np.array([[4., -6, -6, -6], [2., 2, 2, -6]])
+    assert max_logit(z)[0] > max_logit(z)[1] and joint_energy(z)[1] > joint_energy(z)[0]
+
+def test_score_table_refuses_what_does_not_fit():
+    ce_in, ce_out, bce_in, bce_out = _logits()
+    with pytest.raises(ValueError, match='bce_logits_out: expected 6 classes'): score_table(ce_in, ce_out, bce_in, bce_out[:, :5])
+    with pytest.raises(ValueError, match=r'rate: expected a value in \[0, 1\]'): score_table(ce_in, ce_out, bce_in, bce_out, rate=1.5)
+    with pytest.raises(ValueError, match='logits: expected finite'): joint_energy([[np.nan, 0.]])

@@ -51,8 +51,8 @@ def test_seed_table_by_hand_and_own_pairs_take_each_model_from_its_run(sw):
     assert len(tab) == 2*2*2 and set(tab.setting) == {'shared', 'own'}
     held = ~sw['tune_mask']
     for r in tab.to_dict('records'):
-        p_ce, _ = sw['runs'][r['epochs'], r['lr_ce']][r['seed']]
-        p_bce, _ = sw['runs'][r['epochs'], r['lr_bce']][r['seed']]
+        p_ce, _ = sw['runs'][0, r['epochs'], r['lr_ce']][r['seed']]
+        p_bce, _ = sw['runs'][0, r['epochs'], r['lr_bce']][r['seed']]
         t = p_ce.targs[held]
         ce_p, bce_p = softmax_probs(p_ce.ce_logits[held]), sigmoid_probs(p_bce.bce_logits[held])
         assert r['ce.accuracy'] == pytest.approx((ce_p.argmax(1) == t).mean())
@@ -111,7 +111,7 @@ def test_grid_table_scores_tuning_items_only(sw):
     g = S.grid_table(sw)
     assert len(g) == 2*2 and g['ce.chosen'].sum() == 2 and g['bce.chosen'].sum() == 2
     tune = sw['tune_mask']
-    p = sw['runs'][1, 0.02][0][0]
+    p = sw['runs'][0, 1, 0.02][0][0]
     r = g[(g.epochs == 1) & (g.lr == 0.02)].iloc[0]
     assert r['ce.accuracy.tune'] == pytest.approx((p.ce_logits[tune].argmax(1) == p.targs[tune]).mean())
     th = M.best_threshold(sigmoid_probs(p.bce_logits)[tune], p.targs[tune])
@@ -226,6 +226,12 @@ def test_tiny_sweep_resumes_and_reuses(digits, tmp_path):
     (['--data', 'no/such/folder'], ['no/such/folder']),
     (['--arch', 'resnet35'], ['unknown architecture']),
     (['--lr', 'fast'], ['--lr']),
+    (['--recipes', 'default', 'focal'], ['--recipes', 'expected one of default', "'focal'"]),
+    (['--recipe', 'focal'], ['--recipes', "'focal'"]),
+    (['--recipes', 'sum', 'sum'], ['--recipes', 'distinct']),
+    (['--label-noise', '0', '1'], ['--label-noise', '[0, 1)']),
+    (['--label-noise', '0.2', '0.2'], ['--label-noise', 'distinct']),
+    (['--classes', '1'], ['--classes']),
 ])
 def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, args, words):
     out = tmp_path/'out'
@@ -245,3 +251,36 @@ def test_sweep_flags_leave_compare_flags_alone():
     a = p.parse_args(['sweep', '--epochs', '1', '3', '--lr-factors', '1', '2'])
     assert a.epochs == [1, 3] and a.lr_factors == [1, 2] and a.out == 'cvl_sweep' and a.seeds == [0, 1, 2]
     assert a.ood is None   # not typed: _sweep gives sweep's own default, 'none' (a folder named none here is then no clash)
+
+def test_arms_sweep_recipes_noise_and_classes(digits, tmp_path, monkeypatch):
+    "A sweep's arms (K x recipe x label noise): each recipe trains only the labeler (the classifier's logits are the same "
+    "bits), the noise changes both models' training, each arm's spec is recorded, and gaps.csv is recomputed from the npz."
+    from functools import partial
+    monkeypatch.setattr(S, 'write_sweep_report', partial(S.write_sweep_report, n_boot=50))
+    out = tmp_path/'sw'
+    spec = RunSpec(str(digits), arch='small', pretrained=False, size=28, augment=False, ood='none')
+    S.sweep(spec=spec, budgets=[1], seeds=[0], factors=[1], recipes=['default', 'prior-bias'], label_noise=[0, 0.3], classes=[2, 3],
+            out=out, log=lambda s: None)
+    sw = S.load_sweep(out)
+    arms = [(a.classes, a.recipe, a.label_noise) for a in sw['arm_specs']]
+    assert arms == [(k, r, p) for k in (2, 3) for r in ('default', 'prior-bias') for p in (0, 0.3)]
+    logits = {arm: S.cell_logits(sw, c, 0) for arm, c in zip(arms, sw['cells'])}
+    for k in (2, 3):
+        for p in (0, 0.3):
+            (t, ce1, bce1, *_), (_, ce2, bce2, *_) = logits[k, 'default', p], logits[k, 'prior-bias', p]
+            assert ce1.shape == (len(t), k)
+            np.testing.assert_array_equal(ce1, ce2)                             # the recipe never touches the classifier
+            assert np.abs(bce1 - bce2).max() > 1e-3                             # but trains the labeler differently
+        for r in ('default', 'prior-bias'):                                     # noise: both models trained on other labels
+            (t0, ce0, bce0, *_), (t3, ce3, bce3, *_) = logits[k, r, 0], logits[k, r, 0.3]
+            np.testing.assert_array_equal(t0, t3)                               # never a validation label
+            assert np.abs(ce0 - ce3).max() > 1e-3 and np.abs(bce0 - bce3).max() > 1e-3
+    gaps = pd.read_csv(out/'gaps.csv')
+    assert list(zip(gaps.n_classes, gaps.recipe, gaps.label_noise)) == arms and set(gaps.setting) == {'shared'}
+    for arm, g in zip(arms, gaps.to_dict('records')):                           # recomputed from the saved predictions
+        t, ce, bce, *_ = logits[arm]
+        held = ~sw['tune_masks'][arms.index(arm)]
+        assert g['ce.accuracy'] == pytest.approx((ce.argmax(1) == t)[held].mean(), abs=1e-6)
+        assert g['bce.argmax_accuracy'] == pytest.approx((bce.argmax(1) == t)[held].mean(), abs=1e-6)
+        assert g['diff.gap_ranking'] == pytest.approx(g['ce.accuracy'] - g['bce.argmax_accuracy'], abs=1e-5)
+    assert 'prior-bias, noise 0.3, 2 classes' in (out/'report.md').read_text()

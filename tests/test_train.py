@@ -44,7 +44,7 @@ def test_run_spec_fills_its_gaps_from_the_registry_and_checks_each_field():
     assert s.replace(lr=0.02).lr_bce == 0.02 and s.replace(lr_bce=0.02).lr_ce == 0.01
     with pytest.raises(ValueError, match='own learning rates'): s.replace(lr_bce=0.02).lr
     for kw, words in [(dict(arch='resnet35'), 'unknown architecture'), (dict(epochs=0), 'epochs: expected'), (dict(lr_ce=0), 'lr_ce: expected'),
-                      (dict(recipe='smooth'), 'recipe: expected one of default'), (dict(label_noise=0.1), 'label_noise: only 0.0'),
+                      (dict(recipe='focal'), 'recipe: expected one of default, prior-bias'),
                       (dict(label_noise=1), 'label_noise: expected a value in [0, 1)'), (dict(fast='yes'), 'fast: expected True or False'),
                       (dict(arch='small', pretrained=True), 'no pretrained weights'), (dict(subset=1), 'subset: expected'),
                       (dict(seed=2**32), 'seed: expected a value in [0, 4294967295]')]:

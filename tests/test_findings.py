@@ -1,0 +1,48 @@
+"""Chapter 12b: the committed evidence under results/ is self-consistent (each gaps.csv mean is its seeds.csv mean over
+seeds, the gap's parts add up, ood.csv's AUROCs are AUROCs), and `load_results` reads a sweep's tables or says what it expected."""
+from pathlib import Path
+import numpy as np, pandas as pd
+import pytest
+from classification_vs_labeling.findings import load_results, results_dir, ci_text, claims, TABLES
+
+SWEEPS = ['recipes_quick', 'noise_quick', 'classes_quick']
+ARM = ['arm', 'epochs', 'setting']
+
+def test_results_dir_is_the_repositorys():
+    assert results_dir() == Path(__file__).resolve().parents[1]/'results'
+
+@pytest.mark.parametrize('name', SWEEPS)
+def test_committed_sweep_is_consistent(name):
+    gaps, seeds = load_results(name), load_results(name, 'seeds')
+    assert len(gaps) and set(gaps.n_seeds) == {3}
+    means = seeds.groupby(ARM)[['ce.accuracy', 'bce.argmax_accuracy', 'bce.exact_match']].mean()
+    for r in gaps.to_dict('records'):
+        m = means.loc[tuple(r[c] for c in ARM)]
+        for k in m.index: assert r[k] == pytest.approx(m[k], abs=2e-6), (name, k)
+    np.testing.assert_allclose(gaps['diff.gap_ranking'], gaps['ce.accuracy'] - gaps['bce.argmax_accuracy'], atol=2e-5)
+    np.testing.assert_allclose(gaps['diff.gap_decoding'], gaps['bce.argmax_accuracy'] - gaps['bce.exact_match'], atol=2e-5)
+    for k in ('diff.gap_ranking', 'diff.gap_decoding'):
+        assert (gaps[f'{k}_low'] <= gaps[k] + 1e-9).all() and (gaps[k] <= gaps[f'{k}_high'] + 1e-9).all()
+    assert 'wall:' in (results_dir()/name/'commands.txt').read_text()
+
+def test_committed_ood_scores_are_aurocs():
+    ood = load_results('recipes_quick', 'ood')
+    cols = [c for c in ood if '.auroc' in c and not c.endswith(('_low', '_high', '_sd')) and not c.startswith('diff')]
+    assert len(cols) >= 12 and ood[cols].min().min() >= 0 and ood[cols].max().max() <= 1
+
+def test_load_results_from_a_folder_and_refusals(tmp_path):
+    (tmp_path/'mine').mkdir()
+    pd.DataFrame({'ce.accuracy': [0.9]}).to_csv(tmp_path/'mine'/'gaps.csv', index=False)
+    assert load_results('mine', root=tmp_path)['ce.accuracy'].item() == 0.9
+    with pytest.raises(ValueError, match=r"mine: expected .*seeds.csv"): load_results('mine', 'seeds', root=tmp_path)
+    with pytest.raises(ValueError, match='table: expected one of gaps'): load_results('mine', 'logits', root=tmp_path)
+    with pytest.raises(ValueError, match='name: expected'): load_results('../mine', root=tmp_path)
+    assert set(TABLES) >= {'gaps', 'seeds', 'ood'}
+
+def test_claims_formats_mean_interval_and_sd():
+    r = {'n_classes': 8, 'recipe': 'default', 'label_noise': 0.0, 'epochs': 1, 'ce.accuracy': 0.9, 'bce.argmax_accuracy': 0.8,
+         'bce.exact_match': 0.7, **{f'diff.gap_{p}{s}': v for p in ('ranking', 'decoding', 'fallback')
+                                     for s, v in (('', 0.1), ('_low', 0.05), ('_high', 0.15), ('_sd', 0.02))}}
+    assert ci_text(r, 'diff.gap_ranking') == '+0.100 [+0.050, +0.150] sd 0.020'
+    c = claims(pd.DataFrame([r]))
+    assert c.ranking.item() == '+0.100 [+0.050, +0.150] sd 0.020' and c.classifier.item() == 0.9
