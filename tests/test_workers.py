@@ -215,7 +215,7 @@ def test_a_diverging_grid_point_is_recorded_skipped_and_not_trained_again(digits
     assert code == 0, err
     assert 'the grid diverged at lr 1e+07' in log and (out/'report.md').exists()
     sw = json.loads((out/'sweep.json').read_text())
-    assert sw['diverged'] == [{'epochs': 1, 'lr': 1e7, 'seed': 0}] and [c['lr_bce'] for c in sw['cells']] == [0.01, 0.01]
+    assert sw['diverged'] == [{'arm': 0, 'epochs': 1, 'lr': 1e7, 'seed': 0}] and [c['lr_bce'] for c in sw['cells']] == [0.01, 0.01]
     d = RN.run_path(RunSpec.from_dict(sw['spec']).replace(epochs=1, lr=1e7), out/'runs').parent/RN.DIVERGED_FILE
     assert json.loads(d.read_text())['message'].startswith('seed 0: training diverged') and not d.with_name('run.npz').exists()
     assert 'Training diverged (a NaN or infinite loss) in 1 run(s)' in (out/'report.md').read_text()
