@@ -8,28 +8,23 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/recipes.html.md"""
 from __future__ import annotations
 from pathlib import Path
 import pandas as pd
+from .core import committed_results
 
 # %% auto #0
-__all__ = ['RESULTS_URL', 'TABLES', 'PARTS', 'results_dir', 'load_results', 'ci_text', 'claims']
+__all__ = ['TABLES', 'PARTS', 'load_results', 'ci_text', 'claims']
 
 # %% ../nbs/12b_recipes.ipynb #d054e20b
-RESULTS_URL = 'https://raw.githubusercontent.com/cvl-course/classification_vs_labeling/main/results'   # where Colab reads them
 TABLES = ('gaps', 'seeds', 'ood', 'epochs', 'grid')   # a sweep's CSV files (chapter 12)
 
-def results_dir() -> Path:
-    "The repository's `results/` folder, beside the package's folder (absent in an installed package)."
-    import classification_vs_labeling as package   # its folder, also when this runs as a notebook
-    return Path(package.__file__).resolve().parents[1]/'results'
-
 def load_results(name:str, table:str='gaps', root=None) -> pd.DataFrame:
-    "Table `table` of the committed sweep `results/<name>/`: from `root` (default: the repository's), else from `RESULTS_URL`."
+    "Table `table` of the committed sweep `results/<name>/`: from `root`, else the clone's or, a chapter opened alone, GitHub's (chapter 00's `committed_results`)."
     if table not in TABLES: raise ValueError(f"table: expected one of {', '.join(TABLES)}, got {table!r}")
     if not isinstance(name, str) or not name or '/' in name or name.startswith('.'):
         raise ValueError(f"name: expected the name of a folder under results/, such as 'classes_quick', got {name!r}")
-    f = Path(root or results_dir())/name/f'{table}.csv'
-    if f.exists(): return pd.read_csv(f)
-    if root is not None: raise ValueError(f"{name}: expected {f} (a sweep's {table}.csv), found none")
-    return pd.read_csv(f"{RESULTS_URL}/{name}/{table}.csv")
+    f = f'{table}.csv'
+    if root is None: return pd.read_csv(committed_results(name, [f])/f)
+    if not (Path(root)/name/f).exists(): raise ValueError(f"{name}: expected {Path(root)/name/f} (a sweep's {table}.csv), found none")
+    return pd.read_csv(Path(root)/name/f)
 
 # %% ../nbs/12b_recipes.ipynb #95b4e9ca
 def ci_text(row, key:str) -> str:

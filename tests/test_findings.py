@@ -3,13 +3,17 @@ seeds, the gap's parts add up, ood.csv's AUROCs are AUROCs), and `load_results` 
 from pathlib import Path
 import numpy as np, pandas as pd
 import pytest
-from classification_vs_labeling.findings import load_results, results_dir, ci_text, claims, TABLES
+from classification_vs_labeling.findings import load_results, ci_text, claims, TABLES
+from classification_vs_labeling.core import committed_results
 
 SWEEPS = ['recipes_quick', 'noise_quick', 'classes_quick']
 ARM = ['arm', 'epochs', 'setting']
 
-def test_results_dir_is_the_repositorys():
-    assert results_dir() == Path(__file__).resolve().parents[1]/'results'
+def results_dir(): return Path(__file__).resolve().parents[1]/'results'
+
+def test_results_are_the_repositorys():
+    assert committed_results('classes_quick', ['gaps.csv']) == results_dir()/'classes_quick'
+    assert load_results('classes_quick').equals(pd.read_csv(results_dir()/'classes_quick'/'gaps.csv'))
 
 @pytest.mark.parametrize('name', SWEEPS)
 def test_committed_sweep_is_consistent(name):
