@@ -173,3 +173,19 @@ def test_no_library_warning_when_a_chapter_starts():
     r = subprocess.run([sys.executable, '-W', 'default', '-c', code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert 'Warning' not in r.stderr, r.stderr[-2000:]
+
+
+def test_colab_starts_on_a_gpu_and_each_lesson_with_its_mode():
+    "Every chapter asks Colab for a T4 GPU; a lesson that trains or loads a run first says which mode runs (`runs.start`), and 04 to 08 mount Drive for the saved run."
+    import yaml
+    side = yaml.safe_load((NOTEBOOKS[0].parent/'sidebar.yml').read_text())['website']['sidebar']['contents']
+    lessons = next(x['contents'] for x in side if isinstance(x, dict) and x['section'] == 'Lessons')
+    toys = {'01_activations.ipynb', '02_losses.ipynb', '02a_recipes.ipynb', '12b_recipes.ipynb'}   # no run: simulations, toys, committed results
+    for src in NOTEBOOKS:
+        if src.name == 'index.ipynb': continue
+        nb = nbformat.read(src, as_version=4)
+        assert nb.metadata.get('accelerator') == 'GPU' and nb.metadata.get('colab', {}).get('gpuType') == 'T4', src.name
+        if src.name not in lessons or src.name in toys: continue
+        code = [c.source for c in nb.cells if c.cell_type == 'code']
+        drive = src.name[:2] in ('04', '05', '06', '07', '08')
+        assert code[2].startswith('from classification_vs_labeling.runs import start\nstart(' + ('drive=True' if drive else ')')), (src.name, code[2][:80])
