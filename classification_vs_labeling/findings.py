@@ -11,7 +11,7 @@ import pandas as pd
 from .core import committed_results
 
 # %% auto #0
-__all__ = ['TABLES', 'PARTS', 'load_results', 'ci_text', 'claims']
+__all__ = ['TABLES', 'PARTS', 'load_results', 'ci_text', 'claims', 'plot_headline']
 
 # %% ../nbs/12b_recipes.ipynb #d054e20b
 TABLES = ('gaps', 'seeds', 'ood', 'epochs', 'grid')   # a sweep's CSV files (chapter 12)
@@ -40,3 +40,44 @@ def claims(gaps:pd.DataFrame, parts:dict=PARTS) -> pd.DataFrame:
     acc = {'classifier': 'ce.accuracy', 'labeler argmax': 'bce.argmax_accuracy', 'exact match': 'bce.exact_match'}
     return pd.DataFrame([{**{c: r[c] for c in cols}, **{k: round(r[v], 3) for k, v in acc.items()}, **{k: ci_text(r, v) for k, v in parts.items()}}
                          for r in gaps.to_dict('records')])
+
+# %% ../nbs/12b_recipes.ipynb #d3261cef
+def _bars(ax, groups, series, title, xlabel):
+    "Grouped bars with 95% intervals: `series` is [(label, colour, hatch, [(mean, low, high) per group])]."
+    import numpy as np
+    w = 0.8/len(series); x = np.arange(len(groups))
+    for j, (label, colour, hatch, vals) in enumerate(series):
+        m, lo, hi = (np.array(v, float) for v in zip(*vals))
+        ax.bar(x + (j - (len(series) - 1)/2)*w, m, w, yerr=[m - lo, hi - m], capsize=2, color=colour, hatch=hatch,
+               edgecolor='white' if not hatch else 'black', linewidth=0.5, label=label, error_kw=dict(lw=0.8))
+    ax.axhline(0, color='black', lw=0.8); ax.set_xticks(x, groups); ax.set_xlabel(xlabel); ax.set_title(title, fontsize=10)
+
+def plot_headline(figsize=(12, 4.2)):
+    "The course's answer in one figure, from the committed results: the labeler's gap (classifier accuracy - exact match) split into ranking and decoding, across the training budget, the number of classes and the regime; 95% paired intervals over held-out items, 3 seeds."
+    import matplotlib.pyplot as plt
+    from .core import legend_below
+    part = lambda r, k: (r[k], r[k + '_low'], r[k + '_high'])
+    R, D = 'diff.gap_ranking', 'diff.gap_decoding'
+    sw = load_results('sweep_quick'); sw = sw[sw.setting == 'shared'].sort_values('epochs')
+    k = load_results('classes_quick'); k = k[(k.epochs == 1) & (k.setting == 'shared')].sort_values('n_classes')
+    kd, kp = k[k.recipe == 'default'], k[k.recipe == 'prior-bias']
+    rg = pd.read_csv(committed_results('regimes', ['regimes.csv'])/'regimes.csv')
+    rg = rg[~rg.regime.str.contains('scratch')]
+    fig, axs = plt.subplots(1, 3, figsize=figsize, sharey=True, gridspec_kw=dict(width_ratios=[3, 4, 4]))
+    blue, orange = '#1f77b4', '#ff7f0e'
+    _bars(axs[0], [f"{e}" for e in sw.epochs], [('ranking', blue, None, [part(r, R) for _, r in sw.iterrows()]),
+          ('decoding', orange, None, [part(r, D) for _, r in sw.iterrows()])],
+          'Digits (K = 8), small CNN from scratch', 'epochs of training')
+    _bars(axs[1], [str(n) for n in kd.n_classes], [('ranking', blue, None, [part(r, R) for _, r in kd.iterrows()]),
+          ('ranking, prior-bias head', 'white', '///', [part(r, R) for _, r in kp.iterrows()]),
+          ('decoding', orange, None, [part(r, D) for _, r in kd.iterrows()])],
+          'Glyphs, K classes, 1 epoch from scratch', 'number of classes K')
+    _bars(axs[2], [f"{'clip art' if 'clip' in r.regime else 'photos'}\n{r.epochs} ep." for _, r in rg.iterrows()],
+          [('ranking', blue, None, [(r.gap_ranking, r.gap_ranking_low, r.gap_ranking_high) for _, r in rg.iterrows()]),
+           ('decoding', orange, None, [(r.gap_decoding, r.gap_decoding_low, r.gap_decoding_high) for _, r in rg.iterrows()])],
+          'Pretrained Lite0, small real sets', 'data, epochs')
+    axs[0].set_ylabel('gap (share of held-out items)')
+    fig.suptitle("The labeler's gap = ranking (its argmax is wrong) + decoding (right argmax, wrong set); 3 seeds, 95% CIs", fontsize=11)
+    legend_below(axs[1], ncol=3, inches=0.55)
+    fig.tight_layout()
+    return fig

@@ -50,3 +50,18 @@ def test_claims_formats_mean_interval_and_sd():
     assert ci_text(r, 'diff.gap_ranking') == '+0.100 [+0.050, +0.150] sd 0.020'
     c = claims(pd.DataFrame([r]))
     assert c.ranking.item() == '+0.100 [+0.050, +0.150] sd 0.020' and c.classifier.item() == 0.9
+
+
+def test_the_readmes_headline_figure_is_what_plot_headline_draws(tmp_path):
+    "results/headline.png (the README's first figure) is plot_headline's drawing of the committed results, at the size chapter 12b saves it."
+    import matplotlib; matplotlib.use('Agg')
+    from PIL import Image
+    from classification_vs_labeling.findings import plot_headline
+    fig = plot_headline(); fig.savefig(tmp_path/'h.png', dpi=80, bbox_inches='tight')
+    new, old = Image.open(tmp_path/'h.png'), Image.open(results_dir()/'headline.png')
+    assert new.size == old.size
+    a, b = (np.asarray(x.convert('L'), float) for x in (new, old))
+    assert np.abs(a - b).mean() < 2, "results/headline.png is stale: run chapter 12b (it saves the figure)"
+    axs = fig.axes
+    assert [ax.get_title() for ax in axs[:3]] == ['Digits (K = 8), small CNN from scratch', 'Glyphs, K classes, 1 epoch from scratch', 'Pretrained Lite0, small real sets']
+    assert [len(ax.patches) for ax in axs[:3]] == [6, 12, 8]     # ranking and decoding per budget; 3 per K; 2 per real set and budget

@@ -3,7 +3,8 @@
 nbdev-readme needs Quarto, which cannot be installed everywhere (not on our CI machine), so this does
 the same job with nbformat and nbclient: it executes the notebook, then writes markdown cells as they
 are, code cells as fenced Python with their text or markdown outputs, cells marked `#| hide` left out
-(`#| echo: false` keeps the output and drops the code). `python tools/make_readme.py --check` fails when
+(`#| echo: false` keeps the output and drops the code); a cell with a line `# readme image: PATH` becomes that
+image, the committed copy of the figure it draws. `python tools/make_readme.py --check` fails when
 README.md has drifted from the notebook (the test suite runs it).
 """
 import sys
@@ -44,6 +45,8 @@ def to_markdown(nb):
         if any(x.startswith('#| hide') for x in d): continue
         if c.cell_type == 'markdown': parts.append(c.source.strip())
         elif c.cell_type == 'code':
+            img = next((l.split(':', 1)[1].strip() for l in c.source.splitlines() if l.startswith('# readme image:')), None)
+            if img: parts.append(f'![{img}]({img})'); continue   # a figure the notebook draws: the README shows its committed copy
             src = _strip_directives(c.source)
             if src and not any(x.startswith('#| echo: false') for x in d): parts.append(f'```python\n{src}\n```')
             for o in _outputs(c):
