@@ -90,9 +90,25 @@ def _text(o) -> str:
     return ''.join(t) if isinstance(t, list) else (t or '')
 
 
+MAX_WIDTH = 800   # stored figures are scaled down to this width and to 256 colours: readable, and notebooks stay small
+
+def _stored_size(w:int, h:int) -> tuple:
+    "The size a figure of w x h pixels is stored at."
+    return (w, h) if w <= MAX_WIDTH else (MAX_WIDTH, round(h*MAX_WIDTH/w))
+
 def _png_size(o):
     b = base64.b64decode(o['data']['image/png'])
     return struct.unpack('>II', b[16:24])
+
+
+def shrink_png(data:str) -> str:
+    "A base64 PNG at most MAX_WIDTH wide, in 256 colours, optimised."
+    import io
+    from PIL import Image
+    im = Image.open(io.BytesIO(base64.b64decode(data)))
+    if im.width > MAX_WIDTH: im = im.convert('RGB').resize(_stored_size(*im.size), Image.LANCZOS)
+    buf = io.BytesIO(); im.convert('RGB').quantize(256).save(buf, format='PNG', optimize=True)
+    return base64.b64encode(buf.getvalue()).decode()
 
 
 def _outputs(cell):
@@ -125,7 +141,8 @@ def compare_outputs(stored, ran, name):
         if VARIES in s.source: continue
         for a, b in zip(so, ro):
             if a[0] == 'image':
-                assert all(abs(x - y) <= 0.1*max(x, y) for x, y in zip(a[1], b[1])), where + f': image {a[1]} now {b[1]}'
+                b1 = _stored_size(*b[1])
+                assert all(abs(x - y) <= 0.1*max(x, y) for x, y in zip(a[1], b1)), where + f': image {a[1]} now {b1}'
                 continue
             assert a[1] == b[1], where + f': text differs:\n{a[1][:400]}\n---\n{b[1][:400]}'
             bad = [(x, y) for x, y in zip(a[2], b[2]) if abs(x - y) > 0.01 + 0.02*abs(x)]
@@ -136,7 +153,10 @@ def save_outputs(executed, src):
     "Store the executed notebook's outputs in `src`, cleaned as nbdev-clean cleans (it keeps outputs)."
     from nbdev.clean import nbdev_clean
     nb = json.loads(executed.read_text())
-    for c in nb['cells']: c.get('metadata', {}).pop('execution', None)
+    for c in nb['cells']:
+        c.get('metadata', {}).pop('execution', None)
+        for o in c.get('outputs', []):
+            if 'image/png' in o.get('data', {}): o['data']['image/png'] = shrink_png(o['data']['image/png'])
     executed.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
     cwd = os.getcwd()
     try: os.chdir(executed.parent); nbdev_clean(fname=str(executed))
