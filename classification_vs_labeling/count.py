@@ -178,9 +178,11 @@ def train_count_pair(mset:MultiLabelSet,         # the images, their labels and 
                      seed:int=0,                 # seed of the initial weights and of the batches
                      max_count:int|None=None,    # the count head's largest count (default: the most labels in `mset`)
                      progress:bool=True,         # show fastai's progress bars
+                     head_only:bool=False,       # pretrained only: train the heads for `cfg.epochs` epochs on the frozen body, no second phase
                      **kwargs) -> MultiPredictions:
     "Train the count model and the labeler on `mset` (same network, initial weights and batches); return their `MultiPredictions`."
     cfg = cfg or multi_config(mset)
+    if head_only and not cfg.pretrained: raise ValueError("head_only: expected a pretrained cfg (cfg.pretrained=True); a network from scratch has no body to keep")
     max_count = ifnone(max_count, int(mset.counts.max()))
     bs = fit_batch_size(len(mset.train_idx), len(mset.valid_idx), cfg.bs)   # chapter 04: never zero batches
     dls = multi_dls(mset, size=cfg.size, bs=bs, seed=seed, augment=cfg.augment)
@@ -188,7 +190,8 @@ def train_count_pair(mset:MultiLabelSet,         # the images, their labels and 
         kwargs.update(train_bn=False, cbs=[*(kwargs.get('cbs') or []), BnFreeze()])
     learn = count_pair_learner(dls, cfg.arch, cfg.pretrained, seed=seed, max_count=max_count, **kwargs)
     with (nullcontext() if progress else learn.no_bar()):
-        if cfg.pretrained: fine_tune(learn, cfg.epochs, cfg.lr)   # fastai's, its head phase cached where `cacheable` allows
+        if cfg.pretrained and head_only: fine_tune(learn, 0, cfg.lr, freeze_epochs=cfg.epochs)   # fastai's head phase alone
+        elif cfg.pretrained: fine_tune(learn, cfg.epochs, cfg.lr)   # fastai's, its head phase cached where `cacheable` allows
         else: learn.fit_one_cycle(cfg.epochs, cfg.lr)
         return predict_count_pair(learn, seed)
 

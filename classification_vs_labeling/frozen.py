@@ -17,6 +17,7 @@ from fastai.vision.augment import RandTransform, Resize, ResizeMethod
 from fastai.callback.core import TrainEvalCallback
 from fastai.callback.progress import ProgressCallback
 from fastai.learner import Recorder, CastToTensor
+from .core import check_int
 
 # %% auto #0
 __all__ = ['body_and_heads', 'Heads', 'frozen_features', 'cacheable', 'fit_head_cached', 'fine_tune']
@@ -84,7 +85,7 @@ def fit_head_cached(learn:Learner,   # a frozen learner of a (body, head) model 
 
 # %% ../nbs/03g_frozen.ipynb #1db9e8b1
 def fine_tune(learn:Learner,        # a learner whose splitter puts the body first and the head last
-              epochs:int,           # epochs of the second phase, everything trained
+              epochs:int,           # epochs of the second phase, everything trained (0: none, the body stays frozen)
               base_lr:float=2e-3,   # the head phase's rate; the second phase's top rate is half of it
               freeze_epochs:int=1,  # epochs of the head phase
               lr_mult:float=100,    # the body's first layers train at base_lr/2/lr_mult in the second phase
@@ -95,9 +96,11 @@ def fine_tune(learn:Learner,        # a learner whose splitter puts the body fir
               **kwargs              # more for `fit_one_cycle`
              ) -> Learner:
     "fastai's `Learner.fine_tune`, step for step, with its head phase on features computed once (`fit_head_cached`) when the body is frozen completely."
+    epochs = check_int(epochs, 'epochs', lo=0)
     learn.freeze()
     if cache and cacheable(learn) is None: fit_head_cached(learn, freeze_epochs, slice(base_lr), pct_start=0.99, **kwargs)
     else: learn.fit_one_cycle(freeze_epochs, slice(base_lr), pct_start=0.99, **kwargs)
+    if not epochs: return learn                                  # the head phase only: the body stays frozen
     base_lr /= 2
     learn.unfreeze()
     learn.fit_one_cycle(epochs, slice(base_lr/lr_mult, base_lr), pct_start=pct_start, div=div, **kwargs)

@@ -21,8 +21,8 @@ from .data import MultiLabelSet, valid_split, show_images
 _all_ = ['MultiLabelSet']   # chapter 03's set type, still importable from here
 
 # %% auto #0
-__all__ = ['compose_digits', 'mnist_arrays', 'multi_digits', 'show_multi', 'pascal_2007', 'multi_set', 'ItemOf', 'ImageOf',
-           'multi_size', 'multi_dls', 'MultiLabelSet']
+__all__ = ['compose_digits', 'mnist_arrays', 'multi_digits', 'show_multi', 'multi_subset', 'pascal_2007', 'multi_set', 'ItemOf',
+           'ImageOf', 'multi_size', 'multi_dls', 'MultiLabelSet']
 
 # %% ../nbs/09_multilabel.ipynb #435b4bdf
 def compose_digits(x,                # (M, h, w) uint8 digits to draw from
@@ -97,6 +97,31 @@ def show_multi(mset:MultiLabelSet,  # the images and their labels
     idx = np.random.default_rng(seed).choice(len(mset.items), min(n, len(mset.items)), replace=False) if idx is None else idx
     titles = ['{' + ','.join(mset.labels[i]) + '}' for i in idx]
     return show_images([_rgb(mset.items[i]) for i in idx], titles, ncols=ncols, size=1.4)
+
+# %% ../nbs/09_multilabel.ipynb #0abf4cf3
+def _stratified(idx, counts, n:int, seed:int) -> np.ndarray:
+    "`n` of `idx`, sorted, drawn by scikit-learn's stratified split so each number of labels keeps its share."
+    if n == len(idx): return np.sort(idx)
+    from sklearn.model_selection import train_test_split
+    try: keep, _ = train_test_split(idx, train_size=n, stratify=counts, random_state=seed)
+    except ValueError as e: raise ValueError(f"multi_subset: cannot draw {n} of {len(idx)} items stratified by number of labels ({e})") from None
+    return np.sort(keep)
+
+def multi_subset(mset:MultiLabelSet,  # the images, their labels and the split
+                 n_train:int,         # how many of its training items to keep
+                 n_valid:int,         # how many of its validation items to keep
+                 *,
+                 seed:int=0           # seed of the draw
+                ) -> MultiLabelSet:
+    "A smaller `mset` with the same name, classes and split: `n_train` training and `n_valid` validation items, each part stratified by number of labels."
+    seed = check_int(seed, 'seed', lo=0)
+    tr, va, counts = mset.train_idx, mset.valid_idx, mset.counts
+    n_train, n_valid = check_int(n_train, 'n_train', 1, len(tr)), check_int(n_valid, 'n_valid', 1, len(va))
+    tr, va = _stratified(tr, counts[tr], n_train, seed), _stratified(va, counts[va], n_valid, seed)
+    keep = np.sort(np.concatenate([tr, va]))                      # the items in their original order
+    items = mset.items[keep] if isinstance(mset.items, np.ndarray) else [mset.items[i] for i in keep]
+    return MultiLabelSet(mset.name, items, [mset.labels[i] for i in keep], mset.classes, np.flatnonzero(np.isin(keep, va)),
+                         None if mset.sources is None else mset.sources[keep], mset.skipped)
 
 # %% ../nbs/09_multilabel.ipynb #a476dd62
 def pascal_2007(path=None) -> MultiLabelSet:

@@ -243,3 +243,26 @@ def test_file_based_tag_set_takes_its_row_and_caches_the_head_phase(tmp_path, mo
     monkeypatch.setattr(frozen, 'fit_head_cached', lambda *a, f=frozen.fit_head_cached, **k: calls.append(1) or f(*a, **k))
     p = train_count_pair(mset, cfg.replace(size=32, epochs=1, bs=4), progress=False)
     assert calls == [1] and p.bce_logits.shape == (4, 2) and p.targs.shape == (4, 2)
+
+def test_head_only_cached_equals_plain(tmp_path, monkeypatch):
+    "head_only (the chapter's clip-art run) on cached features gives fastai's own frozen head phase under the same setting, closer than another seed."
+    from PIL import Image
+    from classification_vs_labeling.data import MultiLabelSet
+    from classification_vs_labeling import frozen
+    rng = np.random.default_rng(1); files, labels = [], []
+    for i in range(16):
+        f = tmp_path/f'{i}.png'; Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(f)
+        files.append(f); labels.append([['a'], ['b'], ['a', 'b'], []][i % 4])
+    mset = MultiLabelSet('clipart_tags', files, labels, ['a', 'b'], valid_idx=[0, 1, 2, 3, 4, 5])
+    cfg = multi_config(mset).replace(size=32, epochs=3, bs=4, lr=1e-2)
+    run = lambda seed=0: train_count_pair(mset, cfg, head_only=True, progress=False, seed=seed)
+    calls = []
+    monkeypatch.setattr(frozen, 'fit_head_cached', lambda *a, f=frozen.fit_head_cached, **k: calls.append(1) or f(*a, **k))
+    cached = run()
+    monkeypatch.setattr(frozen, 'cacheable', lambda learn: 'not cached in this test')      # fine_tune takes fastai's own head phase
+    plain, other = run(), run(seed=1)
+    assert calls == [1]                                                                     # only the first run was cached
+    out = lambda p: np.concatenate([p.count_out, p.bce_logits], 1)
+    np.testing.assert_allclose(out(cached), out(plain), atol=1e-4, rtol=1e-4)
+    assert np.abs(out(plain) - out(other)).max() > 100*np.abs(out(cached) - out(plain)).max()
+    with pytest.raises(ValueError, match='head_only: expected a pretrained'): train_count_pair(mset, cfg.replace(pretrained=False), head_only=True)

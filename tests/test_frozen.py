@@ -116,3 +116,20 @@ def test_plain_learners_build_lite0(iset):
     for a, b in zip(list(ce.model.parameters())[:-2], list(bce.model.parameters())[:-2]): torch.testing.assert_close(a, b)   # all but the last layer
     norm = [t for t in dce.after_batch.fs if type(t).__name__ == 'Normalize'][0]
     torch.testing.assert_close(norm.mean.flatten().cpu(), torch.tensor(LITE0_STATS[0]))
+
+def test_fine_tune_zero_epochs_is_the_head_phase_alone(iset):
+    "epochs=0: fastai's head phase and nothing else; the body keeps its pretrained weights, the heads are those of `fit_head_cached` alone."
+    def make():
+        dls, _ = matched_dls(iset, size=32, bs=4, seed=1)
+        return paired_learner(dls, 'efficientnet_lite0', pretrained=True, seed=0, train_bn=False, cbs=BnFreeze())
+    a, b = make(), make()
+    (body0, heads0), state = body_and_heads(a.model), lambda m: [p.detach().clone() for p in m.parameters()]
+    before, heads_before = state(body0), [state(h) for h in heads0]
+    set_seed(5)
+    with a.no_bar(), a.no_logging(): fine_tune(a, 0, 1e-2, freeze_epochs=2)
+    for p, q in zip(before, state(body0)): assert torch.equal(p, q)                       # the body did not move
+    assert any(not torch.equal(p, q) for h, hb in zip(heads0, heads_before) for p, q in zip(hb, state(h)))
+    b.freeze(); set_seed(5)
+    fit_head_cached(b, 2, slice(1e-2), pct_start=0.99)
+    for p, q in zip(a.model.parameters(), b.model.parameters()): torch.testing.assert_close(p, q)
+    with pytest.raises(ValueError, match='epochs'): fine_tune(make(), -1)

@@ -127,3 +127,37 @@ def test_options_are_keyword_only():
     x, y = pool()
     with pytest.raises(TypeError): compose_digits(x, y, 3, 3)
     with pytest.raises(TypeError): multi_digits(30, 10, 56)
+
+# ---- the stratified subset (chapter 10 trains on one of the clip-art tags)
+def test_multi_subset_sizes_strata_and_determinism(digits):
+    s = multi_subset(digits, 120, 40, seed=0)
+    assert (len(s.train_idx), len(s.valid_idx), s.name, s.classes) == (120, 40, digits.name, digits.classes)
+    shares = lambda m, idx: np.bincount(m.counts[idx], minlength=4)/len(idx)
+    for mine, theirs, n in ((s.train_idx, digits.train_idx, 120), (s.valid_idx, digits.valid_idx, 40)):
+        assert np.abs(shares(s, mine) - shares(digits, theirs)).max() <= 1/n + 1e-9     # each stratum within one item of its share
+    # every kept item is an original item with its own labels and sources, training items stay training items
+    coded = MultiLabelSet('coded', np.arange(400*4).reshape(400, 2, 2), digits.labels, digits.classes, digits.valid_idx, digits.sources)
+    c = multi_subset(coded, 120, 40, seed=0)                                         # the same draw: it only depends on the counts
+    np.testing.assert_array_equal(c.valid_idx, s.valid_idx)
+    orig = c.items[:, 0, 0]//4                                                       # each item's index in the original set
+    assert (np.diff(orig) > 0).all()                                                 # in the original order, no repeats
+    np.testing.assert_array_equal(s.items, digits.items[orig]); np.testing.assert_array_equal(s.sources, digits.sources[orig])
+    assert s.labels == [digits.labels[i] for i in orig]
+    np.testing.assert_array_equal(np.isin(orig, digits.valid_idx), np.isin(np.arange(160), s.valid_idx))
+    again, other = multi_subset(digits, 120, 40, seed=0), multi_subset(digits, 120, 40, seed=1)
+    np.testing.assert_array_equal(again.items, s.items); np.testing.assert_array_equal(again.valid_idx, s.valid_idx)
+    assert not np.array_equal(other.sources, s.sources)
+    full = multi_subset(digits, 300, 100)                                            # all of it: the same set
+    np.testing.assert_array_equal(full.items, digits.items); np.testing.assert_array_equal(full.valid_idx, digits.valid_idx)
+
+def test_multi_subset_of_files_and_bad_input(tmp_path):
+    files = [tmp_path/f'{i}.png' for i in range(20)]
+    labels = [[['a'], [], ['a', 'b']][i % 3] for i in range(20)]
+    m = MultiLabelSet('clipart_tags', files, labels, ['a', 'b'], valid_idx=np.arange(14, 20), skipped=[('x.png', 'broken')])
+    s = multi_subset(m, 7, 3, seed=2)
+    assert s.name == 'clipart_tags' and s.skipped == m.skipped and all(f in files for f in s.items)
+    assert [m.labels[files.index(f)] for f in s.items] == s.labels
+    assert all(files.index(s.items[i]) >= 14 for i in s.valid_idx)
+    for kw, msg in ((dict(n_train=0, n_valid=3), 'n_train'), (dict(n_train=7, n_valid=7), 'n_valid'), (dict(n_train=15, n_valid=3), 'n_train'),
+                    (dict(n_train=2, n_valid=3), 'stratified by number of labels')):   # 2 items cannot hold 3 strata
+        with pytest.raises(ValueError, match=msg): multi_subset(m, **kw)
