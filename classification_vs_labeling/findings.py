@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 import pandas as pd
 from .core import committed_results
+from . import analysis as A
 
 # %% auto #0
 __all__ = ['TABLES', 'PARTS', 'load_results', 'ci_text', 'claims', 'plot_headline']
@@ -32,12 +33,12 @@ def ci_text(row, key:str) -> str:
     sd = row.get(f'{key}_sd')
     return (f"{row[key]:+.3f} [{row[f'{key}_low']:+.3f}, {row[f'{key}_high']:+.3f}]" + ('' if sd is None or pd.isna(sd) else f" sd {sd:.3f}"))
 
-PARTS = {'ranking': 'diff.gap_ranking', 'decoding': 'diff.gap_decoding', 'gap, argmax fallback': 'diff.gap_fallback'}
+PARTS = {'ranking': A.diff_gap_ranking.key, 'decoding': A.diff_gap_decoding.key, 'gap, argmax fallback': A.diff_gap_fallback.key}
 
 def claims(gaps:pd.DataFrame, parts:dict=PARTS) -> pd.DataFrame:
     "Per arm and budget of a sweep's gaps table: accuracies (means over seeds) and each part of the gap as `ci_text`."
     cols = [c for c in ('n_classes', 'recipe', 'label_noise', 'epochs') if c in gaps]
-    acc = {'classifier': 'ce.accuracy', 'labeler argmax': 'bce.argmax_accuracy', 'exact match': 'bce.exact_match'}
+    acc = {'classifier': A.ce_accuracy.key, 'labeler argmax': A.bce_argmax_accuracy.key, 'exact match': A.bce_exact_match.key}
     return pd.DataFrame([{**{c: r[c] for c in cols}, **{k: round(r[v], 3) for k, v in acc.items()}, **{k: ci_text(r, v) for k, v in parts.items()}}
                          for r in gaps.to_dict('records')])
 
@@ -57,7 +58,7 @@ def plot_headline(figsize=(12, 4.2)):
     import matplotlib.pyplot as plt
     from .core import legend_below
     part = lambda r, k: (r[k], r[k + '_low'], r[k + '_high'])
-    R, D = 'diff.gap_ranking', 'diff.gap_decoding'
+    R, D = A.diff_gap_ranking.key, A.diff_gap_decoding.key
     sw = load_results('sweep_quick'); sw = sw[sw.setting == 'shared'].sort_values('epochs')
     k = load_results('classes_quick'); k = k[(k.epochs == 1) & (k.setting == 'shared')].sort_values('n_classes')
     kd, kp = k[k.recipe == 'default'], k[k.recipe == 'prior-bias']

@@ -64,7 +64,7 @@ def document_params(module) -> int:
         if inspect.isclass(obj):
             import dataclasses
             if dataclasses.is_dataclass(obj): ps, ann = notes.get(qual, {}), obj
-            else: ps, ann = notes.get(qual + '.__init__', {}), obj.__init__
+            else: ps, ann = notes.get(obj.__init__.__qualname__, notes.get(qual + '.__init__', {})), obj.__init__   # an inherited __init__: its own class's notes
         else: ps, ann = notes.get(qual, {}), obj
         if not ps: return
         sec = '\n'.join(f"{k}{_anno(ann, k)}\n    " + v.replace('\n', '\n    ') for k, v in ps.items())

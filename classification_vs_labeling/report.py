@@ -105,7 +105,7 @@ def _check_report_out(out):
     "`out` must be a new or empty folder, or one that holds only a report's own files (written again): never a `cvl compare` run or anything else."
     out = Path(out)
     if out.exists() and not out.is_dir(): raise ValueError(f"out: {show_name(out)} is a file, not a folder")
-    other = sorted(p.name for p in out.iterdir() if p.name not in _OUTPUTS) if out.is_dir() else []
+    other = sorted(p.name for p in out.iterdir() if p.name not in _OUTPUTS and not p.name.startswith('.')) if out.is_dir() else []   # hidden files (.DS_Store) are no clash
     if other: raise ValueError(f"out: {show_name(out)} holds other files ({', '.join(map(show_name, other[:3]))}{', ...' if len(other) > 3 else ''}): choose a new or empty folder")
 
 def compare_predictions(preds,                # `Predictions` of one pair of models, or a list of them, one per seed, on the same items

