@@ -56,7 +56,7 @@ def _bars(ax, groups, series, title, xlabel):
 def plot_headline(figsize=(12, 4.2)):
     "The course's answer in one figure, from the committed results: the labeler's gap (classifier accuracy - exact match) split into ranking and decoding, across the training budget, the number of classes and the regime; 95% paired intervals over held-out items, 3 seeds."
     import matplotlib.pyplot as plt
-    from .core import legend_below
+    from classification_vs_labeling.core import legend_below
     part = lambda r, k: (r[k], r[k + '_low'], r[k + '_high'])
     R, D = A.diff_gap_ranking.key, A.diff_gap_decoding.key
     sw = load_results('sweep_quick'); sw = sw[sw.setting == 'shared'].sort_values('epochs')
