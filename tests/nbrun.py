@@ -34,6 +34,8 @@ def run(nb_path:Path) -> tuple[bool, float, nbformat.NotebookNode]:
     from nbdev.test import test_nb
     cfg = get_config(Path(nb_path).parent)
     flags = cfg.tst_flags.split() if isinstance(cfg.tst_flags, str) else list(cfg.tst_flags or [])
+    import classification_vs_labeling.datasets as D
+    D._shown = False                     # a chapter runs in a fresh kernel: its mode line prints once, whatever ran before here
     t0 = time.time()
     cwd = os.getcwd()
     try: ok, _ = test_nb(nb_path, skip_flags=flags, save=True, basepath=cfg.config_path, cell_timeout=cfg.cell_timeout)

@@ -76,11 +76,14 @@ MASKS = [(re.compile(p), r) for p, r in [
     (r'[\d.]+\s*(s|ms|sec|seconds|min|minutes|it/s|MB|MiB|GB|GiB)\b', '<t>'),       # durations and sizes
     (r'\b(torch|fastai|timm|numpy|python) [\w.+]+', r'\1 <v>'),                    # versions
     (r'\bat 0x[0-9a-f]+', ''),                                                # object ids
+    (r'_[0-9a-f]{10}\b', '_<key>'),                                            # a run folder's key: a hash of its spec and paths
+    (r'[ \t]+', ' '),                                                          # a table's column widths follow its numbers'
 ]]
 # Whether a chapter found its run saved or trained it depends on what ran before on this machine (chapter 04 saves
 # it for 05 to 08): the line that says which, and fastai's progress while training, are not results.
 TRAINED = re.compile(r'(Using the saved run|No saved run at|Its images are not on this machine|: training the classifier and the labeler|'
                      r': done in \d|: reusing finished predictions|: not reusing it)')
+PROGRESS = re.compile(r'█|\|-{3}|Epoch \d+/\d+ :|^\s*epoch\s+train_loss|^\s*\d+\s+[\d.]+\s+[\d.]+.*\d\d:\d\d\s*$')   # fastai's console progress and epoch table
 NUM = re.compile(r'(?<![\w.])[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[-+]?\d+)?(?![\w])')
 
 
@@ -120,7 +123,7 @@ def _outputs(cell):
             res.append(('image', _png_size(o))); continue
         html_ = ''.join(o.get('data', {}).get('text/html', ''))
         if '<progress' in html_ or 'train_loss' in html_: continue                      # fastai's progress bar and epoch table
-        t = ''.join(l for l in _text(o).splitlines(True) if not TRAINED.search(l))
+        t = ''.join(l for l in re.split(r'(?<=\n)|\r', _text(o)) if not (TRAINED.search(l) or PROGRESS.search(l)))
         if not t.strip(): continue
         for pat, rep in MASKS: t = pat.sub(rep, t)
         res.append(('text', NUM.sub('#', t), [float(n.replace(',', '')) for n in NUM.findall(t)]))
