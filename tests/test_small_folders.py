@@ -17,7 +17,7 @@ from classification_vs_labeling.train import fit_batch_size, fit_config, RunSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tools'))
 import standins
-from test_cli import ENV, assert_one_line_error
+from helpers import ENV, assert_one_line_error
 
 BLOG = {'building': (0, 44), 'coat': (1, 26)}     # folder: (digit, how many), the blog's counts
 
