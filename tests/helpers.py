@@ -78,11 +78,13 @@ def own_params(obj) -> list[str]:
 
 def from_chapter(stem:str, *names:str):
     """The chapter's own example data and helpers: the first top-level `def` or assignment of each of `names` in the
-    code cells of nbs/`stem`.ipynb, run (in chapter order) after the chapter's imports. A test so checks the chapter's
-    example itself, never a copy of it that an edit of the chapter would leave behind. One name gives its value,
-    several a tuple."""
-    import ast, json
+    code cells of nbs/`stem`.ipynb, run (in chapter order) among the names of the module the chapter exports and
+    after the chapter's imports. A test so checks the chapter's example itself, never a copy of it that an edit of
+    the chapter would leave behind. One name gives its value, several a tuple."""
+    import ast, importlib, json, re
     cells = [''.join(c['source']) for c in json.loads((ROOT/'nbs'/f'{stem}.ipynb').read_text())['cells'] if c['cell_type'] == 'code']
+    exp = [m.group(1) for c in cells for m in [re.search(r'^#\|\s*default_exp\s+(\S+)', c, re.M)] if m]
+    ns = dict(vars(importlib.import_module(f'classification_vs_labeling.{exp[0]}'))) if exp else {}
     body = []
     for src in cells:
         try: body += ast.parse('\n'.join(l for l in src.splitlines() if not l.lstrip().startswith(('%', '!')))).body
@@ -91,7 +93,7 @@ def from_chapter(stem:str, *names:str):
         if isinstance(s, (ast.FunctionDef, ast.ClassDef)): return {s.name}
         if isinstance(s, ast.Assign): return {n.id for t in s.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
         return set()
-    ns, first = {}, {}
+    first = {}
     for s in body:
         if isinstance(s, (ast.Import, ast.ImportFrom)): exec(compile(ast.Module([s], []), f'nbs/{stem}.ipynb', 'exec'), ns)
         for n in defines(s) & set(names): first.setdefault(n, s)

@@ -526,11 +526,7 @@ def test_chapter_tune_split(sim):
 
 def test_chapter_optimism():
     "50 small simulated validation sets (300 items, 37 classes) per case, as in the chapter: tuning flatters, per-class thresholds more."
-    def optimism(seed, class_shift, n=300, k=37):
-        y, _, lab = simulate_preds(n=n, k=k, seed=seed, class_shift=class_shift)
-        tune = tune_split(n, seed=seed, strat=y)
-        th = {'global': best_threshold(lab[tune], y[tune]), 'per class': per_class_thresholds(lab[tune], y[tune])}
-        return {(name, part): exact_match(lab[m], y[m], t) for name, t in th.items() for part, m in [('tuning', tune), ('held-out', ~tune)]}
+    optimism = from_chapter('05_metrics', 'optimism')                  # the chapter's: exact match on the tuning and held-out items
     res = {}
     for classes, shift in [('classes differ', 1.0), ('classes alike', 0.0)]:
         g = pd.DataFrame([optimism(s, shift) for s in range(50)])
