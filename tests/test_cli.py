@@ -256,15 +256,15 @@ def test_bench_bad_input(tmp_path, capsys):
     one_line(*cvl_here(capsys, 'bench', '--arch', 'nope', '--n', '74'), 'unknown architecture')
     one_line(*cvl_here(capsys, 'bench', '--seeds', '1', '1', '--n', '74'), '--seeds')
 
-def test_compare_fast_path_writes_the_same_report(tmp_path):
-    "`--fast` (tensor loader) runs the same comparison: same items, same report files."
+def test_compare_fast_path_writes_the_same_report(tmp_path, capsys):
+    "`--fast` (tensor loader) runs the same comparison: same items, same report files (`cvl`'s `main`, in this process)."
     root = digits_tree(tmp_path/'data', n=30)
     outs = {}
     for name, extra in [('plain', []), ('fast', ['--fast'])]:
         out = tmp_path/name
-        r = cvl('compare', '--data', root, '--ood', 'none', '--arch', 'small', '--size', '28', '--seeds', '0', '--out', out,
-                '--no-progress', *extra)
-        assert r.returncode == 0, r.stderr[-3000:]
+        code, _, err = cvl_here(capsys, 'compare', '--data', root, '--ood', 'none', '--arch', 'small', '--size', '28', '--seeds', '0',
+                                '--out', out, '--no-progress', *extra)
+        assert code == 0, err[-3000:]
         outs[name] = np.load(out/'predictions.npz')
     for k in ['classes', 'valid_targets', 'tune_mask', 'valid_items']:
         assert (outs['plain'][k] == outs['fast'][k]).all(), k
