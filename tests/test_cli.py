@@ -81,15 +81,14 @@ def test_empty_folder_and_single_class(tmp_path, capsys):
     digits_tree(tmp_path/'one', classes=(3,), n=10)
     one_line(*cvl_here(capsys, 'compare', '--data', tmp_path/'one', '--out', tmp_path/'o2'), 'class'); assert not (tmp_path/'o2').exists()
 
-def test_failed_download_is_one_line(tmp_path):
-    "Pretrained weights that cannot be downloaded: one line, not a traceback (a dead proxy makes every download fail)."
+def test_failed_download_is_one_line(tmp_path, capsys, monkeypatch):
+    "Pretrained weights that cannot be downloaded: one line, not a traceback (a dead proxy makes every download fail; `main` in this process)."
     root = digits_tree(tmp_path/'data', n=10)
     dead = 'http://127.0.0.1:9'
-    env = {**ENV, 'TORCH_HOME': str(tmp_path/'torch'), 'HTTPS_PROXY': dead, 'https_proxy': dead, 'HTTP_PROXY': dead, 'http_proxy': dead}
-    r = subprocess.run([sys.executable, '-m', 'classification_vs_labeling.cli', 'compare', '--data', str(root), '--ood', 'none',
-                        '--arch', 'resnet18', '--pretrained', '--size', '32', '--seeds', '0', '--out', str(tmp_path/'out'),
-                        '--no-progress'], capture_output=True, text=True, timeout=300, env=env)
-    assert_one_line_error(r, 'download')
+    for k, v in {'TORCH_HOME': str(tmp_path/'torch'), 'HTTPS_PROXY': dead, 'https_proxy': dead, 'HTTP_PROXY': dead, 'http_proxy': dead}.items():
+        monkeypatch.setenv(k, v)
+    one_line(*cvl_here(capsys, 'compare', '--data', root, '--ood', 'none', '--arch', 'resnet18', '--pretrained', '--size', '32',
+                       '--seeds', '0', '--out', tmp_path/'out', '--no-progress'), 'download')
 
 def test_help_documents_the_flags_and_outputs(capsys):
     code, out, _ = cvl_here(capsys, 'compare', '--help')
