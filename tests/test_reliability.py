@@ -266,7 +266,7 @@ def test_diverging_run_names_seed_and_lr_and_keeps_no_seed_file(tmp_path, digits
 def test_os_errors_are_one_line_naming_the_file(tmp_path, digits, capsys, monkeypatch, err, words):
     with faulty_writes(monkeypatch, exc=err):
         one_line(*cvl(capsys, 'compare', '--data', digits, *RUN, '--out', tmp_path/'out'), *words)
-    assert not files_left(tmp_path/'out')                               # the temporary file is gone too (the run's lock stays)
+    assert [p.name for p in (tmp_path/'out').glob('*')] in ([], ['.cvl.lock'])   # the temporary file is gone too (the folder's lock may stay)
 
 def test_size_limited_disk_then_resume(tmp_path, reference, digits):
     "A file-size limit (RLIMIT_FSIZE) stops the run at the first plot: one line naming it; the same command then finishes it."
