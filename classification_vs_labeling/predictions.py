@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from fastcore.basics import noop
-from .core import atomic_path, check_int, check_classes, check_targets, to_np, softmax_probs, sigmoid_probs
+from . import core
+from .core import check_int, check_classes, check_targets, to_np, softmax_probs, sigmoid_probs
 from .files import show_name
 
 def _check_same(ce_names, bce_names, what:str):
@@ -102,7 +103,7 @@ class Predictions:
 
     def save(self, path, **arrays) -> Path:
         "Write to `path` (.npz) atomically (see `atomic_path`), with any more named `arrays` in the same file."
-        with atomic_path(path) as tmp:
+        with core.atomic_path(path) as tmp:
             np.savez_compressed(tmp, classes=np.array(self.classes, dtype=str), targs=self.targs, ce_logits=self.ce_logits,
                                 bce_logits=self.bce_logits, ood_ce_logits=self.ood_ce_logits, ood_bce_logits=self.ood_bce_logits,
                                 seed=self.seed, items=np.array(self.items, dtype=str), ood_items=np.array(self.ood_items, dtype=str),

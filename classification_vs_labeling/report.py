@@ -9,7 +9,8 @@ from __future__ import annotations
 import os, time, warnings
 from pathlib import Path
 import numpy as np
-from .core import atomic_path, check_fraction, check_seeds, check_classes
+from . import core
+from .core import check_fraction, check_seeds, check_classes
 from .files import show_name, show_names
 from .data import ImageSet
 from .datasets import as_data, OOD_CHOICES
@@ -88,7 +89,7 @@ def _write_comparison(preds, tune, out, settings:dict, *, held_out, tune_frac, a
     d = stack_predictions(preds, tune, held_out=held_out)
     m = metrics_from_arrays(d, alpha=alpha)
     out = Path(out)
-    with atomic_path(out/'predictions.npz') as tmp: np.savez_compressed(tmp, **d)
+    with core.atomic_path(out/'predictions.npz') as tmp: np.savez_compressed(tmp, **d)
     m['settings'] = {**settings, 'versions': versions(), 'tune_frac': tune_frac, 'run_date': time.strftime('%Y-%m-%d')}
     m['skipped'] = None if skipped is None else [[show_name(p), why] for p, why in skipped]   # as report.md shows them
     write_json(out/'metrics.json', show_names(m))                     # any name's bytes as text: JSON that strict parsers read

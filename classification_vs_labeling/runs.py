@@ -12,7 +12,8 @@ import numpy as np, torch
 from fastai.callback.core import Callback
 from fastai.data.external import fastai_path
 from contextlib import contextmanager
-from .core import atomic_path, device_name, to_np, check_int, quick_mode
+from . import core
+from .core import device_name, to_np, check_int, quick_mode
 from .files import fingerprint, show_name, FINGERPRINT_PARTS
 from .data import ImageSet
 from .datasets import load_set, subset, show_mode
@@ -162,7 +163,7 @@ def _keep(r:RunSpec, res, f:Path, fp:str, log, name:str):
     "Write a trained run's file (or record its divergence) and say so; what `run_specs` gives for `r`."
     if isinstance(res, TrainingDiverged):
         if f.exists(): f.unlink()                          # a file it could not reuse: the record takes its place
-        with atomic_path(f.parent/DIVERGED_FILE) as tmp:
+        with core.atomic_path(f.parent/DIVERGED_FILE) as tmp:
             tmp.write_text(json.dumps({'spec': r.json(), 'fingerprint': fp, 'message': str(res)}, indent=2) + '\n')
         log(f"{name}: {show_name(str(res))}; recorded in {show_name(f.parent/DIVERGED_FILE)}")
         return res
@@ -267,7 +268,7 @@ def run_settings(iset:ImageSet,    # the loaded data (`load_data`): its counts, 
 
 def write_json(path, obj):
     "Write `obj` as indented JSON, atomically."
-    with atomic_path(path) as tmp: tmp.write_text(json.dumps(obj, indent=2, default=str) + '\n')
+    with core.atomic_path(path) as tmp: tmp.write_text(json.dumps(obj, indent=2, default=str) + '\n')
 
 LOCK = '.cvl.lock'   # in --out: the run writing there holds it (`fcntl.flock`), so a second one is refused
 _LOCKS = {}          # --out (resolved) -> its lock file, open while this process writes there

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np
 import matplotlib.pyplot as plt
-from .core import atomic_path
+from . import core
 from .predictions import Predictions
 from .analysis import N_BINS, METRICS, SeedView, Seeds
 from . import metrics as M, calibration as C, ood as O
@@ -99,7 +99,7 @@ def make_plots(d:dict, out, seed_idx:int=0) -> dict[str, Path]:
     seed = f"seed {int(d['seeds'][seed_idx])}"
     def save(fig, name):
         fig.tight_layout()
-        with atomic_path(out/f'{name}.png') as tmp: fig.savefig(tmp, dpi=110, format='png')
+        with core.atomic_path(out/f'{name}.png') as tmp: fig.savefig(tmp, dpi=110, format='png')
         plt.close(fig); paths[name] = out/f'{name}.png'
     fig, ax = plt.subplots(figsize=(7, 5))
     M.plot_threshold_sweep(M.threshold_sweep(bce_p, targs), ax=ax, best=v.thresh, classifier_acc=M.argmax_accuracy(ce_p, targs),

@@ -10,7 +10,8 @@ import json, time
 from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
-from .core import atomic_path, check_int, check_number, check_fraction, check_seeds
+from . import core
+from .core import check_int, check_number, check_fraction, check_seeds
 from .files import show_name
 from .datasets import default_data, run_defaults, data_key
 from .train import RunSpec, Predictions, fit_config, TrainingDiverged
@@ -337,12 +338,12 @@ def write_sweep_report(out, n_boot:int=1000) -> dict[str, pd.DataFrame]:
     tabs = {'seeds': seed_table(sw), 'gaps': gap_table(sw, n_boot), 'epochs': epoch_table(sw), 'grid': grid_table(sw)}
     if len(ood := ood_table(sw, n_boot)): tabs['ood'] = ood
     for name, df in tabs.items():
-        with atomic_path(out/f'{name}.csv') as tmp: df.to_csv(tmp, index=False, float_format='%.6g')
+        with core.atomic_path(out/f'{name}.csv') as tmp: df.to_csv(tmp, index=False, float_format='%.6g')
     arms = tabs['gaps'].arm.nunique() > 1
     figs = {'gaps': plot_arms(tabs['gaps']) if arms else plot_gaps(tabs['gaps']), 'curves': plot_curves(tabs['epochs']), 'mechanism': plot_mechanism(tabs['epochs'])}
     if 'ood' in tabs: figs['ood'] = plot_ood_scores(tabs['ood'])
     for name, fig in figs.items():
-        with atomic_path(out/f'{name}.png') as tmp: fig.savefig(tmp, dpi=80, format='png')
+        with core.atomic_path(out/f'{name}.png') as tmp: fig.savefig(tmp, dpi=80, format='png')
         plt.close(fig)
     s, v = sw['settings'], sw['versions']
     mode = "Defaults: the registry's `folder` row" if data_key(s['data']) == 'folder' else f"Mode: {s['mode']}"   # a folder has no mode
@@ -370,5 +371,5 @@ def write_sweep_report(out, n_boot:int=1000) -> dict[str, pd.DataFrame]:
     lines += [f"## After every epoch ({max(sw['budgets'])}-epoch runs, shared learning rate{', ' + first if first else ''})", '', '![curves](curves.png)', '',
               '![mechanism](mechanism.png)', '', '## Calibration', '', calibration_markdown(tabs['seeds']), '',
               '## Learning rates (tuning items, first seed)', '', grid_markdown(tabs['grid']), '']
-    with atomic_path(out/'report.md') as tmp: tmp.write_text('\n'.join(lines))
+    with core.atomic_path(out/'report.md') as tmp: tmp.write_text('\n'.join(lines))
     return tabs

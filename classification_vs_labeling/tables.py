@@ -8,7 +8,8 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/tables.html.md"""
 from __future__ import annotations
 import re
 from pathlib import Path
-from .core import atomic_path, ood_words
+from . import core
+from .core import ood_words
 from .files import show_name
 from .analysis import METRICS, CAVEAT_TARGETS, CONFORMAL_METHODS, bce_none_rate, ce_refusal
 from .datasets import data_key
@@ -157,5 +158,5 @@ def write_report(out,                 # the output folder
     lines += ['## Skipped files', '']
     if skipped is None: lines += ["Not recorded: your own loaders read the images."]
     else: lines += [f'- {md_code(p)}: {md_text(why)}' for p, why in skipped] if skipped else ['None: every file found was a readable image.']
-    with atomic_path(Path(out)/'report.md') as tmp: tmp.write_text('\n'.join(lines) + '\n')
+    with core.atomic_path(Path(out)/'report.md') as tmp: tmp.write_text('\n'.join(lines) + '\n')
     return Path(out)/'report.md'

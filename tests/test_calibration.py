@@ -10,6 +10,7 @@ from torchmetrics.functional.classification import multiclass_calibration_error
 from fastcore import test as fc       # fastcore's test_eq/test_close/test_fail, as in the chapter (a bare import would be collected as tests)
 from classification_vs_labeling.calibration import *
 from classification_vs_labeling.calibration import OUTCOMES
+from helpers import from_chapter
 
 def rand_probs(rng, n, k, conc=1.): return rng.dirichlet(np.full(k, conc), n)
 
@@ -366,29 +367,17 @@ def test_caveat_on_held_out_items_and_both_models():
 def test_caveat_bad_input(call, msg):
     with pytest.raises(ValueError, match=msg): call()
 
-# ---------- chapter 06's checks, moved from its hidden cells: its toy examples and its simulated pair, rebuilt here
-
-def chapter_simulate(n=2000, k=10, signal=(3., 8.), ce_scale=2.5, bce_scale=3., bias=2.5, seed=0):
-    "The chapter's simulation: (ce_logits, bce_logits, targs), targets drawn from a calibrated softmax, the classifier 2.5 times too sure."
-    rng = np.random.default_rng(seed)
-    c = rng.integers(0, k, n)
-    s = rng.uniform(*signal, (n, 1))*np.eye(k)[c]
-    view = lambda: s + rng.normal(size=(n, k))
-    z = view()
-    targs = (softmax(z, axis=1).cumsum(1) < rng.random((n, 1))).sum(1).clip(max=k-1)
-    return ce_scale*z, bce_scale*(view() - bias), targs
+# ---------- chapter 06's checks, moved from its hidden cells: on its own toy examples and simulated pair (read from the chapter)
 
 @pytest.fixture(scope='module')
 def sim():
-    "The chapter's simulated pair, its random tuning half and both models' temperatures fitted on it, as the chapter makes them."
-    ce_logits, bce_logits, targs = chapter_simulate()
-    tune = np.random.default_rng(42).permutation(len(targs)) < len(targs)//2
+    "The chapter's simulated pair and its random tuning half (read from the chapter), both models' temperatures fitted on it."
+    *_, ce_logits, bce_logits, targs, _, tune = from_chapter('06_calibration', 'simulate', 'classes', 'ce_logits', 'bce_logits', 'targs', 'rng', 'tune')
     T, T_bce = fit_temperature(ce_logits[tune], targs[tune]), fit_bce_temperature(bce_logits[tune], targs[tune])
     return dict(ce_logits=ce_logits, bce_logits=bce_logits, targs=targs, ce_probs=softmax(ce_logits, axis=1), bce_probs=expit(bce_logits),
                 tune=tune, T=T, T_bce=T_bce, cal_probs=apply_temperature(ce_logits, T), bce_cal=apply_bce_temperature(bce_logits, T_bce))
 
-TOY_PROBS = np.array([[.95,.03,.02], [.05,.85,.10], [.55,.40,.05], [.30,.25,.45], [.20,.65,.15], [.10,.15,.75]])
-TOY_TARGS = np.array([0, 2, 1, 2, 1, 2])      # the ECE example: right, wrong, right, right, wrong, right by confidence .95 .85 .75 .65 .55 .45
+TOY_PROBS, TOY_TARGS = from_chapter('06_calibration', 'toy_probs', 'toy_targs')   # the ECE example: right, wrong, right, right, wrong, right by confidence .95 .85 .75 .65 .55 .45
 
 def test_chapter_error_table_and_counts(sim):
     ce, bce, targs = sim['ce_probs'], sim['bce_probs'], sim['targs']

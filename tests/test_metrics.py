@@ -10,6 +10,7 @@ from torchmetrics.functional.classification import multilabel_exact_match, multi
 from fastcore import test as fc   # fastcore's test_eq/test_close/test_fail, as in the chapter (a bare import would be collected as tests)
 from classification_vs_labeling.metrics import *
 from classification_vs_labeling.metrics import _counts
+from helpers import from_chapter
 
 GRID = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]   # probabilities and thresholds that tie on purpose
 
@@ -399,10 +400,10 @@ def test_gap_panels_share_their_y_limits():
     plt.close('all')
 
 
-# ---- chapter 05's checks, moved from its hidden cells: its toy examples and its simulated labeler, rebuilt here
+# ---- chapter 05's checks, moved from its hidden cells, on its own toy examples (read from the chapter) and its simulated labeler
 
-THREE = np.array([[0.7, 0.8, 0.3, 0.2], [0.1, 0.2, 0.4, 0.3], [0.1, 0.9, 0.2, 0.1]])   # the chapter's `three`
-LAB1, CLAS1, TARG1 = np.array([[0.7, 0.8, 0.3, 0.2]]), np.array([[0.3, 0.1, 0.1, 0.5]]), np.array([[1, 0, 0, 0]])
+THREE = from_chapter('05_metrics', 'three')
+LAB1, CLAS1, TARG1 = from_chapter('05_metrics', 'lab_probs', 'clas_probs', 'targ')
 
 @pytest.fixture(scope='module')
 def sim():
@@ -438,12 +439,8 @@ def test_chapter_three_accuracies():
     fc.test_fail(lambda: exact_match(p, y[:49]), contains='50 targets')
 
 def test_chapter_silent_labeler():
-    "The silent labeler on 37 classes against a one-hot classifier right 80% (and 45%) of the time, drawn as the chapter draws them."
-    rng = np.random.default_rng(0)
-    n, k = 1000, 37
-    y = rng.integers(0, k, n)
-    silent = np.zeros((n, k))
-    guess = np.eye(k)[np.where(rng.random(n) < 0.8, y, (y + 1) % k)]
+    "The chapter's silent labeler on 37 classes against its one-hot classifier right 80% (and 45%) of the time."
+    rng, n, k, y, silent, guess = from_chapter('05_metrics', 'rng', 'n', 'k', 'y', 'silent', 'guess')
     fc.test_close(per_label_accuracy(silent, y), 36/37)
     assert per_label_accuracy(guess, y) - per_label_accuracy(silent, y) < 0.02 < 0.7 < exact_match(guess, y)   # barely apart; exact match: far apart
     half = np.eye(k)[np.where(rng.random(n) < 0.45, y, (y + 1) % k)]        # right 45% of the time
@@ -529,11 +526,7 @@ def test_chapter_tune_split(sim):
 
 def test_chapter_optimism():
     "50 small simulated validation sets (300 items, 37 classes) per case, as in the chapter: tuning flatters, per-class thresholds more."
-    def optimism(seed, class_shift, n=300, k=37):
-        y, _, lab = simulate_preds(n=n, k=k, seed=seed, class_shift=class_shift)
-        tune = tune_split(n, seed=seed, strat=y)
-        th = {'global': best_threshold(lab[tune], y[tune]), 'per class': per_class_thresholds(lab[tune], y[tune])}
-        return {(name, part): exact_match(lab[m], y[m], t) for name, t in th.items() for part, m in [('tuning', tune), ('held-out', ~tune)]}
+    optimism = from_chapter('05_metrics', 'optimism')                  # the chapter's: exact match on the tuning and held-out items
     res = {}
     for classes, shift in [('classes differ', 1.0), ('classes alike', 0.0)]:
         g = pd.DataFrame([optimism(s, shift) for s in range(50)])
@@ -580,9 +573,7 @@ def test_chapter_seed_summary():
     fc.test_fail(lambda: seed_summary([]), contains='non-empty')
     fc.test_fail(lambda: seed_summary([0.5, float('nan')]), contains='finite')
 
-TOY_CE  = np.array([[.7, .1, .1, .1], [.6, .2, .1, .1], [.8, .1, .05, .05], [.5, .3, .1, .1], [.2, .6, .1, .1]])
-TOY_BCE = np.array([[.8, .1, .1, .1], [.4, .2, .1, .1], [.9, .6, .1, .1],  [.3, .7, .1, .1], [.9, .2, .1, .1]])
-TOY_Y = np.zeros(5, dtype=int)
+TOY_CE, TOY_BCE, TOY_Y = from_chapter('05_metrics', 'toy_ce', 'toy_bce', 'toy_y')
 
 def test_chapter_toy_gap():
     "The chapter's five items of class 0: a gap of 0.4, all of it decoding; per-class thresholds make wrong and rescued items."

@@ -10,6 +10,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from fastcore import test as fc       # fastcore's test_eq/test_close/test_fail, as in the chapter (a bare import would be collected as tests)
 from classification_vs_labeling.ood import *
 from classification_vs_labeling.ood import _weighted_auroc
+from helpers import from_chapter
 
 def labels(n_in, n_out): return np.r_[np.ones(n_in), np.zeros(n_out)]
 
@@ -273,16 +274,9 @@ def test_ood_kinds_and_held_out_classes_never_trained_on(monkeypatch):
 def test_matched_and_diff_bad_input(call, msg):
     with pytest.raises(ValueError, match=msg): call()
 
-# ---------- chapter 07's checks, moved from its hidden cells: its toy examples and its simulated pair, rebuilt here
+# ---------- chapter 07's checks, moved from its hidden cells: on its own simulated pair (read from the chapter) and toy examples
 
-def chapter_simulate(n_in=1000, n_out=500, k=10, signal_in=(3., 8.), signal_out=(0., 2.), ce_scale=2.5, bce_scale=3., bias=2.5, seed=0):
-    "The chapter's simulation: (ce_logits, bce_logits) for in-domain and out-of-domain items, as dicts keyed 'in' and 'out'."
-    rng = np.random.default_rng(seed)
-    ce, bce = {}, {}
-    for kind, n, sig in [('in', n_in, signal_in), ('out', n_out, signal_out)]:
-        s = rng.uniform(*sig, (n, 1))*np.eye(k)[rng.integers(0, k, n)]
-        ce[kind], bce[kind] = ce_scale*(s + rng.normal(size=(n, k))), bce_scale*(s + rng.normal(size=(n, k)) - bias)
-    return ce, bce
+chapter_simulate = from_chapter('07_ood', 'simulate')
 
 @pytest.fixture(scope='module')
 def chapter_sim():

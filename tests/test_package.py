@@ -208,7 +208,7 @@ def test_help_shows_every_parameter_note_that_show_doc_shows():
     "For each public function, class and method: the docments fastcore reads (what show_doc tables) are in help()'s text."
     import pydoc
     from fastcore.docments import docments
-    from test_design import own_params        # a function's own parameters, not those `@delegates` adds to its signature
+    from helpers import own_params        # a function's own parameters, not those `@delegates` adds to its signature
     checked = 0
     for m, obj, attr in _symbols_and_methods():
         own = own_params(obj)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from fastcore.docments import docments
 from classification_vs_labeling.paramdocs import param_notes, document_params, _comment
-from test_design import modules, own_params
+from helpers import modules, own_params
 
 ROOT = Path(__file__).resolve().parents[1]
 

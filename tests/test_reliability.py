@@ -4,7 +4,6 @@ bad library inputs. Each case ends in correct numbers or one clear error, never 
 Most runs call the CLI's `main` in this process (the subprocess imports cost seconds each); the full-disk and the
 real kill run `cvl` in a subprocess, since a file-size limit and `os._exit` must not hit the test process."""
 import errno, json, os, resource, shutil, subprocess, sys
-from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from hypothesis import given, settings, strategies as st, HealthCheck
 from markdown_it import MarkdownIt
 from classification_vs_labeling import core, data as D, files as FL, tables as TB, train as T, runs as RN, metrics as M, calibration as C, ood as O
 from classification_vs_labeling.cli import main
-from test_cli import digits_tree, ENV, one_line
+from helpers import digits_tree, ENV, one_line, faulty_writes, files_left, Killed
 
 RUN = ['--arch', 'small', '--size', '28', '--epochs', '1', '--bs', '16', '--ood', 'none', '--no-progress']
 
@@ -42,11 +41,17 @@ def digits(tmp_path_factory):
     return digits_tree(tmp_path_factory.mktemp('digits')/'d', n=40)
 
 @pytest.fixture(scope='module')
-def reference(digits, tmp_path_factory):
-    "An uninterrupted two-seed run on `digits`: what every faulty run must end up equal to."
+def reference_run(digits, tmp_path_factory):
+    "An uninterrupted two-seed run on `digits`: (its folder, the paths it wrote through `core.atomic_path`, in order)."
     out = tmp_path_factory.mktemp('ref')/'out'
-    assert main(['compare', '--data', str(digits), *RUN, '--seeds', '0', '1', '--out', str(out)]) == 0
-    return out
+    with pytest.MonkeyPatch.context() as mp, faulty_writes(mp) as written:
+        assert main(['compare', '--data', str(digits), *RUN, '--seeds', '0', '1', '--out', str(out)]) == 0
+    return out, written
+
+@pytest.fixture(scope='module')
+def reference(reference_run):
+    "The uninterrupted run's folder: what every faulty run must end up equal to."
+    return reference_run[0]
 
 def seed_file(out, seed:int) -> Path:
     "The run file of `seed` in a `cvl compare` folder: runs/<its spec's key, which names the seed>/run.npz."
@@ -256,28 +261,10 @@ def test_diverging_run_names_seed_and_lr_and_keeps_no_seed_file(tmp_path, digits
     one_line(*cvl(capsys, 'compare', '--data', digits, *RUN, '--lr', '1e30', '--out', out), 'seed 0: training diverged', 'learning rate 1e+30')
     assert not list(out.rglob('*.npz'))
 
-def _writers() -> list:
-    "Every module of the package that writes through `atomic_path`: a fault injected in each reaches every write, wherever it lives."
-    import importlib, pkgutil, classification_vs_labeling as P
-    mods = [importlib.import_module(f'classification_vs_labeling.{m.name}') for m in pkgutil.iter_modules(P.__path__) if not m.name.startswith('_')]
-    return [m for m in mods if m is not core and getattr(m, 'atomic_path', None) is core.atomic_path]
-
-@contextmanager
-def _failing_writes(monkeypatch, exc):
-    "Every `atomic_path` write raises `exc` once its body has written (as a full disk does), naming no file."
-    real = core.atomic_path
-    @contextmanager
-    def failing(path):
-        with real(path) as tmp:
-            yield tmp
-            raise exc
-    for mod in _writers(): monkeypatch.setattr(mod, 'atomic_path', failing)
-    yield
-
 @pytest.mark.parametrize('err,words', [(OSError(errno.ENOSPC, 'No space left on device'), ['run.json: No space left on device (the disk is full)']),
                                        (PermissionError(errno.EACCES, 'Permission denied'), ['run.json: Permission denied'])])
 def test_os_errors_are_one_line_naming_the_file(tmp_path, digits, capsys, monkeypatch, err, words):
-    with _failing_writes(monkeypatch, err):
+    with faulty_writes(monkeypatch, exc=err):
         one_line(*cvl(capsys, 'compare', '--data', digits, *RUN, '--out', tmp_path/'out'), *words)
     assert [p.name for p in (tmp_path/'out').glob('*')] in ([], ['.cvl.lock'])   # the temporary file is gone too (the folder's lock may stay)
 
@@ -293,23 +280,6 @@ def test_size_limited_disk_then_resume(tmp_path, reference, digits):
     assert main(cmd[3:]) == 0
     assert outputs(out) == outputs(reference)
 
-class _Killed(BaseException): "Stands for a kill: not an Exception, so nothing on the way catches it."
-
-@contextmanager
-def _kill_at(monkeypatch, n:int, after:bool):
-    "The `n`th write is killed: just before its rename (a temporary piece stays behind, as after SIGKILL) or just after."
-    real, count = core.atomic_path, [0]
-    @contextmanager
-    def dying(path):
-        count[0] += 1
-        with real(path) as tmp:
-            yield tmp
-            if count[0] == n and not after:
-                shutil.copy(tmp, tmp.with_name(tmp.name.replace('.tmp', '.killed.tmp'))); raise _Killed
-        if count[0] == n: raise _Killed
-    for mod in _writers(): monkeypatch.setattr(mod, 'atomic_path', dying)
-    yield
-
 @pytest.fixture(scope='module')
 def one_seed(reference, digits, tmp_path_factory):
     "A one-seed run: (its folder, its outputs); seed 0 is the reference's (the same seed trains the same weights in any run)."
@@ -323,13 +293,19 @@ def one_seed(reference, digits, tmp_path_factory):
 # and every run resumes from what the one before left: the last one must finish with the uninterrupted run's numbers.
 KILLS = [(1, False), (2, False), (2, True), (1, True)] + [(k, False) for k in range(2, 8)] + [(7, True)]
 
+def test_one_patch_of_core_atomic_path_reaches_every_write(reference_run):
+    "Each file a run leaves was written through `core.atomic_path` (found by looking at the folder, not from a list of writers)."
+    out, written = reference_run
+    assert files_left(out) == set(written), files_left(out) ^ set(written)
+    assert len(written) == 9      # run.json, 2 run files, predictions.npz, metrics.json, 3 plots, report.md: each once
+
 def test_kill_at_each_write_then_resume_equals_uninterrupted(tmp_path, digits, one_seed, capsys, monkeypatch):
     out = tmp_path/'out'
     args = ['compare', '--data', digits, *RUN, '--out', out]
     reused = []
     for n, after in KILLS:
-        with _kill_at(monkeypatch, n, after):
-            with pytest.raises(_Killed): cvl(capsys, *args)
+        with faulty_writes(monkeypatch, n, after=after):
+            with pytest.raises(Killed): cvl(capsys, *args)
         monkeypatch.undo()
         reused.append('seed 0: reusing' in capsys.readouterr().out)
         for f in out.glob('runs/*/run.npz'): RN.read_run(f)            # a run file left behind is whole
@@ -343,9 +319,9 @@ def test_real_kill_before_a_rename_then_resume(tmp_path, digits, one_seed):
     "The same with a real process death (`os._exit`) in the middle of writing predictions.npz."
     out = seeded(tmp_path/'out', one_seed[0], seeds=(0,))
     args = ['compare', '--data', str(digits), *RUN, '--out', str(out)]
-    code = ("import os, sys\nfrom contextlib import contextmanager\nfrom classification_vs_labeling import core, report\n"
+    code = ("import os, sys\nfrom contextlib import contextmanager\nfrom classification_vs_labeling import core\n"
             "real = core.atomic_path\n@contextmanager\ndef dying(path):\n    with real(path) as tmp:\n        yield tmp\n"
-            "        if path.name == 'predictions.npz': os._exit(137)\nreport.atomic_path = dying\n"
+            "        if path.name == 'predictions.npz': os._exit(137)\ncore.atomic_path = dying\n"
             f"from classification_vs_labeling.cli import main\nsys.exit(main({args!r}))")
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=ENV, timeout=600)
     assert r.returncode == 137 and list(out.glob('.predictions.*.tmp.npz')) and not (out/'predictions.npz').exists(), r.stderr[-2000:]

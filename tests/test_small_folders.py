@@ -17,7 +17,7 @@ from classification_vs_labeling.train import fit_batch_size, fit_config, RunSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tools'))
 import standins
-from test_cli import ENV, assert_one_line_error
+from helpers import ENV, one_line
 
 BLOG = {'building': (0, 44), 'coat': (1, 26)}     # folder: (digit, how many), the blog's counts
 
@@ -82,11 +82,12 @@ def test_blog_report_says_how_wide_its_interval_is(blog_run):
     if lo <= 0 <= hi: assert 'too few items to tell the models apart' in report
 
 
-def test_a_folder_too_small_to_score_stops_with_the_counts(tmp_path):
-    "Six images: 4 to train on and 2 to validate, too few to fit a threshold on one half and score on the other."
+def test_a_folder_too_small_to_score_stops_with_the_counts(tmp_path, capsys):
+    "Six images: 4 to train on and 2 to validate, too few to fit a threshold on one half and score on the other (`cvl`'s `main`, in this process)."
+    from classification_vs_labeling.cli import main
     data = standins.digits_folder(tmp_path/'tiny', {'building': (0, 3), 'coat': (1, 3)})
     out = tmp_path/'out'
-    r = subprocess.run([sys.executable, '-m', 'classification_vs_labeling.cli', 'compare', '--data', str(data), '--ood', 'none',
-                        '--arch', 'small', '--no-pretrained', '--out', str(out)], capture_output=True, text=True, timeout=300, env=ENV)
-    assert_one_line_error(r, 'got 4 and 2')
+    code = main(['compare', '--data', str(data), '--ood', 'none', '--arch', 'small', '--no-pretrained', '--out', str(out)])
+    c = capsys.readouterr()
+    one_line(code, c.out, c.err, 'got 4 and 2')
     assert not out.exists()

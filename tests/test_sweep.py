@@ -16,7 +16,7 @@ from classification_vs_labeling import metrics as M, calibration as C, sweep as 
 from classification_vs_labeling.analysis import val_losses
 from classification_vs_labeling.sweep_plots import plot_curves, plot_mechanism
 from classification_vs_labeling.cli import main as cvl_main
-from test_cli import digits_tree, one_line
+from helpers import digits_tree, one_line
 
 K, N = 4, 80
 

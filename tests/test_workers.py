@@ -7,15 +7,14 @@ broken sweep.json are one line.
 Real trainings are tiny (90 digits, 1-2 epochs); worker processes cost an interpreter start each (seconds), so the
 tests that need them are few and reuse one reference sweep, and the Ray tests share one local cluster."""
 import functools, json, os, signal, subprocess, sys, time
-from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
 import pytest
-from classification_vs_labeling import core, runs as RN, sweep as S, workers as W
+from classification_vs_labeling import runs as RN, sweep as S, workers as W
 from classification_vs_labeling.train import RunSpec, TrainingDiverged
 from classification_vs_labeling.runs import run_specs, load_data, train_run, read_run, RunFailed
 from classification_vs_labeling.cli import main
-from test_cli import digits_tree, one_line, ENV
+from helpers import digits_tree, one_line, ENV, faulty_writes, files_left, Killed
 
 SWEEP = ['--arch', 'small', '--no-pretrained', '--size', '28', '--epochs', '1', '2', '--seeds', '0', '1', '--lr-factors', '1', '2',
          '--no-progress', '--fast']
@@ -45,11 +44,17 @@ def tables(out) -> dict:
     return res
 
 @pytest.fixture(scope='module')
-def reference(digits, tmp_path_factory):
-    "The tiny sweep trained here, one run after another: what every other way of running it must give."
+def reference_run(digits, tmp_path_factory):
+    "The tiny sweep trained here, one run after another: (its folder, the paths it wrote through `core.atomic_path`, in order)."
     out = tmp_path_factory.mktemp('ref')/'sw'
-    assert main(['sweep', '--data', str(digits), *SWEEP, '--out', str(out)]) == 0
-    return out
+    with pytest.MonkeyPatch.context() as mp, faulty_writes(mp) as written:
+        assert main(['sweep', '--data', str(digits), *SWEEP, '--out', str(out)]) == 0
+    return out, written
+
+@pytest.fixture(scope='module')
+def reference(reference_run):
+    "The tiny sweep's folder: what every other way of running it must give."
+    return reference_run[0]
 
 # ---------------------------------------------------------------- threads, cores, progress
 
@@ -153,33 +158,16 @@ def test_a_killed_sweep_resumes_with_only_the_missing_runs(digits, reference, tm
 
 # ---------------------------------------------------------------- kills and full disks (issue 26), as for cvl compare
 
-def _writers() -> list:
-    "Every module of the package that writes through `atomic_path`."
-    import importlib, pkgutil, classification_vs_labeling as P
-    mods = [importlib.import_module(f'classification_vs_labeling.{m.name}') for m in pkgutil.iter_modules(P.__path__) if not m.name.startswith('_')]
-    return [m for m in mods if m is not core and getattr(m, 'atomic_path', None) is core.atomic_path]
-
-class _Killed(BaseException): "Stands for a kill: not an Exception, so nothing on the way catches it."
-
-@contextmanager
-def _faulty(monkeypatch, n:int, exc=None, after:bool=False):
-    "The `n`th write fails: raises `exc` once written (a full disk), or is killed just before its rename (a piece stays behind) or just after."
-    real, count = core.atomic_path, [0]
-    @contextmanager
-    def faulty(path):
-        count[0] += 1
-        with real(path) as tmp:
-            yield tmp
-            if count[0] == n and exc is not None: raise exc
-            if count[0] == n and not after: tmp.with_name(tmp.name.replace('.tmp', '.killed.tmp')).write_bytes(tmp.read_bytes()); raise _Killed
-        if count[0] == n: raise _Killed
-    for mod in _writers(): monkeypatch.setattr(mod, 'atomic_path', faulty)
-    yield count
+def test_one_patch_of_core_atomic_path_reaches_every_write_of_a_sweep(reference_run):
+    "Each file a sweep leaves was written through `core.atomic_path`, once (found by looking at the folder, not from a list of writers)."
+    out, written = reference_run
+    assert files_left(out) == set(written), files_left(out) ^ set(written)
+    assert len(written) == 18      # the count the kill chain below is planned on
 
 def test_a_full_disk_while_workers_train_is_one_line_then_a_rerun_finishes(digits, reference, tmp_path, capsys, monkeypatch):
     "Only the driver writes: a full disk at the third write (a run file) stops the sweep with one line naming it, its workers stopped; the same command then finishes."
     out = tmp_path/'sw'
-    with _faulty(monkeypatch, 3, OSError(28, 'No space left on device')):
+    with faulty_writes(monkeypatch, 3, OSError(28, 'No space left on device')):
         line = one_line(*cvl(capsys, 'sweep', '--data', digits, *SWEEP, '--out', out, '--workers', '2'), 'run.npz: No space left on device (the disk is full)')
     monkeypatch.undo()
     assert not W.mp.active_children() and not list(out.rglob('*.tmp*')) and len(list(out.glob('runs/*/run.npz'))) == 1, line
@@ -196,8 +184,8 @@ KILLS = [(1, False), (2, False), (2, True), (5, True), (10, False), (3, True), (
 def test_kill_at_writes_then_resume_equals_uninterrupted(digits, reference, tmp_path, capsys, monkeypatch):
     out, n_runs = tmp_path/'sw', len(logits(reference))
     for n, after in KILLS:
-        with _faulty(monkeypatch, n, after=after) as count:
-            with pytest.raises(_Killed): cvl(capsys, 'sweep', '--data', digits, *SWEEP, '--out', out)
+        with faulty_writes(monkeypatch, n, after=after):
+            with pytest.raises(Killed): cvl(capsys, 'sweep', '--data', digits, *SWEEP, '--out', out)
         monkeypatch.undo(); capsys.readouterr()
         for f in out.glob('runs/*/run.npz'): read_run(f)                 # a run file left behind is whole
     code, log, err = cvl(capsys, 'sweep', '--data', digits, *SWEEP, '--out', out)
