@@ -7,3 +7,14 @@ def pytest_terminal_summary(terminalreporter):
     if not times: return
     terminalreporter.write_sep('-', f"{len(times)} notebooks executed once each, {sum(t for _, t in times):.0f} s in all")
     for name, t in sorted(times): terminalreporter.write_line(f"{name:24s} {t:6.1f} s")
+
+
+import pytest
+
+@pytest.fixture(autouse=True)
+def _torch_threads_back():
+    "A test that sets torch's thread count (to make logits repeatable) leaves it as it found it: a run's logits depend on it."
+    import torch
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
