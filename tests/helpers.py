@@ -66,6 +66,22 @@ def modules():
     "The package's modules, by name (not `__init__` or `_modidx`)."
     return sorted(p.stem for p in PKG.glob('[a-z]*.py'))
 
+def public_symbols():
+    "(module, name, object) for each function and class a package module lists in `__all__` and defines itself."
+    import importlib, inspect
+    for mod in modules():
+        m = importlib.import_module(f'classification_vs_labeling.{mod}')
+        for name in getattr(m, '__all__', []):
+            obj = getattr(m, name)
+            if (inspect.isfunction(obj) or inspect.isclass(obj)) and getattr(obj, '__module__', None) == m.__name__: yield m, name, obj
+
+def public_methods(cls):
+    "(function, attribute) for each public method `cls` itself defines (the attribute as help() finds it on the class)."
+    import inspect
+    for k, v in vars(cls).items():
+        f = getattr(v, '__func__', v)
+        if not k.startswith('_') and inspect.isfunction(f): yield f, getattr(cls, k)
+
 def own_params(obj) -> list[str]:
     "The parameters `obj` itself declares (a dataclass's fields; not those `@delegates` copies into its signature)."
     import dataclasses, inspect

@@ -1,7 +1,7 @@
 """The layers of DESIGN.md hold: a module imports only from its own layer or the layers below, never from above, not
 even inside a function, and no two modules import each other (directly or round a longer loop)."""
 import ast
-from helpers import PKG, modules, own_params
+from helpers import PKG, modules, own_params, public_symbols
 
 LAYERS = [   # lowest first, as in DESIGN.md
     {'core', 'paramdocs', 'activations', 'losses', 'recipes'},
@@ -72,16 +72,6 @@ def test_no_unused_or_undefined_names():
                         '--exclude', '_modidx.py', str(PKG)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
-def public_symbols():
-    "(module, name, object) for each function and class a module lists in `__all__` and defines itself."
-    import importlib, inspect
-    for mod in modules():
-        if mod == '_modidx': continue
-        m = importlib.import_module(f'classification_vs_labeling.{mod}')
-        for name in getattr(m, '__all__', []):
-            obj = getattr(m, name)
-            if (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == m.__name__: yield mod, name, obj
-
 def test_public_functions_with_more_than_three_parameters_document_each_one():
     "Docments (fastai's inline parameter comments) on every parameter of a public function or class with more than three."
     from fastcore.docments import docments
@@ -90,7 +80,7 @@ def test_public_functions_with_more_than_three_parameters_document_each_one():
         ps = own_params(obj)
         if len(ps) <= 3: continue
         docs, checked = docments(obj, full=False), checked + 1
-        missing += [f"{mod}.{name}({p})" for p in ps if not docs.get(p)]
+        missing += [f"{mod.__name__}.{name}({p})" for p in ps if not docs.get(p)]
     assert checked > 50 and not missing, f"{len(missing)} parameters without a docment: {', '.join(missing)}"
 
 def test_every_public_symbol_renders_with_show_doc():
@@ -102,7 +92,7 @@ def test_every_public_symbol_renders_with_show_doc():
     for mod, name, obj in symbols:
         with warnings.catch_warnings():
             warnings.filterwarnings('error', message='docments unavailable')   # fastcore's note when it cannot read them
-            assert name in show_doc(obj)._repr_markdown_(), f"{mod}.{name}"
+            assert name in show_doc(obj)._repr_markdown_(), f"{mod.__name__}.{name}"
 
 def test_every_write_goes_through_the_one_attribute_core_atomic_path():
     "No module keeps a copy of `atomic_path` (imported by name, or `core.atomic_path` held anywhere but in a call): each calls `core.atomic_path`, so one monkeypatch of it reaches every write (tests/test_reliability.py)."

@@ -191,18 +191,11 @@ def test_importing_the_package_is_quick_and_loads_neither_fastai_nor_torch():
 
 def _symbols_and_methods():
     "Every public function, class and public method the package's modules define, with its module."
-    import inspect, importlib
-    for p in sorted((ROOT/PKG).glob('[a-z]*.py')):
-        m = importlib.import_module(f'{PKG}.{p.stem}')
-        for name in getattr(m, '__all__', []):
-            obj = getattr(m, name)
-            if getattr(obj, '__module__', None) != m.__name__: continue
-            if inspect.isfunction(obj): yield m, obj, obj
-            elif inspect.isclass(obj):
-                yield m, obj, obj
-                for k, v in vars(obj).items():
-                    f = getattr(v, '__func__', v)
-                    if not k.startswith('_') and inspect.isfunction(f): yield m, f, getattr(obj, k)
+    from helpers import public_symbols, public_methods
+    for m, _, obj in public_symbols():
+        yield m, obj, obj
+        if isinstance(obj, type):
+            for f, attr in public_methods(obj): yield m, f, attr
 
 def test_help_shows_every_parameter_note_that_show_doc_shows():
     "For each public function, class and method: the docments fastcore reads (what show_doc tables) are in help()'s text."

@@ -5,24 +5,17 @@ from pathlib import Path
 import pytest
 from fastcore.docments import docments
 from classification_vs_labeling.paramdocs import param_notes, document_params, _comment
-from helpers import modules, own_params
+from helpers import own_params, public_symbols, public_methods
 
 ROOT = Path(__file__).resolve().parents[1]
 
 def _everything():
     "(module, qualified name, object) for every public function, class and public method the package defines."
-    for mod in modules():
-        if mod == '_modidx': continue
-        m = importlib.import_module(f'classification_vs_labeling.{mod}')
-        for name in getattr(m, '__all__', []):
-            obj = getattr(m, name)
-            if getattr(obj, '__module__', None) != m.__name__: continue
-            if inspect.isfunction(obj): yield m, obj.__qualname__, obj
-            elif inspect.isclass(obj):
-                yield m, obj.__qualname__ if dataclasses.is_dataclass(obj) else obj.__qualname__ + '.__init__', obj
-                for k, v in vars(obj).items():
-                    f = getattr(v, '__func__', v)
-                    if not k.startswith('_') and inspect.isfunction(f): yield m, f.__qualname__, f
+    for m, _, obj in public_symbols():
+        if inspect.isfunction(obj): yield m, obj.__qualname__, obj
+        else:
+            yield m, obj.__qualname__ if dataclasses.is_dataclass(obj) else obj.__qualname__ + '.__init__', obj
+            for f, _ in public_methods(obj): yield m, f.__qualname__, f
 
 def test_param_notes_are_fastcores_docments_everywhere():
     notes, checked = {}, 0
