@@ -117,3 +117,29 @@ def from_chapter(stem:str, *names:str):
     assert not missing, f'nbs/{stem}.ipynb no longer defines {sorted(missing)}: the test that reads them must follow the chapter'
     for s in sorted(set(first.values()), key=body.index): exec(compile(ast.Module([s], []), f'nbs/{stem}.ipynb', 'exec'), ns)
     return ns[names[0]] if len(names) == 1 else tuple(ns[n] for n in names)
+
+
+def stored_outputs(stem:str) -> list[tuple[str, str, list[str]]]:
+    """(source, text, kinds) of each code cell of nbs/`stem`.ipynb as committed: the text it printed or returned
+    (streams and text/plain) and its output kinds ('stream', 'text/plain', 'image/png', ...). The notebooks are stored
+    with one quick-mode run's outputs, and tests/test_notebooks.py fails when those are not what the code prints now,
+    so a test of a chapter's claims reads them here instead of running the chapter again."""
+    import json
+    out = []
+    for c in json.loads((ROOT/'nbs'/f'{stem}.ipynb').read_text())['cells']:
+        if c['cell_type'] != 'code': continue
+        text, kinds = [], []
+        for o in c.get('outputs', []):
+            if o['output_type'] == 'stream': text.append(''.join(o['text'])); kinds.append('stream')
+            for k, v in o.get('data', {}).items():
+                kinds.append(k)
+                if k == 'text/plain': text.append(''.join(v))
+        out.append((''.join(c['source']), '\n'.join(text), kinds))
+    return out
+
+
+def stored_output(stem:str, code:str) -> str:
+    "The stored text output of the first code cell of nbs/`stem`.ipynb whose source contains `code` (see `stored_outputs`)."
+    for src, text, _ in stored_outputs(stem):
+        if code in src: return text
+    raise AssertionError(f'nbs/{stem}.ipynb has no code cell containing {code!r}: the test that reads it must follow the chapter')
