@@ -1,4 +1,17 @@
-"Print each chapter notebook's execution time at the end of the run (they run once, in tests/test_notebooks.py, on any worker)."
+"""Every test process trains on one CPU thread, and each chapter notebook's execution time is printed at the end of the run.
+
+One thread: the test command runs two pytest workers on this machine's two cores (`-n 2`). With torch's default (a
+thread per core) in each, four OpenMP threads fight over two cores and every training step waits on the others: the
+same four chapters took 129 s that way and 64 s on one thread each (2026-12-06, 2 cores). It also makes a chapter's
+numbers the same however the suite is run (`-n 2` or one process), so its stored outputs compare with what it prints
+now. Subprocesses (the `cvl` command, the full-mode rehearsal, sweep workers) inherit it through the environment; a
+test that asks for threads (`--threads`, a pool's share of the cores) still gets them.
+"""
+import os
+for _k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ[_k] = '1'
+import torch
+torch.set_num_threads(1)
+
 
 def pytest_terminal_summary(terminalreporter):
     times = [(r.nodeid.split('[')[-1].rstrip(']'), dict(r.user_properties)['notebook_seconds'])
