@@ -27,6 +27,8 @@ def test_clipart_tags_mostly_one_tag_rarely_three():
     table = stored_output('09_multilabel', 'n_tags = pd.DataFrame(')
     share = {int(t): float(s) for t, s in re.findall(r'^(\d)\s+\d+\s+\d+\s+([\d.]+)$', table, re.M)}
     assert sorted(share) == [0, 1, 2, 3] and 0.4 <= share[1] < 0.5 and share[3] < 0.02, share   # 'almost half ... under 2%'
+    three = int(re.search(r'3 labels: ([\d,]+)', text).group(1).replace(',', ''))
+    assert 20 <= three <= 48, three                                                              # 'a few dozen pictures'
 
 def test_a_batch_is_64_images_and_64_multi_hot_rows():
     text = stored_output('09_multilabel', 'xb, yb = dls.valid.one_batch()')
