@@ -6,8 +6,24 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/learners.html.md""
 
 # %% ../nbs/16_learners.ipynb #baffa459
 from __future__ import annotations
+import numpy as np
+
+# %% auto #0
+__all__ = ['set_outcomes', 'ExactMatch', 'LabelerInterpretation', 'PairInterpretation']
+
+# %% ../nbs/16_learners.ipynb #131bdbc9
+def set_outcomes(sets,    # (N, K) bool: the predicted sets
+                 targs    # (N, K) bool: the true sets (multi-hot)
+                ) -> np.ndarray:
+    "(N,) per item: 'correct' (the true set), 'none' (empty), 'several' (more classes than the true set) or 'wrong' (any other set)."
+    s, t = np.asarray(sets, bool), np.asarray(targs, bool)
+    if s.ndim != 2 or s.shape != t.shape: raise ValueError(f"sets and targs: expected two (N, K) bool arrays of the same shape, got {s.shape} and {t.shape}")
+    n, n_true = s.sum(1), t.sum(1)
+    return np.select([(s == t).all(1), n == 0, n > n_true], ['correct', 'none', 'several'], 'wrong').astype(object)
+
+# %% ../nbs/16_learners_internals.ipynb #1f6e9ae2
 from pathlib import Path
-import numpy as np, pandas as pd
+import pandas as pd
 from PIL import Image
 import matplotlib.pyplot as plt
 import torch
@@ -19,10 +35,7 @@ from .metrics import predicted_sets
 from .calibration import OUTCOMES, error_table
 from .predictions import Predictions
 
-# %% auto #0
-__all__ = ['ExactMatch', 'set_outcomes', 'LabelerInterpretation', 'PairInterpretation']
-
-# %% ../nbs/16_learners.ipynb #ece7b37e
+# %% ../nbs/16_learners_internals.ipynb #ece7b37e
 def _exact_items(out, targ, thresh=0.5, sigmoid=True) -> torch.Tensor:
     "(N,) bool: the set of classes above `thresh` is exactly the true set; `targ` multi-hot (N, K) or class indices (N,)."
     if targ.ndim == 1 and out.ndim == 2: targ = torch.nn.functional.one_hot(targ.long(), out.shape[1])
@@ -49,16 +62,7 @@ class ExactMatch(Metric):
         "Exact match of one batch, for a quick check outside training."
         return _exact_items(out, targ, self.thresh, self.sigmoid).float().mean()
 
-# %% ../nbs/16_learners.ipynb #131bdbc9
-def set_outcomes(sets,    # (N, K) bool: the predicted sets
-                 targs    # (N, K) bool: the true sets (multi-hot)
-                ) -> np.ndarray:
-    "(N,) per item: 'correct' (the true set), 'none' (empty), 'several' (more classes than the true set) or 'wrong' (any other set)."
-    s, t = np.asarray(sets, bool), np.asarray(targs, bool)
-    if s.ndim != 2 or s.shape != t.shape: raise ValueError(f"sets and targs: expected two (N, K) bool arrays of the same shape, got {s.shape} and {t.shape}")
-    n, n_true = s.sum(1), t.sum(1)
-    return np.select([(s == t).all(1), n == 0, n > n_true], ['correct', 'none', 'several'], 'wrong').astype(object)
-
+# %% ../nbs/16_learners_internals.ipynb #1899c8a0
 def _set_names(rows, vocab, most:int|None=None) -> list[str]:
     "Each bool row as the set of its classes: '{3, 5}', '{}' for none; with `most`, at most that many named: '{3, 5, 7, +4}'."
     def one(js):
@@ -90,7 +94,7 @@ def _show(dl, idxs, titles, ncols:int, size:float, items=None) -> plt.Figure:
     fig.tight_layout()
     return fig
 
-# %% ../nbs/16_learners.ipynb #fec55718
+# %% ../nbs/16_learners_internals.ipynb #fec55718
 class LabelerInterpretation(Interpretation):
     "fastai's Interpretation for a labeler: predicted sets at `thresh`, their outcomes, the per-item BCE, and the images."
     def __init__(self,
@@ -163,7 +167,7 @@ class LabelerInterpretation(Interpretation):
         n = n[n.n >= check_int(min_val, 'min_val', lo=1)].sort_values(['n', 't', 'p'], ascending=[False, True, True], kind='stable')
         return [(a, b, int(c)) for a, b, c in n.itertuples(index=False)]
 
-# %% ../nbs/16_learners.ipynb #52e82ba5
+# %% ../nbs/16_learners_internals.ipynb #52e82ba5
 class PairInterpretation:
     "A classifier and a labeler on the same items: a table of both answers, the counts of who is right, and images where they disagree."
     def __init__(self,

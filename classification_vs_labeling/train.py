@@ -6,20 +6,50 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/train.html.md"""
 
 # %% ../nbs/04_train.ipynb #42415073
 from __future__ import annotations
+from copy import deepcopy
+import torch
+from torch import nn
+from fastai.vision.all import CrossEntropyLossFlat
+from .recipes import check_recipe, labeler_loss, soft_cross_entropy
+
+# %% auto #0
+__all__ = ['PairedModel', 'PairedLoss', 'OFFLINE_ARCHS', 'RunSpec', 'arch_names', 'check_arch', 'small_cnn', 'create_model', 'add_normalize', 'plain_learners', 'ce_accuracy', 'bce_accuracy_multi', 'bce_exact_match', 'PairedMixUp', 'paired_splitter', 'paired_learner', 'check_build', 'predict_pair', 'fit_batch_size', 'fit_config', 'StopOnNaN', 'TrainingDiverged', 'train_pair']
+
+# %% ../nbs/04_train.ipynb #aabb689b
+class PairedModel(nn.Module):
+    "Two models with the same initial weights; the output is (classifier logits, labeler logits) side by side."
+    def __init__(self, model:nn.Module):
+        super().__init__()
+        self.ce, self.bce = model, deepcopy(model)
+    def forward(self, x): return torch.cat([self.ce(x), self.bce(x)], dim=1)
+
+# %% ../nbs/04_train.ipynb #b7d9123e
+class PairedLoss:
+    "Cross-entropy on the first `n_classes` outputs plus the labeler's BCE under `recipe` (chapter 02a) on the rest; (N, K) soft targets (mixup's) for both."
+    def __init__(self, n_classes:int, recipe='default'):
+        self.k, self.recipe, self.ce = n_classes, check_recipe(recipe), CrossEntropyLossFlat()
+    def split(self, out): return out[:, :self.k], out[:, self.k:]
+    def __call__(self, out, targ, **kwargs):
+        ce_out, bce_out = self.split(out)
+        ce = soft_cross_entropy(ce_out, targ) if targ.ndim == 2 else self.ce(ce_out, targ)   # soft targets: a mixup batch
+        return ce + labeler_loss(bce_out, targ, self.recipe)
+    def activation(self, out):
+        ce_out, bce_out = self.split(out)
+        return torch.cat([ce_out.softmax(dim=1), bce_out.sigmoid()], dim=1)
+    def decodes(self, out): return out[:, :self.k].argmax(dim=1)
+
+# %% ../nbs/04_train_internals.ipynb #c8a1743f
 import hashlib, json, sys
 from contextlib import ExitStack, redirect_stderr
 from functools import wraps
-from copy import deepcopy
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 import numpy as np
-import torch
 import torchvision
-from torch import nn
 import torch.nn.functional as F
 from fastcore.meta import delegates
 from fastai.vision.all import (Learner, DataLoaders, vision_learner, create_vision_model, model_meta, default_split,
-                               ConvLayer, Flatten, Normalize, CrossEntropyLossFlat, accuracy,
+                               ConvLayer, Flatten, Normalize, accuracy,
                                accuracy_multi, set_seed, noop, L, partial, Callback, CancelFitException, BnFreeze)
 from . import __version__
 from .core import check_int, check_number, check_classes, LR
@@ -29,16 +59,9 @@ from .predictions import Predictions
 from .datasets import DATA_SETS, OOD_CHOICES, run_defaults, default_data, as_data
 from .fastpath import cached_dls, speed_up
 from .frozen import fine_tune
-from .recipes import (RECIPES, check_recipe, check_label_noise, noisy_labels, prior_bias, set_head_bias,
-                                                labeler_loss, mixup_lambda, mixup_batch, soft_cross_entropy)
+from .recipes import RECIPES, check_label_noise, noisy_labels, prior_bias, set_head_bias, mixup_lambda, mixup_batch
 
-# %% auto #0
-__all__ = ['OFFLINE_ARCHS', 'RunSpec', 'arch_names', 'check_arch', 'small_cnn', 'create_model', 'add_normalize', 'plain_learners',
-           'PairedModel', 'PairedLoss', 'ce_accuracy', 'bce_accuracy_multi', 'bce_exact_match', 'PairedMixUp',
-           'paired_splitter', 'paired_learner', 'check_build', 'predict_pair', 'fit_batch_size', 'fit_config',
-           'StopOnNaN', 'TrainingDiverged', 'train_pair']
-
-# %% ../nbs/04_train.ipynb #1882141e
+# %% ../nbs/04_train_internals.ipynb #1882141e
 @dataclass(frozen=True)
 class RunSpec:
     "Everything that decides a run's logits; a `None` field takes `data`'s default from its row of the registry (chapter 03e)."
@@ -134,7 +157,7 @@ class RunSpec:
         first = f" (first {self.classes} classes)" if isinstance(self.classes, int) else ''
         return f"{show_name(self.data)}{first}, {self.arch} {'pretrained' if self.pretrained else 'from scratch'}, {self.epochs} epoch(s), {self.size}px{extra}, seed {self.seed}"
 
-# %% ../nbs/04_train.ipynb #d3679205
+# %% ../nbs/04_train_internals.ipynb #d3679205
 OFFLINE_ARCHS = ('efficientnet_lite0',)   # pretrained from a PyPI wheel, no download (chapter 03c)
 
 def arch_names() -> list[str]:
@@ -147,7 +170,7 @@ def check_arch(arch:str) -> str:
     raise ValueError(f"arch: unknown architecture {arch!r}; expected 'small', 'efficientnet_lite0' or a torchvision model such as "
                      "resnet18, resnet34, resnet50, convnext_tiny")
 
-# %% ../nbs/04_train.ipynb #72da0576
+# %% ../nbs/04_train_internals.ipynb #72da0576
 def small_cnn(n_out:int, n_in:int=3) -> nn.Sequential:
     "A (body, head) CNN for small images: four stride-2 ConvLayers (conv, batchnorm, ReLU), average pool, linear."
     n_out, n_in = check_int(n_out, 'n_out', lo=1), check_int(n_in, 'n_in', lo=1)
@@ -155,7 +178,7 @@ def small_cnn(n_out:int, n_in:int=3) -> nn.Sequential:
                          ConvLayer(32, 64, stride=2), ConvLayer(64, 128, stride=2))
     return nn.Sequential(body, nn.Sequential(nn.AdaptiveAvgPool2d(1), Flatten(), nn.Linear(128, n_out)))
 
-# %% ../nbs/04_train.ipynb #9d9cf40f
+# %% ../nbs/04_train_internals.ipynb #9d9cf40f
 from .offline import lite0_model, check_lite0
 def _tv_model(arch:str):
     "torchvision's function for `arch`, as fastai should call it: itself when fastai's `model_meta` lists it (fastai passes `weights=`), else one that turns fastai's `pretrained` into `weights=`: the ImageNet weights the old `pretrained=True` gave (IMAGENET1K_V1, not DEFAULT, which is V2 for mobilenet_v2), without its two warnings."
@@ -179,7 +202,7 @@ def add_normalize(dls, stats):
     "Normalise batches with `stats` (as `vision_learner` does for pretrained models) unless already normalised."
     if stats and not any(isinstance(t, Normalize) for t in dls.after_batch.fs): dls.add_tfms([Normalize.from_stats(*stats)], 'after_batch')
 
-# %% ../nbs/04_train.ipynb #a9ad87f0
+# %% ../nbs/04_train_internals.ipynb #a9ad87f0
 @delegates(Learner, but=['metrics'])
 def plain_learners(dls_ce:DataLoaders,     # single-label loaders (the first of `matched_dls`)
                    dls_bce:DataLoaders,    # one-hot loaders of the same items (the second)
@@ -204,30 +227,7 @@ def plain_learners(dls_ce:DataLoaders,     # single-label loaders (the first of 
         learns.append(learn)
     return tuple(learns)
 
-# %% ../nbs/04_train.ipynb #aabb689b
-class PairedModel(nn.Module):
-    "Two models with the same initial weights; the output is (classifier logits, labeler logits) side by side."
-    def __init__(self, model:nn.Module):
-        super().__init__()
-        self.ce, self.bce = model, deepcopy(model)
-    def forward(self, x): return torch.cat([self.ce(x), self.bce(x)], dim=1)
-
-# %% ../nbs/04_train.ipynb #b7d9123e
-class PairedLoss:
-    "Cross-entropy on the first `n_classes` outputs plus the labeler's BCE under `recipe` (chapter 02a) on the rest; (N, K) soft targets (mixup's) for both."
-    def __init__(self, n_classes:int, recipe='default'):
-        self.k, self.recipe, self.ce = n_classes, check_recipe(recipe), CrossEntropyLossFlat()
-    def split(self, out): return out[:, :self.k], out[:, self.k:]
-    def __call__(self, out, targ, **kwargs):
-        ce_out, bce_out = self.split(out)
-        ce = soft_cross_entropy(ce_out, targ) if targ.ndim == 2 else self.ce(ce_out, targ)   # soft targets: a mixup batch
-        return ce + labeler_loss(bce_out, targ, self.recipe)
-    def activation(self, out):
-        ce_out, bce_out = self.split(out)
-        return torch.cat([ce_out.softmax(dim=1), bce_out.sigmoid()], dim=1)
-    def decodes(self, out): return out[:, :self.k].argmax(dim=1)
-
-# %% ../nbs/04_train.ipynb #9c9f66e5
+# %% ../nbs/04_train_internals.ipynb #9c9f66e5
 def _halves(out): k = out.shape[1] // 2; return out[:, :k], out[:, k:], k
 
 def ce_accuracy(out, targ):
@@ -245,7 +245,7 @@ def bce_exact_match(out, targ, thresh=0.5):
     else: raise ValueError(f"bce_exact_match: expected (N, K) outputs and (N, K) multi-hot targets, or a paired (N, 2K) output and (N,) class indices; got {tuple(out.shape)} and {tuple(targ.shape)}")
     return ((bce_out.sigmoid() > thresh) == y).all(dim=1).float().mean()
 
-# %% ../nbs/04_train.ipynb #f3d6c272
+# %% ../nbs/04_train_internals.ipynb #f3d6c272
 class PairedMixUp(Callback):
     "Mixup on every training batch (chapter 02a's `mixup_batch`, weights from Beta(`alpha`, `alpha`)): both models see the same blend, with soft targets."
     run_valid = False
@@ -254,7 +254,7 @@ class PairedMixUp(Callback):
         x, y = mixup_batch(self.xb[0], self.yb[0], len(self.dls.vocab), mixup_lambda(self.alpha, self.rng))
         self.learn.xb, self.learn.yb = (x,), (y,)
 
-# %% ../nbs/04_train.ipynb #d78094ad
+# %% ../nbs/04_train_internals.ipynb #d78094ad
 def paired_splitter(split):
     "Parameter groups of a `PairedModel`: group i of the classifier together with group i of the labeler."
     return lambda m: L(list(a) + list(b) for a, b in zip(split(m.ce), split(m.bce)))
@@ -281,7 +281,7 @@ def paired_learner(dls:DataLoaders,        # single-label loaders (the first of 
     if pretrained: learn.freeze()
     return learn
 
-# %% ../nbs/04_train.ipynb #f2a3b4c5
+# %% ../nbs/04_train_internals.ipynb #f2a3b4c5
 def check_build(arch:str,               # 'small' or a torchvision model name
                 n_classes:int,          # outputs of each model
                 size:int,               # image side in pixels
@@ -303,7 +303,7 @@ def check_build(arch:str,               # 'small' or a torchvision model name
     if pretrained:   # fetch the weights now (a failed download says so itself); torch's download lines are progress, not errors
         with redirect_stderr(sys.stdout): create_model(arch, n_classes, pretrained=True)
 
-# %% ../nbs/04_train.ipynb #f7d23839
+# %% ../nbs/04_train_internals.ipynb #f7d23839
 def _logits(learn, dl):
     "Raw outputs of a paired learner on `dl` as (classifier logits, labeler logits, targets or None when unlabelled)."
     out, targs = learn.get_preds(dl=dl, act=noop)
@@ -326,7 +326,7 @@ def predict_pair(learn:Learner,   # a trained paired learner (`paired_learner`)
     items = items if items is not None else getattr(dls.valid_ds, 'items', [])
     return Predictions(list(dls.vocab), targs, ce, bce, ood_ce, ood_bce, seed, [str(p) for p in items], [str(p) for p in ood_items])
 
-# %% ../nbs/04_train.ipynb #6e5b6f60
+# %% ../nbs/04_train_internals.ipynb #6e5b6f60
 def fit_batch_size(n_train:int,   # training images
                    n_valid:int,   # validation images
                    bs:int,        # the batch size asked for
@@ -348,7 +348,7 @@ def fit_config(spec:RunSpec, iset:ImageSet, log=print) -> RunSpec:
     if bs == 1: check_build(spec.arch, len(iset.classes), spec.size, bs=1)   # BatchNorm may need 2+ values per channel
     return spec if bs == spec.bs else spec.replace(bs=bs)
 
-# %% ../nbs/04_train.ipynb #147ce8c4
+# %% ../nbs/04_train_internals.ipynb #147ce8c4
 class StopOnNaN(Callback):
     "Stop training at the first loss that is NaN or infinite and remember where (fastai's `TerminateOnNaNCallback` stops without a word)."
     def __init__(self): self.bad = None
