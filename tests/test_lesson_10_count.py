@@ -135,3 +135,11 @@ def test_clipart_both_beat_the_guesses_and_the_count_head_beats_the_common_count
     assert margin[LAB]['per_label_accuracy'] > 0
     assert margin[CNT]['per_label_accuracy'] <= 0        # quick mode: always-no-tag wins per label against the count model
     assert guess < right < guess + 0.15
+
+
+def test_the_runs_settings_are_the_ones_the_prose_names():
+    digits = stored_output(STEM, 'cfg = multi_config(mset)')
+    assert "arch='small', pretrained=False, epochs=5, size=56" in digits   # a small CNN from scratch, 5 epochs at 56px
+    tags = stored_output(STEM, 'tags = clipart_tags()')
+    assert "arch='efficientnet_lite0', pretrained=True, epochs=10, size=64" in tags and "lr_ce=0.01, lr_bce=0.01" in tags
+    assert re.search(r'clipart_tags: 900 images, 24 classes, 300 valid', tags)   # 600 training and 300 validation pictures
