@@ -6,32 +6,19 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/conformal.html.md"
 
 # %% ../nbs/08_conformal.ipynb #299095cc
 from __future__ import annotations
-import numpy as np, pandas as pd
-import matplotlib.pyplot as plt
-from .core import check_probs, check_scores, check_logits, check_targets, check_thresh, to_np, check_fraction, check_int, check_number, softmax_probs, sigmoid_probs, legend_below, Result
-from .metrics import THRESHS, predicted_sets, tune_split, check_tune_mask, tuned_threshold
+import numpy as np
+from .core import check_probs, check_scores, to_np, check_int, Result
 
 # %% auto #0
-__all__ = ['METHODS', 'RAPS_LAMS', 'NAMES', 'ALPHAS', 'check_alpha', 'conformal_rank', 'conformal_quantile', 'true_scores',
-           'lac_scores', 'threshold_sets', 'aps_scores', 'aps_sets', 'fit_raps', 'fit_conformal', 'conformal_sets',
-           'set_stats', 'held_out_sets', 'conformal_summary', 'coverage_size_curves', 'plot_coverage_size',
-           'coverage_over_splits', 'coverage_by_class', 'coverage_by_size', 'plot_set_diagnostics']
+__all__ = ['conformal_rank', 'conformal_quantile', 'true_scores', 'lac_scores', 'threshold_sets', 'set_stats', 'aps_scores', 'aps_sets', 'METHODS', 'RAPS_LAMS', 'NAMES', 'ALPHAS', 'check_alpha', 'plot_cut', 'fit_raps', 'fit_conformal', 'conformal_sets', 'held_out_sets', 'conformal_summary', 'coverage_size_curves', 'plot_coverage_size', 'coverage_over_splits', 'coverage_by_class', 'coverage_by_size', 'plot_set_diagnostics']
 
 # %% ../nbs/08_conformal.ipynb #e881796c
-def check_alpha(alpha, name='alpha') -> float:
-    "`alpha` as a float strictly between 0 and 1: the share of new items a conformal set is allowed to miss."
-    try:   # the shared validator refuses bool, complex, NaN, inf and values outside (0, 1); strings are refused here too
-        if not isinstance(alpha, str): return check_fraction(alpha, name)
-    except ValueError: pass
-    raise ValueError(f"{name}: expected a number strictly between 0 and 1 (0.1 for 90% coverage), got {alpha!r}")
-
 def conformal_rank(n:int, alpha=0.1) -> int:
     "k = ceil((n+1)(1-alpha)): the conformal cut is the k-th smallest of `n` calibration scores (k > n: no finite cut)."
     n = check_int(n, 'n', lo=1)                      # the number of calibration items
     x = (n + 1)*(1 - check_alpha(alpha))
     return int(np.ceil(x - 1e-9*x))   # rounding slack: 150*(1-0.18) is 123.00000000000001 in floats, and means 123
 
-# %% ../nbs/08_conformal.ipynb #1e2d7939
 def conformal_quantile(scores, alpha=0.1) -> float:
     "The conformal cut q: the k-th smallest calibration score, k = ceil((n+1)(1-alpha)); inf when k > n."
     s = to_np(scores, 'scores')
@@ -41,17 +28,6 @@ def conformal_quantile(scores, alpha=0.1) -> float:
     return float('inf') if k > len(s) else float(np.partition(s, k-1)[k-1])
 
 # %% ../nbs/08_conformal.ipynb #bea645fb
-def _class_of(targs, n:int, k:int) -> np.ndarray:
-    "Single-label targets, given as class indices or one-hot rows, as (N,) class indices."
-    t = check_targets(targs, n, k)
-    if (t.sum(1) != 1).any():
-        raise ValueError(f"targs: expected one true class per item, got {int((t.sum(1) != 1).sum())} items with none or several")
-    return t.argmax(1)
-
-def _check_q(q) -> float:
-    "A conformal cut: a real number, or +inf (no finite cut: every class is in the set)."
-    return np.inf if isinstance(q, (int, float, np.floating)) and not isinstance(q, bool) and q == np.inf else check_number(q, 'q')
-
 def true_scores(scores, targs) -> np.ndarray:
     "(N,) the score of each item's true class, picked from the (N, K) scores of every class."
     s = check_scores(scores, 'scores')
@@ -65,11 +41,15 @@ def threshold_sets(scores, q) -> np.ndarray:
     "(N, K) bool: the classes whose score is at most `q`. A set may be empty."
     return check_scores(scores, 'scores') <= _check_q(q)
 
-# %% ../nbs/08_conformal.ipynb #b284ef95
-def _check_raps(lam, k_reg) -> tuple[float, int]:
-    # lam: RAPS's penalty per class beyond rank k_reg; k_reg: the ranks that go unpenalised
-    return check_number(lam, 'lam', lo=0), check_int(k_reg, 'k_reg', lo=0)
+# %% ../nbs/08_conformal.ipynb #fe3a148f
+def set_stats(sets, targs) -> Result:
+    "Coverage (the true class is in the set), mean set size and the share of empty sets."
+    s = _check_sets(sets)
+    t = _class_of(targs, *s.shape)
+    return Result('set_stats', coverage=float(s[np.arange(len(s)), t].mean()), mean_set_size=float(s.sum(1).mean()),
+                  empty_rate=float((s.sum(1) == 0).mean()))
 
+# %% ../nbs/08_conformal.ipynb #b284ef95
 def _ranked(p, lam:float, k_reg:int) -> tuple[np.ndarray, np.ndarray]:
     "Classes by decreasing probability (N, K), and at each rank the running score: cumsum + lam*max(0, rank - k_reg)."
     o = np.argsort(-p, axis=1, kind='stable')                       # ties: the lower class index first
@@ -97,7 +77,6 @@ def aps_scores(probs,          # (N, K) probabilities, one row per item
         raise ValueError(f"u: expected {len(p)} numbers in [0, 1] (one uniform draw per item), got shape {u.shape}")
     return s - u[:, None]*p   # randomised: only a random share of the class's own probability counts
 
-# %% ../nbs/08_conformal.ipynb #42497f4e
 def aps_sets(probs,          # (N, K) probabilities, one row per item
              q:float,        # the conformal cut, from `conformal_quantile` of the calibration items' APS scores
              *,
@@ -111,7 +90,57 @@ def aps_sets(probs,          # (N, K) probabilities, one row per item
     keep[:, 1:] = run[:, :-1] < _check_q(q)   # a class is in when the running score before it is still below q
     return _unrank(o, keep)
 
-# %% ../nbs/08_conformal.ipynb #12d2b9dd
+# %% ../nbs/08_conformal_internals.ipynb #d0ef2573
+import pandas as pd
+import matplotlib.pyplot as plt
+from .core import check_logits, check_targets, check_thresh, check_fraction, check_number, softmax_probs, sigmoid_probs, legend_below
+from .metrics import THRESHS, predicted_sets, tune_split, check_tune_mask, tuned_threshold
+
+# %% ../nbs/08_conformal_internals.ipynb #e881796c
+def check_alpha(alpha, name='alpha') -> float:
+    "`alpha` as a float strictly between 0 and 1: the share of new items a conformal set is allowed to miss."
+    try:   # the shared validator refuses bool, complex, NaN, inf and values outside (0, 1); strings are refused here too
+        if not isinstance(alpha, str): return check_fraction(alpha, name)
+    except ValueError: pass
+    raise ValueError(f"{name}: expected a number strictly between 0 and 1 (0.1 for 90% coverage), got {alpha!r}")
+
+def _class_of(targs, n:int, k:int) -> np.ndarray:
+    "Single-label targets, given as class indices or one-hot rows, as (N,) class indices."
+    t = check_targets(targs, n, k)
+    if (t.sum(1) != 1).any():
+        raise ValueError(f"targs: expected one true class per item, got {int((t.sum(1) != 1).sum())} items with none or several")
+    return t.argmax(1)
+
+def _check_q(q) -> float:
+    "A conformal cut: a real number, or +inf (no finite cut: every class is in the set)."
+    return np.inf if isinstance(q, (int, float, np.floating)) and not isinstance(q, bool) and q == np.inf else check_number(q, 'q')
+
+def _check_raps(lam, k_reg) -> tuple[float, int]:
+    # lam: RAPS's penalty per class beyond rank k_reg; k_reg: the ranks that go unpenalised
+    return check_number(lam, 'lam', lo=0), check_int(k_reg, 'k_reg', lo=0)
+
+def _check_sets(sets, name='sets') -> np.ndarray:
+    s = np.asarray(sets)
+    if s.ndim != 2 or s.dtype != bool:
+        raise ValueError(f"{name}: expected an (N, K) bool array of prediction sets, got {s.dtype} of shape {s.shape}")
+    return s
+
+# %% ../nbs/08_conformal_internals.ipynb #fdd8fa98
+def plot_cut(scores, alpha:float=0.1, ax=None) -> plt.Axes:
+    "The sorted calibration `scores` on a line, the conformal cut q at `alpha` marked, and the n + 1 gaps a new score can fall into."
+    s, n = np.sort(to_np(scores, 'scores')), len(scores)
+    k, q = conformal_rank(n, alpha), conformal_quantile(scores, alpha)
+    if ax is None: ax = plt.subplots(figsize=(8, 1.6))[1]
+    ax.axvspan(0, q, color='C2', alpha=0.12)
+    ax.scatter(s, np.zeros(n), c=['C2' if i < k else 'C3' for i in range(n)], zorder=3)
+    for i, x in enumerate(s): ax.annotate(str(i + 1), (x, 0), xytext=(0, 7), textcoords='offset points', ha='center')
+    ax.axvline(q, c='k', lw=1)
+    ax.annotate(f'q = {q:.2f}', (q, -0.8), xytext=(4, 0), textcoords='offset points')
+    ax.set(yticks=[], ylim=(-1, 1), xlim=(0, 1), xlabel='score of the true class (1 - p)')
+    ax.set_title(f'n = {n}, alpha = {alpha}: q is the {k}-th smallest score; {k} of the {n+1} gaps lie below it', fontsize='medium')
+    return ax
+
+# %% ../nbs/08_conformal_internals.ipynb #12d2b9dd
 METHODS = ('lac', 'aps', 'raps')
 RAPS_LAMS = (0.001, 0.01, 0.1, 0.2, 0.5)   # the penalties RAPS's authors try (and MAPIE)
 
@@ -162,21 +191,7 @@ def conformal_sets(probs, fit:dict) -> np.ndarray:
     if fit['method'] == 'lac': return threshold_sets(lac_scores(probs), fit['q'])
     return aps_sets(probs, fit['q'], lam=fit['lam'], k_reg=fit['k_reg'])
 
-# %% ../nbs/08_conformal.ipynb #fe3a148f
-def _check_sets(sets, name='sets') -> np.ndarray:
-    s = np.asarray(sets)
-    if s.ndim != 2 or s.dtype != bool:
-        raise ValueError(f"{name}: expected an (N, K) bool array of prediction sets, got {s.dtype} of shape {s.shape}")
-    return s
-
-def set_stats(sets, targs) -> Result:
-    "Coverage (the true class is in the set), mean set size and the share of empty sets."
-    s = _check_sets(sets)
-    t = _class_of(targs, *s.shape)
-    return Result('set_stats', coverage=float(s[np.arange(len(s)), t].mean()), mean_set_size=float(s.sum(1).mean()),
-                  empty_rate=float((s.sum(1) == 0).mean()))
-
-# %% ../nbs/08_conformal.ipynb #133d6c38
+# %% ../nbs/08_conformal_internals.ipynb #133d6c38
 NAMES = {'ce.lac': 'classifier, LAC', 'ce.aps': 'classifier, APS', 'ce.raps': 'classifier, RAPS',
          'bce.thresh': 'labeler, tuned threshold', 'bce.conformal': 'labeler, conformal cut'}
 
@@ -243,7 +258,7 @@ def conformal_summary(ce_logits,               # (N, K) the classifier's logits 
                 'bce.thresh.thresh': fits['bce.thresh']['thresh'], 'conformal.alpha': check_alpha(alpha)})
     return _SetsSummary('conformal_summary', **out)
 
-# %% ../nbs/08_conformal.ipynb #ba66ca5d
+# %% ../nbs/08_conformal_internals.ipynb #ba66ca5d
 ALPHAS = np.round(np.linspace(0.01, 0.3, 30), 2)
 
 def coverage_size_curves(ce_probs,          # (N, K) the classifier's probabilities
@@ -265,7 +280,7 @@ def coverage_size_curves(ce_probs,          # (N, K) the classifier's probabilit
              for th in np.atleast_1d(check_thresh(THRESHS if threshs is None else threshs, 'threshs'))]
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_conformal.ipynb #a749dcfd
+# %% ../nbs/08_conformal_internals.ipynb #a749dcfd
 _STYLE = {'ce.lac': ('C0', '-'), 'ce.aps': ('C1', '-'), 'ce.raps': ('C2', '-'), 'bce.thresh': ('C3', '--'),
           'bce.conformal': ('C3', '-')}
 _UNDER = {'ce.lac': dict(lw=6, alpha=0.35, zorder=1)}   # drawn wide and pale under the labeler's lines, which often run along it
@@ -305,7 +320,7 @@ def plot_coverage_size(curves:pd.DataFrame,          # from `coverage_size_curve
     legend_below(ax, ncol=1)
     return ax
 
-# %% ../nbs/08_conformal.ipynb #9864c932
+# %% ../nbs/08_conformal_internals.ipynb #9864c932
 def coverage_over_splits(ce_probs,              # (N, K) the classifier's probabilities
                          bce_probs,             # (N, K) the labeler's probabilities
                          targs,                 # (N,) true class indices, or (N, K) one-hot rows
@@ -325,7 +340,7 @@ def coverage_over_splits(ce_probs,              # (N, K) the classifier's probab
         rows.append({k: set_stats(s, t[~tune])['coverage'] for k, s in sets.items()})
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_conformal.ipynb #1171887a
+# %% ../nbs/08_conformal_internals.ipynb #1171887a
 def coverage_by_class(sets, targs, classes=None) -> pd.Series:
     "Coverage among the items of each true class."
     s = _check_sets(sets)
@@ -342,7 +357,7 @@ def coverage_by_size(sets, targs) -> pd.DataFrame:
     d = pd.DataFrame(dict(size=s.sum(1), covered=s[np.arange(len(s)), t]))
     return d.groupby('size').covered.agg(n_items='size', coverage='mean')
 
-# %% ../nbs/08_conformal.ipynb #10846c6a
+# %% ../nbs/08_conformal_internals.ipynb #10846c6a
 def plot_set_diagnostics(sets:dict,                # name: (N, K) bool sets, e.g. the first output of `held_out_sets`
                          targs,                    # (N,) true classes of the same items
                          classes=None,             # class names for the per-class panel

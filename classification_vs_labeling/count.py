@@ -6,34 +6,27 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/count.html.md"""
 
 # %% ../nbs/10_count.ipynb #15bca55a
 from __future__ import annotations
-from contextlib import nullcontext
-from dataclasses import dataclass
 import numpy as np, pandas as pd
 import torch
-from fastcore.basics import ifnone
-from fastcore.meta import delegates
 import torch.nn.functional as F
-import matplotlib.pyplot as plt
-from fastai.vision.all import DataLoaders, Learner, BCEWithLogitsLossFlat, set_seed, noop
-from .core import to_np, check_scores, check_targets, check_int, softmax_probs, legend_below, Result
-from .train import RunSpec, create_model, PairedModel, paired_splitter, add_normalize, fit_batch_size
-from .datasets import DATA_SETS
-from .frozen import fine_tune
-from fastai.callback.training import BnFreeze
-from .metrics import exact_match, per_label_accuracy, predicted_sets, tune_split, tuned_threshold, prf
-from .multilabel import MultiLabelSet, multi_dls, multi_size
+from .core import check_scores, check_int, Result
 
 # %% auto #0
-__all__ = ['CountLoss', 'CountPairLoss', 'count_exact_match', 'bce_exact_match_multi', 'count_pair_learner', 'MultiPredictions',
-           'predict_count_pair', 'multi_config', 'train_count_pair', 'top1_sets', 'held_out_sets', 'set_metrics',
-           'sets_table', 'by_count', 'plot_by_count', 'error_kinds', 'count_confusion', 'set_names', 'most_common_set']
+__all__ = ['error_kinds', 'count_confusion', 'CountLoss', 'CountPairLoss', 'count_exact_match', 'bce_exact_match_multi', 'count_pair_learner', 'MultiPredictions', 'predict_count_pair', 'multi_config', 'train_count_pair', 'top1_sets', 'held_out_sets', 'set_metrics', 'sets_table', 'by_count', 'plot_by_count', 'set_names', 'most_common_set']
+
+# %% ../nbs/10_count.ipynb #9a4daaa4
+def error_kinds(sets, targs) -> Result:
+    "Shares of items whose predicted set is right, has too few labels (`none`: no label although the item has some), too many, or the right number but the wrong labels."
+    s, t = _sets_targs(sets, targs)
+    ns, nt, right = s.sum(1), t.sum(1), (s == t).all(1)
+    return Result('error_kinds', **{'right': float(right.mean()), 'too few': float((ns < nt).mean()), '(of which none)': float(((ns == 0) & (nt > 0)).mean()),
+                                    'too many': float((ns > nt).mean()), 'right number, wrong labels': float(((ns == nt) & ~right).mean())})
+def count_confusion(sets, targs) -> pd.DataFrame:
+    "Number of items for each (true number of labels, predicted number of labels)."
+    s, t = _sets_targs(sets, targs)
+    return pd.crosstab(pd.Series(t.sum(1), name='true labels'), pd.Series(s.sum(1), name='predicted labels'))
 
 # %% ../nbs/10_count.ipynb #5e84ad3a
-def _plain(x) -> torch.Tensor:
-    "`x` as a plain float tensor (fastai's tensor subclasses and arrays too)."
-    x = torch.as_tensor(x)
-    return (x.as_subclass(torch.Tensor) if type(x) is not torch.Tensor else x).float()
-
 class CountLoss:
     "Softmax + count: soft-target cross-entropy on the label distribution (items with labels) + cross-entropy on the number of labels."
     def __init__(self, n_classes:int, max_count:int=3):
@@ -41,23 +34,15 @@ class CountLoss:
         self.max_count = check_int(max_count, 'max_count', 1, self.k)     # at most one label per class
     @property
     def n_out(self) -> int: return self.k + self.max_count + 1          # K class scores, then scores for counts 0..max_count
-
     def split(self, out) -> tuple[torch.Tensor, torch.Tensor]:
         "(class scores (N, K), count scores (N, max_count+1))."
         out = _plain(out)
         if out.ndim != 2 or out.shape[1] != self.n_out:
             raise ValueError(f"out: expected shape (N, {self.n_out}) = K={self.k} class scores + {self.max_count+1} count scores, got {tuple(out.shape)}")
         return out[:, :self.k], out[:, self.k:]
-
     def check_targ(self, targ) -> torch.Tensor:
         "`targ` as an (N, K) float multi-hot tensor with at most `max_count` labels per row, else a ValueError."
-        t = _plain(targ)
-        if t.ndim != 2 or t.shape[1] != self.k: raise ValueError(f"targ: expected an (N, {self.k}) multi-hot array, got shape {tuple(t.shape)}")
-        if not ((t == 0) | (t == 1)).all(): raise ValueError("targ: expected a multi-hot array of 0 and 1")
-        if len(t) and t.sum(1).max() > self.max_count:
-            raise ValueError(f"targ: expected at most max_count={self.max_count} labels per item, got {int(t.sum(1).max())}")
-        return t
-
+        return _check_multi_hot(targ, self.k, self.max_count)
     def __call__(self, out, targ, **kwargs) -> torch.Tensor:
         scores, cscores = self.split(out)
         t = self.check_targ(targ).to(scores.device)
@@ -65,23 +50,50 @@ class CountLoss:
         has = n > 0
         dist = F.cross_entropy(scores[has], t[has]/n[has, None]) if has.any() else scores.sum()*0   # no labels: no distribution
         return dist + F.cross_entropy(cscores, n.long())
-
     def activation(self, out) -> torch.Tensor:
         "Label distribution (softmax over classes) and count probabilities (softmax over counts), side by side."
         scores, cscores = self.split(out)
         return torch.cat([scores.softmax(1), cscores.softmax(1)], 1)
-
     def decodes(self, out) -> torch.Tensor:
         "(N, K) bool sets: the n most probable classes, n the most probable count; from scores or activations alike."
         scores, cscores = self.split(out)
         rank = scores.sort(dim=1, descending=True, stable=True).indices.argsort(1)   # 0 for the most probable class
         return rank < cscores.argmax(1, keepdim=True)
-
     def predict_sets(self, out) -> np.ndarray:
         "`decodes` on an array or tensor of outputs, checked, as a numpy (N, K) bool array."
         return self.decodes(torch.from_numpy(check_scores(out, 'out', self.n_out))).numpy()
 
-# %% ../nbs/10_count.ipynb #052cfba7
+# %% ../nbs/10_count_internals.ipynb #e556f28f
+from contextlib import nullcontext
+from dataclasses import dataclass
+from fastcore.basics import ifnone
+from fastcore.meta import delegates
+import matplotlib.pyplot as plt
+from fastai.vision.all import DataLoaders, Learner, BCEWithLogitsLossFlat, set_seed, noop
+from .core import to_np, check_targets, softmax_probs, legend_below
+from .train import RunSpec, create_model, PairedModel, paired_splitter, add_normalize, fit_batch_size
+from .datasets import DATA_SETS
+from .frozen import fine_tune
+from fastai.callback.training import BnFreeze
+from .metrics import exact_match, per_label_accuracy, predicted_sets, tune_split, tuned_threshold, prf
+from .multilabel import MultiLabelSet, multi_dls, multi_size
+
+# %% ../nbs/10_count_internals.ipynb #5e84ad3a
+def _plain(x) -> torch.Tensor:
+    "`x` as a plain float tensor (fastai's tensor subclasses and arrays too)."
+    x = torch.as_tensor(x)
+    return (x.as_subclass(torch.Tensor) if type(x) is not torch.Tensor else x).float()
+
+def _check_multi_hot(targ, k:int, max_count:int) -> torch.Tensor:
+    "`targ` as an (N, k) float multi-hot tensor with at most `max_count` labels per row, else a ValueError."
+    t = _plain(targ)
+    if t.ndim != 2 or t.shape[1] != k: raise ValueError(f"targ: expected an (N, {k}) multi-hot array, got shape {tuple(t.shape)}")
+    if not ((t == 0) | (t == 1)).all(): raise ValueError("targ: expected a multi-hot array of 0 and 1")
+    if len(t) and t.sum(1).max() > max_count:
+        raise ValueError(f"targ: expected at most max_count={max_count} labels per item, got {int(t.sum(1).max())}")
+    return t
+
+# %% ../nbs/10_count_internals.ipynb #052cfba7
 class CountPairLoss:
     "`CountLoss` on the first half of a `PairedModel` output (the count model) + BCE on the first K columns of the second (the labeler)."
     def __init__(self, n_classes:int, max_count:int=3):
@@ -99,7 +111,7 @@ class CountPairLoss:
         return torch.cat([self.count.activation(c), b.sigmoid()], 1)
     def decodes(self, out): return self.count.decodes(self.split(out)[0])
 
-# %% ../nbs/10_count.ipynb #ddb6804c
+# %% ../nbs/10_count_internals.ipynb #ddb6804c
 def _pair_parts(out, targ):
     "(count model outputs, labeler logits, targets) of a paired output; K from the targets."
     k = targ.shape[1]; n = out.shape[1]//2
@@ -133,7 +145,7 @@ def count_pair_learner(dls:DataLoaders,        # multi-hot loaders (`multi_dls`)
     if pretrained: learn.freeze()
     return learn
 
-# %% ../nbs/10_count.ipynb #a37dfeb8
+# %% ../nbs/10_count_internals.ipynb #a37dfeb8
 @dataclass
 class MultiPredictions:
     "The count model's outputs and the labeler's logits on the validation images of one paired run, with the multi-hot targets."
@@ -164,7 +176,7 @@ def predict_count_pair(learn:Learner, seed:int=0) -> MultiPredictions:
     c, b = learn.loss_func.split(out)
     return MultiPredictions(list(learn.dls.vocab), targs.numpy(), c.numpy(), b.numpy(), learn.loss_func.count.max_count, seed)
 
-# %% ../nbs/10_count.ipynb #34ecf3c4
+# %% ../nbs/10_count_internals.ipynb #34ecf3c4
 def multi_config(mset:MultiLabelSet, **kwargs) -> RunSpec:
     "`RunSpec` for `mset`: the registry's digits (composed arrays, at their own size), its own row (a registered name: `clipart_tags`) or pascal (image files); `kwargs` are `RunSpec` fields that override them."
     arrays = isinstance(mset.items, np.ndarray)
@@ -195,7 +207,7 @@ def train_count_pair(mset:MultiLabelSet,         # the images, their labels and 
         else: learn.fit_one_cycle(cfg.epochs, cfg.lr)
         return predict_count_pair(learn, seed)
 
-# %% ../nbs/10_count.ipynb #3c332165
+# %% ../nbs/10_count_internals.ipynb #3c332165
 def top1_sets(probs) -> np.ndarray:
     "(N, K) bool: each item's most probable class only, as a classifier answers."
     p = check_scores(probs, 'probs')
@@ -210,7 +222,7 @@ def held_out_sets(preds:MultiPredictions, tune_frac:float=0.5, seed:int=0) -> tu
             'count model': preds.count_sets[held], 'softmax top-1': top1_sets(preds.dist_probs[held])}
     return sets, preds.targs[held], held, thresh
 
-# %% ../nbs/10_count.ipynb #fff0f817
+# %% ../nbs/10_count_internals.ipynb #fff0f817
 def _sets_targs(sets, targs) -> tuple[np.ndarray, np.ndarray]:
     "Checked (N, K) bool sets and targets of the same shape."
     s = to_np(sets, 'sets')
@@ -228,7 +240,7 @@ def sets_table(sets:dict, targs) -> pd.DataFrame:
     "`set_metrics` of each model's sets (rows), plus the number of items."
     return pd.DataFrame({m: set_metrics(s, targs) for m, s in sets.items()}).T.assign(items=len(targs))
 
-# %% ../nbs/10_count.ipynb #3eb197f4
+# %% ../nbs/10_count_internals.ipynb #3eb197f4
 def by_count(sets:dict, targs) -> pd.DataFrame:
     "Exact match of each model's sets (columns) among the items with 0, 1, 2... true labels (rows), with the number of items."
     t = check_targets(targs, *to_np(targs).shape)
@@ -258,25 +270,12 @@ def plot_by_count(table:pd.DataFrame,    # from `by_count`
     legend_below(ax, h, l, ncol=3, inches=0.7)
     return ax
 
-# %% ../nbs/10_count.ipynb #9a4daaa4
-def error_kinds(sets, targs) -> Result:
-    "Shares of items whose predicted set is right, has too few labels (`none`: no label although the item has some), too many, or the right number but the wrong labels."
-    s, t = _sets_targs(sets, targs)
-    ns, nt, right = s.sum(1), t.sum(1), (s == t).all(1)
-    return Result('error_kinds', **{'right': float(right.mean()), 'too few': float((ns < nt).mean()), '(of which none)': float(((ns == 0) & (nt > 0)).mean()),
-                                    'too many': float((ns > nt).mean()), 'right number, wrong labels': float(((ns == nt) & ~right).mean())})
-
-def count_confusion(sets, targs) -> pd.DataFrame:
-    "Number of items for each (true number of labels, predicted number of labels)."
-    s, t = _sets_targs(sets, targs)
-    return pd.crosstab(pd.Series(t.sum(1), name='true labels'), pd.Series(s.sum(1), name='predicted labels'))
-
-# %% ../nbs/10_count.ipynb #2f505801
+# %% ../nbs/10_count_internals.ipynb #2f505801
 def set_names(sets, classes) -> list[str]:
     "Each (K,) bool row of `sets` as '{a,b}' ('{}' for none)."
     return ['{' + ','.join(str(c) for c, on in zip(classes, row) if on) + '}' for row in np.asarray(sets, bool)]
 
-# %% ../nbs/10_count.ipynb #5ed71e86
+# %% ../nbs/10_count_internals.ipynb #5ed71e86
 def most_common_set(targs) -> np.ndarray:
     "(K,) bool: the label set that occurs most often in `targs` (ties: the first in sorted order)."
     t = check_targets(targs, *to_np(targs).shape)
