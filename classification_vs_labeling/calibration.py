@@ -16,12 +16,34 @@ from .core import (check_probs, check_logits, check_targets, check_thresh, to_np
     check_classes, check_number, check_int, warn_reader, legend_below)
 
 # %% auto #0
-__all__ = ['OUTCOMES', 'CAVEAT_GROUPS', 'error_table', 'outcome_counts', 'plot_confidence', 'top_label', 'reliability', 'ece',
-           'plot_reliability', 'fit_temperature', 'apply_temperature', 'fit_bce_temperature', 'apply_bce_temperature',
-           'risk_coverage', 'accuracy_at_coverage', 'coverage_at_accuracy', 'plot_risk_coverage', 'fit_caveat',
-           'caveat', 'caveat_summary']
+__all__ = ['ece', 'fit_temperature', 'apply_temperature', 'OUTCOMES', 'CAVEAT_GROUPS', 'error_table', 'outcome_counts', 'plot_confidence', 'top_label', 'reliability', 'plot_reliability', 'fit_bce_temperature', 'apply_bce_temperature', 'risk_coverage', 'accuracy_at_coverage', 'coverage_at_accuracy', 'plot_risk_coverage', 'fit_caveat', 'caveat', 'caveat_summary']
 
-# %% ../nbs/06_calibration.ipynb #8b1baf0f
+# %% ../nbs/06_calibration.ipynb #dab4bd02
+def ece(probs,                  # (N, K) probabilities, one row per item
+        targs,                  # (N,) true class indices, or (N, K) one-hot rows (multi-hot with `multilabel`)
+        *, n_bins=15,           # equal-width confidence bins between 0 and 1
+        multilabel=False        # targets may have zero or several true classes per item ((N, K) multi-hot)
+       ) -> float:
+    "Top-label expected calibration error: sum over equal-width bins of (share of items) * |accuracy - mean confidence|."
+    r = reliability(probs, targs, n_bins=n_bins, multilabel=multilabel)   # per bin: count, mean confidence, accuracy
+    r = r[r['count'] > 0]
+    return float((r['count']/r['count'].sum()*(r.accuracy - r.mean_conf).abs()).sum())
+
+# %% ../nbs/06_calibration.ipynb #2b4423a5
+def fit_temperature(logits, targs) -> float:
+    "The temperature T in [0.01, 100] that minimises the cross-entropy of softmax(logits / T); fit it on tuning items only. Warns when T lies at an end of that range, or `logits` look like probabilities."
+    z = check_logits(logits, 'logits', kind='ce')
+    t = _class_idx(targs, *z.shape)
+    T = _fit_log_t(lambda T: -log_softmax(z/T, axis=1)[np.arange(len(z)), t].mean())
+    _warn_at_bound(T, 'fit_temperature')
+    return T
+
+def apply_temperature(logits, T) -> np.ndarray:
+    "softmax(logits / T): the classifier's probabilities after temperature scaling."
+    z = check_logits(logits, 'logits', kind='ce')
+    return softmax_probs(z/_check_temp(T))
+
+# %% ../nbs/06_calibration_internals.ipynb #8b1baf0f
 OUTCOMES = ['correct', 'none', 'several', 'wrong']
 
 def _class_idx(targs, n_items:int, n_classes:int, name='targs') -> np.ndarray:
@@ -65,7 +87,7 @@ def error_table(ce_probs,           # (N, K) the classifier's probabilities
         bce_probs_top=[_top3(r, names) for r in bce], bce_max=bce.max(1),
         outcome=pd.Categorical(outcome, categories=OUTCOMES)))
 
-# %% ../nbs/06_calibration.ipynb #67dc0b8d
+# %% ../nbs/06_calibration_internals.ipynb #67dc0b8d
 def outcome_counts(table:pd.DataFrame) -> pd.DataFrame:
     "Count and fraction of each outcome (correct, none, several, wrong) for the classifier and the labeler."
     missing = {'ce_outcome', 'outcome'} - set(getattr(table, 'columns', []))
@@ -80,7 +102,7 @@ def outcome_counts(table:pd.DataFrame) -> pd.DataFrame:
         out[f'{m}_n'], out[f'{m}_frac'] = c.values, c.values/len(table)
     return pd.DataFrame(out, index=pd.Index(OUTCOMES, name='outcome'))
 
-# %% ../nbs/06_calibration.ipynb #af4ea764
+# %% ../nbs/06_calibration_internals.ipynb #af4ea764
 def plot_confidence(table:pd.DataFrame,   # from `error_table`
                     model='ce',           # 'ce' for the classifier, 'bce' for the labeler
                     *, ax=None,           # the Axes to draw on (default: a new figure)
@@ -100,7 +122,7 @@ def plot_confidence(table:pd.DataFrame,   # from `error_table`
     legend_below(ax)
     return ax
 
-# %% ../nbs/06_calibration.ipynb #7c596bf0
+# %% ../nbs/06_calibration_internals.ipynb #7c596bf0
 def top_label(probs) -> tuple[np.ndarray, np.ndarray]:
     "The top probability (confidence) and the class that has it, per item."
     p = check_probs(probs)
@@ -114,7 +136,7 @@ def _conf_correct(probs, targs, multilabel=False) -> tuple[np.ndarray, np.ndarra
     t = check_targets(targs, n, k) if multilabel else np.eye(k, dtype=bool)[_class_idx(targs, n, k)]
     return p.max(1), t[np.arange(n), pred]
 
-# %% ../nbs/06_calibration.ipynb #db590cd4
+# %% ../nbs/06_calibration_internals.ipynb #db590cd4
 def reliability(probs,                  # (N, K) probabilities, one row per item
                 targs,                  # (N,) true class indices, or (N, K) one-hot rows (multi-hot with `multilabel`)
                 *, n_bins=15,           # equal-width confidence bins between 0 and 1
@@ -130,18 +152,7 @@ def reliability(probs,                  # (N, K) probabilities, one row per item
         mean_conf, acc = (np.bincount(b, w, minlength=n_bins)/count for w in (conf, ok.astype(float)))
     return pd.DataFrame(dict(lo=edges[:-1], hi=edges[1:], count=count, mean_conf=mean_conf, accuracy=acc))
 
-# %% ../nbs/06_calibration.ipynb #dab4bd02
-def ece(probs,                  # (N, K) probabilities, one row per item
-        targs,                  # (N,) true class indices, or (N, K) one-hot rows (multi-hot with `multilabel`)
-        *, n_bins=15,           # equal-width confidence bins between 0 and 1
-        multilabel=False        # targets may have zero or several true classes per item ((N, K) multi-hot)
-       ) -> float:
-    "Top-label expected calibration error: sum over equal-width bins of (share of items) * |accuracy - mean confidence|."
-    r = reliability(probs, targs, n_bins=n_bins, multilabel=multilabel)
-    r = r[r['count'] > 0]
-    return float((r['count']/r['count'].sum()*(r.accuracy - r.mean_conf).abs()).sum())
-
-# %% ../nbs/06_calibration.ipynb #215b79c5
+# %% ../nbs/06_calibration_internals.ipynb #215b79c5
 def _count_axes(ax) -> plt.Axes:
     "The panel of item counts under a reliability diagram: made on the first call, found again on an overlay."
     cax = next((a for a in ax.child_axes if a.get_label() == 'counts'), None)
@@ -188,7 +199,7 @@ def plot_reliability(probs,                 # (N, K) probabilities, one row per 
     legend_below(ax, under=cax, ncol=1)
     return ax
 
-# %% ../nbs/06_calibration.ipynb #01f018a8
+# %% ../nbs/06_calibration_internals.ipynb #01f018a8
 _LOG_T = (np.log(1e-2), np.log(1e2))  # temperatures are searched in [0.01, 100], on a log scale
 
 def _fit_log_t(loss) -> float:
@@ -214,21 +225,7 @@ def _check_temp(T, n_classes=None) -> np.ndarray:
     if t.size == 0 or not np.isfinite(t).all() or (t <= 0).any(): raise ValueError(f"T: expected positive temperatures, got {t}")
     return t
 
-# %% ../nbs/06_calibration.ipynb #2b4423a5
-def fit_temperature(logits, targs) -> float:
-    "The temperature T in [0.01, 100] that minimises the cross-entropy of softmax(logits / T); fit it on tuning items only. Warns when T lies at an end of that range, or `logits` look like probabilities."
-    z = check_logits(logits, 'logits', kind='ce')
-    t = _class_idx(targs, *z.shape)
-    T = _fit_log_t(lambda T: -log_softmax(z/T, axis=1)[np.arange(len(z)), t].mean())
-    _warn_at_bound(T, 'fit_temperature')
-    return T
-
-def apply_temperature(logits, T) -> np.ndarray:
-    "softmax(logits / T): the classifier's probabilities after temperature scaling."
-    z = check_logits(logits, 'logits', kind='ce')
-    return softmax_probs(z/_check_temp(T))
-
-# %% ../nbs/06_calibration.ipynb #de04b2cf
+# %% ../nbs/06_calibration_internals.ipynb #de04b2cf
 def _bce(z, y) -> float: return float((np.logaddexp(0, z) - y*z).mean())   # mean BCE with logits, computed stably
 
 def fit_bce_temperature(logits, targs, per_class=False) -> float | np.ndarray:
@@ -245,7 +242,7 @@ def apply_bce_temperature(logits, T) -> np.ndarray:
     z = check_logits(logits, 'logits', kind='bce')
     return sigmoid_probs(z/_check_temp(T, z.shape[1]))
 
-# %% ../nbs/06_calibration.ipynb #cc714c40
+# %% ../nbs/06_calibration_internals.ipynb #cc714c40
 def risk_coverage(probs, targs, multilabel=False) -> pd.DataFrame:
     "For every cut of the items sorted by confidence: coverage (fraction kept), accuracy and risk on the kept items."
     conf, ok = _conf_correct(probs, targs, multilabel)
@@ -273,7 +270,7 @@ def coverage_at_accuracy(probs,                 # (N, K) probabilities, one row 
     ok = rc.accuracy.values >= check_number(target_acc, 'target_acc', lo=0, lo_open=True, hi=1)
     return float(rc.coverage.values[ok].max()) if ok.any() else 0.
 
-# %% ../nbs/06_calibration.ipynb #9c4276a8
+# %% ../nbs/06_calibration_internals.ipynb #9c4276a8
 def plot_risk_coverage(curves:dict,            # name: (probs, targs), one line each
                        ax=None,                # the Axes to draw on (default: a new figure)
                        title:str|None=None     # the plot's title: which items, which seed
@@ -293,7 +290,7 @@ def plot_risk_coverage(curves:dict,            # name: (probs, targs), one line 
     legend_below(ax, ncol=1, inches=0.55)
     return ax
 
-# %% ../nbs/06_calibration.ipynb #484d306b
+# %% ../nbs/06_calibration_internals.ipynb #484d306b
 CAVEAT_GROUPS = ('answer', 'answer with caveat', "don't know")
 
 def _check_targets_acc(target_accs) -> np.ndarray:

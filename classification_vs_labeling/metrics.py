@@ -13,11 +13,7 @@ from sklearn.metrics import precision_recall_fscore_support
 from .core import to_np, check_probs, check_targets, check_thresh, check_int, check_number, check_fraction, legend_below, Result, interval
 
 # %% auto #0
-__all__ = ['THRESHS', 'GAP_ROWS', 'GAP_PIECES', 'predicted_sets', 'set_sizes', 'none_rate', 'several_rate', 'per_label_accuracy',
-           'exact_correct', 'exact_match', 'argmax_correct', 'argmax_accuracy', 'prf', 'accuracy_summary',
-           'simulate_preds', 'threshold_sweep', 'plot_threshold_sweep', 'best_threshold', 'per_class_thresholds',
-           'tune_split', 'check_tune_mask', 'tuned_threshold', 'tuned_decoders', 'paired_bootstrap', 'seed_summary',
-           'gap_items', 'gap_table', 'gap_decomposition', 'gap_ylim', 'plot_gap']
+__all__ = ['predicted_sets', 'per_label_accuracy', 'exact_correct', 'exact_match', 'argmax_correct', 'argmax_accuracy', 'gap_items', 'THRESHS', 'GAP_ROWS', 'GAP_PIECES', 'set_sizes', 'none_rate', 'several_rate', 'prf', 'accuracy_summary', 'simulate_preds', 'threshold_sweep', 'plot_threshold_sweep', 'best_threshold', 'per_class_thresholds', 'tune_split', 'check_tune_mask', 'tuned_threshold', 'tuned_decoders', 'paired_bootstrap', 'seed_summary', 'gap_table', 'gap_decomposition', 'gap_ylim', 'plot_gap']
 
 # %% ../nbs/05_metrics.ipynb #d1f69d8c
 def _pt(probs, targs) -> tuple[np.ndarray, np.ndarray]:
@@ -33,19 +29,6 @@ def predicted_sets(probs, thresh=0.5, *, fallback:bool=False) -> np.ndarray:
         empty = ~s.any(1)
         s[empty, p[empty].argmax(1)] = True
     return s
-
-# %% ../nbs/05_metrics.ipynb #a0fbf034
-def set_sizes(probs, thresh=0.5) -> np.ndarray:
-    "(N,) int: how many labels each item gets at `thresh`."
-    return predicted_sets(probs, thresh).sum(1)
-
-def none_rate(probs, thresh=0.5) -> float:
-    "Fraction of items that get no label at all."
-    return float((set_sizes(probs, thresh) == 0).mean())
-
-def several_rate(probs, thresh=0.5) -> float:
-    "Fraction of items that get two labels or more."
-    return float((set_sizes(probs, thresh) >= 2).mean())
 
 # %% ../nbs/05_metrics.ipynb #78a2fd35
 def per_label_accuracy(probs, targs, thresh=0.5) -> float:
@@ -79,7 +62,36 @@ def argmax_accuracy(probs, targs) -> float:
     "Fraction of items whose most probable class is a true class: the classifier's usual accuracy."
     return float(argmax_correct(probs, targs).mean())
 
-# %% ../nbs/05_metrics.ipynb #af4ef609
+# %% ../nbs/05_metrics.ipynb #8afc3913
+def gap_items(ce_probs,      # (N, K) the classifier's softmax probabilities
+              bce_probs,     # (N, K) the labeler's sigmoid probabilities, same items
+              targs,         # (N,) true class indices (or (N, K) one-hot): one true class per item
+              thresh=0.5     # the labeler's threshold, or one per class
+             ) -> pd.DataFrame:
+    "Per single-label item, 0 or 1: classifier right, labeler argmax right, labeler exact match at `thresh`, how its decoding went."
+    c,t = _pt(ce_probs, targs)
+    if (t.sum(1) != 1).any(): raise ValueError(f"targs: expected exactly one true class per item, got {int((t.sum(1) != 1).sum())} items without")
+    b = check_probs(bce_probs, 'bce_probs', c.shape[1])
+    if len(b) != len(c): raise ValueError(f"bce_probs: expected {len(c)} items like ce_probs, got {len(b)}")
+    amax, exact, size = argmax_correct(b, t), exact_correct(b, t, thresh), set_sizes(b, thresh)
+    missed = amax & ~exact                            # ranked right, decoded wrong: by the size of the set
+    return pd.DataFrame(dict(classifier=argmax_correct(c, t), argmax=amax, exact=exact, none=missed & (size == 0),
+                             several=missed & (size >= 2), wrong=missed & (size == 1), rescued=~amax & exact)).astype(float)
+
+# %% ../nbs/05_metrics_internals.ipynb #a0fbf034
+def set_sizes(probs, thresh=0.5) -> np.ndarray:
+    "(N,) int: how many labels each item gets at `thresh`."
+    return predicted_sets(probs, thresh).sum(1)
+
+def none_rate(probs, thresh=0.5) -> float:
+    "Fraction of items that get no label at all."
+    return float((set_sizes(probs, thresh) == 0).mean())
+
+def several_rate(probs, thresh=0.5) -> float:
+    "Fraction of items that get two labels or more."
+    return float((set_sizes(probs, thresh) >= 2).mean())
+
+# %% ../nbs/05_metrics_internals.ipynb #af4ef609
 _AVERAGES = ('samples', 'macro', 'micro')
 
 def prf(probs,                      # (N, K) probabilities in [0, 1], one row per item
@@ -99,7 +111,7 @@ def prf(probs,                      # (N, K) probabilities in [0, 1], one row pe
     pr,rc,f1,_ = precision_recall_fscore_support(t, s, average=average, zero_division=zero_division)
     return Result('prf', precision=float(pr), recall=float(rc), f1=float(f1))
 
-# %% ../nbs/05_metrics.ipynb #2566583e
+# %% ../nbs/05_metrics_internals.ipynb #2566583e
 def accuracy_summary(probs, targs, thresh=0.5) -> Result:
     "The three accuracies, exact match with argmax fallback, sample-averaged F1 and the set-size rates at `thresh`."
     p,t = _pt(probs, targs)
@@ -109,7 +121,7 @@ def accuracy_summary(probs, targs, thresh=0.5) -> Result:
                 f1_samples=prf(p, t, thresh)['f1'], none_rate=float((sizes == 0).mean()),
                 several_rate=float((sizes >= 2).mean()), mean_set_size=float(sizes.mean()))
 
-# %% ../nbs/05_metrics.ipynb #e16877a5
+# %% ../nbs/05_metrics_internals.ipynb #e16877a5
 def simulate_preds(n:int=1000,              # items
                    k:int=10,                # classes
                    seed:int=0,              # seed of every random draw
@@ -129,7 +141,7 @@ def simulate_preds(n:int=1000,              # items
     shift = bce_bias + class_shift*rng.standard_normal(k)
     return targs, softmax(logits[0], axis=1), expit(logits[1] + shift)
 
-# %% ../nbs/05_metrics.ipynb #61f86fa9
+# %% ../nbs/05_metrics_internals.ipynb #61f86fa9
 THRESHS = np.round(np.linspace(0.01, 0.99, 99), 2)   # 0.01, 0.02, ..., 0.99: rounded, so a chosen threshold prints as 0.94, not 0.9400000000000001
 
 def _grid(threshs) -> np.ndarray:
@@ -148,7 +160,7 @@ def _counts(p, t, ts, axis=1) -> tuple[np.ndarray, np.ndarray]:
     n_groups = p.shape[1-axis]
     return _n_above(j, len(ts), groups, n_groups).T, _n_above(j, len(ts), groups, n_groups, t).T
 
-# %% ../nbs/05_metrics.ipynb #a5a5ac80
+# %% ../nbs/05_metrics_internals.ipynb #a5a5ac80
 def threshold_sweep(probs, targs, threshs=None) -> pd.DataFrame:
     "Every metric at every threshold of `threshs` (default 0.01..0.99), one row per threshold; vectorised, no loop over thresholds."
     p,t = _pt(probs, targs)
@@ -164,7 +176,7 @@ def threshold_sweep(probs, targs, threshs=None) -> pd.DataFrame:
         argmax_accuracy=float(amax.mean()), f1_samples=f1.mean(1), none_rate=(size == 0).mean(1),
         several_rate=(size >= 2).mean(1), mean_set_size=size.mean(1)))
 
-# %% ../nbs/05_metrics.ipynb #b7e8a106
+# %% ../nbs/05_metrics_internals.ipynb #b7e8a106
 def plot_threshold_sweep(sweep_df:pd.DataFrame,            # from `threshold_sweep`
                          *, ax=None,                       # the Axes to draw on (default: a new figure)
                          best:float|None=None,             # a threshold to mark with a vertical line
@@ -195,7 +207,7 @@ def plot_threshold_sweep(sweep_df:pd.DataFrame,            # from `threshold_swe
     legend_below(ax, h1+h2, l1+l2)
     return ax
 
-# %% ../nbs/05_metrics.ipynb #99f23e12
+# %% ../nbs/05_metrics_internals.ipynb #99f23e12
 _HIGHER_BETTER = ('exact_match', 'exact_match_fallback', 'per_label_accuracy', 'f1_samples')
 
 def _pick(ts, scores) -> np.ndarray:
@@ -215,7 +227,7 @@ def best_threshold(probs,                         # (N, K) probabilities in [0, 
     sw = threshold_sweep(probs, targs, threshs)
     return float(sw.thresh.iloc[_pick(sw.thresh.to_numpy(), sw[metric].to_numpy())])
 
-# %% ../nbs/05_metrics.ipynb #6930ae55
+# %% ../nbs/05_metrics_internals.ipynb #6930ae55
 def per_class_thresholds(probs,                 # (N, K) probabilities in [0, 1], one row per item
                          targs,                 # (N,) true class indices, or (N, K) multi-hot 0/1
                          threshs=None,          # the grid to choose from (default `THRESHS`, 0.01 to 0.99)
@@ -231,7 +243,7 @@ def per_class_thresholds(probs,                 # (N, K) probabilities in [0, 1]
     else: score = (len(p) - (pos + npos - 2*tp))/len(p)
     return ts[_pick(ts, score)]
 
-# %% ../nbs/05_metrics.ipynb #9d4f3046
+# %% ../nbs/05_metrics_internals.ipynb #9d4f3046
 def tune_split(n_items:int,             # items in the validation set
                tune_frac:float=0.5,     # share of them in the tuning part
                seed:int=0,              # seed of the random order
@@ -252,7 +264,7 @@ def tune_split(n_items:int,             # items in the validation set
     if mask.all() or not mask.any(): raise ValueError(f"tune_frac: {tune_frac} of {n} items leaves one part empty")
     return mask
 
-# %% ../nbs/05_metrics.ipynb #176b0d53
+# %% ../nbs/05_metrics_internals.ipynb #176b0d53
 def check_tune_mask(tune_mask, n_items:int) -> np.ndarray:
     "`tune_mask` as an (N,) bool array with items in both parts (True: tuning, False: held-out), or a one-line ValueError."
     m = np.asarray(tune_mask)
@@ -273,7 +285,7 @@ def tuned_threshold(probs,                       # (N, K) the labeler's probabil
     tune = check_tune_mask(tune_mask, len(p))
     return best_threshold(p[tune], np.asarray(targs)[tune], threshs, metric=metric)
 
-# %% ../nbs/05_metrics.ipynb #834654c7
+# %% ../nbs/05_metrics_internals.ipynb #834654c7
 def tuned_decoders(bce_probs,      # (N, K) the labeler's sigmoid probabilities on the validation items
                    targs,          # (N,) true class indices, or (N, K) multi-hot 0/1
                    tune_mask,      # (N,) bool: True = tuning items (thresholds fitted there), False = held-out (scored)
@@ -289,7 +301,7 @@ def tuned_decoders(bce_probs,      # (N, K) the labeler's sigmoid probabilities 
                               exact_fallback=exact_correct(p[held], t[held], th['thresh_fallback'], fallback=True))).astype(float)
     return items, th
 
-# %% ../nbs/05_metrics.ipynb #ea5eba67
+# %% ../nbs/05_metrics_internals.ipynb #ea5eba67
 _LOW_HIGH = {'low': ('ci', 0), 'high': ('ci', 1)}   # the interval's ends under the names the bootstraps returned before `ci`
 
 def _check01(x, name) -> np.ndarray:
@@ -318,7 +330,7 @@ def paired_bootstrap(correct_a,               # (N,) per-item correctness of mod
     return Result('paired_bootstrap', _LOW_HIGH, diff=float(diff), ci=interval(np.quantile(boot, [(1-level)/2, (1+level)/2])), p_value=float(p),
                   mean_a=float(a.mean()), mean_b=float(b.mean()), n=n, n_boot=int(n_boot), level=float(level))
 
-# %% ../nbs/05_metrics.ipynb #41f2d789
+# %% ../nbs/05_metrics_internals.ipynb #41f2d789
 def seed_summary(values) -> Result:
     "Mean, sample standard deviation (ddof=1; NaN for a single value), min, max and count of one metric across seeds."
     a = to_np(values, 'values')
@@ -327,7 +339,7 @@ def seed_summary(values) -> Result:
     return Result('seed_summary', mean=float(a.mean()), std=float(a.std(ddof=1)) if len(a) > 1 else float('nan'),
                   min=float(a.min()), max=float(a.max()), n=len(a))
 
-# %% ../nbs/05_metrics.ipynb #8afc3913
+# %% ../nbs/05_metrics_internals.ipynb #c9ddb2ac
 GAP_ROWS = {   # row of `gap_table`: (what it is, the per-item columns a and b whose paired difference mean(a) - mean(b) it is)
     'classifier': ('classifier accuracy', 'classifier', None),
     'argmax': ('labeler argmax accuracy', 'argmax', None),
@@ -342,22 +354,7 @@ GAP_ROWS = {   # row of `gap_table`: (what it is, the per-item columns a and b w
 }
 GAP_PIECES = ('ranking', 'none', 'several', 'wrong', 'rescued')   # they add up to 'total'
 
-def gap_items(ce_probs,      # (N, K) the classifier's softmax probabilities
-              bce_probs,     # (N, K) the labeler's sigmoid probabilities, same items
-              targs,         # (N,) true class indices (or (N, K) one-hot): one true class per item
-              thresh=0.5     # the labeler's threshold, or one per class
-             ) -> pd.DataFrame:
-    "Per single-label item, 0 or 1: classifier right, labeler argmax right, labeler exact match at `thresh`, how its decoding went."
-    c,t = _pt(ce_probs, targs)
-    if (t.sum(1) != 1).any(): raise ValueError(f"targs: expected exactly one true class per item, got {int((t.sum(1) != 1).sum())} items without")
-    b = check_probs(bce_probs, 'bce_probs', c.shape[1])
-    if len(b) != len(c): raise ValueError(f"bce_probs: expected {len(c)} items like ce_probs, got {len(b)}")
-    amax, exact, size = argmax_correct(b, t), exact_correct(b, t, thresh), set_sizes(b, thresh)
-    missed = amax & ~exact                            # ranked right, decoded wrong: by the size of the set
-    return pd.DataFrame(dict(classifier=argmax_correct(c, t), argmax=amax, exact=exact, none=missed & (size == 0),
-                             several=missed & (size >= 2), wrong=missed & (size == 1), rescued=~amax & exact)).astype(float)
-
-# %% ../nbs/05_metrics.ipynb #82b53634
+# %% ../nbs/05_metrics_internals.ipynb #82b53634
 def gap_table(items:pd.DataFrame,    # per-item columns from `gap_items`, or their mean over seeds
               *, n_boot:int=1000,    # bootstrap resamples of the items
               seed:int=0,            # seed of the resamples (the same for every row)
@@ -386,7 +383,7 @@ def gap_decomposition(ce_probs,              # (N, K) the classifier's softmax p
     "The classifier's lead over the labeler's exact match, split into ranking and decoding (none, several, wrong, rescued), with intervals (`ci_low`, `ci_high`)."
     return gap_table(gap_items(ce_probs, bce_probs, targs, thresh), n_boot=n_boot, seed=seed, level=level)
 
-# %% ../nbs/05_metrics.ipynb #47707876
+# %% ../nbs/05_metrics_internals.ipynb #47707876
 _GAP_TICKS = ['ranking\n', 'no\nlabel', 'several\n', 'one\nwrong', 'rescued\n']   # two lines each, so the numbers line up below
 
 def _gap_steps(table:pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -8,23 +8,34 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/ood.html.md"""
 from __future__ import annotations
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
-from scipy.special import logsumexp
-from sklearn.metrics import roc_auc_score
-from pathlib import Path
-from .core import (check_probs, check_scores, check_logits, looks_like_probs, check_thresh, to_np, softmax_probs,
-    sigmoid_probs, check_number, check_int, check_fraction, legend_below, Result, interval)
-from .data import pets_label
+from .core import check_probs, check_thresh
 
 # %% auto #0
-__all__ = ['OOD_SCORES', 'msp', 'max_logit', 'energy', 'max_sigmoid', 'no_label_rate', 'ood_auroc', 'fpr_at_tpr', 'ood_summary',
-           'refusal_cut', 'matched_refusal', 'auroc_diff', 'joint_energy', 'ood_scores', 'score_table', 'ood_kinds',
-           'plot_ood_hist']
+__all__ = ['msp', 'max_sigmoid', 'no_label_rate', 'OOD_SCORES', 'max_logit', 'energy', 'ood_auroc', 'fpr_at_tpr', 'ood_summary', 'refusal_cut', 'matched_refusal', 'auroc_diff', 'joint_energy', 'ood_scores', 'score_table', 'ood_kinds', 'plot_ood_hist']
 
 # %% ../nbs/07_ood.ipynb #24eee9ed
 def msp(probs) -> np.ndarray:
     "Maximum softmax probability per item (higher = more in-domain)."
     return check_probs(probs).max(1)
 
+def max_sigmoid(probs) -> np.ndarray:
+    "The labeler's largest probability per item (higher = more in-domain)."
+    return check_probs(probs).max(1)
+
+def no_label_rate(probs, thresh=0.5) -> float:
+    "Fraction of items with no class above `thresh` (scalar or per class): the labeler saying 'none of these'."
+    p = check_probs(probs)
+    return float((~(p > check_thresh(thresh, n_classes=p.shape[1])).any(1)).mean())
+
+# %% ../nbs/07_ood_internals.ipynb #3cf6d9be
+from scipy.special import logsumexp
+from sklearn.metrics import roc_auc_score
+from pathlib import Path
+from .core import (check_scores, check_logits, looks_like_probs, to_np, softmax_probs, sigmoid_probs,
+    check_number, check_int, check_fraction, legend_below, Result, interval)
+from .data import pets_label
+
+# %% ../nbs/07_ood_internals.ipynb #21f647ce
 def max_logit(logits) -> np.ndarray:
     "Largest logit per item (higher = more in-domain)."
     return check_logits(logits, 'logits').max(1)
@@ -36,16 +47,7 @@ def energy(logits, T=1.) -> np.ndarray:
     T = check_number(T, 'T', lo=0, lo_open=True)
     return _energy(check_logits(logits, 'logits'), T)
 
-def max_sigmoid(probs) -> np.ndarray:
-    "The labeler's largest probability per item (higher = more in-domain)."
-    return check_probs(probs).max(1)
-
-def no_label_rate(probs, thresh=0.5) -> float:
-    "Fraction of items with no class above `thresh` (scalar or per class): the labeler saying 'none of these'."
-    p = check_probs(probs)
-    return float((~(p > check_thresh(thresh, n_classes=p.shape[1])).any(1)).mean())
-
-# %% ../nbs/07_ood.ipynb #6f2d4dfe
+# %% ../nbs/07_ood_internals.ipynb #6f2d4dfe
 _ONE_PER_ITEM = "one per item, e.g. `msp(probs)` or `max_sigmoid(probs)`"
 
 def _check_1d(x, name) -> np.ndarray:
@@ -60,7 +62,7 @@ def ood_auroc(scores_in, scores_out) -> float:
     s_in, s_out = _check_1d(scores_in, 'scores_in'), _check_1d(scores_out, 'scores_out')
     return float(roc_auc_score(np.r_[np.ones(len(s_in)), np.zeros(len(s_out))], np.r_[s_in, s_out]))
 
-# %% ../nbs/07_ood.ipynb #42f2b75b
+# %% ../nbs/07_ood_internals.ipynb #42f2b75b
 def fpr_at_tpr(scores_in,           # (N,) a score per in-domain item (higher = more in-domain)
                scores_out,          # (M,) the same score per out-of-domain item
                tpr=0.95,            # the share of the positives that must be caught
@@ -75,7 +77,7 @@ def fpr_at_tpr(scores_in,           # (N,) a score per in-domain item (higher = 
     k = np.searchsorted(np.arange(1, len(s)+1)/len(s), tpr)   # the fewest in-domain items reaching `tpr`, minus one
     return float((s_out >= s[k]).mean())
 
-# %% ../nbs/07_ood.ipynb #65e96c27
+# %% ../nbs/07_ood_internals.ipynb #65e96c27
 def ood_summary(ce_logits_in,       # (N_in, K) classifier logits on in-domain items
                 ce_logits_out,      # (N_out, K) classifier logits on out-of-domain items
                 bce_logits_in,      # (N_in, K) labeler logits on the same in-domain items
@@ -96,7 +98,7 @@ def ood_summary(ce_logits_in,       # (N_in, K) classifier logits on in-domain i
     df.loc['bce max_sigmoid', ['no_label_in', 'no_label_out']] = [no_label_rate(sigmoid_probs(bce[k]), thresh) for k in ('in', 'out')]
     return df
 
-# %% ../nbs/07_ood.ipynb #e084442c
+# %% ../nbs/07_ood_internals.ipynb #e084442c
 def _cuts(sorted_scores, rates) -> np.ndarray:
     "Per row of (B, N) sorted scores, the cut refusing (score < cut) round(rate*N) of them: midway between two scores."
     s, n = sorted_scores, sorted_scores.shape[1]
@@ -110,7 +112,7 @@ def refusal_cut(scores, rate) -> float:
     rate = check_number(rate, 'rate', lo=0, hi=1)
     return float(_cuts(np.sort(_check_1d(scores, 'scores'))[None], [rate])[0])
 
-# %% ../nbs/07_ood.ipynb #515cab8a
+# %% ../nbs/07_ood_internals.ipynb #515cab8a
 def _seeds_items(x, name) -> np.ndarray:
     "Scores as a finite (seeds, items) array: one row for a 1-d array."
     a = to_np(x, name)
@@ -162,7 +164,7 @@ def matched_refusal(ce_in,              # the classifier's MSP on in-domain item
                   diff=float(point[2] - point[1]), ci=q(boot[2] - boot[1]), ce_ci=q(boot[1]), bce_ci=q(boot[2]), n_in=n, n_out=m,
                   n_boot=int(n_boot), level=float(level))
 
-# %% ../nbs/07_ood.ipynb #2da2fc93
+# %% ../nbs/07_ood_internals.ipynb #2da2fc93
 def _weighted_auroc(s_in, s_out, w_in, w_out) -> np.ndarray:
     "AUROC under item counts w_in (B, N_in) and w_out (B, N_out): weighted P(in > out) + P(tie)/2, one value per row."
     o = np.argsort(s_out, kind='stable')
@@ -193,7 +195,7 @@ def auroc_diff(in_a,                # score a on in-domain items: (items,) or (s
                   auroc_a=float(a), auroc_b=float(b), p_value=float((1 + (np.abs(boot - (a - b)) >= abs(a - b)).sum())/(n_boot + 1)),
                   n_in=n_in, n_out=n_out, n_boot=int(n_boot), level=float(level))
 
-# %% ../nbs/07_ood.ipynb #b6f9696e
+# %% ../nbs/07_ood_internals.ipynb #b6f9696e
 def joint_energy(logits) -> np.ndarray:
     "JointEnergy (Wang et al. 2021) per item: the sum over classes of softplus(logit) = log(1 + e^logit); higher = more in-domain. For a labeler's logits."
     return np.logaddexp(0, check_scores(logits, 'logits')).sum(1)
@@ -230,7 +232,7 @@ def score_table(ce_logits_in,     # (N_in, K) classifier logits on in-domain ite
                          'refused_out': [float((o < refusal_cut(i, rate)).mean()) for i, o in s.values()]},
                         index=pd.Index(list(s), name='score'))
 
-# %% ../nbs/07_ood.ipynb #f0dbaa93
+# %% ../nbs/07_ood_internals.ipynb #f0dbaa93
 def _names(path) -> set[str]:
     "The class names an image's path may carry: its folder, and its PETS breed (`Breed_name_<n>.jpg`) if it has one."
     p = Path(path)
@@ -242,7 +244,7 @@ def ood_kinds(ood_items, held_out=()) -> np.ndarray:
     held = {str(c) for c in held_out}
     return np.array(['near' if _names(f) & held else 'far' for f in ood_items], dtype='<U4')
 
-# %% ../nbs/07_ood.ipynb #2d7673bd
+# %% ../nbs/07_ood_internals.ipynb #2d7673bd
 def plot_ood_hist(scores_in,             # (N,) a score per in-domain item (higher = more in-domain)
                   scores_out,            # (M,) the same score per out-of-domain item
                   *, ax=None,            # the Axes to draw on (default: a new figure)

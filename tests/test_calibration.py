@@ -372,7 +372,7 @@ def test_caveat_bad_input(call, msg):
 @pytest.fixture(scope='module')
 def sim():
     "The chapter's simulated pair and its random tuning half (read from the chapter), both models' temperatures fitted on it."
-    *_, ce_logits, bce_logits, targs, _, tune = from_chapter('06_calibration', 'simulate', 'classes', 'ce_logits', 'bce_logits', 'targs', 'rng', 'tune')
+    *_, ce_logits, bce_logits, targs, _, tune = from_chapter('06_calibration_internals', 'simulate', 'classes', 'ce_logits', 'bce_logits', 'targs', 'rng', 'tune')
     T, T_bce = fit_temperature(ce_logits[tune], targs[tune]), fit_bce_temperature(bce_logits[tune], targs[tune])
     return dict(ce_logits=ce_logits, bce_logits=bce_logits, targs=targs, ce_probs=softmax(ce_logits, axis=1), bce_probs=expit(bce_logits),
                 tune=tune, T=T, T_bce=T_bce, cal_probs=apply_temperature(ce_logits, T), bce_cal=apply_bce_temperature(bce_logits, T_bce))

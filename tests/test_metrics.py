@@ -402,7 +402,7 @@ def test_gap_panels_share_their_y_limits():
 
 # ---- chapter 05's checks, moved from its hidden cells, on its own toy examples (read from the chapter) and its simulated labeler
 
-THREE = from_chapter('05_metrics', 'three')
+THREE = from_chapter('05_metrics_internals', 'three')
 LAB1, CLAS1, TARG1 = from_chapter('05_metrics', 'lab_probs', 'clas_probs', 'targ')
 
 @pytest.fixture(scope='module')

@@ -168,13 +168,16 @@ def save_outputs(executed, src):
 
 
 def test_every_chapter_opens_with_the_same_install_cell():
-    "The hidden install cell is the first code cell after `default_exp` in every chapter, identical everywhere, and the README shows its command."
+    """The hidden install cell is the first code cell after `default_exp` in every chapter (the first code cell of a lesson's
+    internals notebook, which has no `default_exp`: its cells export into the lesson's module), identical everywhere,
+    and the README shows its command."""
     cells = []
     for src in NOTEBOOKS:
         if src.name == 'index.ipynb': continue
         code = [c.source for c in nbformat.read(src, as_version=4).cells if c.cell_type == 'code']
-        assert code[0].startswith('#| default_exp'), src.name
-        cells.append(code[1])
+        internals = src.stem.endswith('_internals') and (NOTEBOOKS[0].parent/f"{src.stem.removesuffix('_internals')}.ipynb").exists()
+        assert internals or code[0].startswith('#| default_exp'), src.name
+        cells.append(code[0] if internals else code[1])
     assert len(set(cells)) == 1, "the install cells differ between chapters"
     cell = cells[0]
     assert cell.startswith('#| hide') and "'google.colab' in sys.modules" in cell and 'check_returncode()' in cell

@@ -276,7 +276,7 @@ def test_matched_and_diff_bad_input(call, msg):
 
 # ---------- chapter 07's checks, moved from its hidden cells: on its own simulated pair (read from the chapter) and toy examples
 
-chapter_simulate = from_chapter('07_ood', 'simulate')
+chapter_simulate = from_chapter('07_ood_internals', 'simulate')
 
 @pytest.fixture(scope='module')
 def chapter_sim():
