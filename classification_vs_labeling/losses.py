@@ -6,17 +6,14 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/losses.html.md"""
 
 # %% ../nbs/02_losses.ipynb #af36e05f
 from __future__ import annotations
-import numpy as np
 import torch
-import matplotlib.pyplot as plt
-from .core import to_np, check_scores, check_targets, check_int, legend_below
+from .core import check_targets
 from .activations import to_float_tensor, sigmoid
 
 # %% auto #0
-__all__ = ['logsumexp', 'log_softmax', 'log_sigmoid', 'cross_entropy', 'one_hot', 'binary_cross_entropy', 'logit_grads',
-           'plot_loss_curves', 'naive_cross_entropy', 'naive_binary_cross_entropy']
+__all__ = ['logsumexp', 'log_softmax', 'log_sigmoid', 'cross_entropy', 'one_hot', 'binary_cross_entropy', 'logit_grads', 'naive_cross_entropy', 'naive_binary_cross_entropy', 'plot_loss_curves', 'plot_largest_losses']
 
-# %% ../nbs/02_losses.ipynb #9688c35b
+# %% ../nbs/02_losses.ipynb #ef3a301e
 def logsumexp(x, dim:int=-1, keepdim:bool=False) -> torch.Tensor:
     "`log(exp(x).sum(dim))` computed as `m + log(exp(x - m).sum(dim))` with `m` the max, so it neither overflows nor underflows."
     x = to_float_tensor(x)
@@ -25,7 +22,7 @@ def logsumexp(x, dim:int=-1, keepdim:bool=False) -> torch.Tensor:
     out = m + (x - m).exp().sum(dim, keepdim=True).log()
     return out if keepdim else out.squeeze(dim)
 
-# %% ../nbs/02_losses.ipynb #3a86453d
+# %% ../nbs/02_losses.ipynb #87508a47
 def log_softmax(x, dim:int=-1) -> torch.Tensor:
     "`log(softmax(x))` as `x - logsumexp(x)`: finite for any finite `x`."
     x = to_float_tensor(x)
@@ -37,7 +34,53 @@ def log_sigmoid(x) -> torch.Tensor:
     x = to_float_tensor(x)
     return -logsumexp(torch.stack([torch.zeros_like(x), -x], -1), -1)
 
-# %% ../nbs/02_losses.ipynb #ef3a301e
+# %% ../nbs/02_losses.ipynb #0eba3746
+def cross_entropy(logits, targs, reduction:str='mean') -> torch.Tensor:
+    "Mean over items of `-log softmax(logits)[targ]`, via log-sum-exp; `targs` are (N,) class indices."
+    logits, targs = _check_ce(logits, targs)
+    return _reduce(-log_softmax(logits).gather(1, targs[:, None])[:, 0], reduction)
+
+# %% ../nbs/02_losses.ipynb #0ac3c9ec
+def one_hot(targs, n_classes:int, dtype=torch.float32) -> torch.Tensor:
+    "(N,) class indices as an (N, `n_classes`) float tensor: 1. in each item's target column, 0. elsewhere."
+    t = _np(targs, 'targs')
+    if t.ndim != 1: raise ValueError(f"targs: expected (N,) class indices, got shape {t.shape}")
+    check_targets(t, len(t), n_classes)
+    return torch.eye(n_classes, dtype=dtype)[torch.as_tensor(t, dtype=torch.long)]  # row t of the identity is target t's one-hot
+
+def binary_cross_entropy(logits, targs, reduction:str='mean') -> torch.Tensor:
+    "Mean over items and classes of `-(y log sigmoid(x) + (1-y) log(1 - sigmoid(x)))`, via log-sigmoid; `targs` (N, K) multi-hot."
+    logits, y = _check_bce(logits, targs)
+    return _reduce(-(y*log_sigmoid(logits) + (1-y)*log_sigmoid(-logits)), reduction)  # log(1 - sigmoid(x)) = log sigmoid(-x)
+
+# %% ../nbs/02_losses.ipynb #ccf3de31
+def logit_grads(loss_func, logits, targs) -> torch.Tensor:
+    "Gradient of `loss_func(logits, targs, reduction='sum')` with respect to `logits`, by autograd."
+    x = to_float_tensor(logits).detach().clone().requires_grad_()
+    loss_func(x, targs, reduction='sum').backward()
+    return x.grad
+
+# %% ../nbs/02_losses.ipynb #0c9ff368
+def naive_cross_entropy(logits, targs) -> torch.Tensor:
+    "Cross-entropy as written, `-log(exp(x[t]) / exp(x).sum())`: overflows (NaN/inf) once a logit passes ~88 in float32."
+    logits, targs = _check_ce(logits, targs)
+    e = logits.exp()
+    return -(e / e.sum(1, keepdim=True))[torch.arange(len(targs)), targs].log().mean()
+
+def naive_binary_cross_entropy(logits, targs) -> torch.Tensor:
+    "BCE as written, `-(y log sigmoid(x) + (1-y) log(1 - sigmoid(x)))`: inf/NaN once sigmoid rounds to 0 or 1."
+    logits, y = _check_bce(logits, targs)
+    s = sigmoid(logits)
+    return -(y*s.log() + (1-y)*(1-s).log()).mean()
+
+# %% ../nbs/02_losses_internals.ipynb #bc08a1b3
+import numpy as np
+import matplotlib.pyplot as plt
+from PIL import Image
+from .core import to_np, check_scores, check_int, legend_below
+from .activations import softmax
+
+# %% ../nbs/02_losses_internals.ipynb #8603264d
 def _reduce(loss:torch.Tensor, reduction:str) -> torch.Tensor:
     "PyTorch's reductions: 'mean', 'sum' or 'none'."
     if reduction == 'mean': return loss.mean()
@@ -73,34 +116,7 @@ def _check_bce(logits, targs):
     check_targets(t, *logits.shape)
     return logits, torch.as_tensor(t, dtype=logits.dtype, device=logits.device)
 
-# %% ../nbs/02_losses.ipynb #223f8fca
-def cross_entropy(logits, targs, reduction:str='mean') -> torch.Tensor:
-    "Mean over items of `-log softmax(logits)[targ]`, via log-sum-exp; `targs` are (N,) class indices."
-    logits, targs = _check_ce(logits, targs)
-    return _reduce(-log_softmax(logits).gather(1, targs[:, None])[:, 0], reduction)
-
-# %% ../nbs/02_losses.ipynb #f10e84dc
-def one_hot(targs, n_classes:int, dtype=torch.float32) -> torch.Tensor:
-    "(N,) class indices as an (N, `n_classes`) float tensor: 1. in each item's target column, 0. elsewhere."
-    t = _np(targs, 'targs')
-    if t.ndim != 1: raise ValueError(f"targs: expected (N,) class indices, got shape {t.shape}")
-    check_targets(t, len(t), n_classes)
-    return torch.eye(n_classes, dtype=dtype)[torch.as_tensor(t, dtype=torch.long)]  # row t of the identity is target t's one-hot
-
-# %% ../nbs/02_losses.ipynb #2a54f298
-def binary_cross_entropy(logits, targs, reduction:str='mean') -> torch.Tensor:
-    "Mean over items and classes of `-(y log sigmoid(x) + (1-y) log(1 - sigmoid(x)))`, via log-sigmoid; `targs` (N, K) multi-hot."
-    logits, y = _check_bce(logits, targs)
-    return _reduce(-(y*log_sigmoid(logits) + (1-y)*log_sigmoid(-logits)), reduction)  # log(1 - sigmoid(x)) = log sigmoid(-x)
-
-# %% ../nbs/02_losses.ipynb #02f75c0f
-def logit_grads(loss_func, logits, targs) -> torch.Tensor:
-    "Gradient of `loss_func(logits, targs, reduction='sum')` with respect to `logits`, by autograd."
-    x = to_float_tensor(logits).detach().clone().requires_grad_()
-    loss_func(x, targs, reduction='sum').backward()
-    return x.grad
-
-# %% ../nbs/02_losses.ipynb #dd3f3885
+# %% ../nbs/02_losses_internals.ipynb #03f60fec
 def plot_loss_curves(other_logits=(1., 0., -1., -2.),  # the wrong classes' logits, fixed: a 1-d array
                      *,
                      span:tuple=(-6., 6.),              # the range the target class's logit goes over
@@ -133,15 +149,35 @@ def plot_loss_curves(other_logits=(1., 0., -1., -2.),  # the wrong classes' logi
     if new: a0.figure.tight_layout()
     return a0.figure
 
-# %% ../nbs/02_losses.ipynb #eb93c693
-def naive_cross_entropy(logits, targs) -> torch.Tensor:
-    "Cross-entropy as written, `-log(exp(x[t]) / exp(x).sum())`: overflows (NaN/inf) once a logit passes ~88 in float32."
-    logits, targs = _check_ce(logits, targs)
-    e = logits.exp()
-    return -(e / e.sum(1, keepdim=True))[torch.arange(len(targs)), targs].log().mean()
-
-def naive_binary_cross_entropy(logits, targs) -> torch.Tensor:
-    "BCE as written, `-(y log sigmoid(x) + (1-y) log(1 - sigmoid(x)))`: inf/NaN once sigmoid rounds to 0 or 1."
-    logits, y = _check_bce(logits, targs)
-    s = sigmoid(logits)
-    return -(y*s.log() + (1-y)*(1-s).log()).mean()
+# %% ../nbs/02_losses_internals.ipynb #02eaf2f6
+def plot_largest_losses(items,              # the N image files
+                        ce_logits,          # (N, K) the classifier's logits on them
+                        bce_logits,         # (N, K) the labeler's logits on the same images
+                        targs,              # (N,) the true class indices
+                        classes,            # the K class names
+                        *,
+                        k:int=6,            # images per model
+                        size:float=1.6,     # inches per image
+                        title:str|None=None # a title over the figure: which run, which seed
+                       ) -> plt.Figure:
+    "Two rows: the `k` images with the largest CE under the classifier, then the `k` with the largest BCE under the labeler, each titled with its numbers."
+    items, classes, k = list(items), [str(c) for c in classes], check_int(k, 'k', lo=1)
+    ce_logits, t = _check_ce(ce_logits, targs)
+    bce_logits, y = _check_bce(bce_logits, one_hot(t, ce_logits.shape[1]))
+    if len(items) != len(t): raise ValueError(f"items: expected {len(t)} image files (one per row of logits), got {len(items)}")
+    ce, bce = cross_entropy(ce_logits, t, 'none'), binary_cross_entropy(bce_logits, y, 'none').mean(1)
+    sm, sg = softmax(ce_logits), sigmoid(bce_logits)
+    k = min(k, len(items))
+    fig, axs = plt.subplots(2, k, figsize=(k*size, 2*(size + 0.6)), squeeze=False)
+    for row, (loss, name) in enumerate([(ce, 'CE'), (bce, 'BCE')]):
+        for a, i in zip(axs[row], loss.argsort(descending=True)[:k].tolist()):
+            a.imshow(Image.open(items[i]).convert('RGB')); a.axis('off')
+            if row == 0: said = f"says {classes[int(sm[i].argmax())]} ({sm[i].max():.2f})"
+            else:
+                on = [classes[c] for c in range(len(classes)) if sg[i, c] > 0.5]
+                said = f"labels {', '.join(on) if on else 'none'}"
+            a.set_title(f"true {classes[t[i]]} ({(sm if row == 0 else sg)[i, t[i]]:.2f})\n{said}\n{name} {loss[i]:.2f}", fontsize=8)
+        axs[row, 0].text(-0.15, 0.5, ['classifier', 'labeler'][row], transform=axs[row, 0].transAxes, rotation=90, va='center', ha='right')
+    if title: fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -7,18 +7,73 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/recipes.html.md"""
 # %% ../nbs/02a_recipes.ipynb #85c588af
 from __future__ import annotations
 import math
-from dataclasses import dataclass
-import numpy as np
 import torch
-from torch import nn
 import torch.nn.functional as F
-from .core import check_int, check_number, to_np
+from .core import check_int, check_number
 
 # %% auto #0
-__all__ = ['RECIPES', 'Recipe', 'check_recipe', 'prior_bias', 'head_linear', 'set_head_bias', 'bce_targets', 'labeler_loss',
-           'mixup_lambda', 'mixup_batch', 'soft_cross_entropy', 'check_label_noise', 'noisy_labels']
+__all__ = ['prior_bias', 'bce_targets', 'labeler_loss', 'mixup_batch', 'soft_cross_entropy', 'RECIPES', 'Recipe', 'check_recipe', 'head_linear', 'set_head_bias', 'check_label_noise', 'noisy_labels', 'mixup_lambda']
 
-# %% ../nbs/02a_recipes.ipynb #78d28de8
+# %% ../nbs/02a_recipes.ipynb #59530979
+def prior_bias(n_classes:int) -> float:
+    "-log(K - 1): the logit whose sigmoid is 1/K, so the K sigmoids of an item start summing to 1 (K >= 2)."
+    return -math.log(check_int(n_classes, 'n_classes', lo=2) - 1)
+
+# %% ../nbs/02a_recipes.ipynb #f8797de4
+def bce_targets(targs,                    # (N,) class indices, or (N, K) soft targets (mixup's)
+                n_classes:int,            # K
+                *,
+                smoothing:float=0.,       # label smoothing of class indices (not of soft targets, as in timm)
+                target_threshold=None     # targets above it become 1, the others 0 (None: keep them)
+               ) -> torch.Tensor:
+    "The labeler's (N, K) float targets as timm's `BinaryCrossEntropy` builds them: one-hot with smoothing, then thresholded."
+    k, smoothing = check_int(n_classes, 'n_classes', lo=1), check_number(smoothing, 'smoothing', lo=0, hi=1, hi_open=True)
+    t = _plain(torch.as_tensor(targs))
+    if t.ndim == 2:
+        if t.shape[1] != k: raise ValueError(f"targs: expected (N,) class indices or (N, {k}) soft targets, got shape {tuple(t.shape)}")
+        y = t.float()
+    elif t.ndim == 1:
+        if len(t) and (t.min() < 0 or t.max() >= k): raise ValueError(f"targs: expected class indices in [0, {k}), got values in [{t.min()}, {t.max()}]")
+        off = smoothing/k
+        y = torch.full((len(t), k), off, device=t.device).scatter_(1, t.long().view(-1, 1), 1. - smoothing + off)
+    else: raise ValueError(f"targs: expected (N,) class indices or (N, {k}) soft targets, got shape {tuple(t.shape)}")
+    if target_threshold is not None: y = y.gt(check_number(target_threshold, 'target_threshold', lo=0, hi=1)).float()
+    return y
+
+# %% ../nbs/02a_recipes.ipynb #660d5fd9
+def labeler_loss(logits,                 # (N, K) the labeler's logits
+                 targs,                  # (N,) class indices, or (N, K) soft targets (mixup's)
+                 recipe='default'        # a name in `RECIPES` or a `Recipe`
+                ) -> torch.Tensor:
+    "The labeler's BCE under `recipe`: its targets (`bce_targets`), then the mean over items and classes, or the sum over classes."
+    r, z = check_recipe(recipe), _plain(logits)
+    y = bce_targets(targs, z.shape[-1], smoothing=r.smoothing, target_threshold=r.target_threshold).to(z.dtype)
+    z, y = z.contiguous().view(-1), y.view(-1)   # flat, as fastai's loss computes it: the same float sums, to the bit
+    if r.sum_classes: return F.binary_cross_entropy_with_logits(z, y, reduction='none').view(-1, logits.shape[-1]).sum(-1).mean()
+    return F.binary_cross_entropy_with_logits(z, y)
+
+# %% ../nbs/02a_recipes.ipynb #bf00b906
+def mixup_batch(x:torch.Tensor,      # (N, ...) a batch of images
+                targs:torch.Tensor,  # (N,) their class indices
+                n_classes:int,       # K
+                lam:float            # the weight of each item itself, in [0, 1]
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    "(blended images, (N, K) soft targets): each item blended with the batch's item in reverse order, as timm's `Mixup` does."
+    lam = check_number(lam, 'lam', lo=0, hi=1)
+    y = F.one_hot(targs.long(), check_int(n_classes, 'n_classes', lo=1)).to(x.dtype if x.is_floating_point() else torch.float32)
+    return x*lam + x.flip(0)*(1. - lam), y*lam + y.flip(0)*(1. - lam)
+
+def soft_cross_entropy(logits, soft_targs) -> torch.Tensor:
+    "The classifier's loss on (N, K) soft targets: the mean over items of `-(soft_targs * log_softmax(logits)).sum()`."
+    return torch.sum(-_plain(soft_targs)*F.log_softmax(_plain(logits), dim=-1), dim=-1).mean()
+
+# %% ../nbs/02a_recipes_internals.ipynb #ab245b83
+from dataclasses import dataclass
+import numpy as np
+from torch import nn
+from .core import to_np
+
+# %% ../nbs/02a_recipes_internals.ipynb #b39bd525
 @dataclass(frozen=True)
 class Recipe:
     "How the labeler is trained, one named knob per field (timm's `BinaryCrossEntropy` style); a run records it by `name`."
@@ -51,12 +106,7 @@ def check_recipe(recipe) -> Recipe:
     if isinstance(recipe, str) and recipe in RECIPES: return RECIPES[recipe]
     raise ValueError(f"recipe: expected one of {', '.join(RECIPES)}, got {recipe!r}")
 
-# %% ../nbs/02a_recipes.ipynb #59530979
-def prior_bias(n_classes:int) -> float:
-    "-log(K - 1): the logit whose sigmoid is 1/K, so the K sigmoids of an item start summing to 1 (K >= 2)."
-    return -math.log(check_int(n_classes, 'n_classes', lo=2) - 1)
-
-# %% ../nbs/02a_recipes.ipynb #3608d178
+# %% ../nbs/02a_recipes_internals.ipynb #785ee713
 def head_linear(model:nn.Module) -> nn.Linear:
     "The last `nn.Linear` of `model` (in the order of `model.modules()`): the layer that outputs the logits."
     lins = [m for m in model.modules() if isinstance(m, nn.Linear)]
@@ -72,64 +122,12 @@ def set_head_bias(model:nn.Module, value:float) -> nn.Module:
         else: lin.bias.fill_(value)
     return model
 
-# %% ../nbs/02a_recipes.ipynb #152dcd66
+# %% ../nbs/02a_recipes_internals.ipynb #eeaeb9d5
 def _plain(x:torch.Tensor) -> torch.Tensor:
     "`x` as a plain tensor: fastai's tensor subclasses (a model's output on a `TensorImage`, a `TensorCategory` target) pick their own implementations of some functions."
     return x.as_subclass(torch.Tensor) if type(x) is not torch.Tensor else x
 
-def bce_targets(targs,                    # (N,) class indices, or (N, K) soft targets (mixup's)
-                n_classes:int,            # K
-                *,
-                smoothing:float=0.,       # label smoothing of class indices (not of soft targets, as in timm)
-                target_threshold=None     # targets above it become 1, the others 0 (None: keep them)
-               ) -> torch.Tensor:
-    "The labeler's (N, K) float targets as timm's `BinaryCrossEntropy` builds them: one-hot with smoothing, then thresholded."
-    k, smoothing = check_int(n_classes, 'n_classes', lo=1), check_number(smoothing, 'smoothing', lo=0, hi=1, hi_open=True)
-    t = _plain(torch.as_tensor(targs))
-    if t.ndim == 2:
-        if t.shape[1] != k: raise ValueError(f"targs: expected (N,) class indices or (N, {k}) soft targets, got shape {tuple(t.shape)}")
-        y = t.float()
-    elif t.ndim == 1:
-        if len(t) and (t.min() < 0 or t.max() >= k): raise ValueError(f"targs: expected class indices in [0, {k}), got values in [{t.min()}, {t.max()}]")
-        off = smoothing/k
-        y = torch.full((len(t), k), off, device=t.device).scatter_(1, t.long().view(-1, 1), 1. - smoothing + off)
-    else: raise ValueError(f"targs: expected (N,) class indices or (N, {k}) soft targets, got shape {tuple(t.shape)}")
-    if target_threshold is not None: y = y.gt(check_number(target_threshold, 'target_threshold', lo=0, hi=1)).float()
-    return y
-
-# %% ../nbs/02a_recipes.ipynb #f791303d
-def labeler_loss(logits,                 # (N, K) the labeler's logits
-                 targs,                  # (N,) class indices, or (N, K) soft targets (mixup's)
-                 recipe='default'        # a name in `RECIPES` or a `Recipe`
-                ) -> torch.Tensor:
-    "The labeler's BCE under `recipe`: its targets (`bce_targets`), then the mean over items and classes, or the sum over classes."
-    r, z = check_recipe(recipe), _plain(logits)
-    y = bce_targets(targs, z.shape[-1], smoothing=r.smoothing, target_threshold=r.target_threshold).to(z.dtype)
-    z, y = z.contiguous().view(-1), y.view(-1)   # flat, as fastai's loss computes it: the same float sums, to the bit
-    if r.sum_classes: return F.binary_cross_entropy_with_logits(z, y, reduction='none').view(-1, logits.shape[-1]).sum(-1).mean()
-    return F.binary_cross_entropy_with_logits(z, y)
-
-# %% ../nbs/02a_recipes.ipynb #bf00b906
-def mixup_lambda(alpha:float, rng:np.random.Generator) -> float:
-    "A blend weight drawn from Beta(`alpha`, `alpha`) with `rng` (numpy's generator)."
-    alpha = check_number(alpha, 'alpha', lo=0, lo_open=True)
-    return float(rng.beta(alpha, alpha))
-
-def mixup_batch(x:torch.Tensor,      # (N, ...) a batch of images
-                targs:torch.Tensor,  # (N,) their class indices
-                n_classes:int,       # K
-                lam:float            # the weight of each item itself, in [0, 1]
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-    "(blended images, (N, K) soft targets): each item blended with the batch's item in reverse order, as timm's `Mixup` does."
-    lam = check_number(lam, 'lam', lo=0, hi=1)
-    y = F.one_hot(targs.long(), check_int(n_classes, 'n_classes', lo=1)).to(x.dtype if x.is_floating_point() else torch.float32)
-    return x*lam + x.flip(0)*(1. - lam), y*lam + y.flip(0)*(1. - lam)
-
-def soft_cross_entropy(logits, soft_targs) -> torch.Tensor:
-    "The classifier's loss on (N, K) soft targets: the mean over items of `-(soft_targs * log_softmax(logits)).sum()`."
-    return torch.sum(-_plain(soft_targs)*F.log_softmax(_plain(logits), dim=-1), dim=-1).mean()
-
-# %% ../nbs/02a_recipes.ipynb #b1f686a5
+# %% ../nbs/02a_recipes_internals.ipynb #4f36dac6
 def check_label_noise(label_noise) -> float:
     "`label_noise`, the share of training labels to change, as a float in [0, 1); anything else is a one-line ValueError."
     return check_number(label_noise, 'label_noise', lo=0, hi=1, hi_open=True)
@@ -153,3 +151,9 @@ def noisy_labels(labels,              # one label per item (any hashable values)
     for i, step in zip(rng.choice(idx, n, replace=False), rng.integers(1, len(classes), n)):
         labels[i] = classes[(pos[labels[i]] + step) % len(classes)]    # a step of 1..K-1: never the same class
     return labels
+
+# %% ../nbs/02a_recipes_internals.ipynb #b99e2ed2
+def mixup_lambda(alpha:float, rng:np.random.Generator) -> float:
+    "A blend weight drawn from Beta(`alpha`, `alpha`) with `rng` (numpy's generator)."
+    alpha = check_number(alpha, 'alpha', lo=0, lo_open=True)
+    return float(rng.beta(alpha, alpha))

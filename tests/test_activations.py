@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 from fastcore import test as fc                 # fastcore's test_eq/test_close/test_fail, as in the chapter (a bare import would be collected as tests)
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
-from classification_vs_labeling.activations import softmax, sigmoid, plot_activations, plot_softmax_push
+from classification_vs_labeling.activations import softmax, sigmoid, plot_activations, plot_softmax_push, plot_two_readings
 
 fast = settings(max_examples=60, deadline=None)
 close = lambda a, b, tol=1e-9: torch.testing.assert_close(a, b, rtol=tol, atol=tol)
@@ -103,3 +103,20 @@ def test_plot_softmax_push():
     fc.test_eq(plot_softmax_push(acts, -1, n=5).get_xlabel(), 'activation of class 4')  # negative indices count from the end
     fc.test_fail(lambda: plot_softmax_push(acts, idx=5), contains='idx: expected a value in [-5, 4]')
     fc.test_fail(lambda: plot_softmax_push(acts, n=0), contains='n:')
+
+def test_plot_two_readings(tmp_path):
+    "One row per image: the image, the classifier's softmax, the labeler's sigmoids; each panel titled with its answer."
+    from PIL import Image
+    files = []
+    for i in range(2):
+        files.append(tmp_path/f'{i}.png'); Image.fromarray(np.full((28, 28), 40*i, np.uint8)).save(files[-1])
+    ce, bce = torch.tensor([[3., 0., -1.], [0., 0., 2.]]), torch.tensor([[2., -3., -3.], [-3., -2., -4.]])
+    fig = plot_two_readings(files, ce, bce, ['a', 'b', 'c'], titles=['one', 'two'], title='a run')
+    axs = np.array(fig.axes).reshape(2, 3)
+    fc.test_eq([a.get_title() for a in axs[:, 0]], ['one', 'two'])
+    assert axs[0, 1].get_title().startswith(f"classifier: a ({softmax(ce[0])[0]:.2f})") and 'sums to 1.00' in axs[0, 1].get_title()
+    assert axs[0, 2].get_title().startswith('labeler: a;') and axs[1, 2].get_title().startswith('labeler: no label;')
+    fc.test_close([p.get_height() for p in axs[1, 2].patches], sigmoid(bce[1]).numpy(), eps=1e-6)
+    fc.test_eq(fig._suptitle.get_text(), 'a run')
+    fc.test_fail(lambda: plot_two_readings(files, ce[:1], bce, 'abc'), contains='ce_logits: expected shape (2, 3)')
+    fc.test_fail(lambda: plot_two_readings(files, ce, bce[:, :2], 'abc'), contains='bce_logits: expected shape (2, 3)')

@@ -9,7 +9,7 @@ from fastcore import test as fc       # fastcore's test_eq/test_close/test_fail,
 from classification_vs_labeling.activations import softmax, sigmoid   # before fastai: the package quiets two notices fastai's import prints
 from fastai.losses import CrossEntropyLossFlat, BCEWithLogitsLossFlat
 from classification_vs_labeling.losses import (cross_entropy, binary_cross_entropy, naive_cross_entropy,
-    naive_binary_cross_entropy, one_hot, logsumexp, log_softmax, log_sigmoid, logit_grads, plot_loss_curves)
+    naive_binary_cross_entropy, one_hot, logsumexp, log_softmax, log_sigmoid, logit_grads, plot_loss_curves, plot_largest_losses)
 
 fast = settings(max_examples=60, deadline=None)
 close = lambda a, b, tol=1e-9: torch.testing.assert_close(a, b, rtol=tol, atol=tol)
@@ -263,3 +263,22 @@ def test_fastai_picks_the_loss_from_the_block():
     fc.test_eq(list(dls_cat.vocab), list(dls_multi.vocab))
     y_cat, y_multi = torch.stack([yb for _, yb in dls_cat.train_ds]), torch.stack([yb for _, yb in dls_multi.train_ds])
     fc.test_eq(one_hot(y_cat, len(dls_cat.vocab)), torch.as_tensor(y_multi))   # one label per item: MultiCategoryBlock's targets are one-hot
+
+def test_plot_largest_losses(tmp_path):
+    "Top row: the classifier's largest cross-entropies, largest first; bottom row: the labeler's largest BCEs; titles give the numbers."
+    from PIL import Image
+    files = []
+    for i in range(4):
+        files.append(tmp_path/f'{i}.png'); Image.fromarray(np.full((28, 28), 60*i, np.uint8)).save(files[-1])
+    ce = torch.tensor([[3., 0.], [0., 1.], [2., 2.], [-4., 4.]])
+    bce = torch.tensor([[3., -3.], [-2., -3.], [3., 3.], [-4., -4.]])
+    t = torch.tensor([0, 0, 0, 0])
+    fig = plot_largest_losses(files, ce, bce, t, ['x', 'y'], k=2, title='a run')
+    axs = np.array(fig.axes).reshape(2, 2)
+    top_ce = cross_entropy(ce, t, 'none').argsort(descending=True)[:2]
+    top_bce = binary_cross_entropy(bce, one_hot(t, 2), 'none').mean(1).argsort(descending=True)[:2]
+    fc.test_eq(top_ce.tolist(), [3, 1]); fc.test_eq(top_bce.tolist(), [3, 2])
+    assert axs[0, 0].get_title().startswith('true x (') and f"CE {cross_entropy(ce[3:], t[3:]):.2f}" in axs[0, 0].get_title()
+    assert 'labels none' in axs[1, 0].get_title() and 'labels x, y' in axs[1, 1].get_title()
+    fc.test_fail(lambda: plot_largest_losses(files[:3], ce, bce, t, 'xy'), contains='items: expected 4 image files')
+    plt.close('all')
