@@ -54,13 +54,14 @@ FULL_MODE_WORK = {   # chapter: (its steps, its steps when chapter 04's run is s
     '08_conformal':   ([('pets', 'get'), ('pets', 'train')], []),
     '10_count':       ([('pascal', 'get'), ('pascal', 'train')], None),
     '11_report':      ([('pets', 'get'), ('pets', 'train'), ('pets', 'train')], None),
+    '03f_fastpath':   ([('pets', 'get'), ('pets', 'train')], None),   # both paths on 1,500 of PETS' images: less than one run
     '12_sweep':       ([('pets', 'get'), ('pets', 'train')], None),   # its live sweep: 1,000 images, 1 and 4 epochs, 2 rates: less than one run
     '14_bench':       ([('pets', 'bench')], None),
     '16_learners':    ([('pets', 'get'), ('pets', 'train')], None)}   # two learners of one's own: the pair's training, apart
 
 def cost_line(chapter:str) -> str:
     "The line a chapter's head carries: what full mode costs on a Colab T4 (`FULL_MODE_WORK`, `COLAB_T4`), marked as an estimate."
-    if chapter not in FULL_MODE_WORK: return "Full mode on a Colab T4: under a minute, with nothing to download or train (an estimate, not yet measured)."
+    if chapter not in FULL_MODE_WORK: return "Full mode on a Colab T4: about a minute or less, with nothing to download and no resnet34 to train (an estimate, not yet measured)."
     steps, saved = FULL_MODE_WORK[chapter]
     line = f"Full mode on a Colab T4: {_minutes(t4_minutes(steps))}"
     if saved is None: return line + " (an estimate, not yet measured; chapter 04b shows the arithmetic)."
