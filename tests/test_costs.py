@@ -13,8 +13,8 @@ def test_cost_lines_follow_the_assumptions():
         assert line.startswith('Full mode on a Colab T4: ') and 'not yet measured' in line
         assert str(CO.t4_minutes(work)) in line
         if saved is not None: assert 'Google Drive' in line and CO.t4_minutes(saved) <= CO.t4_minutes(work)
-    assert CO.cost_line('01_activations') == ("Full mode on a Colab T4: under a minute, with nothing to download or train "
-                                              "(an estimate, not yet measured).")
+    assert CO.cost_line('01_activations') == ("Full mode on a Colab T4: about a minute or less, with nothing to download "
+                                              "and no resnet34 to train (an estimate, not yet measured).")
 
 
 def test_chapter_04s_cost_arithmetic():
