@@ -27,7 +27,7 @@ def choose_lrs(grid:pd.DataFrame) -> tuple[float, float]:
     if missing or not len(grid): raise ValueError(f"grid: expected a non-empty DataFrame with columns {', '.join(cols)}, missing {missing}")
     return float(grid.lr.iloc[grid[cols[1]].to_numpy().argmin()]), float(grid.lr.iloc[grid[cols[2]].to_numpy().argmin()])
 
-# %% ../nbs/12_sweep.ipynb #f58c5044
+# %% ../nbs/12_sweep.ipynb #5ab54234
 BUDGETS = {'quick': (1, 3, 10), 'full': (1, 4, 10)}   # the training budgets (epochs) of a sweep, per mode
 LR_FACTORS = (0.5, 1, 2, 4)                           # the learning-rate grid: the data set's lr times these
 
@@ -36,7 +36,7 @@ def default_budgets(data=None, s:float|None=None) -> list[int]:
     d = run_defaults(data or default_data(), s)
     return sorted({max(1, round(e*d['scale'])) for e in BUDGETS[d['mode']]})
 
-# %% ../nbs/12_sweep_internals.ipynb #1a116e5c
+# %% ../nbs/12_sweep_internals.ipynb #d1c11905
 import json, time
 from pathlib import Path
 import numpy as np
