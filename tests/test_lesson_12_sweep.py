@@ -66,3 +66,11 @@ def test_every_interval_the_prose_quotes_is_one_of_the_sweeps():
     missing = [q for q in quoted if q not in table]
     assert not missing, f"chapter 12 quotes intervals its table does not hold: {missing}"
     for n in ('0.957', '0.955', '0.936'): assert n in prose()   # the question quotes chapter 11's report, the one-epoch shared cell
+
+
+def test_default_budgets_per_mode_and_scale():
+    "The chapter's budget examples (two of them stay visible there), with full mode at scale 1."
+    from classification_vs_labeling.sweep import default_budgets
+    assert default_budgets('mnist') == [1, 3, 10]
+    assert default_budgets('pets', 1) == [1, 4, 10]
+    assert default_budgets('pets', 0.25) == [1, 2]    # 1 and 4 epochs both scale to 1
