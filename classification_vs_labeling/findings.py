@@ -14,7 +14,7 @@ from . import analysis as A
 # %% auto #0
 __all__ = ['TABLES', 'PARTS', 'load_results', 'ci_text', 'claims', 'plot_headline']
 
-# %% ../nbs/12b_recipes.ipynb #d054e20b
+# %% ../nbs/12b_recipes_internals.ipynb #d054e20b
 TABLES = ('gaps', 'seeds', 'ood', 'epochs', 'grid')   # a sweep's CSV files (chapter 12)
 
 def load_results(name:str, table:str='gaps', root=None) -> pd.DataFrame:
@@ -27,7 +27,7 @@ def load_results(name:str, table:str='gaps', root=None) -> pd.DataFrame:
     if not (Path(root)/name/f).exists(): raise ValueError(f"{name}: expected {Path(root)/name/f} (a sweep's {table}.csv), found none")
     return pd.read_csv(Path(root)/name/f)
 
-# %% ../nbs/12b_recipes.ipynb #95b4e9ca
+# %% ../nbs/12b_recipes_internals.ipynb #95b4e9ca
 def ci_text(row, key:str) -> str:
     "One number of a sweep's table as '+0.406 [+0.391, +0.421] sd 0.012': mean over seeds, paired 95% interval over items, sd over seeds."
     sd = row.get(f'{key}_sd')
@@ -42,7 +42,7 @@ def claims(gaps:pd.DataFrame, parts:dict=PARTS) -> pd.DataFrame:
     return pd.DataFrame([{**{c: r[c] for c in cols}, **{k: round(r[v], 3) for k, v in acc.items()}, **{k: ci_text(r, v) for k, v in parts.items()}}
                          for r in gaps.to_dict('records')])
 
-# %% ../nbs/12b_recipes.ipynb #d3261cef
+# %% ../nbs/12b_recipes_internals.ipynb #d3261cef
 def _bars(ax, groups, series, title, xlabel):
     "Grouped bars with 95% intervals: `series` is [(label, colour, hatch, [(mean, low, high) per group])]."
     import numpy as np

@@ -6,6 +6,13 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/report.html.md"""
 
 # %% ../nbs/11_report.ipynb #b21584f6
 from __future__ import annotations
+from .tables import results_table
+_all_ = ['results_table']   # re-exported: the report's headline table, from chapter 11a
+
+# %% auto #0
+__all__ = ['results_table', 'SETTINGS_UNKNOWN', 'compare', 'compare_predictions']
+
+# %% ../nbs/11_report_internals.ipynb #54684023
 import os, time, warnings
 from pathlib import Path
 import numpy as np
@@ -19,14 +26,10 @@ from .runs import (run_settings, versions, machine, write_json, load_data, run_s
 from .train import RunSpec, fit_config, check_build
 from .predictions import Predictions
 from .summary import stack_predictions, metrics_from_arrays, make_plots
-from .tables import results_table, write_report
+from .tables import write_report
 from . import metrics as M, conformal as CF, ood as O
-_all_ = ['results_table']   # re-exported: the report's headline table, from chapter 11a
 
-# %% auto #0
-__all__ = ['SETTINGS_UNKNOWN', 'compare', 'compare_predictions', 'results_table']
-
-# %% ../nbs/11_report.ipynb #a5dceb95
+# %% ../nbs/11_report_internals.ipynb #a5dceb95
 def _check_out_path(out, data, ood):
     "`out` must not lie inside the data or the out-of-domain folder: its files would be read as images on the next run."
     for what, d in (('data', data), ('out-of-domain', ood)):
@@ -98,7 +101,7 @@ def _write_comparison(preds, tune, out, settings:dict, *, held_out, tune_frac, a
     log(f"wrote {show_name(out/'report.md')}, {show_name(out/'metrics.json')}, {show_name(out/'predictions.npz')} and {len(plots)} plots")
     return m
 
-# %% ../nbs/11_report.ipynb #33c8f42a
+# %% ../nbs/11_report_internals.ipynb #33c8f42a
 SETTINGS_UNKNOWN = ('data', 'n_items', 'arch', 'pretrained', 'epochs', 'size', 'bs', 'lr', 'augment', 'device', 'machine')   # a report's settings that predictions do not carry
 _OUTPUTS = ('report.md', 'metrics.json', 'predictions.npz', 'accuracy_vs_threshold.png', 'reliability.png', 'risk_coverage.png', 'ood_histograms.png')
 

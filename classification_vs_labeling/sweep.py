@@ -6,37 +6,13 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/sweep.html.md"""
 
 # %% ../nbs/12_sweep.ipynb #9eb2fd21
 from __future__ import annotations
-import json, time
-from pathlib import Path
-import numpy as np, pandas as pd
-import matplotlib.pyplot as plt
-from . import core
-from .core import check_int, check_number, check_fraction, check_seeds
-from .files import show_name
-from .datasets import default_data, run_defaults, data_key
-from .train import RunSpec, Predictions, fit_config, TrainingDiverged
-from .recipes import check_recipe, check_label_noise
-from . import metrics as M, ood as O, analysis as A
-from .summary import seed_metrics, summarise
-from .sweep_plots import plot_curves, plot_mechanism, plot_gaps, plot_arms, plot_ood_scores
-from .runs import (run_settings, write_json, versions, machine, load_data, run_specs, run_path, read_run,
-                                             check_out, start_out, release_out, check_verify, RunFailed, DIVERGED_FILE)
-from .conformal import check_alpha
-from .workers import make_pool, cell_threads
+import pandas as pd
+from .datasets import default_data, run_defaults
+from .train import Predictions
+from . import analysis as A
 
 # %% auto #0
-__all__ = ['BUDGETS', 'LR_FACTORS', 'default_budgets', 'tuning_scores', 'choose_lrs', 'sweep', 'snapshot_metrics', 'load_sweep',
-           'cell_logits', 'seed_table', 'epoch_table', 'gap_table', 'ood_table', 'grid_table', 'arm_label',
-           'gap_markdown', 'ood_markdown', 'calibration_markdown', 'grid_markdown', 'write_sweep_report']
-
-# %% ../nbs/12_sweep.ipynb #84644a04
-BUDGETS = {'quick': (1, 3, 10), 'full': (1, 4, 10)}   # the training budgets (epochs) of a sweep, per mode
-LR_FACTORS = (0.5, 1, 2, 4)                           # the learning-rate grid: the data set's lr times these
-
-def default_budgets(data=None, s:float|None=None) -> list[int]:
-    "The budgets of `data`'s mode; in full mode scaled by `s` (default `CVL_SCALE`), each at least 1, without repeats."
-    d = run_defaults(data or default_data(), s)
-    return sorted({max(1, round(e*d['scale'])) for e in BUDGETS[d['mode']]})
+__all__ = ['BUDGETS', 'LR_FACTORS', 'tuning_scores', 'choose_lrs', 'default_budgets', 'sweep', 'snapshot_metrics', 'load_sweep', 'cell_logits', 'seed_table', 'epoch_table', 'gap_table', 'ood_table', 'grid_table', 'arm_label', 'gap_markdown', 'ood_markdown', 'calibration_markdown', 'grid_markdown', 'write_sweep_report']
 
 # %% ../nbs/12_sweep.ipynb #6cbb12b1
 def tuning_scores(p:Predictions, tune_mask) -> dict:
@@ -51,7 +27,35 @@ def choose_lrs(grid:pd.DataFrame) -> tuple[float, float]:
     if missing or not len(grid): raise ValueError(f"grid: expected a non-empty DataFrame with columns {', '.join(cols)}, missing {missing}")
     return float(grid.lr.iloc[grid[cols[1]].to_numpy().argmin()]), float(grid.lr.iloc[grid[cols[2]].to_numpy().argmin()])
 
-# %% ../nbs/12_sweep.ipynb #3221b08c
+# %% ../nbs/12_sweep.ipynb #5ab54234
+BUDGETS = {'quick': (1, 3, 10), 'full': (1, 4, 10)}   # the training budgets (epochs) of a sweep, per mode
+LR_FACTORS = (0.5, 1, 2, 4)                           # the learning-rate grid: the data set's lr times these
+
+def default_budgets(data=None, s:float|None=None) -> list[int]:
+    "The budgets of `data`'s mode; in full mode scaled by `s` (default `CVL_SCALE`), each at least 1, without repeats."
+    d = run_defaults(data or default_data(), s)
+    return sorted({max(1, round(e*d['scale'])) for e in BUDGETS[d['mode']]})
+
+# %% ../nbs/12_sweep_internals.ipynb #d1c11905
+import json, time
+from pathlib import Path
+import numpy as np
+import matplotlib.pyplot as plt
+from . import core
+from .core import check_int, check_number, check_fraction, check_seeds
+from .files import show_name
+from .datasets import data_key
+from .train import RunSpec, fit_config, TrainingDiverged
+from .recipes import check_recipe, check_label_noise
+from . import metrics as M, ood as O
+from .summary import seed_metrics, summarise
+from .sweep_plots import plot_curves, plot_mechanism, plot_gaps, plot_arms, plot_ood_scores
+from .runs import (run_settings, write_json, versions, machine, load_data, run_specs, run_path, read_run,
+                                             check_out, start_out, release_out, check_verify, RunFailed, DIVERGED_FILE)
+from .conformal import check_alpha
+from .workers import make_pool, cell_threads
+
+# %% ../nbs/12_sweep_internals.ipynb #3221b08c
 def _distinct(xs, name:str, integer:bool, check=None) -> list:
     "`xs` as a non-empty list of distinct values: whole numbers >= 0 (`integer`), numbers > 0, or each checked by `check`."
     xs = [] if xs is None else [xs] if isinstance(xs, str) else list(xs) if isinstance(xs, (list, tuple)) else np.atleast_1d(xs).tolist()
@@ -155,7 +159,7 @@ def sweep(data=None, *,           # a data set's name or a folder of class folde
         return write_sweep_report(out)
     finally: release_out(out)
 
-# %% ../nbs/12_sweep.ipynb #2285c657
+# %% ../nbs/12_sweep_internals.ipynb #2285c657
 def snapshot_metrics(ce_logits,       # (N, K) classifier logits on the validation items
                      bce_logits,      # (N, K) labeler logits on the same items
                      targs,           # (N,) true class indices
@@ -166,7 +170,7 @@ def snapshot_metrics(ce_logits,       # (N, K) classifier logits on the validati
     v = A.SeedView(ce_logits, bce_logits, targs, tune_mask, alpha=alpha)
     return seed_metrics(v), {'ce': v.ce_correct, 'bce_argmax': M.argmax_correct(v.bce, v.y), 'bce_exact': v.bce_correct}
 
-# %% ../nbs/12_sweep.ipynb #2312483c
+# %% ../nbs/12_sweep_internals.ipynb #2312483c
 _RECORD = ('settings', 'spec', 'budgets', 'seeds', 'lr', 'grid', 'tune_frac', 'cells')   # what sweep.json must hold
 
 def load_sweep(out) -> dict:
@@ -230,7 +234,7 @@ def epoch_table(sw:dict) -> pd.DataFrame:
     "One row per arm, budget, setting, seed and epoch: `snapshot_metrics` of the logits saved after that epoch."
     return _table(sw, per_epoch=True)
 
-# %% ../nbs/12_sweep.ipynb #c05d543d
+# %% ../nbs/12_sweep_internals.ipynb #c05d543d
 _GAPS = (A.ce_accuracy, A.bce_argmax_accuracy, A.bce_exact_match, A.bce_exact_match_fallback, A.diff_gap_total, A.diff_gap_ranking,
          A.diff_gap_decoding, A.diff_gap_fallback)   # gaps.csv
 
@@ -266,7 +270,7 @@ def ood_table(sw:dict, n_boot:int=1000) -> pd.DataFrame:
     rows = [{**c, 'n_seeds': len(vs), **_flat(summarise(vs, n_boot, ood))} for c in sw['cells'] if (vs := _views(sw, c, ood=True)) and vs[0].has_ood]
     return pd.DataFrame(rows)
 
-# %% ../nbs/12_sweep.ipynb #4ec59ed0
+# %% ../nbs/12_sweep_internals.ipynb #4ec59ed0
 def grid_table(sw:dict) -> pd.DataFrame:
     "Per arm, budget and grid learning rate: each model's score and loss on the tuning items (first seed), and which lr each was given."
     rows = []
@@ -279,7 +283,7 @@ def grid_table(sw:dict) -> pd.DataFrame:
             rows.append({**arm, 'epochs': c['epochs'], 'lr': lr, **scores, 'ce.chosen': lr == own['lr_ce'], 'bce.chosen': lr == own['lr_bce'], 'diverged': not run})
     return pd.DataFrame(rows)
 
-# %% ../nbs/12_sweep.ipynb #67d457f8
+# %% ../nbs/12_sweep_internals.ipynb #67d457f8
 def _md(header:list[str], rows:list[list]) -> str:
     return '\n'.join(['| ' + ' | '.join(header) + ' |', '|' + '---|'*len(header)] + ['| ' + ' | '.join(map(str, r)) + ' |' for r in rows])
 
@@ -331,7 +335,7 @@ def grid_markdown(grid:pd.DataFrame) -> str:
     "The learning-rate grid as markdown: each model's score and loss on the tuning items, and whether it was chosen."
     return _md(list(grid.columns), grid.round(4).values.tolist())
 
-# %% ../nbs/12_sweep.ipynb #8af47ee3
+# %% ../nbs/12_sweep_internals.ipynb #8af47ee3
 def write_sweep_report(out, n_boot:int=1000) -> dict[str, pd.DataFrame]:
     "From the predictions saved in `out` alone: seeds.csv, gaps.csv, epochs.csv, grid.csv (ood.csv with unseen images), the figures and report.md."
     out = Path(out); sw = load_sweep(out)

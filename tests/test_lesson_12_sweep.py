@@ -1,0 +1,76 @@
+"""Chapter 12's prose quotes the committed quick-mode sweep (results/sweep_quick): every number it quotes is checked
+here against the sweep's files, to the rounding the prose uses, so that a new run of the sweep fails here instead of
+leaving the text stale. These checks were the chapter's last section ("The claims above, checked"); they moved here
+as they were, reading the same files the chapter reads, and each quoted interval is also looked for in the prose."""
+import json, re
+import numpy as np, pandas as pd
+from helpers import ROOT
+from classification_vs_labeling.core import committed_results
+
+def _committed():
+    res = committed_results('sweep_quick', ['gaps.csv', 'seeds.csv', 'epochs.csv', 'grid.csv', 'report.md', 'sweep.json'])
+    return res, {k: pd.read_csv(res/f'{k}.csv') for k in ('gaps', 'seeds', 'epochs', 'grid')}
+
+def prose() -> str:
+    return '\n'.join(''.join(c['source']) for c in json.loads((ROOT/'nbs'/'12_sweep.ipynb').read_text())['cells'] if c['cell_type'] == 'markdown')
+
+
+def test_the_chapters_numbers_are_the_committed_sweeps():
+    from fastcore.test import test_eq, test_close   # here, so pytest does not collect them as tests
+    res, committed = _committed()
+    g, sw = committed['gaps'].set_index(['epochs', 'setting']), json.loads((res/'sweep.json').read_text())
+    s = committed['seeds'].groupby(['epochs', 'setting'])
+    ep = committed['epochs'][committed['epochs'].setting == 'shared'].groupby(['epochs', 'epoch']).mean(numeric_only=True)
+    e10, e1 = ep.loc[10], ep.loc[1].iloc[0]                                  # per epoch of the 10-epoch runs; the 1-epoch runs
+    near = lambda a, b, d=3: test_close(np.asarray(a, float), np.asarray(b, float), eps=0.5*10**-d + 1e-9)   # as rounded
+    T, R, D = 'diff.gap_total', 'diff.gap_ranking', 'diff.gap_decoding'           # gaps.csv's columns: each gap, its _low and _high
+    ci = lambda e, st, k: g.loc[(e, st), [k, f'{k}_low', f'{k}_high']]
+    test_eq((sw['settings']['n_items'], sw['settings']['n_valid'], sw['settings']['classes']), (4000, 800, list('01234567')))
+    test_eq((sw['budgets'], sw['seeds'], sw['lr'], sw['grid'], sw['settings']['n_valid']*sw['tune_frac']), ([1, 3, 10], [0, 1, 2], 0.01, [0.005, 0.01, 0.02, 0.04], 400))
+    near(g.loc[(1, 'shared'), ['ce.accuracy', 'bce.argmax_accuracy', 'bce.exact_match']], [0.957, 0.955, 0.936])    # chapter 11's report
+    near(ci(1, 'shared', T), [0.021, 0.010, 0.033])
+    near(ci(1, 'shared', R), [0.002, -0.007, 0.011]); near(ci(3, 'shared', R), [-0.003, -0.007, 0])   # ranking
+    near(ci(10, 'shared', R), [-0.003, -0.009, 0.002]); near(g.loc[(10, 'shared'), ['bce.argmax_accuracy', 'ce.accuracy']], [0.978, 0.975])
+    assert (g[R + '_low'] < 0).all()
+    for e, v in [(1, [0.019, 0.011, 0.029]), (3, [0.008, 0.004, 0.014]), (10, [0.006, 0.003, 0.011])]: near(ci(e, 'shared', D), v)
+    near(g.xs('own', level=1)[D], [0.015, 0.004, 0.007]); near(ci(3, 'own', D), [0.004, 0.001, 0.008])
+    assert (g[D + '_low'] > 0).all() and g[D + '_low'].idxmin() == (3, 'own')
+    near(s['bce.none_rate'].mean()[10, 'shared'], 0.015); near(s['bce.several_rate'].mean()[10, 'shared'], 0.002)
+    near(ci(3, 'shared', T), [0.005, 0.001, 0.010]); near(ci(10, 'shared', T), [0.003, -0.003, 0.007])   # the total
+    near(ci(10, 'own', T), [0.004, -0.002, 0.013]); near(ci(3, 'own', T), [0.005, 0, 0.011]); near(g.loc[(1, 'own'), T], 0.008)
+    assert (g.loc[10][T + '_low'] < 0).all() and (g.loc[10][T + '_high'] > 0).all() and (g.xs('shared', level=1)[T + '_low'][[1, 3]] > 0).all()
+    assert g.loc[(1, 'own'), T + '_low'] <= 1e-9 and g.loc[(3, 'own'), T + '_low'] <= 1e-9
+    near(e10.loc[1, ['bce.sigmoid_sum', 'bce.sigmoid_sum_q10', 'bce.sigmoid_sum_q90', 'bce.true_sigmoid', 'bce.threshold']], [0.74, 0.60, 0.87, 0.47, 0.20], 2)
+    near(e10.loc[1, ['bce.none_rate', 'bce.several_rate']], [0.057, 0.052]); assert e10.loc[2:, 'bce.sigmoid_sum'].between(0.99, 1.01).all()
+    near(e10.loc[10, ['bce.sigmoid_sum_q10', 'bce.sigmoid_sum_q90', 'bce.true_sigmoid', 'bce.top_other_sigmoid']], [0.999, 1.004, 0.970, 0.019])
+    near(e1[['bce.sigmoid_sum', 'bce.sigmoid_sum_q10', 'bce.sigmoid_sum_q90', 'bce.true_sigmoid']], [1.05, 0.99, 1.11, 0.85], 2); near(e1['bce.none_rate'], 0.027)
+    own = g.xs('own', level=1)                                                 # learning rates
+    test_eq((own.lr_ce.tolist(), own.lr_bce.tolist()), ([0.02, 0.02, 0.01], [0.04, 0.02, 0.04]))
+    near((own['ce.accuracy'] - g.xs('shared', level=1)['ce.accuracy']).abs().max(), 0.004); near(g.xs('shared', level=1)[D], [0.019, 0.008, 0.006])
+    for e in (1, 3, 10): assert g.loc[e][D + '_low'].max() <= g.loc[e][D + '_high'].min()   # the two settings' intervals overlap
+    t, t_bce = s['ce.temperature'], s['bce.temperature']                      # calibration, shared rate
+    for e, v in [(1, [0.71, 0.69, 0.74]), (3, [0.84, 0.80, 0.92]), (10, [1.16, 1.09, 1.30])]: near([t.mean()[e, 'shared'], t.min()[e, 'shared'], t.max()[e, 'shared']], v, 2)
+    assert t.max()[3, 'shared'] < 1 < t.min()[10, 'shared'] and (e10.loc[5:, 'ce.temperature'] > 1).all() and e10.loc[4, 'ce.temperature'] < 1
+    near(t_bce.mean().xs('shared', level=1), [0.53, 0.68, 0.95], 2); assert (t_bce.max().xs('shared', level=1) < 1).all()
+    ece = lambda m: np.r_[s[f'{m}.ece'].mean().xs('shared', level=1), s[f'{m}.ece_after_temperature'].mean().xs('shared', level=1)]
+    near(ece('ce'), [0.032, 0.014, 0.017, 0.019, 0.016, 0.015]); near(ece('bce'), [0.093, 0.029, 0.016, 0.041, 0.018, 0.015])
+
+
+def test_every_interval_the_prose_quotes_is_one_of_the_sweeps():
+    "Each 'value [low, high]' in the chapter's prose is a gap of results/sweep_quick's gaps.csv, as gap_markdown prints it (the chapter's table)."
+    from classification_vs_labeling.sweep import gap_markdown
+    _, committed = _committed()
+    table = gap_markdown(committed['gaps'])
+    quoted = re.findall(r'[+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]', ' '.join(prose().split()))   # line breaks read as spaces
+    assert len(quoted) >= 12, quoted
+    missing = [q for q in quoted if q not in table]
+    assert not missing, f"chapter 12 quotes intervals its table does not hold: {missing}"
+    for n in ('0.957', '0.955', '0.936'): assert n in prose()   # the question quotes chapter 11's report, the one-epoch shared cell
+
+
+def test_default_budgets_per_mode_and_scale():
+    "The chapter's budget examples (two of them stay visible there), with full mode at scale 1."
+    from classification_vs_labeling.sweep import default_budgets
+    assert default_budgets('mnist') == [1, 3, 10]
+    assert default_budgets('pets', 1) == [1, 4, 10]
+    assert default_budgets('pets', 0.25) == [1, 2]    # 1 and 4 epochs both scale to 1
