@@ -28,18 +28,42 @@ def work_copy(dest:Path) -> Path:
     return work
 
 
-def run(nb_path:Path) -> tuple[bool, float, nbformat.NotebookNode]:
-    "(passed, seconds, executed notebook) of `nb_path`, executed in place by nbdev's `test_nb` with the project's skip flags."
+# Which chapters never ask for the mode? Their code reads neither CVL_QUICK nor CVL_SCALE, directly or through the
+# package (`core.quick_mode`, `core.scale` and all that call them), so full mode runs exactly their quick-mode code:
+# the full-mode rehearsal (tests/test_fullmode.py) leaves them out, and tests/test_notebooks.py checks, on every quick
+# execution, that this list is exactly the chapters that did not ask.
+MODE_VARS = ('CVL_QUICK', 'CVL_SCALE')
+MODE_FREE = {'00_core', '00a_paramdocs', '01_activations_internals', '02_losses_internals', '02a_recipes', '02a_recipes_internals',
+             '03d_glyphs', '04a_predictions', '05_metrics_internals', '06_calibration_internals', '07_ood_internals',
+             '08_conformal_internals', '10_count_internals', '10b_analysis', '10c_summary', '11a_tables', '12b_recipes',
+             '12b_recipes_internals', '15_cli', 'index'}
+
+class _Watched(type(os.environ)):
+    "`os.environ` (the same variables), noting in `asked` each read of a mode variable."
+    def __getitem__(self, key):
+        if key in MODE_VARS: self.asked.add(key)
+        return super().__getitem__(key)
+
+def run(nb_path:Path, asked:set|None=None) -> tuple[bool, float, nbformat.NotebookNode]:
+    """(passed, seconds, executed notebook) of `nb_path`, executed in place by nbdev's `test_nb` with the project's skip
+    flags; the mode variables it read (`MODE_VARS`) are added to `asked`."""
     from nbdev.config import get_config
     from nbdev.test import test_nb
     cfg = get_config(Path(nb_path).parent)
     flags = cfg.tst_flags.split() if isinstance(cfg.tst_flags, str) else list(cfg.tst_flags or [])
     import classification_vs_labeling.datasets as D
     D._shown = False                     # a chapter runs in a fresh kernel: its mode line prints once, whatever ran before here
+    import warnings, pandas as pd, matplotlib.pyplot as plt
+    with warnings.catch_warnings():      # nor do its tables take the display options an earlier chapter set (01's width)
+        warnings.simplefilter('ignore'); pd.reset_option('all')
+    plt.close('all')
     t0 = time.time()
     cwd = os.getcwd()
+    env = os.environ
+    os.environ = _Watched(env._data, env.encodekey, env.decodekey, env.encodevalue, env.decodevalue)
+    os.environ.asked = set() if asked is None else asked
     try: ok, _ = test_nb(nb_path, skip_flags=flags, save=True, basepath=cfg.config_path, cell_timeout=cfg.cell_timeout)
-    finally: os.chdir(cwd)
+    finally: os.chdir(cwd); os.environ = env
     nb = json.loads(Path(nb_path).read_text())
     for c in nb['cells']: c.get('metadata', {}).pop('execution', None)   # execnb's per-cell timings: not in the notebook schema
     return ok, time.time() - t0, nbformat.reads(json.dumps(nb), as_version=4)

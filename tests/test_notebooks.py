@@ -9,7 +9,7 @@ the `durations` report lists the slowest).
 import base64, html, json, os, re, shutil, struct, time
 import nbformat, pytest
 from nbconvert import HTMLExporter
-from nbrun import NOTEBOOKS, ROOT, work_copy, run
+from nbrun import MODE_FREE, NOTEBOOKS, ROOT, work_copy, run
 
 BADGE = 'https://colab.research.google.com/github/cvl-course/classification_vs_labeling/blob/main/nbs/{}'
 NO_BADGE = {'index.ipynb'}   # the landing page is the README: it links to the chapters instead
@@ -31,7 +31,8 @@ def draws(nb) -> bool: return any(DRAWS.search(c.source) for c in nb.cells if c.
 def test_notebook_runs_and_renders(src, tmp_path, monkeypatch, record_property):
     work = work_copy(tmp_path)
     monkeypatch.setenv('CVL_QUICK', '1')
-    ok, secs, nb = run(work/src.name)
+    asked = set()
+    ok, secs, nb = run(work/src.name, asked)
     record_property('notebook_seconds', round(secs, 1))      # conftest.py prints every notebook's time at the end
     assert ok, f"{src.name} failed to run (the traceback is printed above)"
     code = [c for c in nb.cells if c.cell_type == 'code']
@@ -56,6 +57,9 @@ def test_notebook_runs_and_renders(src, tmp_path, monkeypatch, record_property):
     stored = nbformat.read(src, as_version=4)
     if os.environ.get('CVL_SAVE_OUTPUTS'): save_outputs(work/src.name, src)
     else: compare_outputs(stored, nb, src.name)
+    free = src.stem in MODE_FREE     # the chapters the full-mode rehearsal leaves out, because they never ask for the mode
+    assert free == (not asked), (f"{src.name} reads {sorted(asked)} now: take it out of nbrun.MODE_FREE, so the full-mode rehearsal runs it" if free
+                                 else f"{src.name} never asks for the mode: add it to nbrun.MODE_FREE, so the full-mode rehearsal leaves it out")
     if src.name == 'index.ipynb':   # README.md is index.ipynb written out (tools/make_readme.py): checked on this execution
         import sys; sys.path.insert(0, str(ROOT/'tools'))
         from make_readme import to_markdown
