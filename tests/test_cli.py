@@ -269,22 +269,21 @@ def test_compare_fast_path_writes_the_same_report(tmp_path, capsys):
         assert (outs['plain'][k] == outs['fast'][k]).all(), k
     assert outs['fast']['ce_probs'].shape == outs['plain']['ce_probs'].shape
 
-def test_compare_pets_through_the_real_download_code_offline(tmp_path):
+def test_compare_pets_through_the_real_download_code_offline(tmp_path, capsys, monkeypatch):
     """`--data pets` goes through fastai's `untar_data(URLs.PETS)`: on a fastai home that already holds the extracted
     folder it must find it without a download (every proxy is dead), skip the odd files, and both training paths must
     use the same items, including the out-of-domain letters and photos that full mode adds."""
     from classification_vs_labeling.data import PETS_BREEDS
     standins.pets(tmp_path/'home', n_per_class=2, size=(120, 90))       # PETS' layout and odd files, where untar_data looks
-    dead = 'http://127.0.0.1:9'
-    env = {**ENV, 'FASTAI_HOME': str(tmp_path/'home'), 'CVL_QUICK': '0', 'HTTPS_PROXY': dead, 'https_proxy': dead,
-           'HTTP_PROXY': dead, 'http_proxy': dead}
+    dead = 'http://127.0.0.1:9'      # in this process (fastai, torch and urllib read these when they are called): no imports to pay for
+    for k, v in {'FASTAI_HOME': str(tmp_path/'home'), 'CVL_QUICK': '0', 'HTTPS_PROXY': dead, 'https_proxy': dead,
+                 'HTTP_PROXY': dead, 'http_proxy': dead}.items(): monkeypatch.setenv(k, v)
     preds = {}
     for name, extra in [('plain', []), ('fast', ['--fast'])]:
         out = tmp_path/name
-        r = subprocess.run([sys.executable, '-m', 'classification_vs_labeling.cli', 'compare', '--data', 'pets', '--arch', 'small',
-                            '--no-pretrained', '--size', '32', '--seeds', '0', '--out', str(out), '--no-progress', *extra],
-                           capture_output=True, text=True, timeout=600, env=env)
-        assert r.returncode == 0, r.stderr[-3000:]
+        code, _, err = cvl_here(capsys, 'compare', '--data', 'pets', '--arch', 'small', '--no-pretrained', '--size', '32', '--seeds', '0',
+                                '--out', out, '--no-progress', *extra)
+        assert code == 0, err[-3000:]
         m = json.loads((out/'metrics.json').read_text())
         from classification_vs_labeling.datasets import PETS_HELD_OUT
         assert m['settings']['data'] == 'pets' and m['settings']['classes'] == sorted(set(PETS_BREEDS) - set(PETS_HELD_OUT))   # 33 breeds trained
@@ -298,21 +297,21 @@ def test_compare_pets_through_the_real_download_code_offline(tmp_path):
     assert len(preds['plain']['ood_ce_probs']) == len(preds['fast']['ood_ce_probs']) > 0
 
 
-def test_environment_never_changes_an_explicit_pets_run(tmp_path):
+def test_environment_never_changes_an_explicit_pets_run(tmp_path, capsys, monkeypatch):
     """`cvl compare --data pets` runs with the same settings, items and out-of-domain probes whether or not CVL_QUICK and
     CVL_SCALE are set (the CLI's own --scale decides), and run.json records the augmentation and the scale it used.
     Full mode's defaults (a pretrained resnet34, augmentation), offline: stand-in PETS and weights where the downloads land."""
     standins.pets(tmp_path/'home', n_per_class=2, size=(96, 72)); standins.weights(tmp_path/'torch')
-    dead = 'http://127.0.0.1:9'
-    base = {k: v for k, v in ENV.items() if k not in ('CVL_QUICK', 'CVL_SCALE')}
-    base.update(FASTAI_HOME=str(tmp_path/'home'), TORCH_HOME=str(tmp_path/'torch'), HTTPS_PROXY=dead, https_proxy=dead,
-                HTTP_PROXY=dead, http_proxy=dead)
+    dead = 'http://127.0.0.1:9'      # in this process, as above
+    for k, v in dict(FASTAI_HOME=str(tmp_path/'home'), TORCH_HOME=str(tmp_path/'torch'), HTTPS_PROXY=dead, https_proxy=dead,
+                     HTTP_PROXY=dead, http_proxy=dead).items(): monkeypatch.setenv(k, v)
     runs = {}
     for name, extra in [('plain', {}), ('env', {'CVL_QUICK': '1', 'CVL_SCALE': '0.5'})]:
+        for k in ('CVL_QUICK', 'CVL_SCALE'): monkeypatch.delenv(k, raising=False)
+        for k, v in extra.items(): monkeypatch.setenv(k, v)
         out = tmp_path/name
-        r = subprocess.run([sys.executable, '-m', 'classification_vs_labeling.cli', 'compare', '--data', 'pets', '--scale', '0.02',
-                            '--seeds', '0', '--out', str(out), '--no-progress'], capture_output=True, text=True, timeout=600, env={**base, **extra})
-        assert r.returncode == 0, r.stderr[-3000:]
+        code, _, err = cvl_here(capsys, 'compare', '--data', 'pets', '--scale', '0.02', '--seeds', '0', '--out', out, '--no-progress')
+        assert code == 0, err[-3000:]
         runs[name] = json.loads((out/'run.json').read_text()), np.load(out/'predictions.npz')
     (a, pa), (b, pb) = runs['plain'], runs['env']
     assert a == b
