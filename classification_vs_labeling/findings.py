@@ -56,29 +56,30 @@ def _bars(ax, groups, series, title, xlabel):
 def plot_headline(figsize=(12, 4.2)):
     "The course's answer in one figure, from the committed results: the labeler's gap (classifier accuracy - exact match) split into ranking and decoding, across the training budget, the number of classes and the regime; 95% paired intervals over held-out items, 3 seeds."
     import matplotlib.pyplot as plt
-    from classification_vs_labeling.core import legend_below
-    part = lambda r, k: (r[k], r[k + '_low'], r[k + '_high'])
-    R, D = A.diff_gap_ranking.key, A.diff_gap_decoding.key
-    sw = load_results('sweep_quick'); sw = sw[sw.setting == 'shared'].sort_values('epochs')
-    k = load_results('classes_quick'); k = k[(k.epochs == 1) & (k.setting == 'shared')].sort_values('n_classes')
-    kd, kp = k[k.recipe == 'default'], k[k.recipe == 'prior-bias']
-    rg = pd.read_csv(committed_results('regimes', ['regimes.csv'])/'regimes.csv')
-    rg = rg[~rg.regime.str.contains('scratch')]
-    fig, axs = plt.subplots(1, 3, figsize=figsize, sharey=True, gridspec_kw=dict(width_ratios=[3, 4, 4]))
-    blue, orange = '#1f77b4', '#ff7f0e'
-    _bars(axs[0], [f"{e}" for e in sw.epochs], [('ranking', blue, None, [part(r, R) for _, r in sw.iterrows()]),
-          ('decoding', orange, None, [part(r, D) for _, r in sw.iterrows()])],
-          'Digits (K = 8), small CNN from scratch', 'epochs of training')
-    _bars(axs[1], [str(n) for n in kd.n_classes], [('ranking', blue, None, [part(r, R) for _, r in kd.iterrows()]),
-          ('ranking, prior-bias head', 'white', '///', [part(r, R) for _, r in kp.iterrows()]),
-          ('decoding', orange, None, [part(r, D) for _, r in kd.iterrows()])],
-          'Glyphs, K classes, 1 epoch from scratch', 'number of classes K')
-    _bars(axs[2], [f"{'clip art' if 'clip' in r.regime else 'photos'}\n{r.epochs} ep." for _, r in rg.iterrows()],
-          [('ranking', blue, None, [(r.gap_ranking, r.gap_ranking_low, r.gap_ranking_high) for _, r in rg.iterrows()]),
-           ('decoding', orange, None, [(r.gap_decoding, r.gap_decoding_low, r.gap_decoding_high) for _, r in rg.iterrows()])],
-          'Pretrained Lite0, small real sets', 'data, epochs')
-    axs[0].set_ylabel('gap (share of held-out items)')
-    fig.suptitle("The labeler's gap = ranking (its argmax is wrong) + decoding (right argmax, wrong set); 3 seeds, 95% CIs", fontsize=11)
-    legend_below(axs[1], ncol=3, inches=0.55)
-    fig.tight_layout()
-    return fig
+    with plt.rc_context({'font.size': 12}):   # text readable once the figure is scaled to a page's width
+        from classification_vs_labeling.core import legend_below
+        part = lambda r, k: (r[k], r[k + '_low'], r[k + '_high'])
+        R, D = A.diff_gap_ranking.key, A.diff_gap_decoding.key
+        sw = load_results('sweep_quick'); sw = sw[sw.setting == 'shared'].sort_values('epochs')
+        k = load_results('classes_quick'); k = k[(k.epochs == 1) & (k.setting == 'shared')].sort_values('n_classes')
+        kd, kp = k[k.recipe == 'default'], k[k.recipe == 'prior-bias']
+        rg = pd.read_csv(committed_results('regimes', ['regimes.csv'])/'regimes.csv')
+        rg = rg[~rg.regime.str.contains('scratch')]
+        fig, axs = plt.subplots(1, 3, figsize=figsize, sharey=True, gridspec_kw=dict(width_ratios=[3, 4, 4]))
+        blue, orange = '#1f77b4', '#ff7f0e'
+        _bars(axs[0], [f"{e}" for e in sw.epochs], [('ranking', blue, None, [part(r, R) for _, r in sw.iterrows()]),
+              ('decoding', orange, None, [part(r, D) for _, r in sw.iterrows()])],
+              'Digits (K = 8), small CNN from scratch', 'epochs of training')
+        _bars(axs[1], [str(n) for n in kd.n_classes], [('ranking', blue, None, [part(r, R) for _, r in kd.iterrows()]),
+              ('ranking, prior-bias head', 'white', '///', [part(r, R) for _, r in kp.iterrows()]),
+              ('decoding', orange, None, [part(r, D) for _, r in kd.iterrows()])],
+              'Glyphs, K classes, 1 epoch from scratch', 'number of classes K')
+        _bars(axs[2], [f"{'clip art' if 'clip' in r.regime else 'photos'}\n{r.epochs} ep." for _, r in rg.iterrows()],
+              [('ranking', blue, None, [(r.gap_ranking, r.gap_ranking_low, r.gap_ranking_high) for _, r in rg.iterrows()]),
+               ('decoding', orange, None, [(r.gap_decoding, r.gap_decoding_low, r.gap_decoding_high) for _, r in rg.iterrows()])],
+              'Pretrained Lite0, small real sets', 'data, epochs')
+        axs[0].set_ylabel('gap (share of held-out items)')
+        fig.suptitle("The labeler's gap = ranking (its argmax is wrong) + decoding (right argmax, wrong set); 3 seeds, 95% CIs", fontsize=11)
+        legend_below(axs[1], ncol=3, inches=0.55)
+        fig.tight_layout()
+        return fig

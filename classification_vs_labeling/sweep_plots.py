@@ -104,34 +104,35 @@ def _bars(ax, x, d, m, **kw):
 
 def plot_arms(gaps:pd.DataFrame, setting:str='shared') -> plt.Figure:
     "Ranking and decoding (and the gap with the argmax fallback) per arm: against K when the arms differ in K, else arm by arm with one panel per budget."
-    d0 = gaps[gaps.setting == setting]
-    parts = [p for p in _PARTS if p[0].key in d0]
-    if d0.n_classes.nunique() > 1:
-        fig, axs = plt.subplots(1, len(parts), figsize=(4.6*len(parts), 4.6), sharey=True)
-        lines = list(d0.groupby(['recipe', 'label_noise', 'epochs'], sort=False))
-        for ax, (m, lbl, _) in zip(axs, parts):
-            for j, ((r, p, e), d) in enumerate(lines):
-                d = d.sort_values('n_classes')
-                _bars(ax, d.n_classes*(1 + 0.03*(j - len(lines)/2)), d, m, label=f"{r}{f', noise {p:g}' if p else ''}, {e} epoch{'s'*(e > 1)}",
-                      ls='-' if e == d0.epochs.max() else '--', c=f'C{sorted(set(d0.recipe)).index(r)}')
-            ax.set(xscale='log', xlabel='number of classes K', title=lbl.split(':')[0] + ':\n' + lbl.split(': ')[1])
-            ax.set_xticks(sorted(set(d0.n_classes)), [str(k) for k in sorted(set(d0.n_classes))]); ax.minorticks_off(); ax.axhline(0, c='gray', lw=1)
-    else:
-        budgets = sorted(set(d0.epochs))
-        fig, axs = plt.subplots(1, len(budgets), figsize=(min(max(5.5*len(budgets), 8.5), 11), 4.8), sharey=True, squeeze=False)
-        axs = axs[0]
-        for ax, e in zip(axs, budgets):
-            d = d0[d0.epochs == e].reset_index(drop=True)
-            for j, (m, lbl, c) in enumerate(parts): _bars(ax, np.arange(len(d)) + (j - 1)*0.2, d, m, c=c, label=lbl, ls='none')
-            ax.axhline(0, c='gray', lw=1)
-            ax.set_xticks(range(len(d)), [f"{r}" + (f"\nnoise {p:g}" if p else '') for r, p in zip(d.recipe, d.label_noise)], rotation=45, ha='right')
-            ax.set_title(f"{e} epoch{'s'*(e > 1)}, {int(d.n_classes.iloc[0])} classes")
-    axs[0].set(ylabel='difference in accuracy (fraction of items)')
-    n = int(d0.n_seeds.min())
-    fig.suptitle(f"The gap's parts per arm: held-out items, {n} seed{'s'*(n > 1)} (mean; bars: paired 95% intervals over items)")
-    leg = fig.legend(*axs[0].get_legend_handles_labels(), loc='lower center', ncol=2 if d0.n_classes.nunique() > 1 else 1, fontsize='small', frameon=False)
-    fig.tight_layout(rect=(0, leg.get_window_extent(fig.canvas.get_renderer()).height/fig.bbox.height, 1, 1))
-    return fig
+    with plt.rc_context({'font.size': 12}):   # text readable once the figure is scaled to a page's width
+        d0 = gaps[gaps.setting == setting]
+        parts = [p for p in _PARTS if p[0].key in d0]
+        if d0.n_classes.nunique() > 1:
+            fig, axs = plt.subplots(1, len(parts), figsize=(4.6*len(parts), 4.6), sharey=True)
+            lines = list(d0.groupby(['recipe', 'label_noise', 'epochs'], sort=False))
+            for ax, (m, lbl, _) in zip(axs, parts):
+                for j, ((r, p, e), d) in enumerate(lines):
+                    d = d.sort_values('n_classes')
+                    _bars(ax, d.n_classes*(1 + 0.03*(j - len(lines)/2)), d, m, label=f"{r}{f', noise {p:g}' if p else ''}, {e} epoch{'s'*(e > 1)}",
+                          ls='-' if e == d0.epochs.max() else '--', c=f'C{sorted(set(d0.recipe)).index(r)}')
+                ax.set(xscale='log', xlabel='number of classes K', title=lbl.split(':')[0] + ':\n' + lbl.split(': ')[1].replace(' - ', ' -\n'))
+                ax.set_xticks(sorted(set(d0.n_classes)), [str(k) for k in sorted(set(d0.n_classes))]); ax.minorticks_off(); ax.axhline(0, c='gray', lw=1)
+        else:
+            budgets = sorted(set(d0.epochs))
+            fig, axs = plt.subplots(1, len(budgets), figsize=(min(max(5.5*len(budgets), 8.5), 11), 4.8), sharey=True, squeeze=False)
+            axs = axs[0]
+            for ax, e in zip(axs, budgets):
+                d = d0[d0.epochs == e].reset_index(drop=True)
+                for j, (m, lbl, c) in enumerate(parts): _bars(ax, np.arange(len(d)) + (j - 1)*0.2, d, m, c=c, label=lbl, ls='none')
+                ax.axhline(0, c='gray', lw=1)
+                ax.set_xticks(range(len(d)), [f"{r}" + (f"\nnoise {p:g}" if p else '') for r, p in zip(d.recipe, d.label_noise)], rotation=45, ha='right')
+                ax.set_title(f"{e} epoch{'s'*(e > 1)}, {int(d.n_classes.iloc[0])} classes")
+        axs[0].set(ylabel='difference in accuracy (fraction of items)')
+        n = int(d0.n_seeds.min())
+        fig.suptitle(f"The gap's parts per arm: held-out items, {n} seed{'s'*(n > 1)} (mean; bars: paired 95% intervals over items)")
+        leg = fig.legend(*axs[0].get_legend_handles_labels(), loc='lower center', ncol=2 if d0.n_classes.nunique() > 1 else 1, fontsize='small', frameon=False)
+        fig.tight_layout(rect=(0, leg.get_window_extent(fig.canvas.get_renderer()).height/fig.bbox.height, 1, 1))
+        return fig
 
 # %% ../nbs/12a_sweep_plots.ipynb #c8dbdb41
 _OOD_STYLE = {'ce msp': ('tab:green', 'o'), 'ce max_logit': ('tab:green', 's'), 'ce energy': ('tab:green', '^'),
@@ -139,25 +140,26 @@ _OOD_STYLE = {'ce msp': ('tab:green', 'o'), 'ce max_logit': ('tab:green', 's'), 
 
 def plot_ood_scores(ood:pd.DataFrame, setting:str='shared') -> plt.Figure:
     "Each of chapter 07's six scores per arm: its AUROC (top) and the unseen images it refuses at the labeler's price (bottom), one column per group and budget."
-    d0 = ood[ood.setting == setting]
-    groups = [g for g in ('near', 'far') if f'ce.auroc.{g}' in d0] or ['ood']
-    cols = [(g, e) for g in groups for e in sorted(set(d0.epochs))]
-    fig, axs = plt.subplots(2, len(cols), figsize=(3.6*len(cols), 7), sharey='row', squeeze=False)
-    for j, (g, e) in enumerate(cols):
-        d = d0[d0.epochs == e].reset_index(drop=True)
-        for i, name in enumerate(O.OOD_SCORES):
-            m, sc = name.split()
-            auc = f"{m}.auroc.{g}" if sc in ('msp', 'max_sigmoid') else f"{m}.auroc_{sc}.{g}"
-            ref = {'msp': f"ce.refusal.{g}", 'max_sigmoid': f"bce.none_rate.{g}"}.get(sc, f"{m}.refusal_{sc}.{g}")
-            c, mk = _OOD_STYLE[name]
-            x = np.arange(len(d)) + (i - 2.5)*0.12
-            kw = dict(c=c, marker=mk, ls='none', label=f"{'classifier' if m == 'ce' else 'labeler'}: {sc.replace('_', ' ')}", mfc=c if m == 'ce' else 'white')
-            axs[0, j].errorbar(x, d[auc], yerr=d[f'{auc}_sd'].fillna(0), **kw)
-            axs[1, j].errorbar(x, d[ref], yerr=d[f'{ref}_sd'].fillna(0), **kw)
-        for ax in axs[:, j]: ax.set_xticks(range(len(d)), [f"{r}" + (f"\nnoise {p:g}" if p else '') for r, p in zip(d.recipe, d.label_noise)], rotation=45, ha='right')
-        axs[0, j].set_title(f"{g}, {e} epoch{'s'*(e > 1)}")
-    axs[0, 0].set(ylabel='AUROC (unseen vs held-out items)'); axs[1, 0].set(ylabel="unseen refused at the labeler's price")
-    fig.suptitle(f"Unseen images: six scores per arm, held-out items, {int(d0.n_seeds.min())} seeds (mean; bars: sd over seeds)")
-    leg = fig.legend(*axs[0, 0].get_legend_handles_labels(), loc='lower center', ncol=3, fontsize='small', frameon=False)
-    fig.tight_layout(rect=(0, leg.get_window_extent(fig.canvas.get_renderer()).height/fig.bbox.height, 1, 1))
-    return fig
+    with plt.rc_context({'font.size': 15}):   # text readable once the figure is scaled to a page's width
+        d0 = ood[ood.setting == setting]
+        groups = [g for g in ('near', 'far') if f'ce.auroc.{g}' in d0] or ['ood']
+        cols = [(g, e) for g in groups for e in sorted(set(d0.epochs))]
+        fig, axs = plt.subplots(2, len(cols), figsize=(3.6*len(cols), 7), sharey='row', squeeze=False)
+        for j, (g, e) in enumerate(cols):
+            d = d0[d0.epochs == e].reset_index(drop=True)
+            for i, name in enumerate(O.OOD_SCORES):
+                m, sc = name.split()
+                auc = f"{m}.auroc.{g}" if sc in ('msp', 'max_sigmoid') else f"{m}.auroc_{sc}.{g}"
+                ref = {'msp': f"ce.refusal.{g}", 'max_sigmoid': f"bce.none_rate.{g}"}.get(sc, f"{m}.refusal_{sc}.{g}")
+                c, mk = _OOD_STYLE[name]
+                x = np.arange(len(d)) + (i - 2.5)*0.12
+                kw = dict(c=c, marker=mk, ls='none', label=f"{'classifier' if m == 'ce' else 'labeler'}: {sc.replace('_', ' ')}", mfc=c if m == 'ce' else 'white')
+                axs[0, j].errorbar(x, d[auc], yerr=d[f'{auc}_sd'].fillna(0), **kw)
+                axs[1, j].errorbar(x, d[ref], yerr=d[f'{ref}_sd'].fillna(0), **kw)
+            for ax in axs[:, j]: ax.set_xticks(range(len(d)), [f"{r}" + (f"\nnoise {p:g}" if p else '') for r, p in zip(d.recipe, d.label_noise)], rotation=45, ha='right')
+            axs[0, j].set_title(f"{g}, {e} epoch{'s'*(e > 1)}")
+        axs[0, 0].set(ylabel='AUROC\n(unseen vs held-out items)'); axs[1, 0].set(ylabel="unseen refused\nat the labeler's price")
+        fig.suptitle(f"Unseen images: six scores per arm, held-out items, {int(d0.n_seeds.min())} seeds (mean; bars: sd over seeds)")
+        leg = fig.legend(*axs[0, 0].get_legend_handles_labels(), loc='lower center', ncol=3, fontsize='small', frameon=False)
+        fig.tight_layout(rect=(0, leg.get_window_extent(fig.canvas.get_renderer()).height/fig.bbox.height, 1, 1))
+        return fig

@@ -156,14 +156,31 @@ def compare_outputs(stored, ran, name):
             assert not bad, where + f': numbers differ (stored, now): {bad[:5]}'
 
 
+BAR = re.compile(r'█|\|-{3}|Epoch \d+/\d+ :')   # a frame of fastprogress's console bar
+
+def as_terminal(text:str) -> str:
+    """`text` as a terminal leaves it: each line as its last carriage return left it, without fastprogress's bars.
+    Outside Jupyter, fastai's progress bar prints a frame per step, each over the last with '\r': a terminal shows
+    the final one, a stored notebook would show them all, hundreds of lines."""
+    lines = []
+    for line in text.split('\n'):
+        shown = next((seg for seg in reversed(line.split('\r')) if seg.strip()), '') if '\r' in line else line
+        if '\r' in line and (not shown.strip() or BAR.search(shown)): continue
+        lines.append(shown)
+    return '\n'.join(lines)
+
 def save_outputs(executed, src):
-    "Store the executed notebook's outputs in `src`, cleaned as nbdev-clean cleans (it keeps outputs)."
+    "Store the executed notebook's outputs in `src`, cleaned as nbdev-clean cleans (it keeps outputs), progress bars as a terminal shows them."
     from nbdev.clean import nbdev_clean
     nb = json.loads(executed.read_text())
     for c in nb['cells']:
         c.get('metadata', {}).pop('execution', None)
         for o in c.get('outputs', []):
             if 'image/png' in o.get('data', {}): o['data']['image/png'] = shrink_png(o['data']['image/png'])
+            if o.get('output_type') == 'stream':
+                t = as_terminal(''.join(o['text']) if isinstance(o['text'], list) else o['text'])
+                o['text'] = t.splitlines(True)
+        c['outputs'] = [o for o in c.get('outputs', []) if o.get('output_type') != 'stream' or ''.join(o['text']).strip()]
     executed.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
     cwd = os.getcwd()
     try: os.chdir(executed.parent); nbdev_clean(fname=str(executed))
