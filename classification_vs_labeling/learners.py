@@ -248,14 +248,14 @@ class PairInterpretation:
     def plot_gap(self,
                  k:int=8,            # images per kind, at most
                  *,
-                 size:float=1.5,     # inches per image
+                 size:float=1.1,     # inches per image (8 across fill a page's width without being scaled down)
                  seed_note:str=''):  # appended to each title, e.g. ' (seed 0, held-out images)'
         "The decoding gap as images, one figure per kind in `GAP` (refused, several, both missed), each titled with how many of how many."
         figs = {}
         for kind, (right, outcome, words) in self.GAP.items():
             n = len(self.disagreements(right, outcome))
             if not n: print(f"{words}: no such image{seed_note}"); continue
-            figs[kind] = fig = self.plot_disagreements(right, k, outcome, ncols=k, size=size)
+            figs[kind] = fig = self.plot_disagreements(right, k, outcome, ncols=min(k, n), size=size)
             fig.suptitle(f"{words}: {min(k, n)} of {n}{seed_note}", fontsize=10)
             fig.tight_layout()
         return figs

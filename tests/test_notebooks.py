@@ -127,7 +127,8 @@ def _outputs(cell):
             res.append(('image', _png_size(o))); continue
         html_ = ''.join(o.get('data', {}).get('text/html', ''))
         if '<progress' in html_ or 'train_loss' in html_: continue                      # fastai's progress bar and epoch table
-        t = ''.join(l for l in re.split(r'(?<=\n)|\r', _text(o)) if not (TRAINED.search(l) or PROGRESS.search(l)))
+        raw = as_terminal(_text(o)) if o.output_type == 'stream' else _text(o)            # as stored (see save_outputs)
+        t = ''.join(l for l in re.split(r'(?<=\n)|\r', raw) if not (TRAINED.search(l) or PROGRESS.search(l)))
         if not t.strip(): continue
         for pat, rep in MASKS: t = pat.sub(rep, t)
         res.append(('text', NUM.sub('#', t), [float(n.replace(',', '')) for n in NUM.findall(t)]))
