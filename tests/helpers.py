@@ -138,6 +138,39 @@ def stored_outputs(stem:str) -> list[tuple[str, str, list[str]]]:
     return out
 
 
+def stored_prose(stem:str) -> str:
+    "The markdown of nbs/`stem`.ipynb, its cells joined by newlines: the prose whose numbers a test checks against the stored outputs."
+    import json
+    return '\n'.join(''.join(c['source']) for c in json.loads((ROOT/'nbs'/f'{stem}.ipynb').read_text())['cells'] if c['cell_type'] == 'markdown')
+
+
+NUM = r'[-+]?\d+(?:\.\d+)?'   # a number as the chapters print it
+
+def floats(s:str, pattern:str=NUM) -> list[float]:
+    "The numbers in `s`, as `pattern` finds them."
+    import re
+    return [float(x) for x in re.findall(pattern, s)]
+
+
+def table_row(text:str, name:str, numbers=floats, strip:bool=False) -> list[float]:
+    """The numbers (as `numbers` reads them) after `name` on the first line of a stored table or print that starts with
+    `name`; with `strip`, a line's indent is dropped first."""
+    line = next((l for l in (l.strip() if strip else l for l in text.splitlines()) if l.startswith(name)), None)
+    assert line is not None, f"no line starting with {name!r} in:\n{text}"
+    return numbers(line[len(name):])
+
+
+def table_rows(text:str, names, cols) -> dict:
+    "The rows of a stored table whose label is one of `names` and the rest of whose line is numbers: {name: {col: value}}, in `cols` order."
+    import re
+    out = {}
+    for l in text.splitlines():
+        for n in names:
+            rest = l[len(n):]
+            if l.startswith(n) and re.fullmatch(rf'(\s+{NUM})+\s*', rest): out[n] = dict(zip(cols, floats(rest)))
+    return out
+
+
 def stored_output(stem:str, code:str) -> str:
     "The stored text output of the first code cell of nbs/`stem`.ipynb whose source contains `code` (see `stored_outputs`)."
     for src, text, _ in stored_outputs(stem):

@@ -2,22 +2,18 @@
 what its code prints now) and, for the toy, against the package: each number the prose relies on, without running
 the chapter again. The chapter itself keeps two visible checks, softmax and sigmoid against PyTorch's."""
 import json, re
-import numpy as np, torch
-from helpers import ROOT, stored_output, stored_outputs, from_chapter
+import torch
+from functools import partial
+from helpers import ROOT, stored_output, stored_outputs, stored_prose, table_row, from_chapter
 from classification_vs_labeling.activations import softmax, sigmoid
 
 STEM = '01_activations'
 
 def numbers(s) -> list[float]: return [float(x) for x in re.findall(r'[-+]?\d+\.\d+(?:e[-+]?\d+)?|[-+]?\d+(?:e[-+]?\d+)?', s)]
 
-def row(text, name) -> list[float]:
-    "The numbers on the line of a stored table (or print) that starts with `name`, after the name."
-    line = next((l for l in text.splitlines() if l.strip().startswith(name)), None)
-    assert line is not None, f"no line starting with {name!r} in:\n{text}"
-    return numbers(line.strip()[len(name):])
+row = partial(table_row, numbers=numbers, strip=True)   # a table's line, its indent dropped
 
-def prose() -> str:
-    return '\n'.join(''.join(c['source']) for c in json.loads((ROOT/'nbs'/f'{STEM}.ipynb').read_text())['cells'] if c['cell_type'] == 'markdown')
+prose = partial(stored_prose, STEM)
 
 def test_the_toy_softmax_shares_out_one_and_the_sigmoids_sum_to_more():
     acts = from_chapter(STEM, 'acts')

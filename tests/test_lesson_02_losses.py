@@ -2,8 +2,9 @@
 what its code prints now): the toy's losses, the trained run's losses and where they come from, ours against
 PyTorch's, the gradients, and where the naive losses break. The chapter keeps four visible checks of what its losses
 refuse and of one_hot against PyTorch's; the rest of its former checks are in tests/test_losses.py, which calls the package."""
-import json, re
-from helpers import ROOT, stored_output, stored_outputs
+import re
+from functools import partial
+from helpers import stored_output, stored_outputs, stored_prose, table_row
 
 STEM = '02_losses'
 
@@ -11,14 +12,9 @@ def numbers(s) -> list[float]:
     "The numbers in `s`, NaN and inf included (pandas prints NaN)."
     return [float(x) for x in re.findall(r'[-+]?(?:\d+\.\d+|\d+)(?:e[-+]?\d+)?|nan|inf', s.replace('NaN', 'nan'))]
 
-def row(text, name) -> list[float]:
-    "The numbers on the line of a stored table (or print) that starts with `name`, after the name."
-    line = next((l for l in text.splitlines() if l.strip().startswith(name)), None)
-    assert line is not None, f"no line starting with {name!r} in:\n{text}"
-    return numbers(line.strip()[len(name):])
+row = partial(table_row, numbers=numbers, strip=True)   # a table's line, its indent dropped
 
-def prose() -> str:
-    return '\n'.join(''.join(c['source']) for c in json.loads((ROOT/'nbs'/f'{STEM}.ipynb').read_text())['cells'] if c['cell_type'] == 'markdown')
+prose = partial(stored_prose, STEM)
 
 def test_the_toy_pen_on_a_book_is_right_yet_its_bce_is_high():
     t = stored_output(STEM, "'BCE (mean of 5 terms)'")

@@ -3,23 +3,20 @@ what its code prints now) and the committed sweeps it reads: the toy's gradients
 against K it quotes, the recipes' losses, mixup's targets and the label noise example. The chapter keeps four visible
 checks against timm and fastai; the checks it used to make of the recipe registry, the head's bias and the label
 noise are in its internals notebook and in tests/test_recipes.py, and the two that were nowhere else are here."""
-import json, re
+import re
 import pandas as pd, torch
 import torch.nn.functional as F
-from helpers import ROOT, stored_output, from_chapter
+from functools import partial
+from helpers import ROOT, stored_output, stored_prose, table_row, from_chapter
 from classification_vs_labeling.recipes import prior_bias, soft_cross_entropy, mixup_batch
 
 STEM = '02a_recipes'
 
 def numbers(s) -> list[float]: return [float(x) for x in re.findall(r'[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?', s)]
 
-def row(text, name) -> list[float]:
-    line = next((l for l in text.splitlines() if l.strip().startswith(name)), None)
-    assert line is not None, f"no line starting with {name!r} in:\n{text}"
-    return numbers(line.strip()[len(name):])
+row = partial(table_row, numbers=numbers, strip=True)   # a table's line, its indent dropped
 
-def prose() -> str:
-    return '\n'.join(''.join(c['source']) for c in json.loads((ROOT/'nbs'/f'{STEM}.ipynb').read_text())['cells'] if c['cell_type'] == 'markdown')
+prose = partial(stored_prose, STEM)
 
 def test_the_toy_prior_bias_balances_the_pushes():
     t = stored_output(STEM, 'grads = {}')

@@ -2,17 +2,10 @@
 when they are not what the chapter prints now, so reading them is sound). Its toy examples and simulations are checked
 in tests/test_metrics.py, which reads them from the chapter (`helpers.from_chapter`)."""
 import re
-from helpers import stored_output, stored_outputs
+from helpers import stored_output, stored_outputs, floats, table_row
 
 STEM = '05_metrics'
-NUM = r'[-+]?\d+(?:\.\d+)?'
-
-def numbers(s:str) -> list[float]: return [float(x) for x in re.findall(NUM, s)]
-
-def row(table:str, name:str) -> list[float]:
-    "The numbers of the row of a printed DataFrame that starts with `name`."
-    line = next(l for l in table.splitlines() if l.startswith(name))
-    return numbers(line[len(name):])
+numbers, row = floats, table_row   # the numbers of a print; those of the row of a printed DataFrame that starts with a name
 
 def test_the_run_is_quick_modes_eight_digit_classes():
     "'4,000 offline MNIST digits of eight classes (8 and 9 are held out)': a fifth to validate on, split in two halves."

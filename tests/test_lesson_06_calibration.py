@@ -2,17 +2,10 @@
 when they are not what the chapter prints now, so reading them is sound). Its toy example and the simulated models of
 its internals notebook are checked in tests/test_calibration.py, which reads them from the notebooks."""
 import re
-from helpers import stored_output, stored_outputs
+from helpers import stored_output, stored_outputs, floats, table_row
 
 STEM = '06_calibration'
-NUM = r'[-+]?\d+(?:\.\d+)?'
-
-def numbers(s:str) -> list[float]: return [float(x) for x in re.findall(NUM, s)]
-
-def row(table:str, name:str) -> list[float]:
-    "The numbers of the row of a printed DataFrame that starts with `name`."
-    line = next(l for l in table.splitlines() if l.startswith(name))
-    return numbers(line[len(name):])
+numbers, row = floats, table_row   # the numbers of a print; those of the row of a printed DataFrame that starts with a name
 
 def test_the_run_is_quick_modes_eight_digit_classes():
     out = stored_output(STEM, 'preds = saved_run()')

@@ -4,28 +4,19 @@ toy checks that left the lesson, run on the package.
 The chapter is committed with one quick-mode run's outputs and tests/test_notebooks.py fails when they are not what
 the code prints now, so reading them here checks the prose against the run without training or running it again.
 """
-import math, re
-import numpy as np, pytest
+import re
+import numpy as np
 from fastcore import test as fc   # test_eq, test_fail, test_close: fastcore's small checks (a module, so pytest does not collect them)
-from helpers import stored_output
+from helpers import NUM, floats, stored_output, table_rows
 from classification_vs_labeling.conformal import *
 
 STEM = '08_conformal'
 METHODS_SHOWN = ['classifier, LAC', 'classifier, APS', 'classifier, RAPS', 'labeler, tuned threshold', 'labeler, conformal cut']
-NUM = r'[-+]?\d+(?:\.\d+)?'
 
 
-def floats(s:str) -> list[float]: return [float(x) for x in re.findall(NUM, s)]
 
 
-def rows(text:str, names, cols) -> dict:
-    "The rows of a printed table whose label is one of `names`: {name: {col: value}} (numbers only, in `cols` order)."
-    out = {}
-    for l in text.splitlines():
-        for n in names:
-            rest = l[len(n):]
-            if l.startswith(n) and re.fullmatch(rf'(\s+{NUM})+\s*', rest): out[n] = dict(zip(cols, floats(rest)))
-    return out
+rows = table_rows
 
 
 # ---------- the toy (package calls: these were the lesson's visible checks)

@@ -5,30 +5,21 @@ The chapter is committed with one quick-mode run's outputs and tests/test_notebo
 the code prints now, so reading them here checks the prose against the run without training both models again.
 """
 import math, re
-import numpy as np, torch
+import torch
 from fastcore import test as fc   # test_eq, test_fail, test_close: fastcore's small checks (a module, so pytest does not collect them)
-from helpers import stored_output
+from helpers import NUM, floats, stored_output, table_rows
 from classification_vs_labeling.count import *
 
 STEM = '10_count'
-NUM = r'[-+]?\d+(?:\.\d+)?'
 MODELS = ['labeler (tuned thresh)', 'labeler (thresh 0.5)', 'count model', 'softmax top-1']
 LAB, CNT, TOP1 = 'labeler (tuned thresh)', 'count model', 'softmax top-1'
 SET_COLS = ['exact_match', 'f1_samples', 'per_label_accuracy', 'mean_set_size', 'items']
 KINDS = ['right', 'too few', 'none', 'too many', 'wrong labels']
 
 
-def floats(s:str) -> list[float]: return [float(x) for x in re.findall(NUM, s)]
 
 
-def rows(text:str, names, cols) -> dict:
-    "The rows of a printed table whose label is one of `names`: {name: {col: value}}."
-    out = {}
-    for l in text.splitlines():
-        for n in names:
-            rest = l[len(n):]
-            if l.startswith(n) and re.fullmatch(rf'(\s+{NUM})+\s*', rest): out[n] = dict(zip(cols, floats(rest)))
-    return out
+rows = table_rows
 
 
 def by_count_rows(text:str) -> dict:

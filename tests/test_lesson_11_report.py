@@ -1,11 +1,11 @@
 """Chapter 11's prose quotes the numbers its run prints: the toy's bootstrap and the report's headline line (mean of two
 seeds, held-out items). They are read here from the chapter's stored outputs (tests/test_notebooks.py fails when those
 are not what the code prints now), and each number the prose quotes must be one of them, as printed."""
-import json, re
-from helpers import ROOT, stored_output
+import re
+from functools import partial
+from helpers import stored_output, stored_prose
 
-def prose() -> str:
-    return '\n'.join(''.join(c['source']) for c in json.loads((ROOT/'nbs'/'11_report.ipynb').read_text())['cells'] if c['cell_type'] == 'markdown')
+prose = partial(stored_prose, '11_report')
 
 def printed() -> dict:
     "The run's printed line, as {name: number as printed}."

@@ -4,15 +4,15 @@ leaving the text stale. These checks were the chapter's last section ("The claim
 as they were, reading the same files the chapter reads, and each quoted interval is also looked for in the prose."""
 import json, re
 import numpy as np, pandas as pd
-from helpers import ROOT
+from functools import partial
+from helpers import stored_prose
 from classification_vs_labeling.core import committed_results
 
 def _committed():
     res = committed_results('sweep_quick', ['gaps.csv', 'seeds.csv', 'epochs.csv', 'grid.csv', 'report.md', 'sweep.json'])
     return res, {k: pd.read_csv(res/f'{k}.csv') for k in ('gaps', 'seeds', 'epochs', 'grid')}
 
-def prose() -> str:
-    return '\n'.join(''.join(c['source']) for c in json.loads((ROOT/'nbs'/'12_sweep.ipynb').read_text())['cells'] if c['cell_type'] == 'markdown')
+prose = partial(stored_prose, '12_sweep')
 
 
 def test_the_chapters_numbers_are_the_committed_sweeps():

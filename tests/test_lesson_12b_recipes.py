@@ -1,14 +1,12 @@
 """Chapter 12b's prose quotes the committed sweeps under results/: each number it quotes, as it quotes it, is in those
 tables (read through the package, as the chapter reads them) and still in the chapter's prose, so a new sweep or an
 edit of the text that leaves the other behind fails here. The chapter itself keeps only its toy's two checks."""
-import json
 import pandas as pd
-import pytest
-from helpers import ROOT
-from classification_vs_labeling.findings import load_results, claims, ci_text
+from functools import partial
+from helpers import ROOT, stored_prose
+from classification_vs_labeling.findings import load_results, ci_text
 
-def prose() -> str:
-    return '\n'.join(''.join(c['source']) for c in json.loads((ROOT/'nbs'/'12b_recipes.ipynb').read_text())['cells'] if c['cell_type'] == 'markdown')
+prose = partial(stored_prose, '12b_recipes')
 
 def row(df, **by):
     "The one row of `df` matching `by`."
