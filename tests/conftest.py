@@ -8,6 +8,7 @@ now. Subprocesses (the `cvl` command, the full-mode rehearsal, sweep workers) in
 test that asks for threads (`--threads`, a pool's share of the cores) still gets them.
 """
 import os
+import pytest
 for _k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ[_k] = '1'
 import torch
 torch.set_num_threads(1)
@@ -22,12 +23,9 @@ def pytest_terminal_summary(terminalreporter):
     for name, t in sorted(times): terminalreporter.write_line(f"{name:24s} {t:6.1f} s")
 
 
-import pytest
-
 @pytest.fixture(autouse=True)
 def _torch_threads_back():
     "A test that sets torch's thread count (to make logits repeatable) leaves it as it found it: a run's logits depend on it."
-    import torch
     n = torch.get_num_threads()
     yield
     torch.set_num_threads(n)
