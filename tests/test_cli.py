@@ -269,15 +269,20 @@ def test_compare_fast_path_writes_the_same_report(tmp_path, capsys):
         assert (outs['plain'][k] == outs['fast'][k]).all(), k
     assert outs['fast']['ce_probs'].shape == outs['plain']['ce_probs'].shape
 
+def offline(monkeypatch, **env):
+    """This process as a reader's offline: `env` set (FASTAI_HOME, TORCH_HOME...) and every proxy dead. In this process,
+    not a new one: fastai, torch and urllib read these when they are called, and a new interpreter's imports cost seconds."""
+    for k in ('HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'): monkeypatch.setenv(k, 'http://127.0.0.1:9')
+    for k, v in env.items(): monkeypatch.setenv(k, str(v))
+
+
 def test_compare_pets_through_the_real_download_code_offline(tmp_path, capsys, monkeypatch):
     """`--data pets` goes through fastai's `untar_data(URLs.PETS)`: on a fastai home that already holds the extracted
     folder it must find it without a download (every proxy is dead), skip the odd files, and both training paths must
     use the same items, including the out-of-domain letters and photos that full mode adds."""
     from classification_vs_labeling.data import PETS_BREEDS
     standins.pets(tmp_path/'home', n_per_class=2, size=(120, 90))       # PETS' layout and odd files, where untar_data looks
-    dead = 'http://127.0.0.1:9'      # in this process (fastai, torch and urllib read these when they are called): no imports to pay for
-    for k, v in {'FASTAI_HOME': str(tmp_path/'home'), 'CVL_QUICK': '0', 'HTTPS_PROXY': dead, 'https_proxy': dead,
-                 'HTTP_PROXY': dead, 'http_proxy': dead}.items(): monkeypatch.setenv(k, v)
+    offline(monkeypatch, FASTAI_HOME=tmp_path/'home', CVL_QUICK='0')
     preds = {}
     for name, extra in [('plain', []), ('fast', ['--fast'])]:
         out = tmp_path/name
@@ -302,9 +307,7 @@ def test_environment_never_changes_an_explicit_pets_run(tmp_path, capsys, monkey
     CVL_SCALE are set (the CLI's own --scale decides), and run.json records the augmentation and the scale it used.
     Full mode's defaults (a pretrained resnet34, augmentation), offline: stand-in PETS and weights where the downloads land."""
     standins.pets(tmp_path/'home', n_per_class=2, size=(96, 72)); standins.weights(tmp_path/'torch')
-    dead = 'http://127.0.0.1:9'      # in this process, as above
-    for k, v in dict(FASTAI_HOME=str(tmp_path/'home'), TORCH_HOME=str(tmp_path/'torch'), HTTPS_PROXY=dead, https_proxy=dead,
-                     HTTP_PROXY=dead, http_proxy=dead).items(): monkeypatch.setenv(k, v)
+    offline(monkeypatch, FASTAI_HOME=tmp_path/'home', TORCH_HOME=tmp_path/'torch')
     runs = {}
     for name, extra in [('plain', {}), ('env', {'CVL_QUICK': '1', 'CVL_SCALE': '0.5'})]:
         for k in ('CVL_QUICK', 'CVL_SCALE'): monkeypatch.delenv(k, raising=False)
