@@ -13,7 +13,7 @@ from PIL import Image
 from .core import check_int
 
 # %% auto #0
-__all__ = ['PHOTO_DRAWINGS', 'is_photo', 'lite0_features', 'DEBIAN', 'APT', 'LITE0_PACKAGE', 'LITE0_ARCH', 'LITE0_STATS', 'MIN_SIDE', 'CLIPART_FOLDERS', 'PHOTO_FOLDERS', 'TAG_FOLDERS', 'TAG_STOP', 'TAG_SAME', 'CLIPART_DEFAULTS', 'PHOTOS_DEFAULTS', 'CLIPART_TAGS_DEFAULTS', 'debian_folder', 'check_lite0', 'lite0_file', 'lite0_tensors', 'load_lite0', 'lite0_imagenet', 'imagenet_top', 'lite0_model', 'on_white', 'cache_pictures', 'dedupe_pictures', 'clipart', 'photos', 'svg_keywords', 'clipart_tags']
+__all__ = ['PHOTO_DRAWINGS', 'is_photo', 'lite0_features', 'DEBIAN', 'APT', 'LITE0_PACKAGE', 'LITE0_ARCH', 'LITE0_STATS', 'MIN_SIDE', 'BLANK', 'CACHE_RULES', 'CLIPART_FOLDERS', 'PHOTO_FOLDERS', 'TAG_FOLDERS', 'TAG_STOP', 'TAG_SAME', 'CLIPART_DEFAULTS', 'PHOTOS_DEFAULTS', 'CLIPART_TAGS_DEFAULTS', 'debian_folder', 'check_lite0', 'lite0_file', 'lite0_tensors', 'load_lite0', 'lite0_imagenet', 'imagenet_top', 'lite0_model', 'on_white', 'blank', 'cache_folder', 'cache_pictures', 'linked_image_note', 'dedupe_pictures', 'clipart', 'photos', 'svg_keywords', 'clipart_tags']
 
 # %% ../nbs/03c_offline.ipynb #e674e48d
 PHOTO_DRAWINGS = ('animals/mammals/echidna.png', 'animals/mammals/hedgehog.png')   # drawings the rule lets through, found by eye
@@ -140,11 +140,23 @@ def on_white(fn, size:int) -> Image.Image:
     im = Image.alpha_composite(Image.new('RGBA', im.size, 'white'), im).convert('RGB')
     return ImageOps.pad(im, (size, size), method=Image.Resampling.LANCZOS, color='white')
 
+BLANK = 'blank: a single colour once composited on white'   # e.g. white lines on a transparent ground
+
+def blank(im:Image.Image) -> bool:
+    "True when every pixel of `im` has the same colour: nothing is drawn."
+    return all(lo == hi for lo, hi in im.getextrema())
+
 def _why_not(fn) -> str | None:
     "Why `fn` cannot be a picture here (chapter 03a's reasons, or too small), or None."
     why = _why_not_image(fn)
     if why is None and max(Image.open(fn).size) < MIN_SIDE: why = f"too small: {'x'.join(map(str, Image.open(fn).size))} pixels (under {MIN_SIDE})"
     return why
+
+CACHE_RULES = 2   # raised whenever what `cache_pictures` keeps changes, so that no older cache is reused (2: blank pictures left out)
+
+def cache_folder(name:str, size:int, cache=None) -> Path:
+    "Where the `size` px squares of data set `name` are cached: `cache`, else fastai's data folder, one folder per `CACHE_RULES`."
+    return Path(cache) if cache is not None else fastai_path('data')/name/f'{size}px_r{CACHE_RULES}'
 
 def cache_pictures(files,          # picture files under `root`
                    root,           # the folder they are under (their names below it name the cached files)
@@ -159,7 +171,10 @@ def cache_pictures(files,          # picture files under `root`
     def one(fn, name, tmp):
         try:                                    # most files are fine: decode them once
             with Image.open(fn) as im: w, h = im.size
-            if w*h <= MAX_PIXELS and max(w, h) >= MIN_SIDE: return on_white(fn, size).save(tmp/f'{name}.png')
+            if w*h <= MAX_PIXELS and max(w, h) >= MIN_SIDE:
+                sq = on_white(fn, size)
+                if not blank(sq): return sq.save(tmp/f'{name}.png')
+                return (tmp/f'{name}.skip').write_text(BLANK)
         except Exception: pass
         (tmp/f'{name}.skip').write_text(_why_not(fn) or 'cannot be composited on white')
     def write(tmp):
@@ -184,6 +199,15 @@ def _deepest(rel:str, folders:dict) -> str | None:
     hits = [c for c, d in folders.items() if rel.startswith(d + '/')]
     return max(hits, key=lambda c: len(folders[c]), default=None)
 
+def linked_image_note(svg) -> str | None:
+    "Why a picture must go when its SVG `svg` links an image file instead of embedding it (openclipart ships none, so the PNG shows a placeholder), or None."
+    if not Path(svg).is_file(): return None
+    for tag in re.findall(r'<(?:svg:)?image\b[^>]*>', Path(svg).read_text(errors='replace'), re.S):
+        href = re.search(r'href\s*=\s*["\']([^"\']*)', tag)
+        if href and not href.group(1).startswith('data:'):
+            return f"its SVG links an image it does not hold ({href.group(1)[-40:]}): the PNG shows a placeholder or lacks that part"
+    return None
+
 def dedupe_pictures(files, labels=None) -> tuple[list[int], list[tuple[str, str]]]:
     "Indices of `files` keeping each picture once by content (MD5 of its bytes); one found under two `labels` is dropped under both."
     groups = {}
@@ -196,8 +220,8 @@ def dedupe_pictures(files, labels=None) -> tuple[list[int], list[tuple[str, str]
         skipped += [(str(files[i]), f"the same picture as {files[idx[0]]}") for i in idx[1:]]
     return sorted(keep), skipped
 
-def _picture_set(name, package, root, folders, classes, held_out, keep, size, valid_pct, seed, cache) -> ImageSet:
-    "An `ImageSet` of the pictures of `classes` (and `held_out`, out-of-domain) in the class folders `folders` under `root`."
+def _picture_set(name, package, root, folders, classes, held_out, keep, size, valid_pct, seed, cache, why_not=None) -> ImageSet:
+    "An `ImageSet` of the pictures of `classes` (and `held_out`, out-of-domain) in the class folders `folders` under `root`; `why_not(rel)` may skip one by its path below `root`."
     valid_pct, seed = _check_split(valid_pct, seed)
     classes, held_out = tuple(map(str, classes)), tuple(map(str, held_out))
     unknown = sorted(set(classes + held_out) - set(folders))
@@ -205,19 +229,22 @@ def _picture_set(name, package, root, folders, classes, held_out, keep, size, va
     if len(set(classes)) < 2 or set(classes) & set(held_out) or len(set(classes)) < len(classes):
         raise ValueError(f"{name}: expected 2 or more distinct classes, none of them held out, got classes {list(classes)} and held_out {list(held_out)}")
     root = debian_folder(package, name, root)
-    cache = Path(cache) if cache is not None else fastai_path('data')/name/f'{size}px'
+    cache = cache_folder(name, size, cache)
     srcs, cached, labels, skipped = [], {}, [], []
-    for top in sorted({folders[c].split('/')[0] for c in classes + held_out}):   # each top folder cached once, whole
+    for top in sorted({d.split('/')[0] for d in folders.values()}):   # every class's folder, each top folder cached once, whole
         done, sk = cache_pictures([f for f in sorted((root/top).rglob('*.png')) if keep(f)], root, cache/top, size)
         cached.update(done)
         for f, why in [(f, None) for f in done] + sk:
-            c = _deepest(Path(f).relative_to(root).as_posix(), folders)
-            if c not in classes + held_out: continue
+            rel = Path(f).relative_to(root).as_posix()
+            c = _deepest(rel, folders)
+            if c is None: continue
+            if why is None and why_not is not None: why = why_not(rel)
             if why is None: srcs.append(Path(f)); labels.append(c)
-            else: skipped.append((str(f), why))
-    idx, sk = dedupe_pictures(srcs, labels)
+            elif c in classes + held_out: skipped.append((str(f), why))
+    idx, sk = dedupe_pictures(srcs, labels)        # across every class we know, asked for or not: the same set whatever is asked
     items = sorted((cached[srcs[i]], labels[i]) for i in idx if labels[i] in classes)
     ood = sorted(cached[srcs[i]] for i in idx if labels[i] in held_out)
+    sk = [(f, why) for f, why in sk if _deepest(Path(f).relative_to(root).as_posix(), folders) in classes + held_out]
     if not items: raise ValueError(f"{name}: no usable pictures of {list(classes)} under {root} ({len(skipped)} files skipped)")
     labs = [l for _, l in items]
     return ImageSet(name, [f for f, _ in items], labs, valid_split(labs, valid_pct, seed), ood, sorted(skipped + sk))
@@ -229,10 +256,13 @@ def clipart(classes=('building', 'clothing'),   # names in `CLIPART_FOLDERS` to 
             valid_pct:float=0.2,                # the share of the items to validate on
             seed:int=42,                        # seed of the split
             root=None,                          # openclipart-png's folder (default: where Debian installs it)
+            svg_root=None,                      # openclipart-svg's folder (default: where Debian installs it)
             cache=None                          # where the squares are written (default: fastai's data folder)
            ) -> ImageSet:
     "openclipart's line art as an `ImageSet`, on white: buildings against clothing, with people held out as out-of-domain (the blog's experiment)."
-    return _picture_set('clipart', 'openclipart-png', root, CLIPART_FOLDERS, classes, held_out, lambda f: True, size, valid_pct, seed, cache)
+    svg_root = debian_folder('openclipart-svg', 'clipart', svg_root)
+    return _picture_set('clipart', 'openclipart-png', root, CLIPART_FOLDERS, classes, held_out, lambda f: True, size, valid_pct, seed, cache,
+                        why_not=lambda rel: linked_image_note((svg_root/rel).with_suffix('.svg')))
 
 # %% ../nbs/03c_offline_internals.ipynb #08b75c4e
 def photos(classes=tuple(PHOTO_FOLDERS),   # names in `PHOTO_FOLDERS` to train on
@@ -275,15 +305,17 @@ def clipart_tags(n_tags:int=24,          # how many of the most common keywords 
     n_tags, size = check_int(n_tags, 'n_tags', lo=1), check_int(size, 'size', lo=MIN_SIDE)
     valid_pct, seed = _check_split(valid_pct, seed)
     root, svg_root = debian_folder('openclipart-png', 'clipart_tags', root), debian_folder('openclipart-svg', 'clipart_tags', svg_root)
-    cache = Path(cache) if cache is not None else fastai_path('data')/'clipart'/f'{size}px'
+    cache = cache_folder('clipart', size, cache)
     srcs, cached, skipped = [], {}, []
     for top in sorted(set(folders)):
         if not (root/top).is_dir(): raise ValueError(f"clipart_tags: no folder {top!r} in {root}: expected names such as {', '.join(TAG_FOLDERS[:4])}")
         done, sk = cache_pictures(sorted((root/top).rglob('*.png')), root, cache/top, size)
         cached.update(done); skipped += sk
         for f in done:
-            if (svg_root/f.relative_to(root)).with_suffix('.svg').is_file(): srcs.append(f)
-            else: skipped.append((str(f), 'no SVG of the same name to read its keywords from'))
+            svg = (svg_root/f.relative_to(root)).with_suffix('.svg')
+            why = linked_image_note(svg) if svg.is_file() else 'no SVG of the same name to read its keywords from'
+            if why is None: srcs.append(f)
+            else: skipped.append((str(f), why))
     idx, sk = dedupe_pictures(srcs)
     srcs, skipped = [srcs[i] for i in idx], sorted(skipped + sk)
     kws = [svg_keywords((svg_root/f.relative_to(root)).with_suffix('.svg')) for f in srcs]

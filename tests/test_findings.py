@@ -1,5 +1,6 @@
 """Chapter 12b: the committed evidence under results/ is self-consistent (each gaps.csv mean is its seeds.csv mean over
 seeds, the gap's parts add up, ood.csv's AUROCs are AUROCs), and `load_results` reads a sweep's tables or says what it expected."""
+import json
 from pathlib import Path
 import numpy as np, pandas as pd
 import pytest
@@ -28,6 +29,16 @@ def test_committed_sweep_is_consistent(name):
     for k in ('diff.gap_ranking', 'diff.gap_decoding'):
         assert (gaps[f'{k}_low'] <= gaps[k] + 1e-9).all() and (gaps[k] <= gaps[f'{k}_high'] + 1e-9).all()
     assert 'wall:' in (results_dir()/name/'commands.txt').read_text()
+
+@pytest.mark.parametrize('name', ['sweep_clipart', 'sweep_photos'])
+def test_a_committed_sweep_on_debians_pictures_is_of_todays_data(name):
+    "What the loaders keep (their rules, Debian's package) can change under a committed sweep: the items, split and unseen images it recorded must be today's."
+    from classification_vs_labeling.datasets import load_set
+    from classification_vs_labeling.files import fingerprint
+    rec = json.loads((results_dir()/name/'run.json').read_text())
+    iset, parts = load_set(rec['data']), ('items', 'split', 'ood')
+    assert (rec['n_items'], rec['n_valid'], rec['n_ood']) == (len(iset.items), len(iset.valid_idx), len(iset.ood_items))
+    assert {k: fingerprint(iset)[k] for k in parts} == {k: rec['fingerprint'][k] for k in parts}
 
 def test_committed_ood_scores_are_aurocs():
     ood = load_results('recipes_quick', 'ood')

@@ -115,31 +115,38 @@ def tiny_tree(tmp_path_factory):
     (p/'buildings/hut_again.png').write_bytes((p/'buildings/homes/hut.png').read_bytes())
     (p/'people/clothing/broken.png').write_bytes(b'\x89PNG broken')
     _png(p/'people/clothing/dot.png', size=(5, 3))
+    _png(p/'people/linked.png', seed=10)                                  # its SVG links a photo it does not hold
+    Image.new('RGBA', (40, 24), (255, 255, 255, 0)).save(p/'buildings/blank.png')   # nothing drawn
     tags = {'buildings/house': ['House', 'Building'], 'buildings/homes/hut': ['building'], 'buildings/tower': ['Buildings', 'hash'],
             'buildings/furniture/chair': ['furniture'], 'people/clothing/hat': ['hat', 'clothing'], 'people/clothing/hats/cap': ['hat'],
             'people/clothing/shoe': ['clothing', 'white'], 'people/man': [], 'people/stickmen/stick': ['stickmen'],
-            'people/copy_of_hut': ['building'], 'buildings/hut_again': ['building'], 'people/clothing/dot': ['dot']}
+            'people/copy_of_hut': ['building'], 'buildings/hut_again': ['building'], 'people/clothing/dot': ['dot'],
+            'people/linked': ['building'], 'buildings/blank': ['building']}
     for f, ts in tags.items():
         (s/f).parent.mkdir(parents=True, exist_ok=True)
         (s/f).with_suffix('.svg').write_text(SVG.format(''.join(f'<rdf:li>{t}</rdf:li>' for t in ts)))
+    (s/'people/linked.svg').write_text((s/'people/linked.svg').read_text().replace('</svg>', '<image xlink:href="C:\\photos\\man.jpg"/></svg>'))
     return d
 
 def test_clipart_on_a_fake_tree(tiny_tree):
-    a = clipart(root=tiny_tree/'png', cache=tiny_tree/'cache', valid_pct=0.34, seed=0)
+    a = clipart(root=tiny_tree/'png', svg_root=tiny_tree/'svg', cache=tiny_tree/'cache', valid_pct=0.34, seed=0)
     names = sorted((f.name, l) for f, l in zip(a.items, a.labels))
     assert names == [('buildings__house.png', 'building'), ('buildings__tower.png', 'building'),
                      ('people__clothing__hat.png', 'clothing'), ('people__clothing__hats__cap.png', 'clothing'),
                      ('people__clothing__shoe.png', 'clothing')]                           # hut: under two classes
     assert sorted(f.name for f in a.ood_items) == ['people__man.png', 'people__stickmen__stick.png']
     why = {Path(p).name: r for p, r in a.skipped}
-    assert set(why) == {'hut.png', 'hut_again.png', 'copy_of_hut.png', 'broken.png', 'dot.png'}
+    assert set(why) == {'hut.png', 'hut_again.png', 'copy_of_hut.png', 'broken.png', 'dot.png', 'blank.png', 'linked.png'}
     assert 'several classes (building, people)' in why['hut.png'] and 'cannot decode' in why['broken.png'] and 'too small' in why['dot.png']
+    assert why['blank.png'] == BLANK and 'links an image it does not hold (C:\\photos\\man.jpg)' in why['linked.png']
     im = Image.open(a.items[0]); assert im.size == (128, 128) and im.mode == 'RGB'
     assert np.array(im)[0, 0].tolist() == [255, 255, 255]                # transparent corners on white
-    b = clipart(root=tiny_tree/'png', cache=tiny_tree/'cache', valid_pct=0.34, seed=0)   # from the cache: the same set
+    b = clipart(root=tiny_tree/'png', svg_root=tiny_tree/'svg', cache=tiny_tree/'cache', valid_pct=0.34, seed=0)   # from the cache: the same set
     assert b.items == a.items and b.labels == a.labels and (b.valid_idx == a.valid_idx).all() and b.skipped == a.skipped
-    f3 = clipart(('building', 'furniture', 'clothing'), (), root=tiny_tree/'png', cache=tiny_tree/'cache')
-    assert Counter(f3.labels) == {'building': 3, 'furniture': 1, 'clothing': 3} and not f3.ood_items   # hut is back: no people
+    f3 = clipart(('building', 'furniture', 'clothing'), (), root=tiny_tree/'png', svg_root=tiny_tree/'svg', cache=tiny_tree/'cache')
+    assert Counter(f3.labels) == {'building': 2, 'furniture': 1, 'clothing': 3} and not f3.ood_items   # hut stays out: filed under people too
+    people = lambda f: offline._deepest(Path(f).relative_to(tiny_tree/'png').as_posix(), CLIPART_FOLDERS) == 'people'
+    assert f3.skipped == [s for s in a.skipped if not people(s[0])]       # the same files left out, but not the people's, which are not asked for
 
 def test_clipart_tags_on_a_fake_tree(tiny_tree):
     t = clipart_tags(3, folders=('buildings', 'people'), root=tiny_tree/'png', svg_root=tiny_tree/'svg', cache=tiny_tree/'cache')
@@ -149,7 +156,7 @@ def test_clipart_tags_on_a_fake_tree(tiny_tree):
     assert got['people__clothing__hat.png'] == ['clothing', 'hat'] and got['people__man.png'] == []
     assert got['buildings__furniture__chair.png'] == []                   # 'furniture' is not among the 3 most common
     assert len({hashlib.md5(Path(f).read_bytes()).hexdigest() for f in t.items}) == len(t.items) == 9   # hut once
-    assert {Path(p).name for p, _ in t.skipped} == {'hut_again.png', 'copy_of_hut.png', 'broken.png', 'dot.png'}
+    assert {Path(p).name for p, _ in t.skipped} == {'hut_again.png', 'copy_of_hut.png', 'broken.png', 'dot.png', 'blank.png', 'linked.png'}
 
 def test_bad_input_refused_in_one_line(tiny_tree):
     for f, m in ((lambda: clipart(('building', 'coat'), root=tiny_tree/'png'), "unknown classes ['coat']"),
@@ -171,10 +178,24 @@ def test_a_missing_debian_package_names_the_apt_command(load, package, tmp_path)
 def md5(f): return hashlib.md5(Path(f).read_bytes()).hexdigest()
 
 def usable(f) -> bool:
+    "Decodes, within the size limits, and draws something: not one colour once composited on white (judged on a thumbnail)."
     try:
-        with Image.open(f) as im: w, h = im.size; im.load()
-        return w*h <= 8192*8192 and max(w, h) >= 16
+        with Image.open(f) as im:
+            w, h = im.size                                               # from the header: a file too large is never decoded
+            if not (w*h <= 8192*8192 and max(w, h) >= 16): return False
+            im.load(); im = im.convert('RGBA'); im.thumbnail((256, 256))
     except Exception: return False
+    a = np.asarray(im, dtype=float)
+    return np.ptp(a[..., :3]*a[..., 3:]/255 + 255*(1 - a[..., 3:]/255)) > 0.5
+
+def links_an_image(png, png_root, svg_root) -> bool:
+    "Whether the SVG beside a PNG holds an <image> whose xlink:href is a file name rather than inline data (read with ElementTree)."
+    svg = (Path(svg_root)/Path(png).relative_to(png_root)).with_suffix('.svg')
+    if not svg.is_file(): return False
+    try: tree = ET.parse(svg)
+    except ET.ParseError: return False                                    # a few SVGs are not well-formed XML
+    hrefs = [e.get('{http://www.w3.org/1999/xlink}href') or e.get('href') or '' for e in tree.getroot().iter('{http://www.w3.org/2000/svg}image')]
+    return any(not h.startswith('data:') for h in hrefs)
 
 def recount(root, folders, keep=lambda f: True) -> dict:
     "class -> set of distinct pictures (MD5), each file in the deepest listed folder, pictures under two classes dropped."
@@ -190,8 +211,9 @@ def recount(root, folders, keep=lambda f: True) -> dict:
 def art(): return clipart()
 
 def test_clipart_counts_match_a_recount(art):
-    folders = {c: CLIPART_FOLDERS[c] for c in ('building', 'furniture', 'clothing', 'people')}
-    want = recount('/usr/share/openclipart/png', folders)
+    folders = CLIPART_FOLDERS                                           # a picture under any two of them is left out
+    png = '/usr/share/openclipart/png'
+    want = recount(png, folders, keep=lambda f: not links_an_image(f, png, '/usr/share/openclipart/svg'))
     assert Counter(art.labels) == {c: len(want[c]) for c in ('building', 'clothing')} and len(art.ood_items) == len(want['people'])
     assert min(Counter(art.labels).values()) >= 50                        # the experiment's floor: 58 buildings, 60 clothes
     hashes = [md5(f) for f in art.items + art.ood_items]
@@ -212,6 +234,7 @@ def test_clipart_tags_match_an_xml_parser():
     ns = {'dc': 'http://purl.org/dc/elements/1.1/', 'rdf': 'http://www.w3.org/1999/02/22-rdf-syntax-ns#'}
     png, svg = Path('/usr/share/openclipart/png'), Path('/usr/share/openclipart/svg')
     flat = {f.relative_to(png).as_posix().rsplit('.', 1)[0].replace('/', '__'): f for f in png.rglob('*.png')}
+    assert not any(links_an_image(flat[f.stem], png, svg) for f in t.items)   # no placeholder among them
     for f, labels in zip(t.items, t.labels):
         src = (svg/flat[f.stem].relative_to(png)).with_suffix('.svg')
         try: kws = [li.text or '' for li in ET.parse(src).getroot().iterfind('.//dc:subject//rdf:li', ns)]
