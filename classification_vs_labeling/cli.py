@@ -132,6 +132,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument('--verify', choices=list(VERIFY), default=_default(compare, 'verify'), help='how a resume checks that the data '
                    "did not change: stat (file sizes and modification times) or hash (every file's bytes too, read each time; "
                    'give it from the first run on) (default: %(default)s)')
+    c.add_argument('--threads', type=_num(int, 1), default=None,
+                   help='CPU threads of each run (default: 1 on the CPU, so its logits do not depend on the number of cores; a GPU run: torch\'s setting)')
     c.add_argument('--no-progress', action='store_true', help='no progress bars (always none when the output is not a terminal)')
     b = sub.add_parser('bench', help='time plain fastai against our training path, side by side',
                        description='Train the classifier and the labeler on synthetic PETS-like JPEGs three ways in one run: '
@@ -345,7 +347,7 @@ def _command(a, sub:argparse.ArgumentParser) -> int:
         alpha = _alpha(a.alpha)   # before any work
         from classification_vs_labeling.report import compare
         compare(spec=_spec(a, epochs=a.epochs, recipe=a.recipe, label_noise=a.label_noise, classes=a.classes), seeds=a.seeds, out=a.out, device=a.device, tune_frac=a.tune_frac,
-                progress=_progress(a), alpha=alpha, verify=a.verify)
+                progress=_progress(a), alpha=alpha, verify=a.verify, threads=a.threads)
     except (ValueError, FileNotFoundError, NotADirectoryError) as e:
         line = _flagged(show_name(str(e)), sub) if str(e) else type(e).__name__   # one line, never cut: a break in a name is shown as \\n
         sys.stderr.write(f"cvl {a.cmd}: error: {line}\n"); return 2

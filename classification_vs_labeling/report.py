@@ -61,7 +61,8 @@ def compare(data=None,             # a registered data set or a folder with one 
             progress:bool=True,    # fastai's progress bars
             fast:bool=False,       # the fast path (chapter 03f)
             alpha:float=0.1,       # the share of new items a conformal set may miss (chapter 08)
-            verify:str='stat'      # how a resume checks the data: 'stat' (file sizes and times) or 'hash' (every file's bytes too)
+            verify:str='stat',     # how a resume checks the data: 'stat' (file sizes and times) or 'hash' (every file's bytes too)
+            threads:int|None=None  # CPU threads each run trains with (None: `cell_threads`, 1 on the CPU, so the logits do not depend on the cores)
            ) -> dict:
     "The whole comparison: data, one paired run per seed (resumable), predictions.npz, metrics.json, plots, report.md."
     seeds, tune_frac, alpha, verify = check_seeds(seeds), check_fraction(tune_frac, 'tune_frac'), CF.check_alpha(alpha), check_verify(verify)
@@ -82,7 +83,7 @@ def compare(data=None,             # a registered data set or a folder with one 
     out = Path(out)
     try:                                          # `start_out` takes the folder's lock: let go of it however this ends
         preds = run_specs([spec.replace(seed=s) for s in seeds], iset, out/'runs', device=device, log=log, progress=progress,
-                          on_start=lambda: start_out(out, settings), verify=verify)
+                          on_start=lambda: start_out(out, settings), verify=verify, threads=threads)
         settings = {**settings, 'machine': machine(settings['device'])}
         return _write_comparison(preds, tune, out, settings, held_out=spec.held_out, tune_frac=tune_frac, alpha=alpha, skipped=iset.skipped, log=log)
     finally: release_out(out)

@@ -22,9 +22,9 @@ from .costs import DATA_SIZES, t4_minutes, _minutes
 
 # %% auto #0
 __all__ = ['RUN_FILE', 'DIVERGED_FILE', 'VERIFY', 'LOCK', 'DRIVE', 'run_path', 'EpochLogits', 'save_run', 'read_run', 'load_data',
-           'reusable', 'realise', 'compose', 'cpu_threads', 'train_run', 'RunFailed', 'check_verify', 'check_folder',
-           'run_specs', 'versions', 'machine', 'run_settings', 'write_json', 'lock_out', 'release_out', 'check_out',
-           'start_out', 'runs_dir', 'saved_run', 'start']
+           'reusable', 'realise', 'compose', 'cell_threads', 'cpu_threads', 'train_run', 'RunFailed', 'check_verify',
+           'check_folder', 'run_specs', 'versions', 'machine', 'run_settings', 'write_json', 'lock_out', 'release_out',
+           'check_out', 'start_out', 'runs_dir', 'saved_run', 'start']
 
 # %% ../nbs/04c_runs.ipynb #da4ad776
 RUN_FILE = 'run.npz'
@@ -132,6 +132,14 @@ def compose(ce:Predictions, bce:Predictions, spec:RunSpec) -> Predictions:
     return Predictions(ce.classes, ce.targs, ce.ce_logits, bce.bce_logits, ce.ood_ce_logits, bce.ood_bce_logits, spec.seed,
                        ce.items, ce.ood_items, ce.fingerprint, spec.json())
 
+def cell_threads(device=None,           # where the runs train (None: a GPU when there is one)
+                 threads:int|None=None  # the number asked for
+                ) -> int | None:
+    "The CPU threads each run trains with: `threads` when given; else 1 when runs train on the CPU (so its logits do not depend on the machine's cores, nor on what trains beside it), None (torch's setting, or each worker's share of the cores) on a GPU."
+    if threads is not None: return check_int(threads, 'threads', lo=1)
+    on_cpu = str(device).startswith('cpu') if device is not None else not torch.cuda.is_available()
+    return 1 if on_cpu else None
+
 @contextmanager
 def cpu_threads(n:int|None):
     "Run the body with `n` CPU threads in torch's pool, then put the number back; None: leave it as it is."
@@ -204,11 +212,12 @@ def run_specs(specs,                 # `RunSpec`s on one data set (they may diff
               on_start=None,         # called once the saved runs are read, before anything is written
               pool=None,             # what trains the missing runs, several at a time (chapter 04d); None: here, one after another
               keep_going:bool=False, # a run that diverges or fails gives its error in place of its predictions, and the rest go on
-              threads:int|None=None, # CPU threads each run trains with here (None: torch's setting); a pool has its own
+              threads:int|None=None, # CPU threads each run trains with here (None: `cell_threads`, 1 on the CPU); a pool has its own
               verify:str='stat'      # how a saved run's data is checked: 'stat' (sizes and times) or 'hash' (every file's bytes too)
              ) -> list:
     "Each spec's predictions: its run trained into its own folder under `root`, or reused from there; a spec with two learning rates from two runs."
     specs, label, hashes = list(specs), label or (lambda s: f"seed {s.seed}"), check_verify(verify) == 'hash'
+    threads = cell_threads(device, threads)      # one rule for every run: the same logits on any number of cores
     parts = list(dict.fromkeys(r for s in specs for r in realise(s)))
     if len({(r.data, r.classes, r.held_out, r.ood, r.subset, r.scale) for r in parts}) > 1: raise ValueError("specs: expected runs on one data set")
     for d in dict.fromkeys([Path(root), *(run_path(r, root).parent for r in parts)]): check_folder(d)   # a file there: found before training

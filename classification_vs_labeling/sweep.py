@@ -53,7 +53,8 @@ from .sweep_plots import plot_curves, plot_mechanism, plot_gaps, plot_arms, plot
 from .runs import (run_settings, write_json, versions, machine, load_data, run_specs, run_path, read_run,
                                              check_out, start_out, release_out, check_verify, RunFailed, DIVERGED_FILE)
 from .conformal import check_alpha
-from .workers import make_pool, cell_threads
+from .workers import make_pool
+from .runs import cell_threads
 
 # %% ../nbs/12_sweep_internals.ipynb #3221b08c
 def _distinct(xs, name:str, integer:bool, check=None) -> list:

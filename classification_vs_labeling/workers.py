@@ -16,21 +16,12 @@ from .core import check_int
 from .files import show_name
 from .data import ImageSet
 from .train import RunSpec, TrainingDiverged
-from .runs import load_data, train_run, RunFailed
+from .runs import load_data, train_run, RunFailed, cell_threads   # the engine's thread rule (chapter 04c)
 
 # %% auto #0
-__all__ = ['cell_threads', 'core_shares', 'gpu_shares', 'train_cell', 'Progress', 'Pool', 'InProcess', 'Workers', 'RayWorkers',
-           'make_pool']
+__all__ = ['core_shares', 'gpu_shares', 'train_cell', 'Progress', 'Pool', 'InProcess', 'Workers', 'RayWorkers', 'make_pool']
 
 # %% ../nbs/04d_workers.ipynb #1c25c934
-def cell_threads(device=None,           # where the runs train (None: a GPU when there is one)
-                 threads:int|None=None  # the number asked for
-                ) -> int | None:
-    "The CPU threads each run trains with: `threads` when given; else 1 when runs train on the CPU (so its logits do not depend on what trains beside it), None (each worker's share of the cores) on a GPU."
-    if threads is not None: return check_int(threads, 'threads', lo=1)
-    on_cpu = str(device).startswith('cpu') if device is not None else not torch.cuda.is_available()
-    return 1 if on_cpu else None
-
 def core_shares(n:int, cores=None) -> list[list[int]]:
     "The CPU cores of each of `n` workers: `cores` (default: those this process may use) in `n` contiguous shares; one each, in turn, when there are fewer cores than workers."
     n = check_int(n, 'workers', lo=1)

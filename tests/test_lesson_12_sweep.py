@@ -27,33 +27,43 @@ def test_the_chapters_numbers_are_the_committed_sweeps():
     ci = lambda e, st, k: g.loc[(e, st), [k, f'{k}_low', f'{k}_high']]
     test_eq((sw['settings']['n_items'], sw['settings']['n_valid'], sw['settings']['classes']), (4000, 800, list('01234567')))
     test_eq((sw['budgets'], sw['seeds'], sw['lr'], sw['grid'], sw['settings']['n_valid']*sw['tune_frac']), ([1, 3, 10], [0, 1, 2], 0.01, [0.005, 0.01, 0.02, 0.04], 400))
-    near(g.loc[(1, 'shared'), ['ce.accuracy', 'bce.argmax_accuracy', 'bce.exact_match']], [0.957, 0.955, 0.936])    # chapter 11's report
-    near(ci(1, 'shared', T), [0.021, 0.010, 0.033])
-    near(ci(1, 'shared', R), [0.002, -0.007, 0.011]); near(ci(3, 'shared', R), [-0.003, -0.007, 0])   # ranking
-    near(ci(10, 'shared', R), [-0.003, -0.009, 0.002]); near(g.loc[(10, 'shared'), ['bce.argmax_accuracy', 'ce.accuracy']], [0.978, 0.975])
-    assert (g[R + '_low'] < 0).all()
-    for e, v in [(1, [0.019, 0.011, 0.029]), (3, [0.008, 0.004, 0.014]), (10, [0.006, 0.003, 0.011])]: near(ci(e, 'shared', D), v)
-    near(g.xs('own', level=1)[D], [0.015, 0.004, 0.007]); near(ci(3, 'own', D), [0.004, 0.001, 0.008])
-    assert (g[D + '_low'] > 0).all() and g[D + '_low'].idxmin() == (3, 'own')
-    near(s['bce.none_rate'].mean()[10, 'shared'], 0.015); near(s['bce.several_rate'].mean()[10, 'shared'], 0.002)
-    near(ci(3, 'shared', T), [0.005, 0.001, 0.010]); near(ci(10, 'shared', T), [0.003, -0.003, 0.007])   # the total
-    near(ci(10, 'own', T), [0.004, -0.002, 0.013]); near(ci(3, 'own', T), [0.005, 0, 0.011]); near(g.loc[(1, 'own'), T], 0.008)
-    assert (g.loc[10][T + '_low'] < 0).all() and (g.loc[10][T + '_high'] > 0).all() and (g.xs('shared', level=1)[T + '_low'][[1, 3]] > 0).all()
-    assert g.loc[(1, 'own'), T + '_low'] <= 1e-9 and g.loc[(3, 'own'), T + '_low'] <= 1e-9
+    near(g.loc[(1, 'shared'), ['ce.accuracy', 'bce.argmax_accuracy', 'bce.exact_match']], [0.954, 0.955, 0.936])    # chapter 11's report
+    near(ci(1, 'shared', T), [0.018, 0.007, 0.031])
+    near(ci(1, 'shared', R), [-0.001, -0.010, 0.008]); near(ci(3, 'shared', R), [-0.003, -0.007, 0.001])   # ranking
+    near(ci(10, 'shared', R), [-0.003, -0.007, 0.002]); near(g.loc[(10, 'shared'), ['bce.argmax_accuracy', 'ce.accuracy']], [0.977, 0.974])
+    assert (g[R + '_low'] < 0).all() and (g[R + '_high'] > 0).all()          # every ranking interval includes 0
+    shared, own = g.xs('shared', level=1), g.xs('own', level=1)
+    assert (shared[R] < 0).all(); near(shared[R].min(), -0.003)               # shared rate: the labeler's argmax ahead, by at most 0.003
+    for e, v in [(1, [0.019, 0.011, 0.029]), (3, [0.007, 0.003, 0.012]), (10, [0.003, 0.001, 0.007])]: near(ci(e, 'shared', D), v)
+    near(own[D], [0.014, 0.007, 0.003]); near(ci(10, 'own', D), [0.003, 0.001, 0.007])
+    assert shared[D].is_monotonic_decreasing and own[D].is_monotonic_decreasing   # the decoding gap shrinks...
+    lowest = g[D + '_low'].min()                                               # ...and every interval lies above 0, the lowest at 10 epochs
+    assert lowest > 0 and set(g.index[np.isclose(g[D + '_low'], lowest, rtol=0, atol=1e-9)]) == {(10, 'shared'), (10, 'own')}; near(lowest, 0.001)
+    near(s['bce.none_rate'].mean()[10, 'shared'], 0.014); near(s['bce.several_rate'].mean()[10, 'shared'], 0.002)
+    near(ci(3, 'shared', T), [0.004, 0, 0.008]); near(ci(10, 'shared', T), [0.001, -0.003, 0.004])   # the total
+    near(ci(10, 'own', T), [0.004, -0.001, 0.010]); near(ci(1, 'own', T), [0.007, -0.001, 0.017]); near(ci(3, 'own', T), [0.007, 0.003, 0.013])
+    assert (g.loc[10][T + '_low'] < 0).all() and (g.loc[10][T + '_high'] > 0).all()   # at 10 epochs the interval includes 0, either setting
+    assert shared.loc[1, T + '_low'] > 0 and abs(shared.loc[3, T + '_low']) <= 1e-9 and shared.loc[10, T + '_low'] < 0   # shared: reaches 0 from 3 epochs on
+    assert own.loc[1, T + '_low'] < 0 < own.loc[3, T + '_low'] and own.loc[10, T + '_low'] < 0   # own: includes 0 at 1, not at 3, again at 10
+    near(g.loc[(10, 'shared'), [R, D]], [-0.003, 0.003])                       # the two parts nearly cancel
     near(e10.loc[1, ['bce.sigmoid_sum', 'bce.sigmoid_sum_q10', 'bce.sigmoid_sum_q90', 'bce.true_sigmoid', 'bce.threshold']], [0.74, 0.60, 0.87, 0.47, 0.20], 2)
-    near(e10.loc[1, ['bce.none_rate', 'bce.several_rate']], [0.057, 0.052]); assert e10.loc[2:, 'bce.sigmoid_sum'].between(0.99, 1.01).all()
-    near(e10.loc[10, ['bce.sigmoid_sum_q10', 'bce.sigmoid_sum_q90', 'bce.true_sigmoid', 'bce.top_other_sigmoid']], [0.999, 1.004, 0.970, 0.019])
+    near(e10.loc[1, ['bce.none_rate', 'bce.several_rate']], [0.057, 0.052]); near(e10.loc[2:, 'bce.sigmoid_sum'].agg(['min', 'max']), [0.989, 1.007])
+    near(e10.loc[10, ['bce.sigmoid_sum_q10', 'bce.sigmoid_sum_q90', 'bce.true_sigmoid', 'bce.top_other_sigmoid', 'bce.sigmoid_sum']], [1.000, 1.004, 0.969, 0.019, 0.989])
+    assert e10.loc[10, 'bce.sigmoid_sum'] < e10.loc[10, 'bce.sigmoid_sum_q10']   # the mean below the 10th percentile
     near(e1[['bce.sigmoid_sum', 'bce.sigmoid_sum_q10', 'bce.sigmoid_sum_q90', 'bce.true_sigmoid']], [1.05, 0.99, 1.11, 0.85], 2); near(e1['bce.none_rate'], 0.027)
-    own = g.xs('own', level=1)                                                 # learning rates
-    test_eq((own.lr_ce.tolist(), own.lr_bce.tolist()), ([0.02, 0.02, 0.01], [0.04, 0.02, 0.04]))
-    near((own['ce.accuracy'] - g.xs('shared', level=1)['ce.accuracy']).abs().max(), 0.004); near(g.xs('shared', level=1)[D], [0.019, 0.008, 0.006])
+    test_eq((own.lr_ce.tolist(), own.lr_bce.tolist()), ([0.02, 0.02, 0.02], [0.04, 0.04, 0.04]))   # learning rates
+    test_eq(max(sw['grid']), 0.04); assert sw['lr'] not in own.lr_ce.tolist() + own.lr_bce.tolist()   # the grid's largest; the shared 0.01 never chosen
+    near((own['ce.accuracy'] - shared['ce.accuracy']).abs().max(), 0.007); near(shared[D], [0.019, 0.007, 0.003])
+    assert own.loc[1, D] < shared.loc[1, D] and (own.loc[[3, 10], D] >= shared.loc[[3, 10], D] - 1e-9).all()   # own rates lower it at one epoch only
     for e in (1, 3, 10): assert g.loc[e][D + '_low'].max() <= g.loc[e][D + '_high'].min()   # the two settings' intervals overlap
     t, t_bce = s['ce.temperature'], s['bce.temperature']                      # calibration, shared rate
-    for e, v in [(1, [0.71, 0.69, 0.74]), (3, [0.84, 0.80, 0.92]), (10, [1.16, 1.09, 1.30])]: near([t.mean()[e, 'shared'], t.min()[e, 'shared'], t.max()[e, 'shared']], v, 2)
+    for e, v in [(1, [0.72, 0.69, 0.74]), (3, [0.84, 0.80, 0.92]), (10, [1.12, 1.05, 1.17])]: near([t.mean()[e, 'shared'], t.min()[e, 'shared'], t.max()[e, 'shared']], v, 2)
     assert t.max()[3, 'shared'] < 1 < t.min()[10, 'shared'] and (e10.loc[5:, 'ce.temperature'] > 1).all() and e10.loc[4, 'ce.temperature'] < 1
-    near(t_bce.mean().xs('shared', level=1), [0.53, 0.68, 0.95], 2); assert (t_bce.max().xs('shared', level=1) < 1).all()
+    near(t_bce.mean().xs('shared', level=1), [0.53, 0.68, 0.99], 2); assert (t_bce.max().xs('shared', level=1)[[1, 3]] < 1).all()   # under-confident at 1 and 3
+    near([t_bce.min()[10, 'shared'], t_bce.max()[10, 'shared']], [0.94, 1.03], 2); test_eq((s.get_group((10, 'shared'))['bce.temperature'] > 1).sum(), 1)
     ece = lambda m: np.r_[s[f'{m}.ece'].mean().xs('shared', level=1), s[f'{m}.ece_after_temperature'].mean().xs('shared', level=1)]
-    near(ece('ce'), [0.032, 0.014, 0.017, 0.019, 0.016, 0.015]); near(ece('bce'), [0.093, 0.029, 0.016, 0.041, 0.018, 0.015])
+    near(ece('ce'), [0.034, 0.015, 0.016, 0.021, 0.016, 0.015]); near(ece('bce'), [0.093, 0.028, 0.016, 0.041, 0.017, 0.015])
+    assert (np.sign(ece('ce')[3:] - ece('ce')[:3]) == [-1, 1, -1]).all()   # scaling lowers the classifier's ECE at 1 and 10 epochs, not at 3
 
 
 def test_every_interval_the_prose_quotes_is_one_of_the_sweeps():
@@ -65,7 +75,7 @@ def test_every_interval_the_prose_quotes_is_one_of_the_sweeps():
     assert len(quoted) >= 12, quoted
     missing = [q for q in quoted if q not in table]
     assert not missing, f"chapter 12 quotes intervals its table does not hold: {missing}"
-    for n in ('0.957', '0.955', '0.936'): assert n in prose()   # the question quotes chapter 11's report, the one-epoch shared cell
+    for n in ('0.954', '0.955', '0.936'): assert n in prose()   # the question quotes chapter 11's report, the one-epoch shared cell
 
 
 def test_default_budgets_per_mode_and_scale():
