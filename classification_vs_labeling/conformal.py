@@ -134,7 +134,7 @@ def plot_cut(scores, alpha:float=0.1, ax=None) -> plt.Axes:
     ax.axvspan(0, q, color='C2', alpha=0.12)
     ax.scatter(s, np.zeros(n), c=['C2' if i < k else 'C3' for i in range(n)], zorder=3)
     for i, x in enumerate(s): ax.annotate(str(i + 1), (x, 0), xytext=(0, 7), textcoords='offset points', ha='center')
-    ax.axvline(q, c='k', lw=1)
+    ax.vlines(q, -1, 0, colors='k', lw=1)   # from the axis up to the points: the numbers above them stay clear
     ax.annotate(f'q = {q:.2f}', (q, -0.8), xytext=(4, 0), textcoords='offset points')
     ax.set(yticks=[], ylim=(-1, 1), xlim=(0, 1), xlabel='score of the true class (1 - p)')
     ax.set_title(f'n = {n}, alpha = {alpha}: q is the {k}-th smallest score; {k} of the {n+1} gaps lie below it', fontsize='medium')
@@ -235,7 +235,7 @@ class _SetsSummary(Result):
         rows = {k: {'sets': v, **{s: self[f'{k}.{s}'] for s in ('coverage', 'mean_set_size', 'empty_rate')},
                     'cut': self.get(f'{k}.q', self.get(f'{k}.thresh'))} for k, v in NAMES.items()}
         return pd.DataFrame.from_dict(rows, orient='index')
-    def __repr__(self): return f"conformal_summary(alpha={self['conformal.alpha']:g}), held-out items:\n{self.to_frame().round(3).to_string()}"
+    def __repr__(self): return f"conformal_summary(alpha={self['conformal.alpha']:g}), held-out items:\n{self.to_frame().to_string(float_format='{:.3f}'.format)}"   # Python's rounding, as the plots' legends: 0.9825 -> 0.983
 
 def conformal_summary(ce_logits,               # (N, K) the classifier's logits (probabilities if not `from_logits`)
                       bce_logits,              # (N, K) the labeler's logits (probabilities if not `from_logits`)
@@ -367,24 +367,28 @@ def plot_set_diagnostics(sets:dict,                # name: (N, K) bool sets, e.g
                          min_count:int=10,         # a set size held by fewer items is marked x: its coverage is a guess
                          title:str|None=None       # the figure's title: which items, which seed
                         ) -> plt.Figure:
-    "Three views of each method's sets: how big they are, coverage per class, coverage by set size (x: fewer than `min_count` items); one legend below."
+    "Three views of each method's sets: how many items get each size, coverage per class, coverage by set size (x: fewer than `min_count` items); one legend below."
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.legend_handler import HandlerTuple
     min_count = check_int(min_count, 'min_count', lo=1)
     fig, axs = plt.subplots(1, 3, figsize=figsize)
+    handles = []
     for j, (k, s) in enumerate(sets.items()):
         c, ls = _STYLE.get(k, (f'C{j}', '-'))
         s, off = _check_sets(s, k), j - (len(sets) - 1)/2   # each method's marks side by side
         n_size = np.bincount(s.sum(1), minlength=s.shape[1] + 1)
-        axs[0].bar(np.arange(len(n_size)) + off*0.8/len(sets), n_size/len(s), 0.8/len(sets), color=c,
-                   alpha=0.5 if ls == '--' else 0.9, label=NAMES.get(k, k))
+        axs[0].bar(np.arange(len(n_size)) + off*0.8/len(sets), n_size, 0.8/len(sets), color=c, alpha=0.5 if ls == '--' else 0.9)
         by_class = coverage_by_class(s, targs, classes)
-        axs[1].plot(np.arange(len(by_class)) + off*0.12, by_class.values, 'o' if k.startswith('ce') else 's', c=c, ms=4,
-                    mfc='none' if ls == '--' else c)
+        mk, mfc = 'o' if k.startswith('ce') else 's', 'none' if ls == '--' else c
+        axs[1].plot(np.arange(len(by_class)) + off*0.12, by_class.values, mk, c=c, ms=4, mfc=mfc)
         by_size = coverage_by_size(s, targs)
         x, few = by_size.index + off*0.1, (by_size.n_items < min_count).values   # side by side, as in the middle panel
         axs[2].plot(x, by_size.coverage, ls, c=c, lw=1)
-        for m, mk in [(~few, 'o'), (few, 'x')]: axs[2].plot(x[m], by_size.coverage[m], mk, c=c, ms=4 if mk == 'o' else 6, ls='none')
+        for m, mk2 in [(~few, 'o'), (few, 'x')]: axs[2].plot(x[m], by_size.coverage[m], mk2, c=c, ms=4 if mk2 == 'o' else 6, ls='none')
+        handles.append(((Patch(color=c, alpha=0.5 if ls == '--' else 0.9), Line2D([], [], c=c, ls=ls, lw=1, marker=mk, ms=4, mfc=mfc)), NAMES.get(k, k)))
     n_class = np.bincount(_class_of(targs, *s.shape), minlength=s.shape[1])
-    axs[0].set(xlabel='set size (classes)', ylabel='share of the items', title='How big the sets are')
+    axs[0].set(xlabel='set size (classes)', ylabel=f'items (of {len(s)})', title='How many items get each size')
     axs[1].set_xticks(np.arange(len(by_class)), [str(n) for n in by_class.index], fontsize='small',
                       rotation=90 if len(by_class) > 12 else 0)
     axs[1].set(xlabel='true class', ylabel='coverage', title=f"Coverage per class ({n_class.min()}{'' if n_class.min() == n_class.max() else f'-{n_class.max()}'} items each)")
@@ -393,8 +397,8 @@ def plot_set_diagnostics(sets:dict,                # name: (N, K) bool sets, e.g
     if alpha is not None:
         for ax in axs[1:]: ax.axhline(1 - alpha, c='gray', lw=1, ls=':', label=f'1 - alpha = {1 - alpha:.2f}' if ax is axs[1] else None)
     if title: fig.suptitle(title)
-    h = [x for ax in axs for x in zip(*ax.get_legend_handles_labels())]
+    h = handles + [x for ax in axs for x in zip(*ax.get_legend_handles_labels())]   # each method: its bar, and its marks and line
     if not h: fig.tight_layout(); return fig
-    leg = fig.legend(*zip(*h), loc='lower center', ncol=3, fontsize='small', frameon=False)   # one legend for the three panels
+    leg = fig.legend(*zip(*h), loc='lower center', ncol=3, frameon=False, handler_map={tuple: HandlerTuple(ndivide=None)})   # one legend for the three panels
     fig.tight_layout(rect=(0, leg.get_window_extent(fig.canvas.get_renderer()).height/fig.bbox.height, 1, 1))   # the panels above it
     return fig

@@ -254,7 +254,7 @@ def plot_by_count(table:pd.DataFrame,    # from `by_count`
                   *, min_count:int=10,   # a group of fewer images is hatched: its exact match is a guess
                   title:str|None=None    # the plot's title: which images, which seed
                  ) -> plt.Axes:
-    "Grouped bars: exact match of each model (a `by_count` column) for each true number of labels; groups of fewer than `min_count` images hatched."
+    "Grouped bars, each with its value: exact match of each model (a `by_count` column) for each true number of labels; groups of fewer than `min_count` images hatched."
     from matplotlib.patches import Patch
     models = [c for c in table.columns if c != 'items']
     few = table['items'].to_numpy() < check_int(min_count, 'min_count', lo=1)
@@ -263,8 +263,9 @@ def plot_by_count(table:pd.DataFrame,    # from `by_count`
     for i, m in enumerate(models):
         bars = ax.bar(np.arange(len(table)) + (i - (len(models)-1)/2)*w, table[m], w, label=m)
         for b in np.asarray(bars.patches)[few]: b.set(hatch='//', alpha=0.5)
+        ax.bar_label(bars, [f'{v:.2f}' for v in table[m]], fontsize=7, padding=1)   # a bar of height 0 still says so
     ax.set_xticks(np.arange(len(table)), [f"{c} label{'' if c == 1 else 's'}\n({n} image{'' if n == 1 else 's'})" for c, n in zip(table.index, table['items'])])
-    ax.set(xlabel='true number of labels', ylabel='exact match', ylim=(0, 1.05), title=title or 'Exact match by true number of labels (held-out images)')
+    ax.set(xlabel='true number of labels', ylabel='exact match', ylim=(0, 1.1), title=title or 'Exact match by true number of labels (held-out images)')
     h, l = ax.get_legend_handles_labels()
     if few.any(): h, l = h + [Patch(fill=False, hatch='//', lw=0.5)], l + [f'hatched: fewer than {min_count} images']
     legend_below(ax, h, l, ncol=3, inches=0.7)

@@ -46,7 +46,7 @@ def matched_dls(iset:ImageSet,              # the items, their labels and the sp
     return dls_ce, dls_bce
 
 # %% ../nbs/03_data_internals.ipynb #2f91e5ac
-import os, re
+import os, re, textwrap
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -289,13 +289,15 @@ def show_images(items,           # image files
     "A grid of images as fastai loads them (3-channel), with optional titles and a title over the grid; returns the Figure."
     ncols, size = check_int(ncols, 'ncols', lo=1), check_number(size, 'size', lo=0, lo_open=True)
     items = list(items); nrows = max(1, -(-len(items)//ncols))
-    lines = max((str(t).count('\n') + 1 for t in titles), default=0) if titles is not None else 0
-    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols*size, nrows*(size + 0.16*lines)), squeeze=False)   # room for each title's lines
+    width = max(8, int(size*72/6))      # characters of a 10-point title that fit over one image
+    if titles is not None: titles = ['\n'.join(textwrap.fill(l, width) for l in str(t).split('\n')) for t in titles]
+    lines = max((t.count('\n') + 1 for t in titles), default=0) if titles is not None else 0
+    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols*size, nrows*(size + 0.2*lines)), squeeze=False)   # room for each title's lines
     for i, ax in enumerate(axs.flat):
         ax.axis('off')
         if i >= len(items): continue
         ax.imshow(np.array(CVLImage.create(items[i])))
-        if titles is not None: ax.set_title(str(titles[i]), fontsize=8)
+        if titles is not None: ax.set_title(titles[i], fontsize=10)
     if title: fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -121,7 +121,7 @@ def show_multi(mset:MultiLabelSet,  # the images and their labels
               ) -> plt.Figure:
     "`n` random images of `mset` (or those at `idx`) titled with their label sets ('{}' for none)."
     idx = np.random.default_rng(seed).choice(len(mset.items), min(n, len(mset.items)), replace=False) if idx is None else idx
-    titles = ['{' + ','.join(mset.labels[i]) + '}' for i in idx]
+    titles = ['{' + ', '.join(mset.labels[i]) + '}' for i in idx]   # a comma and space: a long set wraps there
     return show_images([_rgb(mset.items[i]) for i in idx], titles, ncols=ncols, size=1.4)
 
 # %% ../nbs/09_multilabel_internals.ipynb #0abf4cf3

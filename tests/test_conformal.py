@@ -371,6 +371,7 @@ def test_coverage_by_class_and_size_against_pandas():
     assert isinstance(fig, plt.Figure) and len(fig.axes) == 3 and fig._suptitle.get_text() == 'seed 0 (one seed)'
     (leg,) = fig.legends
     assert [t.get_text() for t in leg.get_texts()] == [NAMES['ce.lac'], 'mine', '1 - alpha = 0.90']
+    assert sum(b.get_height() for b in fig.axes[0].patches) == 2*300   # the left panel counts items: each method's bars add up to 300
     fig.canvas.draw()
     assert leg.get_window_extent().y1 <= min(a.get_tightbbox().y0 for a in fig.axes) + 1   # under the panels and their tick labels
     xs = {round(float(x)) for l in fig.axes[2].lines if l.get_marker() == 'x' for x in l.get_xdata()}   # x: the set sizes few items have

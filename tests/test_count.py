@@ -150,6 +150,7 @@ def test_by_count_and_error_kinds():
     few = bc['items'].to_numpy() < 10                                   # groups of few images are hatched, the others not
     assert few.any() and not few.all()
     for p, f in zip(ax.patches, np.tile(few, 2)): assert (p.get_hatch() == '//') == f
+    assert [t.get_text() for t in ax.texts] == [f'{v:.2f}' for m in ('a', 'b') for v in bc[m]]   # every bar says its value, 0.00 too
     ax.figure.canvas.draw()
     assert ax.get_legend().get_window_extent().y1 < ax.get_window_extent().y0 and 'hatched: fewer than 10 images' in [t.get_text() for t in ax.get_legend().get_texts()]
     assert [p.get_hatch() for p in plot_by_count(bc, min_count=1, title='one seed').patches] == [None]*len(ax.patches)

@@ -307,4 +307,6 @@ def test_show_images_titles_each_image_and_the_grid():
     assert fig._suptitle.get_text() == 'three greys, one seed' and len(fig.axes) == 4          # 2 x 2, one left empty
     assert [a.get_title() for a in fig.axes] == ['a', 'b\nc', 'd', ''] and [len(a.images) for a in fig.axes] == [1, 1, 1, 0]
     assert show_images(ims)._suptitle is None                                                  # no title unless asked
+    long = show_images(ims[:1], ['{building, clothing, people, transport}'], size=1.2)            # 14 characters fit over 1.2 in
+    assert long.axes[0].get_title() == '{building,\nclothing,\npeople,\ntransport}' and long.axes[0].title.get_fontsize() == 10
     plt.close('all')

@@ -120,7 +120,7 @@ def test_show_multi(digits):
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert len(titles) == 6 and all(t.startswith('{') and t.endswith('}') for t in titles)
     fig = show_multi(digits, idx=[0, 1])
-    assert [ax.get_title() for ax in fig.axes if ax.get_title()] == ['{' + ','.join(digits.labels[i]) + '}' for i in (0, 1)]
+    assert [ax.get_title().replace('\n', ' ') for ax in fig.axes if ax.get_title()] == ['{' + ', '.join(digits.labels[i]) + '}' for i in (0, 1)]
     plt.close('all')
 
 def test_options_are_keyword_only():
