@@ -29,19 +29,32 @@ def work_copy(dest:Path) -> Path:
 
 
 # Which chapters never ask for the mode? Their code reads neither CVL_QUICK nor CVL_SCALE, directly or through the
-# package (`core.quick_mode`, `core.scale` and all that call them), so full mode runs exactly their quick-mode code:
+# package (`core.quick_mode`, `core.scale` and all that call them), except to print the mode line (`datasets.mode_line`,
+# which every lesson's `start()` prints: text, not a branch), so full mode runs exactly their quick-mode code:
 # the full-mode rehearsal (tests/test_fullmode.py) leaves them out, and tests/test_notebooks.py checks, on every quick
 # execution, that this list is exactly the chapters that did not ask.
 MODE_VARS = ('CVL_QUICK', 'CVL_SCALE')
-MODE_FREE = {'00_core', '00a_paramdocs', '01_activations_internals', '02_losses_internals', '02a_recipes', '02a_recipes_internals',
-             '03d_glyphs', '04a_predictions', '05_metrics_internals', '06_calibration_internals', '07_ood_internals',
-             '08_conformal_internals', '10_count_internals', '10b_analysis', '10c_summary', '11a_tables', '12b_recipes',
-             '12b_recipes_internals', '15_cli', 'index'}
+MODE_FREE = {'00_core', '00a_paramdocs', '01_activations_internals', '02_losses_internals', '02a_recipes',
+             '02a_recipes_internals', '03a_files', '03b_probes', '03c_offline', '03c_offline_internals',
+             '03d_glyphs', '03g_frozen', '04a_predictions', '04b_costs', '05_metrics_internals',
+             '06_calibration_internals', '07_ood_internals', '08_conformal_internals', '09_multilabel',
+             '10_count_internals', '10b_analysis', '10c_summary', '11a_tables', '12b_recipes',
+             '12a_sweep_plots', '12b_recipes_internals', '15_cli', '16_learners_internals', 'index'}
+
+TEXT_ONLY = {'mode_line'}   # functions of the package whose reads of the mode only word a line of text
+
+def _for_text() -> bool:
+    "Whether the mode is being read by one of `TEXT_ONLY` (of this package), to word a line rather than to choose what runs."
+    f = sys._getframe(2)
+    while f is not None:
+        if f.f_code.co_name in TEXT_ONLY and 'classification_vs_labeling' in f.f_code.co_filename: return True
+        f = f.f_back
+    return False
 
 class _Watched(type(os.environ)):
-    "`os.environ` (the same variables), noting in `asked` each read of a mode variable."
+    "`os.environ` (the same variables), noting in `asked` each read of a mode variable that can change what runs."
     def __getitem__(self, key):
-        if key in MODE_VARS: self.asked.add(key)
+        if key in MODE_VARS and not _for_text(): self.asked.add(key)
         return super().__getitem__(key)
 
 def run(nb_path:Path, asked:set|None=None) -> tuple[bool, float, nbformat.NotebookNode]:
