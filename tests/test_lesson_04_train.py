@@ -41,11 +41,11 @@ def test_pairing_changes_no_weight_and_the_losses_do():
     assert ce < 1e-4 and bce < 1e-4 and between > 1e-3
 
 def test_the_three_seed_numbers_the_lesson_quotes():
-    "Chapter 04 quotes results/quick/report.md: classifier 0.957, labeler argmax 0.955, exact match 0.936 (three seeds)."
+    "Chapter 04 quotes results/quick/report.md: classifier 0.954, labeler argmax 0.955, exact match 0.936 (three seeds)."
     report = (ROOT/'results'/'quick'/'report.md').read_text()
     row = lambda name: re.search(rf'^\| {re.escape(name)} \| ([\d.]+) \|', report, re.M).group(1)
     assert 'Seeds: 0, 1, 2.' in report
-    assert (row('Classifier accuracy (argmax)'), row('Labeler argmax accuracy'), row('Labeler exact match (tuned threshold)')) == ('0.957', '0.955', '0.936')
+    assert (row('Classifier accuracy (argmax)'), row('Labeler argmax accuracy'), row('Labeler exact match (tuned threshold)')) == ('0.954', '0.955', '0.936')
 
 def test_the_gap_shrinks_at_longer_budgets_in_the_sweep():
     "The limits point to chapter 12's sweep 'where the gap shrinks': results/sweep_quick/gaps.csv, shared learning rate."

@@ -60,13 +60,13 @@ def test_people_in_line_art_score_like_the_trained_classes():
     out = stored_output(STEM, "art = saved_run('clipart'")
     assert '3 epoch(s)' in out
     m = re.search(r'(\d+) validation pictures of building, clothing \((\d+) held out of the tuning\); (\d+) people;', out)
-    assert m and int(m[2]) == 12 and int(m[3]) == 318, out
+    assert m and int(m[2]) == 12 and int(m[3]) == 311, out
     ce_people, ce_in, above = map(float, re.search(r'classifier on people: mean top probability (\S+) \(in-domain (\S+)\); above 0\.9 on (\S+)%', out).groups())
-    assert round(ce_people, 2) == round(ce_in, 2) == 0.85 and 45 <= above <= 55      # "0.85 both ways, above 0.9 for half the people"
+    assert ce_people == ce_in == 0.855 and 45 <= above <= 55                          # "0.855 both ways, above 0.9 for half the people"
     none_people, none_in = map(float, re.search(r'no label on (\S+)% \(in-domain (\S+)%\)', out).groups())
     assert round(none_people) == 18 and round(none_in) == 25                        # "18% of the people ... fewer than the 25%"
     a_ce, a_bce = map(float, re.search(r'classifier MSP (\S+), labeler max sigmoid (\S+)\n', out).groups())
-    assert (round(a_ce, 2), round(a_bce, 2)) == (0.51, 0.49)                         # "AUROC 0.51 and 0.49"
+    assert (round(a_ce, 2), round(a_bce, 2)) == (0.50, 0.49)                         # "AUROC 0.50 and 0.49"
     said = dict((k, float(v)) for k, v in re.findall(r'(\{[^}]*\}) (\S+)%', out.split('what the labeler says about the people:')[1]))
     assert max(said, key=said.get) == '{clothing}' and 45 <= said['{clothing}'] <= 55 and said['{}'] == none_people   # "calls half of them clothing"
 

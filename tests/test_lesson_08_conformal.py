@@ -86,7 +86,8 @@ def test_at_alpha_01_lac_and_the_labelers_cut_land_near_90_percent_with_about_on
     s = summary()
     for k in ('ce.lac', 'bce.conformal', 'bce.thresh'): assert abs(s[k]['coverage'] - 0.9) < 0.05, (k, s[k])
     for k in ('ce.lac', 'bce.conformal'):
-        assert 0.8 < s[k]['mean_set_size'] < 1.2 and 0 < s[k]['empty_rate'] <= 0.1, (k, s[k])   # up to a tenth empty
+        assert 0.8 < s[k]['mean_set_size'] < 1.2 and 0 < s[k]['empty_rate'] <= 0.105, (k, s[k])   # "about a tenth ... or fewer (LAC's 0.105 the most)"
+    assert s['ce.lac']['empty_rate'] == max(s[k]['empty_rate'] for k in ('ce.lac', 'bce.conformal')) == 0.105
 
 
 def test_aps_and_raps_are_never_empty_and_cover_more_with_larger_sets():
