@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging, os, pickle, signal, sys, threading, time
 import multiprocessing as mp
 from multiprocessing.connection import wait
-from contextlib import contextmanager
 import numpy as np, torch
 from fastcore.meta import delegates
 from .core import check_int
@@ -19,7 +18,8 @@ from .train import RunSpec, TrainingDiverged
 from .runs import load_data, train_run, RunFailed, cell_threads   # the engine's thread rule (chapter 04c)
 
 # %% auto #0
-__all__ = ['core_shares', 'gpu_shares', 'train_cell', 'Progress', 'Pool', 'InProcess', 'Workers', 'RayWorkers', 'make_pool']
+__all__ = ['PRELOAD', 'core_shares', 'gpu_shares', 'train_cell', 'Progress', 'Pool', 'InProcess', 'Workers', 'RayWorkers',
+           'make_pool']
 
 # %% ../nbs/04d_workers.ipynb #1c25c934
 def core_shares(n:int, cores=None) -> list[list[int]]:
@@ -141,29 +141,37 @@ class InProcess(Pool):
         except Exception as e: return s, e
 
 # %% ../nbs/04d_workers.ipynb #8d3aefa6
-@contextmanager
-def _environ(env:dict):
-    "`os.environ` with `env` for the body (a spawned process copies it as it starts)."
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try: yield
-    finally:
-        for k, v in old.items():
-            if v is None: os.environ.pop(k, None)
-            else: os.environ[k] = v
+def _alive(pid:int) -> bool:
+    "Whether process `pid` still runs (or is not ours to signal)."
+    try: os.kill(pid, 0); return True
+    except ProcessLookupError: return False
+    except PermissionError: return True
 
-def _watch(parent:int):
-    "End this worker when its driver is gone."
-    while os.getppid() == parent: time.sleep(1)
+def _watch(driver:int):
+    "End this worker when its driver is gone (killed without a word too), or the process that forked it (the driver, or its fork server, which ends with the driver)."
+    parent = os.getppid()
+    while os.getppid() == parent and _alive(driver): time.sleep(1)
     os._exit(1)
+
+PRELOAD = ['classification_vs_labeling.workers']   # what the fork server imports once: torch, fastai and the engine
+
+def _context():
+    "multiprocessing's `forkserver` where there is one (Linux, macOS): a server that imported torch and fastai once and did nothing else (no training, no CUDA) forks each worker; `spawn` elsewhere."
+    if 'forkserver' not in mp.get_all_start_methods(): return mp.get_context('spawn')
+    ctx = mp.get_context('forkserver')
+    ctx.set_forkserver_preload(PRELOAD)         # read when the server starts, with the first worker
+    return ctx
 
 def _portable(e:BaseException) -> BaseException:
     "`e` if it survives pickling, else a RuntimeError that says what it was."
     try: pickle.loads(pickle.dumps(e)); return e
     except Exception: return RuntimeError(f"{type(e).__name__}: {e}")
 
-def _serve(conn, cores:list, threads:int, fn, device, parent:int):
-    "A worker's life: pinned to `cores` with `threads` threads, it trains each spec it receives with `fn` and sends back what it gives (or the error), until it receives None or its driver is gone."
+def _serve(conn, cores:list, threads:int, fn, device, parent:int, env:dict):
+    "A worker's life: with the driver's environment `env`, pinned to `cores` with `threads` threads, it trains each spec it receives with `fn` and sends back what it gives (or the error), until it receives None or its driver is gone."
+    os.environ.clear(); os.environ.update(env)                      # the driver's now, not the fork server's when it started
+    from fastai.data.external import fastai_cfg
+    fastai_cfg.cache_clear()                                         # where fastai keeps data: read again, from `env`
     signal.signal(signal.SIGINT, signal.SIG_IGN)                    # Ctrl-C is for the driver, which stops us
     if hasattr(os, 'sched_setaffinity'): os.sched_setaffinity(0, cores)
     torch.set_num_threads(threads)
@@ -198,13 +206,12 @@ class Workers(Pool):
         self.procs, self.conns, self.jobs = [None]*n, [None]*n, [None]*n
 
     def _spawn(self, i:int):
-        ctx = mp.get_context('spawn')
+        ctx = _context()
         here, there = ctx.Pipe()
         k = self.threads or len(self.cores[i])
-        env = {'OMP_NUM_THREADS': str(k), 'MKL_NUM_THREADS': str(k), **({'CUDA_VISIBLE_DEVICES': self.gpus[i]} if self.gpus[i] else {})}
-        with _environ(env):
-            p = ctx.Process(target=_serve, args=(there, self.cores[i], k, self.fn or train_cell, self.device, os.getpid()), name=f'cvl-worker-{i+1}')
-            p.start()
+        env = {**os.environ, 'OMP_NUM_THREADS': str(k), 'MKL_NUM_THREADS': str(k), **({'CUDA_VISIBLE_DEVICES': self.gpus[i]} if self.gpus[i] else {})}
+        p = ctx.Process(target=_serve, args=(there, self.cores[i], k, self.fn or train_cell, self.device, os.getpid(), env), name=f'cvl-worker-{i+1}')
+        p.start()
         there.close()
         self.procs[i], self.conns[i] = p, here
 

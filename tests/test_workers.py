@@ -136,6 +136,10 @@ def _children(pid:int) -> set[int]:
         kids |= {int(c) for c in (t/'children').read_text().split()}
     return kids
 
+def _cmdline(pid:int) -> str:
+    try: return Path(f'/proc/{pid}/cmdline').read_text()
+    except OSError: return ''
+
 def test_a_killed_sweep_resumes_with_only_the_missing_runs(digits, reference, tmp_path, capsys):
     "`cvl sweep --workers 2` killed (SIGKILL) once some runs are saved: its workers end too, and the sweep again (here, in this process) trains only the rest, to the reference's bits."
     out = tmp_path/'sw'
@@ -143,12 +147,14 @@ def test_a_killed_sweep_resumes_with_only_the_missing_runs(digits, reference, tm
     r = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
     t0 = time.time()
     while len(list(out.glob('runs/*/run.npz'))) < 2 and time.time() - t0 < 300 and r.poll() is None: time.sleep(0.2)
-    kids = {k for k in _children(r.pid) if 'spawn_main' in Path(f'/proc/{k}/cmdline').read_text()}   # not multiprocessing's resource tracker
+    server = {k for k in _children(r.pid) if 'forkserver' in _cmdline(k)}                 # not multiprocessing's resource tracker
+    kids = {k for s in server for k in _children(s)} | {k for k in _children(r.pid) if 'spawn_main' in _cmdline(k)}
     r.kill(); r.wait()
     assert len(kids) == 2, kids
+    live = lambda: [k for k in kids | server if Path(f'/proc/{k}').exists() and 'Z' not in Path(f'/proc/{k}/stat').read_text().split()[2]]
     t0 = time.time()
-    while any(Path(f'/proc/{k}').exists() and 'Z' not in Path(f'/proc/{k}/stat').read_text().split()[2] for k in kids) and time.time() - t0 < 30: time.sleep(0.5)
-    assert not [k for k in kids if Path(f'/proc/{k}').exists() and 'Z' not in Path(f'/proc/{k}/stat').read_text().split()[2]], 'workers outlived their driver'
+    while live() and time.time() - t0 < 30: time.sleep(0.5)
+    assert not live(), 'workers (or their fork server) outlived their driver'
     kept = {f.parent.name for f in out.glob('runs/*/run.npz')}
     assert 2 <= len(kept) < len(logits(reference))
     code, log, err = cvl(capsys, *cmd[3:-2])

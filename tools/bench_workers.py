@@ -2,7 +2,8 @@
 one run at a time and by several worker processes, the configurations taken in turn (A B C A B C ...) so that a change
 in the machine's load touches them alike.
 
-Prints one JSON line per sweep: the configuration, wall and CPU seconds (user + sys of the sweep and its workers), the
+Prints one JSON line per sweep: the configuration, wall and CPU seconds (user + sys of the sweep and its workers, its
+fork server's workers included: on Linux this process adopts them when the sweep ends), the
 load average just before it, the machine; then one line per configuration with the median wall time and its ratio to
 the first configuration's, and whether every configuration's logits equal the first's to the bit (runs on one thread).
 
@@ -32,6 +33,18 @@ def logits_digest(out:Path) -> str:
         with np.load(f) as z: h.update(f.parent.name.encode()); [h.update(z[k].tobytes()) for k in sorted(z.files) if 'logits' in k]
     return h.hexdigest()[:16]
 
+def adopt_orphans():
+    "Linux: make this process the reaper of its orphaned descendants (a sweep's fork server and its workers outlive the sweep by a moment), so their CPU time is counted too."
+    import ctypes
+    if sys.platform.startswith('linux'): ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER
+
+def reap():
+    "Wait for every descendant left (the fork server ends when its sweep has): their CPU joins RUSAGE_CHILDREN."
+    while True:
+        try: os.waitpid(-1, 0)
+        except ChildProcessError: return
+
+adopt_orphans()
 lines, digests, tmp = [], {}, Path(tempfile.mkdtemp(prefix='cvl-bench-workers-'))
 env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
 for r in range(a.repeats):
@@ -41,7 +54,8 @@ for r in range(a.repeats):
         cmd = [sys.executable, '-m', 'classification_vs_labeling.cli', 'sweep', *a.sweep, '--workers', w, '--threads', t, '--out', str(out), '--no-progress']
         load, u0, t0 = os.getloadavg()[0], resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
         res = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        wall, u1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
+        wall = time.perf_counter() - t0
+        reap(); u1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         if res.returncode: sys.exit(f"{' '.join(cmd)} failed:\n{res.stderr[-2000:]}")
         digests.setdefault(c, logits_digest(out))
         line = dict(bench='sweep_workers', config=c, workers=int(w), threads=int(t), repeat=r, wall_s=round(wall, 2),
