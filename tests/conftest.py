@@ -12,6 +12,7 @@ import pytest
 for _k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ[_k] = '1'
 import torch
 torch.set_num_threads(1)
+from helpers import fresh_fastai_home   # after the threads are set: it imports the package
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -29,6 +30,13 @@ def _torch_threads_back():
     n = torch.get_num_threads()
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(autouse=True)
+def _fastai_home_back():
+    "A test that points FASTAI_HOME elsewhere (monkeypatch, undone after it) leaves no cached fastai home behind for the next test."
+    yield
+    fresh_fastai_home()
 
 
 # The test command (README) gives each test file to one worker whole (`--dist loadscope`: a file's module fixtures,

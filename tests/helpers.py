@@ -176,3 +176,10 @@ def stored_output(stem:str, code:str) -> str:
     for src, text, _ in stored_outputs(stem):
         if code in src: return text
     raise AssertionError(f'nbs/{stem}.ipynb has no code cell containing {code!r}: the test that reads it must follow the chapter')
+
+
+def fresh_fastai_home():
+    "fastai reads FASTAI_HOME once and keeps the answer (`fastai_cfg` is cached): forget it, so the environment now is read."
+    import sys
+    fde = sys.modules.get('fastai.data.external')
+    if fde is not None: fde.fastai_cfg.cache_clear()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import ENV, cvl, digits_tree, one_line, assert_one_line_error, standins
+from helpers import ENV, cvl, digits_tree, one_line, assert_one_line_error, standins, fresh_fastai_home
 from classification_vs_labeling.cli import main
 
 def cvl_here(capsys, *args):
@@ -274,6 +274,7 @@ def offline(monkeypatch, **env):
     not a new one: fastai, torch and urllib read these when they are called, and a new interpreter's imports cost seconds."""
     for k in ('HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'): monkeypatch.setenv(k, 'http://127.0.0.1:9')
     for k, v in env.items(): monkeypatch.setenv(k, str(v))
+    fresh_fastai_home()                                               # conftest forgets it again after the test
 
 
 def test_compare_pets_through_the_real_download_code_offline(tmp_path, capsys, monkeypatch):
