@@ -244,7 +244,8 @@ def _picture_set(name, package, root, folders, classes, held_out, keep, size, va
     idx, sk = dedupe_pictures(srcs, labels)        # across every class we know, asked for or not: the same set whatever is asked
     items = sorted((cached[srcs[i]], labels[i]) for i in idx if labels[i] in classes)
     ood = sorted(cached[srcs[i]] for i in idx if labels[i] in held_out)
-    sk = [(f, why) for f, why in sk if _deepest(Path(f).relative_to(root).as_posix(), folders) in classes + held_out]
+    label_of = {str(f): c for f, c in zip(srcs, labels)}
+    sk = [(f, why) for f, why in sk if label_of[f] in classes + held_out]   # reported only for the classes asked
     if not items: raise ValueError(f"{name}: no usable pictures of {list(classes)} under {root} ({len(skipped)} files skipped)")
     labs = [l for _, l in items]
     return ImageSet(name, [f for f, _ in items], labs, valid_split(labs, valid_pct, seed), ood, sorted(skipped + sk))

@@ -51,10 +51,9 @@ from . import metrics as M, ood as O
 from .summary import seed_metrics, summarise
 from .sweep_plots import plot_curves, plot_mechanism, plot_gaps, plot_arms, plot_ood_scores
 from .runs import (run_settings, write_json, versions, machine, load_data, run_specs, run_path, read_run,
-                                             check_out, start_out, release_out, check_verify, RunFailed, DIVERGED_FILE)
+                                             check_out, start_out, release_out, check_verify, RunFailed, DIVERGED_FILE, cell_threads)
 from .conformal import check_alpha
 from .workers import make_pool
-from .runs import cell_threads
 
 # %% ../nbs/12_sweep_internals.ipynb #3221b08c
 def _distinct(xs, name:str, integer:bool, check=None) -> list:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from helpers import fresh_fastai_home
 from classification_vs_labeling import runs as RN, __version__
 from classification_vs_labeling.data import ImageSet
 from classification_vs_labeling.files import fingerprint
@@ -122,13 +123,12 @@ def test_a_comparison_folder_is_guarded(tmp_path, toy):
 
 def test_runs_dir_order(tmp_path, monkeypatch):
     "CVL_RUNS first; then Google Drive when it is mounted; then fastai's data folder."
-    from fastai.data.external import fastai_cfg
     monkeypatch.setenv('FASTAI_HOME', str(tmp_path/'home'))
-    fastai_cfg.cache_clear()                   # fastai reads FASTAI_HOME once per process
+    fresh_fastai_home()                        # fastai reads FASTAI_HOME once per process
     monkeypatch.delenv('CVL_RUNS', raising=False)
     monkeypatch.setattr(RN, 'DRIVE', tmp_path/'drive'/'MyDrive')
     try: assert runs_dir() == tmp_path/'home'/'data'/'cvl_runs'
-    finally: monkeypatch.undo(); fastai_cfg.cache_clear(); monkeypatch.setattr(RN, 'DRIVE', tmp_path/'drive'/'MyDrive')
+    finally: monkeypatch.undo(); fresh_fastai_home(); monkeypatch.setattr(RN, 'DRIVE', tmp_path/'drive'/'MyDrive')
     (tmp_path/'drive'/'MyDrive').mkdir(parents=True)
     assert runs_dir() == tmp_path/'drive'/'MyDrive'/'cvl_runs'
     monkeypatch.setenv('CVL_RUNS', str(tmp_path/'mine'))
