@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 from scipy.special import log_softmax
 from .core import to_np, softmax_probs, sigmoid_probs, interval
-from . import metrics as M, calibration as C, ood as O, conformal as CF
+from . import metrics as M, thresholds as TH, calibration as C, ood as O, conformal as CF
 
 # %% auto #0
 __all__ = ['N_BINS', 'CAVEAT_TARGETS', 'CONFORMAL_METHODS', 'OOD_GROUPS', 'PARTS', 'MODELS', 'METRICS', 'diff_gap_total',
@@ -52,7 +52,7 @@ class SeedView:
                  alpha:float=0.1):             # the share of new items a conformal set may miss (chapter 08)
         self.ce_logits, self.bce_logits = np.asarray(ce_logits), np.asarray(bce_logits)
         self.targs = np.asarray(targs)
-        self.tune = M.check_tune_mask(tune_mask, len(self.targs)); self.held = ~self.tune
+        self.tune = TH.check_tune_mask(tune_mask, len(self.targs)); self.held = ~self.tune
         self.has_ood = ood_ce_logits is not None and len(ood_ce_logits) > 0
         self.ood_ce_logits, self.ood_bce_logits, self.alpha = ood_ce_logits, ood_bce_logits, alpha
         kind = np.full(len(ood_ce_logits) if self.has_ood else 0, '') if ood_kind is None else np.asarray(ood_kind, str)
@@ -69,9 +69,9 @@ class SeedView:
     @cached_property
     def bce(self): return self.bce_probs[self.held]
     @cached_property
-    def thresh(self) -> float: return M.tuned_threshold(self.bce_probs, self.targs, self.tune)   # chapter 05's rule
+    def thresh(self) -> float: return TH.tuned_threshold(self.bce_probs, self.targs, self.tune)   # chapter 05's rule
     @cached_property
-    def thresh_fallback(self) -> float: return M.tuned_threshold(self.bce_probs, self.targs, self.tune, metric='exact_match_fallback')
+    def thresh_fallback(self) -> float: return TH.tuned_threshold(self.bce_probs, self.targs, self.tune, metric='exact_match_fallback')
     @cached_property
     def ce_correct(self): return M.argmax_correct(self.ce, self.y)   # (held-out,) the classifier right
     @cached_property

@@ -94,7 +94,8 @@ def aps_sets(probs,          # (N, K) probabilities, one row per item
 import pandas as pd
 import matplotlib.pyplot as plt
 from .core import check_logits, check_targets, check_thresh, check_fraction, check_number, softmax_probs, sigmoid_probs, legend_below
-from .metrics import THRESHS, predicted_sets, tune_split, check_tune_mask, tuned_threshold
+from .metrics import predicted_sets
+from .thresholds import THRESHS, tune_split, check_tune_mask, tuned_threshold
 
 # %% ../nbs/08_conformal_internals.ipynb #e881796c
 def check_alpha(alpha, name='alpha') -> float:

@@ -75,7 +75,8 @@ from .train import RunSpec, create_model, PairedModel, paired_splitter, add_norm
 from .datasets import DATA_SETS
 from .frozen import fine_tune
 from fastai.callback.training import BnFreeze
-from .metrics import exact_match, per_label_accuracy, predicted_sets, tune_split, tuned_threshold, prf
+from .metrics import exact_match, per_label_accuracy, predicted_sets, prf
+from .thresholds import tune_split, tuned_threshold
 from .multilabel import MultiLabelSet, multi_dls, multi_size
 
 # %% ../nbs/10_count_internals.ipynb #5e84ad3a

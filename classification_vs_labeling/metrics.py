@@ -10,10 +10,10 @@ import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from scipy.special import softmax, expit
 from sklearn.metrics import precision_recall_fscore_support
-from .core import to_np, check_probs, check_targets, check_thresh, check_int, check_number, check_fraction, legend_below, Result, interval
+from .core import to_np, check_probs, check_targets, check_thresh, check_int, check_number, check_fraction, Result, interval
 
 # %% auto #0
-__all__ = ['predicted_sets', 'per_label_accuracy', 'exact_correct', 'exact_match', 'argmax_correct', 'argmax_accuracy', 'gap_items', 'THRESHS', 'GAP_ROWS', 'GAP_PIECES', 'set_sizes', 'none_rate', 'several_rate', 'prf', 'accuracy_summary', 'simulate_preds', 'threshold_sweep', 'plot_threshold_sweep', 'best_threshold', 'per_class_thresholds', 'tune_split', 'check_tune_mask', 'tuned_threshold', 'tuned_decoders', 'paired_bootstrap', 'seed_summary', 'gap_table', 'gap_decomposition', 'gap_ylim', 'plot_gap']
+__all__ = ['predicted_sets', 'per_label_accuracy', 'exact_correct', 'exact_match', 'argmax_correct', 'argmax_accuracy', 'gap_items', 'GAP_ROWS', 'GAP_PIECES', 'set_sizes', 'none_rate', 'several_rate', 'prf', 'accuracy_summary', 'simulate_preds', 'paired_bootstrap', 'seed_summary', 'gap_table', 'gap_decomposition', 'gap_ylim', 'plot_gap']
 
 # %% ../nbs/05_metrics.ipynb #d1f69d8c
 def _pt(probs, targs) -> tuple[np.ndarray, np.ndarray]:
@@ -140,166 +140,6 @@ def simulate_preds(n:int=1000,              # items
     logits = [signal*onehot + noise*(np.sqrt(corr)*shared + np.sqrt(1-corr)*rng.standard_normal((n, k))) for _ in range(2)]
     shift = bce_bias + class_shift*rng.standard_normal(k)
     return targs, softmax(logits[0], axis=1), expit(logits[1] + shift)
-
-# %% ../nbs/05_metrics_internals.ipynb #61f86fa9
-THRESHS = np.round(np.linspace(0.01, 0.99, 99), 2)   # 0.01, 0.02, ..., 0.99: rounded, so a chosen threshold prints as 0.94, not 0.9400000000000001
-
-def _grid(threshs) -> np.ndarray:
-    "Checked 1-d grid of thresholds (the default grid when None)."
-    return np.atleast_1d(check_thresh(THRESHS if threshs is None else threshs, 'threshs'))
-
-def _n_above(j, n_thresh, groups, n_groups, weights=None) -> np.ndarray:
-    "(n_groups, n_thresh): per group, the (weighted) count of entries with `j` > m, for every threshold index m."
-    h = np.bincount((groups*(n_thresh+1) + j).ravel(), None if weights is None else weights.ravel(), n_groups*(n_thresh+1))
-    return h.reshape(n_groups, n_thresh+1)[:, ::-1].cumsum(1)[:, ::-1][:, 1:]
-
-def _counts(p, t, ts, axis=1) -> tuple[np.ndarray, np.ndarray]:
-    "Predicted labels and true positives at every threshold of sorted `ts`: per item (axis=1, (T, N)) or per class (axis=0, (T, K))."
-    j = np.searchsorted(ts, p, side='left')          # thresholds strictly below each p: p > ts[m] exactly when m < j
-    groups = np.indices(p.shape)[1-axis]             # the item (axis=1) or class (axis=0) of each entry
-    n_groups = p.shape[1-axis]
-    return _n_above(j, len(ts), groups, n_groups).T, _n_above(j, len(ts), groups, n_groups, t).T
-
-# %% ../nbs/05_metrics_internals.ipynb #a5a5ac80
-def threshold_sweep(probs, targs, threshs=None) -> pd.DataFrame:
-    "Every metric at every threshold of `threshs` (default 0.01..0.99), one row per threshold; vectorised, no loop over thresholds."
-    p,t = _pt(probs, targs)
-    ts = _grid(threshs)
-    o = np.argsort(ts, kind='stable')
-    size, tp = (a[np.argsort(o)] for a in _counts(p, t, ts[o]))   # (T, N) each, rows back in the order given
-    npos, (n, k) = t.sum(1), p.shape
-    wrong = size + npos - 2*tp                       # false positives + false negatives, per threshold and item
-    amax = argmax_correct(p, t)
-    f1 = np.divide(2*tp, npos + size, out=np.zeros(size.shape), where=(npos + size) > 0)
-    return pd.DataFrame(dict(thresh=ts, per_label_accuracy=(n*k - wrong.sum(1))/(n*k), exact_match=(wrong == 0).mean(1),
-        exact_match_fallback=np.where(size == 0, amax & (npos == 1), wrong == 0).mean(1),
-        argmax_accuracy=float(amax.mean()), f1_samples=f1.mean(1), none_rate=(size == 0).mean(1),
-        several_rate=(size >= 2).mean(1), mean_set_size=size.mean(1)))
-
-# %% ../nbs/05_metrics_internals.ipynb #b7e8a106
-def plot_threshold_sweep(sweep_df:pd.DataFrame,            # from `threshold_sweep`
-                         *, ax=None,                       # the Axes to draw on (default: a new figure)
-                         best:float|None=None,             # a threshold to mark with a vertical line
-                         classifier_acc:float|None=None,   # the classifier's accuracy on the same items, drawn under the labeler's argmax line
-                         title:str|None=None               # the plot's title: which model, which items, which seed
-                        ) -> plt.Axes:
-    "Per-label accuracy, exact match and argmax accuracy against the threshold; none/several rates on a twin axis; `best` marked; the legend below the plot."
-    need = {'thresh', 'per_label_accuracy', 'exact_match', 'argmax_accuracy', 'none_rate', 'several_rate'}
-    if not need <= set(getattr(sweep_df, 'columns', ())):
-        raise ValueError(f"sweep_df: expected a DataFrame from threshold_sweep with columns {sorted(need)}")
-    d = sweep_df.sort_values('thresh')
-    if ax is None: _,ax = plt.subplots(figsize=(7, 5))
-    ax.plot(d.thresh, d.per_label_accuracy, lw=2, zorder=2, label='per-label accuracy')
-    ax.plot(d.thresh, d.exact_match, lw=2, zorder=2, label=f'exact match (peak {d.exact_match.max():.3f})')
-    ax.plot(d.thresh, d.argmax_accuracy, 'k--', lw=1.2, zorder=3, label=f'labeler argmax accuracy {d.argmax_accuracy.iloc[0]:.3f}')
-    if classifier_acc is not None:                  # a wide pale band under the argmax line: both show where they meet
-        acc = check_number(classifier_acc, 'classifier_acc', lo=0, hi=1)
-        ax.axhline(acc, c='tab:green', lw=6, alpha=0.4, zorder=1, label=f'classifier accuracy {acc:.3f} (no threshold)')
-    ax.set(xlabel='threshold', ylabel='accuracy (fraction)', ylim=(0, 1.02), xlim=(0, 1),
-           title=title or 'The labeler against its threshold')
-    ax2 = ax.twinx()
-    ax2.plot(d.thresh, d.none_rate, ':', c='tab:red', lw=1.5, label='no label (right axis)')
-    ax2.plot(d.thresh, d.several_rate, ':', c='tab:purple', lw=1.5, label='several labels (right axis)')
-    ax2.set(ylabel='fraction of items', ylim=(0, 1.02))
-    ax.set_zorder(ax2.get_zorder() + 1); ax.patch.set_visible(False)   # the accuracies above the twin's lines
-    if best is not None: ax.axvline(best, c='gray', lw=1, zorder=1, label=f'chosen threshold {best:.2f}')
-    h1,l1 = ax.get_legend_handles_labels(); h2,l2 = ax2.get_legend_handles_labels()
-    legend_below(ax, h1+h2, l1+l2)
-    return ax
-
-# %% ../nbs/05_metrics_internals.ipynb #99f23e12
-_HIGHER_BETTER = ('exact_match', 'exact_match_fallback', 'per_label_accuracy', 'f1_samples')
-
-def _pick(ts, scores) -> np.ndarray:
-    "Index of the best score along axis 0 of `scores` (T, ...); ties -> threshold closest to 0.5, then the lower one."
-    pref = np.empty(len(ts), dtype=np.int64)
-    pref[np.lexsort((ts, np.abs(ts - 0.5)))] = np.arange(len(ts))   # 0 = most preferred threshold
-    tie = scores >= scores.max(0) - 1e-12
-    return np.where(tie, pref.reshape(-1, *[1]*(scores.ndim-1)), len(ts)).argmin(0)
-
-def best_threshold(probs,                         # (N, K) probabilities in [0, 1], one row per item
-                   targs,                         # (N,) true class indices, or (N, K) multi-hot 0/1
-                   threshs=None,                  # the grid to choose from (default `THRESHS`, 0.01 to 0.99)
-                   *, metric:str='exact_match'    # the `threshold_sweep` column to maximise
-                  ) -> float:
-    "The threshold of `threshs` that maximises `metric` (a `threshold_sweep` column); ties -> closest to 0.5, then lower."
-    if metric not in _HIGHER_BETTER: raise ValueError(f"metric: expected one of {_HIGHER_BETTER}, got {metric!r}")
-    sw = threshold_sweep(probs, targs, threshs)
-    return float(sw.thresh.iloc[_pick(sw.thresh.to_numpy(), sw[metric].to_numpy())])
-
-# %% ../nbs/05_metrics_internals.ipynb #6930ae55
-def per_class_thresholds(probs,                 # (N, K) probabilities in [0, 1], one row per item
-                         targs,                 # (N,) true class indices, or (N, K) multi-hot 0/1
-                         threshs=None,          # the grid to choose from (default `THRESHS`, 0.01 to 0.99)
-                         *, metric:str='f1'     # each class's binary 'f1' or 'accuracy' to maximise
-                        ) -> np.ndarray:
-    "(K,) thresholds: for each class, the threshold of `threshs` maximising its binary F1 (or 'accuracy'); ties -> closest to 0.5."
-    if metric not in ('f1', 'accuracy'): raise ValueError(f"metric: expected 'f1' or 'accuracy', got {metric!r}")
-    p,t = _pt(probs, targs)
-    ts = np.sort(_grid(threshs))
-    pos, tp = _counts(p, t, ts, axis=0)              # (T, K): predicted positives and true positives per class
-    npos = t.sum(0)
-    if metric == 'f1': score = np.divide(2*tp, npos + pos, out=np.zeros(pos.shape), where=(npos + pos) > 0)
-    else: score = (len(p) - (pos + npos - 2*tp))/len(p)
-    return ts[_pick(ts, score)]
-
-# %% ../nbs/05_metrics_internals.ipynb #9d4f3046
-def tune_split(n_items:int,             # items in the validation set
-               tune_frac:float=0.5,     # share of them in the tuning part
-               seed:int=0,              # seed of the random order
-               *, strat=None            # (N,) class indices: each class is split in the same proportion
-              ) -> np.ndarray:
-    "(N,) bool mask, reproducible from `seed`: True = tuning part (fit thresholds), False = held-out part (report)."
-    n, seed, tune_frac = check_int(n_items, 'n_items', lo=2, hi=2**40), check_int(seed, 'seed', lo=0), check_fraction(tune_frac, 'tune_frac')
-    strat = np.zeros(n, dtype=np.int64) if strat is None else to_np(strat, 'strat', dtype=np.int64)
-    if strat.shape != (n,): raise ValueError(f"strat: expected ({n},) class indices, got shape {strat.shape}")
-    # By hand, not sklearn's train_test_split: that refuses to stratify when a class has a single item, which small
-    # validation sets do have. Systematic sampling along the items sorted by class (random order within a class)
-    # gives every class round(tune_frac * its size), rounded up or down at random.
-    rng = np.random.default_rng(seed)
-    order = np.lexsort((rng.random(n), strat))
-    pos = np.arange(n)*tune_frac + rng.random()
-    mask = np.zeros(n, dtype=bool)
-    mask[order] = np.floor(pos + tune_frac) > np.floor(pos)
-    if mask.all() or not mask.any(): raise ValueError(f"tune_frac: {tune_frac} of {n} items leaves one part empty")
-    return mask
-
-# %% ../nbs/05_metrics_internals.ipynb #176b0d53
-def check_tune_mask(tune_mask, n_items:int) -> np.ndarray:
-    "`tune_mask` as an (N,) bool array with items in both parts (True: tuning, False: held-out), or a one-line ValueError."
-    m = np.asarray(tune_mask)
-    if m.dtype != bool or m.shape != (n_items,):
-        raise ValueError(f"tune_mask: expected ({n_items},) bools (True: tuning item), got {m.dtype} of shape {m.shape}")
-    if m.all() or not m.any(): raise ValueError(f"tune_mask: expected items in both parts, got {int(m.sum())} of {n_items} for tuning")
-    return m
-
-def tuned_threshold(probs,                       # (N, K) the labeler's probabilities on the validation items
-                    targs,                       # (N,) true class indices, or (N, K) multi-hot 0/1
-                    tune_mask,                   # (N,) bool: True = tuning items (the threshold is fitted there)
-                    *, metric='exact_match',     # what it maximises: 'exact_match', or 'exact_match_fallback' (the argmax when no label)
-                    threshs=None                 # the grid to choose from (default `THRESHS`)
-                   ) -> float:
-    "The labeler's one threshold: the best exact match (or `metric`) on the tuning items (`tune_mask` True), ties as in `best_threshold`."
-    if metric not in ('exact_match', 'exact_match_fallback'): raise ValueError(f"metric: expected 'exact_match' or 'exact_match_fallback', got {metric!r}")
-    p = check_probs(probs)
-    tune = check_tune_mask(tune_mask, len(p))
-    return best_threshold(p[tune], np.asarray(targs)[tune], threshs, metric=metric)
-
-# %% ../nbs/05_metrics_internals.ipynb #834654c7
-def tuned_decoders(bce_probs,      # (N, K) the labeler's sigmoid probabilities on the validation items
-                   targs,          # (N,) true class indices, or (N, K) multi-hot 0/1
-                   tune_mask,      # (N,) bool: True = tuning items (thresholds fitted there), False = held-out (scored)
-                   threshs=None    # the grid to choose from (default `THRESHS`, 0.01 to 0.99)
-                  ) -> tuple[pd.DataFrame, dict]:
-    "Per held-out item, 0/1: labeler argmax right; exact match at the threshold tuned for it; exact match with argmax fallback at the threshold tuned for that. And the two thresholds."
-    p, t = _pt(bce_probs, targs)
-    tune = check_tune_mask(tune_mask, len(p))
-    th = {'thresh': tuned_threshold(p, t, tune, threshs=threshs),
-          'thresh_fallback': tuned_threshold(p, t, tune, metric='exact_match_fallback', threshs=threshs)}
-    held = ~tune
-    items = pd.DataFrame(dict(argmax=argmax_correct(p[held], t[held]), exact=exact_correct(p[held], t[held], th['thresh']),
-                              exact_fallback=exact_correct(p[held], t[held], th['thresh_fallback'], fallback=True))).astype(float)
-    return items, th
 
 # %% ../nbs/05_metrics_internals.ipynb #ea5eba67
 _LOW_HIGH = {'low': ('ci', 0), 'high': ('ci', 1)}   # the interval's ends under the names the bootstraps returned before `ci`

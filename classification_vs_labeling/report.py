@@ -27,7 +27,7 @@ from .train import RunSpec, fit_config, check_build
 from .predictions import Predictions
 from .summary import stack_predictions, metrics_from_arrays, make_plots
 from .tables import write_report
-from . import metrics as M, conformal as CF, ood as O
+from . import thresholds as TH, conformal as CF, ood as O
 
 # %% ../nbs/11_report_internals.ipynb #a5dceb95
 def _check_out_path(out, data, ood):
@@ -41,7 +41,7 @@ def _check_scorable(iset:ImageSet, tune_frac:float) -> np.ndarray:
     if len(iset.valid_idx) < 2 or len(iset.train_idx) < 1:
         raise ValueError(f"data: {len(iset.items)} images leave {len(iset.train_idx)} to train on and {len(iset.valid_idx)} to validate: expected at least 1 and 2")
     targs = np.array([iset.classes.index(iset.labels[i]) for i in iset.valid_idx])
-    tune = M.tune_split(len(targs), tune_frac, seed=0, strat=targs)
+    tune = TH.tune_split(len(targs), tune_frac, seed=0, strat=targs)
     rng, k = np.random.default_rng(0), len(iset.classes)
     z = lambda n: rng.normal(size=(1, n, k))
     with warnings.catch_warnings():   # random logits fit a temperature at its bound: a warning about them is not the reader's
@@ -140,7 +140,7 @@ def compare_predictions(preds,                # `Predictions` of one pair of mod
     if extra: raise ValueError(f"settings: unknown names {sorted(extra)}; expected some of {', '.join(SETTINGS_UNKNOWN)}")
     _check_report_out(out)
     p0 = preds[0]
-    tune = M.tune_split(len(p0.targs), tune_frac, seed=0, strat=p0.targs)   # as `compare` cuts them
+    tune = TH.tune_split(len(p0.targs), tune_frac, seed=0, strat=p0.targs)   # as `compare` cuts them
     s = {**dict.fromkeys(SETTINGS_UNKNOWN), **(settings or {})}
     s.update(ood='the unseen images given' if (kind == 'far').any() else 'none', held_out=held, n_valid=len(p0.targs), n_ood=len(p0.ood_items),
              classes=p0.classes, seeds=seeds, mode='learners', unknown=[k for k in SETTINGS_UNKNOWN if s[k] is None])

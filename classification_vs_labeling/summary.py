@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 from . import core
 from .predictions import Predictions
 from .analysis import N_BINS, METRICS, SeedView, Seeds
-from . import metrics as M, calibration as C, ood as O
+from . import metrics as M, thresholds as TH, calibration as C, ood as O
 
 # %% auto #0
 __all__ = ['seed_metrics', 'seed_items', 'summarise', 'stack_predictions', 'seed_views', 'metrics_from_arrays', 'make_plots']
@@ -53,11 +53,11 @@ def stack_predictions(preds:list[Predictions], tune_mask, *, held_out=()) -> dic
     p0 = preds[0]
     for p in preds[1:]:
         if p.classes != p0.classes or not np.array_equal(p.targs, p0.targs): raise ValueError("seeds disagree on classes or validation items")
-    tune = M.check_tune_mask(tune_mask, len(p0.targs))
+    tune = TH.check_tune_mask(tune_mask, len(p0.targs))
     st = lambda n: np.stack([getattr(p, n) for p in preds])   # logits float32 as trained; probabilities float64 from them
     return dict(classes=np.array(p0.classes, dtype=str), seeds=np.array([p.seed for p in preds]), valid_targets=p0.targs,
                 tune_mask=tune, ce_probs=st('ce_probs'), bce_probs=st('bce_probs'), ood_ce_probs=st('ood_ce_probs'), ood_bce_probs=st('ood_bce_probs'),
-                bce_threshold=np.array([M.tuned_threshold(p.bce_probs, p.targs, tune) for p in preds], np.float64),
+                bce_threshold=np.array([TH.tuned_threshold(p.bce_probs, p.targs, tune) for p in preds], np.float64),
                 ce_logits=st('ce_logits'), bce_logits=st('bce_logits'), ood_ce_logits=st('ood_ce_logits'), ood_bce_logits=st('ood_bce_logits'),
                 valid_items=np.array(p0.items, dtype=str), ood_items=np.array(p0.ood_items, dtype=str),
                 held_out=np.array(held_out, dtype=str), ood_kind=O.ood_kinds(p0.ood_items, held_out))
@@ -102,7 +102,7 @@ def make_plots(d:dict, out, seed_idx:int=0) -> dict[str, Path]:
         with core.atomic_path(out/f'{name}.png') as tmp: fig.savefig(tmp, dpi=110, format='png')
         plt.close(fig); paths[name] = out/f'{name}.png'
     fig, ax = plt.subplots(figsize=(7, 5))
-    M.plot_threshold_sweep(M.threshold_sweep(bce_p, targs), ax=ax, best=v.thresh, classifier_acc=M.argmax_accuracy(ce_p, targs),
+    TH.plot_threshold_sweep(TH.threshold_sweep(bce_p, targs), ax=ax, best=v.thresh, classifier_acc=M.argmax_accuracy(ce_p, targs),
                            title=f'The labeler against its threshold: held-out items, {seed}')
     save(fig, 'accuracy_vs_threshold')
     fig, axs = plt.subplots(1, 2, figsize=(9, 6.5))

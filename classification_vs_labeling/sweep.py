@@ -47,7 +47,7 @@ from .files import show_name
 from .datasets import data_key
 from .train import RunSpec, fit_config, TrainingDiverged
 from .recipes import check_recipe, check_label_noise
-from . import metrics as M, ood as O
+from . import metrics as M, thresholds as TH, ood as O
 from .summary import seed_metrics, summarise
 from .sweep_plots import plot_curves, plot_mechanism, plot_gaps, plot_arms, plot_ood_scores
 from .runs import (run_settings, write_json, versions, machine, load_data, run_specs, run_path, read_run,
@@ -143,7 +143,7 @@ def sweep(data=None, *,           # a data set's name or a folder of class folde
                     if gone: pool.log(f"{what}{e} epoch(s): the grid diverged at lr {', '.join(gone)}; each model's rate is chosen from the others")
                     failed += bad
                     if bad or not ok: continue               # rates are chosen from a whole grid (a rerun trains what failed); none trained
-                    tune = M.tune_split(len(data.valid_idx), tune_frac, seed=0, strat=next(iter(ok.values())).targs)
+                    tune = TH.tune_split(len(data.valid_idx), tune_frac, seed=0, strat=next(iter(ok.values())).targs)
                     a, b = choose_lrs(pd.DataFrame([{'lr': lr, **tuning_scores(p, tune)} for lr, p in ok.items()]))
                     rest += [arm.replace(epochs=e, lr=lr, seed=s) for lr in sorted({lr0, a, b}) for s in seeds]
                     cells += [dict(arm=i, **_arm_cols(arm, data), epochs=e, setting='shared', lr_ce=lr0, lr_bce=lr0)]
@@ -195,7 +195,7 @@ def load_sweep(out) -> dict:
         sw['runs'][i, e, lr], sw['diverged'] = {s: read_run(f) for s, f in fs.items()}, sw['diverged'] + gone
         if fs and i not in sw['tune_masks']:
             t = next(iter(sw['runs'][i, e, lr].values()))[0].targs
-            sw['tune_masks'][i] = M.tune_split(len(t), sw['tune_frac'], seed=0, strat=t)
+            sw['tune_masks'][i] = TH.tune_split(len(t), sw['tune_frac'], seed=0, strat=t)
     sw['arm_specs'], sw['tune_mask'] = arms, sw['tune_masks'][0]
     return sw
 

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np, pytest
 from classification_vs_labeling import analysis as A, sweep as S
 from classification_vs_labeling.analysis import METRICS, PARTS, SeedView, metric
-from classification_vs_labeling.metrics import tune_split, tuned_threshold, set_sizes
+from classification_vs_labeling.metrics import set_sizes
+from classification_vs_labeling.thresholds import tune_split, tuned_threshold
 from classification_vs_labeling.core import sigmoid_probs
 from classification_vs_labeling.summary import metrics_from_arrays
 from classification_vs_labeling.tables import results_table, write_report, _PIVOTS

@@ -12,7 +12,8 @@ from sklearn.model_selection import StratifiedShuffleSplit
 from mapie.classification import SplitConformalClassifier
 from mapie.risk_control import MultiLabelClassificationController
 from classification_vs_labeling.conformal import *
-from classification_vs_labeling.metrics import simulate_preds, best_threshold, tune_split
+from classification_vs_labeling.metrics import simulate_preds
+from classification_vs_labeling.thresholds import best_threshold, tune_split
 
 def rand_probs(rng, n, k, conc=1.): return rng.dirichlet(np.full(k, conc), n)
 

@@ -182,12 +182,12 @@ def test_result_reads_as_attributes_and_as_the_dict_it_replaces():
 
 def test_every_function_with_several_numbers_returns_a_result_and_intervals_are_ci():
     "One convention in the public API: a Result, its headline interval `ci` = (low, high), another's `<name>_ci`, the level `level`."
-    from classification_vs_labeling import metrics as M, ood as O, conformal as CF, count as CT
+    from classification_vs_labeling import metrics as M, thresholds as TH, ood as O, conformal as CF, count as CT
     rng = np.random.default_rng(0)
     a, b = rng.random(50) < 0.8, rng.random(50) < 0.7
     s_in, s_out = rng.normal(1, 1, 40), rng.normal(0, 1, 30)
     p, y = rng.dirichlet(np.ones(3), 60), rng.integers(0, 3, 60)
-    tune = M.tune_split(60, 0.5, seed=0)
+    tune = TH.tune_split(60, 0.5, seed=0)
     got = {'paired_bootstrap': M.paired_bootstrap(a, b, n_boot=50), 'auroc_diff': O.auroc_diff(s_in, s_out, s_in + 0.1, s_out, n_boot=50),
            'matched_refusal': O.matched_refusal(s_in/5 + 0.5, s_in/5 + 0.4, s_out/5 + 0.5, s_out/5 + 0.4, 0.5, n_boot=50),
            'seed_summary': M.seed_summary([0.1, 0.2]), 'prf': M.prf(p, y), 'accuracy_summary': M.accuracy_summary(p, y),

@@ -164,7 +164,7 @@ def test_held_out_sets_tunes_on_the_other_part():
     sets, targs, held, thresh = held_out_sets(p, seed=0)
     np.testing.assert_array_equal(targs, t[held])
     assert 0 < held.sum() < len(t) and set(sets) == {'labeler (tuned thresh)', 'labeler (thresh 0.5)', 'count model', 'softmax top-1'}
-    from classification_vs_labeling.metrics import best_threshold
+    from classification_vs_labeling.thresholds import best_threshold
     assert thresh == best_threshold(p.bce_probs[~held], t[~held])
     np.testing.assert_array_equal(sets['labeler (tuned thresh)'], p.bce_probs[held] > thresh)
     np.testing.assert_array_equal(sets['count model'], t[held])   # this count model is right by construction

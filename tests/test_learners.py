@@ -12,7 +12,8 @@ from fastai.vision.all import (DataBlock, ImageBlock, CategoryBlock, MultiCatego
                                accuracy, accuracy_multi, set_seed, noop)
 from classification_vs_labeling.core import sigmoid_probs, softmax_probs
 from classification_vs_labeling.data import mnist_sample
-from classification_vs_labeling.metrics import exact_match, predicted_sets, tuned_threshold
+from classification_vs_labeling.metrics import exact_match, predicted_sets
+from classification_vs_labeling.thresholds import tuned_threshold
 from classification_vs_labeling.calibration import error_table
 from classification_vs_labeling.train import small_cnn, bce_exact_match, PairedModel
 from classification_vs_labeling.learners import *

@@ -1,4 +1,4 @@
-"Tests for classification_vs_labeling.metrics: hand-worked cases, cross-checks against scikit-learn, fastai and torchmetrics, properties, bad input."
+"Tests for classification_vs_labeling.metrics and classification_vs_labeling.thresholds (chapter 05 and its 05a): hand-worked cases, cross-checks against scikit-learn, fastai and torchmetrics, properties, bad input."
 import numpy as np, pandas as pd, pytest, torch
 import matplotlib; matplotlib.use('Agg')
 import matplotlib.pyplot as plt
@@ -9,7 +9,8 @@ from fastai.metrics import accuracy_multi
 from torchmetrics.functional.classification import multilabel_exact_match, multilabel_accuracy
 from fastcore import test as fc   # fastcore's test_eq/test_close/test_fail, as in the chapter (a bare import would be collected as tests)
 from classification_vs_labeling.metrics import *
-from classification_vs_labeling.metrics import _counts
+from classification_vs_labeling.thresholds import *
+from classification_vs_labeling.thresholds import _counts
 from helpers import from_chapter
 
 GRID = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]   # probabilities and thresholds that tie on purpose
@@ -686,7 +687,7 @@ def test_paired_bootstrap_asks_for_one_correctness_per_item():
 
 
 # ---- the labeler's decoders, each at its own tuned threshold ----
-from classification_vs_labeling.metrics import tuned_decoders
+from classification_vs_labeling.thresholds import tuned_decoders
 
 def test_tuned_decoders_fit_on_tuning_items_and_score_the_rest():
     y, _, lab = simulate_preds(n=600, k=12, seed=3, class_shift=1.0)

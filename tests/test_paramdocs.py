@@ -55,7 +55,7 @@ def test_document_params_appends_once_and_a_second_call_changes_nothing(tmp_path
 
 def test_the_package_documents_each_module_as_it_is_imported():
     "In a fresh Python: help() of a package function shows its notes; a function defined outside the package is left alone."
-    code = ("import classification_vs_labeling.metrics as m, pydoc\n"
+    code = ("import classification_vs_labeling.thresholds as m, pydoc\n"
             "t = pydoc.render_doc(m.best_threshold, renderer=pydoc.plaintext)\n"
             "assert 'Parameters' in t and 'the grid to choose from' in t, t\n"
             "def mine(x,  # a note\n         ): 'Mine.'\n"

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from hypothesis import given, settings, strategies as st, HealthCheck
 from markdown_it import MarkdownIt
-from classification_vs_labeling import core, data as D, files as FL, tables as TB, train as T, runs as RN, metrics as M, calibration as C, ood as O
+from classification_vs_labeling import core, data as D, files as FL, tables as TB, train as T, runs as RN, metrics as M, thresholds as TH, calibration as C, ood as O
 from classification_vs_labeling.cli import main
 from helpers import digits_tree, ENV, one_line, faulty_writes, files_left, Killed
 
@@ -371,8 +371,8 @@ P, L3 = np.random.default_rng(0).random((6, 3)), np.random.default_rng(1).normal
 T3 = np.array([0, 1, 2, 0, 1, 2])
 CALLS = {   # function -> arguments that work
     M.exact_match: dict(probs=P, targs=T3, thresh=0.5), M.argmax_accuracy: dict(probs=P, targs=T3),
-    M.threshold_sweep: dict(probs=P, targs=T3), M.best_threshold: dict(probs=P, targs=T3), M.none_rate: dict(probs=P, thresh=0.5),
-    M.tune_split: dict(n_items=10, tune_frac=0.5, seed=0), M.paired_bootstrap: dict(correct_a=[1, 0, 1], correct_b=[0, 0, 1], n_boot=20),
+    TH.threshold_sweep: dict(probs=P, targs=T3), TH.best_threshold: dict(probs=P, targs=T3), M.none_rate: dict(probs=P, thresh=0.5),
+    TH.tune_split: dict(n_items=10, tune_frac=0.5, seed=0), M.paired_bootstrap: dict(correct_a=[1, 0, 1], correct_b=[0, 0, 1], n_boot=20),
     M.simulate_preds: dict(n=10, k=3, seed=0), M.seed_summary: dict(values=[0.1, 0.2]),
     C.ece: dict(probs=P, targs=T3, n_bins=5), C.fit_temperature: dict(logits=L3, targs=T3), C.apply_temperature: dict(logits=L3, T=1.5),
     C.accuracy_at_coverage: dict(probs=P, targs=T3, coverage=0.5), C.error_table: dict(ce_probs=P, bce_probs=P, targs=T3, classes=['a', 'b', 'c']),

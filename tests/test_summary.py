@@ -5,7 +5,8 @@ import json
 import numpy as np, pytest
 from scipy.special import softmax, expit
 from sklearn.metrics import accuracy_score, roc_auc_score
-from classification_vs_labeling.metrics import tune_split, paired_bootstrap
+from classification_vs_labeling.metrics import paired_bootstrap
+from classification_vs_labeling.thresholds import tune_split
 from classification_vs_labeling.summary import metrics_from_arrays
 from classification_vs_labeling.analysis import CAVEAT_TARGETS
 from classification_vs_labeling.tables import results_table

@@ -12,7 +12,7 @@ from classification_vs_labeling.data import matched_dls
 from classification_vs_labeling.datasets import load_set
 from classification_vs_labeling.train import Predictions, RunSpec, train_pair, plain_learners
 from classification_vs_labeling.runs import EpochLogits, run_path, save_run
-from classification_vs_labeling import metrics as M, calibration as C, sweep as S
+from classification_vs_labeling import metrics as M, thresholds as TH, calibration as C, sweep as S
 from classification_vs_labeling.analysis import val_losses
 from classification_vs_labeling.sweep_plots import plot_curves, plot_mechanism
 from classification_vs_labeling.cli import main as cvl_main
@@ -99,7 +99,7 @@ def test_gap_table_is_chapter_05s_decomposition_for_one_seed(tmp_path):
     held = ~one['tune_mask']
     for r in S.gap_table(one, n_boot=300).to_dict('records'):
         t, z1, z2, _, _ = S.cell_logits(one, r, 0)
-        th = M.best_threshold(sigmoid_probs(z2)[~held], t[~held], metric='exact_match')
+        th = TH.best_threshold(sigmoid_probs(z2)[~held], t[~held], metric='exact_match')
         ref = M.gap_decomposition(softmax_probs(z1)[held], sigmoid_probs(z2)[held], t[held], th, n_boot=300, seed=0)
         for k in ('total', 'ranking', 'decoding'):
             g = f'diff.gap_{k}'
@@ -114,7 +114,7 @@ def test_grid_table_scores_tuning_items_only(sw):
     p = sw['runs'][0, 1, 0.02][0][0]
     r = g[(g.epochs == 1) & (g.lr == 0.02)].iloc[0]
     assert r['ce.accuracy.tune'] == pytest.approx((p.ce_logits[tune].argmax(1) == p.targs[tune]).mean())
-    th = M.best_threshold(sigmoid_probs(p.bce_logits)[tune], p.targs[tune])
+    th = TH.best_threshold(sigmoid_probs(p.bce_logits)[tune], p.targs[tune])
     assert r['bce.exact_match.tune'] == pytest.approx(M.exact_match(sigmoid_probs(p.bce_logits)[tune], p.targs[tune], th))
     assert r['ce.loss.tune'] == pytest.approx(F.cross_entropy(torch.tensor(p.ce_logits[tune]).double(), torch.tensor(p.targs[tune])).item())
     p.ce_logits[~tune] = 0; p.bce_logits[~tune] = 0                  # held-out items change nothing

@@ -10,7 +10,7 @@ import pandas as pd
 from classification_vs_labeling.data import pets, synthetic_pets
 from classification_vs_labeling.train import RunSpec, fit_config
 from classification_vs_labeling.runs import run_specs, versions
-from classification_vs_labeling import metrics as M, analysis as A
+from classification_vs_labeling import thresholds as TH, analysis as A
 from classification_vs_labeling.summary import summarise
 from classification_vs_labeling.sweep import _GAPS, _flat
 
@@ -22,7 +22,7 @@ rows = []
 for lr in (1e-3, 1e-2):
     for recipe in ('default', 'prior-bias'):
         ps = run_specs([spec.replace(lr=lr, recipe=recipe, seed=s) for s in seeds], iset, out/'runs', device='cpu')
-        tune = M.tune_split(len(ps[0].targs), 0.5, seed=0, strat=ps[0].targs)
+        tune = TH.tune_split(len(ps[0].targs), 0.5, seed=0, strat=ps[0].targs)
         views = [A.SeedView(p.ce_logits, p.bce_logits, p.targs, tune) for p in ps]
         rows.append({'lr': lr, 'recipe': recipe, 'epochs': spec.epochs, 'n_classes': len(iset.classes), 'n_seeds': len(ps),
                      **_flat(summarise(views, 1000, _GAPS))})

@@ -10,8 +10,9 @@ on the same probabilities when MAPIE (a dev dependency) is installed.
 """
 import argparse, json, os, platform, statistics, time, tracemalloc
 import numpy as np, pandas as pd, sklearn, torch
-from classification_vs_labeling.metrics import (simulate_preds, threshold_sweep, per_class_thresholds, paired_bootstrap,
-    argmax_correct, exact_correct, per_label_accuracy, exact_match, none_rate, several_rate, set_sizes, tune_split)
+from classification_vs_labeling.metrics import (simulate_preds, paired_bootstrap, argmax_correct, exact_correct, per_label_accuracy, exact_match,
+    none_rate, several_rate, set_sizes)
+from classification_vs_labeling.thresholds import threshold_sweep, per_class_thresholds, tune_split
 from classification_vs_labeling.conformal import METHODS, fit_conformal, conformal_sets, conformal_summary
 try: from mapie.classification import SplitConformalClassifier
 except ImportError: SplitConformalClassifier = None
