@@ -10,7 +10,7 @@ import numpy as np
 from .core import check_probs, check_scores, to_np, check_int, Result
 
 # %% auto #0
-__all__ = ['conformal_rank', 'conformal_quantile', 'true_scores', 'lac_scores', 'threshold_sets', 'set_stats', 'aps_scores', 'aps_sets', 'METHODS', 'RAPS_LAMS', 'NAMES', 'ALPHAS', 'check_alpha', 'plot_cut', 'fit_raps', 'fit_conformal', 'conformal_sets', 'held_out_sets', 'conformal_summary', 'coverage_size_curves', 'plot_coverage_size', 'coverage_over_splits', 'coverage_by_class', 'coverage_by_size', 'plot_set_diagnostics']
+__all__ = ['conformal_rank', 'conformal_quantile', 'true_scores', 'lac_scores', 'threshold_sets', 'set_stats', 'aps_scores', 'aps_sets', 'METHODS', 'RAPS_LAMS', 'NAMES', 'check_alpha', 'plot_cut', 'fit_raps', 'fit_conformal', 'conformal_sets', 'held_out_sets', 'conformal_summary']
 
 # %% ../nbs/08_conformal.ipynb #e881796c
 def conformal_rank(n:int, alpha=0.1) -> int:
@@ -93,9 +93,9 @@ def aps_sets(probs,          # (N, K) probabilities, one row per item
 # %% ../nbs/08_conformal_internals.ipynb #d0ef2573
 import pandas as pd
 import matplotlib.pyplot as plt
-from .core import check_logits, check_targets, check_thresh, check_fraction, check_number, softmax_probs, sigmoid_probs, legend_below
+from .core import check_logits, check_targets, check_thresh, check_fraction, check_number, softmax_probs, sigmoid_probs
 from .metrics import predicted_sets
-from .thresholds import THRESHS, tune_split, check_tune_mask, tuned_threshold
+from .thresholds import tune_split, check_tune_mask, tuned_threshold
 
 # %% ../nbs/08_conformal_internals.ipynb #e881796c
 def check_alpha(alpha, name='alpha') -> float:
@@ -258,148 +258,3 @@ def conformal_summary(ce_logits,               # (N, K) the classifier's logits 
     out.update({'ce.raps.lam': fits['ce.raps']['lam'], 'ce.raps.k_reg': fits['ce.raps']['k_reg'],
                 'bce.thresh.thresh': fits['bce.thresh']['thresh'], 'conformal.alpha': check_alpha(alpha)})
     return _SetsSummary('conformal_summary', **out)
-
-# %% ../nbs/08_conformal_internals.ipynb #ba66ca5d
-ALPHAS = np.round(np.linspace(0.01, 0.3, 30), 2)
-
-def coverage_size_curves(ce_probs,          # (N, K) the classifier's probabilities
-                         bce_probs,         # (N, K) the labeler's probabilities
-                         targs,             # (N,) true class indices, or (N, K) one-hot rows
-                         tune_mask,         # (N,) bool: True for a tuning item, False for a held-out one
-                         *,
-                         alphas=None,       # the alphas at which each conformal method is fitted (default `ALPHAS`, 0.01 to 0.3)
-                         threshs=None,      # the labeler's thresholds, each one point (default `THRESHS`, 0.01 to 0.99)
-                         seed:int=0,        # RAPS: which tuning items choose lam and k_reg
-                        ) -> pd.DataFrame:
-    "Held-out coverage, mean set size and empty-set rate: each conformal method at every alpha, the labeler at every threshold."
-    ce, bce, t = _probs_pair(ce_probs, bce_probs, targs)
-    tune = check_tune_mask(tune_mask, len(t))
-    alphas = [check_alpha(a, 'alphas') for a in np.atleast_1d(ALPHAS if alphas is None else alphas).tolist()]
-    rows = [dict(method=k, param=a, **set_stats(s, t[~tune])) for a in alphas
-            for k, s in held_out_sets(ce, bce, t, tune, alpha=a, thresh=0.5, seed=seed)[0].items() if k != 'bce.thresh']
-    rows += [dict(method='bce.thresh', param=float(th), **set_stats(bce[~tune] > th, t[~tune]))
-             for th in np.atleast_1d(check_thresh(THRESHS if threshs is None else threshs, 'threshs'))]
-    return pd.DataFrame(rows)
-
-# %% ../nbs/08_conformal_internals.ipynb #a749dcfd
-_STYLE = {'ce.lac': ('C0', '-'), 'ce.aps': ('C1', '-'), 'ce.raps': ('C2', '-'), 'bce.thresh': ('C3', '--'),
-          'bce.conformal': ('C3', '-')}
-_UNDER = {'ce.lac': dict(lw=6, alpha=0.35, zorder=1)}   # drawn wide and pale under the labeler's lines, which often run along it
-
-def plot_coverage_size(curves:pd.DataFrame,          # from `coverage_size_curves`
-                       *,
-                       alpha:float=0.1,              # mark the sets fitted at this alpha (stars)
-                       thresh:float|None=None,       # mark the labeler at this threshold (a dot)
-                       ax=None,                      # the Axes to draw on (default: a new figure)
-                       title:str|None=None,          # the plot's title: which items, which seed
-                      ) -> plt.Axes:
-    "Coverage against mean set size (log scale), one line per method; the sets at `alpha` (and the labeler at `thresh`) marked, their values in the legend below."
-    need = {'method', 'param', 'coverage', 'mean_set_size'}
-    if not need <= set(getattr(curves, 'columns', ())):
-        raise ValueError(f"curves: expected a DataFrame from coverage_size_curves with columns {sorted(need)}")
-    if ax is None: ax = plt.subplots(figsize=(7, 6))[1]
-    for k, d in curves.groupby('method', sort=False):
-        c, ls = _STYLE.get(k, ('k', '-'))
-        sweep = k == 'bce.thresh'
-        d = d[d.mean_set_size > 0].sort_values(['mean_set_size', 'coverage'])   # no empty-set-only points on a log axis
-        at = d[np.isclose(d.param, (np.nan if thresh is None else thresh) if sweep else alpha)]
-        name = 'labeler, threshold sweep' if sweep else NAMES.get(k, k)
-        if len(at): name += f" ({'dot' if sweep else 'star'}: coverage {at.coverage.iloc[0]:.3f}, size {at.mean_set_size.iloc[0]:.2f})"
-        kw = dict(lw=1.5, zorder=3 if k.startswith('bce') else 2) | _UNDER.get(k, {})
-        ax.plot(d.mean_set_size, d.coverage, ls, c=c, marker=None if sweep or k in _UNDER else '.', ms=4, label=name, **kw)
-        ax.plot(at.mean_set_size, at.coverage, 'o' if sweep else '*', c=c, ms=7 if sweep else 11, mec='k', mew=0.5,
-                zorder=5 if sweep else 6)   # the stars above the dot, the marks above every line
-    ax.axhline(1 - alpha, c='gray', lw=1, ls=':', label=f'1 - alpha = {1 - alpha:.2f}: the coverage promised (stars: the sets at this alpha)')
-    conf = curves[curves.method != 'bce.thresh']   # the threshold sweep runs from no label to every label: zoom on the rest
-    ax.set_xscale('log')
-    if len(conf):
-        ax.set(xlim=(0.9*conf.mean_set_size.min(), 1.1*conf.mean_set_size.max()), ylim=(conf.coverage.min() - 0.02, 1.005))
-    ticks = [t for t in (0.5, 0.7, 1, 1.5, 2, 3, 5, 7, 10, 20, 50) if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
-    ax.set_xticks(ticks, [f'{t:g}' for t in ticks]); ax.set_xticks([], minor=True)
-    ax.set(xlabel='mean set size on the held-out items (classes per item, log scale)', ylabel='coverage: true class in the set',
-           title=title or 'Coverage against set size, held-out items')
-    legend_below(ax, ncol=1)
-    return ax
-
-# %% ../nbs/08_conformal_internals.ipynb #9864c932
-def coverage_over_splits(ce_probs,              # (N, K) the classifier's probabilities
-                         bce_probs,             # (N, K) the labeler's probabilities
-                         targs,                 # (N,) true class indices, or (N, K) one-hot rows
-                         *,
-                         alpha:float=0.1,       # the share of new items the conformal sets may miss
-                         n_splits:int=200,      # how many random tuning/held-out splits
-                         tune_frac:float=0.5,   # the share of items used for tuning in each split
-                         seed:int=0,            # split i uses seed + i
-                        ) -> pd.DataFrame:
-    "Held-out coverage of every method over `n_splits` random tuning/held-out splits of the same items, one row per split."
-    ce, bce, t = _probs_pair(ce_probs, bce_probs, targs)
-    n_splits = check_int(n_splits, 'n_splits', lo=1)
-    rows = []
-    for i in range(int(n_splits)):
-        tune = tune_split(len(t), tune_frac, seed=seed + i)   # not stratified: a plain random subset keeps items exchangeable
-        sets, _ = held_out_sets(ce, bce, t, tune, alpha=alpha, seed=seed + i)
-        rows.append({k: set_stats(s, t[~tune])['coverage'] for k, s in sets.items()})
-    return pd.DataFrame(rows)
-
-# %% ../nbs/08_conformal_internals.ipynb #1171887a
-def coverage_by_class(sets, targs, classes=None) -> pd.Series:
-    "Coverage among the items of each true class."
-    s = _check_sets(sets)
-    t = _class_of(targs, *s.shape)
-    names = list(classes) if classes is not None else list(range(s.shape[1]))
-    if len(names) != s.shape[1]: raise ValueError(f"classes: expected {s.shape[1]} names, got {len(names)}")
-    hit, n = np.bincount(t, s[np.arange(len(s)), t], len(names)), np.bincount(t, minlength=len(names))
-    with np.errstate(invalid='ignore'): return pd.Series(hit/n, index=pd.Index(names, name='class'), name='coverage')
-
-def coverage_by_size(sets, targs) -> pd.DataFrame:
-    "For each set size that occurs: how many items get it, and the coverage among them."
-    s = _check_sets(sets)
-    t = _class_of(targs, *s.shape)
-    d = pd.DataFrame(dict(size=s.sum(1), covered=s[np.arange(len(s)), t]))
-    return d.groupby('size').covered.agg(n_items='size', coverage='mean')
-
-# %% ../nbs/08_conformal_internals.ipynb #10846c6a
-def plot_set_diagnostics(sets:dict,                # name: (N, K) bool sets, e.g. the first output of `held_out_sets`
-                         targs,                    # (N,) true classes of the same items
-                         classes=None,             # class names for the per-class panel
-                         *,
-                         alpha:float|None=None,    # draw the promised coverage 1 - alpha
-                         figsize=(10.5, 4.2),      # the figure's (width, height) in inches
-                         min_count:int=10,         # a set size held by fewer items is marked x: its coverage is a guess
-                         title:str|None=None       # the figure's title: which items, which seed
-                        ) -> plt.Figure:
-    "Three views of each method's sets: how many items get each size, coverage per class, coverage by set size (x: fewer than `min_count` items); one legend below."
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-    from matplotlib.legend_handler import HandlerTuple
-    min_count = check_int(min_count, 'min_count', lo=1)
-    fig, axs = plt.subplots(1, 3, figsize=figsize)
-    handles = []
-    for j, (k, s) in enumerate(sets.items()):
-        c, ls = _STYLE.get(k, (f'C{j}', '-'))
-        s, off = _check_sets(s, k), j - (len(sets) - 1)/2   # each method's marks side by side
-        n_size = np.bincount(s.sum(1), minlength=s.shape[1] + 1)
-        axs[0].bar(np.arange(len(n_size)) + off*0.8/len(sets), n_size, 0.8/len(sets), color=c, alpha=0.5 if ls == '--' else 0.9)
-        by_class = coverage_by_class(s, targs, classes)
-        mk, mfc = 'o' if k.startswith('ce') else 's', 'none' if ls == '--' else c
-        axs[1].plot(np.arange(len(by_class)) + off*0.12, by_class.values, mk, c=c, ms=4, mfc=mfc)
-        by_size = coverage_by_size(s, targs)
-        x, few = by_size.index + off*0.1, (by_size.n_items < min_count).values   # side by side, as in the middle panel
-        axs[2].plot(x, by_size.coverage, ls, c=c, lw=1)
-        for m, mk2 in [(~few, 'o'), (few, 'x')]: axs[2].plot(x[m], by_size.coverage[m], mk2, c=c, ms=4 if mk2 == 'o' else 6, ls='none')
-        handles.append(((Patch(color=c, alpha=0.5 if ls == '--' else 0.9), Line2D([], [], c=c, ls=ls, lw=1, marker=mk, ms=4, mfc=mfc)), NAMES.get(k, k)))
-    n_class = np.bincount(_class_of(targs, *s.shape), minlength=s.shape[1])
-    axs[0].set(xlabel='set size (classes)', ylabel=f'items (of {len(s)})', title='How many items get each size')
-    axs[1].set_xticks(np.arange(len(by_class)), [str(n) for n in by_class.index], fontsize='small',
-                      rotation=90 if len(by_class) > 12 else 0)
-    axs[1].set(xlabel='true class', ylabel='coverage', title=f"Coverage per class ({n_class.min()}{'' if n_class.min() == n_class.max() else f'-{n_class.max()}'} items each)")
-    axs[2].set(xlabel='set size (classes)', ylabel='coverage', title=f'Coverage by set size\n(x: fewer than {min_count} items)',
-               ylim=(-0.03, 1.03))
-    if alpha is not None:
-        for ax in axs[1:]: ax.axhline(1 - alpha, c='gray', lw=1, ls=':', label=f'1 - alpha = {1 - alpha:.2f}' if ax is axs[1] else None)
-    if title: fig.suptitle(title)
-    h = handles + [x for ax in axs for x in zip(*ax.get_legend_handles_labels())]   # each method: its bar, and its marks and line
-    if not h: fig.tight_layout(); return fig
-    leg = fig.legend(*zip(*h), loc='lower center', ncol=3, frameon=False, handler_map={tuple: HandlerTuple(ndivide=None)})   # one legend for the three panels
-    fig.tight_layout(rect=(0, leg.get_window_extent(fig.canvas.get_renderer()).height/fig.bbox.height, 1, 1))   # the panels above it
-    return fig

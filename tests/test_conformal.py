@@ -1,4 +1,4 @@
-"""Tests for classification_vs_labeling.conformal: cross-checks with MAPIE 1.x and brute-force loops, the coverage
+"""Tests for classification_vs_labeling.conformal and classification_vs_labeling.coverage (chapter 08 and its 08a): cross-checks with MAPIE 1.x and brute-force loops, the coverage
 guarantee over many random splits, and properties."""
 import math, warnings
 from fractions import Fraction
@@ -12,6 +12,7 @@ from sklearn.model_selection import StratifiedShuffleSplit
 from mapie.classification import SplitConformalClassifier
 from mapie.risk_control import MultiLabelClassificationController
 from classification_vs_labeling.conformal import *
+from classification_vs_labeling.coverage import *
 from classification_vs_labeling.metrics import simulate_preds
 from classification_vs_labeling.thresholds import best_threshold, tune_split
 

@@ -8,7 +8,7 @@ LAYERS = [   # lowest first, as in DESIGN.md
     {'data', 'files', 'probes', 'offline', 'glyphs', 'datasets'},
     {'fastpath', 'frozen', 'train', 'predictions'},
     {'runs', 'costs', 'workers'},   # the one engine (and its workers), the saved run the analyses' chapters share, what full mode costs (above training, below them)
-    {'metrics', 'thresholds', 'calibration', 'ood', 'conformal', 'multilabel', 'count', 'analysis', 'summary'},
+    {'metrics', 'thresholds', 'calibration', 'ood', 'conformal', 'coverage', 'multilabel', 'count', 'analysis', 'summary'},
     {'learners'},              # fastai-shaped pieces for one's own learners (a metric, Interpretations), built on the analyses
     {'tables', 'report', 'sweep', 'sweep_plots', 'findings', 'bench'},
     {'cli'},
