@@ -15,7 +15,8 @@ _warnings.filterwarnings('ignore', message=r"The 'mode\.chained_assignment' opti
 # that every name resolves to the object its module defines.
 _EXPORTS = {
     'learners': ('ExactMatch', 'LabelerInterpretation', 'PairInterpretation'),
-    'train': ('RunSpec', 'paired_learner', 'plain_learners', 'train_pair', 'predict_pair'),
+    'spec': ('RunSpec',),
+    'train': ('paired_learner', 'plain_learners', 'train_pair', 'predict_pair'),
     'predictions': ('Predictions',),
     'datasets': ('load_set',),
     'data': ('folder_set', 'matched_dls'),

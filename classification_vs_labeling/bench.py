@@ -13,7 +13,8 @@ import torch
 import fastai
 from .core import device_name, check_seeds
 from .data import matched_dls, synthetic_pets, pets, PETS_BREEDS
-from .train import (RunSpec, paired_learner, plain_learners, create_model, PairedModel, PairedLoss, predict_pair,
+from .spec import RunSpec
+from .train import (paired_learner, plain_learners, create_model, PairedModel, PairedLoss, predict_pair,
                                               fit_config, check_build)
 from .fastpath import cached_dls, speed_up, _bf16, _STORE
 from .metrics import argmax_accuracy, exact_match

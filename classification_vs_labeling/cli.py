@@ -89,7 +89,7 @@ def parser() -> argparse.ArgumentParser:
     from classification_vs_labeling.report import compare
     from classification_vs_labeling.bench import bench
     from classification_vs_labeling.runs import VERIFY
-    from classification_vs_labeling.train import RunSpec
+    from classification_vs_labeling.spec import RunSpec
     yes = lambda b: 'yes' if b else 'no'
     p = _Parser(prog='cvl', description='Classify or label? Train both kinds of model on the same data and compare them.')
     p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
@@ -233,7 +233,7 @@ def _bare(flag:str, v, names):
 def _spec(a, ood=None, **changes):
     "The `RunSpec` of a command's flags: the data set's row, each flag given overriding one."
     from classification_vs_labeling.datasets import DATA_SETS, OOD_CHOICES, default_data
-    from classification_vs_labeling.train import RunSpec
+    from classification_vs_labeling.spec import RunSpec
     data = default_data(mode='quick') if a.data is None else _bare('--data', a.data, DATA_SETS)   # the offline data: the command line never asks the environment
     ood = ood if a.ood is None else _bare('--ood', a.ood, OOD_CHOICES)
     return RunSpec(data, ood=ood, arch=a.arch, size=a.size, bs=a.bs, lr_ce=a.lr, lr_bce=a.lr, pretrained=a.pretrained,

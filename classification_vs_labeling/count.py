@@ -71,7 +71,8 @@ from fastcore.meta import delegates
 import matplotlib.pyplot as plt
 from fastai.vision.all import DataLoaders, Learner, BCEWithLogitsLossFlat, set_seed, noop
 from .core import to_np, check_targets, softmax_probs, legend_below
-from .train import RunSpec, create_model, PairedModel, paired_splitter, add_normalize, fit_batch_size
+from .spec import RunSpec
+from .train import create_model, PairedModel, paired_splitter, add_normalize, fit_batch_size
 from .datasets import DATA_SETS
 from .frozen import fine_tune
 from fastai.callback.training import BnFreeze

@@ -23,7 +23,8 @@ from .data import ImageSet
 from .datasets import as_data, OOD_CHOICES
 from .runs import (run_settings, versions, machine, write_json, load_data, run_specs, check_out, start_out,
                                              release_out, check_verify)
-from .train import RunSpec, fit_config, check_build
+from .spec import RunSpec
+from .train import fit_config, check_build
 from .predictions import Predictions
 from .summary import stack_predictions, metrics_from_arrays, make_plots
 from .tables import write_report

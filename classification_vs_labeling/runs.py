@@ -17,7 +17,8 @@ from .core import device_name, to_np, check_int, quick_mode
 from .files import fingerprint, show_name, FINGERPRINT_PARTS
 from .data import ImageSet
 from .datasets import load_set, subset, show_mode
-from .train import RunSpec, Predictions, train_pair, fit_config, fit_batch_size, TrainingDiverged
+from .spec import RunSpec
+from .train import Predictions, train_pair, fit_config, fit_batch_size, TrainingDiverged
 from .costs import DATA_SIZES, t4_minutes, _minutes
 
 # %% auto #0

@@ -45,7 +45,8 @@ from . import core
 from .core import check_int, check_number, check_fraction, check_seeds
 from .files import show_name
 from .datasets import data_key
-from .train import RunSpec, fit_config, TrainingDiverged
+from .spec import RunSpec
+from .train import fit_config, TrainingDiverged
 from .recipes import check_recipe, check_label_noise
 from . import metrics as M, thresholds as TH, ood as O
 from .summary import seed_metrics, summarise

@@ -13,7 +13,7 @@ from fastai.vision.all import CrossEntropyLossFlat
 from .recipes import check_recipe, labeler_loss, soft_cross_entropy
 
 # %% auto #0
-__all__ = ['PairedModel', 'PairedLoss', 'OFFLINE_ARCHS', 'RunSpec', 'arch_names', 'check_arch', 'small_cnn', 'create_model', 'add_normalize', 'plain_learners', 'ce_accuracy', 'bce_accuracy_multi', 'bce_exact_match', 'PairedMixUp', 'paired_splitter', 'paired_learner', 'check_build', 'predict_pair', 'fit_batch_size', 'fit_config', 'StopOnNaN', 'TrainingDiverged', 'train_pair']
+__all__ = ['PairedModel', 'PairedLoss', 'small_cnn', 'create_model', 'add_normalize', 'plain_learners', 'ce_accuracy', 'bce_accuracy_multi', 'bce_exact_match', 'PairedMixUp', 'paired_splitter', 'paired_learner', 'check_build', 'predict_pair', 'fit_batch_size', 'fit_config', 'StopOnNaN', 'TrainingDiverged', 'train_pair']
 
 # %% ../nbs/04_train.ipynb #aabb689b
 class PairedModel(nn.Module):
@@ -39,11 +39,10 @@ class PairedLoss:
     def decodes(self, out): return out[:, :self.k].argmax(dim=1)
 
 # %% ../nbs/04_train_internals.ipynb #c8a1743f
-import hashlib, json, sys
+import sys
 from contextlib import ExitStack, redirect_stderr
 from functools import wraps
-from dataclasses import dataclass, fields, replace
-from pathlib import Path
+from dataclasses import replace
 import numpy as np
 import torchvision
 import torch.nn.functional as F
@@ -51,124 +50,13 @@ from fastcore.meta import delegates
 from fastai.vision.all import (Learner, DataLoaders, vision_learner, create_vision_model, model_meta, default_split,
                                ConvLayer, Flatten, Normalize, accuracy,
                                accuracy_multi, set_seed, noop, L, partial, Callback, CancelFitException, BnFreeze)
-from . import __version__
-from .core import check_int, check_number, check_classes, LR
-from .files import show_name
+from .core import check_int, check_number
 from .data import ImageSet, matched_dls
 from .predictions import Predictions
-from .datasets import DATA_SETS, OOD_CHOICES, run_defaults, default_data, as_data
+from .spec import RunSpec, OFFLINE_ARCHS, check_arch   # chapter 03h: the run spec, the architectures' names
 from .fastpath import cached_dls, speed_up
 from .frozen import fine_tune
-from .recipes import RECIPES, check_label_noise, noisy_labels, prior_bias, set_head_bias, mixup_lambda, mixup_batch
-
-# %% ../nbs/04_train_internals.ipynb #1882141e
-@dataclass(frozen=True)
-class RunSpec:
-    "Everything that decides a run's logits; a `None` field takes `data`'s default from its row of the registry (chapter 03e)."
-    data: str = None           # a registered data set's name (never a folder of that name: pass ./pets) or a folder of class folders, kept resolved (default: the mode's)
-    classes: tuple = None      # the classes to train on, or a number K: the first K (None: the data set's row's, else all but `held_out`)
-    held_out: tuple = None     # classes kept out of training, the near out-of-domain images
-    ood: str = None            # the probes, the far out-of-domain images: a name in `OOD_CHOICES`, a folder (kept resolved), or 'none'
-    subset: int = None         # train and validate on this many items drawn at random, without out-of-domain items (None: all)
-    valid_pct: float = 0.2     # the share of the items to validate on (the split's seed is fixed)
-    arch: str = None           # 'small' or a torchvision model name
-    pretrained: bool = None    # start from ImageNet weights
-    epochs: int = None         # epochs per model
-    size: int = None           # image side in pixels
-    bs: int = None             # batch size
-    lr_ce: float = None        # the classifier's learning rate (fit_one_cycle's maximum; fine_tune's base)
-    lr_bce: float = None       # the labeler's learning rate
-    augment: bool = None       # fastbook's presizing + aug_transforms
-    train_bn: bool = None      # fine_tune's head phase trains the frozen body's BatchNorm (fastai's default); False: frozen too, features cached (chapter 03g)
-    recipe: str = 'default'    # the labeler's recipe, a name in chapter 02a's `RECIPES`
-    label_noise: float = 0.0   # the share of training labels changed at random, in [0, 1): the same for both models
-    fast: bool = False         # the fast path (chapter 03f): images decoded once, augmented on the device
-    scale: float = None        # the share of full mode's cost (`CVL_SCALE`); full-mode data sets only
-    seed: int = 0              # seed of the initial weights and of the batches
-
-    def __post_init__(self):
-        put = lambda k, v: object.__setattr__(self, k, v)   # a frozen spec: each field is settled once, here
-        put('data', default_data() if self.data is None else as_data(self.data))   # a folder however written: one spec
-        d = run_defaults(self.data, self.scale)
-        if self.arch == 'small' and self.pretrained is None: put('pretrained', False)   # no weights to start from
-        if self.pretrained is not None and self.pretrained != d['pretrained']: d['lr'] = LR[bool(self.pretrained)]
-        for k in ('held_out', 'ood', 'arch', 'pretrained', 'epochs', 'size', 'bs', 'augment', 'train_bn', 'scale'):
-            if getattr(self, k) is None: put(k, d[k])
-        if self.classes is None and d['classes']: put('classes', d['classes'])
-        for k in ('lr_ce', 'lr_bce'):
-            put(k, check_number(d['lr'] if getattr(self, k) is None else getattr(self, k), k, lo=0, lo_open=True))
-        put('arch', check_arch(self.arch))
-        for k, lo in (('epochs', 1), ('size', 8), ('bs', 1)): put(k, check_int(getattr(self, k), k, lo=lo))
-        for k in ('pretrained', 'augment', 'train_bn', 'fast'):
-            if not isinstance(getattr(self, k), (bool, np.bool_)): raise ValueError(f"{k}: expected True or False, got {getattr(self, k)!r}")
-            put(k, bool(getattr(self, k)))
-        if self.arch == 'small' and self.pretrained: raise ValueError("arch 'small' has no pretrained weights: use --no-pretrained")
-        if isinstance(self.classes, (int, np.integer)) and not isinstance(self.classes, bool): put('classes', check_int(self.classes, 'classes', lo=2))
-        elif self.classes is not None: put('classes', tuple(sorted(check_classes(self.classes))))
-        put('held_out', tuple(check_classes(self.held_out, 'held_out')) if len(self.held_out) else ())
-        put('ood', as_data(self.ood, OOD_CHOICES, 'ood')); put('scale', check_number(self.scale, 'scale', lo=0, hi=1, lo_open=True))
-        if self.subset is not None: put('subset', check_int(self.subset, 'subset', lo=2))
-        put('valid_pct', check_number(self.valid_pct, 'valid_pct', lo=0, hi=1, lo_open=True, hi_open=True))
-        r = check_recipe(self.recipe)   # chapter 02a: the one check of a recipe and of the label noise
-        if RECIPES.get(r.name) != r: raise ValueError(f"recipe: a run records its recipe by name: expected one of {', '.join(RECIPES)}, got an unregistered {r!r}")
-        put('recipe', r.name); put('label_noise', check_label_noise(self.label_noise))
-        put('seed', check_int(self.seed, 'seed', lo=0, hi=2**32 - 1))
-
-    @property
-    def mode(self) -> str: return run_defaults(self.data)['mode']
-    @property
-    def lr(self) -> float:
-        "Both models' learning rate, when they share one."
-        if self.lr_ce != self.lr_bce: raise ValueError(f"lr: the models have their own learning rates ({self.lr_ce:g} and {self.lr_bce:g}), not one")
-        return self.lr_ce
-
-    def replace(self, **changes) -> RunSpec:
-        "A copy with `changes` (`dataclasses.replace`); `lr=` sets both models' learning rate."
-        if 'lr' in changes: lr = changes.pop('lr'); changes.update(lr_ce=lr, lr_bce=lr)
-        return replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        "Every field, as JSON writes it (tuples as lists)."
-        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, d:dict) -> RunSpec:
-        "The spec `to_dict` wrote (keys it does not know are refused, so a record of another version is never half read)."
-        names = {f.name for f in fields(cls)}
-        if set(d) - names: raise ValueError(f"spec: unknown settings {sorted(set(d) - names)}")
-        return cls(**d)
-
-    def json(self) -> str:
-        "The spec and the version of this package, as one line of JSON: what a run's predictions carry."
-        return json.dumps({**self.to_dict(), 'version': __version__}, sort_keys=True)
-
-    @property
-    def key(self) -> str:
-        "The run's name: its data set and main settings in words, then a hash of every field."
-        name = self.data if self.data in DATA_SETS else Path(self.data).name
-        h = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
-        extra = ((f"_{self.classes}classes" if isinstance(self.classes, int) else '') + (f"_{self.recipe}" if self.recipe != 'default' else '')
-                 + (f"_noise{self.label_noise:g}" if self.label_noise else ''))
-        return f"{name}_{self.arch}_{'pretrained' if self.pretrained else 'scratch'}_{self.epochs}ep_{self.size}px{extra}_seed{self.seed}_{h}"
-
-    def describe(self) -> str:
-        "The run in words: 'pets, resnet34 pretrained, 4 epoch(s), 224px, seed 0' (and the labeler's recipe and the label noise, when not the default's)."
-        extra = ((f", labeler recipe {self.recipe}" if self.recipe != 'default' else '') + (f", label noise {self.label_noise:g}" if self.label_noise else ''))
-        first = f" (first {self.classes} classes)" if isinstance(self.classes, int) else ''
-        return f"{show_name(self.data)}{first}, {self.arch} {'pretrained' if self.pretrained else 'from scratch'}, {self.epochs} epoch(s), {self.size}px{extra}, seed {self.seed}"
-
-# %% ../nbs/04_train_internals.ipynb #d3679205
-OFFLINE_ARCHS = ('efficientnet_lite0',)   # pretrained from a PyPI wheel, no download (chapter 03c)
-
-def arch_names() -> list[str]:
-    "Architectures accepted by name: 'small', 'efficientnet_lite0' and every torchvision classification model."
-    return ['small', *OFFLINE_ARCHS] + sorted(torchvision.models.list_models(module=torchvision.models))
-
-def check_arch(arch:str) -> str:
-    "`arch` if it names an architecture, else a ValueError that says what is accepted."
-    if arch == 'small' or arch in OFFLINE_ARCHS or arch in torchvision.models.list_models(module=torchvision.models): return arch
-    raise ValueError(f"arch: unknown architecture {arch!r}; expected 'small', 'efficientnet_lite0' or a torchvision model such as "
-                     "resnet18, resnet34, resnet50, convnext_tiny")
+from .recipes import noisy_labels, prior_bias, set_head_bias, mixup_lambda, mixup_batch
 
 # %% ../nbs/04_train_internals.ipynb #72da0576
 def small_cnn(n_out:int, n_in:int=3) -> nn.Sequential:

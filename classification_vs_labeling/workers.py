@@ -14,7 +14,8 @@ from fastcore.meta import delegates
 from .core import check_int
 from .files import show_name
 from .data import ImageSet
-from .train import RunSpec, TrainingDiverged
+from .spec import RunSpec
+from .train import TrainingDiverged
 from .runs import load_data, train_run, RunFailed, cell_threads   # the engine's thread rule (chapter 04c)
 
 # %% auto #0

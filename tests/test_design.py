@@ -6,7 +6,7 @@ from helpers import PKG, modules, own_params, public_symbols
 LAYERS = [   # lowest first, as in DESIGN.md
     {'core', 'paramdocs', 'activations', 'losses', 'recipes'},
     {'data', 'files', 'probes', 'offline', 'glyphs', 'datasets'},
-    {'fastpath', 'frozen', 'train', 'predictions'},
+    {'fastpath', 'frozen', 'spec', 'train', 'predictions'},
     {'runs', 'costs', 'workers'},   # the one engine (and its workers), the saved run the analyses' chapters share, what full mode costs (above training, below them)
     {'metrics', 'thresholds', 'calibration', 'ood', 'conformal', 'coverage', 'multilabel', 'count', 'analysis', 'summary'},
     {'learners'},              # fastai-shaped pieces for one's own learners (a metric, Interpretations), built on the analyses

@@ -11,7 +11,8 @@ from fastai.data.load import DataLoader
 from fastai.torch_core import set_seed
 from fastai.vision.all import IntToFloatTensor, Resize, ResizeMethod
 from classification_vs_labeling.datasets import load_set
-from classification_vs_labeling.train import RunSpec, train_pair
+from classification_vs_labeling.spec import RunSpec
+from classification_vs_labeling.train import train_pair
 from classification_vs_labeling.fastpath import TensorDL, cache_images, stored_images, cached_dls, _load, _gpu_decodable
 from helpers import digits_tree
 

@@ -70,7 +70,7 @@ def test_the_classes_can_be_told_apart():
 
 def test_a_data_set_of_the_registry_whose_runs_keep_the_first_k_classes():
     from classification_vs_labeling.datasets import data_set, load_set
-    from classification_vs_labeling.train import RunSpec
+    from classification_vs_labeling.spec import RunSpec
     from classification_vs_labeling.runs import load_data
     row = data_set('glyphs')
     assert (row.mode, row.arch, row.pretrained, row.ood, row.held_out) == ('quick', 'small', False, 'photos', ())

@@ -19,7 +19,8 @@ import classification_vs_labeling.files as F
 from classification_vs_labeling.files import show_name, open_image, scan_images, class_folders, dedupe_contents, walk_files
 from classification_vs_labeling.data import folder_set, pets, valid_split, matched_dls
 from classification_vs_labeling.tables import md_code, md_text
-from classification_vs_labeling.train import fit_config, check_build, RunSpec
+from classification_vs_labeling.train import fit_config, check_build
+from classification_vs_labeling.spec import RunSpec
 from classification_vs_labeling.fastpath import cached_dls
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tools'))

@@ -281,7 +281,7 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 from classification_vs_labeling import Predictions, compare_predictions
 from classification_vs_labeling.report import compare, SETTINGS_UNKNOWN
-from classification_vs_labeling.train import RunSpec
+from classification_vs_labeling.spec import RunSpec
 from classification_vs_labeling.probes import probe_items
 
 def _unseen():

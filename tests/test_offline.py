@@ -78,7 +78,8 @@ def test_missing_wheel_says_how_to_install_it(monkeypatch):
 
 def test_paired_learner_normalises_with_its_stats_and_fine_tune_freezes_the_body(tiny_tree):
     "fastai's head phase: the body's weights stay (BatchNorm's may train, as fastai's `train_bn` wants), the head moves."
-    from classification_vs_labeling.train import paired_learner, create_model, check_arch, arch_names
+    from classification_vs_labeling.train import paired_learner, create_model
+    from classification_vs_labeling.spec import check_arch, arch_names
     assert check_arch('efficientnet_lite0') == 'efficientnet_lite0' and 'efficientnet_lite0' in arch_names()
     iset = clipart(root=tiny_tree/'png', cache=tiny_tree/'cache', valid_pct=0.34)
     dls, _ = matched_dls(iset, size=32, bs=2)

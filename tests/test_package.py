@@ -218,7 +218,7 @@ def test_help_shows_every_parameter_note_that_show_doc_shows():
 def test_show_doc_drops_the_section_when_every_parameter_has_its_type():
     "fastcore's show_doc leaves out a NumPy 'Parameters' section whose types match the signature's: no note is shown twice."
     from nbdev.showdoc import show_doc
-    from classification_vs_labeling.train import RunSpec
+    from classification_vs_labeling.spec import RunSpec
     assert 'Parameters\n----------' in RunSpec.__doc__ and 'epochs : int\n    epochs per model' in RunSpec.__doc__
     md = show_doc(RunSpec)._repr_markdown_()
     assert 'epochs per model' in md and 'Parameters\n---' not in md and md.count('epochs per model') == 1

@@ -204,7 +204,8 @@ def _spy(monkeypatch):
 
 def test_a_spec_with_a_recipe_trains_the_labeler_with_it(tiny, monkeypatch):
     "train_pair gives the spec's recipe to the labeler only: the classifier's logits are bit-identical to the default run's but under mixup."
-    from classification_vs_labeling.train import RunSpec, train_pair
+    from classification_vs_labeling.spec import RunSpec
+    from classification_vs_labeling.train import train_pair
     torch.set_num_threads(1)
     seen = _spy(monkeypatch)
     spec = RunSpec('mnist', arch='small', epochs=1, size=28, bs=32, fast=True, seed=3)
@@ -218,7 +219,8 @@ def test_a_spec_with_a_recipe_trains_the_labeler_with_it(tiny, monkeypatch):
         assert seen['labels'] == tiny.labels                                      # no noise: the labels as they are
 
 def test_label_noise_is_applied_to_training_labels_once_for_both_and_recorded(tiny, monkeypatch):
-    from classification_vs_labeling.train import RunSpec, train_pair
+    from classification_vs_labeling.spec import RunSpec
+    from classification_vs_labeling.train import train_pair
     torch.set_num_threads(1)
     seen = _spy(monkeypatch)
     spec = RunSpec('mnist', arch='small', epochs=1, size=28, bs=32, fast=True, seed=3, label_noise=0.25)
@@ -240,6 +242,6 @@ def test_label_noise_is_applied_to_training_labels_once_for_both_and_recorded(ti
                                     (dict(label_noise=-0.1), 'label_noise: expected'),
                                     (dict(recipe=Recipe('mine', smoothing=0.3)), 'a run records its recipe by name')])
 def test_a_spec_refuses_an_unknown_recipe_or_noise(kw, msg):
-    from classification_vs_labeling.train import RunSpec
+    from classification_vs_labeling.spec import RunSpec
     with pytest.raises(ValueError, match=msg) as e: RunSpec('mnist', **kw)
     assert '\n' not in str(e.value)

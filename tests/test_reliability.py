@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from hypothesis import given, settings, strategies as st, HealthCheck
 from markdown_it import MarkdownIt
-from classification_vs_labeling import core, data as D, files as FL, tables as TB, train as T, runs as RN, metrics as M, thresholds as TH, calibration as C, ood as O
+from classification_vs_labeling import core, data as D, files as FL, tables as TB, train as T, spec as SP, runs as RN, metrics as M, thresholds as TH, calibration as C, ood as O
 from classification_vs_labeling.cli import main
 from helpers import digits_tree, ENV, one_line, faulty_writes, files_left, Killed
 
@@ -430,7 +430,7 @@ def test_damaged_saved_run_is_retrained_not_trusted(tmp_path, monkeypatch):
     monkeypatch.setenv('CVL_RUNS', str(tmp_path/'runs'))
     monkeypatch.setattr(RN, 'load_data', lambda spec: toy)
     monkeypatch.setattr(RN, 'train_pair', train_pair)
-    f = RN.run_path(T.RunSpec(), RN.runs_dir())
+    f = RN.run_path(SP.RunSpec(), RN.runs_dir())
     f.parent.mkdir(parents=True, exist_ok=True); f.write_bytes(b'PK\x03\x04 torn')
     lines = []
     p = RN.saved_run(log=lines.append)

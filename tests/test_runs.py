@@ -11,7 +11,8 @@ from helpers import fresh_fastai_home
 from classification_vs_labeling import runs as RN, __version__
 from classification_vs_labeling.data import ImageSet
 from classification_vs_labeling.files import fingerprint
-from classification_vs_labeling.train import RunSpec, Predictions
+from classification_vs_labeling.spec import RunSpec
+from classification_vs_labeling.train import Predictions
 from classification_vs_labeling.runs import (saved_run, runs_dir, run_path, run_specs, reusable, read_run, save_run, run_settings,
                                              check_out, start_out, realise)
 

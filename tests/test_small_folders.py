@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, strategies as st
 from classification_vs_labeling.data import folder_set, matched_dls
 from classification_vs_labeling.fastpath import cached_dls
-from classification_vs_labeling.train import fit_batch_size, fit_config, RunSpec
+from classification_vs_labeling.train import fit_batch_size, fit_config
+from classification_vs_labeling.spec import RunSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tools'))
 import standins

@@ -10,7 +10,8 @@ from fastai.test_utils import synth_learner
 from classification_vs_labeling.core import softmax_probs, sigmoid_probs
 from classification_vs_labeling.data import matched_dls
 from classification_vs_labeling.datasets import load_set
-from classification_vs_labeling.train import Predictions, RunSpec, train_pair, plain_learners
+from classification_vs_labeling.spec import RunSpec
+from classification_vs_labeling.train import Predictions, train_pair, plain_learners
 from classification_vs_labeling.runs import EpochLogits, run_path, save_run
 from classification_vs_labeling import metrics as M, thresholds as TH, calibration as C, sweep as S
 from classification_vs_labeling.analysis import val_losses

@@ -1,12 +1,13 @@
-"""Chapter 04: the run spec (its defaults, its checks, its key), what the paired learner refuses before training and
-how the batch size fits a small split (the saved predictions: tests/test_predictions.py)."""
+"""Chapters 03h and 04: the run spec (`spec.RunSpec`: its defaults, its checks, its key), what the paired learner
+refuses before training and how the batch size fits a small split (the saved predictions: tests/test_predictions.py)."""
 import json, re
 import numpy as np
 import pytest
 from classification_vs_labeling.data import ImageSet
 from classification_vs_labeling import __version__
-from classification_vs_labeling.train import (RunSpec, check_build, fit_batch_size, fit_config, small_cnn, create_model,
-                                              plain_learners, paired_learner, train_pair)
+from classification_vs_labeling.spec import RunSpec
+from classification_vs_labeling.train import (check_build, fit_batch_size, fit_config, small_cnn, create_model, plain_learners, paired_learner,
+                                              train_pair)
 
 
 def test_check_build_refuses_what_cannot_train():

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from classification_vs_labeling import runs as RN, sweep as S, workers as W
-from classification_vs_labeling.train import RunSpec, TrainingDiverged
+from classification_vs_labeling.spec import RunSpec
+from classification_vs_labeling.train import TrainingDiverged
 from classification_vs_labeling.runs import run_specs, load_data, train_run, read_run, RunFailed
 from classification_vs_labeling.cli import main
 from helpers import digits_tree, one_line, ENV, faulty_writes, files_left, Killed

@@ -48,7 +48,8 @@ def finetune(data='clipart', *train_bns):
     from fastai.callback.core import Callback
     from classification_vs_labeling import frozen
     from classification_vs_labeling.datasets import load_set
-    from classification_vs_labeling.train import RunSpec, train_pair
+    from classification_vs_labeling.spec import RunSpec
+    from classification_vs_labeling.train import train_pair
     class Timer(Callback):
         order = 100
         def __init__(self): self.fits = []
