@@ -6,7 +6,7 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/files.html.md"""
 
 # %% ../nbs/03a_files.ipynb #2ffa891d
 from __future__ import annotations
-import hashlib, json, os, shutil, tempfile, unicodedata, warnings
+import hashlib, json, os, shutil, tempfile, time, unicodedata, warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
@@ -17,9 +17,10 @@ from fastai.vision.core import PILImage
 from .core import check_int
 
 # %% auto #0
-__all__ = ['MAX_PIXELS', 'JUNK_FOLDERS', 'SPLIT_NAMES', 'GENERATED_MTIME_NS', 'FINGERPRINT_PARTS', 'show_name', 'show_names',
-           'ImageRefused', 'open_image', 'CVLImage', 'scan_images', 'walk_files', 'dedupe_files', 'dedupe_contents',
-           'same_bytes', 'scan_labelled', 'scan_folder', 'class_folders', 'write_once', 'fingerprint']
+__all__ = ['MAX_PIXELS', 'SETTLED_NS', 'JUNK_FOLDERS', 'SPLIT_NAMES', 'GENERATED_MTIME_NS', 'FINGERPRINT_PARTS', 'show_name',
+           'show_names', 'ImageRefused', 'open_image', 'CVLImage', 'scan_images', 'walk_files', 'dedupe_files',
+           'dedupe_contents', 'same_bytes', 'scan_labelled', 'scan_folder', 'class_folders', 'write_once',
+           'fingerprint']
 
 # %% ../nbs/03a_files.ipynb #afd89a24
 def _escape(c:str) -> str:
@@ -99,6 +100,30 @@ def _why_not_image(fn) -> str | None:
         return f"cannot decode ({type(e).__name__}: {msg})"
     return None
 
+_SEEN = {}   # path -> (`_stat_key` when it was scanned, `_why_not_image`'s verdict), for this process
+
+def _stat_key(fn) -> tuple | None:
+    "What changes when a file does: its device and inode (a file put in its place), size and times (ctime: any write or chmod, even one that sets mtime back)."
+    try: st = os.stat(fn)
+    except OSError: return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+SETTLED_NS = 2_000_000_000   # a file last changed this recently (ns) is decoded at every scan: see `_verdict`
+
+def _verdict(fn:Path) -> str | None:
+    """`_why_not_image(fn)`, decoded once per process: again only when the file's `_stat_key` has changed since. A file
+    changed in the last `SETTLED_NS` is not remembered: a file system's clock ticks coarsely (milliseconds), so a second
+    write in the same tick, of the same size, could leave every time as it was."""
+    key = _stat_key(fn)
+    if key is not None: key += (MAX_PIXELS, Image.MAX_IMAGE_PIXELS)   # the limits a verdict was given under
+    seen = _SEEN.get(fn)
+    if key is not None and seen is not None and seen[0] == key: return seen[1]
+    why = _why_not_image(fn)
+    if key is not None and _stat_key(fn) == key[:5] and key[4] < time.time_ns() - SETTLED_NS:   # settled, and unchanged while read
+        if len(_SEEN) > 1_000_000: _SEEN.clear()    # a bound on the memory, not a rule
+        _SEEN[fn] = (key, why)
+    return why
+
 def scan_images(files, *, n_workers:int|None=None) -> tuple[list[Path], list[tuple[str, str]]]:
     "Split `files` into images fastai can load (sorted) and (path, reason) for the rest; never raises on a bad file."
     files = sorted({Path(f) for f in files}, key=str)
@@ -106,8 +131,8 @@ def scan_images(files, *, n_workers:int|None=None) -> tuple[list[Path], list[tup
     with warnings.catch_warnings():  # Pillow warns about odd files we report anyway; set here, not in the threads
         warnings.simplefilter('ignore')
         if n_workers > 1 and len(files) > 32:
-            with ThreadPoolExecutor(n_workers) as ex: why = list(ex.map(_why_not_image, files, chunksize=64))
-        else: why = [_why_not_image(f) for f in files]
+            with ThreadPoolExecutor(n_workers) as ex: why = list(ex.map(_verdict, files, chunksize=64))
+        else: why = [_verdict(f) for f in files]
     return [f for f, w in zip(files, why) if w is None], [(str(f), w) for f, w in zip(files, why) if w is not None]
 
 # %% ../nbs/03a_files.ipynb #a7e3c0d1

@@ -34,6 +34,32 @@ def test_scan_in_threads_gives_what_one_thread_gives(bad, tmp_path):
     assert len(files) > 32
     assert scan_images(files, n_workers=4) == scan_images(files, n_workers=1)
 
+def test_a_scanned_file_is_decoded_again_only_when_it_changes(tmp_path, monkeypatch):
+    "The per-process memory of verdicts (`_verdict`) gives what a fresh decode gives, and never outlives a change to the file."
+    import classification_vs_labeling.files as FL
+    good, odd = tmp_path/'good.png', tmp_path/'odd.png'
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(good); shutil.copy(good, odd)
+    decoded = []
+    real = FL._why_not_image
+    monkeypatch.setattr(FL, '_why_not_image', lambda fn: decoded.append(Path(fn).name) or real(fn))
+    monkeypatch.setattr(FL, 'SETTLED_NS', 0)            # as if both files had been written long ago
+    files = [good, odd]
+    assert scan_images(files, n_workers=1) == ([good, odd], []) and decoded == ['good.png', 'odd.png']
+    assert scan_images(files, n_workers=1) == ([good, odd], []) and decoded == ['good.png', 'odd.png']   # remembered
+    st = os.stat(odd)
+    odd.write_bytes(odd.read_bytes()[:len(odd.read_bytes())//2].ljust(st.st_size, b'\0'))   # cut short, padded to the same size,
+    os.utime(odd, ns=(st.st_atime_ns, st.st_mtime_ns))                                        # its mtime put back: the ctime moved
+    imgs, skipped = scan_images(files, n_workers=1)
+    assert imgs == [good] and skipped == [(str(odd), real(odd))] and decoded[-1] == 'odd.png' and decoded.count('good.png') == 1
+    odd.unlink(); shutil.copy(good, odd)                                                      # another file in its place
+    assert scan_images(files, n_workers=1) == ([good, odd], []) and decoded.count('odd.png') == 3
+    monkeypatch.setattr(FL, 'MAX_PIXELS', 100)                                                # a lower limit: a new verdict
+    assert [f for f, _ in scan_images(files, n_workers=1)[1]] == [str(good), str(odd)]
+    monkeypatch.undo(); monkeypatch.setattr(FL, '_why_not_image', lambda fn: decoded.append(Path(fn).name) or real(fn))
+    fresh = tmp_path/'fresh.png'; shutil.copy(good, fresh)                                  # just written: decoded at every scan
+    for _ in range(2): assert scan_images([fresh], n_workers=1) == ([fresh], [])
+    assert decoded.count('fresh.png') == 2
+
 def test_scan_never_raises(tmp_path):
     (tmp_path/'dir.jpg').mkdir()
     (tmp_path/'broken.png').write_bytes(b'\x89PNG\r\n\x1a\n' + b'\0'*40)     # a PNG header and nothing sane after it
