@@ -127,7 +127,7 @@ def test_help_is_written_from_the_registry_and_the_functions_defaults(monkeypatc
     for stale in ['224', '28px', '1 3 10', '0.5 1 2 4', "default='mnist'", '2e-3', '1e-2', 'RUN_DEFAULTS']:   # nothing restated by hand
         assert stale not in src, stale
 
-def test_bad_files_are_skipped_and_reported(tmp_path):
+def test_bad_files_are_skipped_and_reported(tmp_path, capsys):
     root = digits_tree(tmp_path/'data', n=30)
     (root/'digit0'/'zero.png').write_bytes(b'')
     good = (root/'digit1'/'0.png').read_bytes(); (root/'digit1'/'cut.png').write_bytes(good[:len(good)//2])
@@ -135,9 +135,9 @@ def test_bad_files_are_skipped_and_reported(tmp_path):
     Image.fromarray(np.full((28, 28), 200, np.uint8), 'L').save(root/'digit7'/'gray.png')
     Image.new('CMYK', (28, 28), (0, 50, 100, 0)).save(root/'digit0'/'cmyk.jpg')
     out = tmp_path/'out'
-    r = cvl('compare', '--data', root, '--ood', 'none', '--arch', 'small', '--size', '28', '--seeds', '0', '--out', out)   # progress bars left on
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert '\r' not in r.stdout and '\r' not in r.stderr and 'train_loss' not in r.stdout   # piped: no progress bars, without --no-progress
+    code, stdout, stderr = cvl_here(capsys, 'compare', '--data', root, '--ood', 'none', '--arch', 'small', '--size', '28', '--seeds', '0', '--out', out)   # progress bars left on
+    assert code == 0, stderr[-3000:]
+    assert '\r' not in stdout and '\r' not in stderr and 'train_loss' not in stdout   # not a terminal: no progress bars, without --no-progress
     report = (out/'report.md').read_text()
     assert "Run: your folder, its defaults from the registry's `folder` row, on cpu" in report and 'Mode:' not in report
     for name in ['zero.png', 'cut.png', 'notes.png']: assert name in report, name

