@@ -51,8 +51,9 @@ from .recipes import check_recipe, check_label_noise
 from . import metrics as M, thresholds as TH, ood as O
 from .summary import seed_metrics, summarise
 from .sweep_plots import plot_curves, plot_mechanism, plot_gaps, plot_arms, plot_ood_scores
-from .runs import (run_settings, write_json, versions, machine, load_data, run_specs, run_path, read_run,
-                                             check_out, start_out, release_out, check_verify, RunFailed, DIVERGED_FILE, cell_threads)
+from .runs import (load_data, run_specs, run_path, read_run, check_verify, RunFailed, DIVERGED_FILE,
+                                             cell_threads)
+from .record import run_settings, write_json, versions, machine, check_out, start_out, release_out
 from .conformal import check_alpha
 from .workers import make_pool
 

@@ -358,7 +358,8 @@ def test_folder_flags_refused_in_one_line(folder, tmp_path, capsys, flags, words
 
 def test_a_resume_with_other_folder_settings_is_refused(folder, tmp_path):
     "The three settings are in the run's record: the same --out with other values is refused before any work."
-    from classification_vs_labeling.runs import load_data, run_settings, start_out, check_out
+    from classification_vs_labeling.runs import load_data
+    from classification_vs_labeling.record import run_settings, start_out, check_out
     from classification_vs_labeling.spec import RunSpec
     spec = RunSpec(str(folder), ood='none', arch='small', held_out=('digit7',))
     start_out(tmp_path, run_settings(load_data(spec), spec, [0]))

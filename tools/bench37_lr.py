@@ -10,7 +10,8 @@ import pandas as pd
 from classification_vs_labeling.data import pets, synthetic_pets
 from classification_vs_labeling.spec import RunSpec
 from classification_vs_labeling.train import fit_config
-from classification_vs_labeling.runs import run_specs, versions
+from classification_vs_labeling.runs import run_specs
+from classification_vs_labeling.record import versions
 from classification_vs_labeling import thresholds as TH, analysis as A
 from classification_vs_labeling.summary import summarise
 from classification_vs_labeling.sweep import _GAPS, _flat
