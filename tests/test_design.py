@@ -11,7 +11,7 @@ LAYERS = [   # lowest first, as in DESIGN.md
     {'metrics', 'thresholds', 'calibration', 'ood', 'conformal', 'coverage', 'multilabel', 'count', 'analysis', 'summary'},
     {'learners'},              # fastai-shaped pieces for one's own learners (a metric, Interpretations), built on the analyses
     {'tables', 'report', 'sweep', 'sweep_plots', 'findings', 'bench'},
-    {'cli'},
+    {'cli', 'flags'},
 ]
 RANK = {m: i for i, layer in enumerate(LAYERS) for m in layer}
 

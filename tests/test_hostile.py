@@ -359,13 +359,13 @@ def test_a_last_training_batch_of_one_image_is_dropped(digits):
 
 @pytest.mark.parametrize('text,want', [('16', 16), ('16.0', 16), ('1e2', 100)])
 def test_integer_flags_take_whole_numbers_written_as_floats(text, want):
-    from classification_vs_labeling.cli import parser
+    from classification_vs_labeling.flags import parser
     assert parser().parse_args(['compare', '--bs', text]).bs == want
 
 @pytest.mark.parametrize('text,words', [('16.5', 'expected a whole number, got 16.5'), ('nan', 'expected a finite number'),
                                         ('sixteen', "expected a number, got 'sixteen'"), ('0.0', 'expected a value in [1, inf], got 0')])
 def test_integer_flags_refuse_what_is_not_a_whole_number(text, words, capsys):
-    from classification_vs_labeling.cli import parser
+    from classification_vs_labeling.flags import parser
     with pytest.raises(SystemExit) as e: parser().parse_args(['compare', '--bs', text])
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and words in err[-1] and '--bs' in err[-1]

@@ -245,7 +245,7 @@ def test_foreign_out_folder_is_refused(digits, tmp_path):
     assert code == 2 and 'holds no cvl sweep' in err and sorted(p.name for p in tmp_path.iterdir()) == ['mine.txt']
 
 def test_sweep_flags_leave_compare_flags_alone():
-    from classification_vs_labeling.cli import parser
+    from classification_vs_labeling.flags import parser
     p = parser()
     a = p.parse_args(['compare', '--epochs', '3', '--out', 'x'])
     assert a.epochs == 3 and a.ood is None and a.out == 'x'
