@@ -10,7 +10,7 @@ LAYERS = [   # lowest first, as in DESIGN.md
     {'runs', 'costs', 'workers', 'record'},   # the one engine (and its workers), the record of a comparison and the guard of its folder, the saved run the analyses' chapters share, what full mode costs (above training, below them)
     {'metrics', 'thresholds', 'calibration', 'ood', 'conformal', 'coverage', 'multilabel', 'count', 'analysis', 'summary'},
     {'learners'},              # fastai-shaped pieces for one's own learners (a metric, Interpretations), built on the analyses
-    {'tables', 'report', 'sweep', 'sweep_plots', 'findings', 'bench'},
+    {'tables', 'report', 'sweep', 'sweep_plots', 'findings', 'sweep_markdown', 'bench'},
     {'cli', 'flags'},
 ]
 RANK = {m: i for i, layer in enumerate(LAYERS) for m in layer}

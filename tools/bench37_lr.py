@@ -14,7 +14,8 @@ from classification_vs_labeling.runs import run_specs
 from classification_vs_labeling.record import versions
 from classification_vs_labeling import thresholds as TH, analysis as A
 from classification_vs_labeling.summary import summarise
-from classification_vs_labeling.sweep import _GAPS, _flat
+from classification_vs_labeling.sweep import _flat
+from classification_vs_labeling.sweep_markdown import _GAPS
 
 seeds = [int(s) for s in sys.argv[1:]] or [0, 1, 2]
 out, t0 = Path('results/bench37_lr'), time.time()
