@@ -281,7 +281,7 @@ def test_compare_pets_through_the_real_download_code_offline(tmp_path, capsys, m
     """`--data pets` goes through fastai's `untar_data(URLs.PETS)`: on a fastai home that already holds the extracted
     folder it must find it without a download (every proxy is dead), skip the odd files, and both training paths must
     use the same items, including the out-of-domain letters and photos that full mode adds."""
-    from classification_vs_labeling.data import PETS_BREEDS
+    from classification_vs_labeling.pets_standin import PETS_BREEDS
     standins.pets(tmp_path/'home', n_per_class=2, size=(120, 90))       # PETS' layout and odd files, where untar_data looks
     offline(monkeypatch, FASTAI_HOME=tmp_path/'home', CVL_QUICK='0')
     preds = {}

@@ -7,7 +7,8 @@ Usage: OMP_NUM_THREADS=1 python tools/bench37_lr.py [SEED ...]   (default seeds 
 import sys, time, platform
 from pathlib import Path
 import pandas as pd
-from classification_vs_labeling.data import pets, synthetic_pets
+from classification_vs_labeling.data import pets
+from classification_vs_labeling.pets_standin import synthetic_pets
 from classification_vs_labeling.spec import RunSpec
 from classification_vs_labeling.train import fit_config
 from classification_vs_labeling.runs import run_specs
