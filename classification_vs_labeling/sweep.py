@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 from .datasets import default_data, run_defaults
 from .train import Predictions
+from .seedview import SeedView
 from . import analysis as A
 
 # %% auto #0
@@ -17,7 +18,7 @@ __all__ = ['BUDGETS', 'LR_FACTORS', 'tuning_scores', 'choose_lrs', 'default_budg
 # %% ../nbs/12_sweep.ipynb #6cbb12b1
 def tuning_scores(p:Predictions, tune_mask) -> dict:
     "The numbers chapter 10b declares on the tuning items: each model's own loss there, and its score (accuracy; exact match at the threshold fitted there)."
-    v = A.SeedView(p.ce_logits, p.bce_logits, p.targs, tune_mask)
+    v = SeedView(p.ce_logits, p.bce_logits, p.targs, tune_mask)
     return {m.key: m(v) for m in A.METRICS.values() if m.part == 'tune'}
 
 def choose_lrs(grid:pd.DataFrame) -> tuple[float, float]:
@@ -170,7 +171,7 @@ def snapshot_metrics(ce_logits,       # (N, K) classifier logits on the validati
                      alpha:float=0.1  # the share of new items a conformal set may miss (chapter 08)
                     ) -> tuple[dict, dict]:
     "Every number chapter 10b declares, for one pair of logits; with each held-out item's correctness (classifier, labeler's argmax, exact match)."
-    v = A.SeedView(ce_logits, bce_logits, targs, tune_mask, alpha=alpha)
+    v = SeedView(ce_logits, bce_logits, targs, tune_mask, alpha=alpha)
     return seed_metrics(v), {'ce': v.ce_correct, 'bce_argmax': M.argmax_correct(v.bce, v.y), 'bce_exact': v.bce_correct}
 
 # %% ../nbs/12_sweep_internals.ipynb #2312483c
@@ -248,12 +249,12 @@ def _flat(summary:dict) -> dict:
     return out
 
 def _views(sw:dict, c:dict, ood:bool=False) -> list:
-    "One `SeedView` (chapter 10b) per finished seed of cell `c`; with `ood`, its unseen images too, near or far (held-out classes or probes)."
+    "One `SeedView` (chapter 10a) per finished seed of cell `c`; with `ood`, its unseen images too, near or far (held-out classes or probes)."
     vs = []
     for s in _cell_seeds(sw, c):
         t, z1, z2, _, _, *o = cell_logits(sw, c, s, ood)
         kind = O.ood_kinds(o[2], sw['arm_specs'][c.get('arm', 0)].held_out) if o else None
-        vs.append(A.SeedView(z1, z2, t, _tune(sw, c), *o[:2], ood_kind=kind))
+        vs.append(SeedView(z1, z2, t, _tune(sw, c), *o[:2], ood_kind=kind))
     return vs
 
 def gap_table(sw:dict, n_boot:int=1000) -> pd.DataFrame:

@@ -8,7 +8,7 @@ LAYERS = [   # lowest first, as in DESIGN.md
     {'data', 'files', 'probes', 'offline', 'glyphs', 'datasets', 'pets_standin'},
     {'fastpath', 'frozen', 'spec', 'train', 'predictions'},
     {'runs', 'costs', 'workers', 'record'},   # the one engine (and its workers), the record of a comparison and the guard of its folder, the saved run the analyses' chapters share, what full mode costs (above training, below them)
-    {'metrics', 'thresholds', 'calibration', 'ood', 'conformal', 'coverage', 'multilabel', 'count', 'analysis', 'summary'},
+    {'metrics', 'thresholds', 'calibration', 'ood', 'conformal', 'coverage', 'multilabel', 'count', 'seedview', 'analysis', 'summary'},
     {'learners'},              # fastai-shaped pieces for one's own learners (a metric, Interpretations), built on the analyses
     {'tables', 'report', 'sweep', 'sweep_plots', 'findings', 'sweep_markdown', 'bench'},
     {'cli', 'flags'},

@@ -14,7 +14,7 @@ from classification_vs_labeling.spec import RunSpec
 from classification_vs_labeling.train import Predictions, train_pair, plain_learners
 from classification_vs_labeling.runs import EpochLogits, run_path, save_run
 from classification_vs_labeling import metrics as M, thresholds as TH, calibration as C, sweep as S
-from classification_vs_labeling.analysis import val_losses
+from classification_vs_labeling.seedview import val_losses
 from classification_vs_labeling.sweep_plots import plot_curves, plot_mechanism
 from classification_vs_labeling.cli import main as cvl_main
 from helpers import digits_tree, one_line
