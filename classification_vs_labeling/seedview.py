@@ -9,7 +9,8 @@ from __future__ import annotations
 from functools import cached_property
 import numpy as np
 from scipy.special import log_softmax
-from .core import to_np, softmax_probs, sigmoid_probs, interval
+from .core import to_np, softmax_probs, sigmoid_probs
+from .result import interval
 from . import metrics as M, thresholds as TH, calibration as C, ood as O, conformal as CF
 
 # %% auto #0

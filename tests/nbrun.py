@@ -34,7 +34,7 @@ def work_copy(dest:Path) -> Path:
 # the full-mode rehearsal (tests/test_fullmode.py) leaves them out, and tests/test_notebooks.py checks, on every quick
 # execution, that this list is exactly the chapters that did not ask.
 MODE_VARS = ('CVL_QUICK', 'CVL_SCALE')
-MODE_FREE = {'00_core', '00a_paramdocs', '01_activations_internals', '02_losses_internals', '02a_recipes',
+MODE_FREE = {'00_core', '00a_paramdocs', '00b_result', '01_activations_internals', '02_losses_internals', '02a_recipes',
              '02a_recipes_internals', '03a_files', '03b_probes', '03c_offline', '03c_offline_internals', '03d_glyphs',
              '03g_frozen', '03i_pets_standin', '04_train_internals', '04a_predictions', '04b_costs',
              '05_metrics_internals', '05a_thresholds', '06_calibration_internals', '07_ood_internals',

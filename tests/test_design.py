@@ -4,7 +4,7 @@ import ast
 from helpers import PKG, modules, own_params, public_symbols
 
 LAYERS = [   # lowest first, as in DESIGN.md
-    {'core', 'paramdocs', 'activations', 'losses', 'recipes'},
+    {'core', 'paramdocs', 'result', 'activations', 'losses', 'recipes'},
     {'data', 'files', 'probes', 'offline', 'glyphs', 'datasets', 'pets_standin'},
     {'fastpath', 'frozen', 'spec', 'train', 'predictions'},
     {'runs', 'costs', 'workers', 'record'},   # the one engine (and its workers), the record of a comparison and the guard of its folder, the saved run the analyses' chapters share, what full mode costs (above training, below them)
