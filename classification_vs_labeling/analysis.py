@@ -8,160 +8,26 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/analysis.html.md""
 from __future__ import annotations
 import re
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Callable
 import numpy as np
-from scipy.special import log_softmax
-from .core import to_np, softmax_probs, sigmoid_probs, interval
-from . import metrics as M, thresholds as TH, calibration as C, ood as O, conformal as CF
+from .seedview import SeedView
+from . import metrics as M, calibration as C, ood as O
 
 # %% auto #0
-__all__ = ['N_BINS', 'CAVEAT_TARGETS', 'CONFORMAL_METHODS', 'OOD_GROUPS', 'PARTS', 'MODELS', 'METRICS', 'diff_gap_total',
-           'diff_gap_ranking', 'diff_gap_decoding', 'val_losses', 'SeedView', 'Seeds', 'Metric', 'metric',
-           'ce_accuracy', 'bce_exact_match', 'bce_argmax_accuracy', 'bce_per_label_accuracy', 'bce_none_rate',
-           'bce_several_rate', 'bce_threshold', 'bce_exact_match_fallback', 'bce_threshold_fallback',
-           'diff_gap_fallback', 'ce_temperature', 'ce_ece', 'ce_ece_after_temperature', 'bce_temperature', 'bce_ece',
-           'bce_ece_after_temperature', 'ce_refusal', 'ce_refusal_cut', 'ce_loss', 'bce_loss', 'bce_sigmoid_sum',
-           'bce_sigmoid_sum_q10', 'bce_sigmoid_sum_q50', 'bce_sigmoid_sum_q90', 'bce_true_sigmoid',
-           'bce_top_other_sigmoid', 'ce_loss_tune', 'bce_loss_tune', 'ce_accuracy_tune', 'bce_exact_match_tune']
+__all__ = ['N_BINS', 'CONFORMAL_METHODS', 'OOD_GROUPS', 'PARTS', 'MODELS', 'METRICS', 'diff_gap_total', 'diff_gap_ranking',
+           'diff_gap_decoding', 'Metric', 'metric', 'ce_accuracy', 'bce_exact_match', 'bce_argmax_accuracy',
+           'bce_per_label_accuracy', 'bce_none_rate', 'bce_several_rate', 'bce_threshold', 'bce_exact_match_fallback',
+           'bce_threshold_fallback', 'diff_gap_fallback', 'ce_temperature', 'ce_ece', 'ce_ece_after_temperature',
+           'bce_temperature', 'bce_ece', 'bce_ece_after_temperature', 'ce_refusal', 'ce_refusal_cut', 'ce_loss',
+           'bce_loss', 'bce_sigmoid_sum', 'bce_sigmoid_sum_q10', 'bce_sigmoid_sum_q50', 'bce_sigmoid_sum_q90',
+           'bce_true_sigmoid', 'bce_top_other_sigmoid', 'ce_loss_tune', 'bce_loss_tune', 'ce_accuracy_tune',
+           'bce_exact_match_tune']
 
 # %% ../nbs/10b_analysis.ipynb #0f0926a4
 N_BINS = 15                     # bins of every expected calibration error (chapter 06)
-CAVEAT_TARGETS = (0.99, 0.97)   # accuracy of the plain answers, and of all answers with the caveat ones (chapter 06)
 CONFORMAL_METHODS = {'ce.lac': 'classifier, LAC', 'ce.aps': 'classifier, APS', 'ce.raps': 'classifier, RAPS',
                      'bce.thresh': 'labeler, at its tuned threshold', 'bce.conformal': 'labeler, conformal cut'}   # chapter 08
 OOD_GROUPS = ('near', 'far', 'ood')   # unseen images: of held-out classes, the probes, all of them (chapter 07)
-
-def val_losses(ce_logits, bce_logits, targs) -> tuple[float, float]:
-    "Each model's own loss in float64: the classifier's cross-entropy; the labeler's BCE with one-hot targets, mean over items and classes."
-    z1, z2 = to_np(ce_logits, 'ce_logits'), to_np(bce_logits, 'bce_logits')
-    t = np.asarray(targs, np.int64)
-    return (float(-log_softmax(z1, axis=1)[np.arange(len(t)), t].mean()),
-            float((np.logaddexp(0, z2) - np.eye(z2.shape[1])[t]*z2).mean()))
-
-# %% ../nbs/10b_analysis.ipynb #feb15ae6
-class SeedView:
-    "One seed's predictions: the validation items cut by `tune_mask` into tuning and held-out parts, and the unseen images; shared pieces computed once."
-    def __init__(self, ce_logits,              # (N, K) the classifier's logits on the validation items
-                 bce_logits,                   # (N, K) the labeler's logits on the same items
-                 targs,                        # (N,) true class indices
-                 tune_mask,                    # (N,) True for the tuning items (thresholds, temperatures, cuts), False for held-out
-                 ood_ce_logits=None,           # (M, K) the classifier's logits on unseen images, or None
-                 ood_bce_logits=None,          # (M, K) the labeler's logits on them, or None
-                 *, ood_kind=None,             # (M,) 'near' or 'far' per unseen image (`ood_kinds`, chapter 07), or None
-                 alpha:float=0.1):             # the share of new items a conformal set may miss (chapter 08)
-        self.ce_logits, self.bce_logits = np.asarray(ce_logits), np.asarray(bce_logits)
-        self.targs = np.asarray(targs)
-        self.tune = TH.check_tune_mask(tune_mask, len(self.targs)); self.held = ~self.tune
-        self.has_ood = ood_ce_logits is not None and len(ood_ce_logits) > 0
-        self.ood_ce_logits, self.ood_bce_logits, self.alpha = ood_ce_logits, ood_bce_logits, alpha
-        kind = np.full(len(ood_ce_logits) if self.has_ood else 0, '') if ood_kind is None else np.asarray(ood_kind, str)
-        self.groups = {k: kind == k for k in ('near', 'far') if (kind == k).any()} | {'ood': np.ones(len(kind), bool)}
-
-    @cached_property
-    def ce_probs(self): return softmax_probs(self.ce_logits)       # (N, K) float64, every validation item
-    @cached_property
-    def bce_probs(self): return sigmoid_probs(self.bce_logits)
-    @cached_property
-    def y(self): return self.targs[self.held]                       # the held-out items' classes
-    @cached_property
-    def ce(self): return self.ce_probs[self.held]                   # the classifier's probabilities on the held-out items
-    @cached_property
-    def bce(self): return self.bce_probs[self.held]
-    @cached_property
-    def thresh(self) -> float: return TH.tuned_threshold(self.bce_probs, self.targs, self.tune)   # chapter 05's rule
-    @cached_property
-    def thresh_fallback(self) -> float: return TH.tuned_threshold(self.bce_probs, self.targs, self.tune, metric='exact_match_fallback')
-    @cached_property
-    def ce_correct(self): return M.argmax_correct(self.ce, self.y)   # (held-out,) the classifier right
-    @cached_property
-    def bce_fallback_correct(self): return M.exact_correct(self.bce, self.y, self.thresh_fallback, fallback=True)   # its set, or its argmax when empty
-    @cached_property
-    def bce_correct(self): return M.exact_correct(self.bce, self.y, self.thresh)   # the labeler's set exactly right
-    @cached_property
-    def gap(self): return M.gap_items(self.ce, self.bce, self.y, self.thresh)     # the gap's per-item columns (chapter 05)
-    @cached_property
-    def temperature(self) -> float: return C.fit_temperature(self.ce_logits[self.tune], self.targs[self.tune])
-    @cached_property
-    def bce_temperature(self) -> float: return C.fit_bce_temperature(self.bce_logits[self.tune], self.targs[self.tune])
-    @cached_property
-    def losses(self) -> dict: return {p: val_losses(self.ce_logits[m], self.bce_logits[m], self.targs[m]) for p, m in (('held', self.held), ('tune', self.tune))}
-    @cached_property
-    def caveat(self) -> dict:
-        "Per model: the two cuts on the top probability fitted on the tuning items, and the groups' shares and accuracies on the held-out ones."
-        out = {}
-        for m, p in (('ce', self.ce_probs), ('bce', self.bce_probs)):
-            cuts = C.fit_caveat(p[self.tune], self.targs[self.tune], CAVEAT_TARGETS)
-            out[m] = cuts, C.caveat_summary(p[self.held], self.y, cuts)
-        return out
-    @cached_property
-    def sets(self) -> dict: return CF.conformal_summary(self.ce_logits, self.bce_logits, self.targs, self.tune, alpha=self.alpha, thresh=self.thresh)
-    @cached_property
-    def ce_in(self): return O.msp(self.ce)                           # confidence on the held-out in-domain items
-    @cached_property
-    def bce_in(self): return O.max_sigmoid(self.bce)
-    @cached_property
-    def ce_out(self): return O.msp(softmax_probs(self.ood_ce_logits)) if self.has_ood else None   # on the unseen images
-    @cached_property
-    def bce_out(self): return O.max_sigmoid(sigmoid_probs(self.ood_bce_logits)) if self.has_ood else None
-    @cached_property
-    def refusal_cut(self) -> float:
-        "The classifier's MSP cut that refuses as many held-out in-domain items as the labeler's threshold does (chapter 07)."
-        return O.refusal_cut(self.ce_in, float((self.bce_in <= self.thresh).mean()))
-    @cached_property
-    def unseen(self) -> dict:
-        "Per group of unseen images: each model's AUROC against the held-out items, and its refusals at the matched cut (chapter 07)."
-        out = {}
-        for k, sel in (self.groups.items() if self.has_ood else ()):
-            co, bo = self.ce_out[sel], self.bce_out[sel]
-            a, b, cr, br = O.ood_auroc(self.ce_in, co), O.ood_auroc(self.bce_in, bo), float((co < self.refusal_cut).mean()), float((bo <= self.thresh).mean())
-            out[k] = {'ce_auroc': a, 'bce_auroc': b, 'auroc_diff': a - b, 'ce_refusal': cr, 'bce_refusal': br, 'refusal_diff': br - cr}
-            for name, (i, o) in self.scores.items():   # every score of chapter 07's `OOD_SCORES`, at the same price
-                m, sc = name.split()
-                out[k] |= {f'{m}_auroc_{sc}': O.ood_auroc(i, o[sel]), f'{m}_refusal_{sc}': float((o[sel] < O.refusal_cut(i, self.refusal_rate)).mean())}
-        return out
-    @cached_property
-    def refusal_rate(self) -> float: return float((self.bce_in <= self.thresh).mean())   # the share of held-out items the labeler refuses
-    @cached_property
-    def scores(self) -> dict:
-        "Each score of `OOD_SCORES` (chapter 07) as (held-out in-domain scores, unseen images' scores)."
-        return O.ood_scores(self.ce_logits[self.held], self.ood_ce_logits, self.bce_logits[self.held], self.ood_bce_logits) if self.has_ood else {}
-    @cached_property
-    def sigmoids(self) -> tuple:
-        "The labeler's held-out sigmoids: each item's sum, its true class's, and the largest of the other classes' (chapter 12)."
-        p, n = self.bce.copy(), np.arange(len(self.y))
-        total, true = p.sum(1), p[n, self.y].copy()
-        p[n, self.y] = 0
-        return total, true, p.max(1)
-
-# %% ../nbs/10b_analysis.ipynb #be6b663d
-class Seeds:
-    "A run's seeds (`SeedView`s of the same items): the intervals over items that several metrics share, each computed once."
-    def __init__(self, views:list, n_boot:int=1000): self.views, self.n_boot, self._ood = list(views), n_boot, {}
-    @cached_property
-    def gap_table(self):
-        "Chapter 05's `gap_table` of each item's gap columns averaged over the seeds: every piece with its paired interval."
-        return M.gap_table(sum(v.gap for v in self.views)/len(self.views), n_boot=self.n_boot, seed=0)
-    def gap_ci(self, piece:str) -> tuple: return interval(self.gap_table.loc[piece, ['ci_low', 'ci_high']])
-    def ood_ci(self, k:str) -> dict:
-        "Chapter 07's intervals on unseen group `k`: each model's refusals and their difference at the matched cut, the AUROC difference."
-        if k not in self._ood:
-            vs, sel = self.views, self.views[0].groups[k]
-            st = lambda n: np.stack([getattr(v, n) for v in vs])
-            r = O.matched_refusal(st('ce_in'), st('bce_in'), st('ce_out')[:, sel], st('bce_out')[:, sel], [v.thresh for v in vs], n_boot=self.n_boot)
-            a = O.auroc_diff(st('ce_in'), st('ce_out')[:, sel], st('bce_in'), st('bce_out')[:, sel], n_boot=self.n_boot)
-            self._ood[k] = {'ce': r.ce_ci, 'bce': r.bce_ci, 'diff': r.ci, 'auroc': a.ci}
-        return self._ood[k]
-    def auroc_ci(self, k:str, a:str, b:str) -> list:
-        "The interval of AUROC(score `a`) - AUROC(score `b`) on unseen group `k` (names of `OOD_SCORES`), resampling in- and out-of-domain items."
-        sel, st = self.views[0].groups[k], lambda n, j: np.stack([v.scores[n][j] for v in self.views])
-        d = O.auroc_diff(st(a, 0), st(a, 1)[:, sel], st(b, 0), st(b, 1)[:, sel], n_boot=self.n_boot)
-        return list(d.ci)
-    def paired_ci(self, a:str, b:str) -> list:
-        "The paired interval of mean(a) - mean(b), two `SeedView` per-item columns (held-out items) averaged over the seeds."
-        m = lambda n: sum(getattr(v, n) for v in self.views)/len(self.views)
-        d = M.paired_bootstrap(m(a), m(b), n_boot=self.n_boot, seed=0)
-        return list(d.ci)
 
 # %% ../nbs/10b_analysis.ipynb #8caeeff5
 _KEY = re.compile(r'(ce|bce|diff)\.[a-z][a-z0-9_]*(\.(tune|near|far|ood))?')

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 import fastai
 from .core import device_name, check_seeds
-from .data import matched_dls, synthetic_pets, pets, PETS_BREEDS
+from .data import matched_dls, pets
+from .pets_standin import synthetic_pets, PETS_BREEDS
 from .spec import RunSpec
 from .train import (paired_learner, plain_learners, create_model, PairedModel, PairedLoss, predict_pair,
                                               fit_config, check_build)

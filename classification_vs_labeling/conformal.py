@@ -7,7 +7,8 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/conformal.html.md"
 # %% ../nbs/08_conformal.ipynb #299095cc
 from __future__ import annotations
 import numpy as np
-from .core import check_probs, check_scores, to_np, check_int, Result
+from .core import check_probs, check_scores, to_np, check_int
+from .result import Result
 
 # %% auto #0
 __all__ = ['conformal_rank', 'conformal_quantile', 'true_scores', 'lac_scores', 'threshold_sets', 'set_stats', 'aps_scores', 'aps_sets', 'METHODS', 'RAPS_LAMS', 'NAMES', 'check_alpha', 'plot_cut', 'fit_raps', 'fit_conformal', 'conformal_sets', 'held_out_sets', 'conformal_summary']

@@ -14,7 +14,7 @@ import torch
 __all__ = ['LR', 'REPO_RAW', 'quick_mode', 'ood_words', 'device_name', 'atomic_path', 'to_np', 'check_scores', 'check_probs',
            'check_targets', 'check_thresh', 'check_number', 'check_int', 'check_fraction', 'check_seeds',
            'check_classes', 'softmax_probs', 'sigmoid_probs', 'looks_like_probs', 'warn_reader', 'check_logits',
-           'Result', 'interval', 'legend_below', 'scale', 'scaled_size', 'committed_results']
+           'legend_below', 'scale', 'scaled_size', 'committed_results']
 
 # %% ../nbs/00_core.ipynb #08d25690
 _TRUE = {'1', 'true', 'yes', 'on'}
@@ -253,53 +253,6 @@ def check_logits(x,                # (N, K) logits: array, tensor or nested list
         warn_reader(f"{name}: expected logits, got what look like {_ACT[kind]} probabilities ({what}): pass the raw "
                     f"outputs, e.g. `learn.get_preds(act=noop)`{hint}")
     return a
-
-# %% ../nbs/00_core.ipynb #f4c23185
-def _short(v) -> str:
-    "A number as a repr shows it: 4 significant digits for a float, an interval as (low, high), an array by its shape."
-    if isinstance(v, (float, np.floating)): return f"{float(v):.4g}"
-    if isinstance(v, tuple): return '(' + ', '.join(map(_short, v)) + ')'
-    if isinstance(v, np.ndarray): return f"array{v.shape}"
-    return repr(v)
-
-class Result(dict):
-    "Several numbers from one function: `r.diff` or `r['diff']` (a dict, as these functions returned before), `to_dict()`, `to_frame()` (an interval as `<name>_low`, `<name>_high`), and a repr that shows them all."
-    def __init__(self,
-                 name:str,         # the function that made it, shown by the repr
-                 old:dict=None,    # names the function used to return, for old code: {'low': ('ci', 0)} reads `ci[0]`, {'diff_ci': ('ci', None)} all of `ci`
-                 **values):        # the numbers, in the order the repr shows them
-        super().__init__(values)
-        self.__dict__.update(_name=name, _old=dict(old or {}))
-    def __missing__(self, k):
-        if k not in self._old: raise KeyError(k)
-        f, i = self._old[k]
-        return self[f] if i is None else self[f][i]
-    def __getattr__(self, k):
-        if k.startswith('_'): raise AttributeError(k)
-        try: return self[k]
-        except KeyError: raise AttributeError(f"{self._name} has no {k!r}; it has {', '.join(self)}") from None
-    def __setattr__(self, k, v): raise AttributeError(f"{self._name}: set a number with r[{k!r}] = ..., not as an attribute")
-    def __dir__(self): return [*super().__dir__(), *self]
-    def __reduce__(self): return (_result, (type(self), self._name, self._old, dict(self)))   # pickled whole (Ray, multiprocessing)
-    def __repr__(self): return f"{self._name}({', '.join(f'{k}={_short(v)}' for k, v in self.items())})"
-    def to_dict(self) -> dict:
-        "The numbers as a plain dict, in order (an interval stays a tuple)."
-        return dict(self)
-    def to_frame(self):
-        "The numbers as a one-row pandas DataFrame; an interval `x` becomes two columns, `x_low` and `x_high`."
-        import pandas as pd
-        row = {}
-        for k, v in self.items():
-            if isinstance(v, tuple) and len(v) == 2: row[f'{k}_low'], row[f'{k}_high'] = v
-            else: row[k] = v
-        return pd.DataFrame([row])
-
-def _result(cls, name, old, values): return cls(name, old, **values)
-
-def interval(x) -> tuple[float, float]:
-    "Two numbers as the package's interval, a `(low, high)` tuple of floats."
-    low, high = (float(v) for v in x)
-    return low, high
 
 # %% ../nbs/00_core.ipynb #9b741fed
 def legend_below(ax,                # the Axes whose legend it is

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 import torch
 import torch.nn.functional as F
-from .core import check_scores, check_int, Result
+from .core import check_scores, check_int
+from .result import Result
 
 # %% auto #0
 __all__ = ['error_kinds', 'count_confusion', 'CountLoss', 'CountPairLoss', 'count_exact_match', 'bce_exact_match_multi', 'count_pair_learner', 'MultiPredictions', 'predict_count_pair', 'multi_config', 'train_count_pair', 'top1_sets', 'held_out_sets', 'set_metrics', 'sets_table', 'by_count', 'plot_by_count', 'set_names', 'most_common_set']

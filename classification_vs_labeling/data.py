@@ -16,7 +16,7 @@ from .core import check_int
 from .files import CVLImage
 
 # %% auto #0
-__all__ = ['matched_dls', 'ILLUSTRATIONS_TREE', 'PETS_BREEDS', 'ImageSet', 'MultiLabelSet', 'valid_split', 'pets_label', 'pets', 'folder_set', 'book_illustrations', 'mnist_sample', 'mnist_set', 'show_images', 'show_set', 'hold_out', 'synthetic_pets', 'LabelOf', 'presize_tfms']
+__all__ = ['matched_dls', 'ILLUSTRATIONS_TREE', 'ImageSet', 'MultiLabelSet', 'valid_split', 'pets_label', 'pets', 'folder_set', 'book_illustrations', 'mnist_sample', 'mnist_set', 'show_images', 'show_set', 'hold_out', 'LabelOf', 'presize_tfms']
 
 # %% ../nbs/03_data.ipynb #b81dd1ca
 @delegates(DataBlock.dataloaders)
@@ -46,8 +46,7 @@ def matched_dls(iset:ImageSet,              # the items, their labels and the sp
     return dls_ce, dls_bce
 
 # %% ../nbs/03_data_internals.ipynb #2f91e5ac
-import os, re, textwrap
-from concurrent.futures import ThreadPoolExecutor
+import re, textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -328,41 +327,6 @@ def hold_out(iset:ImageSet,          # the set to take classes out of
     if len(set(labels)) < 2: raise ValueError(f"held_out: holding out {sorted(held)} leaves {sorted(set(labels))}: expected 2 or more classes to train on")
     return ImageSet(iset.name, [f for f, k in zip(iset.items, keep) if k], labels, valid_split(labels, valid_pct, seed),
                     [f for f, k in zip(iset.items, keep) if not k] + iset.ood_items, iset.skipped)
-
-# %% ../nbs/03_data_internals.ipynb #8ef1806a
-PETS_BREEDS = ('Abyssinian', 'Bengal', 'Birman', 'Bombay', 'British_Shorthair', 'Egyptian_Mau', 'Maine_Coon', 'Persian',
-               'Ragdoll', 'Russian_Blue', 'Siamese', 'Sphynx', 'american_bulldog', 'american_pit_bull_terrier',
-               'basset_hound', 'beagle', 'boxer', 'chihuahua', 'english_cocker_spaniel', 'english_setter',
-               'german_shorthaired', 'great_pyrenees', 'havanese', 'japanese_chin', 'keeshond', 'leonberger',
-               'miniature_pinscher', 'newfoundland', 'pomeranian', 'pug', 'saint_bernard', 'samoyed', 'scottish_terrier',
-               'shiba_inu', 'staffordshire_bull_terrier', 'wheaten_terrier', 'yorkshire_terrier')
-
-def synthetic_pets(dest=None,         # the folder to write (default: one in fastai's data folder, named after the settings)
-                   *,
-                   n:int=7390,        # how many images (PETS has 7,390)
-                   size=(500, 375),   # width and height in pixels
-                   seed:int=0         # seed of the stripes, shifts, brightness and noise
-                  ) -> Path:
-    "Benchmarks only: write `n` PETS-named JPEGs (`size` = width, height) in one flat folder once; each breed a colour and stripe pattern."
-    n, seed = check_int(n, 'n', lo=1), check_int(seed, 'seed', lo=0)
-    if not (isinstance(size, (tuple, list)) and len(size) == 2): raise ValueError(f"size: expected (width, height), got {size!r}")
-    w, h = (check_int(v, 'size', lo=1) for v in size); K, m = len(PETS_BREEDS), 64   # m: room to shift each stripe pattern by
-    def write(tmp):
-        rng = np.random.default_rng(seed)
-        # 6 colours x 7 stripe directions: neither alone tells the 37 breeds apart, together they do
-        hue = np.array(plt.cm.hsv(np.arange(6)/6))[:, :3]*170 + 40
-        ang, period = np.arange(7)*np.pi/7, rng.uniform(14, 40, K)
-        yy, xx = np.mgrid[0:h+m, 0:w+m].astype(np.float32)
-        base = [(hue[k % 6]*(0.65 + 0.35*np.sin((xx*np.cos(ang[k//6]) + yy*np.sin(ang[k//6]))*2*np.pi/period[k]))[..., None]).astype(np.uint8)
-                for k in range(K)]
-        noise = rng.normal(0, 30, (h+m, w+m, 3)).astype(np.int16)
-        offs, bright = rng.integers(0, m, (n, 4)), rng.uniform(0.6, 1.3, n).astype(np.float32)
-        def one(i):
-            k, (a, b, c, d) = i % K, offs[i]
-            im = (base[k][a:a+h, b:b+w]*bright[i]).astype(np.int16) + noise[c:c+h, d:d+w]
-            Image.fromarray(np.clip(im, 0, 255).astype(np.uint8)).save(tmp/f'{PETS_BREEDS[k]}_{i//K + 1}.jpg', quality=85)
-        with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as ex: list(ex.map(one, range(n)))
-    return write_once(Path(dest) if dest else fastai_path('data')/f'synthetic_pets_{n}_{w}x{h}_seed{seed}', n, '*.jpg', write)
 
 # %% ../nbs/03_data_internals.ipynb #99c5c58b
 class LabelOf:

@@ -10,7 +10,8 @@ import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from scipy.special import softmax, expit
 from sklearn.metrics import precision_recall_fscore_support
-from .core import to_np, check_probs, check_targets, check_thresh, check_int, check_number, check_fraction, Result, interval
+from .core import to_np, check_probs, check_targets, check_thresh, check_int, check_number, check_fraction
+from .result import Result, interval
 
 # %% auto #0
 __all__ = ['predicted_sets', 'per_label_accuracy', 'exact_correct', 'exact_match', 'argmax_correct', 'argmax_accuracy', 'gap_items', 'GAP_ROWS', 'GAP_PIECES', 'set_sizes', 'none_rate', 'several_rate', 'prf', 'accuracy_summary', 'simulate_preds', 'paired_bootstrap', 'seed_summary', 'gap_table', 'gap_decomposition', 'gap_ylim', 'plot_gap']

@@ -32,7 +32,8 @@ from scipy.special import logsumexp
 from sklearn.metrics import roc_auc_score
 from pathlib import Path
 from .core import (check_scores, check_logits, looks_like_probs, to_np, softmax_probs, sigmoid_probs,
-    check_number, check_int, check_fraction, legend_below, Result, interval)
+    check_number, check_int, check_fraction, legend_below)
+from .result import Result, interval
 from .data import pets_label
 
 # %% ../nbs/07_ood_internals.ipynb #21f647ce

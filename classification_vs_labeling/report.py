@@ -21,8 +21,8 @@ from .core import check_fraction, check_seeds, check_classes
 from .files import show_name, show_names
 from .data import ImageSet
 from .datasets import as_data, OOD_CHOICES
-from .runs import (run_settings, versions, machine, write_json, load_data, run_specs, check_out, start_out,
-                                             release_out, check_verify)
+from .runs import load_data, run_specs, check_verify
+from .record import run_settings, versions, machine, write_json, check_out, start_out, release_out
 from .spec import RunSpec
 from .train import fit_config, check_build
 from .predictions import Predictions

@@ -6,14 +6,14 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/runs.html.md"""
 
 # %% ../nbs/04c_runs.ipynb #75e957c6
 from __future__ import annotations
-import json, os, platform, sys, time
+import json, os, sys, time
 from pathlib import Path
 import numpy as np, torch
 from fastai.callback.core import Callback
 from fastai.data.external import fastai_path
 from contextlib import contextmanager
 from . import core
-from .core import device_name, to_np, check_int, quick_mode
+from .core import to_np, check_int, quick_mode
 from .files import fingerprint, show_name, FINGERPRINT_PARTS
 from .data import ImageSet
 from .datasets import load_set, subset, show_mode
@@ -22,10 +22,9 @@ from .train import Predictions, train_pair, fit_config, fit_batch_size, Training
 from .costs import DATA_SIZES, t4_minutes, _minutes
 
 # %% auto #0
-__all__ = ['RUN_FILE', 'DIVERGED_FILE', 'VERIFY', 'LOCK', 'DRIVE', 'run_path', 'EpochLogits', 'save_run', 'read_run', 'load_data',
+__all__ = ['RUN_FILE', 'DIVERGED_FILE', 'VERIFY', 'DRIVE', 'run_path', 'EpochLogits', 'save_run', 'read_run', 'load_data',
            'reusable', 'realise', 'compose', 'cell_threads', 'cpu_threads', 'train_run', 'RunFailed', 'check_verify',
-           'check_folder', 'run_specs', 'versions', 'machine', 'run_settings', 'write_json', 'lock_out', 'release_out',
-           'check_out', 'start_out', 'runs_dir', 'saved_run', 'start']
+           'check_folder', 'run_specs', 'runs_dir', 'saved_run', 'start']
 
 # %% ../nbs/04c_runs.ipynb #da4ad776
 RUN_FILE = 'run.npz'
@@ -249,91 +248,6 @@ def run_specs(specs,                 # `RunSpec`s on one data set (they may diff
         a, b = (runs[r] for r in realise(s))
         out.append(a if isinstance(a, BaseException) else b if isinstance(b, BaseException) else compose(a, b, s))
     return out
-
-# %% ../nbs/04c_runs.ipynb #2a8c5409
-def versions() -> dict:
-    "The versions of Python and of the libraries behind the numbers, for the record."
-    import fastai, sklearn
-    return {'python': platform.python_version(), 'torch': torch.__version__, 'fastai': fastai.__version__,
-            'numpy': np.__version__, 'sklearn': sklearn.__version__}
-
-def machine(device) -> str:
-    "A short description of the machine that ran, for the record."
-    gpu = f", {torch.cuda.get_device_name()}" if str(device).startswith('cuda') and torch.cuda.is_available() else ''
-    return f"{platform.machine()}, {os.cpu_count()} CPU cores{gpu}"
-
-def run_settings(iset:ImageSet,    # the loaded data (`load_data`): its counts, classes and fingerprint are recorded
-                 spec:RunSpec,     # the runs' spec (its seed aside), fitted to the data (`fit_config`)
-                 seeds,            # the seeds they train
-                 device=None,      # where they train (default: CUDA when available)
-                 verify:str='stat' # 'hash': the fingerprint hashes every file too (`check_verify`), and the record says so
-                ) -> dict:
-    "What a folder's comparison is: the same record on a later call means the same runs, and the folder resumes."
-    d = spec.to_dict(); del d['seed']
-    lr = spec.lr_ce if spec.lr_ce == spec.lr_bce else f"{spec.lr_ce:g} (classifier), {spec.lr_bce:g} (labeler)"
-    hashes = check_verify(verify) == 'hash'
-    return {'data': spec.data, 'ood': spec.ood, 'n_items': len(iset.items), 'n_valid': int(len(iset.valid_idx)), 'n_ood': len(iset.ood_items),
-            **d, 'classes': iset.classes, 'lr': lr, 'seeds': [int(s) for s in seeds], 'mode': spec.mode, 'device': device_name(device),
-            'fingerprint': fingerprint(iset, hashes), **({'verify': 'hash'} if hashes else {})}
-
-def write_json(path, obj):
-    "Write `obj` as indented JSON, atomically."
-    with core.atomic_path(path) as tmp: tmp.write_text(json.dumps(obj, indent=2, default=str) + '\n')
-
-LOCK = '.cvl.lock'   # in --out: the run writing there holds it (`fcntl.flock`), so a second one is refused
-_LOCKS = {}          # --out (resolved) -> its lock file, open while this process writes there
-
-def lock_out(out, hold:bool=True):
-    "Take `out`'s lock for this process (`hold`; made if need be), or only check that no other process holds it; a one-line ValueError if one does."
-    try: import fcntl
-    except ImportError: return                               # no flock (Windows): no lock
-    out = Path(out); key = str(out.resolve())
-    if key in _LOCKS or not (hold or (out/LOCK).exists()): return
-    fh = open(out/LOCK, 'a' if hold else 'r')
-    try: fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        fh.close()
-        raise ValueError(f"--out: another cvl run is writing to {show_name(out)} now: wait for it to finish, or choose another --out") from None
-    if hold: _LOCKS[key] = fh
-    else: fh.close()
-
-def release_out(out):
-    "Let go of `out`'s lock, if this process holds it (a process that ends lets go of it too)."
-    fh = _LOCKS.pop(str(Path(out).resolve()), None)
-    if fh: fh.close()
-
-_OUTPUTS = ('.json', '.npz', '.md', '.png', '.csv')   # what compare and sweep write in --out: files, never folders
-
-def check_out(out,            # the folder (`--out`)
-              settings:dict,  # the comparison's `run_settings` (for a sweep, without its budgets and learning rates)
-              what='run'      # what the folder should hold, in the messages: 'run' or 'sweep'
-             ):
-    "Raise a one-line ValueError if `out` holds a comparison on other data or with other settings (seeds and device may differ), or something else."
-    out = Path(out); f = out/'run.json'
-    if out.exists() and not out.is_dir(): raise ValueError(f"--out: {show_name(out)} is a file, not a folder")
-    check_folder(out, ': remove the link or choose another --out')
-    lock_out(out, hold=False)                                  # another run writing there now: refused before any work
-    if f.exists() or f.is_symlink():
-        try: old = json.loads(f.read_text())
-        except (OSError, ValueError, UnicodeDecodeError) as e:
-            raise ValueError(f"{show_name(f)}: not a readable run record ({type(e).__name__}): delete {show_name(out)} or choose another --out") from None
-        if not isinstance(old, dict): raise ValueError(f"{show_name(f)}: expected a JSON object, got a {type(old).__name__}: delete {show_name(out)} or choose another --out")
-        diff = _differing(old, settings, skip=('seeds', 'device', 'fingerprint'))
-        changed = [] if 'verify' in diff else _data_changes(old.get('fingerprint'), settings['fingerprint'])
-        if changed: raise ValueError(f"{show_name(out)} holds a {what} on other data ({'; '.join(changed)} changed since it started): "
-                                     "choose another --out, or delete it to start again")
-        if diff: raise ValueError(f"{show_name(out)} holds a {what} with other settings ({', '.join(diff)}): choose another --out or delete it")
-        check_folder(out/'runs', ': remove it, or choose another --out')
-        for p in out.iterdir():                                    # found now, not after training: a folder where a result goes
-            if p.suffix in _OUTPUTS and p.is_dir(): raise ValueError(f"{show_name(p)}: a folder where the {what} writes a file: remove it, or choose another --out")
-    elif out.exists() and any(not p.name.startswith('.') for p in out.iterdir()):   # hidden names (.gitkeep, a kill's pieces) aside
-        raise ValueError(f"{show_name(out)} is not empty and holds no cvl {what}: choose another --out")
-
-def start_out(out, settings:dict):
-    "Begin (or resume) a comparison in `out`: take its lock (`lock_out`), remove the pieces of files a kill interrupted, then write its record, `run.json`."
-    Path(out).mkdir(parents=True, exist_ok=True); lock_out(out)
-    for piece in Path(out).rglob('.*.tmp*'): piece.unlink()
-    write_json(Path(out)/'run.json', settings)
 
 # %% ../nbs/04c_runs.ipynb #84d97e55
 DRIVE = Path('/content/drive/MyDrive')   # where Colab mounts Google Drive

@@ -11,7 +11,8 @@ import numpy as np
 import matplotlib.pyplot as plt
 from . import core
 from .predictions import Predictions
-from .analysis import N_BINS, METRICS, SeedView, Seeds
+from .seedview import SeedView, Seeds
+from .analysis import N_BINS, METRICS
 from . import metrics as M, thresholds as TH, calibration as C, ood as O
 
 # %% auto #0

@@ -9,15 +9,16 @@ from __future__ import annotations
 import pandas as pd
 from .datasets import default_data, run_defaults
 from .train import Predictions
+from .seedview import SeedView
 from . import analysis as A
 
 # %% auto #0
-__all__ = ['BUDGETS', 'LR_FACTORS', 'tuning_scores', 'choose_lrs', 'default_budgets', 'sweep', 'snapshot_metrics', 'load_sweep', 'cell_logits', 'seed_table', 'epoch_table', 'gap_table', 'ood_table', 'grid_table', 'arm_label', 'gap_markdown', 'ood_markdown', 'calibration_markdown', 'grid_markdown', 'write_sweep_report']
+__all__ = ['BUDGETS', 'LR_FACTORS', 'tuning_scores', 'choose_lrs', 'default_budgets', 'sweep', 'snapshot_metrics', 'load_sweep', 'cell_logits', 'seed_table', 'epoch_table', 'gap_table', 'ood_table', 'grid_table', 'write_sweep_report']
 
 # %% ../nbs/12_sweep.ipynb #6cbb12b1
 def tuning_scores(p:Predictions, tune_mask) -> dict:
     "The numbers chapter 10b declares on the tuning items: each model's own loss there, and its score (accuracy; exact match at the threshold fitted there)."
-    v = A.SeedView(p.ce_logits, p.bce_logits, p.targs, tune_mask)
+    v = SeedView(p.ce_logits, p.bce_logits, p.targs, tune_mask)
     return {m.key: m(v) for m in A.METRICS.values() if m.part == 'tune'}
 
 def choose_lrs(grid:pd.DataFrame) -> tuple[float, float]:
@@ -51,8 +52,10 @@ from .recipes import check_recipe, check_label_noise
 from . import metrics as M, thresholds as TH, ood as O
 from .summary import seed_metrics, summarise
 from .sweep_plots import plot_curves, plot_mechanism, plot_gaps, plot_arms, plot_ood_scores
-from .runs import (run_settings, write_json, versions, machine, load_data, run_specs, run_path, read_run,
-                                             check_out, start_out, release_out, check_verify, RunFailed, DIVERGED_FILE, cell_threads)
+from .sweep_markdown import _GAPS, arm_label, gap_markdown, ood_markdown, calibration_markdown, grid_markdown
+from .runs import (load_data, run_specs, run_path, read_run, check_verify, RunFailed, DIVERGED_FILE,
+                                             cell_threads)
+from .record import run_settings, write_json, versions, machine, check_out, start_out, release_out
 from .conformal import check_alpha
 from .workers import make_pool
 
@@ -168,7 +171,7 @@ def snapshot_metrics(ce_logits,       # (N, K) classifier logits on the validati
                      alpha:float=0.1  # the share of new items a conformal set may miss (chapter 08)
                     ) -> tuple[dict, dict]:
     "Every number chapter 10b declares, for one pair of logits; with each held-out item's correctness (classifier, labeler's argmax, exact match)."
-    v = A.SeedView(ce_logits, bce_logits, targs, tune_mask, alpha=alpha)
+    v = SeedView(ce_logits, bce_logits, targs, tune_mask, alpha=alpha)
     return seed_metrics(v), {'ce': v.ce_correct, 'bce_argmax': M.argmax_correct(v.bce, v.y), 'bce_exact': v.bce_correct}
 
 # %% ../nbs/12_sweep_internals.ipynb #2312483c
@@ -236,9 +239,6 @@ def epoch_table(sw:dict) -> pd.DataFrame:
     return _table(sw, per_epoch=True)
 
 # %% ../nbs/12_sweep_internals.ipynb #c05d543d
-_GAPS = (A.ce_accuracy, A.bce_argmax_accuracy, A.bce_exact_match, A.bce_exact_match_fallback, A.diff_gap_total, A.diff_gap_ranking,
-         A.diff_gap_decoding, A.diff_gap_fallback)   # gaps.csv
-
 def _flat(summary:dict) -> dict:
     "`summarise`'s entries as flat columns: each key's mean, then `_low` and `_high` (its 95% interval, where it has one) and `_sd`."
     out = {}
@@ -249,12 +249,12 @@ def _flat(summary:dict) -> dict:
     return out
 
 def _views(sw:dict, c:dict, ood:bool=False) -> list:
-    "One `SeedView` (chapter 10b) per finished seed of cell `c`; with `ood`, its unseen images too, near or far (held-out classes or probes)."
+    "One `SeedView` (chapter 10a) per finished seed of cell `c`; with `ood`, its unseen images too, near or far (held-out classes or probes)."
     vs = []
     for s in _cell_seeds(sw, c):
         t, z1, z2, _, _, *o = cell_logits(sw, c, s, ood)
         kind = O.ood_kinds(o[2], sw['arm_specs'][c.get('arm', 0)].held_out) if o else None
-        vs.append(A.SeedView(z1, z2, t, _tune(sw, c), *o[:2], ood_kind=kind))
+        vs.append(SeedView(z1, z2, t, _tune(sw, c), *o[:2], ood_kind=kind))
     return vs
 
 def gap_table(sw:dict, n_boot:int=1000) -> pd.DataFrame:
@@ -283,58 +283,6 @@ def grid_table(sw:dict) -> pd.DataFrame:
             scores = tuning_scores(run[0], _tune(sw, c)) if run else {m.key: np.nan for m in A.METRICS.values() if m.part == 'tune'}
             rows.append({**arm, 'epochs': c['epochs'], 'lr': lr, **scores, 'ce.chosen': lr == own['lr_ce'], 'bce.chosen': lr == own['lr_bce'], 'diverged': not run})
     return pd.DataFrame(rows)
-
-# %% ../nbs/12_sweep_internals.ipynb #67d457f8
-def _md(header:list[str], rows:list[list]) -> str:
-    return '\n'.join(['| ' + ' | '.join(header) + ' |', '|' + '---|'*len(header)] + ['| ' + ' | '.join(map(str, r)) + ' |' for r in rows])
-
-def arm_label(r:dict) -> str:
-    "An arm in words: 'prior-bias, noise 0.2, 8 classes'."
-    return f"{r.get('recipe', 'default')}, noise {r.get('label_noise', 0):g}, {r['n_classes']} classes" if 'n_classes' in r else 'the spec'
-
-def gap_markdown(gaps:pd.DataFrame) -> str:
-    "The gap table as markdown: accuracies (mean over seeds), and each gap with its paired 95% CI over items (with several arms, one row per arm)."
-    ci = lambda r, g: f"{r[g.key]:+.3f} [{r[g.key + '_low']:+.3f}, {r[g.key + '_high']:+.3f}]"
-    arms = 'arm' in gaps and gaps.arm.nunique() > 1
-    fb = A.bce_exact_match_fallback.key in gaps and A.diff_gap_fallback.key in gaps   # tables written before the fallback have neither
-    return _md(['arm: recipe, label noise, classes']*arms + ['budget', 'lr: classifier / labeler', 'seeds', 'classifier accuracy', 'labeler argmax accuracy',
-                'labeler exact match'] + ['exact match, argmax fallback']*fb + ['ranking gap [95% CI]', 'decoding gap [95% CI]', 'total gap [95% CI]']
-               + ['gap with fallback [95% CI]']*fb,
-               [[arm_label(r)]*arms + [f"{r['epochs']} ep.", f"{r['setting']}: {r['lr_ce']:g} / {r['lr_bce']:g}", r['n_seeds'],
-                 *(f"{r[m.key]:.3f}" for m in _GAPS[:3 + fb]), ci(r, A.diff_gap_ranking), ci(r, A.diff_gap_decoding), ci(r, A.diff_gap_total)]
-                + ([ci(r, A.diff_gap_fallback)] if fb else []) for r in gaps.to_dict('records')])
-
-def ood_markdown(ood:pd.DataFrame, group:str='ood') -> str:
-    "Unseen images of `group` (near, far or ood: all): each score's AUROC, and the share refused at the labeler's price, per arm and budget."
-    sc = [(m, s) for m, s in (n.split() for n in O.OOD_SCORES)]
-    auc = lambda m, s: f"{m}.auroc.{group}" if s in ('msp', 'max_sigmoid') else f"{m}.auroc_{s}.{group}"
-    ref = lambda m, s: {'msp': f"ce.refusal.{group}", 'max_sigmoid': f"bce.none_rate.{group}"}.get(s, f"{m}.refusal_{s}.{group}")
-    d = ood.get(f'diff.auroc_msp_joint_energy.{group}')
-    rows = [[arm_label(r), f"{r['epochs']} ep.", *(f"{r[auc(m, s)]:.3f} / {r[ref(m, s)]:.2f}" for m, s in sc),
-             f"{r[d.name]:+.3f} [{r[d.name + '_low']:+.3f}, {r[d.name + '_high']:+.3f}]" if d is not None else ''] for r in ood.to_dict('records')]
-    return _md(['arm', 'budget', *(f"{'classifier' if m == 'ce' else 'labeler'} {s}: AUROC / refused" for m, s in sc),
-                'AUROC classifier MSP - labeler JointEnergy [95% CI]'], rows)
-
-def _confidence(temps) -> str:
-    "What fitted temperatures say: over-confident (all above 1), under-confident (all below 1), or mixed over the seeds."
-    t = np.asarray(temps)
-    return 'over-confident' if (t > 1).all() else 'under-confident' if (t < 1).all() else f'mixed ({(t > 1).sum()} of {len(t)} over)'
-
-def calibration_markdown(seeds:pd.DataFrame) -> str:
-    "Per budget and setting: each model's fitted temperature (mean, range over seeds, verdict), ECE before -> after it (means)."
-    rows, by = [], ['arm', 'epochs', 'setting'] if 'arm' in seeds and seeds.arm.nunique() > 1 else ['epochs', 'setting']
-    for key, d in seeds.groupby(by, sort=False):
-        e, st = key[-2:]
-        t = lambda m: f"{d[m.key].mean():.2f} ({d[m.key].min():.2f}-{d[m.key].max():.2f}), {_confidence(d[m.key])}"
-        ece = lambda a, b: f"{d[a.key].mean():.3f} -> {d[b.key].mean():.3f}"
-        rows.append([f"{e} ep.", st, t(A.ce_temperature), ece(A.ce_ece, A.ce_ece_after_temperature), t(A.bce_temperature),
-                     ece(A.bce_ece, A.bce_ece_after_temperature)])
-    return _md(['budget', 'lr', 'classifier temperature', 'classifier ECE before -> after', 'labeler temperature (one for all classes)',
-                'labeler ECE before -> after'], rows)
-
-def grid_markdown(grid:pd.DataFrame) -> str:
-    "The learning-rate grid as markdown: each model's score and loss on the tuning items, and whether it was chosen."
-    return _md(list(grid.columns), grid.round(4).values.tolist())
 
 # %% ../nbs/12_sweep_internals.ipynb #8af47ee3
 def write_sweep_report(out, n_boot:int=1000) -> dict[str, pd.DataFrame]:

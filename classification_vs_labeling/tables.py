@@ -11,7 +11,8 @@ from pathlib import Path
 from . import core
 from .core import ood_words
 from .files import show_name
-from .analysis import METRICS, CAVEAT_TARGETS, CONFORMAL_METHODS, bce_none_rate, ce_refusal
+from .seedview import CAVEAT_TARGETS
+from .analysis import METRICS, CONFORMAL_METHODS, bce_none_rate, ce_refusal
 from .datasets import data_key
 
 # %% auto #0

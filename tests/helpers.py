@@ -58,8 +58,8 @@ def faulty_writes(monkeypatch, n=None, exc=None, after:bool=False):
     yield written
 
 def files_left(out) -> set:
-    "Every file under `out` but the lock a run holds while it writes there (`runs.LOCK`, opened, never written through `atomic_path`)."
-    from classification_vs_labeling.runs import LOCK
+    "Every file under `out` but the lock a run holds while it writes there (`record.LOCK`, opened, never written through `atomic_path`)."
+    from classification_vs_labeling.record import LOCK
     return {p for p in Path(out).rglob('*') if p.is_file() and p.name != LOCK}
 
 def modules():

@@ -34,12 +34,13 @@ def work_copy(dest:Path) -> Path:
 # the full-mode rehearsal (tests/test_fullmode.py) leaves them out, and tests/test_notebooks.py checks, on every quick
 # execution, that this list is exactly the chapters that did not ask.
 MODE_VARS = ('CVL_QUICK', 'CVL_SCALE')
-MODE_FREE = {'00_core', '00a_paramdocs', '01_activations_internals', '02_losses_internals', '02a_recipes',
+MODE_FREE = {'00_core', '00a_paramdocs', '00b_result', '01_activations_internals', '02_losses_internals', '02a_recipes',
              '02a_recipes_internals', '03a_files', '03b_probes', '03c_offline', '03c_offline_internals', '03d_glyphs',
-             '03g_frozen', '04_train_internals', '04a_predictions', '04b_costs', '05_metrics_internals',
-             '05a_thresholds', '06_calibration_internals', '07_ood_internals', '08_conformal_internals',
-             '08a_coverage', '09_multilabel', '10_count_internals', '10b_analysis', '10c_summary', '11a_tables',
-             '12b_recipes', '12a_sweep_plots', '12b_recipes_internals', '15_cli', '16_learners_internals', 'index'}
+             '03g_frozen', '03i_pets_standin', '04_train_internals', '04a_predictions', '04b_costs',
+             '05_metrics_internals', '05a_thresholds', '06_calibration_internals', '07_ood_internals',
+             '08_conformal_internals', '08a_coverage', '09_multilabel', '10_count_internals', '10a_seedview',
+             '10b_analysis', '10c_summary', '11a_tables', '12b_recipes', '12a_sweep_plots', '12b_recipes_internals',
+             '12c_sweep_markdown', '15_cli', '15a_flags', '16_learners_internals', 'index'}
 
 TEXT_ONLY = {'mode_line'}   # functions of the package whose reads of the mode only word a line of text
 

@@ -5,7 +5,8 @@ import re
 from pathlib import Path
 import numpy as np, pytest
 from classification_vs_labeling import analysis as A, sweep as S
-from classification_vs_labeling.analysis import METRICS, PARTS, SeedView, metric
+from classification_vs_labeling.analysis import METRICS, PARTS, metric
+from classification_vs_labeling.seedview import SeedView
 from classification_vs_labeling.metrics import set_sizes
 from classification_vs_labeling.thresholds import tune_split, tuned_threshold
 from classification_vs_labeling.core import sigmoid_probs

@@ -100,7 +100,7 @@ def test_help_documents_the_flags_and_outputs(capsys):
 def _help(*cmd) -> str:
     "`cvl CMD --help`, in this process, with its lines joined."
     import contextlib, io
-    from classification_vs_labeling.cli import parser
+    from classification_vs_labeling.flags import parser
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit): parser().parse_args([*cmd, '--help'])
     return ' '.join(out.getvalue().split())
@@ -108,7 +108,7 @@ def _help(*cmd) -> str:
 def test_help_is_written_from_the_registry_and_the_functions_defaults(monkeypatch):
     "Every data set and default the help shows is read from where it is decided: change the row, BUDGETS or LR_FACTORS and the help follows."
     import dataclasses, inspect
-    from classification_vs_labeling import cli, datasets as DS, sweep as SW
+    from classification_vs_labeling import cli, flags, datasets as DS, sweep as SW
     from classification_vs_labeling.report import compare
     h = _help('compare')
     for n in DS.data_choices():
@@ -123,7 +123,7 @@ def test_help_is_written_from_the_registry_and_the_functions_defaults(monkeypatc
     from classification_vs_labeling.recipes import RECIPES
     for r in RECIPES.values():                                                   # the recipes' help is RECIPES in words
         assert f"{r.name}: {r.describe()}" in h and f"{r.name}: {r.describe()}" in hs, r.name
-    src = inspect.getsource(cli)
+    src = inspect.getsource(cli) + inspect.getsource(flags)
     for stale in ['224', '28px', '1 3 10', '0.5 1 2 4', "default='mnist'", '2e-3', '1e-2', 'RUN_DEFAULTS']:   # nothing restated by hand
         assert stale not in src, stale
 
@@ -281,7 +281,7 @@ def test_compare_pets_through_the_real_download_code_offline(tmp_path, capsys, m
     """`--data pets` goes through fastai's `untar_data(URLs.PETS)`: on a fastai home that already holds the extracted
     folder it must find it without a download (every proxy is dead), skip the odd files, and both training paths must
     use the same items, including the out-of-domain letters and photos that full mode adds."""
-    from classification_vs_labeling.data import PETS_BREEDS
+    from classification_vs_labeling.pets_standin import PETS_BREEDS
     standins.pets(tmp_path/'home', n_per_class=2, size=(120, 90))       # PETS' layout and odd files, where untar_data looks
     offline(monkeypatch, FASTAI_HOME=tmp_path/'home', CVL_QUICK='0')
     preds = {}
@@ -332,7 +332,8 @@ def folder(tmp_path_factory):
     return digits_tree(tmp_path_factory.mktemp('own')/'data', n=20)
 
 def test_folder_flags_reach_the_run_spec_and_the_split(folder):
-    from classification_vs_labeling.cli import parser, _spec
+    from classification_vs_labeling.cli import _spec
+    from classification_vs_labeling.flags import parser
     from classification_vs_labeling.runs import load_data
     parse = lambda *flags: _spec(parser().parse_args(['compare', '--data', str(folder), '--ood', 'none', *flags]))
     s = parse()                                                                    # the folder row's defaults
@@ -358,7 +359,8 @@ def test_folder_flags_refused_in_one_line(folder, tmp_path, capsys, flags, words
 
 def test_a_resume_with_other_folder_settings_is_refused(folder, tmp_path):
     "The three settings are in the run's record: the same --out with other values is refused before any work."
-    from classification_vs_labeling.runs import load_data, run_settings, start_out, check_out
+    from classification_vs_labeling.runs import load_data
+    from classification_vs_labeling.record import run_settings, start_out, check_out
     from classification_vs_labeling.spec import RunSpec
     spec = RunSpec(str(folder), ood='none', arch='small', held_out=('digit7',))
     start_out(tmp_path, run_settings(load_data(spec), spec, [0]))

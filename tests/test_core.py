@@ -1,10 +1,12 @@
-"core: the mode switch, atomic writes, the validators and float64 probabilities (the run defaults: tests/test_datasets.py)."
+"""core: the mode switch, atomic writes, the validators and float64 probabilities (the run defaults: tests/test_datasets.py);
+result (chapter 00b): several numbers in one Result, one convention for intervals."""
 import os
 from pathlib import Path
 import numpy as np, pytest, torch
 from hypothesis import given, strategies as st
 from classification_vs_labeling.core import *
 from classification_vs_labeling.core import _umask
+from classification_vs_labeling.result import Result, interval
 
 @pytest.mark.parametrize('v,exp', [('1', True), ('true', True), ('0', False), ('', False), ('no', False)])
 def test_quick_mode_reads_cvl_quick(monkeypatch, v, exp):

@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 from fastai.torch_core import set_seed
 from fastai.vision.core import PILImage
 from classification_vs_labeling.data import *
+from classification_vs_labeling.pets_standin import synthetic_pets, PETS_BREEDS
 
 def test_imageset_toy():
     toy = ImageSet('toy', ['a/1.png', 'a/2.png', 'b/3.png', 'b/4.png'], ['a', 'a', 'b', 'b'], [3])

@@ -129,7 +129,8 @@ def test_scalars_refused_at_the_door_naming_the_parameter(param, bad):
 
 def test_a_data_set_added_in_one_place_is_everywhere(tmp_path, monkeypatch, capsys):
     "One `register_data` call: the command line lists it with its settings and takes it, `run_defaults` and a spec read its row, a run trains on it."
-    from classification_vs_labeling.cli import main, parser
+    from classification_vs_labeling.cli import main
+    from classification_vs_labeling.flags import parser
     from classification_vs_labeling.spec import RunSpec
     root = tree(tmp_path/'greys', {'dark': 30, 'light': 30})
     monkeypatch.setitem(DATA_SETS, 'greys', None)                    # removed again after the test

@@ -4,14 +4,14 @@ import ast
 from helpers import PKG, modules, own_params, public_symbols
 
 LAYERS = [   # lowest first, as in DESIGN.md
-    {'core', 'paramdocs', 'activations', 'losses', 'recipes'},
-    {'data', 'files', 'probes', 'offline', 'glyphs', 'datasets'},
+    {'core', 'paramdocs', 'result', 'activations', 'losses', 'recipes'},
+    {'data', 'files', 'probes', 'offline', 'glyphs', 'datasets', 'pets_standin'},
     {'fastpath', 'frozen', 'spec', 'train', 'predictions'},
-    {'runs', 'costs', 'workers'},   # the one engine (and its workers), the saved run the analyses' chapters share, what full mode costs (above training, below them)
-    {'metrics', 'thresholds', 'calibration', 'ood', 'conformal', 'coverage', 'multilabel', 'count', 'analysis', 'summary'},
+    {'runs', 'costs', 'workers', 'record'},   # the one engine (and its workers), the record of a comparison and the guard of its folder, the saved run the analyses' chapters share, what full mode costs (above training, below them)
+    {'metrics', 'thresholds', 'calibration', 'ood', 'conformal', 'coverage', 'multilabel', 'count', 'seedview', 'analysis', 'summary'},
     {'learners'},              # fastai-shaped pieces for one's own learners (a metric, Interpretations), built on the analyses
-    {'tables', 'report', 'sweep', 'sweep_plots', 'findings', 'bench'},
-    {'cli'},
+    {'tables', 'report', 'sweep', 'sweep_plots', 'findings', 'sweep_markdown', 'bench'},
+    {'cli', 'flags'},
 ]
 RANK = {m: i for i, layer in enumerate(LAYERS) for m in layer}
 

@@ -359,13 +359,13 @@ def test_a_last_training_batch_of_one_image_is_dropped(digits):
 
 @pytest.mark.parametrize('text,want', [('16', 16), ('16.0', 16), ('1e2', 100)])
 def test_integer_flags_take_whole_numbers_written_as_floats(text, want):
-    from classification_vs_labeling.cli import parser
+    from classification_vs_labeling.flags import parser
     assert parser().parse_args(['compare', '--bs', text]).bs == want
 
 @pytest.mark.parametrize('text,words', [('16.5', 'expected a whole number, got 16.5'), ('nan', 'expected a finite number'),
                                         ('sixteen', "expected a number, got 'sixteen'"), ('0.0', 'expected a value in [1, inf], got 0')])
 def test_integer_flags_refuse_what_is_not_a_whole_number(text, words, capsys):
-    from classification_vs_labeling.cli import parser
+    from classification_vs_labeling.flags import parser
     with pytest.raises(SystemExit) as e: parser().parse_args(['compare', '--bs', text])
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and words in err[-1] and '--bs' in err[-1]
@@ -375,7 +375,7 @@ def test_integer_flags_refuse_what_is_not_a_whole_number(text, words, capsys):
 
 from classification_vs_labeling.cli import main
 from classification_vs_labeling.datasets import as_data, load_set
-from classification_vs_labeling import runs as RN
+from classification_vs_labeling import record as RC
 
 def _compare_args(data, out, *more):
     return ['compare', '--data', str(data), '--ood', 'none', '--arch', 'small', '--no-pretrained', '--size', '8', '--bs', '4',
@@ -454,25 +454,25 @@ def test_verify_hash_sees_a_file_swapped_under_the_same_size_and_time(tmp_path, 
 
 def test_out_holding_only_hidden_files_is_accepted_and_anything_else_refused(tmp_path, capsys):
     out = tmp_path/'out'; out.mkdir(); (out/'.gitkeep').touch(); (out/'.DS_Store').write_bytes(b'\0\0\0\1Bud1')
-    RN.check_out(out, {'fingerprint': {}})
+    RC.check_out(out, {'fingerprint': {}})
     (out/'notes.txt').write_text('mine')
-    with pytest.raises(ValueError, match='is not empty and holds no cvl run'): RN.check_out(out, {'fingerprint': {}})
+    with pytest.raises(ValueError, match='is not empty and holds no cvl run'): RC.check_out(out, {'fingerprint': {}})
 
 def test_a_second_run_on_the_same_out_is_refused_in_one_line(tmp_path, capsys):
     "Another process holding out's lock (flock) is refused before any work; the lock goes with the process that held it."
     import fcntl, subprocess
     out = tmp_path/'out'; out.mkdir()
     holder = subprocess.Popen([sys.executable, '-c', 'import fcntl, sys, time\nf = open(sys.argv[1], "a")\n'
-                               'fcntl.flock(f, fcntl.LOCK_EX)\nprint("held", flush=True)\ntime.sleep(60)', str(out/RN.LOCK)],
+                               'fcntl.flock(f, fcntl.LOCK_EX)\nprint("held", flush=True)\ntime.sleep(60)', str(out/RC.LOCK)],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == 'held'
         assert main(_compare_args(standins.digits_folder(tmp_path/'d', {'0': (0, 12), '1': (1, 12)}), out)) == 2
         _one_err(capsys, 'another cvl run is writing to', 'choose another --out')
-        assert sorted(p.name for p in out.iterdir()) == [RN.LOCK]
+        assert sorted(p.name for p in out.iterdir()) == [RC.LOCK]
     finally: holder.kill(); holder.wait()
-    RN.lock_out(out); RN.lock_out(out)                      # free again; this process may take it twice
-    RN.release_out(out)
+    RC.lock_out(out); RC.lock_out(out)                      # free again; this process may take it twice
+    RC.release_out(out)
 
 def test_an_out_that_cannot_hold_the_results_is_refused_before_training(tmp_path, capsys):
     data = standins.digits_folder(tmp_path/'d', {'0': (0, 12), '1': (1, 12)})

@@ -68,7 +68,7 @@ def test_the_chapters_numbers_are_the_committed_sweeps():
 
 def test_every_interval_the_prose_quotes_is_one_of_the_sweeps():
     "Each 'value [low, high]' in the chapter's prose is a gap of results/sweep_quick's gaps.csv, as gap_markdown prints it (the chapter's table)."
-    from classification_vs_labeling.sweep import gap_markdown
+    from classification_vs_labeling.sweep_markdown import gap_markdown
     _, committed = _committed()
     table = gap_markdown(committed['gaps'])
     quoted = re.findall(r'[+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]', ' '.join(prose().split()))   # line breaks read as spaces

@@ -1,6 +1,7 @@
-"""Chapter 04c, the one engine: a run is kept in a folder named by its spec and reused by one rule (same spec, same
-version, same data); a spec with two learning rates is realised from two runs; a folder that holds a comparison is
-guarded; chapter 04's saved run goes through it. Training is replaced by a fake that records what it was asked."""
+"""Chapters 04c and 04e, the one engine: a run is kept in a folder named by its spec and reused by one rule (same spec,
+same version, same data); a spec with two learning rates is realised from two runs; a folder that holds a comparison
+is guarded (`record.check_out`); chapter 04's saved run goes through it. Training is replaced by a fake that records
+what it was asked."""
 import json, os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +14,8 @@ from classification_vs_labeling.data import ImageSet
 from classification_vs_labeling.files import fingerprint
 from classification_vs_labeling.spec import RunSpec
 from classification_vs_labeling.train import Predictions
-from classification_vs_labeling.runs import (saved_run, runs_dir, run_path, run_specs, reusable, read_run, save_run, run_settings,
-                                             check_out, start_out, realise)
+from classification_vs_labeling.runs import saved_run, runs_dir, run_path, run_specs, reusable, read_run, save_run, realise
+from classification_vs_labeling.record import run_settings, check_out, start_out
 
 
 def toy_set(root, n=20, name='mnist') -> ImageSet:

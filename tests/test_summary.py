@@ -8,7 +8,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from classification_vs_labeling.metrics import paired_bootstrap
 from classification_vs_labeling.thresholds import tune_split
 from classification_vs_labeling.summary import metrics_from_arrays
-from classification_vs_labeling.analysis import CAVEAT_TARGETS
+from classification_vs_labeling.seedview import CAVEAT_TARGETS
 from classification_vs_labeling.tables import results_table
 
 S, N, K, NEAR, FAR = 3, 400, 6, 150, 250

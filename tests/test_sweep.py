@@ -14,7 +14,7 @@ from classification_vs_labeling.spec import RunSpec
 from classification_vs_labeling.train import Predictions, train_pair, plain_learners
 from classification_vs_labeling.runs import EpochLogits, run_path, save_run
 from classification_vs_labeling import metrics as M, thresholds as TH, calibration as C, sweep as S
-from classification_vs_labeling.analysis import val_losses
+from classification_vs_labeling.seedview import val_losses
 from classification_vs_labeling.sweep_plots import plot_curves, plot_mechanism
 from classification_vs_labeling.cli import main as cvl_main
 from helpers import digits_tree, one_line
@@ -245,7 +245,7 @@ def test_foreign_out_folder_is_refused(digits, tmp_path):
     assert code == 2 and 'holds no cvl sweep' in err and sorted(p.name for p in tmp_path.iterdir()) == ['mine.txt']
 
 def test_sweep_flags_leave_compare_flags_alone():
-    from classification_vs_labeling.cli import parser
+    from classification_vs_labeling.flags import parser
     p = parser()
     a = p.parse_args(['compare', '--epochs', '3', '--out', 'x'])
     assert a.epochs == 3 and a.ood is None and a.out == 'x'

@@ -7,13 +7,17 @@ Usage: OMP_NUM_THREADS=1 python tools/bench37_lr.py [SEED ...]   (default seeds 
 import sys, time, platform
 from pathlib import Path
 import pandas as pd
-from classification_vs_labeling.data import pets, synthetic_pets
+from classification_vs_labeling.data import pets
+from classification_vs_labeling.pets_standin import synthetic_pets
 from classification_vs_labeling.spec import RunSpec
 from classification_vs_labeling.train import fit_config
-from classification_vs_labeling.runs import run_specs, versions
-from classification_vs_labeling import thresholds as TH, analysis as A
+from classification_vs_labeling.runs import run_specs
+from classification_vs_labeling.record import versions
+from classification_vs_labeling import thresholds as TH
+from classification_vs_labeling.seedview import SeedView
 from classification_vs_labeling.summary import summarise
-from classification_vs_labeling.sweep import _GAPS, _flat
+from classification_vs_labeling.sweep import _flat
+from classification_vs_labeling.sweep_markdown import _GAPS
 
 seeds = [int(s) for s in sys.argv[1:]] or [0, 1, 2]
 out, t0 = Path('results/bench37_lr'), time.time()
@@ -24,7 +28,7 @@ for lr in (1e-3, 1e-2):
     for recipe in ('default', 'prior-bias'):
         ps = run_specs([spec.replace(lr=lr, recipe=recipe, seed=s) for s in seeds], iset, out/'runs', device='cpu')
         tune = TH.tune_split(len(ps[0].targs), 0.5, seed=0, strat=ps[0].targs)
-        views = [A.SeedView(p.ce_logits, p.bce_logits, p.targs, tune) for p in ps]
+        views = [SeedView(p.ce_logits, p.bce_logits, p.targs, tune) for p in ps]
         rows.append({'lr': lr, 'recipe': recipe, 'epochs': spec.epochs, 'n_classes': len(iset.classes), 'n_seeds': len(ps),
                      **_flat(summarise(views, 1000, _GAPS))})
 pd.DataFrame(rows).to_csv(out/'gaps.csv', index=False, float_format='%.6g')

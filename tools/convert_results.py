@@ -62,7 +62,7 @@ def convert_metrics(old:dict) -> dict:
 
 def convert_quick(folder:Path):
     "metrics.json converted, report.md written again from it (the plots stay as they are)."
-    from classification_vs_labeling.runs import write_json
+    from classification_vs_labeling.record import write_json
     from classification_vs_labeling.tables import write_report
     new = convert_metrics(json.loads((folder/'metrics.json').read_text()))
     write_json(folder/'metrics.json', new)

@@ -9,11 +9,11 @@ disk first, so files of the same layout in the same places make every full-mode 
 - torchvision's weights are read from TORCH_HOME/hub/checkpoints/<the URL's file name> (resnet34-b627a593.pth...)
   when that file exists; its hash is only checked after a download. Random weights of the right shapes load.
 
-The images are drawn, not real: PETS' 37 breeds as colour and stripe patterns (`data.synthetic_pets`), PASCAL's 20
-classes as coloured shapes, 1 to 3 per image, and the illustrations as engraving-like textures. They are learnable,
-so the models learn something, and they carry the oddities of the real files (a CMYK and a grayscale JPEG, an empty
-file and a MATLAB file among PETS' images). Count and size are arguments, so the same stand-ins serve a CPU rehearsal
-(a few images per class, small) and a GPU run at full scale (7,390 PETS images at 500x375).
+The images are drawn, not real: PETS' 37 breeds as colour and stripe patterns (`pets_standin.synthetic_pets`),
+PASCAL's 20 classes as coloured shapes, 1 to 3 per image, and the illustrations as engraving-like textures. They are
+learnable, so the models learn something, and they carry the oddities of the real files (a CMYK and a grayscale JPEG,
+an empty file and a MATLAB file among PETS' images). Count and size are arguments, so the same stand-ins serve a CPU
+rehearsal (a few images per class, small) and a GPU run at full scale (7,390 PETS images at 500x375).
 
     python tools/standins.py --fastai-home /tmp/fh --torch-home /tmp/th [--n-per-class 5] [--size 96x72]
     FASTAI_HOME=/tmp/fh TORCH_HOME=/tmp/th CVL_SCALE=0.15 jupyter ...   # then every chapter runs in full mode offline
@@ -34,7 +34,7 @@ def _hues(k:int) -> np.ndarray:
 
 def pets(fastai_home, n_per_class:int=5, size=(500, 375), seed:int=0) -> Path:
     "FASTAI_HOME/data/oxford-iiit-pet/images: `n_per_class` JPEGs per breed named as PETS names them, and PETS' odd files."
-    from classification_vs_labeling.data import synthetic_pets, PETS_BREEDS
+    from classification_vs_labeling.pets_standin import synthetic_pets, PETS_BREEDS
     d = Path(fastai_home)/'data'/'oxford-iiit-pet'/'images'
     if d.is_dir(): return d                                  # written once: a second call finds it, as untar_data does
     synthetic_pets(d, n=len(PETS_BREEDS)*n_per_class, size=tuple(size), seed=seed)

@@ -4,7 +4,8 @@ grey levels and fails when the mean reaches 4 (nvJPEG may upsample colour differ
 import sys, tempfile, time
 import torch
 from fastai.vision.all import Resize, ResizeMethod
-from classification_vs_labeling.data import synthetic_pets, pets
+from classification_vs_labeling.data import pets
+from classification_vs_labeling.pets_standin import synthetic_pets
 from classification_vs_labeling.fastpath import cache_images
 
 if not torch.cuda.is_available(): sys.exit("no CUDA device: this check runs on a GPU")

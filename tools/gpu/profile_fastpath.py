@@ -5,7 +5,8 @@ import sys, tempfile
 from pathlib import Path
 import torch
 from torch.profiler import profile, ProfilerActivity
-from classification_vs_labeling.data import synthetic_pets, pets
+from classification_vs_labeling.data import pets
+from classification_vs_labeling.pets_standin import synthetic_pets
 from classification_vs_labeling.fastpath import cached_dls, speed_up
 from classification_vs_labeling.train import paired_learner
 
