@@ -1,6 +1,7 @@
 """`cvl compare`: the faults and bad inputs it must survive, resuming after a kill, and metrics.json recomputed
 independently (scikit-learn, torchmetrics) from predictions.npz alone."""
 import json, os, re, signal, subprocess, sys, time
+from types import SimpleNamespace
 from pathlib import Path
 import numpy as np
 import pytest
@@ -230,13 +231,13 @@ def test_metrics_json_recomputed_from_predictions_npz(resumed_run):
     again = metrics_from_arrays({k: d[k] for k in d.files})
     assert again['metrics'] == ms and again['items'] == m['items']    # JSON floats read back exactly
 
-def test_bench_prints_one_record_side_by_side(tmp_path):
-    "`cvl bench` on the CPU at toy size, two seeds: (a), (b) and (c) measured in one run, one JSON record."
-    r = subprocess.run([sys.executable, '-m', 'classification_vs_labeling.cli', 'bench', '--device', 'cpu', '--n', '148',
-                        '--arch', 'small', '--size', '32', '--bs', '16', '--seeds', '3', '5', '--out', str(tmp_path/'bench.jsonl')],
-                       capture_output=True, text=True, env=ENV, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
-    rec = json.loads(r.stdout.strip().splitlines()[-1])
+def test_bench_prints_one_record_side_by_side(tmp_path, capsys):
+    "`cvl bench` on the CPU at toy size, two seeds: (a), (b) and (c) measured in one run, one JSON record (`cvl`'s `main`, in this process)."
+    code, stdout, stderr = cvl_here(capsys, 'bench', '--device', 'cpu', '--n', '148', '--arch', 'small', '--size', '32', '--bs', '16',
+                                    '--seeds', '3', '5', '--out', tmp_path/'bench.jsonl')
+    assert code == 0, stderr[-3000:]
+    r = SimpleNamespace(stdout=stdout, stderr=stderr)
+    rec = json.loads(stdout.strip().splitlines()[-1])
     assert rec == json.loads((tmp_path/'bench.jsonl').read_text().splitlines()[-1])
     for k in ['a_ce_img_s', 'a_bce_img_s', 'a_pair_img_s', 'b_pair_img_s', 'c_pair_img_s', 'ratio_b_over_a', 'b_pct_of_c']:
         assert rec[k] > 0, k
