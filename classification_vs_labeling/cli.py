@@ -8,7 +8,7 @@ Docs: https://cvl-course.github.io/classification_vs_labeling/cli.html.md"""
 from __future__ import annotations
 import argparse, errno, os, signal, sys, threading, warnings
 from pathlib import Path
-from .flags import parser, _default
+from .flags import COMMANDS, parser, top_parser, _default
 
 # %% auto #0
 __all__ = ['main']
@@ -108,6 +108,8 @@ class _Stdout:
 
 def main(argv=None) -> int:
     "Entry point of the `cvl` command."
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not COMMANDS.keys() & set(map(str, argv)): top_parser().parse_args(argv)   # no command named: help, version or a one-line error, then exit
     p = parser()
     a = p.parse_args(argv)
     sub = p._subparsers._group_actions[0].choices[a.cmd]

@@ -82,6 +82,24 @@ def _noise(s):
     try: return check_label_noise(float(s))
     except ValueError as e: raise argparse.ArgumentTypeError(str(e).removeprefix('label_noise: ') if 'expected' in str(e) else f"expected a number, got {s!r}") from None
 
+COMMANDS = {'compare': 'train a classifier and a labeler per seed and write a report',
+            'bench': 'time plain fastai against our training path, side by side',
+            'sweep': 'compare both models at several budgets and learning rates'}   # each command's line in `cvl --help`, in its order
+
+def _top() -> tuple[argparse.ArgumentParser, argparse.Action]:
+    "The parser of `cvl` itself (its description and --version) and the action its commands are added to."
+    p = _Parser(prog='cvl', description='Classify or label? Train both kinds of model on the same data and compare them.')
+    p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
+    return p, p.add_subparsers(dest='cmd', required=True, parser_class=_Parser)
+
+def top_parser() -> argparse.ArgumentParser:
+    """`cvl` with its commands named but not their flags: all that `cvl --version`, `cvl --help` or a missing command
+    needs, at once (`parser` writes the flags' defaults from the registry and the functions, which import torch and
+    fastai: seconds)."""
+    p, sub = _top()
+    for name, h in COMMANDS.items(): sub.add_parser(name, help=h)
+    return p
+
 def parser() -> argparse.ArgumentParser:
     "The `cvl` argument parser; its data sets and defaults are read from the registry and from the functions it calls."
     from classification_vs_labeling.datasets import data_choices, default_data
@@ -90,10 +108,8 @@ def parser() -> argparse.ArgumentParser:
     from classification_vs_labeling.runs import VERIFY
     from classification_vs_labeling.spec import RunSpec
     yes = lambda b: 'yes' if b else 'no'
-    p = _Parser(prog='cvl', description='Classify or label? Train both kinds of model on the same data and compare them.')
-    p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
-    sub = p.add_subparsers(dest='cmd', required=True, parser_class=_Parser)
-    c = sub.add_parser('compare', help='train a classifier and a labeler per seed and write a report',
+    p, sub = _top()
+    c = sub.add_parser('compare', help=COMMANDS['compare'],
                        description='Train a classifier (softmax + cross-entropy) and a labeler (sigmoid + BCE) on the same '
                        'split, same initial weights and same batches, for each seed; fit the threshold and temperature on half '
                        'of the validation set and report every number on the other half.',
@@ -134,7 +150,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument('--threads', type=_num(int, 1), default=None,
                    help='CPU threads of each run (default: 1 on the CPU, so its logits do not depend on the number of cores; a GPU run: torch\'s setting)')
     c.add_argument('--no-progress', action='store_true', help='no progress bars (always none when the output is not a terminal)')
-    b = sub.add_parser('bench', help='time plain fastai against our training path, side by side',
+    b = sub.add_parser('bench', help=COMMANDS['bench'],
                        description='Train the classifier and the labeler on synthetic PETS-like JPEGs three ways in one run: '
                        '(a) the plain fastbook code (two vision learners, default loaders), (b) our path (decode once, GPU '
                        'augmentation, paired steps, mixed precision on CUDA), (c) the model-only ceiling. Prints one JSON record.')
@@ -152,7 +168,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 # %% auto #0
-__all__ = ['parser']
+__all__ = ['COMMANDS', 'top_parser', 'parser']
 
 # %% ../nbs/15a_flags.ipynb #7d2e346e
 _SWEEP_EPILOG = """\
@@ -192,7 +208,7 @@ def _add_sweep(sub, compare):
     modes = {m: [n for n in data_choices() if DATA_SETS[n].mode == m] + (['PATH'] if DATA_SETS['folder'].mode == m else []) for m in BUDGETS}
     budgets = '; '.join(f"{' '.join(map(str, BUDGETS[m]))} for {', '.join(ns)}" for m, ns in modes.items() if ns)
     s = sub.add_parser('sweep', parents=[copy.deepcopy(compare)], conflict_handler='resolve', epilog=_SWEEP_EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter, help='compare both models at several budgets and learning rates',
+                       formatter_class=argparse.RawDescriptionHelpFormatter, help=COMMANDS['sweep'],
                        description='For each training budget: train the pair at a grid of learning rates (first seed), give each model '
                        'the rate with its lowest own loss on the tuning items, then train every seed at the shared rate and at each '
                        "model's own. The analyses read the saved predictions only.")

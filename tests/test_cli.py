@@ -49,6 +49,22 @@ def test_the_cvl_process_itself_exits_2_with_one_line():
     "The command as a shell runs it: a refused flag is exit status 2 and one line on stderr."
     assert_one_line_error(cvl('compare', '--colour', 'red'), 'unrecognized')
 
+def test_cvl_alone_answers_from_the_top_parser_as_the_full_one_would(capsys):
+    "`cvl --version`, `cvl --help` and no command are answered by `top_parser`, which imports nothing heavy: the same text and status as `parser`'s."
+    import subprocess, time
+    from classification_vs_labeling.flags import parser, top_parser
+    full, top = parser(), top_parser()
+    assert top.format_help() == full.format_help()
+    for argv in (['--version'], ['--help'], [], ['--colour', 'red'], ['-h', '--version']):
+        got = []
+        for prs in (top, full):
+            with pytest.raises(SystemExit) as e: prs.parse_args(argv)
+            got.append((e.value.code, capsys.readouterr()))
+        assert got[0] == got[1], (argv, got)
+    code = "import sys; from classification_vs_labeling.cli import main\ntry: main(['--version'])\nexcept SystemExit: pass\nprint(sorted(m for m in ('torch', 'fastai') if m in sys.modules))"
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=ENV, timeout=120)
+    assert r.stdout.splitlines() == [f'cvl {__import__("classification_vs_labeling").__version__}', '[]'], r.stdout + r.stderr
+
 def test_refused_in_process_before_any_work(tmp_path, capsys):
     "`main` itself (as a notebook calls it) answers exit status 2 and one line, and writes nothing."
     from classification_vs_labeling.cli import main
