@@ -219,8 +219,15 @@ def test_a_latin1_data_folder_and_file_name_train_report_and_resume(tmp_path):
     assert '/d\\xe9`' in report and '/0/x\\xe9\\nnote.txt`' in report
     text = (tmp_path/'out'/'metrics.json').read_text(encoding='utf-8')      # strict parsers refuse \udcNN escapes: none there
     assert '\\ud' not in text and any(p.endswith('x\\xe9\\nnote.txt') for p, _ in json.loads(text)['skipped'])
-    r = run()                                                # the resume reuses the seed and writes the report again
-    assert r.returncode == 0 and 'reusing finished predictions' in r.stdout, r.stderr[-2000:]
+    # The resume, in this process (a fresh Python costs seconds of imports), with what that process had: argv's Latin-1
+    # bytes as Python's start-up decodes them (os.fsdecode: surrogates), and a stdout and stderr that refuse to encode one.
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+    out, err = (io.TextIOWrapper(io.BytesIO(), encoding='utf-8', errors='strict', write_through=True) for _ in range(2))
+    with redirect_stdout(out), redirect_stderr(err): code = main([os.fsdecode(os.fsencode(str(a))) for a in args])
+    said = out.buffer.getvalue().decode('utf-8')                             # the resume reuses the seed and writes the report again
+    assert code == 0 and 'reusing finished predictions' in said, err.buffer.getvalue()[-2000:]
+    assert "d\\xe9" in said and (tmp_path/'out'/'report.md').read_text(encoding='utf-8') == report
 
 
 # ---- class folders ----
