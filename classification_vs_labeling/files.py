@@ -100,7 +100,7 @@ def _why_not_image(fn) -> str | None:
         return f"cannot decode ({type(e).__name__}: {msg})"
     return None
 
-_SEEN = {}   # path -> (`_stat_key` when it was scanned, `_why_not_image`'s verdict), for this process
+_SEEN = {}   # path -> ((`_stat_key`, pixel limits) when it was scanned, `_why_not_image`'s verdict), for this process
 
 def _stat_key(fn) -> tuple | None:
     "What changes when a file does: its device and inode (a file put in its place), size and times (ctime: any write or chmod, even one that sets mtime back)."
@@ -114,12 +114,12 @@ def _verdict(fn:Path) -> str | None:
     """`_why_not_image(fn)`, decoded once per process: again only when the file's `_stat_key` has changed since. A file
     changed in the last `SETTLED_NS` is not remembered: a file system's clock ticks coarsely (milliseconds), so a second
     write in the same tick, of the same size, could leave every time as it was."""
-    key = _stat_key(fn)
-    if key is not None: key += (MAX_PIXELS, Image.MAX_IMAGE_PIXELS)   # the limits a verdict was given under
+    st = _stat_key(fn)
+    key = None if st is None else (st, MAX_PIXELS, Image.MAX_IMAGE_PIXELS)   # the file as it is, and the limits a verdict is given under
     seen = _SEEN.get(fn)
     if key is not None and seen is not None and seen[0] == key: return seen[1]
     why = _why_not_image(fn)
-    if key is not None and _stat_key(fn) == key[:5] and key[4] < time.time_ns() - SETTLED_NS:   # settled, and unchanged while read
+    if key is not None and _stat_key(fn) == st and st[-1] < time.time_ns() - SETTLED_NS:   # unchanged while read, and settled (ctime)
         if len(_SEEN) > 1_000_000: _SEEN.clear()    # a bound on the memory, not a rule
         _SEEN[fn] = (key, why)
     return why

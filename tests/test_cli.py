@@ -1,7 +1,6 @@
 """`cvl compare`: the faults and bad inputs it must survive, resuming after a kill, and metrics.json recomputed
 independently (scikit-learn, torchmetrics) from predictions.npz alone."""
 import json, os, re, signal, subprocess, sys, time
-from types import SimpleNamespace
 from pathlib import Path
 import numpy as np
 import pytest
@@ -252,7 +251,6 @@ def test_bench_prints_one_record_side_by_side(tmp_path, capsys):
     code, stdout, stderr = cvl_here(capsys, 'bench', '--device', 'cpu', '--n', '148', '--arch', 'small', '--size', '32', '--bs', '16',
                                     '--seeds', '3', '5', '--out', tmp_path/'bench.jsonl')
     assert code == 0, stderr[-3000:]
-    r = SimpleNamespace(stdout=stdout, stderr=stderr)
     rec = json.loads(stdout.strip().splitlines()[-1])
     assert rec == json.loads((tmp_path/'bench.jsonl').read_text().splitlines()[-1])
     for k in ['a_ce_img_s', 'a_bce_img_s', 'a_pair_img_s', 'b_pair_img_s', 'c_pair_img_s', 'ratio_b_over_a', 'b_pct_of_c']:
@@ -260,7 +258,7 @@ def test_bench_prints_one_record_side_by_side(tmp_path, capsys):
     assert rec['ratio_b_over_a'] == pytest.approx(rec['b_pair_img_s']/rec['a_pair_img_s'])
     assert rec['b_total_s'] == pytest.approx(rec['b_cache_s'] + rec['b_train_s'])
     assert rec['device'] == 'cpu' and rec['n'] == 148 and rec['arch'] == 'small' and rec['seeds'] == [3, 5]
-    assert 'seed 3' in r.stderr and 'seed 5' in r.stderr
+    assert 'seed 3' in stderr and 'seed 5' in stderr
     for m in ['ce_acc', 'bce_exact_match', 'bce_argmax_acc']:          # per-seed accuracies, and their summary recomputed
         a, b = rec[f'a_{m}_per_seed'], rec[f'b_{m}_per_seed']
         assert len(a) == len(b) == 2 and all(0 <= v <= 1 for v in a + b), m

@@ -45,6 +45,7 @@ def full_env(fastai_home, torch_home) -> dict:
 
 
 KEPT = ('cvl_results',)   # results (a chapter's committed or fetched files) are what the rehearsal must find itself
+RUNS = 'cvl_runs'          # saved runs: quick mode's are linked one by one (`_quick_run`)
 
 def reuse_caches(fastai_home) -> list[str]:
     """Hard-link into the rehearsal's fastai home what quick mode already made on this machine: the complete caches of
@@ -60,14 +61,10 @@ def reuse_caches(fastai_home) -> list[str]:
     if not src.is_dir(): return done
     for d in sorted(src.iterdir()):
         if not d.is_dir() or d.name.startswith('.') or d.name in KEPT or (dst/d.name).exists(): continue
-        if d.name == RUNS: runs = [r for r in sorted(d.iterdir()) if _quick_run(r.name)]
-        else: runs = [None]
-        for r in runs:
-            shutil.copytree(r or d, dst/d.name/r.name if r else dst/d.name, copy_function=os.link, ignore=shutil.ignore_patterns('.*', '*.tmp*'))
-            done.append(f"{d.name}/{r.name}" if r else d.name)
+        for f in ([r for r in sorted(d.iterdir()) if _quick_run(r.name)] if d.name == RUNS else [d]):   # a cache whole, the runs one by one
+            shutil.copytree(f, dst/f.relative_to(src), copy_function=os.link, ignore=shutil.ignore_patterns('.*', '*.tmp*'))
+            done.append(f.relative_to(src).as_posix())
     return done
-
-RUNS = 'cvl_runs'
 
 def _quick_run(name:str) -> bool:
     "Whether the saved run named `name` (`RunSpec.key`) is on a quick-mode data set: a full-mode one would be the rehearsal's to train."
